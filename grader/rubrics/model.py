@@ -1,0 +1,157 @@
+"""The typed model of ``rubrics/<cw>/rubric.yaml``. Pure data; loading lives in ``loader.py``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExecutionMode(str, Enum):
+    full = "full"  # every cell
+    definitions = "definitions"  # imports, functions, classes, constants: no training loops
+    none = "none"  # nothing of the student's runs; tests see only files
+
+
+class Visibility(str, Enum):
+    visible = "visible"
+    after_release = "after_release"
+    hidden = "hidden"
+
+
+class AutoSpec(Strict):
+    """Which hidden tests decide an item. Several tests: the item gets the mean of their fractions."""
+
+    tests: list[str] = Field(min_length=1, description="pytest node ids relative to the hidden suite")
+    partial: bool = Field(True, description="keep a test's partial credit; if false, all-or-nothing")
+
+    @field_validator("tests")
+    @classmethod
+    def _node_ids(cls, tests: list[str]) -> list[str]:
+        for t in tests:
+            if "::" not in t or not t.split("::", 1)[0].endswith(".py"):
+                raise ValueError(f"{t!r} is not a test id like 'test_file.py::test_name'")
+        return tests
+
+
+class Item(Strict):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    part: str
+    title: str
+    points: float = Field(gt=0)
+    auto: AutoSpec | None = None
+    manual: bool = False
+    suggest: AutoSpec | None = Field(None, description="auto-suggested; a marker confirms or changes it")
+    visibility: Visibility = Visibility.visible
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Item":
+        kinds = [self.auto is not None, self.manual, self.suggest is not None]
+        if sum(kinds) != 1:
+            raise ValueError("an item is exactly one of: auto, manual: true, suggest")
+        return self
+
+    @property
+    def kind(self) -> Literal["auto", "manual", "suggest"]:
+        if self.auto is not None:
+            return "auto"
+        return "manual" if self.manual else "suggest"
+
+
+class Penalty(Strict):
+    """Points taken off. An automatic penalty applies when its test does not pass."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    title: str
+    points: float = Field(gt=0, description="points deducted when it applies")
+    auto: AutoSpec | None = None
+    visibility: Visibility = Visibility.after_release
+
+
+class Part(Strict):
+    id: str
+    title: str
+    points: float = Field(gt=0)
+
+
+class LatePolicy(Strict):
+    grace_minutes: int = Field(0, ge=0)
+    per_day_fraction: float = Field(0.0, ge=0, le=1, description="share of the mark lost per started day late")
+    max_days: int = Field(0, ge=0, description="after this many days late the mark is zero")
+
+
+class Submission(Strict):
+    notebook: str = Field(pattern=r"^[^/\\]+\.ipynb$", description="the notebook's file name")
+    files: list[str] = Field(default_factory=list, description="other files required (model files)")
+    optional_files: list[str] = Field(default_factory=list)
+    max_mb: int = Field(200, ge=1)
+
+
+class Resources(Strict):
+    queue: Literal["cpu", "gpu"] = "cpu"
+    gpu: bool = False
+    memory_mb: int | None = Field(None, ge=64)
+    time_s: int | None = Field(None, ge=1, description="wall-clock budget for the whole job")
+    cell_timeout_s: float | None = Field(None, gt=0)
+    notebook_timeout_s: float | None = Field(None, gt=0)
+    test_call_timeout_s: float | None = Field(None, gt=0)
+
+
+class Rubric(Strict):
+    coursework: str = Field(pattern=r"^[a-z0-9_\-]+$")
+    title: str
+    version: str = "1"
+    weight: float = Field(gt=0, le=1, description="share of the coursework mark (CW1 0.4, CW2 0.6)")
+    total_points: float = Field(gt=0)
+    deadline: dt.datetime | None = None
+    timezone: str = "Europe/London"
+    late_policy: LatePolicy = Field(default_factory=LatePolicy)
+    submission: Submission
+    mode: ExecutionMode = ExecutionMode.definitions
+    resources: Resources = Field(default_factory=Resources)
+    parts: list[Part] = Field(min_length=1)
+    items: list[Item] = Field(min_length=1)
+    penalties: list[Penalty] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Rubric":
+        part_ids = [p.id for p in self.parts]
+        if len(set(part_ids)) != len(part_ids):
+            raise ValueError("part ids must be unique")
+        ids = [i.id for i in self.items] + [p.id for p in self.penalties]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"item and penalty ids must be unique; repeated: {', '.join(dupes)}")
+        for item in self.items:
+            if item.part not in part_ids:
+                raise ValueError(f"item {item.id!r} names part {item.part!r}, which is not in parts")
+        for part in self.parts:
+            got = sum(i.points for i in self.items if i.part == part.id)
+            if abs(got - part.points) > 1e-9:
+                raise ValueError(f"part {part.id!r} declares {part.points:g} points but its items add up to {got:g}")
+        parts_total = sum(p.points for p in self.parts)
+        if abs(parts_total - self.total_points) > 1e-9:
+            raise ValueError(f"total_points is {self.total_points:g} but the parts add up to {parts_total:g}")
+        return self
+
+    @property
+    def auto_items(self) -> list[Item]:
+        return [i for i in self.items if i.auto is not None]
+
+    @property
+    def auto_max_score(self) -> float:
+        return sum(i.points for i in self.auto_items)
+
+    def test_ids(self) -> set[str]:
+        """Every hidden test the rubric relies on."""
+        ids: set[str] = set()
+        for spec in [i.auto for i in self.items] + [i.suggest for i in self.items] + [p.auto for p in self.penalties]:
+            if spec is not None:
+                ids.update(spec.tests)
+        return ids

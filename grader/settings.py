@@ -1,0 +1,76 @@
+"""The one settings object. Read once (``get_settings``), then passed in.
+
+Every value can be set from the environment with the ``GRADER_`` prefix; nested
+values use ``__`` (``GRADER_SANDBOX__MEMORY_MB=4096``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SandboxLimits(BaseModel):
+    """Limits of the student zone. A rubric may tighten memory and time, never loosen the caps."""
+
+    memory_mb: int = Field(2048, ge=64, description="memory cgroup limit (memory + swap), MiB")
+    pids: int = Field(128, ge=8, description="pids cgroup limit: processes and threads")
+    cpus: float = Field(1.0, gt=0, description="CPU quota in cores (cgroup cpu.cfs_quota_us)")
+    cpu_time_s: int = Field(900, ge=1, description="RLIMIT_CPU per process, seconds")
+    wall_time_s: int = Field(600, ge=1, description="wall-clock kill for the whole job, from outside")
+    file_size_mb: int = Field(256, ge=1, description="RLIMIT_FSIZE: largest file the student may write")
+    open_files: int = Field(1024, ge=64, description="RLIMIT_NOFILE")
+    work_dir_mb: int = Field(512, ge=1, description="size of the writable work dir (tmpfs)")
+    tmp_mb: int = Field(256, ge=1, description="size of /tmp (tmpfs)")
+    shm_mb: int = Field(256, ge=1, description="size of /dev/shm (tmpfs), for DataLoader workers")
+    log_bytes: int = Field(1_000_000, ge=1024, description="cap on the sandbox's own log (stderr) kept")
+    uid: int = Field(65534, description="unprivileged uid the student runs as")
+    gid: int = Field(65534, description="unprivileged gid the student runs as")
+    network: bool = Field(False, description="give the sandbox a network; never for graded runs")
+
+
+class ExecutionLimits(BaseModel):
+    """Limits the runner applies inside the sandbox, and the judge applies to every message."""
+
+    cell_timeout_s: float = Field(120, gt=0, description="one notebook cell (or one kept statement)")
+    notebook_timeout_s: float = Field(480, gt=0, description="the whole notebook execution")
+    test_call_timeout_s: float = Field(30, gt=0, description="default for one student.run call")
+    kernel_restarts: int = Field(3, ge=0, description="restarts (with definitions replayed) per run")
+    output_bytes_per_cell: int = Field(100_000, ge=1024, description="student outputs kept per cell")
+    max_cells: int = Field(2000, ge=1, description="a notebook with more code cells is refused")
+    max_notebook_mb: int = Field(100, ge=1, description="largest notebook accepted")
+    max_header_bytes: int = Field(1_000_000, ge=1024, description="largest JSON message header")
+    max_blob_mb: int = Field(64, ge=1, description="largest single array crossing the protocol")
+    max_message_mb: int = Field(128, ge=1, description="largest whole message crossing the protocol")
+    max_report_mb: int = Field(64, ge=1, description="largest executed notebook/report sent back")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRADER_", env_nested_delimiter="__", extra="ignore")
+
+    rubrics_dir: Path = Field(REPO_ROOT / "rubrics", description="one folder per coursework")
+    hidden_root: Path | None = Field(
+        None, description="where real hidden suites live (<root>/<cw>/); default: each rubric's hidden/"
+    )
+    runtime_dir: Path = Field(
+        Path("/opt/grader/runtime"),
+        description="the course's Python runtime (a virtualenv readable by the sandbox uid)",
+    )
+    jobs_dir: Path = Field(
+        Path("/var/tmp/grader-jobs"), description="scratch space for jobs; must be reachable by the sandbox uid"
+    )
+    sandbox_backend: str = Field("bwrap", description="bwrap or docker")
+    bwrap_path: Path = Field(Path("/usr/bin/bwrap"))
+    sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
+    execution: ExecutionLimits = Field(default_factory=ExecutionLimits)
+    secret_key: str = Field("dev-only-secret", description="signs sessions and webhooks (later)")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
