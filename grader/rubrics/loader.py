@@ -36,7 +36,9 @@ class CourseworkFiles:
 
     @property
     def solution(self) -> Path:
-        return self.folder / "solution"
+        """The reference submission: a zip where the coursework needs model files, else the notebook."""
+        zipped = self.folder / "solution.zip"
+        return zipped if zipped.is_file() else self.folder / "solution.ipynb"
 
 
 def parse_rubric(path: Path) -> Rubric:

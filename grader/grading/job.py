@@ -1,0 +1,80 @@
+"""A job's scratch folder and the job file the judge reads.
+
+The folder sits under ``settings.jobs_dir`` so the sandbox uid can read the staged submission
+(the repository, or a home directory, may be unreachable for it). It never holds the hidden suite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.rubrics.loader import CourseworkFiles
+from grader.settings import ExecutionLimits, SandboxLimits, Settings
+
+
+@dataclass(frozen=True)
+class Job:
+    folder: Path
+    submission_dir: Path
+    job_file: Path
+    result_path: Path
+    seed: int
+
+
+def create_job_folder(settings: Settings) -> Path:
+    settings.jobs_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.jobs_dir, 0o711)  # the sandbox uid may traverse, not list
+    folder = Path(tempfile.mkdtemp(prefix="job-", dir=settings.jobs_dir))
+    os.chmod(folder, 0o711)
+    return folder
+
+
+def make_readable(folder: Path) -> None:
+    """Let the sandbox uid read the staged files (it never writes them: they are bound read-only)."""
+    for root, dirs, files in os.walk(folder):
+        os.chmod(root, 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+
+
+def write_job_file(
+    folder: Path,
+    submission_dir: Path,
+    cw: CourseworkFiles,
+    settings: Settings,
+    sandbox: SandboxLimits,
+    execution: ExecutionLimits,
+    backend: str,
+    seed: int | None = None,
+) -> Job:
+    seed = secrets.randbits(31) if seed is None else seed
+    result_path = folder / "result.json"
+    spec = {
+        "coursework": cw.rubric.coursework,
+        "hidden_dir": str(cw.hidden),
+        "submission_dir": str(submission_dir),
+        "notebook": cw.rubric.submission.notebook,
+        "mode": cw.rubric.mode.value,
+        "backend": backend,
+        "seed": seed,
+        "runtime_dir": str(settings.runtime_dir),
+        "runner_dir": str(folder / "runner"),
+        "job_dir": str(folder),
+        "limits": sandbox.model_dump(),
+        "execution": execution.model_dump(),
+        "result_path": str(result_path),
+    }
+    job_file = folder / "job.json"
+    job_file.write_text(json.dumps(spec, indent=2))
+    os.chmod(job_file, 0o600)
+    return Job(folder=folder, submission_dir=submission_dir, job_file=job_file, result_path=result_path, seed=seed)
+
+
+def remove_job_folder(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)

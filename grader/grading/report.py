@@ -1,0 +1,78 @@
+"""The result of grading one submission, as ``grader grade --json`` prints it (DESIGN.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from grader.marks.outcomes import Marks
+
+ErrorKind = Literal["submission", "infrastructure"]
+
+
+@dataclass
+class GradeReport:
+    coursework: str
+    status: Literal["graded", "error"]
+    max_score: float
+    auto_max_score: float
+    duration_s: float = 0.0
+    marks: Marks | None = None
+    error: str | None = None
+    error_kind: ErrorKind | None = None
+    seed: int | None = None
+    execution: dict[str, Any] | None = None  # what ran and what was skipped, for the marker
+    sandbox: dict[str, Any] | None = None
+    protocol_violation: str | None = None
+    executed_notebook: bytes | None = field(default=None, repr=False)
+
+    @property
+    def score(self) -> float:
+        return self.marks.score if self.marks and self.status == "graded" else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        marks = self.marks if self.status == "graded" else None
+        return {
+            "status": self.status,
+            "coursework": self.coursework,
+            "score": self.score,
+            "max_score": self.max_score,
+            "auto_max_score": self.auto_max_score,
+            "items": [i.to_json() for i in marks.items] if marks else [],
+            "penalties": [p.to_json() for p in marks.penalties] if marks else [],
+            "parts": [vars(p) for p in marks.parts] if marks else [],
+            "error": self.error,
+            "error_kind": self.error_kind,
+            "duration_s": round(self.duration_s, 3),
+            "seed": self.seed,
+            "protocol_violation": self.protocol_violation,
+            "execution": self.execution,
+            "sandbox": self.sandbox,
+        }
+
+
+def render_table(report: GradeReport) -> str:
+    """A plain-text sheet for a person at a terminal."""
+    lines = [f"{report.coursework}: {report.status}"]
+    if report.status == "error":
+        lines.append(f"error ({report.error_kind}): {report.error}")
+        return "\n".join(lines)
+    assert report.marks is not None
+    rows = [("item", "score", "status", "message")]
+    for i in report.marks.items:
+        rows.append((i.id, f"{i.score:g}/{i.max_score:g}", i.status.value, i.message[:70]))
+    for p in report.marks.penalties:
+        rows.append((f"penalty {p.id}", f"-{p.points:g}" if p.applied else "0", "applied" if p.applied else "-",
+                     p.message[:70]))
+    widths = [max(len(r[c]) for r in rows) for c in range(3)]
+    for r in rows:
+        lines.append("  ".join(r[c].ljust(widths[c]) for c in range(3)) + "  " + r[3])
+    for part in report.marks.parts:
+        lines.append(f"part {part.id} ({part.title}): {part.score:g}/{part.max_score:g}")
+    if report.protocol_violation:
+        lines.append(f"run ended early: {report.protocol_violation}")
+    lines.append(
+        f"auto score: {report.score:g} of {report.auto_max_score:g} auto points "
+        f"({report.max_score:g} in all; manual items await a marker)  [{report.duration_s:.1f}s]"
+    )
+    return "\n".join(lines)
