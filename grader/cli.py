@@ -60,3 +60,7 @@ def rubric_check(coursework: str, backend: str | None) -> None:
         click.echo(("ok    " if passed else "FAIL  ") + line)
         ok &= passed
     sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

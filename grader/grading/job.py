@@ -65,7 +65,6 @@ def write_job_file(
         "seed": seed,
         "runtime_dir": str(settings.runtime_dir),
         "runner_dir": str(folder / "runner"),
-        "job_dir": str(folder),
         "limits": sandbox.model_dump(),
         "execution": execution.model_dump(),
         "result_path": str(result_path),

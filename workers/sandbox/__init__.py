@@ -1,0 +1,18 @@
+"""Sandbox backends for the student zone, behind the interface in ``base``."""
+
+from __future__ import annotations
+
+from grader.settings import Settings
+
+from .base import SandboxBackend, SandboxError
+
+BACKENDS = ("bwrap",)
+
+
+def get_backend(name: str, settings: Settings) -> SandboxBackend:
+    """The backend called ``name`` (``settings.sandbox_backend`` by convention)."""
+    if name == "bwrap":
+        from .bwrap import BwrapBackend
+
+        return BwrapBackend(settings)
+    raise SandboxError(f"unknown sandbox backend {name!r}; known: {', '.join(BACKENDS)}")

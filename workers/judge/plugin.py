@@ -1,0 +1,195 @@
+"""The judge's pytest plugin: the fixtures of docs/hidden-tests.md, and each test's outcome.
+
+Outcomes: ``passed``, ``failed`` (an assertion or the test's own error), ``error`` (the student's
+code raised, crashed or broke the protocol, or a fixture failed), ``timeout`` (``StudentTimeout``),
+``skipped``. Once a protocol violation happened, no test that uses ``student`` can pass, and
+credit claimed after it does not count; tests that only read ``submission`` still run normally.
+"""
+
+from __future__ import annotations
+
+import builtins
+import types
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from .api import Credit, ProtocolViolation, StudentCrashed, StudentException, StudentTimeout
+
+MESSAGE_CAP = 500
+_BUILTIN_EXCEPTIONS = {n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)}
+
+
+class Submission:
+    """The submitted files as the judge sees them. Never executed or unpickled here."""
+
+    def __init__(self, directory: Path, notebook_name: str | None, max_notebook_bytes: int = 100 * 2**20):
+        self.directory = Path(directory)
+        self.files: dict[str, Path] = {}
+        if self.directory.is_dir():
+            for path in sorted(self.directory.rglob("*")):
+                if path.is_file() and not path.is_symlink():
+                    self.files[path.relative_to(self.directory).as_posix()] = path
+        self.notebook_error: str | None = None
+        self.notebook = nbformat.v4.new_notebook()
+        if notebook_name:
+            path = self.directory / notebook_name
+            try:
+                if path.stat().st_size > max_notebook_bytes:
+                    raise ValueError("the notebook is over the size limit")
+                self.notebook = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+            except Exception as e:
+                self.notebook_error = f"{type(e).__name__}: {str(e)[:200]}"
+        self.cells: list[str] = [c.source for c in self.notebook.cells if c.get("cell_type") == "code"]
+        self.code = "\n\n".join(self.cells)
+
+
+def first_line(text: str, cap: int = MESSAGE_CAP) -> str:
+    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+    return line if len(line) <= cap else line[: cap - 1] + "…"
+
+
+def message_for(exc: BaseException) -> str:
+    """What a test's failure says. Student-side errors never echo the student's own text:
+    hidden-run output must not reach students."""
+    if isinstance(exc, StudentTimeout):
+        return f"your code timed out (over {exc.timeout:g}s)"
+    if isinstance(exc, ProtocolViolation):
+        return "grading stopped: the notebook's process broke the grader's protocol"
+    if isinstance(exc, StudentCrashed):
+        return "your notebook's kernel crashed"
+    if isinstance(exc, StudentException):
+        return f"your code raised {exc.name}" if exc.name in _BUILTIN_EXCEPTIONS else "your code raised an exception"
+    if isinstance(exc, AssertionError):
+        return first_line(str(exc)) or "assertion failed"
+    if isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception)):
+        return first_line(getattr(exc, "msg", "") or str(exc))
+    text = first_line(str(exc))
+    return first_line(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+def outcome_for(exc: BaseException) -> str:
+    if isinstance(exc, StudentTimeout):
+        return "timeout"
+    if isinstance(exc, (StudentException, StudentCrashed, ProtocolViolation)):
+        return "error"
+    return "failed"
+
+
+class JudgePlugin:
+    def __init__(self, student, submission: Submission, hidden_dir: Path, seed: int):
+        self._student = student
+        self._submission = submission
+        self._hidden_dir = Path(hidden_dir)
+        self._seed = seed
+        self.results: dict[str, dict[str, Any]] = {}
+        self.collected: list[str] = []
+        self._credits: dict[str, Credit] = {}
+        self._phases: dict[str, list[tuple[str, Any, float]]] = {}
+        if student is not None:
+            student._on_violation = self._on_violation
+        self._make_fixtures()
+
+    # --- fixtures ---------------------------------------------------------------------------------
+
+    def _make_fixtures(self) -> None:
+        # Plain functions in a module of their own, registered as a second plugin (``plugins()``):
+        # pytest looks fixtures up on a plugin's type, and methods as session fixtures are deprecated.
+        @pytest.fixture(scope="session", name="student")
+        def student():
+            return self._student
+
+        @pytest.fixture(name="credit")
+        def credit(request):
+            credit = Credit()
+            if "student" in request.node.fixturenames and self._violated():
+                credit.frozen = True  # the run is already over for this test
+            self._credits[request.node.nodeid] = credit
+            return credit
+
+        @pytest.fixture(scope="session", name="submission")
+        def submission():
+            return self._submission
+
+        @pytest.fixture(scope="session", name="hidden_dir")
+        def hidden_dir():
+            return self._hidden_dir
+
+        @pytest.fixture(scope="session", name="run_seed")
+        def run_seed():
+            return self._seed
+
+        self.fixtures = types.ModuleType("grader_judge_fixtures")
+        for fixture in (student, credit, submission, hidden_dir, run_seed):
+            setattr(self.fixtures, fixture.name, fixture)
+
+    def plugins(self) -> list[object]:
+        """What to pass as ``pytest.main(..., plugins=...)``."""
+        return [self, self.fixtures]
+
+    # --- violation --------------------------------------------------------------------------------
+
+    def _violated(self) -> bool:
+        return self._student is not None and self._student.violation is not None
+
+    def _on_violation(self, reason: str) -> None:
+        for credit in self._credits.values():
+            credit.frozen = True  # floors set from here on do not count
+
+    # --- recording --------------------------------------------------------------------------------
+
+    def pytest_collection_finish(self, session) -> None:
+        self.collected = [item.nodeid for item in session.items]
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        exc = call.excinfo.value if call.excinfo is not None else None
+        if getattr(report, "wasxfail", None) is not None:
+            state = "failed"  # an expected failure is not a pass
+            exc = exc or AssertionError("unexpected pass of an xfail test")
+        else:
+            state = report.outcome
+        self._phases.setdefault(item.nodeid, []).append((call.when, (state, exc), report.duration))
+        return report
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        result = yield
+        self._finish(item)
+        return result
+
+    def _finish(self, item) -> None:
+        nodeid = item.nodeid
+        phases = self._phases.pop(nodeid, [])
+        credit = self._credits.pop(nodeid, None) or Credit()
+        duration = round(sum(d for _, _, d in phases), 4)
+        outcome, message = "passed", ""
+        for when, (state, exc), _ in phases:
+            if state == "skipped":
+                outcome, message = "skipped", message_for(exc) if exc else "skipped"
+                break
+            if state == "failed":
+                if when == "call":
+                    outcome = outcome_for(exc) if exc is not None else "failed"
+                else:  # a failing fixture or teardown: the test itself never decided
+                    outcome = "timeout" if isinstance(exc, StudentTimeout) else "error"
+                message = message_for(exc) if exc is not None else "failed"
+                break
+        if outcome == "passed" and "student" in item.fixturenames and self._violated():
+            outcome, message = "error", message_for(ProtocolViolation())
+        if outcome == "passed":
+            fraction = credit.fraction(True)
+            if credit.floor > (1.0 if credit.pass_score is None else credit.pass_score):
+                message = credit.floor_message
+            elif credit.pass_score is not None and credit.pass_score < 1.0:
+                message = credit.score_message
+        elif outcome == "skipped":
+            fraction = 0.0
+        else:
+            fraction = credit.fraction(False)
+            message = message or credit.floor_message
+        self.results[nodeid] = {"outcome": outcome, "fraction": round(fraction, 6),
+                                "message": first_line(message), "duration_s": duration}

@@ -1,0 +1,134 @@
+"""One grading run in the judge: sandbox up, notebook run, hidden suite run, sandbox down, result written."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workers.runner import RUNNER_ARGV, RUNNER_FILES
+
+from .client import InfrastructureError, StudentClient
+from .job import JudgeJob, empty_result, write_result
+from .plugin import JudgePlugin, Submission
+
+RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "runner"
+RUNNER_ENV = {"PATH": "/opt/grader/runtime/bin:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+              "LC_ALL": "C.UTF-8", "HOME": "/tmp"}
+LOG_TAIL_CHARS = 20_000
+
+
+def stage_runner(target: Path, source: Path | None = None) -> None:
+    """Copy the runner's files (only those) where the sandbox uid can read them; the repo may not be.
+
+    ``source`` (tests only): a stand-in runner folder, copied whole.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    target.chmod(0o755)
+    names = RUNNER_FILES if source is None else sorted(p.name for p in source.glob("*.py"))
+    for name in names:
+        dst = target / name
+        shutil.copyfile((source or RUNNER_SOURCE) / name, dst)
+        dst.chmod(0o644)
+
+
+def pytest_args(hidden_dir: Path) -> list[str]:
+    # The hidden folder is the root: no config or conftest from its parents, no caches written into it,
+    # plain asserts (a bare assert's rewritten message would show expected values to students).
+    return [str(hidden_dir), "-q", "-p", "no:cacheprovider", "-p", "no:stepwise", "-c", os.devnull,
+            "--rootdir", str(hidden_dir), "--confcutdir", str(hidden_dir), "--assert=plain",
+            "--continue-on-collection-errors", "--tb=short", "-o", "console_output_style=classic"]
+
+
+def run_suite(plugin: JudgePlugin, hidden_dir: Path) -> str | None:
+    """Run the hidden suite in this process. Returns an infrastructure error, if any."""
+    sys.dont_write_bytecode = True
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    os.environ.pop("PYTEST_ADDOPTS", None)
+    code = pytest.main(pytest_args(hidden_dir), plugins=plugin.plugins())
+    missing = [n for n in plugin.collected if n not in plugin.results]
+    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+        return f"pytest failed to run the hidden suite (exit {int(code)})"
+    if code == pytest.ExitCode.INTERRUPTED or (code == pytest.ExitCode.TESTS_FAILED and not plugin.collected):
+        return "the hidden suite has collection errors"
+    if missing:
+        return f"{len(missing)} collected tests did not report"
+    return None
+
+
+def sandbox_facts(outcome) -> dict[str, Any] | None:
+    if outcome is None:
+        return None
+    log = outcome.log.decode("utf-8", errors="replace")[-LOG_TAIL_CHARS:]
+    return {"exit_code": outcome.exit_code, "oom_killed": outcome.oom_killed,
+            "pids_limit_hit": outcome.pids_limit_hit, "wall_timeout": outcome.wall_timeout, "log_tail": log}
+
+
+def run_job(job: JudgeJob, runner_source: Path | None = None) -> dict[str, Any]:
+    from grader.settings import get_settings
+    from workers.sandbox import get_backend
+    from workers.sandbox.base import SandboxError, SandboxSpec
+
+    seed = job.seed if job.seed is not None else secrets.randbelow(2**31)
+    result = empty_result(seed)
+    proc = None
+    try:
+        stage_runner(job.runner_dir, runner_source)
+        settings = get_settings().model_copy(update={"runtime_dir": job.runtime_dir, "sandbox": job.limits,
+                                                     "execution": job.execution})
+        backend = get_backend(job.backend, settings)
+        spec = SandboxSpec(argv=list(RUNNER_ARGV), runtime_dir=job.runtime_dir, runner_dir=job.runner_dir,
+                           submission_dir=job.submission_dir, limits=job.limits, env=dict(RUNNER_ENV), gpu=job.gpu)
+        proc = backend.start(spec)
+    except (SandboxError, OSError) as e:
+        result["infrastructure_error"] = f"the sandbox did not start: {type(e).__name__}: {str(e)[:500]}"
+        if proc is not None:
+            result["sandbox"] = sandbox_facts(proc.kill())
+        return result
+
+    client = StudentClient(proc, job.execution)
+    try:
+        try:
+            result["execution"] = client.start(job.notebook, job.mode)
+        except InfrastructureError as e:
+            result["infrastructure_error"] = str(e)
+            return result
+        except Exception:
+            pass  # a ProtocolViolation: recorded on the client; the suite still runs (and cannot pass)
+        if client.notebook_bytes:
+            path = job.executed_notebook_path or job.result_path.with_name("executed.ipynb")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(client.notebook_bytes)
+            result["executed_notebook_path"] = str(path)
+        submission = Submission(job.submission_dir, job.notebook, job.execution.max_notebook_mb * 2**20)
+        plugin = JudgePlugin(client, submission, job.hidden_dir, seed)
+        result["infrastructure_error"] = run_suite(plugin, job.hidden_dir)
+        result["tests"], result["collected"] = plugin.results, plugin.collected
+    finally:
+        client.close()
+        proc.wait(10)
+        result["sandbox"] = sandbox_facts(proc.kill())
+        result["protocol_violation"] = client.violation
+    return result
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m workers.judge JOB.json", file=sys.stderr)
+        return 2
+    job = JudgeJob.model_validate_json(Path(argv[0]).read_text())
+    try:
+        result = run_job(job)
+    except Exception as e:  # a bug of ours: still a result, marked as infrastructure
+        traceback.print_exc()
+        result = empty_result(job.seed if job.seed is not None else 0)
+        result["infrastructure_error"] = f"judge failed: {type(e).__name__}: {str(e)[:500]}"
+    write_result(job.result_path, result)
+    return 0

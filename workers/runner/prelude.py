@@ -1,0 +1,113 @@
+"""Run INSIDE the student's kernel before any of the student's code, in a private namespace.
+
+Not imported by the runner: the runner sends this file's text to the kernel. The runner sets
+``GRADER_ADD_CWD`` (``1``: put the work dir on ``sys.path``, as Jupyter does, so the student's own
+modules import; ``0`` in ``none`` mode, where no student code may run) and ``GRADER_CUDA_FALLBACK``.
+
+The CUDA fallback: real submissions are often written on Colab and hard-code the GPU
+(``torch.device('cuda')``, ``.cuda()``, ``.to('cuda')``, ``torch.load`` of GPU tensors). When
+this kernel has no GPU, those requests are mapped to the CPU instead of failing. With a GPU,
+nothing is patched.
+"""
+
+
+def _grader_prelude():
+    import os
+    import sys
+
+    if os.environ.get("GRADER_ADD_CWD") == "1" and "" not in sys.path:
+        # Like IPython: after the standard library, before site-packages.
+        at = next((i for i, p in enumerate(sys.path) if p.endswith(("site-packages", "dist-packages"))),
+                  len(sys.path))
+        sys.path.insert(at, "")
+
+    if os.environ.get("GRADER_CUDA_FALLBACK") != "1":
+        return
+    try:
+        import torch
+    except Exception:
+        return
+    if torch.cuda.is_available():
+        return
+
+    import functools
+
+    real_device = torch.device
+
+    def cpu_if_cuda(d):
+        if isinstance(d, str) and d.strip().lower().startswith("cuda"):
+            return "cpu"
+        if isinstance(d, real_device) and d.type == "cuda":
+            return real_device("cpu")
+        if isinstance(d, int) and not isinstance(d, bool):
+            return "cpu"  # .to(0) / .cuda(0) mean GPU 0
+        return d
+
+    class _DeviceMeta(type):
+        # torch.device cannot be subclassed: stand in for it, but keep isinstance() truthful.
+        def __call__(cls, *args, **kwargs):
+            if args and isinstance(args[0], str) and args[0].strip().lower().startswith("cuda"):
+                return real_device("cpu")
+            if str(kwargs.get("type", "")).lower().startswith("cuda"):
+                return real_device("cpu")
+            return real_device(*args, **kwargs)
+
+        def __instancecheck__(cls, obj):
+            return isinstance(obj, real_device)
+
+        def __subclasscheck__(cls, sub):
+            return issubclass(sub, real_device)
+
+    class device(metaclass=_DeviceMeta):
+        __doc__ = real_device.__doc__
+
+    torch.device = device
+
+    def _to(real):
+        @functools.wraps(real)
+        def to(self, *args, **kwargs):
+            args = tuple(cpu_if_cuda(a) for a in args)
+            if "device" in kwargs:
+                kwargs["device"] = cpu_if_cuda(kwargs["device"])
+            return real(self, *args, **kwargs)
+        return to
+
+    def _same(self, *args, **kwargs):
+        return self
+
+    torch.Tensor.to = _to(torch.Tensor.to)
+    torch.Tensor.cuda = _same
+    torch.nn.Module.to = _to(torch.nn.Module.to)
+    torch.nn.Module.cuda = _same
+
+    def _factory(real):
+        @functools.wraps(real)
+        def make(*args, **kwargs):
+            if "device" in kwargs:
+                kwargs["device"] = cpu_if_cuda(kwargs["device"])
+            return real(*args, **kwargs)
+        return make
+
+    for name in ("tensor", "as_tensor", "zeros", "ones", "empty", "full", "rand", "randn", "randint",
+                 "randperm", "arange", "linspace", "logspace", "eye", "zeros_like", "ones_like",
+                 "empty_like", "full_like", "rand_like", "randn_like", "randint_like", "normal"):
+        if hasattr(torch, name):
+            setattr(torch, name, _factory(getattr(torch, name)))
+
+    real_load = torch.load
+
+    @functools.wraps(real_load)
+    def load(*args, **kwargs):
+        location = kwargs.get("map_location")
+        if location is None or isinstance(location, (str, real_device, int)):
+            kwargs["map_location"] = "cpu" if location is None else cpu_if_cuda(location)
+        elif isinstance(location, dict):
+            kwargs["map_location"] = {k: cpu_if_cuda(v) for k, v in location.items()}
+        return real_load(*args, **kwargs)
+
+    torch.load = load
+    torch.cuda.synchronize = lambda *a, **k: None
+    torch.cuda.empty_cache = lambda *a, **k: None
+
+
+_grader_prelude()

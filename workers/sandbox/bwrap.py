@@ -1,0 +1,309 @@
+"""The bubblewrap backend: the student zone as an unprivileged bwrap sandbox in a job cgroup.
+
+The launch chain (see /work/shared/SANDBOX.md for why each step is there):
+
+    reaper.py (joins the job cgroups, reaps orphans; forks, then execs with an empty environment)
+      -> prlimit -> setpriv (uid/gid) -> bwrap -> the program
+
+bwrap's options (host paths included) go through ``--args FD``, so inside, ``/proc/1/cmdline``
+shows only the program's own argv. Kills come from this (host) process: a wall-clock timer and
+``kill()`` both act on the job cgroup, so daemons and setsid'd grandchildren die too.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import subprocess
+
+from grader.settings import SandboxLimits, Settings
+
+from .base import (
+    RUNNER_MOUNT,
+    RUNTIME_MOUNT,
+    SUBMISSION_MOUNT,
+    WORK_MOUNT,
+    SandboxError,
+    SandboxOutcome,
+    SandboxSpec,
+)
+from .cgroup import JobCgroup, create_job_cgroup
+from .seccomp import deny_filter
+
+HOSTNAME = "grader"
+MiB = 1024 * 1024
+REAPER = Path(__file__).with_name("reaper.py")
+
+
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, 0)  # not inheritable; pass_fds hands it to the child
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _check_reachable(path: Path, uid: int) -> None:
+    """bwrap resolves bind sources as the sandbox uid: fail clearly, not with bwrap's ENOENT."""
+    if not path.exists():
+        raise SandboxError(f"{path} does not exist")
+    for p in [path, *path.parents]:
+        st = p.stat()
+        if st.st_uid != uid and not st.st_mode & stat.S_IXOTH:
+            raise SandboxError(f"{p} is not reachable by uid {uid} (mode {oct(st.st_mode)})")
+
+
+def _etc_files(limits: SandboxLimits) -> dict[str, bytes]:
+    """A made-up /etc: who the student is, localhost, and name lookups from files only."""
+    uid, gid = limits.uid, limits.gid
+    return {
+        "/etc/passwd": f"root:x:0:0:root:/root:/usr/sbin/nologin\nstudent:x:{uid}:{gid}::{WORK_MOUNT}:/bin/sh\n".encode(),
+        "/etc/group": f"root:x:0:\nstudent:x:{gid}:\n".encode(),
+        "/etc/hosts": f"127.0.0.1 localhost {HOSTNAME}\n::1 localhost ip6-localhost\n".encode(),
+        "/etc/nsswitch.conf": b"passwd: files\ngroup: files\nhosts: files" + (b" dns\n" if limits.network else b"\n"),
+    }
+
+
+class BwrapBackend:
+    name = "bwrap"
+
+    def __init__(self, settings: Settings):
+        self.bwrap = str(settings.bwrap_path)
+        if not os.access(self.bwrap, os.X_OK):
+            raise SandboxError(f"bubblewrap not found at {self.bwrap}")
+        self.seccomp = deny_filter()
+
+    def start(self, spec: SandboxSpec) -> BwrapProcess:
+        if not spec.argv:
+            raise SandboxError("empty argv")
+        limits = spec.limits
+        for path in (spec.runtime_dir, spec.runner_dir, spec.submission_dir):
+            _check_reachable(Path(path), limits.uid)
+        fds: list[int] = []
+        try:
+            etc = []
+            for dest, data in _etc_files(limits).items():
+                fds.append(_memfd("etc", data))
+                etc += ["--ro-bind-data", str(fds[-1]), dest]
+            fds.append(_memfd("seccomp", self.seccomp))
+            seccomp_fd = fds[-1]
+            options = self._options(spec, etc, seccomp_fd)
+            fds.append(_memfd("args", b"".join(a.encode() + b"\0" for a in options)))
+            bwrap_argv = [self.bwrap, "--args", str(fds[-1]), "--", *spec.argv]
+            cgroup = create_job_cgroup(f"grader-{uuid.uuid4().hex[:16]}", limits)
+            try:
+                return BwrapProcess(self._launch_chain(cgroup, limits, bwrap_argv), cgroup, limits, fds)
+            except BaseException:
+                cgroup.remove()
+                raise
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    @staticmethod
+    def _launch_chain(cgroup: JobCgroup, limits: SandboxLimits, bwrap_argv: list[str]) -> list[str]:
+        cpu = limits.cpu_time_s
+        return [
+            sys.executable, "-I", "-S", str(REAPER), "{ready_fd}", *map(str, cgroup.procs_files), "--",
+            "/usr/bin/prlimit", f"--cpu={cpu}:{cpu + 1}", f"--fsize={limits.file_size_mb * MiB}",
+            f"--nofile={limits.open_files}", "--core=0", "--",
+            "/usr/bin/setpriv", f"--reuid={limits.uid}", f"--regid={limits.gid}", "--clear-groups", "--",
+            *bwrap_argv,
+        ]  # fmt: skip
+
+    @staticmethod
+    def _options(spec: SandboxSpec, etc: list[str], seccomp_fd: int) -> list[str]:
+        limits = spec.limits
+        opts = [
+            "--unshare-all", "--unshare-user", "--disable-userns",  # --disable-userns needs an explicit userns
+            "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--uid", str(limits.uid), "--gid", str(limits.gid), "--hostname", HOSTNAME,
+            "--seccomp", str(seccomp_fd),
+            "--ro-bind", "/usr", "/usr",
+        ]  # fmt: skip
+        for top in ("bin", "lib", "lib32", "lib64", "sbin"):  # merged /usr: mirror the host's links
+            host = Path("/", top)
+            if host.is_symlink():
+                opts += ["--symlink", os.readlink(host), str(host)]
+            elif host.is_dir():
+                opts += ["--ro-bind", str(host), str(host)]
+        opts += etc
+        opts += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+        opts += ["--ro-bind-try", "/etc/alternatives", "/etc/alternatives"]  # /usr/bin links into it
+        if limits.network:
+            opts += ["--share-net", "--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"]
+        opts += [
+            "--proc", "/proc", "--dev", "/dev",
+            "--perms", "0700", "--size", str(limits.work_dir_mb * MiB), "--tmpfs", WORK_MOUNT,
+            "--perms", "1777", "--size", str(limits.tmp_mb * MiB), "--tmpfs", "/tmp",
+            "--perms", "1777", "--size", str(limits.shm_mb * MiB), "--tmpfs", "/dev/shm",
+            "--ro-bind", str(spec.runtime_dir), RUNTIME_MOUNT,
+            "--ro-bind", str(spec.runner_dir), RUNNER_MOUNT,
+            "--ro-bind", str(spec.submission_dir), SUBMISSION_MOUNT,
+            "--symlink", WORK_MOUNT, "/content",  # notebooks written on Colab use these paths
+            "--symlink", WORK_MOUNT, "/storage",
+        ]  # fmt: skip
+        if spec.gpu:  # untested here (no GPU): the device nodes; the driver's libraries are in /usr
+            nodes = sorted(p for p in Path("/dev").glob("nvidia*") if p.is_char_device())
+            if not nodes:
+                raise SandboxError("a GPU was asked for but no /dev/nvidia* device exists")
+            for node in nodes:
+                opts += ["--dev-bind", str(node), str(node)]
+        opts += ["--remount-ro", "/", "--chdir", WORK_MOUNT, "--clearenv"]
+        for key, value in spec.env.items():
+            opts += ["--setenv", key, value]
+        return opts
+
+
+class BwrapProcess:
+    """One running sandbox. ``stdin``/``stdout`` are the program's; its stderr is kept in the log."""
+
+    def __init__(self, argv: list[str], cgroup: JobCgroup, limits: SandboxLimits, pass_fds: list[int]):
+        self._cgroup = cgroup
+        self._limits = limits
+        self._lock = threading.Lock()
+        self._outcome: SandboxOutcome | None = None
+        self._wall_timeout = False
+        self._log = _CappedLog(limits.log_bytes)
+        self._proc = self._spawn(argv, pass_fds)
+        self.stdin = self._proc.stdin
+        self.stdout = self._proc.stdout
+        self._drain = threading.Thread(target=self._log.drain, args=(self._proc.stderr,), daemon=True)
+        self._drain.start()
+        self._timer = threading.Timer(limits.wall_time_s, self._on_wall_timeout)
+        self._timer.daemon = True
+        self._wait_joined()
+        self._timer.start()
+
+    def _spawn(self, argv: list[str], pass_fds: list[int]) -> subprocess.Popen:
+        """Popen from a thread that lives as long as the job.
+
+        --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that forked bwrap
+        exits: forking from a caller's short-lived thread would kill the job with it. This thread
+        forks, then reaps; it ends only once the sandbox has.
+        """
+        started = threading.Event()
+        box: dict = {}
+        self._ready, ready_w = os.pipe()  # the reaper writes a byte once in the cgroups
+        argv = [a.replace("{ready_fd}", str(ready_w)) for a in argv]
+
+        def run() -> None:
+            try:
+                box["proc"] = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env={},
+                    cwd="/",
+                    pass_fds=[*pass_fds, ready_w],
+                    start_new_session=True,  # no signal to our process group reaches the job
+                )
+            except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+                box["error"] = e
+            os.close(ready_w)
+            started.set()
+            if "proc" in box:
+                box["proc"].wait()
+
+        self._reaper = threading.Thread(target=run, name="bwrap-reaper", daemon=True)
+        self._reaper.start()
+        started.wait()
+        if "error" in box:
+            raise SandboxError(f"cannot start bwrap: {box['error']}") from box["error"]
+        return box["proc"]
+
+    def _wait_joined(self) -> None:
+        """Return once the launcher is in every job cgroup: from then on, the cgroups hold the
+        whole job, so a kill can never miss a process forked before the join."""
+        try:
+            joined = os.read(self._ready, 1) == b"1"  # EOF instead: the reaper died first
+        finally:
+            os.close(self._ready)
+        if not joined:
+            log = self.kill().log.decode(errors="replace")
+            raise SandboxError(f"cannot start the sandbox: {log}")
+
+    def poll(self) -> int | None:
+        return self._proc.poll()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _on_wall_timeout(self) -> None:
+        with self._lock:  # never while kill() is removing the cgroup
+            if self._outcome is None and self._proc.poll() is None:
+                self._wall_timeout = True
+                self._terminate()
+
+    def _terminate(self) -> None:
+        if self._proc.poll() is not None and not self._cgroup.pids():
+            return  # the reaper exits last: the job is over
+        # Everything but the reaper, which then reaps them all and exits.
+        self._cgroup.kill(spare=self._proc.pid)
+        if self.wait(timeout=2) is None:
+            self._proc.kill()
+            self._cgroup.kill()
+
+    def kill(self) -> SandboxOutcome:
+        with self._lock:
+            if self._outcome is not None:
+                return self._outcome
+            self._timer.cancel()
+            try:
+                self._terminate()
+                self._proc.wait()
+                self._drain.join(timeout=5)  # every writer is dead: EOF comes at once
+                outcome = SandboxOutcome(
+                    exit_code=self._proc.returncode,
+                    oom_killed=self._cgroup.oom_killed(),
+                    pids_limit_hit=self._cgroup.pids_limit_hit(),
+                    wall_timeout=self._wall_timeout,
+                    log=self._log.value(),
+                )
+                self._cgroup.remove()
+            except OSError as e:
+                raise SandboxError(f"cannot clean up the sandbox: {e}") from e
+            finally:
+                for pipe in (self.stdin, self.stdout, self._proc.stderr):
+                    try:
+                        pipe.close()
+                    except OSError:
+                        pass  # stdin: a broken pipe on the final flush
+            self._outcome = outcome
+            return outcome
+
+
+class _CappedLog:
+    """Keeps the first and last halves of up to ``cap`` bytes; reads on forever, never blocking the writer."""
+
+    MARK = b"\n[... log truncated ...]\n"
+
+    def __init__(self, cap: int):
+        self._half = max(0, (cap - len(self.MARK)) // 2)
+        self._head = bytearray()
+        self._tail = bytearray()
+        self._truncated = False
+
+    def drain(self, pipe) -> None:
+        fd = pipe.fileno()
+        while chunk := os.read(fd, 65536):
+            room = self._half - len(self._head)
+            if room > 0:
+                self._head += chunk[:room]
+                chunk = chunk[room:]
+            if chunk:
+                self._tail += chunk
+                if len(self._tail) > self._half:
+                    self._truncated = True
+                    del self._tail[: len(self._tail) - self._half]
+
+    def value(self) -> bytes:
+        return bytes(self._head + (self.MARK if self._truncated else b"") + self._tail)
