@@ -16,7 +16,7 @@ def grader(*args: str) -> subprocess.CompletedProcess:
 
 
 def notebook(cells: int) -> str:
-    return nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")] * cells))
+    return nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1") for _ in range(cells)]))
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,7 @@ def test_clean_end_between_messages_is_wire_closed(pipe):
     (raw(b'{"blobs": [2000]}'), "blob of 2000 bytes is over"),
     (raw(b'{"blobs": [1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000]}'), "message of .* bytes is over"),
     (raw(b'{"blobs": [10]}') + b"short", "truncated blob 0"),
-    (raw(b"[" * 100_000 + b"]" * 100_000, length=200_000), "over the limit"),
+    (raw(b"[" * 1000, length=200_000), "over the limit"),
 ])
 def test_malformed_messages_are_refused(pipe, data, match):
     r = feed(pipe, data)
@@ -82,8 +82,8 @@ def test_malformed_messages_are_refused(pipe, data, match):
 
 
 def test_deeply_nested_json_is_an_error_not_a_crash(pipe):
-    deep = b'{"blobs": [], "x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
-    r = feed(pipe, raw(deep))
+    deep = b'{"blobs": [], "x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"
+    r = feed(pipe, raw(deep))  # fits the pipe buffer
     with pytest.raises(wire.WireError, match="bad header"):
         wire.read_message(r, wire.WireLimits(200_000, 10, 300_000), soon())
 

@@ -15,19 +15,15 @@ from grader.settings import SandboxLimits, Settings
 from workers.sandbox import get_backend
 from workers.sandbox.base import SandboxOutcome, SandboxSpec
 
+# Every test program starts with this: report(**kw) prints one JSON line for the host to read.
+PRELUDE = "import json, os, sys\ndef report(**kw): print(json.dumps(kw), flush=True)\n"
 RUNTIME = Path("/opt/grader/runtime")
 PYTHON = "/opt/grader/runtime/bin/python"  # the path inside the sandbox (same as on the host)
 # Small, fast limits; a test overrides what it probes.
-TEST_LIMITS = dict(
-    memory_mb=256, pids=64, cpus=1.0, cpu_time_s=30, wall_time_s=5, file_size_mb=8,
-    work_dir_mb=16, tmp_mb=16, shm_mb=16, log_bytes=64 * 1024,
-)  # fmt: skip
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/sandbox/" in str(item.fspath):
-            item.add_marker(pytest.mark.sandbox)
+TEST_LIMITS = {
+    "memory_mb": 256, "pids": 64, "cpus": 1.0, "cpu_time_s": 30, "wall_time_s": 5, "file_size_mb": 8,
+    "work_dir_mb": 16, "tmp_mb": 16, "shm_mb": 16, "log_bytes": 64 * 1024,
+}  # fmt: skip
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -69,14 +65,13 @@ def settings():
 
 
 @pytest.fixture
-def sandbox(job, settings):
-    """start(code, **limits) -> the running SandboxProcess of ``python prog.py`` inside. Killed after the test."""
-    started = []
+def make_spec(job):
+    """make_spec(code, env=None, **limits) -> the spec of ``python prog.py`` inside: PRELUDE + ``code``."""
 
-    def start(code: str, env: dict | None = None, settings: Settings = settings, **limits):
-        (job.runner / "prog.py").write_text(code)
+    def make(code: str, env: dict | None = None, **limits) -> SandboxSpec:
+        (job.runner / "prog.py").write_text(PRELUDE + code)
         (job.runner / "prog.py").chmod(0o644)
-        spec = SandboxSpec(
+        return SandboxSpec(
             argv=[PYTHON, "/opt/grader/runner/prog.py"],
             runtime_dir=RUNTIME,
             runner_dir=job.runner,
@@ -84,7 +79,17 @@ def sandbox(job, settings):
             limits=SandboxLimits(**{**TEST_LIMITS, **limits}),
             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"} if env is None else env,
         )
-        proc = get_backend("bwrap", settings).start(spec)
+
+    return make
+
+
+@pytest.fixture
+def sandbox(make_spec, settings):
+    """start(code, **limits) -> the running SandboxProcess of ``python prog.py`` inside. Killed after the test."""
+    started = []
+
+    def start(code: str, env: dict | None = None, settings: Settings = settings, **limits):
+        proc = get_backend("bwrap", settings).start(make_spec(code, env, **limits))
         started.append(proc)
         return proc
 

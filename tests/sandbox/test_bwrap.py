@@ -1,5 +1,7 @@
 """The bwrap student zone, attacked one property at a time. Each program runs as
-``/opt/grader/runtime/bin/python /opt/grader/runner/prog.py`` inside a real sandbox."""
+``/opt/grader/runtime/bin/python /opt/grader/runner/prog.py`` inside a real sandbox, after a
+prelude (conftest.PRELUDE) that imports json, os and sys and defines ``report(**kw)``: print
+one JSON line, which ``result()`` reads back."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import json
 import os
 import secrets
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,8 +20,7 @@ from grader.settings import Settings
 from workers.sandbox import get_backend
 from workers.sandbox.base import SandboxError
 
-# Helpers that programs inside paste in: report results as one JSON line.
-REPORT = "import json, os, sys\ndef report(**kw): print(json.dumps(kw), flush=True)\n"
+pytestmark = pytest.mark.sandbox
 
 
 def result(out: bytes) -> dict:
@@ -52,7 +54,7 @@ def test_unknown_backend_is_a_clear_error(settings):
 
 
 def test_runs_as_unprivileged_uid_without_capabilities(run):
-    out, outcome = run(REPORT + """
+    out, outcome = run("""
 status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines())
 report(ids=[os.getuid(), os.geteuid(), os.getgid(), os.getegid()], groups=os.getgroups(),
        caps={k: status[k].strip() for k in status if k.startswith("Cap")},
@@ -68,16 +70,18 @@ report(ids=[os.getuid(), os.geteuid(), os.getgid(), os.getegid()], groups=os.get
 
 def test_environment_is_exactly_spec_env(run):
     # /proc/self/environ is what the program was started with, before Python touches it.
-    out, _ = run(REPORT + "report(env=open('/proc/self/environ').read().split('\\0')[:-1], init=open('/proc/1/environ').read())",
-                 env={"ONLY": "this", "LANG": "C.UTF-8"})
+    out, _ = run(
+        "report(env=open('/proc/self/environ').read().split('\\0')[:-1], init=open('/proc/1/environ').read())",
+        env={"ONLY": "this", "LANG": "C.UTF-8"},
+    )
     r = result(out)
     assert sorted(r["env"]) == ["LANG=C.UTF-8", "ONLY=this", "PWD=/work"]  # PWD comes from bwrap's --chdir
     assert r["init"] == ""  # bwrap's pid 1 started with an empty environment
 
 
 def test_no_network_but_loopback(run):
-    host_ip = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()[0]
-    out, _ = run(REPORT + f"""
+    host_ip = subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=True).stdout.split()[0]
+    out, _ = run(f"""
 import socket
 def attempt(host, port):
     try:
@@ -105,7 +109,8 @@ report(postgres=attempt("127.0.0.1", 5432), redis=attempt("127.0.0.1", 6379),
 
 
 def test_fork_bomb_is_stopped_by_the_pids_limit(sandbox):
-    proc = sandbox(REPORT + """
+    proc = sandbox(
+        """
 import time
 children = 0
 try:
@@ -117,20 +122,25 @@ try:
 except OSError as e:
     report(children=children, errno=e.errno)
 time.sleep(60)
-""", pids=32)
+""",
+        pids=32,
+    )
     r = result(proc.stdout.readline())
     assert r["errno"] == 11 and r["children"] < 32  # EAGAIN at the limit (bwrap's processes count too)
-    assert subprocess.run(["true"]).returncode == 0  # the host still forks
+    assert subprocess.run(["true"], check=False).returncode == 0  # the host still forks
     outcome = proc.kill()
     assert outcome.pids_limit_hit and not outcome.oom_killed
 
 
 def test_memory_bomb_is_oom_killed(run):
-    out, outcome = run("""
+    _, outcome = run(
+        """
 chunks = []
 while True:
     chunks.append(bytearray(8 * 1024 * 1024))  # zero-filled: every page is touched
-""", memory_mb=128)
+""",
+        memory_mb=128,
+    )
     assert outcome.oom_killed
     assert outcome.exit_code == 128 + 9  # bwrap reports the program's SIGKILL
     assert not outcome.wall_timeout
@@ -138,7 +148,7 @@ while True:
 
 def test_infinite_loop_is_killed_at_wall_time(run):
     t0 = time.monotonic()
-    out, outcome = run("while True: pass", wall_time_s=2)
+    _, outcome = run("while True: pass", wall_time_s=2)
     elapsed = time.monotonic() - t0
     assert outcome.wall_timeout
     assert 2 <= elapsed < 4, elapsed
@@ -152,7 +162,8 @@ def test_cpu_time_rlimit(run):
 
 
 def test_cpu_quota(run):
-    out, _ = run(REPORT + """
+    out, _ = run(
+        """
 import threading, time
 def spin():
     end = time.monotonic() + 1.0
@@ -160,13 +171,15 @@ def spin():
 threads = [threading.Thread(target=spin) for _ in range(2)]
 [t.start() for t in threads]; [t.join() for t in threads]
 report(cpu=os.times().user + os.times().system)
-""", cpus=0.5)
+""",
+        cpus=0.5,
+    )
     assert result(out)["cpu"] < 0.5 * 1.0 + 0.3  # two spinning threads, half a core for ~1 s
 
 
 def test_setsid_double_forked_daemon_is_gone_after_kill(sandbox):
     token = f"daemon-{secrets.token_hex(8)}"
-    proc = sandbox(REPORT + f"""
+    proc = sandbox(f"""
 import time
 if os.fork() == 0:
     os.setsid()
@@ -197,7 +210,7 @@ time.sleep(600)
 
 
 def test_ptrace_and_process_vm_are_denied(run):
-    out, _ = run(REPORT + """
+    out, _ = run("""
 import ctypes
 libc = ctypes.CDLL(None, use_errno=True)
 def ptrace_attach(pid):
@@ -216,9 +229,18 @@ report(pid1=ptrace_attach(1), parent=ptrace_attach(os.getppid()), vm_readv=[rc, 
 
 
 def test_host_files_are_not_visible(run, settings):
-    paths = ["/work/main", "/root", str(settings.rubrics_dir), "/etc/shadow", "/home", "/var/tmp",
-             "/sys", str(settings.jobs_dir), "/opt/grader/runtime/../../wheels"]
-    out, _ = run(REPORT + f"""
+    paths = [
+        "/work/main",
+        "/root",
+        str(settings.rubrics_dir),
+        "/etc/shadow",
+        "/home",
+        "/var/tmp",
+        "/sys",
+        str(settings.jobs_dir),
+        "/opt/grader/runtime/../../wheels",
+    ]
+    out, _ = run(f"""
 paths = {paths!r}
 report(exists={{p: os.path.exists(p) for p in paths}}, work=os.listdir("/work"),
        etc=sorted(os.listdir("/etc")), mounts=open("/proc/self/mountinfo").read())
@@ -237,7 +259,8 @@ def test_secret_canary_is_nowhere_inside(sandbox, job, monkeypatch):
     assert settings.secret_key == canary
     (job.submission / "control.txt").write_text("canary-positive-control")  # proves the walk reads files
     (job.submission / "control.txt").chmod(0o644)
-    proc = sandbox(REPORT + """
+    proc = sandbox(
+        """
 needle = b"canary" + b"-"   # never the literal, so this file does not match itself
 skip = ("/proc", "/sys", "/usr", "/opt/grader/runtime", "/dev")
 def read(path):
@@ -269,7 +292,9 @@ for entry in os.listdir("/proc"):
 if any(needle in k + b"=" + v for k, v in os.environb.items()):
     found.append("os.environ")
 report(found=found, scanned=scanned)
-""", settings=settings)
+""",
+        settings=settings,
+    )
     proc.stdin.close()
     out = proc.stdout.read()
     outcome = proc.kill()
@@ -279,7 +304,8 @@ report(found=found, scanned=scanned)
 
 
 def test_work_tmp_and_shm_are_size_limited(run):
-    out, _ = run(REPORT + """
+    out, _ = run(
+        """
 def fill(path):
     try:
         with open(path, "wb") as f:
@@ -290,19 +316,28 @@ def fill(path):
     except OSError as e:
         return e.errno
 report(work=fill("/work/big"), content=fill("/content/big2"), tmp=fill("/tmp/big"), shm=fill("/dev/shm/big"))
-""", work_dir_mb=4, tmp_mb=4, shm_mb=4, file_size_mb=64)
+""",
+        work_dir_mb=4,
+        tmp_mb=4,
+        shm_mb=4,
+        file_size_mb=64,
+    )
     assert result(out) == {"work": 28, "content": 28, "tmp": 28, "shm": 28}  # ENOSPC
 
 
 def test_file_size_rlimit(run):
-    out, _ = run(REPORT + """
+    out, _ = run(
+        """
 try:
     with open("/work/big", "wb") as f:
         f.write(b"x" * (2 << 20))
     report(errno=None)
 except OSError as e:
     report(errno=e.errno, size=os.path.getsize("/work/big"))
-""", file_size_mb=1, work_dir_mb=16)
+""",
+        file_size_mb=1,
+        work_dir_mb=16,
+    )
     assert result(out) == {"errno": 27, "size": 1 << 20}  # EFBIG at exactly RLIMIT_FSIZE
 
 
@@ -310,7 +345,7 @@ def test_runtime_submission_and_root_are_read_only(run, job):
     os.chown(job.submission, 65534, 65534)  # owned by the student's uid: only the mount stops writes
     (job.submission / "notebook.ipynb").write_text("{}")
     os.chown(job.submission / "notebook.ipynb", 65534, 65534)
-    out, _ = run(REPORT + """
+    out, _ = run("""
 def write(path):
     try:
         open(path, "a").close()
@@ -327,7 +362,7 @@ report(runtime=write("/opt/grader/runtime/x"), runner=write("/opt/grader/runner/
 
 
 def test_killing_pid1_or_everything_inside_just_ends_the_job(run, sandbox):
-    out, outcome = run(REPORT + """
+    out, outcome = run("""
 import signal
 for target in (1, os.getppid()):
     try:
@@ -373,11 +408,15 @@ sys.stdout.buffer.write(b"z" * (3 << 20))
 
 
 def test_stderr_flood_with_stdin_unread_does_not_hang_the_host(sandbox):
-    proc = sandbox("""
+    proc = sandbox(
+        """
 import sys
 while True:
     sys.stderr.write("flood " * 1000)
-""", log_bytes=4096, wall_time_s=20)
+""",
+        log_bytes=4096,
+        wall_time_s=20,
+    )
     writer_done = threading.Event()
 
     def write_stdin():  # the host keeps talking; nobody reads
@@ -402,7 +441,9 @@ while True:
 
 def test_nothing_is_left_after_a_normal_exit(sandbox):
     """Not even a zombie: the job's reaper collects what bwrap's early exit would orphan."""
-    proc = sandbox("import os, time\nif os.fork() == 0:\n    time.sleep(0.5)\nprint('forked', flush=True)\ntime.sleep(0.2)")
+    proc = sandbox(
+        "import os, time\nif os.fork() == 0:\n    time.sleep(0.5)\nprint('forked', flush=True)\ntime.sleep(0.2)"
+    )
     assert proc.stdout.readline() == b"forked\n"
     seen = {pid: start_time(pid) for pid in proc._cgroup.pids()}
     assert len(seen) >= 4  # reaper, bwrap, bwrap's pid 1, the program (and maybe its child)
@@ -425,9 +466,65 @@ def test_kill_is_idempotent_and_releases_the_cgroup(sandbox):
 def test_spawning_thread_may_exit(sandbox):
     """--die-with-parent is tied to the thread that forked bwrap: a caller's short-lived thread must not take the job with it."""
     box = {}
-    t = threading.Thread(target=lambda: box.setdefault("proc", sandbox("import sys, time; time.sleep(1); print('alive')")))
+    t = threading.Thread(
+        target=lambda: box.setdefault("proc", sandbox("import sys, time; time.sleep(1); print('alive')"))
+    )
     t.start()
     t.join()
     proc = box["proc"]
     assert proc.stdout.read() == b"alive\n"
     assert proc.wait(5) == 0
+
+
+def test_job_dies_with_the_host_process(make_spec):
+    """The worker is SIGKILLed mid-job: nothing of the job survives it (PDEATHSIG all the way down)."""
+    token = f"orphan-{secrets.token_hex(8)}"
+    spec = make_spec(f"""
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)", "{token}"])
+print("ready", flush=True)
+time.sleep(600)
+""")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"""
+import json, threading
+from pathlib import Path
+from grader.settings import Settings, SandboxLimits
+from workers.sandbox import get_backend
+from workers.sandbox.base import SandboxSpec
+spec = SandboxSpec({spec.argv!r}, Path({str(spec.runtime_dir)!r}), Path({str(spec.runner_dir)!r}),
+                   Path({str(spec.submission_dir)!r}), SandboxLimits.model_validate_json({spec.limits.model_dump_json()!r}))
+proc = get_backend("bwrap", Settings()).start(spec)
+proc.stdout.readline()
+print(json.dumps([str(d) for d in proc._cgroup.dirs.values()]), flush=True)
+threading.Event().wait()
+""",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    cgroup_dirs = [Path(d) for d in json.loads(worker.stdout.readline())]
+    try:
+        deadline = time.monotonic() + 5
+        while not host_pids_with(token) and time.monotonic() < deadline:
+            time.sleep(0.01)  # the daemon may not have exec'd yet
+        assert host_pids_with(token), "the job's daemon should be running"
+        worker.kill()
+        worker.wait()
+        deadline = time.monotonic() + 5
+        while host_pids_with(token) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert host_pids_with(token) == []
+    finally:  # a dead worker leaves its (empty) job cgroups behind; nobody else may remove them
+        worker.kill()
+        for d in cgroup_dirs:
+            deadline = time.monotonic() + 5
+            while d.exists() and time.monotonic() < deadline:
+                try:
+                    d.rmdir()
+                except OSError:
+                    time.sleep(0.05)

@@ -100,6 +100,7 @@ class StudentClient:
         self.replay_timeout_s = min(limits.notebook_timeout_s, 120.0)
         # The longest a runner may take to recover a kernel (interrupt, restart, prelude, replay).
         self.recovery_s = INTERRUPT_GRACE_S + 2 * RESTART_TIMEOUT_S + self.replay_timeout_s
+        self.reply_grace_s = self.recovery_s + REPLY_MARGIN_S  # a run's deadline: its timeout plus this
         self.wire_limits = wire.WireLimits(limits.max_header_bytes, limits.max_blob_mb * MB, limits.max_message_mb * MB)
 
     # --- breaking ---------------------------------------------------------------------------------
@@ -225,7 +226,7 @@ class StudentClient:
                   "timeout": timeout}
         self._send(header, blobs, time.monotonic() + 60)
         # The runner may interrupt, restart and replay before it answers.
-        deadline = time.monotonic() + timeout + self.recovery_s + REPLY_MARGIN_S
+        deadline = time.monotonic() + timeout + self.reply_grace_s
         msg = self._read(deadline)
         return self._check_result(msg, call_id, outputs, timeout)
 

@@ -28,7 +28,7 @@ def encode_array(value: np.ndarray) -> bytes:
     if value.dtype.kind not in ALLOWED_KINDS or value.dtype.fields is not None or value.dtype.subdtype is not None:
         raise TypeError(f"arrays sent to the student must be numeric or bool, not {value.dtype}")
     buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(value), allow_pickle=False)
+    np.save(buf, value, allow_pickle=False)  # not ascontiguousarray: it turns 0-d into 1-d
     return buf.getvalue()
 
 

@@ -86,6 +86,7 @@ class JudgePlugin:
         self._seed = seed
         self.results: dict[str, dict[str, Any]] = {}
         self.collected: list[str] = []
+        self.collection_errors: list[str] = []
         self._credits: dict[str, Credit] = {}
         self._phases: dict[str, list[tuple[str, Any, float]]] = {}
         if student is not None:
@@ -139,6 +140,10 @@ class JudgePlugin:
             credit.frozen = True  # floors set from here on do not count
 
     # --- recording --------------------------------------------------------------------------------
+
+    def pytest_collectreport(self, report) -> None:
+        if report.failed:
+            self.collection_errors.append(report.nodeid or "<suite>")
 
     def pytest_collection_finish(self, session) -> None:
         self.collected = [item.nodeid for item in session.items]

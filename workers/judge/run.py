@@ -56,8 +56,8 @@ def run_suite(plugin: JudgePlugin, hidden_dir: Path) -> str | None:
     missing = [n for n in plugin.collected if n not in plugin.results]
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         return f"pytest failed to run the hidden suite (exit {int(code)})"
-    if code == pytest.ExitCode.INTERRUPTED or (code == pytest.ExitCode.TESTS_FAILED and not plugin.collected):
-        return "the hidden suite has collection errors"
+    if plugin.collection_errors or code == pytest.ExitCode.INTERRUPTED:
+        return "the hidden suite has collection errors: " + ", ".join(plugin.collection_errors)[:500]
     if missing:
         return f"{len(missing)} collected tests did not report"
     return None

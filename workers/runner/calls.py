@@ -51,7 +51,7 @@ def _encode(v, i):
         if v.dtype.kind not in "biufc" or v.dtype.fields is not None or v.dtype.subdtype is not None:
             _fail("type", f"array of dtype {v.dtype} cannot be returned (numeric or bool only)")
         name = f"{i}.npy"
-        _np.save(_os.path.join(_io, "out", name), _np.ascontiguousarray(v), allow_pickle=False)
+        _np.save(_os.path.join(_io, "out", name), v, allow_pickle=False)
         return {"kind": "npy", "file": name}
     if isinstance(v, _np.generic):
         v = v.item()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -85,7 +85,9 @@ class KernelSession:
                  restart_timeout_s: float = 60, log=None):
         self.work_dir = work_dir
         self.kernels_dir = kernels_dir
-        self.prelude = prelude
+        # Compiled in a dict of its own: nothing of it lands in the student's globals.
+        self.prelude = ("__import__('builtins').exec(__import__('builtins').compile({src!r}, '<grader-prelude>', "
+                        "'exec'), {{'__name__': '__grader_prelude__'}})").format(src=prelude)
         self.restarts_allowed = restarts
         self.restarts = 0
         self.interrupt_grace_s = interrupt_grace_s
@@ -110,7 +112,8 @@ class KernelSession:
             startup_timeout=int(startup_timeout_s), iopub_timeout=4, record_timing=False,
             resources={"metadata": {"path": str(self.work_dir)}}, store_widget_state=False,
         )
-        await self.client.async_start_new_kernel(cwd=str(self.work_dir))
+        # stdin /dev/null: jupyter_client would otherwise hand the kernel a pipe of ours.
+        await self.client.async_start_new_kernel(cwd=str(self.work_dir), stdin=subprocess.DEVNULL)
         await self.client.async_start_new_kernel_client()
         self.available = True
         outcome = await self.run_silent(self.prelude, timeout=startup_timeout_s, recover=False)

@@ -23,10 +23,35 @@ def _grader_prelude():
 
     if os.environ.get("GRADER_CUDA_FALLBACK") != "1":
         return
-    try:
-        import torch
-    except Exception:
+    if "torch" in sys.modules:
+        _patch_torch(sys.modules["torch"])
         return
+
+    import importlib.util
+
+    class TorchHook:
+        # Patch torch right after its first import, so notebooks without torch never pay for it.
+        def find_spec(self, name, path=None, target=None):
+            if name != "torch":
+                return None
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+            spec = importlib.util.find_spec(name)
+            if spec is None or spec.loader is None:
+                return spec
+            real_exec = spec.loader.exec_module
+
+            def exec_module(module):
+                real_exec(module)
+                _patch_torch(module)
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, TorchHook())
+
+
+def _patch_torch(torch):
     if torch.cuda.is_available():
         return
 

@@ -12,14 +12,15 @@ shows only the program's own argv. Kills come from this (host) process: a wall-c
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
+import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-
-import subprocess
 
 from grader.settings import SandboxLimits, Settings
 
@@ -41,7 +42,7 @@ REAPER = Path(__file__).with_name("reaper.py")
 
 
 def _memfd(name: str, data: bytes) -> int:
-    fd = os.memfd_create(name, 0)  # not inheritable; pass_fds hands it to the child
+    fd = os.memfd_create(name)  # close-on-exec; pass_fds hands it to our child only
     os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
@@ -96,7 +97,8 @@ class BwrapBackend:
             bwrap_argv = [self.bwrap, "--args", str(fds[-1]), "--", *spec.argv]
             cgroup = create_job_cgroup(f"grader-{uuid.uuid4().hex[:16]}", limits)
             try:
-                return BwrapProcess(self._launch_chain(cgroup, limits, bwrap_argv), cgroup, limits, fds)
+                chain = functools.partial(self._launch_chain, cgroup, limits, bwrap_argv)
+                return BwrapProcess(chain, cgroup, limits, fds)
             except BaseException:
                 cgroup.remove()
                 raise
@@ -105,10 +107,10 @@ class BwrapBackend:
                 os.close(fd)
 
     @staticmethod
-    def _launch_chain(cgroup: JobCgroup, limits: SandboxLimits, bwrap_argv: list[str]) -> list[str]:
+    def _launch_chain(cgroup: JobCgroup, limits: SandboxLimits, bwrap_argv: list[str], ready_fd: int) -> list[str]:
         cpu = limits.cpu_time_s
         return [
-            sys.executable, "-I", "-S", str(REAPER), "{ready_fd}", *map(str, cgroup.procs_files), "--",
+            sys.executable, "-I", "-S", str(REAPER), str(ready_fd), *map(str, cgroup.procs_files), "--",
             "/usr/bin/prlimit", f"--cpu={cpu}:{cpu + 1}", f"--fsize={limits.file_size_mb * MiB}",
             f"--nofile={limits.open_files}", "--core=0", "--",
             "/usr/bin/setpriv", f"--reuid={limits.uid}", f"--regid={limits.gid}", "--clear-groups", "--",
@@ -162,14 +164,15 @@ class BwrapBackend:
 class BwrapProcess:
     """One running sandbox. ``stdin``/``stdout`` are the program's; its stderr is kept in the log."""
 
-    def __init__(self, argv: list[str], cgroup: JobCgroup, limits: SandboxLimits, pass_fds: list[int]):
+    def __init__(
+        self, chain: Callable[[int], list[str]], cgroup: JobCgroup, limits: SandboxLimits, pass_fds: list[int]
+    ):
         self._cgroup = cgroup
-        self._limits = limits
         self._lock = threading.Lock()
         self._outcome: SandboxOutcome | None = None
         self._wall_timeout = False
         self._log = _CappedLog(limits.log_bytes)
-        self._proc = self._spawn(argv, pass_fds)
+        self._proc = self._spawn(chain, pass_fds)
         self.stdin = self._proc.stdin
         self.stdout = self._proc.stdout
         self._drain = threading.Thread(target=self._log.drain, args=(self._proc.stderr,), daemon=True)
@@ -179,7 +182,7 @@ class BwrapProcess:
         self._wait_joined()
         self._timer.start()
 
-    def _spawn(self, argv: list[str], pass_fds: list[int]) -> subprocess.Popen:
+    def _spawn(self, chain: Callable[[int], list[str]], pass_fds: list[int]) -> subprocess.Popen:
         """Popen from a thread that lives as long as the job.
 
         --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that forked bwrap
@@ -189,12 +192,11 @@ class BwrapProcess:
         started = threading.Event()
         box: dict = {}
         self._ready, ready_w = os.pipe()  # the reaper writes a byte once in the cgroups
-        argv = [a.replace("{ready_fd}", str(ready_w)) for a in argv]
 
         def run() -> None:
             try:
                 box["proc"] = subprocess.Popen(
-                    argv,
+                    chain(ready_w),
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
@@ -205,16 +207,17 @@ class BwrapProcess:
                 )
             except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
                 box["error"] = e
-            os.close(ready_w)
+            os.close(ready_w)  # the reaper's copy alone is left: its death reads as EOF
             started.set()
             if "proc" in box:
                 box["proc"].wait()
 
-        self._reaper = threading.Thread(target=run, name="bwrap-reaper", daemon=True)
-        self._reaper.start()
+        self._spawner = threading.Thread(target=run, name="bwrap-spawner", daemon=True)
+        self._spawner.start()
         started.wait()
         if "error" in box:
-            raise SandboxError(f"cannot start bwrap: {box['error']}") from box["error"]
+            os.close(self._ready)
+            raise SandboxError(f"cannot start the sandbox: {box['error']}") from box["error"]
         return box["proc"]
 
     def _wait_joined(self) -> None:
@@ -229,11 +232,11 @@ class BwrapProcess:
             raise SandboxError(f"cannot start the sandbox: {log}")
 
     def poll(self) -> int | None:
-        return self._proc.poll()
+        return _exit_code(self._proc.poll())
 
     def wait(self, timeout: float | None = None) -> int | None:
         try:
-            return self._proc.wait(timeout)
+            return _exit_code(self._proc.wait(timeout))
         except subprocess.TimeoutExpired:
             return None
 
@@ -262,7 +265,7 @@ class BwrapProcess:
                 self._proc.wait()
                 self._drain.join(timeout=5)  # every writer is dead: EOF comes at once
                 outcome = SandboxOutcome(
-                    exit_code=self._proc.returncode,
+                    exit_code=_exit_code(self._proc.returncode),
                     oom_killed=self._cgroup.oom_killed(),
                     pids_limit_hit=self._cgroup.pids_limit_hit(),
                     wall_timeout=self._wall_timeout,
@@ -279,6 +282,12 @@ class BwrapProcess:
                         pass  # stdin: a broken pipe on the final flush
             self._outcome = outcome
             return outcome
+
+
+def _exit_code(code: int | None) -> int | None:
+    """The reaper reports the program's exit code, or 128+N for signal N (as bwrap does); the
+    same convention when the reaper itself was killed."""
+    return code if code is None or code >= 0 else 128 - code
 
 
 class _CappedLog:

@@ -85,7 +85,8 @@ class JobCgroup(ABC):
 
     @abstractmethod
     def kill(self, spare: int | None = None, timeout: float = 5.0) -> None:
-        """SIGKILL every process of the job, forks racing the kill included; return once empty.
+        """SIGKILL every process of the job, forks racing the kill included; return once none
+        is left but ``spare``.
 
         ``spare`` (the job's reaper) is spared when it has company, so that it reaps the rest
         and exits by itself, instead of leaving zombies for the host's init. Alone (it has not
@@ -224,15 +225,18 @@ class CgroupV2(JobCgroup):
             self.remove()
             raise SandboxError(f"cannot create job cgroup {name}: {e}") from e
 
+    HOST_LEAF = "grader-host"
+
     @classmethod
     def _own_dir(cls) -> Path:
         for line in Path("/proc/self/cgroup").read_text().splitlines():
             if line.startswith("0::"):
-                return cls.ROOT / line[3:].lstrip("/")
+                own = cls.ROOT / line[3:].lstrip("/")
+                return own.parent if own.name == cls.HOST_LEAF else own  # we moved ourselves there
         raise SandboxError("no cgroup v2 membership in /proc/self/cgroup")
 
-    @staticmethod
-    def _enable_controllers(own: Path) -> None:
+    @classmethod
+    def _enable_controllers(cls, own: Path) -> None:
         want = "+memory +pids +cpu"
         try:
             (own / "cgroup.subtree_control").write_text(want)
@@ -240,7 +244,7 @@ class CgroupV2(JobCgroup):
             if e.errno != errno.EBUSY:
                 raise SandboxError(f"cannot enable controllers in {own}: {e}") from e
             # "No internal processes": move ourselves into a leaf, then enable them for children.
-            leaf = own / "grader-host"
+            leaf = own / cls.HOST_LEAF
             leaf.mkdir(exist_ok=True)
             (leaf / "cgroup.procs").write_text(str(os.getpid()))
             (own / "cgroup.subtree_control").write_text(want)

@@ -1,4 +1,8 @@
-"""Accuracy of the trained `model` on the hidden test set (labels stay in the judge)."""
+"""Accuracy of the trained `model` on the hidden test set (labels stay in the judge).
+
+This file runs first (pytest takes files in name order): a later test that times out may restart the
+kernel, which replays the notebook's definitions only, and the trained `model` would be gone.
+"""
 
 import numpy as np
 

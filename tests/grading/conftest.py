@@ -1,0 +1,19 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from grader.rubrics.loader import load_coursework  # noqa: E402
+from grader.settings import get_settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def settings():
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def cw1(settings):
+    return load_coursework("cw1", settings)

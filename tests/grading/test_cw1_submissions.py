@@ -1,0 +1,46 @@
+"""Each CW1 sample submission, written the way real ones are, gets exactly the marks it must."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cw1_submissions import SUBMISSIONS
+from grader.grading.pipeline import grade_submission
+
+
+@pytest.mark.parametrize("name", sorted(SUBMISSIONS))
+def test_submission_gets_its_expected_marks(name, cw1, settings, tmp_path: Path):
+    notebook, expected = SUBMISSIONS[name]
+    path = tmp_path / "cw1.ipynb"
+    nbformat.write(notebook, path)
+    report = grade_submission(path, cw1, settings)
+    assert report.status == "graded", report.error
+    items = {i.id: i for i in report.marks.items}
+    detail = {i.id: (i.score, i.status.value, i.message) for i in report.marks.items if i.score < i.max_score}
+    assert expected.accepts(report.score), f"{name}: {report.score} ({expected.why}); short: {detail}"
+    for item_id, status in expected.items.items():
+        assert items[item_id].status.value == status, (item_id, items[item_id])
+    for item_id, score in expected.item_scores.items():
+        assert items[item_id].score == pytest.approx(score, abs=0.01), (item_id, items[item_id])
+    applied = sorted(p.id for p in report.marks.penalties if p.applied)
+    assert applied == sorted(expected.penalties)
+
+
+def test_reference_through_the_cli_prints_the_documented_json(cw1):
+    proc = subprocess.run([sys.executable, "-m", "grader.cli", "grade", str(cw1.solution), "--coursework", "cw1",
+                           "--json"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    for key in ("status", "coursework", "score", "max_score", "auto_max_score", "items", "penalties", "error",
+                "error_kind", "duration_s"):
+        assert key in result
+    assert result["status"] == "graded" and result["error"] is None and result["error_kind"] is None
+    assert result["score"] == result["auto_max_score"] == 72 and result["max_score"] == 100
+    statuses = {i["status"] for i in result["items"]}
+    assert statuses == {"passed", "manual"}
+    assert {"id", "score", "max_score", "status", "message", "visibility"} <= set(result["items"][0])
+    assert result["execution"]["mode"] == "full"

@@ -1,0 +1,235 @@
+"""The judge's pytest plugin: fixtures, outcomes, partial credit, messages, and the end of a violated run.
+
+Each suite runs in a fresh interpreter (plugin_harness.py) with a scripted stand-in for the kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+HARNESS = Path(__file__).with_name("plugin_harness.py")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def judge(tmp_path: Path, tests: dict[str, str], files: dict[str, str] | None = None) -> dict:
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    for name, src in tests.items():
+        (hidden / name).write_text(textwrap.dedent(src))
+    sub = tmp_path / "submission"
+    sub.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# CW"),
+                                         nbformat.v4.new_code_cell("import torch"),
+                                         nbformat.v4.new_code_cell("def f(x):\n    return 2 * x")])
+    nbformat.write(nb, sub / "nb.ipynb")
+    for name, text in (files or {}).items():
+        (sub / name).write_text(text)
+    proc = subprocess.run([sys.executable, str(HARNESS), str(tmp_path)], capture_output=True, text=True,
+                          cwd=REPO, timeout=120)
+    marker = next((ln for ln in proc.stdout.splitlines() if ln.startswith("@@RESULT@@")), None)
+    assert marker, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(marker[len("@@RESULT@@"):])
+
+
+def outcomes(result: dict) -> dict[str, tuple[str, float]]:
+    return {k.split("::")[1]: (v["outcome"], v["fraction"]) for k, v in result["tests"].items()}
+
+
+def test_outcomes_and_credit(tmp_path):
+    result = judge(tmp_path, {"test_a.py": '''
+        import pytest
+
+        def test_pass(student):
+            assert student.run("y = f(2)", outputs=["y"]) == {"y": 42}
+
+        def test_fail(student):
+            assert student.run("y = 1", outputs=["y"])["y"] == 41, "f(2) should be 4"
+
+        def test_timeout(student):
+            student.run("timeout", timeout=3)
+
+        def test_student_raised(student):
+            student.run("raise")
+
+        def test_crash(student):
+            student.run("crash")
+
+        def test_floor_then_fail(student, credit):
+            credit.partial(0.25, "layer exists")
+            credit.partial(0.5, "shape right")
+            credit.partial(0.3, "lower floor loses")
+            assert False, "values wrong"
+
+        def test_floor_then_timeout(student, credit):
+            credit.partial(0.5)
+            student.run("timeout")
+
+        def test_scored_pass(student, credit):
+            credit.score(0.6, "accuracy 81%: band 0.6")
+
+        def test_score_then_fail(credit):
+            credit.score(0.9)
+            assert False
+
+        def test_test_bug(student):
+            [][1]
+
+        def test_skipped():
+            pytest.skip("not this year")
+
+        @pytest.fixture
+        def broken_fixture(student):
+            student.run("timeout")
+
+        def test_fixture_timeout(broken_fixture):
+            pass
+
+        @pytest.mark.xfail
+        def test_xfail():
+            assert False
+    '''})
+    assert result["error"] is None
+    assert outcomes(result) == {
+        "test_pass": ("passed", 1.0),
+        "test_fail": ("failed", 0.0),
+        "test_timeout": ("timeout", 0.0),
+        "test_student_raised": ("error", 0.0),
+        "test_crash": ("error", 0.0),
+        "test_floor_then_fail": ("failed", 0.5),
+        "test_floor_then_timeout": ("timeout", 0.5),
+        "test_scored_pass": ("passed", 0.6),
+        "test_score_then_fail": ("failed", 0.0),
+        "test_test_bug": ("failed", 0.0),
+        "test_skipped": ("skipped", 0.0),
+        "test_fixture_timeout": ("timeout", 0.0),
+        "test_xfail": ("failed", 0.0),
+    }
+    messages = {k.split("::")[1]: v["message"] for k, v in result["tests"].items()}
+    assert messages["test_fail"] == "f(2) should be 4"
+    assert messages["test_timeout"] == "your code timed out (over 3s)"
+    assert messages["test_floor_then_fail"] == "values wrong"
+    assert messages["test_scored_pass"] == "accuracy 81%: band 0.6"
+    assert messages["test_test_bug"] == "IndexError: list index out of range"
+    assert messages["test_skipped"] == "not this year"
+    # The student's own exception text can carry hidden inputs: never echoed.
+    assert messages["test_student_raised"] == "your code raised ValueError"
+    assert "7" not in messages["test_student_raised"]
+    assert all(v["duration_s"] >= 0 for v in result["tests"].values())
+    assert result["collected"][0] == "test_a.py::test_pass"
+
+
+def test_messages_never_show_values_a_bare_assert_compared(tmp_path):
+    result = judge(tmp_path, {"test_m.py": '''
+        HIDDEN_LABEL = 7
+
+        def test_bare(student):
+            assert student.run("y", outputs=["y"])["y"] == HIDDEN_LABEL
+
+        def test_long(student):
+            assert False, "x" * 2000 + "\\nsecond line"
+
+        def test_custom_exception_name(student):
+            student.run("raise custom")
+    '''})
+    msgs = {k.split("::")[1]: v["message"] for k, v in result["tests"].items()}
+    assert msgs["test_bare"] == "assertion failed"
+    assert len(msgs["test_long"]) == 500 and "second" not in msgs["test_long"]
+    assert msgs["test_custom_exception_name"] == "your code raised an exception"
+
+
+def test_after_a_violation_no_student_test_passes(tmp_path):
+    result = judge(tmp_path, {"test_v.py": '''
+        from workers.judge.api import StudentError
+
+        def test_before(student):
+            assert student.run("y", outputs=["y"])["y"] == 42
+
+        def test_violating(student, credit):
+            credit.partial(0.4, "earned before the violation")
+            try:
+                student.run("violate")
+            except StudentError:
+                credit.partial(1.0, "claimed after it")  # does not count
+
+        def test_swallows_errors(student, credit):
+            try:
+                student.run("y", outputs=["y"])
+            except Exception:
+                pass
+            credit.partial(1.0)
+
+        def test_never_calls_student(student):
+            assert student is not None
+
+        def test_submission_only(submission):
+            assert "def f" in submission.code
+            assert submission.cells == ["import torch", "def f(x):\\n    return 2 * x"]
+            assert sorted(submission.files) == ["model.txt", "nb.ipynb"]
+
+        def test_seed_and_dir(run_seed, hidden_dir):
+            assert run_seed == 1234 and (hidden_dir / "test_v.py").exists()
+    '''}, files={"model.txt": "weights"})
+    assert outcomes(result) == {
+        "test_before": ("passed", 1.0),
+        "test_violating": ("error", 0.4),
+        "test_swallows_errors": ("error", 0.0),
+        "test_never_calls_student": ("error", 0.0),
+        "test_submission_only": ("passed", 1.0),
+        "test_seed_and_dir": ("passed", 1.0),
+    }
+    assert "protocol" in result["tests"]["test_v.py::test_swallows_errors"]["message"]
+
+
+def test_suite_layout_node_ids_and_no_caches(tmp_path):
+    result = judge(tmp_path, {
+        "conftest.py": '''
+            import pytest
+
+            @pytest.fixture(scope="module")
+            def doubled(student):
+                return student.run("y = f(21)", outputs=["y"])["y"]
+        ''',
+        "test_layers.py": '''
+            def test_conv2d_stride(doubled):
+                assert doubled == 42
+        ''',
+    })
+    assert outcomes(result) == {"test_conv2d_stride": ("passed", 1.0)}
+    assert list(result["tests"]) == ["test_layers.py::test_conv2d_stride"]
+    assert not list((tmp_path / "hidden").rglob("__pycache__"))
+    assert not list((tmp_path / "hidden").rglob(".pytest_cache"))
+
+
+def test_a_parent_conftest_and_config_do_not_leak_in(tmp_path):
+    (tmp_path / "conftest.py").write_text("import pytest\n@pytest.fixture\ndef student():\n    return 'hijacked'\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --this-option-does-not-exist\n")
+    result = judge(tmp_path, {"test_c.py": '''
+        def test_real_student(student):
+            assert student != "hijacked"
+    '''})
+    assert outcomes(result) == {"test_real_student": ("passed", 1.0)}
+
+
+def test_collection_errors_are_the_suite_s_fault(tmp_path):
+    result = judge(tmp_path, {"test_ok.py": "def test_ok():\n    pass\n",
+                              "test_broken.py": "import does_not_exist\n"})
+    assert outcomes(result) == {"test_ok": ("passed", 1.0)}
+    assert result["error"] == "the hidden suite has collection errors: test_broken.py"
+
+
+@pytest.mark.parametrize("bad", [float("nan")])
+def test_credit_rejects_nan(bad):
+    from workers.judge.api import Credit
+
+    with pytest.raises(ValueError):
+        Credit().partial(bad)
+    c = Credit()
+    c.partial(7)  # clamped
+    assert c.fraction(False) == 1.0
