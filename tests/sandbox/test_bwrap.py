@@ -55,16 +55,20 @@ def test_unknown_backend_is_a_clear_error(settings):
 
 def test_runs_as_unprivileged_uid_without_capabilities(run):
     out, outcome = run("""
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
 status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines())
+userns = [libc.unshare(0x10000000), ctypes.get_errno()]  # CLONE_NEWUSER: the way to regain capabilities
 report(ids=[os.getuid(), os.geteuid(), os.getgid(), os.getegid()], groups=os.getgroups(),
        caps={k: status[k].strip() for k in status if k.startswith("Cap")},
-       nnp=status["NoNewPrivs"].strip(), seccomp=status["Seccomp"].strip())
+       nnp=status["NoNewPrivs"].strip(), seccomp=status["Seccomp"].strip(), userns=userns)
 """)
     r = result(out)
     assert r["ids"] == [65534] * 4
     assert r["groups"] in ([], [65534])
     assert set(r["caps"].values()) == {"0000000000000000"}, r["caps"]
     assert r["nnp"] == "1" and r["seccomp"] == "2"
+    assert r["userns"][0] == -1 and r["userns"][1] in (1, 28), r["userns"]  # EPERM or ENOSPC: --disable-userns
     assert outcome.exit_code == 0
 
 

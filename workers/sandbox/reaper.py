@@ -3,9 +3,8 @@
     python -I -S reaper.py READY_FD CGROUP_PROCS_FILE... -- COMMAND...
 
 It joins the job's cgroups (so everything below it is in them from the first fork; a byte on
-READY_FD tells the host it has), becomes
-a child subreaper, runs COMMAND with an empty environment, and reaps every orphan until none is
-left. Without it, bwrap's outer process exits as soon as the program does, and bwrap's pid 1,
+READY_FD tells the host it has), becomes a child subreaper, runs COMMAND with an empty
+environment, and reaps every orphan until none is left. Without it, bwrap's outer process exits as soon as the program does, and bwrap's pid 1,
 orphaned, is left a zombie for the host's init (which, in a container without an init, never
 reaps it). It exits with COMMAND's status (128+N for signal N). Standard library only: it runs
 isolated (-I -S), outside the project.
