@@ -6,7 +6,6 @@ import os
 import secrets
 import shutil
 import sys
-import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 
 from workers.runner import RUNNER_ARGV, RUNNER_FILES
 
+from .api import ProtocolViolation
 from .client import InfrastructureError, StudentClient
 from .job import JudgeJob, empty_result, write_result
 from .plugin import JudgePlugin, Submission
@@ -100,8 +100,8 @@ def run_job(job: JudgeJob, runner_source: Path | None = None) -> dict[str, Any]:
         except InfrastructureError as e:
             result["infrastructure_error"] = str(e)
             return result
-        except Exception:
-            pass  # a ProtocolViolation: recorded on the client; the suite still runs (and cannot pass)
+        except ProtocolViolation:
+            pass  # recorded on the client; the suite still runs, and no test using `student` can pass
         if client.notebook_bytes:
             path = job.executed_notebook_path or job.result_path.with_name("executed.ipynb")
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,7 +123,11 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m workers.judge JOB.json", file=sys.stderr)
         return 2
-    job = JudgeJob.model_validate_json(Path(argv[0]).read_text())
+    try:
+        job = JudgeJob.model_validate_json(Path(argv[0]).read_text())
+    except (OSError, ValueError) as e:  # no valid job: no result path to write to
+        print(f"bad job file: {e}", file=sys.stderr)
+        return 2
     try:
         result = run_job(job)
     except Exception as e:  # a bug of ours: still a result, marked as infrastructure

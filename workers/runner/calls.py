@@ -23,9 +23,6 @@ KERNEL_CALL = r'''
 import json as _json, os as _os, sys as _sys
 import numpy as _np
 
-def _fail(kind, text):
-    raise TypeError(text) if kind == "type" else ValueError(text)
-
 def _plain(v):
     # json.dumps fallback: numpy/torch scalars and nested arrays become plain Python values.
     torch = _sys.modules.get("torch")
@@ -49,7 +46,7 @@ def _encode(v, i):
         v = v.cpu().resolve_conj().resolve_neg().numpy()
     if isinstance(v, _np.ndarray):
         if v.dtype.kind not in "biufc" or v.dtype.fields is not None or v.dtype.subdtype is not None:
-            _fail("type", f"array of dtype {v.dtype} cannot be returned (numeric or bool only)")
+            raise TypeError(f"array of dtype {v.dtype} cannot be returned (numeric or bool only)")
         name = f"{i}.npy"
         _np.save(_os.path.join(_io, "out", name), v, allow_pickle=False)
         return {"kind": "npy", "file": name}

@@ -102,7 +102,7 @@ class KernelSession:
     # --- life cycle ------------------------------------------------------------------------------
 
     async def start(self, startup_timeout_s: float = 120) -> None:
-        # Unix sockets, not TCP: no port another process could connect to, and no loopback needed.
+        # Unix sockets in our private dir, not TCP ports: no loopback needed, nothing listening on the network.
         km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(self.kernels_dir / "kernel"),
                                 kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(self.kernels_dir)]))
         scratch = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")])
