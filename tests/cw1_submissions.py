@@ -48,7 +48,7 @@ class Expected:
 
     score: float | None = None  # exact (to 0.01), or None when the range below applies
     score_range: tuple[float, float] | None = None  # inclusive, for accuracy-dependent variants
-    items: dict[str, str] = field(default_factory=dict)  # item id -> status (key items only)
+    items: dict[str, str] = field(default_factory=dict)  # item id -> status ("a|b": either), key items only
     item_scores: dict[str, float] = field(default_factory=dict)  # item id -> score (key items)
     penalties: tuple[str, ...] = ()  # ids of the penalties that apply
     why: str = ""
@@ -264,7 +264,9 @@ def build() -> dict[str, tuple[nbformat.NotebookNode, Expected]]:
 
     subs["maxpool_loops_forever"] = (_variant(maxpool_loops_forever), Expected(
         score=65.0, items=_all_passed(maxpool_forward="timeout", maxpool_default_stride="timeout",
-                                      maxpool_gradient="timeout"),
+                                      # its loop grows the autograd graph: on a slow machine the kernel
+                                      # is OOM-killed (error) before the call times out; 0 either way
+                                      maxpool_gradient="timeout|error"),
         item_scores={"maxpool_forward": 0.0, "maxpool_default_stride": 0.0, "maxpool_gradient": 0.0},
         why="MaxPool2d.forward never advances its row index: each of its three tests times out (the kernel "
             "is interrupted) and loses 3 + 2 + 2; nothing else calls MaxPool2d, so every other item passes"))

@@ -68,6 +68,7 @@ def write_job_file(
         "limits": sandbox.model_dump(),
         "execution": execution.model_dump(),
         "result_path": str(result_path),
+        "gpu": cw.rubric.resources.gpu,
     }
     job_file = folder / "job.json"
     job_file.write_text(json.dumps(spec, indent=2))

@@ -23,7 +23,7 @@ def test_submission_gets_its_expected_marks(name, cw1, settings, tmp_path: Path)
     detail = {i.id: (i.score, i.status.value, i.message) for i in report.marks.items if i.score < i.max_score}
     assert expected.accepts(report.score), f"{name}: {report.score} ({expected.why}); short: {detail}"
     for item_id, status in expected.items.items():
-        assert items[item_id].status.value == status, (item_id, items[item_id])
+        assert items[item_id].status.value in status.split("|"), (item_id, items[item_id])
     for item_id, score in expected.item_scores.items():
         assert items[item_id].score == pytest.approx(score, abs=0.01), (item_id, items[item_id])
     applied = sorted(p.id for p in report.marks.penalties if p.applied)
