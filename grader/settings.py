@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     jobs_dir: Path = Field(
         Path("/var/tmp/grader-jobs"), description="scratch space for jobs; must be reachable by the sandbox uid"
     )
+    database_url: str = Field(
+        f"sqlite:///{REPO_ROOT / 'var' / 'grader.db'}",
+        description="SQLAlchemy URL of the gradebook: SQLite embedded, postgresql+psycopg://... in production",
+    )
+    blob_dir: Path = Field(REPO_ROOT / "var" / "blobs", description="content-addressed store of received files")
     sandbox_backend: str = Field("bwrap", description="bwrap or docker")
     bwrap_path: Path = Field(Path("/usr/bin/bwrap"))
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
