@@ -1,0 +1,1 @@
+"""Courseworks as the gradebook records them, and per-student deadline extensions."""

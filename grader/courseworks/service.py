@@ -1,0 +1,63 @@
+"""Deadlines as they apply to one student, and granting extensions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader.audit.service import record_event
+from grader.courseworks.models import Coursework, DeadlineExtension
+from grader.db.clock import db_now
+from grader.marks.lateness import late_minutes
+from grader.submissions.models import Submission
+
+
+def effective_deadline(*, session: Session, student_id: int, coursework_id: int) -> dt.datetime | None:
+    """The student's deadline in UTC: the coursework's, or their extension if later. None: no deadline."""
+    deadline = session.scalars(select(Coursework.deadline).where(Coursework.id == coursework_id)).one()
+    if deadline is None:
+        return None  # nothing is late, an extension changes nothing
+    extension = session.scalars(
+        select(DeadlineExtension.deadline).where(DeadlineExtension.student_id == student_id,
+                                                 DeadlineExtension.coursework_id == coursework_id)
+    ).first()
+    # An extension entered by mistake before the deadline never makes a student late.
+    return max(deadline, extension) if extension is not None else deadline
+
+
+def grant_extension(
+    *,
+    session: Session,
+    student_id: int,
+    coursework_id: int,
+    deadline: dt.datetime,
+    granted_by_id: int | None,
+    reason: str = "",
+    now: dt.datetime | None = None,
+) -> DeadlineExtension:
+    """Give (or change) a student's extension, and recompute the late minutes of what they sent."""
+    now = now or db_now(session)
+    extension = session.scalars(
+        select(DeadlineExtension).where(DeadlineExtension.student_id == student_id,
+                                        DeadlineExtension.coursework_id == coursework_id)
+    ).first()
+    previous = extension.deadline if extension else None
+    if extension is None:
+        extension = DeadlineExtension(student_id=student_id, coursework_id=coursework_id)
+        session.add(extension)
+    extension.deadline, extension.reason = deadline, reason
+    extension.granted_by_id, extension.granted_at = granted_by_id, now
+    session.flush()
+    new_deadline = effective_deadline(session=session, student_id=student_id, coursework_id=coursework_id)
+    for sub in session.scalars(select(Submission).where(Submission.student_id == student_id,
+                                                        Submission.coursework_id == coursework_id)):
+        sub.late_minutes = late_minutes(sub.receipt_time, new_deadline)
+    record_event(session=session, actor_id=granted_by_id, action="extension.grant", subject_type="student",
+                 subject_id=student_id, at=now,
+                 details={"coursework_id": coursework_id, "deadline": deadline.isoformat(),
+                          "previous": previous.isoformat() if previous else None, "reason": reason})
+    session.commit()
+    return extension
+

@@ -1,0 +1,27 @@
+"""Applying the Alembic migrations in ``migrations/``: a step of its own, never on import."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+
+from grader.settings import REPO_ROOT
+
+MIGRATIONS_DIR = REPO_ROOT / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    """The same configuration as ``alembic.ini``, built here so any working directory works."""
+    config = Config(str(REPO_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # ConfigParser treats % as interpolation; URLs may hold %-escaped passwords.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)

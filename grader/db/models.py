@@ -1,0 +1,18 @@
+"""Every gradebook model, imported so ``Base.metadata`` is complete (Alembic, tests)."""
+
+from grader.audit.models import AuditEvent
+from grader.courseworks.models import Coursework, DeadlineExtension, Release
+from grader.db.base import Base
+from grader.marking.models import ManualMark, MarkChange, PenaltyDecision
+from grader.roster.models import Student
+from grader.runs.models import GradingRun, RunItemScore, RunPenalty, RunTestResult
+from grader.submissions.models import CountingChoice, DuplicateFlag, Submission, SubmissionFile
+from grader.users.models import ApiToken, User
+
+metadata = Base.metadata
+
+__all__ = [
+    "ApiToken", "AuditEvent", "CountingChoice", "Coursework", "DeadlineExtension", "DuplicateFlag",
+    "GradingRun", "ManualMark", "MarkChange", "PenaltyDecision", "Release", "RunItemScore", "RunPenalty",
+    "RunTestResult", "Student", "Submission", "SubmissionFile", "User", "metadata",
+]

@@ -1,0 +1,1 @@
+"""The students enrolled on the module, as the course system lists them."""

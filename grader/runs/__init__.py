@@ -1,0 +1,1 @@
+"""Grading runs: the queue of record, and what each run found."""

@@ -1,0 +1,339 @@
+"""The queue of record: grading runs, their leases, and their results.
+
+The broker only carries wake-ups; these rows decide who grades what. A worker claims a queued run
+and gets a ``Lease`` (the run id, its worker and its attempt, which fences out a worker whose lease
+was taken away); it renews the lease by heartbeats while it grades, then completes the run. A run
+whose lease runs out goes back to the queue (the sweeper), so a vanished worker loses nothing.
+
+Each function that changes rows is one transaction and commits before it returns. Times come from
+the database's clock unless ``now`` is given (tests).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from grader.db.clock import db_now
+from grader.grading.report import GradeReport
+from grader.marks.outcomes import TestResult
+from grader.runs.models import (
+    LIVE_STATUSES,
+    GradingRun,
+    RunItemScore,
+    RunKind,
+    RunPenalty,
+    RunStatus,
+    RunTestResult,
+)
+
+DEFAULT_LEASE_S = 90  # a heartbeat every lease/3 leaves room for two missed beats
+DEFAULT_MAX_ATTEMPTS = 3  # infrastructure failures (or vanished workers) before a run is an error
+MAX_LOG_CHARS = 1_000_000  # the tail is kept: that is where the failure is
+PRIORITY = {RunKind.precheck: 0, RunKind.full: 1}  # pre-checks answer within a minute: first in line
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A worker's hold on one run. Every later call names it; a stale one is refused."""
+
+    run_id: int
+    submission_id: uuid.UUID
+    kind: RunKind
+    worker_id: str
+    attempt: int
+    expires_at: dt.datetime
+
+
+def enqueue_run(
+    *,
+    session: Session,
+    submission_id: uuid.UUID,
+    kind: RunKind = RunKind.full,
+    queue: str = "cpu",
+    requested_by_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> GradingRun:
+    """Queue a run, or return the run already queued or running for this submission and kind."""
+    existing = _live_run(session, submission_id, kind)
+    if existing is not None:
+        return existing
+    run = GradingRun(
+        submission_id=submission_id, kind=kind, queue=queue, priority=PRIORITY[kind],
+        status=RunStatus.queued, attempt=1, requested_by_id=requested_by_id,
+        enqueued_at=now or db_now(session),
+    )
+    try:
+        with session.begin_nested():
+            session.add(run)
+    except IntegrityError:
+        # Someone enqueued the same run between our look and our insert (a partial unique index);
+        # the savepoint has been rolled back, the transaction goes on.
+        existing = _live_run(session, submission_id, kind)
+        if existing is None:
+            raise
+        return existing
+    session.commit()
+    return run
+
+
+def claim_next_run(
+    *,
+    session: Session,
+    worker_id: str,
+    queues: Collection[str] = ("cpu",),
+    lease_s: float = DEFAULT_LEASE_S,
+    now: dt.datetime | None = None,
+) -> Lease | None:
+    """Take the next queued run from these queues (pre-checks first, then oldest), or None."""
+    next_id = (
+        select(GradingRun.id)
+        .where(GradingRun.status == RunStatus.queued, GradingRun.queue.in_(list(queues)))
+        .order_by(GradingRun.priority, GradingRun.enqueued_at, GradingRun.id)
+        .limit(1)
+        # Postgres: concurrent claimers skip a row another claimer holds instead of queueing on it.
+        # SQLite ignores this; it serialises writers, and the status guard in _claim does the rest.
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return _claim(session, GradingRun.id == next_id, worker_id, lease_s, now)
+
+
+def claim_run(
+    *,
+    session: Session,
+    run_id: int,
+    worker_id: str,
+    lease_s: float = DEFAULT_LEASE_S,
+    now: dt.datetime | None = None,
+) -> Lease | None:
+    """Take this run if it is still queued (a wake-up naming it); None if another worker has it."""
+    return _claim(session, GradingRun.id == run_id, worker_id, lease_s, now)
+
+
+def renew_lease(
+    *, session: Session, lease: Lease, lease_s: float = DEFAULT_LEASE_S, now: dt.datetime | None = None
+) -> Lease | None:
+    """Heartbeat. None when the lease was lost (swept and maybe re-claimed): stop grading."""
+    now = now or db_now(session)
+    expires = now + dt.timedelta(seconds=lease_s)
+    result = session.execute(
+        update(GradingRun)
+        .where(_held(lease))
+        .values(lease_expires_at=expires, heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if result.rowcount != 1:
+        return None
+    return Lease(lease.run_id, lease.submission_id, lease.kind, lease.worker_id, lease.attempt, expires)
+
+
+def complete_run(
+    *,
+    session: Session,
+    lease: Lease,
+    report: GradeReport,
+    tests: Mapping[str, TestResult] | None = None,
+    log: str = "",
+    backend: str | None = None,
+    environment_digest: str | None = None,
+    hidden_digest: str | None = None,
+    executed_notebook_key: str | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    now: dt.datetime | None = None,
+) -> RunStatus | None:
+    """Write a grading report: the run's row and every result row, in one transaction.
+
+    Returns the run's new status, or None when the lease is no longer held (the run was completed
+    already, or swept and given to another worker): then nothing is written, so a task that runs
+    twice never counts twice. An infrastructure error is not a verdict: it goes to ``fail_run``.
+    """
+    if report.status == "error" and report.error_kind != "submission":
+        return fail_run(session=session, lease=lease, error=report.error or "infrastructure error",
+                        log=log, max_attempts=max_attempts, now=now)
+    now = now or db_now(session)
+    graded = report.status == "graded"
+    result = session.execute(
+        update(GradingRun)
+        .where(_held(lease))
+        .values(
+            status=RunStatus.graded if graded else RunStatus.error,
+            finished_at=now, lease_expires_at=None, duration_s=report.duration_s, seed=report.seed,
+            score=report.score if graded else None, max_score=report.max_score,
+            auto_max_score=report.auto_max_score, error=report.error, error_kind=report.error_kind,
+            protocol_violation=report.protocol_violation,
+            details={"execution": report.execution, "sandbox": report.sandbox},
+            backend=backend, environment_digest=environment_digest, hidden_digest=hidden_digest,
+            executed_notebook_key=executed_notebook_key, log=_tail(log),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        return None
+    session.add_all(_result_rows(lease.run_id, report, tests or {}))
+    session.commit()
+    return RunStatus.graded if graded else RunStatus.error
+
+
+def fail_run(
+    *,
+    session: Session,
+    lease: Lease,
+    error: str,
+    log: str = "",
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    now: dt.datetime | None = None,
+) -> RunStatus | None:
+    """Record an infrastructure failure: back to the queue for another attempt, or, with the
+    attempts used up, an error. Returns the new status (queued: wake a worker), None if not held."""
+    now = now or db_now(session)
+    retry = lease.attempt < max_attempts
+    values = _requeue_values() if retry else _give_up_values(now)
+    result = session.execute(
+        update(GradingRun)
+        .where(_held(lease))
+        .values(error=error, error_kind="infrastructure", log=_tail(log), **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        return None
+    session.commit()
+    return RunStatus.queued if retry else RunStatus.error
+
+
+def sweep_expired_leases(
+    *, session: Session, max_attempts: int = DEFAULT_MAX_ATTEMPTS, now: dt.datetime | None = None
+) -> list[int]:
+    """Put back every running run whose lease has run out (its worker vanished or hung).
+
+    A vanished worker counts as a failed attempt, so a submission that kills its worker every
+    time ends as an error instead of looping. Returns the ids put back in the queue: wake a
+    worker for each (the broker may have lost the original wake-up).
+    """
+    now = now or db_now(session)
+    expired = and_(GradingRun.status == RunStatus.running, GradingRun.lease_expires_at < now)
+    # A heartbeat that commits first moves the lease, and the row no longer matches.
+    session.execute(
+        update(GradingRun)
+        .where(expired, GradingRun.attempt >= max_attempts)
+        .values(error="the worker stopped renewing its lease", error_kind="infrastructure",
+                **_give_up_values(now))
+        .execution_options(synchronize_session=False)
+    )
+    requeued = session.execute(
+        update(GradingRun)
+        .where(expired)
+        .values(error="the worker stopped renewing its lease", error_kind="infrastructure",
+                **_requeue_values())
+        .returning(GradingRun.id)
+        .execution_options(synchronize_session=False)
+    ).scalars().all()
+    session.commit()
+    return sorted(requeued)
+
+
+def get_run(*, session: Session, run_id: int) -> GradingRun | None:
+    """A run as the database has it now (the functions above change rows behind the ORM's back)."""
+    return session.get(GradingRun, run_id, populate_existing=True)
+
+
+def latest_graded_run(
+    *, session: Session, submission_id: uuid.UUID, kind: RunKind = RunKind.full
+) -> GradingRun | None:
+    """The run whose results stand for a submission: its most recently finished graded run."""
+    return session.scalars(
+        select(GradingRun)
+        .where(GradingRun.submission_id == submission_id, GradingRun.kind == kind,
+               GradingRun.status == RunStatus.graded)
+        .order_by(GradingRun.finished_at.desc(), GradingRun.id.desc())
+        .limit(1)
+    ).first()
+
+
+def oldest_queued_at(*, session: Session) -> dt.datetime | None:
+    """When the longest-waiting queued run was enqueued (for the oldest-waiting metric)."""
+    return session.scalars(
+        select(GradingRun.enqueued_at).where(GradingRun.status == RunStatus.queued)
+        .order_by(GradingRun.enqueued_at).limit(1)
+    ).first()
+
+
+def _claim(
+    session: Session, which: ColumnElement[bool], worker_id: str, lease_s: float, now: dt.datetime | None
+) -> Lease | None:
+    now = now or db_now(session)
+    expires = now + dt.timedelta(seconds=lease_s)
+    row = session.execute(
+        update(GradingRun)
+        # The status guard makes the claim safe whatever the dialect: only one UPDATE can flip
+        # a queued row to running.
+        .where(which, GradingRun.status == RunStatus.queued)
+        .values(status=RunStatus.running, worker_id=worker_id, lease_expires_at=expires,
+                heartbeat_at=now, started_at=now, finished_at=None)
+        .returning(GradingRun.id, GradingRun.submission_id, GradingRun.kind, GradingRun.attempt)
+        .execution_options(synchronize_session=False)
+    ).first()
+    session.commit()
+    if row is None:
+        return None
+    return Lease(row.id, row.submission_id, RunKind(row.kind), worker_id, row.attempt, expires)
+
+
+def _live_run(session: Session, submission_id: uuid.UUID, kind: RunKind) -> GradingRun | None:
+    return session.scalars(
+        select(GradingRun).where(GradingRun.submission_id == submission_id, GradingRun.kind == kind,
+                                 GradingRun.status.in_(LIVE_STATUSES))
+    ).first()
+
+
+def _held(lease: Lease) -> ColumnElement[bool]:
+    """The run is still running under this very lease (same worker, same attempt)."""
+    return and_(GradingRun.id == lease.run_id, GradingRun.status == RunStatus.running,
+                GradingRun.worker_id == lease.worker_id, GradingRun.attempt == lease.attempt)
+
+
+def _requeue_values() -> dict[str, object]:
+    return dict(status=RunStatus.queued, attempt=GradingRun.attempt + 1, worker_id=None,
+                lease_expires_at=None, heartbeat_at=None)
+
+
+def _give_up_values(now: dt.datetime) -> dict[str, object]:
+    return dict(status=RunStatus.error, finished_at=now, lease_expires_at=None)
+
+
+def _tail(log: str) -> str:
+    if len(log) <= MAX_LOG_CHARS:
+        return log
+    return "[... earlier output cut ...]\n" + log[-MAX_LOG_CHARS:]
+
+
+def _result_rows(
+    run_id: int, report: GradeReport, tests: Mapping[str, TestResult]
+) -> list[RunTestResult | RunItemScore | RunPenalty]:
+    rows: list[RunTestResult | RunItemScore | RunPenalty] = [
+        RunTestResult(run_id=run_id, test_id=node, outcome=t.outcome.value, fraction=t.fraction,
+                      message=t.message, duration_s=t.duration_s)
+        for node, t in sorted(tests.items())
+    ]
+    if report.status == "graded" and report.marks is not None:
+        rows += [
+            RunItemScore(run_id=run_id, item_id=i.id, position=n, part=i.part, kind=i.kind,
+                         status=i.status.value, score=i.score, max_score=i.max_score, message=i.message,
+                         visibility=i.visibility)
+            for n, i in enumerate(report.marks.items)
+        ]
+        rows += [
+            RunPenalty(run_id=run_id, penalty_id=p.id, position=n, points=p.points, applied=p.applied,
+                       message=p.message, visibility=p.visibility)
+            for n, p in enumerate(report.marks.penalties)
+        ]
+    return rows

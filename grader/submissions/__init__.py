@@ -1,0 +1,1 @@
+"""Received submissions: what came in, when, from whom, and which one counts."""

@@ -1,0 +1,1 @@
+"""Accounts (students, GTAs, lecturers, services) and their API tokens."""
