@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME_DIR ?= /opt/grader/runtime
 PYTEST_ARGS ?= -n 2
 
-.PHONY: setup venv runtime run test bench check clean
+.PHONY: setup venv runtime services run test bench check clean
 
 setup: venv runtime
 
@@ -24,7 +24,7 @@ runtime:
 run: setup
 	$(BIN)/python scripts/grade_samples.py
 
-test: setup
+test: setup services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: setup
@@ -35,3 +35,7 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# PostgreSQL and Redis for the gradebook and broker tests (started if not running).
+services:
+	bash scripts/ensure_services.sh

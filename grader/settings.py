@@ -69,6 +69,18 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the gradebook: SQLite embedded, postgresql+psycopg://... in production",
     )
     blob_dir: Path = Field(REPO_ROOT / "var" / "blobs", description="content-addressed store of received files")
+    broker_url: str = Field(
+        "filesystem://",
+        description="Celery broker: redis://127.0.0.1:6379/0 in production; filesystem:// needs no server",
+    )
+    broker_dir: Path = Field(REPO_ROOT / "var" / "broker", description="folders of the filesystem broker")
+    worker_queues: list[str] = Field(default_factory=lambda: ["cpu"], description="queues this worker serves")
+    lease_s: int = Field(90, ge=10, description="a grading run's lease; heartbeats renew it every lease_s/3")
+    max_attempts: int = Field(3, ge=1, description="infrastructure failures retried up to this many attempts")
+    sweep_interval_s: int = Field(30, ge=1, description="how often expired leases and lost wake-ups are swept")
+    upload_max_mb: int = Field(200, ge=1, description="largest upload accepted by the API")
+    submissions_per_hour: int = Field(30, ge=1, description="per-student rate limit on submissions")
+    public_url: str = Field("http://127.0.0.1:8000", description="where the service is reached")
     sandbox_backend: str = Field("bwrap", description="bwrap or docker")
     bwrap_path: Path = Field(Path("/usr/bin/bwrap"))
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
