@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     execution: ExecutionLimits = Field(default_factory=ExecutionLimits)
     secret_key: str = Field("dev-only-secret", description="signs sessions and webhooks (later)")
+    host: str = Field("127.0.0.1", description="where `grader serve` listens")
+    port: int = Field(8000, ge=1, le=65535, description="the port `grader serve` listens on")
 
 
 @lru_cache(maxsize=1)

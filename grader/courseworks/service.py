@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.audit.service import record_event
-from grader.courseworks.models import Coursework, DeadlineExtension
+from grader.courseworks.models import Coursework, DeadlineExtension, Release
 from grader.db.clock import db_now
 from grader.marks.lateness import late_minutes
 from grader.submissions.models import Submission
@@ -61,3 +61,33 @@ def grant_extension(
     session.commit()
     return extension
 
+
+
+def coursework_by_code(*, session: Session, code: str) -> Coursework | None:
+    return session.scalars(select(Coursework).where(Coursework.code == code)).first()
+
+
+def is_released(*, session: Session, coursework: Coursework, student_id: int) -> bool:
+    """Marks visible to this student: released to the cohort, or to them alone (late work)."""
+    if coursework.released_at is not None:
+        return True
+    return session.scalars(
+        select(Release.id).where(Release.coursework_id == coursework.id, Release.student_id == student_id)
+    ).first() is not None
+
+
+def release_coursework(
+    *, session: Session, coursework: Coursework, released_by_id: int | None, note: str = "",
+    now: dt.datetime | None = None,
+) -> Release:
+    """Make a coursework's marks visible to the whole cohort. Releasing again keeps the first time."""
+    now = now or db_now(session)
+    release = Release(coursework_id=coursework.id, student_id=None, released_by_id=released_by_id,
+                      released_at=now, note=note)
+    session.add(release)
+    if coursework.released_at is None:
+        coursework.released_at = now
+    record_event(session=session, actor_id=released_by_id, action="release", subject_type="coursework",
+                 subject_id=coursework.id, at=now, details={"note": note})
+    session.commit()
+    return release

@@ -1,0 +1,1 @@
+"""One router per concept; ``api_router`` gathers those under /api/v1."""

@@ -1,0 +1,108 @@
+"""Marks (a student's own, and all of a coursework's), release, and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from grader.api.deps import (
+    CourseworkDep,
+    CourseworkRef,
+    CurrentExporter,
+    CurrentLecturer,
+    CurrentStaff,
+    ReadingStudent,
+    SessionDep,
+)
+from grader.api.responses import ERRORS
+from grader.api.schemas.courseworks import CourseworkRead, ReleaseCreate
+from grader.api.schemas.marks import CourseworkMarksRead, ItemLineRead, StudentMarksRead, StudentRowRead
+from grader.courseworks.models import Coursework
+from grader.courseworks.service import is_released, release_coursework
+from grader.marking.sheet import student_view, submission_marks
+from grader.roster.models import Student
+from grader.roster.service import roster
+
+router = APIRouter(tags=["courseworks"])
+
+
+def _coursework_read(row: Coursework) -> CourseworkRead:
+    return CourseworkRead(code=row.code, title=row.title, weight=row.weight, deadline=row.deadline,
+                          timezone=row.timezone, released_at=row.released_at)
+
+
+@router.get("/courseworks/{cw}/marks/mine", response_model=StudentMarksRead, response_model_exclude_none=True,
+            responses=ERRORS)
+def my_marks(session: SessionDep, coursework: CourseworkDep, acting: ReadingStudent) -> StudentMarksRead:
+    """The calling student's marks: before release only what the rubric shows at once; the rest,
+    manual marks, comments and the total once the marks are released."""
+    rubric = coursework.files.rubric
+    marks = submission_marks(session=session, rubric=rubric, coursework=coursework.row, student_id=acting.student.id)
+    released = is_released(session=session, coursework=coursework.row, student_id=acting.student.id)
+    return StudentMarksRead.model_validate(student_view(rubric, marks, released))
+
+
+@router.get("/courseworks/{cw}/marks", response_model=CourseworkMarksRead, responses=ERRORS)
+def all_marks(session: SessionDep, coursework: CourseworkDep, owner: CurrentStaff) -> CourseworkMarksRead:
+    """Every enrolled student's counting submission: auto scores, markers' marks and the total."""
+    rows = [_row(session, coursework, s) for s in roster(session=session)]
+    return CourseworkMarksRead(coursework=coursework.row.code, released=coursework.row.released_at is not None,
+                               students=rows)
+
+
+def _row(session: Session, coursework: CourseworkRef, student: Student) -> StudentRowRead:
+    marks = submission_marks(session=session, rubric=coursework.files.rubric, coursework=coursework.row,
+                             student_id=student.id)
+    row = StudentRowRead(external_id=student.external_id, name=student.name, status=marks.status)
+    if marks.submission is not None and marks.total is not None:
+        t = marks.total
+        row = row.model_copy(update=dict(
+            submission_id=marks.submission.id, received_at=marks.submission.received_at,
+            late_minutes=marks.submission.late_minutes, run_id=marks.run.id if marks.run else None,
+            auto_score=marks.run.score if marks.run else None,
+            items=[ItemLineRead(id=i.id, score=i.score, max_score=i.max_score, source=i.source,
+                                auto_score=i.auto_score) for i in t.items],
+            penalties_applied=[p.id for p in t.penalties if p.applied], total=t.total, max_score=t.max_score,
+            complete=t.complete))
+    return row
+
+
+@router.post("/courseworks/{cw}/release", response_model=CourseworkRead, responses=ERRORS)
+def release(session: SessionDep, coursework: CourseworkDep, owner: CurrentLecturer,
+            body: ReleaseCreate | None = None) -> CourseworkRead:
+    """Release a coursework's marks to every student."""
+    release_coursework(session=session, coursework=coursework.row, released_by_id=owner.user.id,
+                       note=body.note if body else "")
+    return _coursework_read(coursework.row)
+
+
+EXPORT_COLUMNS = ["external_id", "name", "email", "status", "submission_id", "received_at", "late_minutes",
+                  "auto_score", "total", "max_score", "complete"]
+
+
+@router.get("/courseworks/{cw}/export.csv", response_class=Response, responses={
+    **ERRORS, 200: {"content": {"text/csv": {}}, "description": "one row per enrolled student, roster order"}})
+def export_csv(session: SessionDep, coursework: CourseworkDep, owner: CurrentExporter) -> Response:
+    """Every enrolled student in roster order, non-submitters included (status no_submission)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for student in roster(session=session):
+        row = _row(session, coursework, student)
+        writer.writerow([
+            student.external_id, student.name, student.email or "", row.status,
+            row.submission_id or "", row.received_at.isoformat() if row.received_at else "",
+            "" if row.late_minutes is None else row.late_minutes, _num(row.auto_score), _num(row.total),
+            _num(row.max_score), "" if row.complete is None else ("yes" if row.complete else "no"),
+        ])
+    name = f"{coursework.row.code}-marks.csv"
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"

@@ -1,0 +1,167 @@
+"""Uploading, receipts, status, downloading exactly what was received, regrading."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Header, HTTPException, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+
+from grader.api.deps import (
+    BlobStoreDep,
+    CourseworkDep,
+    CurrentMarker,
+    CurrentReader,
+    ReadingStudent,
+    SessionDep,
+    SettingsDep,
+    SubmittingStudent,
+    stated_received_at,
+)
+from grader.api.responses import ERRORS
+from grader.api.schemas.submissions import RegradeRead, RunRead, SubmissionRead, SubmissionReceipt
+from grader.blobs import BlobNotFound
+from grader.courseworks.models import Coursework
+from grader.grading.intake import SubmissionError
+from grader.marking.sheet import submission_runs
+from grader.roster.service import student_for_user
+from grader.submissions.flows import RateLimited, UploadTooLarge, queue_grading, receive_upload
+from grader.submissions.models import Submission
+from grader.submissions.service import IdempotencyConflict, list_submissions
+from grader.users.models import Role
+from grader.users.service import TokenOwner
+
+router = APIRouter(tags=["submissions"])
+
+
+def _receipt(sub: Submission, code: str) -> SubmissionReceipt:
+    fields = ("id", "sha256", "size_bytes", "original_filename", "received_at", "stated_received_at", "late_minutes")
+    return SubmissionReceipt(**{k: getattr(sub, k) for k in fields}, coursework=code, late=sub.late_minutes > 0)
+
+
+def _safe_filename(name: str | None) -> str:
+    base = (name or "upload").replace("\\", "/").rsplit("/", 1)[-1].strip() or "upload"
+    return "".join(c for c in base if c.isprintable())[:255] or "upload"
+
+
+@router.post(
+    "/courseworks/{cw}/submissions", status_code=201, response_model=SubmissionReceipt,
+    responses={**ERRORS, 200: {"model": SubmissionReceipt, "description": "a retry: the receipt given before"},
+               409: {"description": "Idempotency-Key reused for another file"},
+               413: {"description": "file too large"}, 422: {"description": "the file is not a valid submission"},
+               429: {"description": "too many submissions this hour"}},
+)
+def submit(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    blobs: BlobStoreDep,
+    coursework: CourseworkDep,
+    acting: SubmittingStudent,
+    file: Annotated[UploadFile, File(description="the notebook (.ipynb) or a zip with the notebook and model files")],
+    stated: Annotated[dt.datetime | None, Depends(stated_received_at)],
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> SubmissionReceipt:
+    """Submit a file. The reply is a receipt: once you have it, the file is stored."""
+    metrics = request.app.state.metrics
+    code = coursework.row.code
+    try:
+        sub, created = receive_upload(
+            session=session, store=blobs, rubric=coursework.files.rubric, coursework_id=coursework.row.id,
+            student_id=acting.student.id, stream=file.file, original_filename=_safe_filename(file.filename),
+            max_bytes=settings.upload_max_mb * 2**20, limits=settings.execution, per_hour=settings.submissions_per_hour,
+            idempotency_key=idempotency_key or None, stated_received_at=stated if acting.by_service else None,
+            submitted_by_id=acting.owner.user.id,
+        )
+    except UploadTooLarge as exc:
+        metrics.rejected(code, "too_large")
+        raise HTTPException(413, str(exc)) from None
+    except SubmissionError as exc:
+        metrics.rejected(code, "invalid")
+        raise HTTPException(422, f"your submission was not accepted: {exc}") from None
+    except IdempotencyConflict as exc:
+        metrics.rejected(code, "idempotency_conflict")
+        raise HTTPException(409, str(exc)) from None
+    except RateLimited as exc:
+        metrics.rejected(code, "rate_limited")
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from None
+    receipt = _receipt(sub, code)
+    if not created:
+        response.status_code = 200
+        return receipt
+    metrics.uploaded(code)
+    # The receipt is built from the committed row; queueing comes after and never undoes it.
+    queue_grading(session=session, submission_id=sub.id, queue=coursework.files.rubric.resources.queue)
+    return receipt
+
+
+def visible_submission(session: Session, owner: TokenOwner, submission_id: uuid.UUID) -> Submission:
+    """The submission if this caller may see it. Another student's is 'not found', not 'forbidden'."""
+    sub = session.get(Submission, submission_id)
+    if sub is not None and owner.user.role is Role.student:
+        own = student_for_user(session=session, user_id=owner.user.id)
+        if own is None or own.id != sub.student_id:
+            sub = None
+    if sub is None:
+        raise HTTPException(404, "no such submission.")
+    return sub
+
+
+def _read(session: Session, sub: Submission) -> SubmissionRead:
+    code = session.get(Coursework, sub.coursework_id).code
+    runs = submission_runs(session=session, submission_id=sub.id)
+    full = [r for r in runs if r.kind.value == "full"]
+    status = (full or runs)[0].status.value if runs else "received"
+    return SubmissionRead(**_receipt(sub, code).model_dump(), status=status,
+                          runs=[RunRead.model_validate(r) for r in runs])
+
+
+@router.get("/submissions/{submission_id}", response_model=SubmissionRead, responses=ERRORS)
+def get_submission(submission_id: uuid.UUID, session: SessionDep, owner: CurrentReader) -> SubmissionRead:
+    """A submission's receipt and grading status."""
+    return _read(session, visible_submission(session, owner, submission_id))
+
+
+@router.get("/submissions/{submission_id}/file", response_class=StreamingResponse, responses=ERRORS)
+def download_submission(submission_id: uuid.UUID, session: SessionDep, blobs: BlobStoreDep,
+                        owner: CurrentReader) -> StreamingResponse:
+    """Exactly the bytes received."""
+    sub = visible_submission(session, owner, submission_id)
+    try:
+        stream = blobs.open(sub.blob_key)
+    except BlobNotFound:
+        raise HTTPException(500, "the stored file is missing; the service's operators have been told.") from None
+
+    def chunks():
+        with stream:
+            while chunk := stream.read(1 << 20):
+                yield chunk
+
+    name = sub.original_filename.replace('"', "")
+    return StreamingResponse(chunks(), media_type="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Content-Length": str(sub.size_bytes),
+        "X-Content-SHA256": sub.sha256})
+
+
+@router.get("/courseworks/{cw}/submissions/mine", response_model=list[SubmissionRead], responses=ERRORS)
+def my_submissions(session: SessionDep, coursework: CourseworkDep, acting: ReadingStudent) -> list[SubmissionRead]:
+    """The calling student's submissions for a coursework, oldest first."""
+    subs = list_submissions(session=session, student_id=acting.student.id, coursework_id=coursework.row.id)
+    return [_read(session, s) for s in subs]
+
+
+@router.post("/submissions/{submission_id}/regrade", status_code=202, response_model=RegradeRead, responses=ERRORS)
+def regrade(request: Request, submission_id: uuid.UUID, session: SessionDep, owner: CurrentMarker) -> RegradeRead:
+    """Queue a new grading run (or return the one already queued or running)."""
+    sub = visible_submission(session, owner, submission_id)
+    code = session.get(Coursework, sub.coursework_id).code
+    files = request.app.state.courseworks.get(code)
+    queue = files.rubric.resources.queue if files else "cpu"
+    run = queue_grading(session=session, submission_id=sub.id, queue=queue, requested_by_id=owner.user.id)
+    if run is None:
+        raise HTTPException(503, "the regrade could not be queued; try again.")
+    return RegradeRead(submission_id=sub.id, run=RunRead.model_validate(run))

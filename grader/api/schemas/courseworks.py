@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+
+class ReleaseCreate(BaseModel):
+    note: str = Field("", max_length=2000)
+
+
+class CourseworkRead(BaseModel):
+    code: str
+    title: str
+    weight: float
+    deadline: dt.datetime | None
+    timezone: str
+    released_at: dt.datetime | None

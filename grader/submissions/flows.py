@@ -1,0 +1,166 @@
+"""Receiving an upload end to end, and queueing its grading: the order DESIGN.md promises.
+
+check (size, notebook schema, zip members, names) -> store the blob (fsynced) -> commit the row
+-> (the caller replies with the receipt) -> enqueue a run -> wake a worker. Nothing is stored for
+a refused upload: the checks run on a private temp copy, before the blob store is touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import math
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from grader.blobs import BlobStore
+from grader.db.clock import db_now
+from grader.grading.intake import SubmissionError, stage_submission
+from grader.rubrics.model import Rubric
+from grader.runs.models import GradingRun, RunKind
+from grader.runs.service import enqueue_run
+from grader.settings import ExecutionLimits
+from grader.submissions.models import Submission
+from grader.submissions.service import IdempotencyConflict, ReceivedFile, record_submission
+
+log = logging.getLogger(__name__)
+CHUNK = 1 << 20
+RATE_WINDOW = dt.timedelta(hours=1)
+
+
+class UploadTooLarge(SubmissionError):
+    pass
+
+
+class RateLimited(Exception):
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class Spooled:
+    path: Path
+    sha256: str
+    size: int
+
+
+def spool(stream: BinaryIO, folder: Path, max_bytes: int) -> Spooled:
+    """Copy an upload to a private temp file, hashing it; refuse it past ``max_bytes``."""
+    digest, size = hashlib.sha256(), 0
+    path = folder / "upload"
+    with path.open("wb") as out:
+        while chunk := stream.read(CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise UploadTooLarge(f"the file is larger than the {max_bytes // 2**20} MB the service accepts.")
+            digest.update(chunk)
+            out.write(chunk)
+    return Spooled(path, digest.hexdigest(), size)
+
+
+def check_rate(*, session: Session, student_id: int, per_hour: int, now: dt.datetime) -> None:
+    """At most ``per_hour`` submissions by one student in any hour (all courseworks together)."""
+    since = now - RATE_WINDOW
+    count, oldest = session.execute(
+        select(func.count(Submission.id), func.min(Submission.received_at))
+        .where(Submission.student_id == student_id, Submission.received_at > since)
+    ).one()
+    if count >= per_hour:
+        wait = max(1, math.ceil((oldest + RATE_WINDOW - now).total_seconds()))
+        raise RateLimited(f"at most {per_hour} submissions an hour; try again in {math.ceil(wait / 60)} minutes.",
+                          wait)
+
+
+def receive_upload(
+    *,
+    session: Session,
+    store: BlobStore,
+    rubric: Rubric,
+    coursework_id: int,
+    student_id: int,
+    stream: BinaryIO,
+    original_filename: str,
+    max_bytes: int,
+    limits: ExecutionLimits,
+    per_hour: int,
+    idempotency_key: str | None = None,
+    stated_received_at: dt.datetime | None = None,
+    submitted_by_id: int | None = None,
+) -> tuple[Submission, bool]:
+    """Check, store and record one upload. Returns (submission, created).
+
+    Raises ``SubmissionError`` (the file; message for the student), ``IdempotencyConflict``,
+    ``RateLimited``. When it returns with created True the blob is durable and the row committed.
+    """
+    now = db_now(session)
+    earlier = _by_key(session, student_id, coursework_id, idempotency_key) if idempotency_key else None
+    if earlier is None:
+        check_rate(session=session, student_id=student_id, per_hour=per_hour, now=now)
+    session.rollback()  # end the read transaction: the checks below may take a while
+    with tempfile.TemporaryDirectory(prefix="grader-upload-") as tmp:
+        spooled = spool(stream, Path(tmp), max_bytes)
+        if earlier is not None:
+            # A retry: the same file gets the same receipt; another file is refused, storing nothing.
+            if earlier.sha256 != spooled.sha256:
+                raise IdempotencyConflict(
+                    "this Idempotency-Key was already used for a different file; use a new key for a new upload.")
+            return earlier, False
+        staged = stage_submission(spooled.path, rubric, Path(tmp) / "staged", limits)
+        files = [ReceivedFile(name, _sha256(path), path.stat().st_size) for name, path in sorted(staged.files.items())]
+        with spooled.path.open("rb") as fh:
+            blob = store.put(fh, max_bytes=max_bytes)
+    if blob.sha256 != spooled.sha256:  # the temp copy changed under us: never record a wrong hash
+        raise RuntimeError("upload changed while it was being stored")
+    return record_submission(
+        session=session, coursework_id=coursework_id, student_id=student_id, sha256=blob.sha256,
+        size_bytes=blob.size, original_filename=original_filename, blob_key=blob.sha256, files=files,
+        idempotency_key=idempotency_key, stated_received_at=stated_received_at, submitted_by_id=submitted_by_id,
+    )
+
+
+def queue_grading(
+    *, session: Session, submission_id: uuid.UUID, queue: str, requested_by_id: int | None = None
+) -> GradingRun | None:
+    """Enqueue a full grading run and wake a worker. Never raises: the submission is already safe,
+    and a run that was not queued or woken is picked up by the sweeper."""
+    try:
+        run = enqueue_run(session=session, submission_id=submission_id, kind=RunKind.full, queue=queue,
+                          requested_by_id=requested_by_id)
+    except Exception:
+        session.rollback()
+        log.exception("could not enqueue a run for submission %s", submission_id)
+        return None
+    wake(run.id, run.queue)
+    return run
+
+
+def wake(run_id: int, queue: str) -> None:
+    try:
+        from workers import dispatch  # lazily: the API does not need Celery loaded to start
+
+        dispatch.wake(run_id, queue)
+    except Exception:
+        log.exception("could not wake a worker for run %s (the sweeper will)", run_id)
+
+
+def _by_key(session: Session, student_id: int, coursework_id: int, key: str) -> Submission | None:
+    return session.scalars(
+        select(Submission).where(Submission.student_id == student_id, Submission.coursework_id == coursework_id,
+                                 Submission.idempotency_key == key)
+    ).first()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,95 @@
+"""Every route, called by every role: allowed or denied as the table says.
+
+The table must name every route the app has (a new route without a row fails the test), and a
+student never reads another student's submission or marks.
+"""
+
+from __future__ import annotations
+
+from api_kit import notebook, upload
+
+ROLES = ("anonymous", "student", "other", "gta", "lecturer", "service")
+EVERYONE = set(ROLES)
+PUBLIC = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
+          ("GET", "/api/v1/health"), ("GET", "/metrics")}
+
+# (method, path) -> roles allowed. "student" owns the submission {submission_id}; "other" does not;
+# the service acts for "student" (X-On-Behalf-Of: s1).
+ALLOWED: dict[tuple[str, str], set[str]] = {
+    ("POST", "/api/v1/courseworks/{cw}/submissions"): {"student", "other", "service"},
+    ("GET", "/api/v1/submissions/{submission_id}"): {"student", "gta", "lecturer", "service"},
+    ("GET", "/api/v1/submissions/{submission_id}/file"): {"student", "gta", "lecturer", "service"},
+    ("GET", "/api/v1/courseworks/{cw}/submissions/mine"): {"student", "other", "service"},
+    ("POST", "/api/v1/submissions/{submission_id}/regrade"): {"gta", "lecturer"},
+    ("GET", "/api/v1/courseworks/{cw}/marks/mine"): {"student", "other", "service"},
+    ("GET", "/api/v1/courseworks/{cw}/marks"): {"gta", "lecturer", "service"},
+    ("POST", "/api/v1/courseworks/{cw}/release"): {"lecturer"},
+    ("GET", "/api/v1/courseworks/{cw}/export.csv"): {"lecturer", "service"},
+    ("POST", "/api/v1/roster"): {"lecturer", "service"},
+    **{route: EVERYONE for route in PUBLIC},
+}
+# Reading a submission that is not yours says "not found": it does not confirm the id exists.
+DENIED_AS_NOT_FOUND = {("GET", "/api/v1/submissions/{submission_id}"),
+                       ("GET", "/api/v1/submissions/{submission_id}/file")}
+
+
+def app_routes(app) -> set[tuple[str, str]]:
+    """(method, path) of every route, included routers flattened."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes):
+        for route in routes:
+            contexts = getattr(route, "effective_route_contexts", None)
+            if contexts is not None:  # FastAPI keeps included routers as one entry
+                for ctx in contexts():
+                    methods = getattr(ctx.original_route, "methods", None) or set()
+                    found.update((m, ctx.path) for m in methods if m != "HEAD")
+            elif getattr(route, "path", None):
+                found.update((m, route.path) for m in (getattr(route, "methods", None) or ()) if m != "HEAD")
+
+    walk(app.routes)
+    return found
+
+
+def call(client, method: str, path: str, headers: dict[str, str], values: dict[str, str]):
+    url = path.format(**values)
+    if method == "GET":
+        return client.get(url, headers=headers)
+    if path.endswith("/submissions"):
+        return client.post(url, headers=headers, files={"file": ("cwa.ipynb", notebook("z = 3"), "application/x-ipynb+json")})
+    if path.endswith("/roster"):
+        return client.post(url, headers=headers, json={"students": [{"external_id": "s9", "name": "Nia"}]})
+    return client.post(url, headers=headers)
+
+
+def test_the_table_names_every_route(client):
+    routes = app_routes(client.app)
+    assert routes == set(ALLOWED), f"missing from table: {routes - set(ALLOWED)}; stale: {set(ALLOWED) - routes}"
+    openapi_paths = {(m.upper(), p) for p, ops in client.get("/openapi.json").json()["paths"].items() for m in ops}
+    assert openapi_paths <= routes
+
+
+def test_every_route_for_every_role(client, people):
+    sub = upload(client, people.headers["student"], notebook("mine = 1")).json()
+    values = {"cw": "cwa", "submission_id": sub["id"]}
+    failures = []
+    for (method, path), allowed in sorted(ALLOWED.items()):
+        for role in ROLES:
+            r = call(client, method, path, people.headers[role], values)
+            if role in allowed:
+                ok = r.status_code < 400
+            elif role == "anonymous":
+                ok = r.status_code == 401
+            elif role == "other" and (method, path) in DENIED_AS_NOT_FOUND:
+                ok = r.status_code == 404
+            else:
+                ok = r.status_code == 403
+            if not ok:
+                failures.append(f"{role:9} {method} {path}: {r.status_code} {r.text[:120]}")
+            if r.status_code >= 400:
+                assert r.headers["content-type"].startswith("application/json"), (role, path)
+                assert set(r.json()) == {"detail"} and isinstance(r.json()["detail"], str), (role, path, r.text)
+            if role == "other" and r.status_code < 400 and path not in ("/openapi.json",):
+                # Whatever another student may read holds nothing of the first student's.
+                assert sub["id"] not in r.text and sub["sha256"] not in r.text, (method, path)
+    assert not failures, "\n".join(failures)
