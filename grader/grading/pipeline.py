@@ -115,4 +115,5 @@ def _apply_judge_result(report: GradeReport, judge: dict[str, Any], cw: Coursewo
     report.sandbox = judge.get("sandbox")
     report.protocol_violation = judge.get("protocol_violation")
     report.marks = auto_marks(cw.rubric, tests)
+    report.tests = tests
     report.status = "graded"

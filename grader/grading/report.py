@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from grader.marks.outcomes import Marks
+from grader.marks.outcomes import Marks, TestResult
 
 ErrorKind = Literal["submission", "infrastructure"]
 
@@ -25,6 +25,8 @@ class GradeReport:
     sandbox: dict[str, Any] | None = None
     protocol_violation: str | None = None
     executed_notebook: bytes | None = field(default=None, repr=False)
+    # Each hidden test as the judge reported it (for the gradebook's per-test rows); not in to_json.
+    tests: dict[str, TestResult] | None = field(default=None, repr=False)
 
     @property
     def score(self) -> float:

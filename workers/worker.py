@@ -1,0 +1,45 @@
+"""``grader worker``: a Celery worker on the chosen queues, with the sweeper as a thread beside it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+
+from celery import signals
+
+from grader.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings, queues: list[str], *, concurrency: int = 1, sweep: bool = True,
+               loglevel: str = "INFO") -> int:
+    from workers.celery_app import QUEUES, app
+    from workers.tasks import SweeperThread
+
+    unknown = sorted(set(queues) - set(QUEUES))
+    if unknown:
+        raise SystemExit(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUES)}")
+    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
+    sweeper: list[SweeperThread] = []
+
+    # Started once the pool has forked its children: a thread never crosses a fork.
+    def _start_sweeper(**_: object) -> None:
+        if sweep and not sweeper:
+            sweeper.append(SweeperThread(settings))
+            sweeper[0].start()
+            log.info("sweeper: every %ss", settings.sweep_interval_s)
+
+    def _stop_sweeper(**_: object) -> None:
+        for thread in sweeper:
+            thread.stop()
+
+    signals.worker_ready.connect(_start_sweeper, weak=False)
+    signals.worker_shutting_down.connect(_stop_sweeper, weak=False)
+    name = f"grader-{os.getpid()}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
+    argv = ["worker", "--queues", ",".join(queues), "--concurrency", str(concurrency), "--loglevel", loglevel,
+            "--hostname", name, "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    app.worker_main(argv)
+    return 0
