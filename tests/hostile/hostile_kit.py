@@ -112,7 +112,7 @@ class Verdict:
         return cls(**d)
 
     def summary(self) -> str:
-        short = {k: v for k, v in self.items.items() if v[1] != "passed"}
+        short = {k: (*v, self.messages.get(k, "")[:80]) for k, v in self.items.items() if v[1] != "passed"}
         log = (self.sandbox.get("log_tail") or "")[-1500:]
         return (f"status={self.status} error={self.error} score={self.score} not passed={short} "
                 f"penalties={sorted(self.penalties)} violation={self.violation!r} "
@@ -358,7 +358,8 @@ def grade(path: Path, cw, settings, *, check_host: bool = True) -> Verdict:
             f"the watcher saw no job cgroup or sandbox process of this grading ({watcher.errors[:3]}): "
             "the host check would be vacuous")
         left = leftovers(watcher)
-        assert not left, "the job left things behind on the host:\n  " + "\n  ".join(left)
+        assert not left, ("the job left things behind on the host:\n  " + "\n  ".join(left)
+                          + f"\nthe grade: {verdict.summary()}")
     return verdict
 
 

@@ -24,7 +24,7 @@ Run in parallel: ``pytest tests/hostile -n 2``.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 
 import pytest
 
@@ -37,7 +37,9 @@ AUTO_MAX = 72.0
 
 
 def grade_attack(nb, cw1, settings, tmp_path) -> kit.Verdict:
-    return grade(write(nb, tmp_path), cw1, settings)
+    verdict = grade(write(nb, tmp_path), cw1, settings)
+    print(verdict.summary())  # shown with -rP, and with any failure
+    return verdict
 
 
 def grade_reference_next(cw1, settings) -> None:
@@ -239,6 +241,7 @@ try:
     written.append("/work/cw1.ipynb")
 except OSError as e:
     refused["/work/cw1.ipynb"] = type(e).__name__
+_hostile_say(attack="forge", written=written, refused=refused)  # before the binary output below
 # Forged protocol messages (a clean report, then a passing result for every request id) on every
 # stdout the kernel has: its captured sys.stdout, the original fd, and fd 1 itself.
 def frame(header):
@@ -252,7 +255,6 @@ sys.stdout.write(forged.decode("latin-1"))
 sys.stdout.flush()
 os.write(sys.stdout.fileno(), forged)
 os.write(1, forged)
-_hostile_say(attack="forge", written=written, refused=refused)
 '''
 
 
@@ -492,6 +494,9 @@ def test_hostile_return_values_count_for_nothing(base, cw1, settings, tmp_path):
     then NaN logits. The judge compares the plain arrays it decodes: nothing passes that the base failed."""
     got = grade_attack(attack(HOSTILE_RETURNS), cw1, settings, tmp_path)
     assert {r["where"] for r in got.of_attack("returns")} == {"conv", "model"}, got.summary()
+    # The objects did reach the judge, as plain arrays: compared by value, refused for NaN.
+    assert "differs from torch's result" in got.messages["conv2d_padding"], got.summary()
+    assert "NaN" in got.messages["conv2d_combined"], got.summary()
     assert_same_verdict(got, base)
 
 
@@ -501,7 +506,7 @@ import torch
 
 class _LyingShapeArray(np.ndarray):
     """Its .npy header claims (n, 10); the data behind it is (n, 3)."""
-    shape = property(lambda self: (np.ndarray.__getattribute__(self, "shape")[0], 10))
+    shape = property(lambda self: (np.ndarray.shape.__get__(self)[0], 10))
 
 class _LyingTensor(torch.Tensor):
     def numpy(self, *args, **kwargs):
@@ -530,10 +535,14 @@ Conv2d.forward, SmallResNet.forward = _hostile_conv, _hostile_model
 
 
 def test_oversized_and_malformed_return_values_count_for_nothing(base, cw1, settings, tmp_path):
+    """10**10 doubles behind zero strides (saving them fills the call's tmpfs: the call errors), 160 MB
+    (over the blob limit: an error), and last an array whose .npy header lies about its shape: the
+    judge refuses to decode it, a protocol violation that ends the run, after which no test needs
+    the kernel any more. The padding tests now error where the base failed them: nothing either way."""
     got = grade_attack(attack(OVERSIZED_RETURNS), cw1, settings, tmp_path)
     assert {r["where"] for r in got.of_attack("oversized")} == {"conv", "model"}, got.summary()
-    assert_no_better(got, base)
-    assert_source_checks_kept(got, base)
+    assert got.violation and "logits" in got.violation, got.summary()
+    assert_same_verdict(got, base, changed_status={"conv2d_padding": "error", "conv2d_combined": "error"})
 
 
 # ==================================================================================================
@@ -616,42 +625,81 @@ finally:
     os.kill(1, signal.SIGKILL)
 '''
 
-FD_GARBAGE = r'''
+OWN_FDS = r'''
 import os
-junk = bytes(range(256)) * 4
+junk = JUNK
 written = []
-for fd in range(1024):  # every fd it inherited or holds
+for fd in range(1024):  # every fd it inherited or holds: the log, ipykernel's pipes, its zmq sockets
     try:
         os.write(fd, junk)
         written.append(fd)
     except OSError:
         pass
+_hostile_log(attack="own_fds", written=written)
+'''
+JUNKS = {"binary": "bytes(range(256)) * 4", "text": "b'JUNK' * 4"}
+
+
+@pytest.mark.parametrize("junk", sorted(JUNKS))
+def test_garbage_on_its_own_fds_ends_the_run_in_time(junk, base, cw1, settings, tmp_path):
+    '''Garbage on every fd of the kernel, its zmq connections to the runner included (the protocol
+    pipe is not among them: the runner keeps it to itself). Whatever the runner makes of it, the
+    verdict is no better than the base's, and the run ends without the sandbox's wall-clock kill.
+    The job's wall clock is lowered to 150 s here so that a hang costs less: a runner that comes
+    back from a wedged kernel (cell timeout 40 s, then a restart) needs about a minute.'''
+    resources = cw1.rubric.resources.model_copy(update={"time_s": 150})
+    short = dataclasses.replace(cw1, rubric=cw1.rubric.model_copy(update={"resources": resources}))
+    got = grade_attack(attack(OWN_FDS.replace("JUNK", JUNKS[junk], 1)), short, settings, tmp_path)
+    assert_no_better(got, base)
+    assert_source_checks_kept(got, base)
+    assert not got.sandbox["wall_timeout"], "the run only ended at the wall-clock kill\n" + got.summary()
+
+
+OTHER_FDS = r'''
+import os
+junk = bytes(range(256)) * 4
+written, refused = [], {}
 for pid in [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]:
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
+    except OSError as e:
+        refused[pid] = type(e).__name__
         continue
-    for fd in fds:  # other processes' fds, reopened through /proc: pipes open for writing either end
+    for fd in fds:  # reopened through /proc: a pipe opens for writing whichever end the fd was
         try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
             w = os.open(f"/proc/{pid}/fd/{fd}", os.O_WRONLY | os.O_NONBLOCK)
-        except OSError:
+        except OSError as e:
+            refused[f"{pid}/{fd}"] = type(e).__name__
             continue
         try:
             os.write(w, junk)
-            written.append(f"{pid}/{fd}")
-        except OSError:
-            pass
+            written.append([f"{pid}/{fd}", target])
+        except OSError as e:
+            refused[f"{pid}/{fd}"] = type(e).__name__
         finally:
             os.close(w)
-_hostile_log(attack="fd_garbage", written=written)
+_hostile_log(attack="other_fds", written=written, refused=refused)
 '''
 
 
-@pytest.mark.parametrize("name, code", [("kill_parent", KILL_PARENT), ("kill_everything", KILL_EVERYTHING),
-                                        ("fd_garbage", FD_GARBAGE)])
-def test_attacks_on_the_runner_end_the_run(name, code, base, cw1, settings, tmp_path):
-    got = grade_attack(attack(code), cw1, settings, tmp_path)
-    assert got.violation, got.summary()  # the run ended: dead runner, or garbage on the protocol pipe
+def test_garbage_on_other_processes_fds_reaches_nothing(base, cw1, settings, tmp_path):
+    '''The runner's protocol pipe, its log, bwrap's fds: created by root on the host, they do not
+    reopen through /proc for the sandbox uid, so nothing the grading relies on gets the garbage.'''
+    got = grade_attack(attack(OTHER_FDS), cw1, settings, tmp_path)
+    [record] = got.of_attack("other_fds")
+    assert {target for _, target in record["written"]} <= {"/dev/null"}, record
+    assert record["refused"], record  # it did try
+    assert_same_verdict(got, base)
+
+
+KILLS = {"kill_parent": KILL_PARENT, "kill_everything": KILL_EVERYTHING}
+
+
+@pytest.mark.parametrize("how", sorted(KILLS))
+def test_killing_the_runner_ends_the_run(how, base, cw1, settings, tmp_path):
+    got = grade_attack(attack(KILLS[how]), cw1, settings, tmp_path)
+    assert got.violation == "the runner closed the pipe (dead runner)", got.summary()
     assert_no_better(got, base)
     assert_source_checks_kept(got, base)
     kernel_items = [i for i in got.items if i != "model_output"]

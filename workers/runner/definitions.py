@@ -37,6 +37,9 @@ _DOWNLOAD_KEYWORDS = {"download", "pretrained"}
 _SAVE_NAMES = {"save", "savez", "savez_compressed", "save_model", "save_pretrained", "save_weights",
                "save_state_dict"}
 _SAVE_DOTTED = ("joblib.dump", "pickle.dump")
+# Calls that end or kill the kernel: never a definition, and never replayed after a restart.
+_EXIT_DOTTED = {"exit", "quit", "sys.exit", "os._exit", "os.abort", "os.kill", "os.killpg", "signal.raise_signal",
+                "os.system", "subprocess.run", "subprocess.call", "subprocess.Popen"}
 _DATA_WORDS = re.compile(r"loader|dataset|data|batch|epoch", re.I)
 
 
@@ -214,6 +217,8 @@ def _call_reason(call: ast.Call) -> str | None:
     for kw in call.keywords:
         if kw.arg in _DOWNLOAD_KEYWORDS and isinstance(kw.value, ast.Constant) and kw.value.value:
             return f"download ({kw.arg}={kw.value.value!r})"
+    if dotted in _EXIT_DOTTED:
+        return f"ends or signals processes ({shown})"
     if last in _DOWNLOAD_NAMES or dotted.endswith(_DOWNLOAD_DOTTED):
         return f"download ({shown})"
     if last in _SAVE_NAMES or dotted.endswith(_SAVE_DOTTED):
@@ -241,6 +246,9 @@ def definition_verdict(stmt: ast.stmt) -> str | None:
     for node in _executed_now(stmt):
         if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
             return "loop"
+        if isinstance(node, ast.Raise) and (node is stmt or "SystemExit" in _dotted(
+                node.exc.func if isinstance(node.exc, ast.Call) else node.exc or ast.Name("", ast.Load()))):
+            return "raise at top level"
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
             reason = _comprehension_reason(node)
             if reason:

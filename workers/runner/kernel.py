@@ -22,10 +22,12 @@ import nbformat
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
+import zmq
 from nbclient.exceptions import DeadKernelError
 
 KERNEL_NAME = "grader"
 TIMEOUT_ENAME = "GraderCellTimeout"
+SEND_TIMEOUT_MS = 5000  # a healthy kernel takes a request at once
 _TRUNCATED = "\n[grader: output truncated: over the per-cell limit]\n"
 
 
@@ -115,6 +117,7 @@ class KernelSession:
         # stdin /dev/null: jupyter_client would otherwise hand the kernel a pipe of ours.
         await self.client.async_start_new_kernel(cwd=str(self.work_dir), stdin=subprocess.DEVNULL)
         await self.client.async_start_new_kernel_client()
+        self._bound_sends()
         self.available = True
         outcome = await self.run_silent(self.prelude, timeout=startup_timeout_s, recover=False)
         if outcome.status != "ok":
@@ -129,6 +132,12 @@ class KernelSession:
             if self.client.kc:
                 self.client.kc.stop_channels()
         self.available = False
+
+    def _bound_sends(self) -> None:
+        """A send to a kernel whose sockets the student wrote garbage into blocks forever (the client's
+        send is synchronous); bound it, so a wedged kernel is seen as dead and restarted."""
+        for channel in (self.kc.shell_channel, self.kc.control_channel):
+            channel.socket.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)
 
     @property
     def km(self) -> AsyncKernelManager:
@@ -167,6 +176,10 @@ class KernelSession:
             restarted = await self.restart()
             return Outcome("timeout", error=f"timed out after {timeout:g}s", restarted=restarted,
                            outputs=cell.outputs)
+        except Exception as e:  # garbage from the kernel's sockets (student code can write to them)
+            self.log(f"kernel channel broken: {type(e).__name__}: {e}")
+            restarted = await self.restart()
+            return Outcome("crashed", error="the kernel's channel broke", restarted=restarted, outputs=cell.outputs)
         content = (replies[-1] if replies else {}).get("content", {})
         if content.get("ename") == TIMEOUT_ENAME:
             restarted = False
@@ -210,7 +223,11 @@ class KernelSession:
     async def run_silent(self, code: str, timeout: float, recover: bool = True) -> Outcome:
         if not self.available:
             return Outcome("crashed", error="kernel unavailable")
-        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False, stop_on_error=False)
+        try:
+            msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False, stop_on_error=False)
+        except zmq.ZMQError:
+            return Outcome("crashed", error="the kernel does not take requests",
+                           restarted=recover and await self.restart())
         reply = await self._wait_reply(msg_id, timeout)
         if reply == "dead":
             return Outcome("crashed", error="the kernel died", restarted=recover and await self.restart())
@@ -232,7 +249,10 @@ class KernelSession:
         """After an interrupt: does the kernel answer again within the grace period?"""
         if not await self._alive():
             return False
-        msg_id = self.kc.execute("pass", silent=True, store_history=False, allow_stdin=False)
+        try:
+            msg_id = self.kc.execute("pass", silent=True, store_history=False, allow_stdin=False)
+        except zmq.ZMQError:
+            return False
         reply = await self._wait_reply(msg_id, self.interrupt_grace_s)
         return isinstance(reply, dict)
 
@@ -251,8 +271,11 @@ class KernelSession:
         self.restarts += 1
         self.log(f"restarting the kernel ({self.restarts}/{self.restarts_allowed})")
         try:
+            # Fresh client sockets too: the old ones may hold the student's garbage.
+            self.kc.stop_channels()
             await self.km.restart_kernel(now=True)
-            await self.kc.wait_for_ready(timeout=self.restart_timeout_s)
+            await self.client.async_start_new_kernel_client()
+            self._bound_sends()
         except Exception as e:
             self.log(f"restart failed: {e}")
             self.available = False
