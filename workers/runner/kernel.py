@@ -271,8 +271,11 @@ class KernelSession:
         self.restarts += 1
         self.log(f"restarting the kernel ({self.restarts}/{self.restarts_allowed})")
         try:
-            # Fresh client sockets too: the old ones may hold the student's garbage.
-            self.kc.stop_channels()
+            # Fresh client sockets too: the old ones may hold the student's garbage. The old ones are
+            # closed, not stopped: stopping joins a heartbeat thread a wedged socket can block forever.
+            for channel in (self.kc.shell_channel, self.kc.iopub_channel, self.kc.stdin_channel,
+                            self.kc.control_channel):
+                channel.close()
             await self.km.restart_kernel(now=True)
             await self.client.async_start_new_kernel_client()
             self._bound_sends()

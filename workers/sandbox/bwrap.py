@@ -272,7 +272,12 @@ class BwrapProcess:
                     log=self._log.value(),
                 )
                 self._cgroup.remove()
-            except OSError as e:
+            except (OSError, SandboxError) as e:
+                try:  # one more pass, so a failed clean-up leaves no cgroup behind where it can
+                    self._cgroup.kill()
+                    self._cgroup.remove()
+                except (OSError, SandboxError):
+                    pass
                 raise SandboxError(f"cannot clean up the sandbox: {e}") from e
             finally:
                 for pipe in (self.stdin, self.stdout, self._proc.stderr):

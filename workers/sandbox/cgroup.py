@@ -171,15 +171,25 @@ class CgroupV1(JobCgroup):
 
     def kill(self, spare: int | None = None, timeout: float = 5.0) -> None:
         state = self.dirs["freezer"] / "freezer.state"
-        # Frozen, nothing can fork between reading cgroup.procs and the kill.
-        state.write_text("FROZEN")
-        try:
-            wait_until(lambda: state.read_text().strip() == "FROZEN", 1.0, "the freezer")
-        except SandboxError:
-            pass  # a task stuck in the kernel delays FROZEN; kill anyway, it dies on its way out
-        _kill_all(_victims(self.pids(), spare))
-        state.write_text("THAWED")  # SIGKILL is delivered once thawed
-        wait_until(lambda: not self.pids() - {spare}, timeout, "the job's processes to exit")
+        deadline = time.monotonic() + timeout
+        # Passes until empty: under load a fork bomb may not be frozen in time, and a child forked
+        # between reading cgroup.procs and the kill survives one pass.
+        while True:
+            # Frozen, nothing can fork between reading cgroup.procs and the kill.
+            state.write_text("FROZEN")
+            try:
+                wait_until(lambda: state.read_text().strip() == "FROZEN", 1.0, "the freezer")
+            except SandboxError:
+                pass  # a task stuck in the kernel delays FROZEN; kill anyway, it dies on its way out
+            _kill_all(_victims(self.pids(), spare))
+            state.write_text("THAWED")  # SIGKILL is delivered once thawed
+            left = deadline - time.monotonic()
+            try:
+                wait_until(lambda: not self.pids() - {spare}, min(1.0, max(left, 0.01)), "the job's processes to exit")
+                return
+            except SandboxError:
+                if left <= 0:
+                    raise
 
     def oom_killed(self) -> bool:
         mem = self.dirs["memory"]
