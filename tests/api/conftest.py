@@ -8,7 +8,6 @@ emptied after each test. Blobs and the broker folder live under the test's tmp_p
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,23 +15,21 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pg_database import migrated_database  # noqa: E402
 from grader.api.app import create_app  # noqa: E402
 from grader.db.engine import make_engine, session_factory  # noqa: E402
-from grader.db.migrate import upgrade  # noqa: E402
 from grader.db.models import metadata  # noqa: E402
 from grader.roster.models import Student  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 from grader.users.models import Role  # noqa: E402
 from grader.users.service import create_token, create_user  # noqa: E402
 
-SERVER_URL = os.environ.get("GRADER_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 RUBRIC = """\
 coursework: cwa
@@ -58,25 +55,8 @@ items:
 
 @pytest.fixture(scope="session")
 def api_pg_url() -> Iterator[str]:
-    server = make_url(SERVER_URL)
-    name = f"grader_api_test_{os.getpid()}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.fail(f"the API tests need Postgres at {server.render_as_string(hide_password=True)} "
-                    f"(set GRADER_TEST_DATABASE_URL): {exc.orig}", pytrace=False)
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
+    with migrated_database("grader_api_test", "the API tests") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

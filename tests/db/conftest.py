@@ -12,48 +12,27 @@ server; it is only used to create and drop the test database), default the local
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pg_database import migrated_database  # noqa: E402
 from grader.db.engine import make_engine, session_factory  # noqa: E402
-from grader.db.migrate import upgrade  # noqa: E402
 from grader.db.models import metadata  # noqa: E402
 
-SERVER_URL = os.environ.get("GRADER_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    server = make_url(SERVER_URL)
-    name = f"grader_test_{os.getpid()}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))  # left by a killed run
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.fail(
-            f"the gradebook tests need Postgres at {server.render_as_string(hide_password=True)} "
-            f"(set GRADER_TEST_DATABASE_URL; CI starts one): {exc.orig}", pytrace=False)
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
+    with migrated_database("grader_test", "the gradebook tests") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -29,15 +29,14 @@ from pathlib import Path
 import nbformat
 import pytest
 import redis
-from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pg_database import migrated_database  # noqa: E402
 from grader.blobs import LocalBlobStore
 from grader.courseworks.models import Coursework
 from grader.db.engine import make_engine, session_factory
-from grader.db.migrate import upgrade
 from grader.db.models import metadata
 from grader.roster.models import Student
 from grader.runs.models import GradingRun, RunItemScore, RunTestResult
@@ -46,7 +45,6 @@ from grader.settings import REPO_ROOT, Settings
 from grader.submissions.service import record_submission
 from workers.celery_app import make_app
 
-SERVER_URL = os.environ.get("GRADER_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 GRADER = str(Path(sys.executable).parent / "grader")
 REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", str(REDIS_PORT),
@@ -97,24 +95,8 @@ def mini_coursework(root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    server = make_url(SERVER_URL)
-    name = f"grader_wtest_{os.getpid()}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.fail(f"the worker tests need Postgres ({exc.orig})", pytrace=False)
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
+    with migrated_database("grader_wtest", "the worker tests") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")
