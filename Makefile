@@ -1,11 +1,12 @@
-# The two set-up commands (README): `make run` and `make test`. Both install what they need.
+# The two set-up commands (README): `make run` (the whole service on this machine: `grader up`)
+# and `make test`. Both install what they need. `make samples` grades the sample CW1 submissions.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_DIR ?= /opt/grader/runtime
 PYTEST_ARGS ?= -n 2
 
-.PHONY: setup venv runtime services run test bench check clean
+.PHONY: setup venv runtime services run samples test bench check clean
 
 setup: venv runtime
 
@@ -20,8 +21,13 @@ $(VENV)/.installed: pyproject.toml
 runtime:
 	bash scripts/install_runtime.sh $(RUNTIME_DIR)
 
-# Grade the sample CW1 submissions on embedded defaults and print their marks.
+# The whole service on embedded defaults (SQLite, a broker needing no server, one worker, the API),
+# everything under var/; prints the URL and demo tokens. Ctrl-C stops it.
 run: setup
+	$(BIN)/grader up
+
+# Grade the sample CW1 submissions on embedded defaults and print their marks.
+samples: setup
 	$(BIN)/python scripts/grade_samples.py
 
 test: setup services
@@ -32,10 +38,16 @@ check: setup
 
 bench: setup
 	$(BIN)/python bench/overhead.py
+	bash scripts/ensure_services.sh  # Postgres and Redis, for the two below
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/throughput.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
 
-# PostgreSQL and Redis for the gradebook and broker tests (started if not running).
+# PostgreSQL and Redis for the gradebook and broker tests, the Docker engine and the docker
+# backend's image for the sandbox tests (each started or built if not there).
 services:
 	bash scripts/ensure_services.sh
+	bash scripts/ensure_docker.sh
+	bash scripts/build_sandbox_image.sh

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -33,10 +34,20 @@ def _coursework(name: str):
 @click.option("--backend", type=click.Choice(["bwrap", "docker"]), default=None, help="sandbox backend")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @click.option("--seed", type=int, default=None, help="fix the judge's random draws (reproduce a run)")
-def grade(path: Path, coursework: str, backend: str | None, as_json: bool, seed: int | None) -> None:
+@click.option("--artifacts-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="write the PNGs the hidden tests draw (for markers) into this folder")
+def grade(path: Path, coursework: str, backend: str | None, as_json: bool, seed: int | None,
+          artifacts_dir: Path | None) -> None:
     """Grade one submission (a .ipynb, or a .zip with the notebook and model files)."""
     cw = _coursework(coursework)
-    report = grade_submission(path, cw, get_settings(), backend=backend, seed=seed)
+    if artifacts_dir is not None:  # before grading: a folder we cannot write is a usage error, not a lost run
+        try:
+            artifacts_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.UsageError(f"--artifacts-dir {artifacts_dir}: {exc.strerror or exc}") from None
+        if not os.access(artifacts_dir, os.W_OK | os.X_OK):
+            raise click.UsageError(f"--artifacts-dir {artifacts_dir}: not writable")
+    report = grade_submission(path, cw, get_settings(), backend=backend, seed=seed, artifacts_dir=artifacts_dir)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
@@ -90,6 +101,58 @@ def serve(host: str | None, port: int | None) -> None:
 
     settings = get_settings()
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+@main.command()
+@click.option("--host", default=None, help="default: settings.host")
+@click.option("--port", type=int, default=None, help="default: settings.port")
+@click.option("--demo/--no-demo", default=True, show_default=True,
+              help="demo accounts (a lecturer, a GTA, two students on the roster) with fresh tokens each start")
+@click.option("--stop-timeout", type=click.FloatRange(min=0), default=30, show_default=True,
+              help="seconds a stopping worker may spend finishing its job before it is killed")
+def up(host: str | None, port: int | None, demo: bool, stop_timeout: float) -> None:
+    """Start the whole service on this machine: migrate the gradebook, load every coursework, make the
+    demo accounts, start a worker and the API, and print how to use them. Ctrl-C stops it all."""
+    from grader.embedded.up import StartError, run_service
+
+    try:
+        code = run_service(get_settings(), host=host, port=port, demo=demo, stop_timeout_s=stop_timeout,
+                           out=click.echo)
+    except StartError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
+
+
+@main.command("export")
+@click.argument("coursework")
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
+              help="write the CSV here (default: standard output)")
+def export(coursework: str, out: Path | None) -> None:
+    """A coursework's marks as CSV: the same file as GET /api/v1/courseworks/{cw}/export.csv."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from grader.courseworks.service import coursework_by_code
+    from grader.marking.export import coursework_csv
+
+    files = _coursework(coursework)
+    try:
+        with _sessions()() as session:
+            row = coursework_by_code(session=session, code=coursework)
+            if row is None:
+                raise click.UsageError(f"coursework {coursework!r} is not in the gradebook yet; "
+                                       "it is added when the service starts (`grader up` or `grader serve`)")
+            data = coursework_csv(session=session, rubric=files.rubric, coursework=row).encode()
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(f"cannot read the gradebook at {_safe_url(get_settings().database_url)} "
+                                   f"(migrated? `grader db upgrade`): {exc.orig}") from None
+    if out is None:
+        click.echo(data, nl=False)  # bytes: written as they are (CRLF kept, as the API sends them)
+    else:
+        try:
+            out.write_bytes(data)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {out}: {exc.strerror}") from None
+        click.echo(f"wrote {out}", err=True)
 
 
 @main.group()
@@ -158,6 +221,53 @@ def token_create(username: str, scopes: tuple[str, ...], name: str) -> None:
     click.echo(f"token {row.id} for {username} (scopes: {', '.join(row.scopes)}); it is shown only once.", err=True)
 
 
+@main.group()
+def blobs() -> None:
+    """The store of received files."""
+
+
+MIN_GC_GRACE_S = 3600  # shorter could delete a blob whose row is being committed right now
+
+
+def _duration(ctx, param, value: str) -> float:
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value or "")
+    if match is None:
+        raise click.BadParameter(f"{value!r} is not a duration like 90s, 30m, 24h or 7d")
+    seconds = float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+    if seconds < MIN_GC_GRACE_S:
+        raise click.BadParameter("at least 1h: a younger orphan may be an upload still being recorded")
+    return seconds
+
+
+@blobs.command("gc")
+@click.option("--older-than", "older_than", default="24h", show_default=True, callback=_duration,
+              help="grace period: only blobs last stored longer ago than this (s, m, h or d)")
+@click.option("--dry-run", is_flag=True, help="list the orphans, delete nothing")
+def blobs_gc(older_than: float, dry_run: bool) -> None:
+    """Delete stored files that no submission or grading run references (orphans of failed uploads)."""
+    import datetime as dt
+
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from grader.blobs import LocalBlobStore
+    from grader.blobs.gc import collect_orphans
+
+    store = LocalBlobStore(get_settings().blob_dir)
+    try:
+        with _sessions()() as session:
+            report = collect_orphans(store, session, dt.timedelta(seconds=older_than), dry_run=dry_run)
+    except (OperationalError, ProgrammingError) as exc:  # deleting nothing without the references
+        raise click.ClickException(f"cannot read the gradebook at {_safe_url(get_settings().database_url)} "
+                                   f"(migrated? `grader db upgrade`): {exc.orig}") from None
+    verb = "would remove" if dry_run else "removed"
+    for key in report.removed:
+        click.echo(f"{verb} {key}")
+    click.echo(f"{verb} {len(report.removed)} orphaned blobs; kept {report.referenced} referenced and "
+               f"{report.young} stored within the grace period", err=True)
+
+
 def _sessions():
     from grader.db.engine import make_engine, session_factory
 
@@ -177,14 +287,41 @@ def _safe_url(url: str) -> str:
 @click.option("--sweep/--no-sweep", default=True, show_default=True,
               help="also run the sweeper (expired leases, lost wake-ups) in this worker")
 @click.option("--loglevel", default="INFO", show_default=True)
-def worker(queues: str | None, concurrency: int, sweep: bool, loglevel: str) -> None:
+@click.option("--gpu-device", default=None,
+              help="pin this gpu-queue worker to one GPU or MIG slice (index or UUID; default queues: gpu). "
+                   "Run one worker per GPU / MIG slice.")
+def worker(queues: str | None, concurrency: int, sweep: bool, loglevel: str, gpu_device: str | None) -> None:
     """Start a Celery worker that grades queued runs (SIGTERM: finish the job in hand, then stop)."""
     from workers.worker import run_worker  # Celery only loads for this command
 
     settings = get_settings()
     names = [q.strip() for q in queues.split(",") if q.strip()] if queues else \
-        ["precheck", *settings.worker_queues]
+        ["gpu"] if gpu_device is not None else ["precheck", *settings.worker_queues]
+    if gpu_device is not None:
+        settings = _pin_gpu(settings, gpu_device, names, concurrency)
     sys.exit(run_worker(settings, names, concurrency=concurrency, sweep=sweep, loglevel=loglevel))
+
+
+def _pin_gpu(settings, device: str, queues: list[str], concurrency: int):
+    """Check the device is there and in service, hand it to the judges this worker starts, and stop
+    the worker once a judge takes the device out of service."""
+    from workers.sandbox.gpu import GpuError, OutOfServiceWatch, job_device
+
+    if "gpu" not in queues:
+        raise click.UsageError("--gpu-device pins a worker of the gpu queue: add gpu to --queues")
+    if concurrency != 1:
+        raise click.UsageError("a gpu worker runs one job at a time on its device: --concurrency 1")
+    settings = settings.model_copy(update={"gpu_device": device.strip()})
+    try:
+        pinned = job_device(settings)
+    except GpuError as exc:
+        raise click.ClickException(str(exc)) from None
+    # The judges are child processes: they read the pin from the environment.
+    os.environ.update(GRADER_GPU_DEVICE=pinned.uuid, CUDA_VISIBLE_DEVICES=pinned.uuid)
+    settings = settings.model_copy(update={"gpu_device": pinned.uuid})
+    OutOfServiceWatch(settings, pinned).start()
+    click.echo(f"gpu worker pinned to GPU {pinned.index} ({pinned.uuid})", err=True)
+    return settings
 
 
 if __name__ == "__main__":

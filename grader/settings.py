@@ -74,6 +74,7 @@ class Settings(BaseSettings):
         description="Celery broker: redis://127.0.0.1:6379/0 in production; filesystem:// needs no server",
     )
     broker_dir: Path = Field(REPO_ROOT / "var" / "broker", description="folders of the filesystem broker")
+    log_dir: Path = Field(REPO_ROOT / "var" / "log", description="logs of the API and worker `grader up` starts")
     worker_queues: list[str] = Field(default_factory=lambda: ["cpu"], description="queues this worker serves")
     lease_s: int = Field(90, ge=10, description="a grading run's lease; heartbeats renew it every lease_s/3")
     max_attempts: int = Field(3, ge=1, description="infrastructure failures retried up to this many attempts")
@@ -83,9 +84,26 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:8000", description="where the service is reached")
     sandbox_backend: str = Field("bwrap", description="bwrap or docker")
     bwrap_path: Path = Field(Path("/usr/bin/bwrap"))
+    docker_image: str = Field(
+        "grader-sandbox:latest", description="the docker backend's image (scripts/build_sandbox_image.sh)"
+    )
+    gpu_device: str | None = Field(
+        None, description="the one GPU (index, GPU-uuid or MIG-uuid) a gpu-queue worker owns; "
+        "default: the worker's CUDA_VISIBLE_DEVICES, else the machine's only GPU"
+    )
+    gpu_memory_fraction: float = Field(
+        0.95, gt=0, le=1, description="torch's per-process GPU memory cap in gpu jobs: a courtesy, not a limit"
+    )
+    gpu_dev_root: Path = Field(Path("/dev"), description="where the NVIDIA device nodes are (tests: a fake tree)")
+    state_dir: Path = Field(REPO_ROOT / "var" / "state", description="worker state that outlives a job "
+                            "(a GPU taken out of service leaves a marker here)")
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     execution: ExecutionLimits = Field(default_factory=ExecutionLimits)
-    secret_key: str = Field("dev-only-secret", description="signs sessions and webhooks (later)")
+    secret_key: str = Field(
+        "dev-only-secret", description="signs dashboard sessions (webhooks use each endpoint's own secret)"
+    )
+    webhook_timeout_s: float = Field(10, gt=0, le=60, description="one webhook POST: connect, send, answer")
+    webhook_max_attempts: int = Field(12, ge=1, description="webhook attempts (30 s doubling, 1 h cap) before failed")
     host: str = Field("127.0.0.1", description="where `grader serve` listens")
     port: int = Field(8000, ge=1, le=65535, description="the port `grader serve` listens on")
 

@@ -13,5 +13,9 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
   for _ in $(seq 30); do redis-cli ping >/dev/null 2>&1 && break; sleep 1; done
 fi
+# The fault tests start private servers of their own (tests/private_services.py): they need the
+# binaries even where the shared servers run elsewhere.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then apt-get update -qq && apt-get install -y -qq postgresql; fi
+if ! command -v redis-server >/dev/null; then apt-get update -qq && apt-get install -y -qq redis-server; fi
 pg_isready -h 127.0.0.1 -p 5432
 redis-cli -h 127.0.0.1 -p 6379 ping

@@ -19,6 +19,7 @@ transport drops a message once fetched, and the Redis here keeps nothing on disk
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import logging
 import os
@@ -42,13 +43,15 @@ from grader.courseworks.models import Coursework
 from grader.db.clock import db_now
 from grader.db.engine import make_engine, session_factory
 from grader.grading.pipeline import grade_submission
+from grader.grading.precheck import PrecheckReport, run_precheck
 from grader.grading.report import GradeReport
 from grader.rubrics.loader import RubricError, load_coursework
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import Lease, claim_next_run, claim_run, complete_run, enqueue_run, fail_run, renew_lease
-from grader.runs.service import sweep_expired_leases
+from grader.runs.service import complete_precheck, sweep_expired_leases
 from grader.settings import Settings, get_settings
 from grader.submissions.models import Submission
+from grader.webhooks.runner import kick_sender
 from workers.celery_app import app
 
 log = logging.getLogger(__name__)
@@ -162,6 +165,8 @@ def grade_one(
         status, run_queue = _grade_leased(lease, heartbeat, settings, sessions, store or blob_store(settings))
     finally:
         heartbeat.stop()
+    if status in (RunStatus.graded, RunStatus.error):
+        _kick_webhooks(settings)  # the course system hears within seconds, not at the next sweep
     if status == RunStatus.queued:  # an infrastructure failure, attempts left: wake again later
         countdown = retry_countdown_s(lease.attempt)
         log.warning("run %s: infrastructure failure, retrying in %ss", lease.run_id, countdown)
@@ -190,7 +195,11 @@ def _grade_leased(
             cw = load_coursework(code, settings)
             path = workdir / _local_name(filename)
             fetch(store, blob_key, path)  # checks the sha256 on the way
-            report = grade_submission(path, cw, settings)
+            if lease.kind == RunKind.precheck:  # files, notebook, models load: no student code runs
+                check = run_precheck(path, cw, settings)
+            else:
+                report = grade_submission(path, cw, settings, artifacts_dir=workdir / "artifacts")
+                artifact_keys = _store_artifacts(store, report)  # before workdir goes; a failure is retried
             environment, hidden = _environment_digest(settings), _hidden_digest(cw.hidden)
         except (RubricError, BlobError, OSError) as exc:
             return _fail(sessions, heartbeat, settings, f"{type(exc).__name__}: {exc}"), run_queue
@@ -200,6 +209,8 @@ def _grade_leased(
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
+    if lease.kind == RunKind.precheck:
+        return _record_precheck(check, heartbeat, settings, sessions), run_queue
     if heartbeat.lost.is_set():
         return None, run_queue
     notebook_key = _store_executed_notebook(store, report)
@@ -207,10 +218,36 @@ def _grade_leased(
         status = complete_run(
             session=session, lease=heartbeat.lease, report=report, tests=report.tests, log=_log(report),
             backend=settings.sandbox_backend, environment_digest=environment, hidden_digest=hidden,
-            executed_notebook_key=notebook_key, max_attempts=settings.max_attempts,
+            executed_notebook_key=notebook_key, artifact_keys=artifact_keys, max_attempts=settings.max_attempts,
         )
     log.info("run %s: %s (score %s)", lease.run_id, status, report.score if status else "-")
     return status, run_queue
+
+
+def _kick_webhooks(settings: Settings) -> None:
+    try:
+        kick_sender(sessions_for(settings), settings)
+    except Exception:  # the outbox keeps the event; the sweeper's kick sends it
+        log.warning("could not start webhook delivery", exc_info=True)
+
+
+def _record_precheck(
+    check: PrecheckReport, heartbeat: Heartbeat, settings: Settings, sessions: sessionmaker[Session]
+) -> RunStatus | None:
+    """A pre-check's verdict (advice, never marks); a failure of ours is retried like any run's."""
+    if check.infrastructure_error:
+        return _fail(sessions, heartbeat, settings, check.infrastructure_error)
+    if heartbeat.lost.is_set():
+        return None
+    with sessions() as session:
+        status = complete_precheck(
+            session=session, lease=heartbeat.lease, passed=check.passed, messages=check.messages,
+            details={"precheck": check.to_json(), "sandbox": check.sandbox}, duration_s=check.duration_s,
+            backend=settings.sandbox_backend if check.models else None,
+        )
+    log.info("run %s: pre-check %s in %.1fs", heartbeat.lease.run_id, "passed" if check.passed else "failed",
+             check.duration_s)
+    return status
 
 
 def _local_name(filename: str) -> str:
@@ -238,10 +275,35 @@ def _store_executed_notebook(store: BlobStore, report: GradeReport) -> str | Non
         return None
 
 
+def _store_artifacts(store: BlobStore, report: GradeReport) -> dict[str, str]:
+    """Each PNG the hidden tests drew, into the blob store (name -> key). Unlike the executed
+    notebook, a failure here is not shrugged off: markers mark from these, so the run is retried."""
+    keys = {}
+    for artifact in report.artifacts:
+        if artifact.path is None:
+            raise OSError(f"artifact {artifact.name!r} has no file to store")
+        with artifact.path.open("rb") as f:
+            stored = store.put(f)
+        if stored.sha256 != artifact.sha256:
+            raise OSError(f"artifact {artifact.name!r} changed on its way to the blob store")
+        keys[artifact.name] = stored.sha256
+    return keys
+
+
 def _environment_digest(settings: Settings) -> str | None:
+    """The runtime that graded; under docker, that runtime in that image (one sha256 of both ids)."""
     try:
-        return (settings.runtime_dir / "DIGEST").read_text().split()[0][:64]
+        runtime = (settings.runtime_dir / "DIGEST").read_text().split()[0][:64]
     except (OSError, IndexError):
+        return None
+    if settings.sandbox_backend != "docker":
+        return runtime
+    from workers.sandbox.base import SandboxError
+    from workers.sandbox.docker import image_id
+
+    try:
+        return hashlib.sha256(f"{runtime}\n{image_id(settings)}".encode()).hexdigest()
+    except SandboxError:
         return None
 
 
@@ -361,6 +423,8 @@ class SweeperThread(threading.Thread):
             except Exception:
                 log.warning("sweeper: sweep failed (database or broker away?); next in %ss", self.interval,
                             exc_info=True)
+            # Webhooks due for a retry (or whose first kick was lost) go out from their own thread.
+            _kick_webhooks(self.sweeper.settings)
 
     def stop(self) -> None:
         self._stop_event.set()

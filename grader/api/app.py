@@ -14,12 +14,12 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from grader.api.metrics import ApiMetrics
-from grader.api.routes import courseworks, health, roster, submissions
+from grader.api.routes import artifacts, courseworks, health, marking, roster, submissions, webhooks
 from grader.blobs import BlobStore, LocalBlobStore
 from grader.courseworks.sync import load_all, sync_courseworks
 from grader.db.engine import make_engine, session_factory
@@ -28,6 +28,7 @@ from grader.settings import Settings
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 MULTIPART_SLACK = 1 << 20  # boundaries and headers around the file
+DB_RETRY_AFTER_S = 5  # a restarting database is back within seconds
 
 
 class BodyLimit:
@@ -64,7 +65,7 @@ class BodyLimit:
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (submissions, courseworks, roster, health):
+    for module in (submissions, artifacts, courseworks, marking, roster, webhooks, health):
         router.include_router(module.router)
     return router
 
@@ -112,6 +113,19 @@ def _error_handlers(app: FastAPI) -> None:
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             problems.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", "invalid"))
         return JSONResponse({"detail": "the request is not valid: " + "; ".join(problems)}, status_code=422)
+
+    # The database unreachable, restarting or locked: the request's transaction did not commit (or,
+    # rarely, committed as the connection died), so the client retries; an upload with its
+    # Idempotency-Key, which then gets the receipt of the first if it was recorded after all.
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, reason)
+        return JSONResponse({"detail": "the service's database is unavailable for a moment; try again in a few "
+                             "seconds (an upload: send it again with the same Idempotency-Key, which never "
+                             "makes two submissions)."},
+                            status_code=503, headers={"Retry-After": str(DB_RETRY_AFTER_S)})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

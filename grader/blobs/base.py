@@ -4,13 +4,15 @@ The API stores every upload here before committing its ``submissions`` row; work
 submission back by its sha256. Only this interface is shared, never a path: ``LocalBlobStore`` is
 a directory on this host (the embedded default, or a shared volume), and a worker on another host
 can use another implementation of the same protocol (an HTTP client of the API, an object store)
-without any other change. There is no delete: a receipt promises the file is kept.
+without any other change. A receipt promises the file is kept: only the orphan collector
+(``grader.blobs.gc``) deletes, and only blobs that no row references and nobody stored lately.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, Protocol, runtime_checkable
 
@@ -65,6 +67,21 @@ class BlobStore(Protocol):
     def exists(self, sha256: str) -> bool: ...
 
     def size(self, sha256: str) -> int: ...
+
+    def keys(self) -> Iterator[str]:
+        """Every stored blob's key, in no particular order."""
+        ...
+
+    def modified_at(self, sha256: str) -> float:
+        """When this content was last stored (Unix time): a put of content already present counts
+        as storing it again. ``BlobNotFound`` if absent."""
+        ...
+
+    def delete(self, sha256: str, *, unless_stored_since: float) -> bool:
+        """Remove a blob unless it was stored (or stored again) at or after ``unless_stored_since``,
+        deciding that atomically with respect to a concurrent put of the same content: a put that
+        returns has its blob, whatever delete does. True if removed."""
+        ...
 
 
 def fetch(store: BlobStore, sha256: str, dest: Path) -> Blob:

@@ -4,6 +4,11 @@ A put streams into a temp file under ``<root>/.tmp`` (same filesystem, so the re
 fsyncs it, renames it into place and fsyncs the directory: after ``put`` returns, a power cut
 cannot lose the blob, so the API may commit the row that points at it. Readers never see a
 partial file, since only complete, fsynced files are renamed in.
+
+A file's mtime is when its content was last stored (a put of content already there touches it):
+the orphan collector deletes only blobs older than its grace period, and ``delete`` rechecks that
+after moving the file aside, so a put racing with it either sees the file gone (and stores its
+own copy) or has refreshed it (and delete puts it back).
 """
 
 from __future__ import annotations
@@ -12,10 +17,20 @@ import hashlib
 import os
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from grader.blobs.base import CHUNK, Blob, BlobNotFound, BlobTooLarge, check_key
+from grader.blobs.base import CHUNK, BadBlobKey, Blob, BlobNotFound, BlobTooLarge, check_key
+
+
+def _is_key(name: str) -> bool:
+    try:
+        check_key(name)
+        return True
+    except BadBlobKey:
+        return False
 
 
 def _fsync_dir(path: Path) -> None:
@@ -39,7 +54,7 @@ def _makedirs_durable(path: Path) -> None:
 
 
 class LocalBlobStore:
-    """A ``BlobStore`` on a local (or shared) directory. Never deletes a blob."""
+    """A ``BlobStore`` on a local (or shared) directory. Deletes only for the orphan collector."""
 
     def __init__(self, root: Path | str, max_bytes: int | None = None, file_mode: int = 0o440):
         self.root = Path(root)
@@ -77,6 +92,13 @@ class LocalBlobStore:
             except FileNotFoundError:
                 present = False
             if present:
+                try:
+                    os.utime(target)  # stored again: fresh for the orphan collector
+                except FileNotFoundError:
+                    present = False  # the collector moved it aside a moment ago: store ours
+                except PermissionError:
+                    present = False  # another user's file: replacing it refreshes it just as well
+            if present:
                 tmp.unlink()
             else:
                 os.replace(tmp, target)  # atomic; a concurrent put of the same content is harmless
@@ -102,6 +124,40 @@ class LocalBlobStore:
             return self.path(sha256).stat().st_size
         except FileNotFoundError:
             raise BlobNotFound(sha256) from None
+
+    def keys(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for folder in self.root.iterdir():
+            if len(folder.name) != 2 or not folder.is_dir():  # skips .tmp
+                continue
+            for p in folder.iterdir():
+                if p.name.startswith(folder.name) and _is_key(p.name):
+                    yield p.name
+
+    def modified_at(self, sha256: str) -> float:
+        try:
+            return self.path(sha256).stat().st_mtime
+        except FileNotFoundError:
+            raise BlobNotFound(sha256) from None
+
+    def delete(self, sha256: str, *, unless_stored_since: float) -> bool:
+        target = self.path(sha256)
+        _makedirs_durable(self._tmp)
+        aside = self._tmp / f"delete-{sha256}-{uuid.uuid4().hex}"
+        try:
+            os.rename(target, aside)  # atomic: from here a put finds it absent and stores it afresh
+        except FileNotFoundError:
+            return False
+        if aside.stat().st_mtime >= unless_stored_since:
+            # A put touched it before we moved it, and its caller may be committing a row that
+            # points at it: put it back (a put since then stored the same bytes: either will do).
+            os.replace(aside, target)
+            _fsync_dir(target.parent)
+            return False
+        aside.unlink()
+        _fsync_dir(target.parent)
+        return True
 
     def sweep_temp(self, older_than_s: float = 24 * 3600) -> int:
         """Remove temp files left by a process killed mid-put. Old ones only: a put may be running."""

@@ -5,14 +5,16 @@ from grader.courseworks.models import Coursework, DeadlineExtension, Release
 from grader.db.base import Base
 from grader.marking.models import ManualMark, MarkChange, PenaltyDecision
 from grader.roster.models import Student
-from grader.runs.models import GradingRun, RunItemScore, RunPenalty, RunTestResult
+from grader.runs.models import GradingRun, RunArtifact, RunItemScore, RunPenalty, RunTestResult
 from grader.submissions.models import CountingChoice, DuplicateFlag, Submission, SubmissionFile
 from grader.users.models import ApiToken, User
+from grader.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 metadata = Base.metadata
 
 __all__ = [
     "ApiToken", "AuditEvent", "CountingChoice", "Coursework", "DeadlineExtension", "DuplicateFlag",
-    "GradingRun", "ManualMark", "MarkChange", "PenaltyDecision", "Release", "RunItemScore", "RunPenalty",
-    "RunTestResult", "Student", "Submission", "SubmissionFile", "User", "metadata",
+    "GradingRun", "ManualMark", "MarkChange", "PenaltyDecision", "Release", "RunArtifact", "RunItemScore", "RunPenalty",
+    "RunTestResult", "Student", "Submission", "SubmissionFile", "User", "WebhookDelivery", "WebhookEndpoint",
+    "metadata",
 ]

@@ -69,6 +69,8 @@ def write_job_file(
         "execution": execution.model_dump(),
         "result_path": str(result_path),
         "gpu": cw.rubric.resources.gpu,
+        "reproducible": cw.rubric.resources.reproducible,
+        "kernel_seed": cw.rubric.resources.seed,
     }
     job_file = folder / "job.json"
     job_file.write_text(json.dumps(spec, indent=2))

@@ -6,6 +6,7 @@ never a zero).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ from typing import Any
 from grader.grading.intake import SubmissionError, stage_submission
 from grader.grading.job import Job, create_job_folder, make_readable, remove_job_folder, write_job_file
 from grader.grading.limits import effective_limits
-from grader.grading.report import GradeReport
+from grader.grading.report import ArtifactFile, GradeReport
 from grader.marks.auto import auto_marks
 from grader.marks.outcomes import TestOutcome, TestResult
 from grader.rubrics.loader import CourseworkFiles
@@ -73,7 +74,10 @@ def grade_submission(
     backend: str | None = None,
     seed: int | None = None,
     keep_job: bool = False,
+    artifacts_dir: Path | None = None,
 ) -> GradeReport:
+    """``artifacts_dir``: where the hidden tests' PNGs are copied for the caller to keep (their
+    ``path`` in the report); without it, paths point into the job folder only with ``keep_job``."""
     started = time.monotonic()
     rubric = cw.rubric
     report = GradeReport(
@@ -90,18 +94,44 @@ def grade_submission(
         report.seed = job.seed
         judge = run_judge(job, sandbox.wall_time_s)
         _apply_judge_result(report, judge, cw)
+        report.artifacts = collect_artifacts(judge.get("artifacts") or [], folder / "artifacts",
+                                             artifacts_dir if artifacts_dir is not None else
+                                             (folder / "artifacts" if keep_job else None))
         notebook = judge.get("executed_notebook_path")
         if notebook and Path(notebook).is_file():
             report.executed_notebook = Path(notebook).read_bytes()
     except SubmissionError as exc:
         report.error, report.error_kind = str(exc), "submission"
     except InfrastructureError as exc:
-        report.error, report.error_kind = str(exc), "infrastructure"
+        report.status, report.error, report.error_kind = "error", str(exc), "infrastructure"
+        report.marks = None
     finally:
         if not keep_job:
             remove_job_folder(folder)
     report.duration_s = time.monotonic() - started
     return report
+
+
+def collect_artifacts(records: list[dict[str, Any]], source: Path, target: Path | None) -> list[ArtifactFile]:
+    """The judge's artifacts, checked (a file of the job's artifacts folder, under its own name) and
+    copied to ``target``; sha256 and size are the copied bytes'. None for ``target``: paths None."""
+    found = []
+    for record in records:
+        name = str(record["name"])
+        path = source / f"{name}.png"
+        if Path(record["path"]).resolve() != path.resolve() or path.is_symlink() or not path.is_file():
+            raise InfrastructureError(f"the judge listed an artifact it did not keep: {name[:80]!r}")
+        data = path.read_bytes()
+        kept = None
+        if target is not None:
+            kept = target / path.name
+            if kept.resolve() != path.resolve():
+                target.mkdir(parents=True, exist_ok=True)
+                kept.write_bytes(data)
+        found.append(ArtifactFile(name=name, title=str(record.get("title", "")),
+                                  media_type=str(record["media_type"]), sha256=hashlib.sha256(data).hexdigest(),
+                                  size_bytes=len(data), path=kept))
+    return found
 
 
 def _apply_judge_result(report: GradeReport, judge: dict[str, Any], cw: CourseworkFiles) -> None:

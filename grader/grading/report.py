@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from grader.marks.outcomes import Marks, TestResult
 
 ErrorKind = Literal["submission", "infrastructure"]
+
+
+@dataclass(frozen=True)
+class ArtifactFile:
+    """A PNG a hidden test drew (the ``artifacts`` fixture), for markers. ``path`` is where the file
+    lies on this host for the caller to store (None once the job folder is gone); never in JSON."""
+
+    name: str
+    title: str
+    media_type: str
+    sha256: str
+    size_bytes: int
+    path: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "media_type": self.media_type, "sha256": self.sha256,
+                "size_bytes": self.size_bytes}
 
 
 @dataclass
@@ -27,6 +45,7 @@ class GradeReport:
     executed_notebook: bytes | None = field(default=None, repr=False)
     # Each hidden test as the judge reported it (for the gradebook's per-test rows); not in to_json.
     tests: dict[str, TestResult] | None = field(default=None, repr=False)
+    artifacts: list[ArtifactFile] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -50,6 +69,7 @@ class GradeReport:
             "protocol_violation": self.protocol_violation,
             "execution": self.execution,
             "sandbox": self.sandbox,
+            "artifacts": [a.to_json() for a in self.artifacts],
         }
 
 
@@ -71,6 +91,9 @@ def render_table(report: GradeReport) -> str:
         lines.append("  ".join(r[c].ljust(widths[c]) for c in range(3)) + "  " + r[3])
     for part in report.marks.parts:
         lines.append(f"part {part.id} ({part.title}): {part.score:g}/{part.max_score:g}")
+    for a in report.artifacts:
+        lines.append(f"artifact {a.name} ({a.title or 'untitled'}, {a.size_bytes} bytes)"
+                     + (f": {a.path}" if a.path else ""))
     if report.protocol_violation:
         lines.append(f"run ended early: {report.protocol_violation}")
     lines.append(

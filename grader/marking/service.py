@@ -1,4 +1,5 @@
-"""Markers' marks: set one (optimistically locked, with history) and read them back.
+"""Markers' marks and penalty decisions: set one (optimistically locked, with history) and read
+them back.
 
 Mutating functions commit before they return.
 """
@@ -15,11 +16,16 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from grader.audit.service import record_event
 from grader.db.clock import db_now
-from grader.marking.models import ManualMark, MarkChange, MarkKind
+from grader.marking.models import ManualMark, MarkChange, MarkKind, PenaltyDecision
+from grader.submissions.models import Submission
 
 
 class StaleMark(Exception):
     """Someone changed the mark since this marker read it: reload, then decide again."""
+
+
+class StaleDecision(Exception):
+    """Someone decided the penalty since this marker read it: reload, then decide again."""
 
 
 def set_mark(
@@ -92,6 +98,70 @@ def marks_for_submission(*, session: Session, submission_id: uuid.UUID, student_
     for mark in sorted(rows, key=lambda m: m.submission_id is not None):  # the submission's own win
         marks[mark.item_id] = mark
     return marks
+
+
+def mark_in_force(*, session: Session, submission: Submission, item_id: str) -> ManualMark | None:
+    """The mark that counts for one item of a submission: its own, else the student's for the
+    coursework as a whole (as ``marks_for_submission`` reads them), fresh from the database."""
+    own = _find(session, submission.student_id, submission.coursework_id, item_id, submission.id)
+    return own if own is not None else _find(session, submission.student_id, submission.coursework_id, item_id, None)
+
+
+def penalty_decisions(*, session: Session, submission: Submission,
+                      penalty_id: str | None = None) -> list[PenaltyDecision]:
+    """Every decision bearing on a submission (its own and the student's coursework-wide ones),
+    oldest first: the history a marker sees. Its length is the version a new decision must name."""
+    query = select(PenaltyDecision).where(
+        PenaltyDecision.student_id == submission.student_id, PenaltyDecision.coursework_id == submission.coursework_id,
+        (PenaltyDecision.submission_id == submission.id) | PenaltyDecision.submission_id.is_(None))
+    if penalty_id is not None:
+        query = query.where(PenaltyDecision.penalty_id == penalty_id)
+    return list(session.scalars(query.order_by(PenaltyDecision.id).execution_options(populate_existing=True)))
+
+
+def decisions_in_force(decisions: list[PenaltyDecision]) -> dict[str, PenaltyDecision]:
+    """Penalty id -> the decision in force: the submission's latest, else the coursework-wide latest.
+    ``decisions`` oldest first, as ``penalty_decisions`` returns them."""
+    in_force: dict[str, PenaltyDecision] = {}
+    for d in sorted(decisions, key=lambda d: d.submission_id is not None):  # stable: latest last
+        in_force[d.penalty_id] = d
+    return in_force
+
+
+def decide_penalty(
+    *,
+    session: Session,
+    submission: Submission,
+    penalty_id: str,
+    applied: bool,
+    by_user_id: int,
+    expected_version: int | None,
+    comment: str = "",
+    now: dt.datetime | None = None,
+) -> PenaltyDecision:
+    """Apply or waive a penalty for this submission (append-only), or raise ``StaleDecision``.
+
+    ``expected_version`` is the number of decisions the marker saw (None or 0: none yet).
+    """
+    # Decisions on one submission are serialised on its row, so two markers cannot both pass the check.
+    session.execute(select(Submission.id).where(Submission.id == submission.id).with_for_update())
+    now = now or db_now(session)
+    history = penalty_decisions(session=session, submission=submission, penalty_id=penalty_id)
+    if len(history) != (expected_version or 0):
+        session.rollback()  # release the row lock
+        raise StaleDecision(f"penalty {penalty_id!r} is at version {len(history) or None}, not {expected_version}")
+    decision = PenaltyDecision(student_id=submission.student_id, coursework_id=submission.coursework_id,
+                               submission_id=submission.id, penalty_id=penalty_id, applied=applied,
+                               comment=comment, decided_by_id=by_user_id, decided_at=now)
+    previous = decisions_in_force(history).get(penalty_id)
+    session.add(decision)
+    session.flush()
+    record_event(session=session, actor_id=by_user_id, action="penalty.decide", subject_type="penalty_decision",
+                 subject_id=decision.id, at=now,
+                 details={"penalty_id": penalty_id, "submission_id": str(submission.id), "applied": applied,
+                          "previous": previous.applied if previous else None, "version": len(history) + 1})
+    session.commit()
+    return decision
 
 
 def _find(session: Session, student_id: int, coursework_id: int, item_id: str,

@@ -22,8 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.courseworks.models import Coursework
-from grader.marking.models import PenaltyDecision
-from grader.marking.service import marks_for_submission
+from grader.marking.service import decisions_in_force, marks_for_submission, penalty_decisions
 from grader.marks.lateness import late_factor
 from grader.marks.totals import CourseworkTotal, coursework_total
 from grader.rubrics.model import Rubric
@@ -58,6 +57,12 @@ def submission_marks(*, session: Session, rubric: Rubric, coursework: Coursework
                               grace_minutes=rubric.late_policy.grace_minutes)
     if sub is None:
         return SubmissionMarks(None, None, None)
+    return marks_of_submission(session=session, rubric=rubric, sub=sub)
+
+
+def marks_of_submission(*, session: Session, rubric: Rubric, sub: Submission) -> SubmissionMarks:
+    """One submission's marks and total, whether or not it is the one that counts (the marker's view)."""
+    student_id, coursework_id = sub.student_id, sub.coursework_id
     run = latest_graded_run(session=session, submission_id=sub.id)
     item_ids = {i.id for i in rubric.items}
     penalty_ids = {p.id for p in rubric.penalties}
@@ -65,15 +70,10 @@ def submission_marks(*, session: Session, rubric: Rubric, coursework: Coursework
     auto = {i.item_id: i.score for i in (run.items if run else []) if i.kind == "auto" and i.item_id in item_ids}
     auto_penalties = {p.penalty_id for p in (run.penalties if run else []) if p.applied and p.penalty_id in penalty_ids}
     manual = marks_for_submission(session=session, submission_id=sub.id, student_id=student_id,
-                                  coursework_id=coursework.id)
+                                  coursework_id=coursework_id)
     marker = {k: m.score for k, m in manual.items() if m.score is not None and k in item_ids}
-    decisions: dict[str, bool] = {}
-    rows = session.scalars(select(PenaltyDecision).where(
-        PenaltyDecision.student_id == student_id, PenaltyDecision.coursework_id == coursework.id,
-        (PenaltyDecision.submission_id == sub.id) | PenaltyDecision.submission_id.is_(None)))
-    for d in sorted(rows, key=lambda d: d.submission_id is not None):  # the submission's own win
-        if d.penalty_id in penalty_ids:
-            decisions[d.penalty_id] = d.applied
+    in_force = decisions_in_force(penalty_decisions(session=session, submission=sub))
+    decisions = {k: d.applied for k, d in in_force.items() if k in penalty_ids}
     total = coursework_total(rubric, auto, marker, auto_penalties, decisions,
                              late_factor(sub.late_minutes, rubric.late_policy))
     comments = {k: m.comment for k, m in manual.items() if m.comment}

@@ -32,7 +32,9 @@ class CourseworkFiles:
 
     @property
     def skeleton(self) -> Path:
-        return self.folder / "skeleton.ipynb"
+        """The blank submission: a zip where the coursework needs model files, else the notebook."""
+        zipped = self.folder / "skeleton.zip"
+        return zipped if zipped.is_file() else self.folder / "skeleton.ipynb"
 
     @property
     def solution(self) -> Path:

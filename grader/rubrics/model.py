@@ -101,6 +101,11 @@ class Resources(Strict):
     cell_timeout_s: float | None = Field(None, gt=0)
     notebook_timeout_s: float | None = Field(None, gt=0)
     test_call_timeout_s: float | None = Field(None, gt=0)
+    reproducible: bool = Field(
+        False, description="seed random, numpy and torch (CPU and CUDA) with `seed` and turn on torch's "
+        "deterministic algorithms in the student's kernel"
+    )
+    seed: int = Field(0, ge=0, lt=2**32, description="the kernel's seed when reproducible")
 
 
 class Rubric(Strict):

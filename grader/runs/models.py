@@ -90,6 +90,7 @@ class GradingRun(Base):
     tests: Mapped[list[RunTestResult]] = relationship(back_populates="run", order_by="RunTestResult.test_id")
     items: Mapped[list[RunItemScore]] = relationship(back_populates="run", order_by="RunItemScore.position")
     penalties: Mapped[list[RunPenalty]] = relationship(back_populates="run", order_by="RunPenalty.position")
+    artifacts: Mapped[list[RunArtifact]] = relationship(back_populates="run", order_by="RunArtifact.position")
 
 
 class RunTestResult(Base):
@@ -146,3 +147,23 @@ class RunPenalty(Base):
     visibility: Mapped[str] = mapped_column(String(16))
 
     run: Mapped[GradingRun] = relationship(back_populates="penalties")
+
+
+class RunArtifact(Base):
+    """A PNG a hidden test drew in this run (the judge's ``artifacts`` fixture), kept in the blob
+    store for markers; students see it after release (it is drawn from their model's outputs)."""
+
+    __tablename__ = "run_artifacts"
+    __table_args__ = (UniqueConstraint("run_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("grading_runs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))  # [a-z0-9_-]{1,64}
+    position: Mapped[int] = mapped_column(Integer)  # the order the tests saved them
+    title: Mapped[str] = mapped_column(String(200), default="")
+    media_type: Mapped[str] = mapped_column(String(100))
+    blob_key: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+
+    run: Mapped[GradingRun] = relationship(back_populates="artifacts")

@@ -26,12 +26,14 @@ from grader.marks.outcomes import TestResult
 from grader.runs.models import (
     LIVE_STATUSES,
     GradingRun,
+    RunArtifact,
     RunItemScore,
     RunKind,
     RunPenalty,
     RunStatus,
     RunTestResult,
 )
+from grader.webhooks.service import emit_run_event
 
 DEFAULT_LEASE_S = 90  # a heartbeat every lease/3 leaves room for two missed beats
 DEFAULT_MAX_ATTEMPTS = 3  # infrastructure failures (or vanished workers) before a run is an error
@@ -146,10 +148,14 @@ def complete_run(
     environment_digest: str | None = None,
     hidden_digest: str | None = None,
     executed_notebook_key: str | None = None,
+    artifact_keys: Mapping[str, str] | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     now: dt.datetime | None = None,
 ) -> RunStatus | None:
     """Write a grading report: the run's row and every result row, in one transaction.
+
+    ``artifact_keys``: each of ``report.artifacts`` stored in the blob store (name -> blob key), stored
+    before this call, like the executed notebook; one ``run_artifacts`` row each.
 
     Returns the run's new status, or None when the lease is no longer held (the run was completed
     already, or swept and given to another worker): then nothing is written, so a task that runs
@@ -179,6 +185,8 @@ def complete_run(
         session.rollback()
         return None
     session.add_all(_result_rows(lease.run_id, report, tests or {}))
+    session.add_all(_artifact_rows(lease.run_id, report, artifact_keys or {}))
+    emit_run_event(session=session, run_id=lease.run_id, now=now)  # the outbox, in this same transaction
     session.commit()
     return RunStatus.graded if graded else RunStatus.error
 
@@ -206,8 +214,43 @@ def fail_run(
     if result.rowcount != 1:
         session.rollback()
         return None
+    if not retry:
+        emit_run_event(session=session, run_id=lease.run_id, now=now)  # submission.grading_failed
     session.commit()
     return RunStatus.queued if retry else RunStatus.error
+
+
+def complete_precheck(
+    *,
+    session: Session,
+    lease: Lease,
+    passed: bool,
+    messages: list[str],
+    details: Mapping[str, object],
+    duration_s: float,
+    backend: str | None = None,
+    now: dt.datetime | None = None,
+) -> RunStatus | None:
+    """Write a pre-check's verdict: graded (passed) or error with error_kind submission (the file is
+    unusable). Never a score and never result rows: a pre-check is advice, only full runs make
+    marks (``complete_run``'s report, rows and events belong to them). None when the lease is no
+    longer held. Failures of ours go to ``fail_run`` like any run's."""
+    now = now or db_now(session)
+    text = "\n".join(messages)
+    result = session.execute(
+        update(GradingRun)
+        .where(_held(lease))
+        .values(status=RunStatus.graded if passed else RunStatus.error, finished_at=now, lease_expires_at=None,
+                duration_s=duration_s, score=None, error=None if passed else text,
+                error_kind=None if passed else "submission", details=dict(details), backend=backend,
+                log=_tail(text))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        return None
+    session.commit()
+    return RunStatus.graded if passed else RunStatus.error
 
 
 def sweep_expired_leases(
@@ -314,6 +357,17 @@ def _tail(log: str) -> str:
     if len(log) <= MAX_LOG_CHARS:
         return log
     return "[... earlier output cut ...]\n" + log[-MAX_LOG_CHARS:]
+
+
+def _artifact_rows(run_id: int, report: GradeReport, keys: Mapping[str, str]) -> list[RunArtifact]:
+    if report.status != "graded":
+        return []
+    missing = [a.name for a in report.artifacts if a.name not in keys]
+    if missing:  # a caller bug: the rows would point at nothing
+        raise ValueError(f"artifacts not stored: {', '.join(missing)}")
+    return [RunArtifact(run_id=run_id, name=a.name, position=n, title=a.title, media_type=a.media_type,
+                        blob_key=keys[a.name], sha256=a.sha256, size_bytes=a.size_bytes)
+            for n, a in enumerate(report.artifacts)]
 
 
 def _result_rows(

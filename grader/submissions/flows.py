@@ -33,6 +33,7 @@ from grader.submissions.service import IdempotencyConflict, ReceivedFile, record
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 RATE_WINDOW = dt.timedelta(hours=1)
+PRECHECK_QUEUE = "precheck"  # pre-checks need no GPU: every `grader worker` serves this queue
 
 
 class UploadTooLarge(SubmissionError):
@@ -127,19 +128,34 @@ def receive_upload(
 
 
 def queue_grading(
-    *, session: Session, submission_id: uuid.UUID, queue: str, requested_by_id: int | None = None
+    *, session: Session, submission_id: uuid.UUID, queue: str, requested_by_id: int | None = None,
+    precheck: bool = False,
 ) -> GradingRun | None:
-    """Enqueue a full grading run and wake a worker. Never raises: the submission is already safe,
-    and a run that was not queued or woken is picked up by the sweeper."""
+    """Enqueue a full grading run and wake a worker; with ``precheck`` (a new submission), a
+    pre-check run first, on its own queue, claimed ahead of any full run. Returns the full run.
+
+    Never raises: the submission is already safe. A full run that was not queued or woken is picked
+    up by the sweeper; a pre-check that was not queued is not (it is advice: the full run stands
+    for it), one that was queued but not woken is re-woken like any queued run.
+    """
+    check = _enqueue(session, submission_id, RunKind.precheck, PRECHECK_QUEUE, requested_by_id) if precheck else None
+    run = _enqueue(session, submission_id, RunKind.full, queue, requested_by_id)
+    for woken in (check, run):
+        if woken is not None:
+            wake(woken.id, woken.queue)
+    return run
+
+
+def _enqueue(
+    session: Session, submission_id: uuid.UUID, kind: RunKind, queue: str, requested_by_id: int | None
+) -> GradingRun | None:
     try:
-        run = enqueue_run(session=session, submission_id=submission_id, kind=RunKind.full, queue=queue,
-                          requested_by_id=requested_by_id)
+        return enqueue_run(session=session, submission_id=submission_id, kind=kind, queue=queue,
+                           requested_by_id=requested_by_id)
     except Exception:
         session.rollback()
-        log.exception("could not enqueue a run for submission %s", submission_id)
+        log.exception("could not enqueue a %s run for submission %s", kind.value, submission_id)
         return None
-    wake(run.id, run.queue)
-    return run
 
 
 def wake(run_id: int, queue: str) -> None:

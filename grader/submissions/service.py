@@ -155,6 +155,81 @@ def choose_counting_submission(
     return choice
 
 
+def counting_choice(*, session: Session, student_id: int, coursework_id: int) -> CountingChoice | None:
+    """The lecturer's pick for a student's coursework, if there is one."""
+    return session.scalars(select(CountingChoice).where(CountingChoice.student_id == student_id,
+                                                        CountingChoice.coursework_id == coursework_id)).first()
+
+
+def clear_counting_choice(
+    *, session: Session, student_id: int, coursework_id: int, cleared_by_id: int, now: dt.datetime | None = None
+) -> bool:
+    """Drop a lecturer's pick: the rubric's rule decides again. False (nothing written) when there was none."""
+    choice = counting_choice(session=session, student_id=student_id, coursework_id=coursework_id)
+    if choice is None:
+        return False
+    record_event(session=session, actor_id=cleared_by_id, action="submission.clear_counting",
+                 subject_type="submission", subject_id=choice.submission_id, at=now or db_now(session),
+                 details={"previous": str(choice.submission_id), "reason": choice.reason})
+    session.delete(choice)
+    session.commit()
+    return True
+
+
+@dataclass(frozen=True)
+class DuplicateLink:
+    """A file of one submission identical to a file of another student's submission."""
+
+    path: str
+    sha256: str
+    other: Submission
+    other_path: str
+    other_is_earlier: bool  # True: this submission was flagged as the copy; False: the other was
+
+
+def duplicates_of(*, session: Session, submission_id: uuid.UUID) -> list[DuplicateLink]:
+    """The flags naming this submission, either way round, oldest flag first."""
+    flags = session.scalars(select(DuplicateFlag).where(
+        (DuplicateFlag.submission_id == submission_id) | (DuplicateFlag.duplicate_of_id == submission_id))
+        .order_by(DuplicateFlag.id)).all()
+    links = []
+    for flag in flags:
+        earlier = flag.submission_id == submission_id
+        other_id = flag.duplicate_of_id if earlier else flag.submission_id
+        own_path = flag.path if earlier else _path_of(session, submission_id, flag.sha256)
+        other_path = _path_of(session, other_id, flag.sha256) if earlier else flag.path
+        links.append(DuplicateLink(own_path, flag.sha256, session.get(Submission, other_id), other_path, earlier))
+    return links
+
+
+@dataclass(frozen=True)
+class DuplicateHolder:
+    submission: Submission
+    path: str
+    flagged: bool  # False: the earliest holder, whose file the flagged ones copy
+
+
+def coursework_duplicates(*, session: Session, coursework_id: int) -> dict[str, list[DuplicateHolder]]:
+    """Every flagged file of a coursework: sha256 -> its holders (the earliest first), first flagged first."""
+    flags = session.scalars(select(DuplicateFlag).join(Submission, Submission.id == DuplicateFlag.submission_id)
+                            .where(Submission.coursework_id == coursework_id).order_by(DuplicateFlag.id)).all()
+    groups: dict[str, dict[uuid.UUID, DuplicateHolder]] = {}
+    for flag in flags:
+        holders = groups.setdefault(flag.sha256, {})
+        if flag.duplicate_of_id not in holders:
+            original = session.get(Submission, flag.duplicate_of_id)
+            holders[original.id] = DuplicateHolder(original, _path_of(session, original.id, flag.sha256), False)
+        holders[flag.submission_id] = DuplicateHolder(session.get(Submission, flag.submission_id), flag.path, True)
+    return {sha: sorted(h.values(), key=lambda h: (h.submission.received_at, str(h.submission.id)))
+            for sha, h in groups.items()}
+
+
+def _path_of(session: Session, submission_id: uuid.UUID, sha256: str) -> str:
+    return session.scalars(select(SubmissionFile.path).where(SubmissionFile.submission_id == submission_id,
+                                                             SubmissionFile.sha256 == sha256)
+                           .order_by(SubmissionFile.path).limit(1)).first() or ""
+
+
 def _by_key(session: Session, student_id: int, coursework_id: int, key: str) -> Submission | None:
     return session.scalars(
         select(Submission).where(Submission.student_id == student_id, Submission.coursework_id == coursework_id,

@@ -9,8 +9,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from grader.audit.service import record_event
 from grader.db.clock import db_now
@@ -21,6 +22,8 @@ from grader.users.tokens import TOKEN_PREFIX, hash_token, new_token
 # with every scope is still a student). "*" stands for every scope.
 SCOPES = ("submit", "read", "mark", "release", "roster", "export")
 ALL_SCOPES = "*"
+# How stale a token's last_used_at may get: one write a minute per token, not one per request.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
 class UserExists(Exception):
@@ -89,4 +92,21 @@ def authenticate(*, session: Session, secret: str, now: dt.datetime | None = Non
     now = now or db_now(session)
     if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now) or not user.active:
         return None
+    _note_use(session, token, now)
     return TokenOwner(user=user, token=token)
+
+
+def _note_use(session: Session, token: ApiToken, now: dt.datetime) -> None:
+    """Stamp ``last_used_at`` unless it is under a minute old. The condition is in the UPDATE, so
+    concurrent requests with one token still write once."""
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
+        return
+    stale = now - LAST_USED_RESOLUTION
+    written = session.execute(
+        update(ApiToken).where(ApiToken.id == token.id,
+                               or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= stale))
+        .values(last_used_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    if written:
+        set_committed_value(token, "last_used_at", now)  # the loaded row, without a second write

@@ -13,7 +13,7 @@ from grader.grading.report import GradeReport
 from grader.marks.auto import auto_marks
 from grader.marks.outcomes import TestOutcome, TestResult
 from grader.rubrics.model import Rubric
-from grader.runs.models import GradingRun, RunStatus
+from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run
 from sqlalchemy import select
 
@@ -46,9 +46,10 @@ TESTS = {
 
 
 def grade(sessions: sessionmaker[Session], rubric: Rubric, submission_id: str) -> int:
-    """Grade a submission's queued run as a worker would: claim it, complete it with a report."""
+    """Grade a submission's queued full run as a worker would: claim it, complete it with a report."""
     with sessions() as session:
         run_id = session.scalars(select(GradingRun.id).where(GradingRun.submission_id == uuid.UUID(submission_id),
+                                                             GradingRun.kind == RunKind.full,
                                                              GradingRun.status == RunStatus.queued)).one()
         lease = claim_run(session=session, run_id=run_id, worker_id="test-worker")
         assert lease is not None

@@ -6,7 +6,10 @@ student never reads another student's submission or marks.
 
 from __future__ import annotations
 
+import pytest
 from api_kit import notebook, upload
+from artifact_kit import grade_with_artifacts, png
+from marking_kit import marking_rubrics
 
 ROLES = ("anonymous", "student", "other", "gta", "lecturer", "service")
 EVERYONE = set(ROLES)
@@ -26,11 +29,33 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/courseworks/{cw}/release"): {"lecturer"},
     ("GET", "/api/v1/courseworks/{cw}/export.csv"): {"lecturer", "service"},
     ("POST", "/api/v1/roster"): {"lecturer", "service"},
+    ("POST", "/api/v1/webhooks"): {"lecturer", "service"},
+    ("GET", "/api/v1/webhooks"): {"lecturer", "service"},
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): {"lecturer", "service"},
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): {"lecturer", "service"},
+    ("GET", "/api/v1/submissions/{submission_id}/marking"): {"gta", "lecturer"},
+    ("PUT", "/api/v1/submissions/{submission_id}/marks/{item_id}"): {"gta", "lecturer"},
+    ("GET", "/api/v1/submissions/{submission_id}/marks/{item_id}/history"): {"gta", "lecturer"},
+    ("PUT", "/api/v1/submissions/{submission_id}/penalties/{penalty_id}"): {"gta", "lecturer"},
+    ("POST", "/api/v1/submissions/{submission_id}/counting"): {"lecturer"},
+    ("DELETE", "/api/v1/submissions/{submission_id}/counting"): {"lecturer"},
+    ("GET", "/api/v1/courseworks/{cw}/duplicates"): {"gta", "lecturer"},
+    # Students (and the service for them) only after release; the table runs before the release.
+    ("GET", "/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts"): {"gta", "lecturer"},
+    ("GET", "/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts/{name}"): {"gta", "lecturer"},
     **{route: EVERYONE for route in PUBLIC},
 }
 # Reading a submission that is not yours says "not found": it does not confirm the id exists.
 DENIED_AS_NOT_FOUND = {("GET", "/api/v1/submissions/{submission_id}"),
-                       ("GET", "/api/v1/submissions/{submission_id}/file")}
+                       ("GET", "/api/v1/submissions/{submission_id}/file"),
+                       ("GET", "/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts"),
+                       ("GET", "/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts/{name}")}
+
+
+@pytest.fixture(scope="module")
+def rubrics_dir(tmp_path_factory: pytest.TempPathFactory):
+    # cwa with a penalty, so the penalty route has one to decide.
+    return marking_rubrics(tmp_path_factory.mktemp("roles_rubrics"))
 
 
 def app_routes(app) -> set[tuple[str, str]]:
@@ -52,14 +77,35 @@ def app_routes(app) -> set[tuple[str, str]]:
 
 
 def call(client, method: str, path: str, headers: dict[str, str], values: dict[str, str]):
-    url = path.format(**values)
+    # A callable value makes a fresh one per call (each allowed role deletes its own webhook).
+    url = path.format(**{k: v() if callable(v) and f"{{{k}}}" in path else v for k, v in values.items()})
     if method == "GET":
         return client.get(url, headers=headers)
+    if method == "DELETE":
+        return client.delete(url, headers=headers)
+    if method == "PUT":  # a mark or a penalty decision, naming the version this caller can read
+        body = {"score": 1, "comment": "ok"} if "/marks/" in path else {"applied": False, "comment": "lifted"}
+        body["expected_version"] = _version(client, path, headers, values)
+        return client.put(url, headers=headers, json=body)
+    if path.endswith("/counting"):
+        return client.post(url, headers=headers, json={"reason": "the student asked"})
     if path.endswith("/submissions"):
         return client.post(url, headers=headers, files={"file": ("cwa.ipynb", notebook("z = 3"), "application/x-ipynb+json")})
+    if path.endswith("/webhooks"):
+        return client.post(url, headers=headers, json={"url": "https://cate.example.ac.uk/hooks"})
     if path.endswith("/roster"):
         return client.post(url, headers=headers, json={"students": [{"external_id": "s9", "name": "Nia"}]})
     return client.post(url, headers=headers)
+
+
+def _version(client, path: str, headers: dict[str, str], values: dict[str, str]) -> int | None:
+    sheet = client.get("/api/v1/submissions/{submission_id}/marking".format(**values), headers=headers)
+    if sheet.status_code != 200:
+        return None
+    if "/marks/" in path:
+        mark = next(i for i in sheet.json()["items"] if i["id"] == values["item_id"])["mark"]
+        return mark["version"] if mark else None
+    return next(p for p in sheet.json()["penalties"] if p["id"] == values["penalty_id"])["version"]
 
 
 def test_the_table_names_every_route(client):
@@ -69,9 +115,14 @@ def test_the_table_names_every_route(client):
     assert openapi_paths <= routes
 
 
-def test_every_route_for_every_role(client, people):
+def test_every_route_for_every_role(client, people, sessions):
     sub = upload(client, people.headers["student"], notebook("mine = 1")).json()
-    values = {"cw": "cwa", "submission_id": sub["id"]}
+    run_id = grade_with_artifacts(sessions, client.app.state.blobs, client.app.state.courseworks["cwa"].rubric,
+                                  sub["id"], {"samples": png(9)}, tests={})
+    values = {"cw": "cwa", "submission_id": sub["id"], "item_id": "essay", "penalty_id": "layers",
+              "run_id": str(run_id), "name": "samples",
+              "webhook_id": lambda: client.post("/api/v1/webhooks", headers=people.headers["lecturer"],
+                                                json={"url": "https://cate.example.ac.uk/hooks"}).json()["id"]}
     failures = []
     for (method, path), allowed in sorted(ALLOWED.items()):
         for role in ROLES:

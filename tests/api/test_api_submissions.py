@@ -10,7 +10,7 @@ import pytest
 from api_kit import notebook, upload, zipped
 from sqlalchemy import func, select
 
-from grader.runs.models import GradingRun, RunStatus
+from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.submissions.models import Submission
 
 
@@ -41,9 +41,11 @@ def test_upload_gives_a_receipt_stores_the_blob_and_queues_a_run(client, people,
         sub = s.get(Submission, uuid.UUID(receipt["id"]))
         assert sub is not None and sub.student_id == people.student_ids["student"]
         assert sub.blob_key == receipt["sha256"]
-        run = s.scalars(select(GradingRun).where(GradingRun.submission_id == sub.id)).one()
-        assert run.status is RunStatus.queued and run.queue == "cpu"
-    assert woken == [(run.id, "cpu")]
+        check, run = s.scalars(select(GradingRun).where(GradingRun.submission_id == sub.id)
+                               .order_by(GradingRun.id)).all()
+        assert check.kind is RunKind.precheck and check.queue == "precheck"
+        assert run.kind is RunKind.full and run.status is RunStatus.queued and run.queue == "cpu"
+    assert woken == [(check.id, "precheck"), (run.id, "cpu")]
     status = client.get(f"/api/v1/submissions/{receipt['id']}", headers=people.headers["student"]).json()
     assert status["status"] == "queued" and status["sha256"] == receipt["sha256"]
 
@@ -99,7 +101,7 @@ def test_same_idempotency_key_twice_is_one_submission(client, people, sessions, 
     assert first.status_code == 201 and again.status_code == 200
     assert again.json() == first.json()
     assert count_rows(sessions) == 1
-    assert len(woken) == 1
+    assert len(woken) == 2  # one pre-check and one full run, woken once
 
 
 def test_same_idempotency_key_with_another_file_is_a_conflict(client, people, settings, sessions):
@@ -157,7 +159,7 @@ def test_health_and_metrics(client, people):
     text = client.get("/metrics").text
     assert 'grader_uploads_total{coursework="cwa"} 1.0' in text
     assert 'grader_upload_rejections_total{coursework="cwa",reason="invalid"} 1.0' in text
-    assert 'grader_runs{status="queued"} 1.0' in text
+    assert 'grader_runs{status="queued"} 2.0' in text  # the pre-check and the full run
     line = next(l for l in text.splitlines() if l.startswith("grader_oldest_waiting_submission_age_seconds "))
     assert float(line.split()[1]) >= 0
 

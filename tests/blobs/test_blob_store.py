@@ -276,7 +276,12 @@ def test_sweep_removes_only_old_temp_files(store):
     assert temp_files(store) == [fresh]
 
 
-def test_store_has_no_delete():
-    # Receipts promise the file is kept: no implementation offers deletion through the interface.
-    assert not any(hasattr(cls, name) for cls in (BlobStore, LocalBlobStore)
-                   for name in ("delete", "remove", "unlink"))
+def test_store_deletes_only_through_the_guarded_delete():
+    # Receipts promise the file is kept: the only way to delete is ``delete(..., unless_stored_since)``
+    # (the orphan collector's, see test_blob_delete.py), never a plain remove.
+    import inspect
+
+    assert not any(hasattr(cls, name) for cls in (BlobStore, LocalBlobStore) for name in ("remove", "unlink"))
+    for cls in (BlobStore, LocalBlobStore):
+        param = inspect.signature(cls.delete).parameters["unless_stored_since"]
+        assert param.kind is param.KEYWORD_ONLY and param.default is param.empty

@@ -13,9 +13,23 @@ from grader.rubrics.loader import load_coursework  # noqa: E402
 from grader.settings import get_settings  # noqa: E402
 
 
+BACKENDS = ("bwrap", "docker")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backends(*names): sandbox backends to run on (default: bwrap only)")
+
+
+def pytest_generate_tests(metafunc):
+    """Every attack runs on bwrap; those marked ``backends("bwrap", "docker")`` on docker too."""
+    if "backend" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        metafunc.parametrize("backend", marker.args if marker else ("bwrap",), scope="session")
+
+
 @pytest.fixture(scope="session")
-def settings():
-    return get_settings()
+def settings(backend):
+    return get_settings().model_copy(update={"sandbox_backend": backend})
 
 
 @pytest.fixture(scope="session")
@@ -26,11 +40,13 @@ def cw1(settings):
 @pytest.fixture(scope="session")
 def base(cw1, settings, tmp_path_factory) -> hostile_kit.Verdict:
     """The base's verdict without any attack: graded once per session and shared by the xdist
-    workers through a file under pytest's common temp root (the first worker grades, the others read)."""
+    workers through a file under pytest's common temp root (the first worker grades, the others read).
+    One per backend: each must give the base the same verdict on its own."""
     root = tmp_path_factory.getbasetemp()
     if hasattr(root, "parent") and root.name.startswith("popen-gw"):  # an xdist worker: share with its siblings
         root = root.parent
-    cache, lock = root / "hostile-base.json", root / "hostile-base.lock"
+    backend = settings.sandbox_backend
+    cache, lock = root / f"hostile-base-{backend}.json", root / f"hostile-base-{backend}.lock"
     with open(lock, "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         if cache.is_file():

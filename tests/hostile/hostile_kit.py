@@ -5,7 +5,9 @@
 - ``grade(path, cw, settings)``: grades through the real pipeline while a watcher thread records
   the job cgroups this grading created (told apart from the other xdist worker's, and from other
   sessions on the host, by process ancestry), then checks the host: none of those cgroups left in
-  any hierarchy, and no process of the sandbox uid left in this session's cgroup scope.
+  any hierarchy, and no process of the sandbox uid left in this session's cgroup scope. Under the
+  docker backend (``settings.sandbox_backend``) the watcher records containers instead (their
+  ``grader.host_pid`` label descends from us): none may be left, nor any process in their cgroups.
 - ``Verdict``: what a grade gave (score, item scores and statuses, penalties, and the ``HOSTILE``
   records the attack code wrote to its cell outputs or to the sandbox log).
 
@@ -348,16 +350,70 @@ def leftovers(watcher: JobWatcher) -> list[str]:
     return found
 
 
+class ContainerWatcher(JobWatcher):
+    """The docker backend's jobs: containers whose host process (the judge) descends from us."""
+
+    def __init__(self, uid: int):
+        import docker
+
+        super().__init__(uid)
+        self.api = docker.from_env().api
+
+    def _poll(self, last_scan: float) -> float:
+        for c in self.api.containers(all=True, filters={"label": "grader.sandbox"}):
+            if c["Id"] in self.mine or c["Id"] in self.others:
+                continue
+            try:
+                host_pid = int((c.get("Labels") or {}).get("grader.host_pid", ""))
+            except ValueError:
+                continue
+            (self.mine if host_pid == self.me or self.me in _ancestors(host_pid) else self.others).add(c["Id"])
+        if time.monotonic() - last_scan > 0.5:
+            last_scan = time.monotonic()
+            self.seen_sandbox_processes = max(self.seen_sandbox_processes, len(self.processes()))
+        self._stop.wait(0.1)  # an engine call per poll: a gentler pace than cgroup reads
+        return last_scan
+
+    def processes(self) -> list[HostProcess]:
+        """Processes of the sandbox uid, host-wide, in one of our containers' cgroups."""
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if self.uid not in _uids(pid):
+                    continue
+                path = _proc_cgroups(pid).get(_scope_key(), "")
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, ValueError):
+                continue
+            if any(cid in path for cid in self.mine):
+                found.append(HostProcess(int(pid), path, "?", cmd))
+        return found
+
+    def leftovers(self) -> list[str]:
+        from docker.errors import NotFound
+
+        found = []
+        for cid in sorted(self.mine):
+            try:
+                state = self.api.inspect_container(cid)["State"]
+                found.append(f"container {cid[:12]} still exists ({state.get('Status')})")
+            except NotFound:
+                pass
+        found += [f"process of uid {self.uid} left: {p}" for p in self.processes()]
+        return found
+
+
 def grade(path: Path, cw, settings, *, check_host: bool = True) -> Verdict:
     """Grade through the real pipeline; then nothing of the job may be left on the host."""
-    with JobWatcher(settings.sandbox.uid) as watcher:
+    docker = settings.sandbox_backend == "docker"
+    with (ContainerWatcher if docker else JobWatcher)(settings.sandbox.uid) as watcher:
         report = grade_submission(path, cw, settings)
     verdict = Verdict.of(report)
     if check_host:
         assert watcher.mine and watcher.seen_sandbox_processes, (
-            f"the watcher saw no job cgroup or sandbox process of this grading ({watcher.errors[:3]}): "
+            f"the watcher saw no job cgroup, container or sandbox process of this grading ({watcher.errors[:3]}): "
             "the host check would be vacuous")
-        left = leftovers(watcher)
+        left = watcher.leftovers() if docker else leftovers(watcher)
         assert not left, ("the job left things behind on the host:\n  " + "\n  ".join(left)
                           + f"\nthe grade: {verdict.summary()}")
     return verdict

@@ -29,7 +29,7 @@ NOTEBOOK = [
     "def spin():\n    while True:\n        pass\n\ndef die():\n    os._exit(1)",
 ]
 RESULT_KEYS = {"tests", "collected", "protocol_violation", "execution", "executed_notebook_path", "sandbox",
-               "infrastructure_error", "seed"}
+               "infrastructure_error", "seed", "artifacts"}
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""Real bubblewrap, real cgroups, the real course runtime. Missing any of them fails, never skips."""
+"""Real bubblewrap, real cgroups, a real Docker engine, the real course runtime. Missing any of them
+fails, never skips.
+
+Every test that uses ``sandbox``/``run`` (or asks for ``backend``) runs once per backend, bwrap and
+docker; ``@pytest.mark.backends("bwrap")`` narrows a test to the backends whose internals it probes."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from grader.settings import SandboxLimits, Settings
 from workers.sandbox import get_backend
 from workers.sandbox.base import SandboxOutcome, SandboxSpec
 
+BACKENDS = ("bwrap", "docker")
 # Every test program starts with this: report(**kw) prints one JSON line for the host to read.
 PRELUDE = "import json, os, sys\ndef report(**kw): print(json.dumps(kw), flush=True)\n"
 RUNTIME = Path("/opt/grader/runtime")
@@ -24,6 +29,43 @@ TEST_LIMITS = {
     "memory_mb": 256, "pids": 64, "cpus": 1.0, "cpu_time_s": 30, "wall_time_s": 5, "file_size_mb": 8,
     "work_dir_mb": 16, "tmp_mb": 16, "shm_mb": 16, "log_bytes": 64 * 1024,
 }  # fmt: skip
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backends(*names): run only on these sandbox backends")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        metafunc.parametrize("backend", marker.args if marker else BACKENDS)
+
+
+def docker_problems() -> list[str]:
+    """What the docker backend lacks here (the engine, the image), for a clear failure."""
+    from grader.settings import Settings
+    from workers.sandbox.base import SandboxError
+    from workers.sandbox.docker import image_id
+
+    try:
+        image_id(Settings())
+    except SandboxError as e:
+        return [f"{e} (make services)"]
+    return []
+
+
+@pytest.fixture(scope="session")
+def docker_ready():
+    problems = docker_problems()
+    if problems:
+        pytest.fail("docker backend prerequisites missing:\n  " + "\n  ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def backend_ready(backend, request):
+    if backend == "docker":
+        request.getfixturevalue("docker_ready")
+    return backend
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -84,12 +126,13 @@ def make_spec(job):
 
 
 @pytest.fixture
-def sandbox(make_spec, settings):
-    """start(code, **limits) -> the running SandboxProcess of ``python prog.py`` inside. Killed after the test."""
+def sandbox(make_spec, settings, backend_ready):
+    """start(code, **limits) -> the running SandboxProcess of ``python prog.py`` inside, on the test's
+    backend. Killed after the test."""
     started = []
 
     def start(code: str, env: dict | None = None, settings: Settings = settings, **limits):
-        proc = get_backend("bwrap", settings).start(make_spec(code, env, **limits))
+        proc = get_backend(backend_ready, settings).start(make_spec(code, env, **limits))
         started.append(proc)
         return proc
 

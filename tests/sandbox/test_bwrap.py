@@ -1,7 +1,11 @@
-"""The bwrap student zone, attacked one property at a time. Each program runs as
+"""The student zone, attacked one property at a time, on every backend (bwrap and docker: the
+``backend`` parameter, see conftest). Each program runs as
 ``/opt/grader/runtime/bin/python /opt/grader/runner/prog.py`` inside a real sandbox, after a
 prelude (conftest.PRELUDE) that imports json, os and sys and defines ``report(**kw)``: print
-one JSON line, which ``result()`` reads back."""
+one JSON line, which ``result()`` reads back.
+
+Tests marked ``backends("bwrap")`` probe bwrap's own machinery (its job cgroup, its reaper,
+PDEATHSIG); tests/sandbox/test_docker.py holds the docker backend's counterparts."""
 
 from __future__ import annotations
 
@@ -40,6 +44,24 @@ def host_pids_with(token: str) -> list[int]:
     return found
 
 
+def job_released(proc) -> bool:
+    """The backend's own record of the job is gone: bwrap's job cgroup, or docker's container."""
+    if hasattr(proc, "_cgroup"):
+        return not any(d.exists() for d in proc._cgroup.dirs.values())
+    return container_gone(proc.id)
+
+
+def container_gone(container_id: str) -> bool:
+    import docker
+    from docker.errors import NotFound
+
+    try:
+        docker.from_env().api.inspect_container(container_id)
+    except NotFound:
+        return True
+    return False
+
+
 def start_time(pid: int) -> str | None:
     """When ``pid`` started (tells a process from a later one given the same pid); None if gone."""
     try:
@@ -72,15 +94,25 @@ report(ids=[os.getuid(), os.geteuid(), os.getgid(), os.getegid()], groups=os.get
     assert outcome.exit_code == 0
 
 
-def test_environment_is_exactly_spec_env(run):
+def test_environment_is_exactly_spec_env(run, backend):
     # /proc/self/environ is what the program was started with, before Python touches it.
     out, _ = run(
-        "report(env=open('/proc/self/environ').read().split('\\0')[:-1], init=open('/proc/1/environ').read())",
+        """
+try:
+    init = open('/proc/1/environ').read()
+except OSError as e:
+    init = type(e).__name__
+report(env=open('/proc/self/environ').read().split('\\0')[:-1], init=init)
+""",
         env={"ONLY": "this", "LANG": "C.UTF-8"},
     )
     r = result(out)
-    assert sorted(r["env"]) == ["LANG=C.UTF-8", "ONLY=this", "PWD=/work"]  # PWD comes from bwrap's --chdir
-    assert r["init"] == ""  # bwrap's pid 1 started with an empty environment
+    if backend == "bwrap":
+        assert sorted(r["env"]) == ["LANG=C.UTF-8", "ONLY=this", "PWD=/work"]  # PWD comes from bwrap's --chdir
+        assert r["init"] == ""  # bwrap's pid 1 started with an empty environment
+    else:
+        assert sorted(r["env"]) == ["LANG=C.UTF-8", "ONLY=this"]  # env -i in front of the program
+        assert r["init"] == "PermissionError"  # docker-init (pid 1) is root's: not even readable
 
 
 def test_no_network_but_loopback(run):
@@ -206,11 +238,10 @@ time.sleep(600)
     assert result(proc.stdout.readline())["ready"]
     daemons = {pid: start_time(pid) for pid in host_pids_with(token)}
     assert daemons, "the daemon should be running before kill()"
-    cgroup_dirs = list(proc._cgroup.dirs.values())
     proc.kill()
     assert host_pids_with(token) == []
     assert not any(start_time(pid) == t for pid, t in daemons.items())  # not even a zombie
-    assert not any(d.exists() for d in cgroup_dirs)  # cgroup removed, so nothing was left in it
+    assert job_released(proc)  # cgroup (or container) removed, so nothing was left in it
 
 
 def test_ptrace_and_process_vm_are_denied(run):
@@ -232,7 +263,7 @@ report(pid1=ptrace_attach(1), parent=ptrace_attach(os.getppid()), vm_readv=[rc, 
     assert r["vm_readv"] == [-1, 1]
 
 
-def test_host_files_are_not_visible(run, settings):
+def test_host_files_are_not_visible(run, settings, backend):
     paths = [
         "/work/main",
         "/root",
@@ -247,12 +278,17 @@ def test_host_files_are_not_visible(run, settings):
     out, _ = run(f"""
 paths = {paths!r}
 report(exists={{p: os.path.exists(p) for p in paths}}, work=os.listdir("/work"),
-       etc=sorted(os.listdir("/etc")), mounts=open("/proc/self/mountinfo").read())
+       etc=sorted(os.listdir("/etc")), mounts=open("/proc/self/mountinfo").read(),
+       sys=os.listdir("/sys") if os.path.isdir("/sys") else None)
 """)
     r = result(out)
+    etc = ["alternatives", "group", "hosts", "ld.so.cache", "nsswitch.conf", "passwd"]
+    if backend == "docker":  # the engine always adds these three; /sys is an empty tmpfs over sysfs
+        etc = sorted([*etc, "hostname", "mtab", "resolv.conf"])
+        assert r["exists"].pop("/sys") and r["sys"] == []
     assert not any(r["exists"].values()), r["exists"]
     assert r["work"] == []
-    assert r["etc"] == ["alternatives", "group", "hosts", "ld.so.cache", "nsswitch.conf", "passwd"]
+    assert r["etc"] == etc
     assert "/work/main" not in r["mounts"] and "/root" not in r["mounts"]
 
 
@@ -345,7 +381,7 @@ except OSError as e:
     assert result(out) == {"errno": 27, "size": 1 << 20}  # EFBIG at exactly RLIMIT_FSIZE
 
 
-def test_runtime_submission_and_root_are_read_only(run, job):
+def test_runtime_submission_and_root_are_read_only(run, job, backend):
     os.chown(job.submission, 65534, 65534)  # owned by the student's uid: only the mount stops writes
     (job.submission / "notebook.ipynb").write_text("{}")
     os.chown(job.submission / "notebook.ipynb", 65534, 65534)
@@ -362,6 +398,8 @@ report(runtime=write("/opt/grader/runtime/x"), runner=write("/opt/grader/runner/
 """)
     r = result(out)
     assert r.pop("work") == "written"
+    if backend == "docker":  # the image's root-owned file: overlayfs checks permissions before EROFS
+        assert r.pop("passwd") in (13, 30)
     assert r == dict.fromkeys(r, 30), r  # EROFS everywhere else
 
 
@@ -411,6 +449,25 @@ sys.stdout.buffer.write(b"z" * (3 << 20))
     assert proc.kill().exit_code == 0
 
 
+def test_stdio_pipes_do_not_reopen_through_proc(run):
+    """The pipes to the host are root's (docker: the container's user is root until setpriv), so no
+    process inside can reopen another's stdin/stdout through /proc and speak on its behalf."""
+    out, _ = run("""
+reopened = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    for fd in ("0", "1", "2"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            os.close(os.open(f"/proc/{pid}/fd/{fd}", os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            continue
+        if target != "/dev/null":
+            reopened.append([pid, fd, target])
+report(reopened=reopened, me=os.getpid())
+""")
+    assert result(out)["reopened"] == []
+
+
 def test_stderr_flood_with_stdin_unread_does_not_hang_the_host(sandbox):
     proc = sandbox(
         """
@@ -443,6 +500,7 @@ while True:
     assert not outcome.wall_timeout
 
 
+@pytest.mark.backends("bwrap")  # the reaper and bwrap's pid 1; docker: test_docker.py
 def test_nothing_is_left_after_a_normal_exit(sandbox):
     """Not even a zombie: the job's reaper collects what bwrap's early exit would orphan."""
     proc = sandbox(
@@ -459,12 +517,11 @@ def test_nothing_is_left_after_a_normal_exit(sandbox):
 
 def test_kill_is_idempotent_and_releases_the_cgroup(sandbox):
     proc = sandbox("import time; time.sleep(30)")
-    dirs = list(proc._cgroup.dirs.values())
-    assert all(d.exists() for d in dirs)
+    assert not job_released(proc)
     first = proc.kill()
     assert proc.kill() is first
     assert first.exit_code == 128 + 9 and not first.wall_timeout
-    assert not any(d.exists() for d in dirs)
+    assert job_released(proc)
 
 
 def test_spawning_thread_may_exit(sandbox):
@@ -480,7 +537,8 @@ def test_spawning_thread_may_exit(sandbox):
     assert proc.wait(5) == 0
 
 
-def test_job_dies_with_the_host_process(make_spec):
+@pytest.mark.backends("bwrap")  # PDEATHSIG; docker's counterpart is the orphan sweep (test_docker.py)
+def test_job_dies_with_the_host_process(make_spec, backend):
     """The worker is SIGKILLed mid-job: nothing of the job survives it (PDEATHSIG all the way down)."""
     token = f"orphan-{secrets.token_hex(8)}"
     spec = make_spec(f"""

@@ -1,18 +1,18 @@
 """Worker tests: real ``grader worker`` processes, real Redis, real Postgres, a real tiny coursework.
 
 Each test session (each xdist worker) gets its own Postgres database (``alembic upgrade head``) and
-its own Redis database number, emptied before each test. Worker processes start in their own
+its own private ``redis-server`` (tests/private_services.py), emptied before each test: a test may
+restart that Redis without touching any other test, whatever runs in parallel. Worker processes start in their own
 process group and are SIGKILLed with it at the end of each test; every process they start (the
 judge runs in a session of its own) carries a marker in its environment, and anything still
 carrying it is killed too, so no worker or judge outlives a test.
 
-Postgres or Redis missing is a failure, never a skip (CI starts them).
+Postgres or redis-server missing is a failure, never a skip (CI starts them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import hashlib
 import io
 import os
@@ -28,12 +28,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import redis
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pg_database import migrated_database  # noqa: E402
+from private_services import PrivateRedis, private_redis  # noqa: E402
 from grader.blobs import LocalBlobStore
 from grader.courseworks.models import Coursework
 from grader.db.engine import make_engine, session_factory
@@ -45,10 +45,7 @@ from grader.settings import REPO_ROOT, Settings
 from grader.submissions.service import record_submission
 from workers.celery_app import make_app
 
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 GRADER = str(Path(sys.executable).parent / "grader")
-REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", str(REDIS_PORT),
-               "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"]
 LEASE_S = 10  # the smallest lease settings allow: a vanished worker's run is back within seconds
 SWEEP_S = 1
 
@@ -109,38 +106,11 @@ def engine(pg_url: str) -> Iterator[Engine]:
 # -- Redis ----------------------------------------------------------------------------------------
 
 
-def redis_db_number() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return 4 + int(worker.removeprefix("gw") or 0) % 12  # 4..15: leave the low numbers to others
-
-
-def redis_ping(timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            redis.Redis(REDIS_HOST, REDIS_PORT, socket_timeout=2).ping()
-            return
-        except redis.exceptions.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def restart_redis() -> None:
-    """Stop Redis without saving (it keeps nothing on disk here) and start it again."""
-    subprocess.run(["redis-cli", "-h", REDIS_HOST, "-p", str(REDIS_PORT), "shutdown", "nosave"],
-                   capture_output=True, timeout=30)
-    deadline = time.monotonic() + 20
-    while True:  # wait until it is really gone, then start it
-        try:
-            redis.Redis(REDIS_HOST, REDIS_PORT, socket_timeout=1).ping()
-        except redis.exceptions.ConnectionError:
-            break
-        if time.monotonic() > deadline:
-            raise RuntimeError("redis did not stop")
-        time.sleep(0.1)
-    subprocess.run(REDIS_START, check=True, capture_output=True, timeout=30)
-    redis_ping()
+@pytest.fixture(scope="session")
+def broker_redis() -> Iterator[PrivateRedis]:
+    """This session's own Redis (no persistence): tests restart it at will."""
+    with private_redis() as server:
+        yield server
 
 
 # -- the world one test runs in -------------------------------------------------------------------
@@ -165,6 +135,7 @@ class World:
     broker_url: str
     rubrics_dir: Path
     api_blobs: LocalBlobStore  # the API's store: what it received
+    redis: PrivateRedis  # the broker's server (restart it to lose every wake-up)
     marker: str
     workers: list[Worker] = field(default_factory=list)
     coursework_id: int = 0
@@ -246,7 +217,7 @@ class World:
             app.send_task("grader.grade_run", args=(run_id,), queue=queue, countdown=countdown)
         finally:
             app.close()
-        # (No retry here: a test that restarts Redis runs alone, see ``world``.)
+        # (No retry here: only this test uses this Redis, and it restarts it between wake-ups.)
 
     def run(self, run_id: int) -> GradingRun:
         with self.sessions() as s:
@@ -310,40 +281,17 @@ def kill_marked(marker: str) -> int:
     return found
 
 
-REDIS_LOCK = Path("/tmp/grader-worker-tests-redis.lock")
-
-
 @pytest.fixture
-def redis_restart() -> None:
-    """Requested by a test that restarts Redis: it runs alone among these tests (see ``world``)."""
-
-
-@pytest.fixture
-def world(request: pytest.FixtureRequest, tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[World]:
-    # Restarting Redis takes it from every test at once: such a test holds the lock exclusively,
-    # the others share it (across xdist workers).
-    lock = open(REDIS_LOCK, "a+")
-    fcntl.flock(lock, fcntl.LOCK_EX if "redis_restart" in request.fixturenames else fcntl.LOCK_SH)
-    try:
-        yield from _world(tmp_path, pg_url, engine)
-    finally:
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        lock.close()
-
-
-def _world(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[World]:
-    db = redis_db_number()
-    try:
-        redis_ping(5)
-    except redis.exceptions.ConnectionError as exc:
-        pytest.fail(f"the worker tests need Redis at {REDIS_HOST}:{REDIS_PORT} ({exc})", pytrace=False)
-    redis.Redis(REDIS_HOST, REDIS_PORT, db=db).flushdb()
+def world(tmp_path: Path, pg_url: str, engine: Engine, broker_redis: PrivateRedis) -> Iterator[World]:
+    if broker_redis.proc is None or broker_redis.proc.poll() is not None:  # an earlier test failed mid-restart
+        broker_redis.start(broker_redis.port)
+    broker_redis.client().flushall()
     tables = ", ".join(t.name for t in metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    w = World(tmp=tmp_path, pg_url=pg_url, sessions=session_factory(engine),
-              broker_url=f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}", rubrics_dir=mini_coursework(tmp_path / "rubrics"),
-              api_blobs=LocalBlobStore(tmp_path / "api-blobs"), marker=uuid.uuid4().hex)
+    w = World(tmp=tmp_path, pg_url=pg_url, sessions=session_factory(engine), broker_url=broker_redis.url(),
+              rubrics_dir=mini_coursework(tmp_path / "rubrics"), api_blobs=LocalBlobStore(tmp_path / "api-blobs"),
+              redis=broker_redis, marker=uuid.uuid4().hex)
     w.setup_gradebook()
     try:
         yield w

@@ -13,11 +13,8 @@ import subprocess
 import time
 
 import pytest
-import redis
 
-from conftest import (
-    LEASE_S, REDIS_HOST, REDIS_PORT, World, notebook, redis_db_number, restart_redis, slow_notebook, wait_for,
-)
+from conftest import LEASE_S, World, notebook, slow_notebook, wait_for
 from grader.blobs import LocalBlobStore
 from grader.runs.models import RunItemScore, RunTestResult
 from workers.tasks import RETRY_BASE_S
@@ -58,7 +55,7 @@ def test_b_sigkill_mid_grading_with_redis_then_graded_exactly_once(world: World)
     first.proc.wait(timeout=10)
 
     # The unacknowledged message is still in Redis, held back until its visibility timeout.
-    r = redis.Redis(REDIS_HOST, REDIS_PORT, db=redis_db_number())
+    r = world.redis.client()
     assert r.hlen("unacked") == 1
 
     world.start_worker()
@@ -76,10 +73,10 @@ def test_b_sigkill_mid_grading_with_redis_then_graded_exactly_once(world: World)
     print(f"SIGKILL -> graded by the second worker in {recovered_s:.1f}s")
 
 
-def test_c_redis_restart_while_queued_loses_no_submission(world: World, redis_restart: None):
-    """Redis (no persistence) restarts while a run is being graded and three wait in the broker:
-    every wake-up in Redis is gone, and the sweeper re-wakes the runs from the gradebook. The
-    worker also holds a countdown wake-up (as a retry does) and survives the restart."""
+def test_c_redis_restart_while_queued_loses_no_submission(world: World):
+    """This session's private Redis (no persistence) restarts while a run is being graded and three
+    wait in the broker: every wake-up in Redis is gone, and the sweeper re-wakes the runs from the
+    gradebook. The worker also holds a countdown wake-up (as a retry does) and survives the restart."""
     worker = world.start_worker()
     busy = world.submit(slow_notebook(4), student=0)
     world.wake(busy)
@@ -88,11 +85,11 @@ def test_c_redis_restart_while_queued_loses_no_submission(world: World, redis_re
     world.wake(queued[0], countdown=600)  # the worker takes it and holds it, unacknowledged
     for run_id in queued:
         world.wake(run_id)
-    r = redis.Redis(REDIS_HOST, REDIS_PORT, db=redis_db_number())
+    r = world.redis.client()
     wait_for(lambda: r.hlen("unacked") == 2, 10, "the worker to hold the busy and the countdown task")
     assert r.llen("cpu") >= 3  # (the sweeper may have added a re-wake of its own)
 
-    restart_redis()
+    world.redis.restart()
     assert r.llen("cpu") == 0 and r.hlen("unacked") == 0  # the broker lost every wake-up
     started = time.monotonic()
 
@@ -231,15 +228,15 @@ def test_a_heartbeat_that_loses_its_lease_stops_and_nothing_is_written(world: Wo
     assert world.run(run_id).status.value == "queued" and world.count(RunItemScore, run_id) == 0
 
 
-def test_an_idle_worker_holding_a_countdown_task_survives_a_redis_restart(world: World, redis_restart: None):
+def test_an_idle_worker_holding_a_countdown_task_survives_a_redis_restart(world: World):
     """kombu 5.7 makes such a worker exit ("Unrecoverable error") when Redis goes away; see
     workers/broker.py. The worker must reconnect, and the sweeper re-wakes the lost run."""
     worker = world.start_worker()
     run_id = world.submit(notebook("return x + 1"))
     world.wake(run_id, countdown=600)
-    r = redis.Redis(REDIS_HOST, REDIS_PORT, db=redis_db_number())
+    r = world.redis.client()
     wait_for(lambda: r.hlen("unacked") == 1, 10, "the worker to hold the countdown task")
-    restart_redis()
+    world.redis.restart()
     world.wait_status(run_id, ("graded", "error"), 120)
     world.assert_graded_once(run_id)
     assert worker.proc.poll() is None and "Unrecoverable error" not in worker.output(), worker.output()

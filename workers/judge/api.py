@@ -1,8 +1,11 @@
-"""What hidden tests see of the judge: the errors ``student.run`` raises, and partial credit."""
+"""What hidden tests see of the judge: the errors ``student.run`` raises, partial credit, and what
+the ``models`` and ``artifacts`` fixtures hand back or raise."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from typing import Literal
 
 
 class StudentError(Exception):
@@ -79,3 +82,22 @@ class Credit:
         if passed:
             return max(self.floor, 1.0 if self.pass_score is None else self.pass_score)
         return self.floor
+
+
+class ArtifactError(ValueError):
+    """An artifact could not be drawn: a bad name, an array of the wrong shape or type, or over a cap.
+    A hidden test that lets it escape fails with this message (it names shapes, never values)."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A submitted model file as ``models.inspect(name)`` describes it, established in a sandbox of
+    its own where no student code runs (see docs/hidden-tests.md)."""
+
+    name: str
+    present: bool
+    loads: bool
+    kind: Literal["state_dict", "torchscript"] | None = None
+    parameters: int | None = None  # elements of every floating-point tensor (TorchScript: parameters())
+    tensors: dict[str, list[int]] = field(default_factory=dict)  # state_dict key -> shape
+    error: str = ""  # why it does not load, for the student

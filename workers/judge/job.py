@@ -28,12 +28,17 @@ class JudgeJob(BaseModel):
     execution: ExecutionLimits = Field(default_factory=ExecutionLimits)
     result_path: Path
     executed_notebook_path: Path | None = Field(None, description="default: executed.ipynb next to result_path")
+    artifacts_dir: Path | None = Field(None, description="where the artifacts fixture writes PNGs; "
+                                                         "default: artifacts/ next to result_path")
     gpu: bool = False
+    reproducible: bool = Field(False, description="seed the kernel with kernel_seed, deterministic torch")
+    kernel_seed: int = 0
 
 
 def empty_result(seed: int) -> dict[str, Any]:
     return {"tests": {}, "collected": [], "protocol_violation": None, "execution": None,
-            "executed_notebook_path": None, "sandbox": None, "infrastructure_error": None, "seed": seed}
+            "executed_notebook_path": None, "sandbox": None, "infrastructure_error": None, "seed": seed,
+            "artifacts": []}
 
 
 def write_result(path: Path, result: dict[str, Any]) -> None:

@@ -17,6 +17,8 @@ import nbformat
 import pytest
 
 from .api import Credit, ProtocolViolation, StudentCrashed, StudentException, StudentTimeout
+from .kept import Artifacts
+from .models import Models
 
 MESSAGE_CAP = 500
 _BUILTIN_EXCEPTIONS = {n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)}
@@ -79,8 +81,11 @@ def outcome_for(exc: BaseException) -> str:
 
 
 class JudgePlugin:
-    def __init__(self, student, submission: Submission, hidden_dir: Path, seed: int):
+    def __init__(self, student, submission: Submission, hidden_dir: Path, seed: int, *,
+                 models: Models | None = None, artifacts: Artifacts | None = None):
         self._student = student
+        self._models = models
+        self._artifacts = artifacts
         self._submission = submission
         self._hidden_dir = Path(hidden_dir)
         self._seed = seed
@@ -122,8 +127,20 @@ class JudgePlugin:
         def run_seed():
             return self._seed
 
+        @pytest.fixture(scope="session", name="models")
+        def models():
+            if self._models is None:
+                raise RuntimeError("this judge run has no model inspector")
+            return self._models
+
+        @pytest.fixture(scope="session", name="artifacts")
+        def artifacts():
+            if self._artifacts is None:
+                raise RuntimeError("this judge run keeps no artifacts")
+            return self._artifacts
+
         self.fixtures = types.ModuleType("grader_judge_fixtures")
-        for fixture in (student, credit, submission, hidden_dir, run_seed):
+        for fixture in (student, credit, submission, hidden_dir, run_seed, models, artifacts):
             setattr(self.fixtures, fixture.name, fixture)
 
     def plugins(self) -> list[object]:

@@ -17,6 +17,8 @@ from workers.runner import RUNNER_ARGV, RUNNER_FILES
 from .api import ProtocolViolation
 from .client import InfrastructureError, StudentClient
 from .job import JudgeJob, empty_result, write_result
+from .kept import Artifacts
+from .models import Models
 from .plugin import JudgePlugin, Submission
 
 RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "runner"
@@ -72,20 +74,29 @@ def sandbox_facts(outcome) -> dict[str, Any] | None:
 
 
 def run_job(job: JudgeJob, runner_source: Path | None = None) -> dict[str, Any]:
+    from grader.grading.precheck import precheck_limits
     from grader.settings import get_settings
     from workers.sandbox import get_backend
     from workers.sandbox.base import SandboxError, SandboxSpec
+    from workers.sandbox.gpu import check_released, job_device
 
     seed = job.seed if job.seed is not None else secrets.randbelow(2**31)
     result = empty_result(seed)
-    proc = None
+    proc = device = None
     try:
         stage_runner(job.runner_dir, runner_source)
         settings = get_settings().model_copy(update={"runtime_dir": job.runtime_dir, "sandbox": job.limits,
                                                      "execution": job.execution})
         backend = get_backend(job.backend, settings)
+        env = dict(RUNNER_ENV)
+        if job.gpu:  # this worker's one device; refused if it was taken out of service
+            device = job_device(settings)
+            env["GRADER_GPU_MEMORY_FRACTION"] = str(settings.gpu_memory_fraction)
+        if job.reproducible:  # read by the runner's prelude
+            env.update(GRADER_REPRODUCIBLE="1", GRADER_SEED=str(job.kernel_seed))
         spec = SandboxSpec(argv=list(RUNNER_ARGV), runtime_dir=job.runtime_dir, runner_dir=job.runner_dir,
-                           submission_dir=job.submission_dir, limits=job.limits, env=dict(RUNNER_ENV), gpu=job.gpu)
+                           submission_dir=job.submission_dir, limits=job.limits, env=env, gpu=job.gpu,
+                           device=device)
         proc = backend.start(spec)
     except (SandboxError, OSError) as e:
         result["infrastructure_error"] = f"the sandbox did not start: {type(e).__name__}: {str(e)[:500]}"
@@ -108,14 +119,21 @@ def run_job(job: JudgeJob, runner_source: Path | None = None) -> dict[str, Any]:
             path.write_bytes(client.notebook_bytes)
             result["executed_notebook_path"] = str(path)
         submission = Submission(job.submission_dir, job.notebook, job.execution.max_notebook_mb * 2**20)
-        plugin = JudgePlugin(client, submission, job.hidden_dir, seed)
-        result["infrastructure_error"] = run_suite(plugin, job.hidden_dir)
+        models = Models(backend.start, runtime_dir=job.runtime_dir, runner_dir=job.runner_dir,
+                        submission_dir=job.submission_dir, limits=precheck_limits(job.limits))
+        artifacts = Artifacts(job.artifacts_dir or job.result_path.with_name("artifacts"))
+        plugin = JudgePlugin(client, submission, job.hidden_dir, seed, models=models, artifacts=artifacts)
+        # A model inspector that could not run is ours: the whole run is retried, never marked.
+        result["infrastructure_error"] = run_suite(plugin, job.hidden_dir) or models.infrastructure_error
         result["tests"], result["collected"] = plugin.results, plugin.collected
+        result["artifacts"] = artifacts.records()
     finally:
         client.close()
         proc.wait(10)
         result["sandbox"] = sandbox_facts(proc.kill())
         result["protocol_violation"] = client.violation
+        if device is not None:  # the job is dead: anything still on its GPU takes the GPU out of service
+            check_released(settings, device)
     return result
 
 

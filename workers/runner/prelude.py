@@ -3,6 +3,9 @@
 Not imported by the runner: the runner sends this file's text to the kernel. The runner sets
 ``GRADER_ADD_CWD`` (``1``: put the work dir on ``sys.path``, as Jupyter does, so the student's own
 modules import; ``0`` in ``none`` mode, where no student code may run) and ``GRADER_CUDA_FALLBACK``.
+The judge may add ``GRADER_REPRODUCIBLE=1`` with ``GRADER_SEED`` (the rubric asks for reproducible
+runs: seed random, numpy and torch, CPU and CUDA, and make torch deterministic) and, in gpu jobs,
+``GRADER_GPU_MEMORY_FRACTION`` (a courtesy cap on torch's allocator; student code can lift it).
 
 The CUDA fallback: real submissions are often written on Colab and hard-code the GPU
 (``torch.device('cuda')``, ``.cuda()``, ``.to('cuda')``, ``torch.load`` of GPU tensors). When
@@ -21,34 +24,66 @@ def _grader_prelude():
                   len(sys.path))
         sys.path.insert(at, "")
 
-    if os.environ.get("GRADER_CUDA_FALLBACK") != "1":
-        return
-    if "torch" in sys.modules:
-        _patch_torch(sys.modules["torch"])
+    hooks = {}  # module name -> what to do with it once imported
+    torch_steps = []
+    if os.environ.get("GRADER_CUDA_FALLBACK") == "1":
+        torch_steps.append(_patch_torch)
+    fraction = os.environ.get("GRADER_GPU_MEMORY_FRACTION")
+    if fraction:
+        torch_steps.append(lambda torch: _memory_fraction(torch, float(fraction)))
+    if os.environ.get("GRADER_REPRODUCIBLE") == "1":
+        import random
+
+        seed = int(os.environ.get("GRADER_SEED") or 0)
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"  # read when cuBLAS starts: deterministic matmuls
+        random.seed(seed)
+        hooks["numpy"] = lambda np: np.random.seed(seed % 2**32)
+        torch_steps.append(lambda torch: _seed_torch(torch, seed))
+    if torch_steps:
+        hooks["torch"] = lambda torch: [step(torch) for step in torch_steps]
+    for name, hook in list(hooks.items()):
+        if name in sys.modules:
+            hook(sys.modules[name])
+            del hooks[name]
+    if not hooks:
         return
 
-    import importlib.util
+    from importlib.machinery import PathFinder
 
-    class TorchHook:
-        # Patch torch right after its first import, so notebooks without torch never pay for it.
+    class ImportHook:
+        # Act right after a module's first import, so notebooks without torch never pay for it.
         def find_spec(self, name, path=None, target=None):
-            if name != "torch":
+            hook = hooks.pop(name, None)
+            if hook is None:
                 return None
-            if self in sys.meta_path:
+            if not hooks and self in sys.meta_path:
                 sys.meta_path.remove(self)
-            spec = importlib.util.find_spec(name)
+            spec = PathFinder.find_spec(name, path)
             if spec is None or spec.loader is None:
                 return spec
             real_exec = spec.loader.exec_module
 
             def exec_module(module):
                 real_exec(module)
-                _patch_torch(module)
+                hook(module)
 
             spec.loader.exec_module = exec_module
             return spec
 
-    sys.meta_path.insert(0, TorchHook())
+    sys.meta_path.insert(0, ImportHook())
+
+
+def _seed_torch(torch, seed):
+    torch.manual_seed(seed)  # every device, CUDA included
+    torch.cuda.manual_seed_all(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def _memory_fraction(torch, fraction):
+    if torch.cuda.is_available():
+        torch.cuda.set_per_process_memory_fraction(fraction)
 
 
 def _patch_torch(torch):

@@ -6,7 +6,7 @@ from grader.settings import Settings
 
 from .base import SandboxBackend, SandboxError
 
-BACKENDS = ("bwrap",)
+BACKENDS = ("bwrap", "docker")
 
 
 def get_backend(name: str, settings: Settings) -> SandboxBackend:
@@ -15,4 +15,8 @@ def get_backend(name: str, settings: Settings) -> SandboxBackend:
         from .bwrap import BwrapBackend
 
         return BwrapBackend(settings)
+    if name == "docker":
+        from .docker import DockerBackend
+
+        return DockerBackend(settings)
     raise SandboxError(f"unknown sandbox backend {name!r}; known: {', '.join(BACKENDS)}")

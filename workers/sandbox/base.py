@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from grader.settings import SandboxLimits
+
+if TYPE_CHECKING:
+    from .gpu import Device
 
 RUNTIME_MOUNT = "/opt/grader/runtime"
 RUNNER_MOUNT = "/opt/grader/runner"
@@ -39,6 +42,7 @@ class SandboxSpec:
     limits: SandboxLimits
     env: dict[str, str] = field(default_factory=dict)  # the whole environment inside
     gpu: bool = False
+    device: Device | None = None  # the GPU of a gpu job (gpu.job_device); None: the worker's pinned one
 
 
 @dataclass

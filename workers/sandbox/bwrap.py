@@ -24,6 +24,7 @@ from pathlib import Path
 
 from grader.settings import SandboxLimits, Settings
 
+from . import gpu
 from .base import (
     RUNNER_MOUNT,
     RUNTIME_MOUNT,
@@ -77,6 +78,7 @@ class BwrapBackend:
         if not os.access(self.bwrap, os.X_OK):
             raise SandboxError(f"bubblewrap not found at {self.bwrap}")
         self.seccomp = deny_filter()
+        self.settings = settings
 
     def start(self, spec: SandboxSpec) -> BwrapProcess:
         if not spec.argv:
@@ -84,6 +86,8 @@ class BwrapBackend:
         limits = spec.limits
         for path in (spec.runtime_dir, spec.runner_dir, spec.submission_dir):
             _check_reachable(Path(path), limits.uid)
+        device = (spec.device or gpu.job_device(self.settings)) if spec.gpu else None
+        gpu_opts = gpu.bwrap_options(device, self.settings.gpu_dev_root) if device else []
         fds: list[int] = []
         try:
             etc = []
@@ -92,7 +96,7 @@ class BwrapBackend:
                 etc += ["--ro-bind-data", str(fds[-1]), dest]
             fds.append(_memfd("seccomp", self.seccomp))
             seccomp_fd = fds[-1]
-            options = self._options(spec, etc, seccomp_fd)
+            options = self._options(spec, etc, seccomp_fd, gpu_opts, gpu.sandbox_env(device) if device else {})
             fds.append(_memfd("args", b"".join(a.encode() + b"\0" for a in options)))
             bwrap_argv = [self.bwrap, "--args", str(fds[-1]), "--", *spec.argv]
             cgroup = create_job_cgroup(f"grader-{uuid.uuid4().hex[:16]}", limits)
@@ -118,7 +122,8 @@ class BwrapBackend:
         ]  # fmt: skip
 
     @staticmethod
-    def _options(spec: SandboxSpec, etc: list[str], seccomp_fd: int) -> list[str]:
+    def _options(spec: SandboxSpec, etc: list[str], seccomp_fd: int, gpu_opts: list[str] = (),
+                 gpu_env: dict[str, str] | None = None) -> list[str]:
         limits = spec.limits
         opts = [
             "--unshare-all", "--unshare-user", "--disable-userns",  # --disable-userns needs an explicit userns
@@ -149,14 +154,9 @@ class BwrapBackend:
             "--symlink", WORK_MOUNT, "/content",  # notebooks written on Colab use these paths
             "--symlink", WORK_MOUNT, "/storage",
         ]  # fmt: skip
-        if spec.gpu:  # untested here (no GPU): the device nodes; the driver's libraries are in /usr
-            nodes = sorted(p for p in Path("/dev").glob("nvidia*") if p.is_char_device())
-            if not nodes:
-                raise SandboxError("a GPU was asked for but no /dev/nvidia* device exists")
-            for node in nodes:
-                opts += ["--dev-bind", str(node), str(node)]
+        opts += gpu_opts  # a gpu job's one GPU (or MIG slice): its node, the control nodes, the driver
         opts += ["--remount-ro", "/", "--chdir", WORK_MOUNT, "--clearenv"]
-        for key, value in spec.env.items():
+        for key, value in {**spec.env, **(gpu_env or {})}.items():
             opts += ["--setenv", key, value]
         return opts
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
@@ -23,6 +20,7 @@ from grader.api.schemas.courseworks import CourseworkRead, ReleaseCreate
 from grader.api.schemas.marks import CourseworkMarksRead, ItemLineRead, StudentMarksRead, StudentRowRead
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import is_released, release_coursework
+from grader.marking.export import coursework_csv
 from grader.marking.sheet import student_view, submission_marks
 from grader.roster.models import Student
 from grader.roster.service import roster
@@ -80,29 +78,11 @@ def release(session: SessionDep, coursework: CourseworkDep, owner: CurrentLectur
     return _coursework_read(coursework.row)
 
 
-EXPORT_COLUMNS = ["external_id", "name", "email", "status", "submission_id", "received_at", "late_minutes",
-                  "auto_score", "total", "max_score", "complete"]
-
-
 @router.get("/courseworks/{cw}/export.csv", response_class=Response, responses={
     **ERRORS, 200: {"content": {"text/csv": {}}, "description": "one row per enrolled student, roster order"}})
 def export_csv(session: SessionDep, coursework: CourseworkDep, owner: CurrentExporter) -> Response:
     """Every enrolled student in roster order, non-submitters included (status no_submission)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for student in roster(session=session):
-        row = _row(session, coursework, student)
-        writer.writerow([
-            student.external_id, student.name, student.email or "", row.status,
-            row.submission_id or "", row.received_at.isoformat() if row.received_at else "",
-            "" if row.late_minutes is None else row.late_minutes, _num(row.auto_score), _num(row.total),
-            _num(row.max_score), "" if row.complete is None else ("yes" if row.complete else "no"),
-        ])
+    body = coursework_csv(session=session, rubric=coursework.files.rubric, coursework=coursework.row)
     name = f"{coursework.row.code}-marks.csv"
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+    return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-def _num(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"

@@ -22,12 +22,13 @@ from grader.api.deps import (
     stated_received_at,
 )
 from grader.api.responses import ERRORS
-from grader.api.schemas.submissions import RegradeRead, RunRead, SubmissionRead, SubmissionReceipt
+from grader.api.schemas.submissions import PrecheckRead, RegradeRead, RunRead, SubmissionRead, SubmissionReceipt
 from grader.blobs import BlobNotFound
 from grader.courseworks.models import Coursework
 from grader.grading.intake import SubmissionError
 from grader.marking.sheet import submission_runs
 from grader.roster.service import student_for_user
+from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.submissions.flows import RateLimited, UploadTooLarge, queue_grading, receive_upload
 from grader.submissions.models import Submission
 from grader.submissions.service import IdempotencyConflict, list_submissions
@@ -95,7 +96,8 @@ def submit(
         return receipt
     metrics.uploaded(code)
     # The receipt is built from the committed row; queueing comes after and never undoes it.
-    queue_grading(session=session, submission_id=sub.id, queue=coursework.files.rubric.resources.queue)
+    queue_grading(session=session, submission_id=sub.id, queue=coursework.files.rubric.resources.queue,
+                  precheck=True)
     return receipt
 
 
@@ -113,11 +115,27 @@ def visible_submission(session: Session, owner: TokenOwner, submission_id: uuid.
 
 def _read(session: Session, sub: Submission) -> SubmissionRead:
     code = session.get(Coursework, sub.coursework_id).code
-    runs = submission_runs(session=session, submission_id=sub.id)
-    full = [r for r in runs if r.kind.value == "full"]
-    status = (full or runs)[0].status.value if runs else "received"
+    runs = submission_runs(session=session, submission_id=sub.id)  # newest first
+    full = [r for r in runs if r.kind is RunKind.full]
+    checks = [r for r in runs if r.kind is RunKind.precheck]
+    status = full[0].status.value if full else "received"
     return SubmissionRead(**_receipt(sub, code).model_dump(), status=status,
+                          precheck=_precheck(checks[0]) if checks else None,
                           runs=[RunRead.model_validate(r) for r in runs])
+
+
+def _precheck(run: GradingRun) -> PrecheckRead:
+    """The pre-check as the student reads it: its verdict's messages, never our own errors."""
+    if run.status is RunStatus.graded:
+        status = "passed"
+    elif run.status is RunStatus.error and run.error_kind == "submission":
+        status = "failed"
+    else:
+        status = run.status.value  # queued, running, cancelled, or error: an infrastructure failure
+    messages = list(((run.details or {}).get("precheck") or {}).get("messages") or [])
+    if status == "error":
+        messages = ["the quick pre-check could not run; full grading is not affected."]
+    return PrecheckRead(status=status, messages=messages)
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionRead, responses=ERRORS)

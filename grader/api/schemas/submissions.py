@@ -40,10 +40,18 @@ class RunRead(BaseModel):
     error_kind: str | None
 
 
+class PrecheckRead(BaseModel):
+    """The quick pre-check (files named right, notebook valid, models load), ahead of full grading."""
+
+    status: str  # queued | running | passed | failed | error (ours: full grading still runs)
+    messages: list[str]  # for the student
+
+
 class SubmissionRead(SubmissionReceipt):
     """A receipt with the grading status: received (no run yet), queued, running, graded, error."""
 
-    status: str
+    status: str  # the full grading run's
+    precheck: PrecheckRead | None = None  # None: no pre-check was queued (an older submission)
     runs: list[RunRead]
 
 

@@ -1,0 +1,170 @@
+"""``grader up``: migrate, load the courseworks, make the demo accounts, start a worker and the API,
+print how to use them, and stop both on Ctrl-C or SIGTERM.
+
+The children are ``grader worker`` and ``grader serve``: they read the same settings from the
+environment as this process does. Their output goes to ``settings.log_dir``.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+from sqlalchemy.engine import make_url
+
+from grader.courseworks.sync import load_all, sync_courseworks
+from grader.db.engine import make_engine, session_factory
+from grader.db.migrate import upgrade
+from grader.embedded.banner import Sample, service_banner
+from grader.embedded.demo import DemoAccount, DemoConflict, ensure_demo_accounts
+from grader.embedded.processes import (
+    Child,
+    PortTaken,
+    become_subreaper,
+    check_port_free,
+    start_child,
+    stop_children,
+)
+from grader.rubrics.loader import CourseworkFiles
+from grader.settings import Settings
+
+API_STOP_S = 10  # uvicorn finishes the requests in flight
+HEALTH_PATH = "/api/v1/health"
+
+
+class StartError(Exception):
+    """The service could not start; the message says why. Nothing is left running."""
+
+
+class _Stop:
+    """SIGINT, SIGTERM and SIGHUP ask us to stop; a second one means at once."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.event = threading.Event()
+        self._previous: dict[int, object] = {}
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            self._previous[sig] = signal.signal(sig, self._on_signal)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.count += 1
+        self.event.set()
+
+    @property
+    def requested(self) -> bool:
+        return self.count > 0
+
+    @property
+    def forced(self) -> bool:
+        return self.count > 1
+
+
+def prepare_gradebook(settings: Settings, *, demo: bool) -> tuple[dict[str, CourseworkFiles], list[DemoAccount]]:
+    """Migrate, bring the courseworks table in step with the rubrics, make the demo accounts."""
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine)() as session:
+            courseworks = load_all(settings)
+            sync_courseworks(session=session, courseworks=courseworks)
+            try:
+                accounts = ensure_demo_accounts(session=session) if demo else []
+            except DemoConflict as exc:
+                raise StartError(str(exc)) from None
+    finally:
+        engine.dispose()
+    return courseworks, accounts
+
+
+def service_url(host: str, port: int) -> str:
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def run_service(settings: Settings, *, host: str | None = None, port: int | None = None, demo: bool = True,
+                stop_timeout_s: float = 30, ready_timeout_s: float = 180,
+                out: Callable[[str], None] = lambda s: print(s, flush=True)) -> int:
+    """Run until asked to stop. 0 after a requested stop, 1 when a child died on its own."""
+    host, port = host or settings.host, port or settings.port
+    try:
+        check_port_free(host, port)
+    except PortTaken as exc:
+        raise StartError(str(exc)) from None
+    courseworks, accounts = prepare_gradebook(settings, demo=demo)
+    become_subreaper()
+    stop = _Stop()
+    stop.install()
+    url = service_url(host, port)
+    logs = {"worker": settings.log_dir / "worker.log", "api": settings.log_dir / "api.log"}
+    python = [sys.executable, "-m", "grader.cli"]
+    children: list[Child] = []
+    code = 0
+    try:
+        children.append(start_child("worker", [*python, "worker"], logs["worker"]))
+        children.append(start_child("api", [*python, "serve", "--host", host, "--port", str(port)], logs["api"]))
+        if not _wait_healthy(url, children, stop, ready_timeout_s):
+            if stop.requested:
+                return 0
+            raise StartError(f"the API did not answer {url}{HEALTH_PATH} within {ready_timeout_s:g}s"
+                             + _tails(children))
+        out(service_banner(url=url, database=make_url(settings.database_url).render_as_string(hide_password=True),
+                           courseworks=sorted(courseworks), logs=list(logs.values()), accounts=accounts,
+                           sample=_sample(courseworks)))
+        while not stop.requested:
+            dead = [c for c in children if not c.alive()]
+            if dead:
+                out(f"the {dead[0].name} stopped on its own (exit {dead[0].proc.returncode}); stopping the service."
+                    + _tails(dead))
+                code = 1
+                break
+            stop.event.wait(0.5)
+    finally:
+        if any(c.name == "worker" and c.alive() for c in children):
+            out(f"stopping: the worker finishes the job in hand (at most {stop_timeout_s:g}s; "
+                "Ctrl-C again stops it at once)")
+        killed = stop_children(children, {"api": API_STOP_S, "worker": stop_timeout_s}, force=lambda: stop.forced)
+        stop.restore()
+        if "worker" in killed:
+            out("the worker was stopped in the middle of a job: its run is graded again after the next start.")
+        if children:
+            out("stopped.")
+    return code
+
+
+def _wait_healthy(url: str, children: list[Child], stop: _Stop, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not stop.requested:
+        dead = [c for c in children if not c.alive()]
+        if dead:
+            raise StartError(f"the {dead[0].name} exited with {dead[0].proc.returncode} while starting"
+                             + _tails(dead))
+        try:
+            with urllib.request.urlopen(url + HEALTH_PATH, timeout=2) as reply:
+                if reply.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass  # not listening yet, or degraded (503): ask again
+        stop.event.wait(0.3)
+    return False
+
+
+def _sample(courseworks: dict[str, CourseworkFiles]) -> Sample | None:
+    for code, files in sorted(courseworks.items()):
+        if files.solution.is_file():
+            return Sample(code, files.solution)
+    return None
+
+
+def _tails(children: list[Child]) -> str:
+    return "".join(f"\n--- {c.log} (end)\n{c.log_tail().rstrip()}" for c in children)

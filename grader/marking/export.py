@@ -1,0 +1,50 @@
+"""A coursework's marks as CSV: one row per enrolled student, roster order, non-submitters included.
+
+One builder for the API (``GET /courseworks/{cw}/export.csv``) and the CLI (``grader export``), so
+the two can never drift. ``marks_csv`` is pure; ``coursework_csv`` reads the gradebook for it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+
+from sqlalchemy.orm import Session
+
+from grader.courseworks.models import Coursework
+from grader.marking.sheet import SubmissionMarks, submission_marks
+from grader.roster.models import Student
+from grader.roster.service import roster
+from grader.rubrics.model import Rubric
+
+EXPORT_COLUMNS = ["external_id", "name", "email", "status", "submission_id", "received_at", "late_minutes",
+                  "auto_score", "total", "max_score", "complete"]
+
+
+def marks_csv(rows: Iterable[tuple[Student, SubmissionMarks]]) -> str:
+    """The CSV text (CRLF line ends, as RFC 4180 has them); always at least the header row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for student, marks in rows:
+        writer.writerow([student.external_id, student.name, student.email or "", marks.status, *_marks(marks)])
+    return out.getvalue()
+
+
+def coursework_csv(*, session: Session, rubric: Rubric, coursework: Coursework) -> str:
+    return marks_csv((student, submission_marks(session=session, rubric=rubric, coursework=coursework,
+                                                student_id=student.id))
+                     for student in roster(session=session))
+
+
+def _marks(marks: SubmissionMarks) -> list[object]:
+    sub, total = marks.submission, marks.total
+    if sub is None or total is None:
+        return ["", "", "", "", "", "", ""]
+    return [sub.id, sub.received_at.isoformat(), sub.late_minutes, _num(marks.run.score if marks.run else None),
+            _num(total.total), _num(total.max_score), "yes" if total.complete else "no"]
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"

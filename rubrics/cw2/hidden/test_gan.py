@@ -1,0 +1,88 @@
+"""Part 2: the submitted generator and discriminator, loaded in the student's kernel, on noise and
+images the judge chooses. The generated-images item is a suggestion the marker confirms."""
+
+import numpy as np
+
+from conftest import D_FILE, G_FILE, HELD_OUT_START, array, digits, fixed_noise
+
+GENERATE = """
+images = model(torch.tensor(z)).float()
+"""
+SCORE = """
+scores = model(torch.tensor(x)).float()
+"""
+
+
+def generate(kernel, z: np.ndarray) -> np.ndarray:
+    images = array(kernel.with_file(G_FILE, GENERATE, inputs={"z": z}, outputs=["images"])["images"])
+    want = (len(z), 1, 8, 8)
+    assert images is not None and images.shape == want, (
+        f"the generator maps noise of shape {z.shape} to shape "
+        f"{None if images is None else tuple(images.shape)}; expected {want}")
+    assert np.all(np.isfinite(images)), "the generator's images contain NaN or infinite values"
+    return images
+
+
+def test_generator(kernel):
+    images = generate(kernel, fixed_noise())
+    assert images.min() >= -1 - 1e-4 and images.max() <= 1 + 1e-4, (
+        "the generator's images from the fixed noise are not in [-1, 1] (end with tanh)")
+
+
+def test_discriminator(kernel, held_out, rng):
+    real = held_out[rng.choice(len(held_out), size=32, replace=False)] * 2 - 1
+    noise = rng.uniform(-1, 1, real.shape).astype(np.float32)
+    x = np.concatenate([real, noise]).astype(np.float32)
+    scores = array(kernel.with_file(D_FILE, SCORE, inputs={"x": x}, outputs=["scores"])["scores"])
+    assert scores is not None and scores.size == len(x), (
+        f"the discriminator must give one score per image: {len(x)} images gave "
+        f"{None if scores is None else tuple(scores.shape)}")
+    assert np.all(np.isfinite(scores)), "the discriminator's scores contain NaN or infinite values"
+
+
+# --------------------------------------------------------------------------------------------------
+# Generated images (suggested): diversity and closeness to real digits, on noise drawn for this run
+
+
+COLLAPSE = 0.35  # diversity below this share of the real digits' is mode collapse
+# (closeness ratio at most, suggested share), best first; the reference is near 1.2
+QUALITY = [(1.6, 1.0), (2.0, 0.8), (2.6, 0.6)]
+
+
+def mean_pairwise(a: np.ndarray) -> float:
+    flat = a.reshape(len(a), -1)
+    sq = (flat ** 2).sum(1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * flat @ flat.T, 0)
+    return float(np.sqrt(d2)[np.triu_indices(len(a), 1)].mean())
+
+
+def nearest(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    fa, fr = a.reshape(len(a), -1), ref.reshape(len(ref), -1)
+    d2 = (fa ** 2).sum(1)[:, None] + (fr ** 2).sum(1)[None, :] - 2 * fa @ fr.T
+    return np.sqrt(np.maximum(d2, 0).min(axis=1))
+
+
+def image_scores(images: np.ndarray, held_out: np.ndarray) -> tuple[float, float]:
+    """(diversity, closeness): the generated images' mean pairwise distance relative to the held-out
+    digits', and their mean distance to the nearest training digit relative to the held-out digits'."""
+    train = digits(0, HELD_OUT_START) * 2 - 1
+    real = held_out * 2 - 1
+    diversity = mean_pairwise(images) / mean_pairwise(real)
+    closeness = float(nearest(images, train).mean() / nearest(real, train).mean())
+    return diversity, closeness
+
+
+def test_generated_images(kernel, judge_noise, held_out, credit):
+    images = np.clip(generate(kernel, judge_noise), -1, 1)
+    diversity, closeness = image_scores(images, held_out)
+    if diversity < COLLAPSE:
+        credit.score(0.2, f"mode collapse: samples from different noise are nearly identical (diversity "
+                          f"{diversity:.2f} of the real digits')")
+        return
+    for edge, share in QUALITY:
+        if closeness <= edge:
+            credit.score(share, f"diversity {diversity:.2f} of the real digits'; distance to the nearest "
+                                f"training digit {closeness:.2f} times the real digits' (band: at most {edge:g})")
+            return
+    credit.score(0.4, f"diversity {diversity:.2f} of the real digits'; samples are far from real digits "
+                      f"(distance to the nearest training digit {closeness:.2f} times the real digits')")

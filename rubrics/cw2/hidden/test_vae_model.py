@@ -1,0 +1,44 @@
+"""Part 1: the submitted VAE_model.pth, loaded into the notebook's VAE (or as TorchScript) in the
+student's kernel. The judge decodes the latent means itself, so a forward() that returns its input
+earns nothing here."""
+
+import numpy as np
+
+from conftest import VAE_FILE, array, binary_cross_entropy
+
+RECONSTRUCT = """
+out = model.encode(torch.tensor(x))
+recon = model.decode(out[0]).float()
+"""
+
+# Mean binary cross-entropy per image above the least possible (the digits' own entropy), in nats,
+# best band first. The reference is near 5.5; reconstructing every digit as the average digit, 13.
+BANDS = [(8.0, 1.0), (10.5, 0.5)]
+
+
+def reconstruct(kernel, x: np.ndarray) -> np.ndarray:
+    recon = array(kernel.with_file(VAE_FILE, RECONSTRUCT, inputs={"x": x}, outputs=["recon"])["recon"])
+    assert recon is not None and recon.shape == x.shape, (
+        f"decode(encode(x)[0]) returned shape {None if recon is None else tuple(recon.shape)} for images "
+        f"of shape {x.shape}")
+    assert np.all(np.isfinite(recon)), "the loaded VAE's reconstructions contain NaN or infinite values"
+    assert recon.min() >= 0 and recon.max() <= 1, "the loaded VAE's reconstructions are not in [0, 1]"
+    return recon
+
+
+def test_vae_model(kernel, test_split, rng):
+    reconstruct(kernel, test_split[rng.choice(len(test_split), size=32, replace=False)])
+
+
+def test_reconstruction(kernel, test_split, credit):
+    recon = reconstruct(kernel, test_split)
+    x = test_split.astype(np.float64)
+    floor = binary_cross_entropy(np.clip(x, 1e-12, 1 - 1e-12), x).sum(axis=(1, 2, 3))
+    excess = float(np.mean(binary_cross_entropy(recon, x).sum(axis=(1, 2, 3)) - floor))
+    for edge, share in BANDS:
+        if excess <= edge:
+            credit.score(share, f"reconstruction error on the hidden test digits: {excess:.1f} nats per image "
+                                f"above the least possible (band: at most {edge:g})")
+            return
+    raise AssertionError(f"reconstruction error on the hidden test digits: {excess:.1f} nats per image above "
+                         f"the least possible, over {BANDS[-1][0]:g}: no marks")

@@ -1,0 +1,5 @@
+"""Run by test_judge_models.py with a runner folder that lacks the model inspector."""
+
+
+def test_inspect(models):
+    models.inspect("model.pth")

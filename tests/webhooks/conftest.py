@@ -1,0 +1,53 @@
+"""Webhook tests: a real Postgres (its own fresh, migrated database per test session, like
+tests/db), real commits seen by other connections (tables emptied after each test), and a real
+HTTP receiver on loopback (``http.server`` in a thread) that records what it was sent."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "db"))
+from pg_database import migrated_database  # noqa: E402
+from grader.db.engine import make_engine, session_factory  # noqa: E402
+from grader.db.models import metadata  # noqa: E402
+from webhook_kit import Receiver  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    with migrated_database("grader_webhooks_test", "the webhook tests") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """Sessions whose commits are real (several connections, threads). Emptied afterwards."""
+    yield session_factory(engine)
+    tables = ", ".join(t.name for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    r.thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
