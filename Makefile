@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME_DIR ?= /opt/grader/runtime
 PYTEST_ARGS ?= -n 2
 
-.PHONY: setup venv runtime services run samples test bench check clean
+.PHONY: setup venv runtime services run samples test bench check clean deploy-check
 
 setup: venv runtime
 
@@ -35,6 +35,7 @@ test: setup services
 
 check: setup
 	$(BIN)/grader rubric check cw1
+	$(BIN)/grader rubric check cw2
 
 bench: setup
 	$(BIN)/python bench/overhead.py
@@ -45,9 +46,16 @@ bench: setup
 clean:
 	rm -rf $(VENV) build *.egg-info
 
-# PostgreSQL and Redis for the gradebook and broker tests, the Docker engine and the docker
-# backend's image for the sandbox tests (each started or built if not there).
+# The deployment files: docker-compose.yml validated, Dockerfile.gpu built on a local stand-in base.
+deploy-check: setup
+	bash scripts/ensure_docker.sh
+	$(BIN)/python -m pytest -p no:xdist tests/deploy
+
+# PostgreSQL and Redis for the gradebook and broker tests, Chromium for the dashboard's browser
+# tests, the Docker engine and the docker backend's image for the sandbox tests (each started or
+# built if not there).
 services:
 	bash scripts/ensure_services.sh
+	bash scripts/ensure_browser.sh
 	bash scripts/ensure_docker.sh
 	bash scripts/build_sandbox_image.sh

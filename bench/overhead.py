@@ -9,6 +9,9 @@ Both run the same notebook in the same run, interleaved, and the medians are com
    one thread and one CPU, so the baseline runs with the same thread pinning (like for like); an
    unpinned baseline is printed for information.
 2. a one-cell notebook with a one-test suite: the fixed cost of grading anything.
+3. the sandbox backends against each other (`--backends bwrap,docker`, `--backend-runs 10`): the
+   one-cell submission graded by each backend, interleaved, and each one's per-submission overhead
+   over `nbconvert` of the same notebook (median of the runs, same run).
 """
 
 from __future__ import annotations
@@ -46,8 +49,9 @@ def nbconvert(notebook: Path, out_dir: Path) -> list[str]:
             "--ExecutePreprocessor.timeout=600", str(notebook)]
 
 
-def grade(notebook: Path, coursework: str) -> list[str]:
-    return [str(BIN / "grader"), "grade", str(notebook), "--coursework", coursework, "--json"]
+def grade(notebook: Path, coursework: str, backend: str | None = None) -> list[str]:
+    chosen = ["--backend", backend] if backend else []
+    return [str(BIN / "grader"), "grade", str(notebook), "--coursework", coursework, "--json", *chosen]
 
 
 def one_cell_coursework(root: Path) -> Path:
@@ -74,6 +78,29 @@ def one_cell_coursework(root: Path) -> Path:
     return cw / "bench1.ipynb"
 
 
+def compare_backends(one: Path, out_dir: Path, backends: list[str], runs: int) -> dict[str, object]:
+    """The one-cell submission through each backend and through nbconvert, interleaved."""
+    if not backends:
+        return {}
+    samples: dict[str, list[float]] = {b: [] for b in [*backends, "nbconvert_one"]}
+    for i in range(runs):
+        samples["nbconvert_one"].append(timed(nbconvert(one, out_dir), PINNED))
+        for backend in backends:
+            samples[backend].append(timed(grade(one, "bench1", backend)))
+        print(f"backends run {i + 1}/{runs}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in samples.items()),
+              file=sys.stderr)
+    med = {k: median_of(v) for k, v in samples.items()}
+    report: dict[str, object] = {
+        "runs": runs,
+        "median_s": {k: round(v, 3) for k, v in med.items()},
+        "overhead_s": {b: round(med[b] - med["nbconvert_one"], 3) for b in backends},
+    }
+    if len(backends) == 2:
+        a, b = backends
+        report[f"ratio_{b}_vs_{a}"] = round(med[b] / med[a], 3)
+    return report
+
+
 def median_of(samples: list[float]) -> float:
     return statistics.median(samples)
 
@@ -81,7 +108,10 @@ def median_of(samples: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--backends", default="bwrap,docker", help="backends to compare ('' for none)")
+    parser.add_argument("--backend-runs", type=int, default=10)
     args = parser.parse_args()
+    backends = [b for b in args.backends.split(",") if b]
 
     solution = REPO / "rubrics" / "cw1" / "solution.ipynb"
     times: dict[str, list[float]] = {k: [] for k in
@@ -99,6 +129,7 @@ def main() -> None:
             times["grade_one"].append(timed(grade(one, "bench1")))
             print(f"run {i + 1}/{args.runs}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()),
                   file=sys.stderr)
+        per_backend = compare_backends(one, tmp_path, backends, args.backend_runs)
 
     med = {k: median_of(v) for k, v in times.items()}
     ratio = med["grade"] / med["nbconvert_pinned"]
@@ -110,6 +141,7 @@ def main() -> None:
         "fixed_overhead_s_one_cell": round(med["grade_one"] - med["nbconvert_one"], 3),
         "target_ratio": TARGET_RATIO,
         "meets_target": ratio <= TARGET_RATIO,
+        "backends": per_backend,
     }
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)

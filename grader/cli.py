@@ -195,6 +195,31 @@ def users_add(username: str, role: str, name: str | None, email: str | None, ext
         click.echo(f"added {role} {username} (id {user.id})" + (f", student {external_id}" if external_id else ""))
 
 
+@users.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input (scripts)")
+def users_passwd(username: str, password_stdin: bool) -> None:
+    """Set an account's dashboard password (asked for twice, never echoed)."""
+    from grader.users.service import get_user
+    from grader.web.auth import PasswordRejected, set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with _sessions()() as session:
+        user = get_user(session=session, username=username)
+        if user is None:
+            raise click.UsageError(f"no user {username!r}")
+        if user.role.value == "service":
+            raise click.UsageError("service accounts sign in with API tokens, not passwords")
+        try:
+            set_password(session=session, user=user, password=password)
+        except PasswordRejected as exc:
+            raise click.UsageError(str(exc)) from None
+    click.echo(f"password set for {username}")
+
+
 @main.group()
 def token() -> None:
     """API tokens."""

@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         "dev-only-secret", description="signs dashboard sessions (webhooks use each endpoint's own secret)"
     )
+    web_session_idle_minutes: int = Field(120, ge=1, description="a dashboard session unused this long ends")
+    web_session_max_hours: int = Field(12, ge=1, description="a dashboard session ends this long after sign-in")
     webhook_timeout_s: float = Field(10, gt=0, le=60, description="one webhook POST: connect, send, answer")
     webhook_max_attempts: int = Field(12, ge=1, description="webhook attempts (30 s doubling, 1 h cap) before failed")
     host: str = Field("127.0.0.1", description="where `grader serve` listens")

@@ -19,28 +19,31 @@ CI=0
 if [ "${1:-}" = --ci ]; then CI=1; shift; fi
 TAG=${1:-grader-worker-gpu:latest}
 OUT=build/gpu-image
-PY=${PYTHON:-python3}
+PY=.venv/bin/python  # pip with this machine's indexes (pip.conf)
 TORCH_WHEEL_DIR=${GRADER_TORCH_WHEELS:-/opt/wheels}  # the CPU torch wheel, for the CI base only
 mkdir -p "$OUT/wheels"
 
-# -- the pinned wheels: the project's dependencies and the course runtime's, torch excepted (the base's)
-"$PY" - >"$OUT/requirements.txt" <<'PYEOF'
-import re, tomllib
-deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
-deps += [l.strip() for l in open("workers/runtime/requirements.txt") if l.strip() and not l.startswith("#")]
-build = tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]
-pins = sorted({d for d in deps + build if re.split(r"[\[=<>!~ ]", d)[0].lower() != "torch"})
-print("\n".join(pins + ["pip==23.0.1"]))
-PYEOF
-stamp=$(cat "$OUT/requirements.txt" "$0" | sha256sum | cut -c1-16)
+# -- the pinned wheels: exactly the versions tested here (the .venv and the course runtime, frozen),
+# torch and its CUDA libraries excepted (the base's); the Dockerfile installs with them as constraints.
+lock() {  # lock PYTHON: its environment's pins, as constraints
+  "$1" -m pip freeze --exclude-editable --disable-pip-version-check 2>/dev/null \
+    | grep -viE '^(torch|triton|nvidia-[a-z0-9-]+|grader)==|@' || true
+}
+lock .venv/bin/python >"$OUT/service-lock.txt"
+lock "${GRADER_RUNTIME_DIR:-/opt/grader/runtime}/bin/python" >"$OUT/runtime-lock.txt"
+echo "setuptools==$(.venv/bin/python -c 'import setuptools; print(setuptools.__version__)' 2>/dev/null)" >>"$OUT/service-lock.txt"
+stamp=$(cat "$OUT/service-lock.txt" "$OUT/runtime-lock.txt" "$0" | sha256sum | cut -c1-16)
 if [ "$(cat "$OUT/wheels/.stamp" 2>/dev/null)" != "$stamp" ]; then
-  echo "fetching wheels for $(wc -l <"$OUT/requirements.txt") pins into $OUT/wheels"
+  echo "fetching the pinned wheels into $OUT/wheels"
   rm -rf "$OUT/wheels" && mkdir -p "$OUT/wheels"
-  "$PY" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
-    --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
-    --platform linux_x86_64 --dest "$OUT/wheels" -r "$OUT/requirements.txt"
+  for f in service-lock.txt runtime-lock.txt; do
+    "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+      --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+      --platform linux_x86_64 --platform any --dest "$OUT/wheels" -r "$OUT/$f"
+  done
   echo "$stamp" >"$OUT/wheels/.stamp"
 fi
+cp "$OUT/service-lock.txt" "$OUT/runtime-lock.txt" "$OUT/wheels/"
 
 # -- the CI base: a stand-in for the CUDA PyTorch image, imported from this machine
 ci_base() {
@@ -87,6 +90,7 @@ RUN python3 /tmp/wheels/pip-23.0.1-py3-none-any.whl/pip install --no-index --fin
 DOCKERFILE
   DOCKER_BUILDKIT=0 docker build -q --force-rm -t "$tag" "$ctx" >/dev/null
   docker rmi "grader-ci-rootfs:$digest" >/dev/null 2>&1 || true
+  docker images --format '{{.Repository}}:{{.Tag}}' grader-ci-base | grep -vx "$tag" | xargs -r docker rmi >/dev/null 2>&1 || true
   echo "$tag"
 }
 

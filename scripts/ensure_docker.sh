@@ -4,8 +4,9 @@
 # Idempotent: a running engine is left alone.
 set -euo pipefail
 LOG=/var/log/dockerd.log
-if ! command -v dockerd >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq docker.io
+# docker-compose (Debian's 1.29): tests/deploy validates docker-compose.yml with it.
+if ! command -v dockerd >/dev/null || ! command -v docker-compose >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose
 fi
 if ! docker info >/dev/null 2>&1; then
   # overlay2 works on the ext4 CI and dev machines; GRADER_DOCKERD_ARGS adds options where it does not

@@ -249,6 +249,10 @@ def wrong_kl_sign(nb):
 OVERSIZED_EPOCHS = 5  # the oversized generator trains briefly: only its size is marked
 
 
+def forward_returns_input(nb):
+    _sub(nb, "vae", "return self.decode(z), mu, logvar", "return x, mu, logvar  # perfect reconstructions!")
+
+
 def oversized_gan(nb):
     _sub(nb, "gan", "def __init__(self, nz=NZ, ngf=32):", "def __init__(self, nz=NZ, ngf=128):")
     _sub(nb, "gan-hyper", "GAN_EPOCHS = 60", f"GAN_EPOCHS = {OVERSIZED_EPOCHS}")
@@ -311,6 +315,25 @@ def _copy(path: Path):
     return build
 
 
+def _traced(files: dict) -> dict:
+    """The reference's models saved with torch.jit.trace: TorchScript with forward() only."""
+    import torch
+
+    nb = _notebook(_members(SOLUTION_ZIP))
+    ns = _train_reference().run_cells(nb, _train_reference().DEFINITIONS)
+    out = dict(files)
+    examples = ((VAE_FILE, "VAE", torch.rand(2, 1, 8, 8)), (G_FILE, "Generator", torch.randn(2, 16, 1, 1)),
+                (D_FILE, "Discriminator", torch.rand(2, 1, 8, 8)))
+    for name, cls, example in examples:
+        model = ns[cls]()
+        model.load_state_dict(_load_state(files[name]))
+        model.eval()
+        buffer = io.BytesIO()
+        torch.jit.save(torch.jit.trace(model, example, check_trace=False), buffer)
+        out[name] = buffer.getvalue()
+    return out
+
+
 def _colab_layout(files: dict) -> dict:
     """As zipped from a Drive folder: the models in a sub-folder, the notebook under Colab's name."""
     out = {"CW2_Generative_Models.ipynb": files[NOTEBOOK]}
@@ -359,6 +382,11 @@ def build_samples() -> dict[str, Sample]:
         why="the reference saved with torch.jit.save(torch.jit.script(...)): the models load with "
             "torch.jit.load in the student's kernel and mark the same"))
 
+    subs["torchscript_traced"] = Sample(_from_solution(models=_traced), Expected(
+        score=28.0, items=_all_passed(), suggested=10.0,
+        why="the reference saved with torch.jit.trace: the files have forward() only, so the judge copies "
+            "their weights into the notebook's classes, which mark the same"))
+
     subs["colab"] = Sample(_from_solution(style=colab, layout=_colab_layout), Expected(
         score=28.0, items=_all_passed(), suggested=10.0,
         why="the reference as run on Colab: drive mount, !pip, %matplotlib, torchvision imports (not in the "
@@ -380,9 +408,16 @@ def build_samples() -> dict[str, Sample]:
 
     subs["wrong_kl_sign"] = Sample(_from_solution(wrong_kl_sign, retrain=("vae",)), Expected(
         score=WRONG_KL_SCORE, items=_all_passed(loss_kl="failed", **WRONG_KL_ITEMS),
-        item_scores={"loss_kl": 0.0, "loss_beta": 1.0},
+        item_scores={"loss_kl": 0.0, "loss_beta": 1.0, "vae_reconstruction": 0.0},
         why="the KL term's sign flipped (+0.5 * sum(...)): loss_kl (1) fails, loss_beta passes (the "
             "reconstruction term and the beta weighting are right). " + WRONG_KL_WHY))
+
+    subs["forward_returns_input"] = Sample(_from_solution(forward_returns_input, retrain=("vae",)), Expected(
+        score=25.0, items=_all_passed(vae_forward="partial", vae_reconstruction="failed"),
+        item_scores={"vae_forward": 1.0, "vae_reconstruction": 0.0},
+        why="forward returns (x, mu, logvar): a zero reconstruction loss, so training never reaches the "
+            "decoder. forward keeps its shape half (1 of 2); the judge decodes the latent means itself, and "
+            "the untrained decoder earns no reconstruction band (2). 28 - 1 - 2 = 25"))
 
     subs["gan_over_limit"] = Sample(_from_solution(oversized_gan, retrain=("gan",)), Expected(
         score=27.0, items=_all_passed(), penalties=("gan_over_parameter_limit",),
@@ -417,10 +452,13 @@ def build_samples() -> dict[str, Sample]:
     return subs
 
 
-# The VAE retrained with the flipped KL sign: decided by the training run (see its `why`).
-WRONG_KL_SCORE = 27.0
-WRONG_KL_ITEMS: dict[str, str] = {}
-WRONG_KL_WHY = ""
+# The VAE retrained with the flipped KL sign: the loss rewards a wide posterior, so training drives
+# |mu| into the thousands and logvar to about 70 (finite) and the decoder learns to ignore z.
+WRONG_KL_SCORE = 25.0
+WRONG_KL_ITEMS = {"vae_reconstruction": "failed"}
+WRONG_KL_WHY = ("Retrained with that loss, the decoder ignores z: reconstructions from the latent means are "
+                "worse than the average digit (about 20 nats per image over the least possible; the lowest "
+                "band ends at 10.5), so vae_reconstruction (2) fails. 28 - 1 - 2 = 25")
 
 SUBMISSIONS = build_samples()
 

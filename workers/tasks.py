@@ -51,6 +51,7 @@ from grader.runs.service import Lease, claim_next_run, claim_run, complete_run, 
 from grader.runs.service import complete_precheck, sweep_expired_leases
 from grader.settings import Settings, get_settings
 from grader.submissions.models import Submission
+from grader.web.notebook_render import RenderError, render_notebook, submitted_notebook
 from grader.webhooks.runner import kick_sender
 from workers.celery_app import app
 
@@ -200,6 +201,7 @@ def _grade_leased(
             else:
                 report = grade_submission(path, cw, settings, artifacts_dir=workdir / "artifacts")
                 artifact_keys = _store_artifacts(store, report)  # before workdir goes; a failure is retried
+                rendered_key = _store_rendered_notebook(store, path, cw.rubric.submission.notebook, code, settings)
             environment, hidden = _environment_digest(settings), _hidden_digest(cw.hidden)
         except (RubricError, BlobError, OSError) as exc:
             return _fail(sessions, heartbeat, settings, f"{type(exc).__name__}: {exc}"), run_queue
@@ -218,7 +220,8 @@ def _grade_leased(
         status = complete_run(
             session=session, lease=heartbeat.lease, report=report, tests=report.tests, log=_log(report),
             backend=settings.sandbox_backend, environment_digest=environment, hidden_digest=hidden,
-            executed_notebook_key=notebook_key, artifact_keys=artifact_keys, max_attempts=settings.max_attempts,
+            executed_notebook_key=notebook_key, rendered_notebook_key=rendered_key, artifact_keys=artifact_keys,
+            max_attempts=settings.max_attempts,
         )
     log.info("run %s: %s (score %s)", lease.run_id, status, report.score if status else "-")
     return status, run_queue
@@ -273,6 +276,22 @@ def _store_executed_notebook(store: BlobStore, report: GradeReport) -> str | Non
     except Exception:  # the marks stand without it
         log.warning("could not store the executed notebook", exc_info=True)
         return None
+
+
+def _store_rendered_notebook(store: BlobStore, path: Path, notebook_name: str, code: str,
+                             settings: Settings) -> str | None:
+    """The notebook as the student submitted it (their own outputs and plots, not the graded
+    re-execution), rendered and sanitised once here so the marking page only streams a blob.
+    Like the executed notebook, the marks stand without it."""
+    try:
+        data = submitted_notebook(path, notebook_name, settings.execution.max_notebook_mb * 2**20)
+        page = render_notebook(data, title=f"{code}: {notebook_name} as submitted")
+        return store.put(io.BytesIO(page)).sha256
+    except RenderError as exc:
+        log.info("the submitted notebook was not rendered: %s", exc)
+    except Exception:
+        log.warning("could not render or store the submitted notebook", exc_info=True)
+    return None
 
 
 def _store_artifacts(store: BlobStore, report: GradeReport) -> dict[str, str]:

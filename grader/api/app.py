@@ -24,6 +24,7 @@ from grader.blobs import BlobStore, LocalBlobStore
 from grader.courseworks.sync import load_all, sync_courseworks
 from grader.db.engine import make_engine, session_factory
 from grader.settings import Settings
+from grader.web.app import mount_web
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -97,6 +98,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, blobs: BlobS
     app.include_router(health.metrics_router)
     app.add_middleware(BodyLimit, max_bytes=settings.upload_max_mb * 2**20)
     _error_handlers(app)
+    mount_web(app)  # the dashboard's pages, at /
     return app
 
 

@@ -26,7 +26,8 @@ from grader.submissions.models import Submission
 
 DEFAULT_GRACE = dt.timedelta(days=1)
 # Every column holding a blob key. A new kind of stored file adds its column here.
-REFERENCES = (Submission.blob_key, GradingRun.executed_notebook_key, RunArtifact.blob_key)
+REFERENCES = (Submission.blob_key, GradingRun.executed_notebook_key, GradingRun.rendered_notebook_key,
+              RunArtifact.blob_key)
 BATCH = 500
 
 

@@ -8,6 +8,7 @@ from grader.roster.models import Student
 from grader.runs.models import GradingRun, RunArtifact, RunItemScore, RunPenalty, RunTestResult
 from grader.submissions.models import CountingChoice, DuplicateFlag, Submission, SubmissionFile
 from grader.users.models import ApiToken, User
+from grader.web.models import WebSession
 from grader.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 metadata = Base.metadata
@@ -15,6 +16,6 @@ metadata = Base.metadata
 __all__ = [
     "ApiToken", "AuditEvent", "CountingChoice", "Coursework", "DeadlineExtension", "DuplicateFlag",
     "GradingRun", "ManualMark", "MarkChange", "PenaltyDecision", "Release", "RunArtifact", "RunItemScore", "RunPenalty",
-    "RunTestResult", "Student", "Submission", "SubmissionFile", "User", "WebhookDelivery", "WebhookEndpoint",
+    "RunTestResult", "Student", "Submission", "SubmissionFile", "User", "WebSession", "WebhookDelivery", "WebhookEndpoint",
     "metadata",
 ]

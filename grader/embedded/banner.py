@@ -32,6 +32,8 @@ def service_banner(*, url: str, database: str, courseworks: list[str], logs: lis
         for a in accounts:
             who = a.user.role.value + (f", roster {a.user.external_id}" if a.user.external_id else "")
             lines.append(f"  {a.user.username.ljust(width)}  {a.token}  {a.user.name} ({who})")
+        lines += ["", f"Dashboard: {url}/  (sign in with these; fresh passwords every start):"]
+        lines += [f"  {a.user.username.ljust(width)}  password {a.password}" for a in accounts if a.password]
     student = next((a for a in accounts if a.user.external_id), None)
     if student is not None and sample is not None:
         auth = shlex.quote(f"Authorization: Bearer {student.token}")

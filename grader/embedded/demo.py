@@ -1,12 +1,13 @@
 """Demo accounts for ``grader up``: a lecturer, a GTA and two students on the roster.
 
 Made once and found again on later starts; every start gives each a fresh API token and revokes
-the previous start's, so only the tokens just printed work.
+the previous start's, so only the tokens just printed work; likewise a fresh dashboard password.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from grader.roster.models import Student
 from grader.roster.service import student_by_external_id, student_for_user
 from grader.users.models import ApiToken, Role, User
 from grader.users.service import create_token, create_user, get_user
+from grader.web.auth import set_password
 
 TOKEN_NAME = "grader up (demo)"
 DEMO_EXTENSION = dt.timedelta(days=30)  # the sample deadlines are in the past: demo work is not late
@@ -45,6 +47,7 @@ DEMO_USERS = (
 class DemoAccount:
     user: DemoUser
     token: str  # the secret, shown once
+    password: str = ""  # the dashboard password, fresh every start, shown once
 
 
 class DemoConflict(Exception):
@@ -65,7 +68,9 @@ def ensure_demo_accounts(*, session: Session, users: tuple[DemoUser, ...] = DEMO
             _extend_past_deadlines(session, demo.external_id)
         _revoke_demo_tokens(session, user)
         secret, _ = create_token(session=session, user=user, name=TOKEN_NAME)
-        accounts.append(DemoAccount(demo, secret))
+        password = secrets.token_urlsafe(12)  # like the tokens: the previous start's stops working
+        set_password(session=session, user=user, password=password)
+        accounts.append(DemoAccount(demo, secret, password))
     return accounts
 
 

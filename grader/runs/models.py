@@ -85,6 +85,8 @@ class GradingRun(Base):
     # What ran and what was skipped (for the marker) and the sandbox's own report.
     details: Mapped[dict | None] = mapped_column(JSONValue)
     executed_notebook_key: Mapped[str | None] = mapped_column(String(255))  # blob of the executed notebook
+    # The notebook as submitted (the student's own outputs), rendered and sanitised for markers.
+    rendered_notebook_key: Mapped[str | None] = mapped_column(String(255))
     log: Mapped[str] = mapped_column(Text, default="")
 
     tests: Mapped[list[RunTestResult]] = relationship(back_populates="run", order_by="RunTestResult.test_id")

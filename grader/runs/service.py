@@ -148,6 +148,7 @@ def complete_run(
     environment_digest: str | None = None,
     hidden_digest: str | None = None,
     executed_notebook_key: str | None = None,
+    rendered_notebook_key: str | None = None,
     artifact_keys: Mapping[str, str] | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     now: dt.datetime | None = None,
@@ -177,7 +178,8 @@ def complete_run(
             protocol_violation=report.protocol_violation,
             details={"execution": report.execution, "sandbox": report.sandbox},
             backend=backend, environment_digest=environment_digest, hidden_digest=hidden_digest,
-            executed_notebook_key=executed_notebook_key, log=_tail(log),
+            executed_notebook_key=executed_notebook_key, rendered_notebook_key=rendered_notebook_key,
+            log=_tail(log),
         )
         .execution_options(synchronize_session=False)
     )

@@ -116,8 +116,17 @@ def counting_submission(
     submissions = list_submissions(session=session, student_id=student_id, coursework_id=coursework_id)
     if not submissions:
         return None
-    latest_first = sorted(submissions, key=lambda s: (s.receipt_time, s.received_at), reverse=True)
     deadline = effective_deadline(session=session, student_id=student_id, coursework_id=coursework_id)
+    return rule_counting(submissions, deadline, grace_minutes)
+
+
+def rule_counting(submissions: Sequence[Submission], deadline: dt.datetime | None,
+                  grace_minutes: int = 0) -> Submission | None:
+    """The rubric's rule alone (pure; the dashboard applies it to a whole coursework at once): the
+    latest received by ``deadline`` (plus grace), else, with none in time, the latest."""
+    if not submissions:
+        return None
+    latest_first = sorted(submissions, key=lambda s: (s.receipt_time, s.received_at), reverse=True)
     if deadline is None:
         return latest_first[0]
     cutoff = deadline + dt.timedelta(minutes=grace_minutes)

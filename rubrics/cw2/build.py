@@ -11,38 +11,13 @@ three model files; grading runs the notebook's definitions only and evaluates th
 from __future__ import annotations
 
 import sys
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
-from textwrap import dedent
 
 import nbformat
-from nbformat import v4
+
+from grader.rubrics.authoring import ANSWER_STUB, Cell, build_notebook, code, md, write_notebooks, write_zip
 
 HERE = Path(__file__).resolve().parent
-
-
-@dataclass(frozen=True)
-class Cell:
-    id: str
-    kind: str  # "markdown" or "code"
-    solution: str
-    skeleton: str | None = None  # None: the same text in both notebooks
-
-
-def md(id: str, text: str, skeleton: str | None = None) -> Cell:
-    return Cell(id, "markdown", _clean(text), _clean(skeleton) if skeleton is not None else None)
-
-
-def code(id: str, solution: str, skeleton: str | None = None) -> Cell:
-    return Cell(id, "code", _clean(solution), _clean(skeleton) if skeleton is not None else None)
-
-
-def _clean(text: str) -> str:
-    return dedent(text).strip("\n")
-
-
-ANSWER_STUB = "*Your answer here.*"
 
 CELLS: list[Cell] = [
     md("intro", """
@@ -447,38 +422,17 @@ CELLS: list[Cell] = [
 
 
 def build(which: str) -> nbformat.NotebookNode:
-    nb = v4.new_notebook()
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
-    for cell in CELLS:
-        text = cell.solution if which == "solution" or cell.skeleton is None else cell.skeleton
-        if cell.kind == "markdown":
-            nb.cells.append(v4.new_markdown_cell(text, id=cell.id))
-        else:
-            nb.cells.append(v4.new_code_cell(text, id=cell.id))
-    nbformat.validate(nb)
-    return nb
+    return build_notebook(CELLS, which)
 
 
 NOTEBOOK = "cw2.ipynb"
 MODEL_FILES = ("VAE_model.pth", "GAN_G_model.pth", "GAN_D_model.pth")
 
 
-def write_zip(path: Path, members: dict[str, bytes]) -> None:
-    """A zip with fixed timestamps, so rebuilding it from the same bytes gives the same file."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
 
 
 def main(out_dir: Path = HERE) -> int:
-    for which in ("skeleton", "solution"):
-        path = out_dir / f"{which}.ipynb"
-        nbformat.write(build(which), str(path))
+    for path in write_notebooks(CELLS, out_dir):
         print(f"wrote {path}")
     # The blank submission (for `grader rubric check`): the skeleton, with empty model files.
     skeleton = (out_dir / "skeleton.ipynb").read_bytes()

@@ -9,7 +9,8 @@ notebook's classes exactly, and writes, next to this file:
 - ``solution_torchscript.zip``: the same models saved with ``torch.jit.save(torch.jit.script(...))``,
   and the notebook's save lines changed to match (a sample submission of tests/cw2_submissions.py).
 
-Seeds are fixed and torch runs on one thread, so a rebuild on the same machine gives the same files.
+Seeds are fixed and torch runs on one thread, so a rebuild on the same machine gives the same
+``state_dict`` files (TorchScript files carry a random serialization id, so their bytes change).
 ``tests/cw2_submissions.py`` reuses ``run_cells``/``train`` to retrain its variants.
 """
 

@@ -77,7 +77,8 @@ def test_resolve_by_index_uuid_mig_or_the_only_gpu(tmp_path):
 def test_bwrap_options_bind_only_the_jobs_device(fake_dev):
     opts = gpu.bwrap_options(Device(uuid=GPU1, gpu_uuid=GPU1, index=1, minor=1), fake_dev, ldconfig_text="")
     binds = [(opts[i + 1], opts[i + 2]) for i, o in enumerate(opts) if o == "--dev-bind"]
-    assert binds == [(str(fake_dev / n), f"/dev/{n}") for n in ("nvidia1", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools")]
+    names = ("nvidia1", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools")
+    assert binds == [(str(fake_dev / n), f"/dev/{n}") for n in names]
     assert gpu.sandbox_env(Device(uuid=GPU1, gpu_uuid=GPU1, index=1, minor=1))["CUDA_VISIBLE_DEVICES"] == GPU1
     mig = gpu.bwrap_options(Device(uuid=MIG1, gpu_uuid=GPU0, index=0, minor=0), fake_dev, ldconfig_text="")
     assert [str(fake_dev / "nvidia-caps"), "/dev/nvidia-caps"] == mig[mig.index("--dev-bind", mig.index(

@@ -167,3 +167,16 @@ def test_an_inspector_that_cannot_run_is_an_infrastructure_error(root: Path):
     result = json.loads((root / "out" / "result.json").read_text())
     assert result["infrastructure_error"] and "model inspector" in result["infrastructure_error"], result
     assert result["artifacts"] == []
+
+
+def test_an_artifacts_dir_that_cannot_be_written_is_a_usage_error(tmp_path: Path):
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    nb = tmp_path / "cw1.ipynb"
+    nb.write_text(nbformat.writes(nbformat.v4.new_notebook()))
+    for target in (taken, taken / "below"):
+        proc = subprocess.run([sys.executable, "-m", "grader.cli", "grade", str(nb), "-c", "cw1", "--json",
+                               "--artifacts-dir", str(target)], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and "--artifacts-dir" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stdout == ""  # nothing graded
+    assert taken.read_text() == "not a folder"

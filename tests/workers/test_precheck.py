@@ -18,7 +18,7 @@ import pytest
 import torch
 from sqlalchemy import select
 
-from conftest import World, notebook
+from worker_kit import World, notebook
 from grader.courseworks.models import Coursework
 from grader.grading.precheck import run_precheck
 from grader.rubrics.loader import load_coursework

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from conftest import World, notebook
+from worker_kit import World, notebook
 from grader.runs.models import RunArtifact
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]

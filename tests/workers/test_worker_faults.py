@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import LEASE_S, World, notebook, slow_notebook, wait_for
+from worker_kit import LEASE_S, World, notebook, slow_notebook, wait_for
 from grader.blobs import LocalBlobStore
 from grader.runs.models import RunItemScore, RunTestResult
 from workers.tasks import RETRY_BASE_S

@@ -77,6 +77,13 @@ import torch
 def _grader_load(path, kind, cls):
     if kind == "torchscript":
         model = torch.jit.load(path, map_location="cpu")
+        if cls is not None:  # a traced module has forward() only: its weights go into the student's class
+            try:
+                own = cls()
+                own.load_state_dict(model.state_dict())
+                model = own
+            except Exception:
+                pass  # not the class's weights: use the TorchScript module as it is
     else:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if isinstance(state, dict) and not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -141,5 +141,6 @@ def test_forward(kernel, test_split, rng, credit):
     credit.partial(0.5, "forward returns a reconstruction of the right shape, but see the other checks")
     assert np.all(np.isfinite(recon)) and recon.min() >= 0 and recon.max() <= 1, (
         "forward(x)'s reconstruction must be finite and in [0, 1]")
+    assert not np.allclose(recon, x, atol=1e-6), "forward(x) returns its input instead of a reconstruction"
     assert mu is not None and mu_enc is not None and mu.shape == mu_enc.shape and np.allclose(mu, mu_enc, atol=1e-4), (
         "forward(x)'s mu differs from encode(x)'s mu")

@@ -1,0 +1,1 @@
+"""The dashboard's route modules; ``grader.web.app.mount_web`` includes each one's ``router``."""

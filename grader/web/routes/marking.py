@@ -1,0 +1,261 @@
+"""The markers' pages (GTAs and lecturers): a coursework's overview, one submission's marking page,
+its saves, the rendered notebook and the run's pictures.
+
+Saves go through the very functions of the JSON marking API (``grader/api/routes/marking.py``),
+called with the signed-in marker in place of a token owner, so a stale version gets the same 409
+with the other marker's value, every write is audited and overrides live apart from runs. The
+rendered notebook (made once, at grading time) is streamed from the blob store under its own
+Content-Security-Policy and shown in an ``<iframe sandbox>`` with no permissions at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader.api.deps import BlobStoreDep, SessionDep
+from grader.api.routes import marking as api_marking
+from grader.api.schemas.marking import MarkWrite, PenaltyWrite
+from grader.blobs import BlobNotFound, BlobStore
+from grader.courseworks.models import Coursework
+from grader.runs.models import GradingRun, RunArtifact
+from grader.submissions.models import Submission
+from grader.users.models import User
+from grader.web.deps import WebError, WebStaff, WebUser
+from grader.web.lookups import coursework
+from grader.web.notebook_render import RENDER_CSP
+from grader.web.overview import SORT_KEYS, STATUSES, OverviewRow, coursework_overview, filter_rows, histogram, sort_rows
+from grader.web.templating import TEMPLATES, render
+
+router = APIRouter(prefix="/staff")
+BLOB_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"}
+
+
+@dataclass(frozen=True)
+class Marker:
+    """The signed-in marker, shaped as the JSON API's token owner (the page's guard already checked
+    the role; a session has no token scopes to narrow it)."""
+
+    user: User
+
+    def allows(self, scope: str) -> bool:
+        return True
+
+
+def _marker(session: Session, user: WebUser) -> Marker:
+    return Marker(session.get(User, user.id))
+
+
+def _submission_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise WebError(404, "there is no such submission.") from None
+
+
+# -- the overview ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OverviewQuery:
+    status: str = ""
+    q: str = ""
+    unmarked: bool = False
+    late: bool = False
+    sort: str = "student"
+    desc: bool = False
+
+    def args(self, **change: Any) -> str:
+        """The query string of this view with ``change`` applied (for sort links)."""
+        from urllib.parse import urlencode
+
+        values = {**self.__dict__, **change}
+        return urlencode({k: ("1" if v is True else v) for k, v in values.items() if v not in ("", False)})
+
+
+def _overview_query(status: str, q: str, unmarked: bool, late: bool, sort: str, desc: bool) -> OverviewQuery:
+    if status and status not in STATUSES:
+        raise WebError(400, f"unknown status {status!r}; one of {', '.join(STATUSES)}.")
+    if sort not in SORT_KEYS:
+        raise WebError(400, f"unknown sort {sort!r}; one of {', '.join(SORT_KEYS)}.")
+    return OverviewQuery(status, q[:200], unmarked, late, sort, desc)
+
+
+def _rows(request: Request, session: Session, cw: str, query: OverviewQuery):
+    ref = coursework(request, session, cw)
+    rows = coursework_overview(session=session, rubric=ref.files.rubric, coursework=ref.row)
+    shown = sort_rows(filter_rows(rows, status=query.status, search=query.q, unmarked=query.unmarked,
+                                  late=query.late), query.sort, query.desc)
+    return ref, rows, shown
+
+
+@router.get("/courseworks/{cw}")
+def overview(request: Request, cw: str, session: SessionDep, user: WebStaff, status: str = "", q: str = "",
+             unmarked: bool = False, late: bool = False, sort: str = "student", desc: bool = False) -> Response:
+    query = _overview_query(status, q, unmarked, late, sort, desc)
+    ref, rows, shown = _rows(request, session, cw, query)
+    rubric = ref.files.rubric
+    totals = [r.total for r in rows if r.total is not None]
+    item_charts = [{"item": item, "bins": histogram([r.item_scores[item.id] for r in rows if item.id in r.item_scores],
+                                                    item.points, bins=min(10, max(1, int(item.points)) + 1))}
+                   for item in rubric.items]
+    counts = {s: sum(1 for r in rows if r.status == s) for s in STATUSES}
+    return render(request, "staff/overview.html", {
+        "cw": ref.row, "rubric": rubric, "rows": shown, "all_count": len(rows), "counts": counts,
+        "query": query, "statuses": STATUSES, "sort_keys": SORT_KEYS,
+        "total_bins": histogram(totals, rubric.total_points), "item_charts": item_charts,
+        "to_mark": sum(1 for r in rows if r.needs_marking)}, user=user)
+
+
+@router.get("/courseworks/{cw}/rows")
+def overview_rows(request: Request, cw: str, session: SessionDep, user: WebStaff, status: str = "", q: str = "",
+                  unmarked: bool = False, late: bool = False, sort: str = "student",
+                  desc: bool = False) -> JSONResponse:
+    """The table's body for the page's poll: statuses, scores and progress change without a reload."""
+    query = _overview_query(status, q, unmarked, late, sort, desc)
+    ref, _, shown = _rows(request, session, cw, query)
+    html = TEMPLATES.get_template("staff/_overview_rows.html").render(rows=shown, cw=ref.row)
+    return JSONResponse({"html": html, "done": False})
+
+
+# -- one submission -------------------------------------------------------------------------------
+
+
+def _desk(request: Request, session: Session, user: WebUser, submission_id: str):
+    """The JSON API's marking view of the submission (404 as a page when it is not there)."""
+    sub_id = _submission_id(submission_id)
+    try:
+        view = api_marking.marking_view(request, sub_id, session, _marker(session, user))
+    except HTTPException as exc:
+        raise WebError(exc.status_code, str(exc.detail)) from None
+    return sub_id, view
+
+
+@router.get("/submissions/{submission_id}")
+def marking_page(request: Request, submission_id: str, session: SessionDep, user: WebStaff) -> Response:
+    sub_id, view = _desk(request, session, user, submission_id)
+    run = session.get(GradingRun, view.run.id) if view.run else None
+    parts = {p.id: p for p in view.total.parts}
+    ref = coursework(request, session, view.coursework)
+    return render(request, "staff/marking.html", {
+        "view": view, "rubric": ref.files.rubric, "parts": parts, "cw": ref.row,
+        "execution": (run.details or {}).get("execution") if run else None,
+        "rendered": bool(run and run.rendered_notebook_key),
+        "artifacts": [{"name": a.name, "title": a.title, "url": f"/staff/runs/{run.id}/artifacts/{a.name}"}
+                      for a in view.artifacts] if run else []}, user=user)
+
+
+@router.get("/submissions/{submission_id}/next")
+def next_unmarked(request: Request, submission_id: str, session: SessionDep, user: WebStaff) -> Response:
+    """The next counting submission (roster order, wrapping) with an item still to mark."""
+    sub = session.get(Submission, _submission_id(submission_id))
+    if sub is None:
+        raise WebError(404, "there is no such submission.")
+    code = session.get(Coursework, sub.coursework_id).code
+    ref = coursework(request, session, code)
+    rows = coursework_overview(session=session, rubric=ref.files.rubric, coursework=ref.row)
+    at = next((n for n, r in enumerate(rows) if r.student_id == sub.student_id), -1)
+    ordered: list[OverviewRow] = rows[at + 1:] + rows[:at + 1]
+    target = next((r for r in ordered if r.needs_marking and r.submission_id != sub.id), None)
+    if target is None:
+        return RedirectResponse(f"/staff/courseworks/{code}?unmarked=1", status_code=303)
+    return RedirectResponse(f"/staff/submissions/{target.submission_id}", status_code=303)
+
+
+async def _json_body(request: Request) -> dict:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise WebError(400, "send a JSON object.") from None
+    if not isinstance(body, dict):
+        raise WebError(400, "send a JSON object.")
+    return body
+
+
+def _saved(result: Any) -> Response:
+    if isinstance(result, Response):  # the API's 409, with the current value
+        return result
+    return JSONResponse(result.model_dump(mode="json"))
+
+
+@router.put("/submissions/{submission_id}/marks/{item_id}")
+async def save_mark(request: Request, submission_id: str, item_id: str, session: SessionDep,
+                    user: WebStaff) -> Response:
+    """A mark and its comment, saved as the marker types (409 when someone saved since)."""
+    sub_id = _submission_id(submission_id)
+    try:
+        body = MarkWrite.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        return JSONResponse({"detail": _invalid(exc)}, status_code=422)
+    return _saved(await run_in_threadpool(
+        api_marking.put_mark, request, sub_id, item_id, body, session, _marker(session, user)))
+
+
+@router.put("/submissions/{submission_id}/penalties/{penalty_id}")
+async def save_penalty(request: Request, submission_id: str, penalty_id: str, session: SessionDep,
+                       user: WebStaff) -> Response:
+    sub_id = _submission_id(submission_id)
+    try:
+        body = PenaltyWrite.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        return JSONResponse({"detail": _invalid(exc)}, status_code=422)
+    return _saved(await run_in_threadpool(
+        api_marking.put_penalty, request, sub_id, penalty_id, body, session, _marker(session, user)))
+
+
+@router.get("/submissions/{submission_id}/marks/{item_id}/history")
+def mark_history(request: Request, submission_id: str, item_id: str, session: SessionDep,
+                 user: WebStaff) -> JSONResponse:
+    changes = api_marking.get_mark_history(request, _submission_id(submission_id), item_id, session,
+                                           _marker(session, user))
+    return JSONResponse([c.model_dump(mode="json") for c in changes])
+
+
+def _invalid(exc: ValidationError) -> str:
+    return "the request is not valid: " + "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in exc.errors())
+
+
+# -- what a run stored ----------------------------------------------------------------------------
+
+
+def _stream(blobs: BlobStore, key: str, media_type: str, headers: dict[str, str]) -> StreamingResponse:
+    try:
+        stream = blobs.open(key)
+    except BlobNotFound:
+        raise WebError(404, "the stored file is missing.") from None
+
+    def chunks():
+        with stream:
+            while chunk := stream.read(1 << 20):
+                yield chunk
+
+    return StreamingResponse(chunks(), media_type=media_type, headers=headers)
+
+
+@router.get("/runs/{run_id}/notebook")
+def rendered_notebook(run_id: int, session: SessionDep, blobs: BlobStoreDep, user: WebStaff) -> Response:
+    """The student's notebook as submitted, rendered and sanitised at grading time. Its own CSP lets
+    it load nothing and run nothing, even outside the iframe sandbox the marking page puts it in."""
+    key = session.scalar(select(GradingRun.rendered_notebook_key).where(GradingRun.id == run_id))
+    if not key:
+        raise WebError(404, "this run has no rendered notebook.")
+    return _stream(blobs, key, "text/html; charset=utf-8",
+                   {**BLOB_HEADERS, "Content-Security-Policy": RENDER_CSP, "Referrer-Policy": "no-referrer"})
+
+
+@router.get("/runs/{run_id}/artifacts/{name}")
+def run_artifact(run_id: int, name: str, session: SessionDep, blobs: BlobStoreDep, user: WebStaff) -> Response:
+    row = session.scalars(select(RunArtifact).where(RunArtifact.run_id == run_id, RunArtifact.name == name)).first()
+    if row is None:
+        raise WebError(404, "this run has no such picture.")
+    return _stream(blobs, row.blob_key, row.media_type,
+                   {**BLOB_HEADERS, "Content-Security-Policy": "default-src 'none'"})

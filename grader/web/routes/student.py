@@ -1,0 +1,155 @@
+"""The student's pages: a coursework (upload, receipts, status, visible-test feedback), one
+submission's receipt with its status followed live, and the feedback sheet once released."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from grader.api.deps import BlobStoreDep, CourseworkRef, SessionDep
+from grader.api.routes.submissions import _safe_filename
+from grader.courseworks.service import effective_deadline, is_released
+from grader.grading.intake import SubmissionError
+from grader.marking.sheet import marks_of_submission, student_view, submission_marks
+from grader.marks.module import weights_from_rubrics
+from grader.submissions.flows import RateLimited, UploadTooLarge, queue_grading, receive_upload
+from grader.submissions.models import Submission
+from grader.submissions.service import IdempotencyConflict, list_submissions
+from grader.web.deps import WebError, WebStudent, WebUser
+from grader.web.feedback import feedback_sheet, weighted_mark
+from grader.web.lookups import coursework, courseworks, grading_state, own_submission
+from grader.web.templating import TEMPLATES, render
+
+router = APIRouter()
+
+
+def _enrolled(user: WebUser) -> int:
+    if user.student_id is None:
+        raise WebError(403, "your account is not on this course's roster; ask the lecturer.")
+    return user.student_id
+
+
+def _coursework_page(request: Request, session: Session, user: WebUser, ref: CourseworkRef, *,
+                     error: str = "", status: int = 200) -> Response:
+    student_id = _enrolled(user)
+    subs = list_submissions(session=session, student_id=student_id, coursework_id=ref.row.id)[::-1]  # newest first
+    rows = [{"sub": s, "state": grading_state(session, s)} for s in subs]
+    released = is_released(session=session, coursework=ref.row, student_id=student_id)
+    marks = submission_marks(session=session, rubric=ref.files.rubric, coursework=ref.row, student_id=student_id)
+    return render(request, "student/coursework.html", {
+        "cw": ref.row, "rubric": ref.files.rubric, "submissions": rows, "released": released,
+        "view": student_view(ref.files.rubric, marks, released) if not released else None,
+        "counting_id": marks.submission.id if marks.submission else None,
+        "deadline": effective_deadline(session=session, student_id=student_id, coursework_id=ref.row.id),
+        "upload_key": uuid.uuid4().hex, "error": error}, status=status, user=user)
+
+
+@router.get("/courseworks/{cw}")
+def coursework_page(request: Request, cw: str, session: SessionDep, user: WebStudent) -> Response:
+    return _coursework_page(request, session, user, coursework(request, session, cw))
+
+
+@router.post("/courseworks/{cw}/submissions")
+def upload(request: Request, cw: str, session: SessionDep, blobs: BlobStoreDep, user: WebStudent,
+           file: Annotated[UploadFile | None, File()] = None,
+           upload_key: Annotated[str, Form(max_length=64)] = "") -> Response:
+    """The upload form. The form's one-off key makes a double-click or a resend one submission."""
+    ref = coursework(request, session, cw)
+    student_id = _enrolled(user)
+    if file is None or not file.filename:
+        return _coursework_page(request, session, user, ref, error="Choose a file to submit.", status=400)
+    settings = request.app.state.settings
+    try:
+        sub, created = receive_upload(
+            session=session, store=blobs, rubric=ref.files.rubric, coursework_id=ref.row.id, student_id=student_id,
+            stream=file.file, original_filename=_safe_filename(file.filename),
+            max_bytes=settings.upload_max_mb * 2**20, limits=settings.execution,
+            per_hour=settings.submissions_per_hour, idempotency_key=f"web-{upload_key}" if upload_key else None,
+            submitted_by_id=user.id)
+    except UploadTooLarge as exc:
+        return _coursework_page(request, session, user, ref, error=str(exc), status=413)
+    except SubmissionError as exc:
+        return _coursework_page(request, session, user, ref, error=f"Your submission was not accepted: {exc}",
+                                status=422)
+    except IdempotencyConflict:
+        return _coursework_page(request, session, user, ref, status=409,
+                                error="This form was already used for another file; submit again from this page.")
+    except RateLimited as exc:
+        return _coursework_page(request, session, user, ref, error=str(exc), status=429)
+    if created:
+        request.app.state.metrics.uploaded(ref.row.code)
+        queue_grading(session=session, submission_id=sub.id, queue=ref.files.rubric.resources.queue, precheck=True)
+    return RedirectResponse(f"/submissions/{sub.id}", status_code=303)
+
+
+@router.get("/submissions/{submission_id}")
+def submission_page(request: Request, submission_id: str, session: SessionDep, user: WebStudent) -> Response:
+    sub = own_submission(session, user, submission_id)
+    ref = coursework(request, session, _code(request, session, sub))
+    return render(request, "student/submission.html", {
+        "cw": ref.row, "sub": sub, "fragment": _status_html(request, session, ref, sub)[0]}, user=user)
+
+
+@router.get("/submissions/{submission_id}/status")
+def submission_status(request: Request, submission_id: str, session: SessionDep, user: WebStudent) -> JSONResponse:
+    """The live part of the submission page, polled: {status, done, html}."""
+    sub = own_submission(session, user, submission_id)
+    ref = coursework(request, session, _code(request, session, sub))
+    html, state = _status_html(request, session, ref, sub)
+    return JSONResponse({"status": state.status, "done": state.done, "html": html})
+
+
+def _code(request: Request, session: Session, sub: Submission) -> str:
+    ref = next((r for r in courseworks(request, session) if r.row.id == sub.coursework_id), None)
+    if ref is None:
+        raise WebError(404, "this submission's coursework is no longer offered.")
+    return ref.row.code
+
+
+def _status_html(request: Request, session: Session, ref: CourseworkRef, sub: Submission):
+    state = grading_state(session, sub)
+    released = is_released(session=session, coursework=ref.row, student_id=sub.student_id)
+    view = None
+    if state.status == "graded" and not released:  # before release: the visible tests' feedback only
+        view = student_view(ref.files.rubric, marks_of_submission(session=session, rubric=ref.files.rubric, sub=sub),
+                            released=False)
+    html = TEMPLATES.get_template("student/_status.html").render(
+        state=state, view=view, released=released, cw=ref.row)
+    return html, state
+
+
+@router.get("/courseworks/{cw}/feedback")
+def feedback(request: Request, cw: str, session: SessionDep, user: WebStudent) -> Response:
+    ref = coursework(request, session, cw)
+    student_id = _enrolled(user)
+    if not is_released(session=session, coursework=ref.row, student_id=student_id):
+        raise WebError(404, "the marks for this coursework are not released yet.")
+    marks = submission_marks(session=session, rubric=ref.files.rubric, coursework=ref.row, student_id=student_id)
+    if marks.total is None:
+        raise WebError(404, "you did not submit this coursework, so there is no feedback sheet.")
+    sheet = feedback_sheet(ref.files.rubric, student_view(ref.files.rubric, marks, True), marks.total)
+    return render(request, "student/feedback.html", {
+        "cw": ref.row, "sheet": sheet, "sub": marks.submission,
+        "weighting": _weighting(request, session, student_id)}, user=user)
+
+
+def _weighting(request: Request, session: Session, student_id: int):
+    """Each coursework's weighted share of the coursework mark, from released totals only."""
+    refs = courseworks(request, session)
+    try:
+        weights = weights_from_rubrics(r.files.rubric for r in refs)
+    except ValueError:
+        return None  # the rubrics' weights do not make a whole: no weighting to show
+    released = {}
+    for r in refs:
+        if is_released(session=session, coursework=r.row, student_id=student_id):
+            m = submission_marks(session=session, rubric=r.files.rubric, coursework=r.row, student_id=student_id)
+            if m.total is not None:
+                released[r.row.code] = (m.total.total, m.total.max_score)
+    mark = weighted_mark(weights, released)
+    titles = {r.row.code: r.row.title for r in refs}
+    return {"mark": mark, "titles": titles, "released": set(released)} if mark else None

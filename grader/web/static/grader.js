@@ -1,0 +1,39 @@
+// The dashboard's only script (no inline scripts: the pages' CSP forbids them).
+// grader.fetch: fetch with the session's CSRF token, for every unsafe request a page makes.
+// [data-poll]: an element refreshed from its URL (JSON {html, done}) until done.
+(function () {
+  "use strict";
+  const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  function graderFetch(url, options) {
+    const opts = Object.assign({credentials: "same-origin"}, options || {});
+    opts.headers = Object.assign({"X-CSRF-Token": csrf(), "X-Requested-With": "fetch",
+                                  "Accept": "application/json"}, opts.headers || {});
+    return fetch(url, opts).then((response) => {
+      if (response.status === 401) { window.location.assign("/login?next=" + encodeURIComponent(location.pathname)); }
+      return response;
+    });
+  }
+  window.grader = {fetch: graderFetch, csrf: csrf};
+
+  // htmx, if a page vendors it, sends the token too.
+  document.addEventListener("htmx:configRequest", (event) => { event.detail.headers["X-CSRF-Token"] = csrf(); });
+
+  function poll(el) {
+    const every = Number(el.dataset.pollMs || 2000);
+    const tick = () => graderFetch(el.dataset.poll).then((r) => r.ok ? r.json() : null).then((body) => {
+      if (!body) { setTimeout(tick, every * 2); return; }
+      el.innerHTML = body.html;
+      if (!body.done) { setTimeout(tick, every); } else { el.dataset.done = "true"; }
+    }).catch(() => setTimeout(tick, every * 2));
+    setTimeout(tick, every);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("[data-poll]").forEach(poll);
+    document.querySelectorAll("button[data-print]").forEach((b) => b.addEventListener("click", () => window.print()));
+    document.querySelectorAll("form[data-confirm]").forEach((f) => f.addEventListener("submit", (e) => {
+      if (!window.confirm(f.dataset.confirm)) { e.preventDefault(); }
+    }));
+  });
+})();
