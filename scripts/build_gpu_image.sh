@@ -32,6 +32,9 @@ lock() {  # lock PYTHON: its environment's pins, as constraints
 lock .venv/bin/python >"$OUT/service-lock.txt"
 lock "${GRADER_RUNTIME_DIR:-/opt/grader/runtime}/bin/python" >"$OUT/runtime-lock.txt"
 echo "setuptools==$(.venv/bin/python -c 'import setuptools; print(setuptools.__version__)' 2>/dev/null)" >>"$OUT/service-lock.txt"
+# Wanted only by Pythons older than this machine's (redis needs async-timeout below 3.11.3, and the
+# CI base's Debian Python is 3.11.2): a freeze here cannot list them.
+echo "async-timeout==5.0.1" >>"$OUT/service-lock.txt"
 stamp=$(cat "$OUT/service-lock.txt" "$OUT/runtime-lock.txt" "$0" | sha256sum | cut -c1-16)
 if [ "$(cat "$OUT/wheels/.stamp" 2>/dev/null)" != "$stamp" ]; then
   echo "fetching the pinned wheels into $OUT/wheels"

@@ -4,6 +4,13 @@ from grader.audit.models import AuditEvent
 from grader.courseworks.models import Coursework, DeadlineExtension, Release
 from grader.db.base import Base
 from grader.marking.models import ManualMark, MarkChange, PenaltyDecision
+from grader.marking.scale_models import (
+    CommentBankEntry,
+    MarkingAllocation,
+    MarkingSettings,
+    ModerationPick,
+    ModerationSample,
+)
 from grader.roster.models import Student
 from grader.runs.models import GradingRun, RunArtifact, RunItemScore, RunPenalty, RunTestResult
 from grader.submissions.models import CountingChoice, DuplicateFlag, Submission, SubmissionFile
@@ -14,8 +21,9 @@ from grader.webhooks.models import WebhookDelivery, WebhookEndpoint
 metadata = Base.metadata
 
 __all__ = [
-    "ApiToken", "AuditEvent", "CountingChoice", "Coursework", "DeadlineExtension", "DuplicateFlag",
-    "GradingRun", "ManualMark", "MarkChange", "PenaltyDecision", "Release", "RunArtifact", "RunItemScore", "RunPenalty",
+    "ApiToken", "AuditEvent", "CommentBankEntry", "CountingChoice", "Coursework", "DeadlineExtension", "DuplicateFlag",
+    "GradingRun", "ManualMark", "MarkChange", "MarkingAllocation", "MarkingSettings", "ModerationPick",
+    "ModerationSample", "PenaltyDecision", "Release", "RunArtifact", "RunItemScore", "RunPenalty",
     "RunTestResult", "Student", "Submission", "SubmissionFile", "User", "WebSession", "WebhookDelivery", "WebhookEndpoint",
     "metadata",
 ]

@@ -29,8 +29,10 @@ from grader.courseworks.models import Coursework
 from grader.runs.models import GradingRun, RunArtifact
 from grader.submissions.models import Submission
 from grader.users.models import User
+from grader.web.anonymity import hides_names, labels
 from grader.web.deps import WebError, WebStaff, WebUser
 from grader.web.lookups import coursework
+from grader.web.marker_rows import staff_rows
 from grader.web.notebook_render import RENDER_CSP
 from grader.web.overview import SORT_KEYS, STATUSES, OverviewRow, coursework_overview, filter_rows, histogram, sort_rows
 from grader.web.templating import TEMPLATES, render
@@ -72,6 +74,7 @@ class OverviewQuery:
     late: bool = False
     sort: str = "student"
     desc: bool = False
+    mine: bool = False  # only the students allocated to the signed-in marker
 
     def args(self, **change: Any) -> str:
         """The query string of this view with ``change`` applied (for sort links)."""
@@ -81,17 +84,18 @@ class OverviewQuery:
         return urlencode({k: ("1" if v is True else v) for k, v in values.items() if v not in ("", False)})
 
 
-def _overview_query(status: str, q: str, unmarked: bool, late: bool, sort: str, desc: bool) -> OverviewQuery:
+def _overview_query(status: str, q: str, unmarked: bool, late: bool, sort: str, desc: bool,
+                    mine: bool = False) -> OverviewQuery:
     if status and status not in STATUSES:
         raise WebError(400, f"unknown status {status!r}; one of {', '.join(STATUSES)}.")
     if sort not in SORT_KEYS:
         raise WebError(400, f"unknown sort {sort!r}; one of {', '.join(SORT_KEYS)}.")
-    return OverviewQuery(status, q[:200], unmarked, late, sort, desc)
+    return OverviewQuery(status, q[:200], unmarked, late, sort, desc, mine)
 
 
-def _rows(request: Request, session: Session, cw: str, query: OverviewQuery):
+def _rows(request: Request, session: Session, user: WebUser, cw: str, query: OverviewQuery):
     ref = coursework(request, session, cw)
-    rows = coursework_overview(session=session, rubric=ref.files.rubric, coursework=ref.row)
+    rows = staff_rows(request, session, user, ref, query.mine)
     shown = sort_rows(filter_rows(rows, status=query.status, search=query.q, unmarked=query.unmarked,
                                   late=query.late), query.sort, query.desc)
     return ref, rows, shown
@@ -99,9 +103,10 @@ def _rows(request: Request, session: Session, cw: str, query: OverviewQuery):
 
 @router.get("/courseworks/{cw}")
 def overview(request: Request, cw: str, session: SessionDep, user: WebStaff, status: str = "", q: str = "",
-             unmarked: bool = False, late: bool = False, sort: str = "student", desc: bool = False) -> Response:
-    query = _overview_query(status, q, unmarked, late, sort, desc)
-    ref, rows, shown = _rows(request, session, cw, query)
+             unmarked: bool = False, late: bool = False, sort: str = "student", desc: bool = False,
+             mine: bool = False) -> Response:
+    query = _overview_query(status, q, unmarked, late, sort, desc, mine)
+    ref, rows, shown = _rows(request, session, user, cw, query)
     rubric = ref.files.rubric
     totals = [r.total for r in rows if r.total is not None]
     item_charts = [{"item": item, "bins": histogram([r.item_scores[item.id] for r in rows if item.id in r.item_scores],
@@ -112,16 +117,17 @@ def overview(request: Request, cw: str, session: SessionDep, user: WebStaff, sta
         "cw": ref.row, "rubric": rubric, "rows": shown, "all_count": len(rows), "counts": counts,
         "query": query, "statuses": STATUSES, "sort_keys": SORT_KEYS,
         "total_bins": histogram(totals, rubric.total_points), "item_charts": item_charts,
-        "to_mark": sum(1 for r in rows if r.needs_marking)}, user=user)
+        "to_mark": sum(1 for r in rows if r.needs_marking), "anonymous": hides_names(session, user, ref.row.id),
+        "hand_items": [i for i in rubric.items if i.kind != "auto"]}, user=user)
 
 
 @router.get("/courseworks/{cw}/rows")
 def overview_rows(request: Request, cw: str, session: SessionDep, user: WebStaff, status: str = "", q: str = "",
                   unmarked: bool = False, late: bool = False, sort: str = "student",
-                  desc: bool = False) -> JSONResponse:
+                  desc: bool = False, mine: bool = False) -> JSONResponse:
     """The table's body for the page's poll: statuses, scores and progress change without a reload."""
-    query = _overview_query(status, q, unmarked, late, sort, desc)
-    ref, _, shown = _rows(request, session, cw, query)
+    query = _overview_query(status, q, unmarked, late, sort, desc, mine)
+    ref, _, shown = _rows(request, session, user, cw, query)
     html = TEMPLATES.get_template("staff/_overview_rows.html").render(rows=shown, cw=ref.row)
     return JSONResponse({"html": html, "done": False})
 
@@ -147,10 +153,26 @@ def marking_page(request: Request, submission_id: str, session: SessionDep, user
     ref = coursework(request, session, view.coursework)
     return render(request, "staff/marking.html", {
         "view": view, "rubric": ref.files.rubric, "parts": parts, "cw": ref.row,
+        **_who(request, session, user, ref, submission=session.get(Submission, sub_id), view=view),
         "execution": (run.details or {}).get("execution") if run else None,
         "rendered": bool(run and run.rendered_notebook_key),
         "artifacts": [{"name": a.name, "title": a.title, "url": f"/staff/runs/{run.id}/artifacts/{a.name}"}
                       for a in view.artifacts] if run else []}, user=user)
+
+
+def _who(request: Request, session: Session, user: WebUser, ref, *, submission: Submission, view) -> dict:
+    """How the page names the student and the holders of identical files: names and ids, or
+    pseudonyms for a GTA under anonymous marking."""
+    dupes = [{"path": d.path, "name": d.other_student.name, "external_id": d.other_student.external_id,
+              "earlier": d.other_is_earlier} for d in view.duplicates]
+    if not hides_names(session, user, ref.row.id):
+        return {"student_name": view.student.name, "student_ref": view.student.external_id, "dupes": dupes}
+    others = {d.other_submission_id for d in view.duplicates}
+    owners = dict(session.execute(select(Submission.id, Submission.student_id).where(Submission.id.in_(others))).all())
+    names = labels(request, session, ref.row.code)
+    for d, dupe in zip(view.duplicates, dupes):
+        dupe["name"] = dupe["external_id"] = names[owners[d.other_submission_id]]
+    return {"student_name": names[submission.student_id], "student_ref": "", "dupes": dupes}
 
 
 @router.get("/submissions/{submission_id}/next")
