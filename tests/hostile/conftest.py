@@ -17,14 +17,14 @@ BACKENDS = ("bwrap", "docker")
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "backends(*names): sandbox backends to run on (default: bwrap only)")
+    config.addinivalue_line("markers", "backends(*names): sandbox backends to run on (default: all of them)")
 
 
 def pytest_generate_tests(metafunc):
-    """Every attack runs on bwrap; those marked ``backends("bwrap", "docker")`` on docker too."""
+    """Every attack runs on every backend: the same hostile suite must hold on each."""
     if "backend" in metafunc.fixturenames:
         marker = metafunc.definition.get_closest_marker("backends")
-        metafunc.parametrize("backend", marker.args if marker else ("bwrap",), scope="session")
+        metafunc.parametrize("backend", marker.args if marker else BACKENDS, scope="session")
 
 
 @pytest.fixture(scope="session")

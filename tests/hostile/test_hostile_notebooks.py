@@ -19,7 +19,7 @@ errors), and is graded through ``grade_submission`` with the real sandbox, runne
   and use anything they get to fix their bug, so a leak shows in the score too;
   ``test_control_a_leak_would_show_in_the_score`` proves that it would.
 
-Every attack runs on the bwrap backend; one of each kind (``ALSO_DOCKER``) also on docker.
+Every attack runs on both sandbox backends (bwrap and docker).
 
 Run in parallel: ``pytest tests/hostile -n 2``.
 """
@@ -34,8 +34,6 @@ import hostile_kit as kit
 from hostile_kit import assert_no_better, assert_same_verdict, attack, grade, write
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
-# Every attack runs on bwrap; these also on docker (conftest), one of each kind, to keep CI quick.
-ALSO_DOCKER = pytest.mark.backends("bwrap", "docker")
 
 AUTO_MAX = 72.0
 
@@ -85,7 +83,6 @@ _bomb()
 '''
 
 
-@ALSO_DOCKER
 def test_fork_bomb(base, cw1, settings, tmp_path):
     got = grade_attack(attack(FORK_BOMB), cw1, settings, tmp_path)
     assert got.sandbox["pids_limit_hit"], got.summary()  # the bomb did go off, and the pids limit held it
@@ -136,7 +133,6 @@ if any(v.startswith("GOT") for v in got.values()):
 '''
 
 
-@ALSO_DOCKER
 def test_network_access_gets_nothing(base, cw1, settings, tmp_path):
     got = grade_attack(attack(NETWORK), cw1, settings, tmp_path)
     [record] = got.of_attack("network")
@@ -183,7 +179,6 @@ if hits or any(p in found for p in TARGETS):
 '''
 
 
-@ALSO_DOCKER
 def test_reading_files_outside_the_work_dir_gets_nothing(base, cw1, settings, tmp_path):
     repo = cw1.folder.parent.parent
     targets = [str(cw1.hidden), *sorted(str(p) for p in cw1.hidden.glob("*.py")), str(cw1.folder / "rubric.yaml"),
@@ -265,7 +260,6 @@ os.write(1, forged)
 '''
 
 
-@ALSO_DOCKER
 def test_forged_results_count_for_nothing(base, cw1, settings, tmp_path):
     code = f"TEST_IDS = {sorted(cw1.rubric.test_ids())!r}\nJOBS = {str(settings.jobs_dir)!r}\n" + FORGE
     got = grade_attack(attack(code), cw1, settings, tmp_path)
@@ -564,7 +558,6 @@ while True:
 '''
 
 
-@ALSO_DOCKER
 def test_memory_bomb(base, cw1, settings, tmp_path):
     got = grade_attack(attack(MEMORY_BOMB), cw1, settings, tmp_path)
     assert got.sandbox["oom_killed"], got.summary()  # the memory cgroup stopped it
@@ -610,7 +603,6 @@ _hostile_say(attack="daemons", daemons=daemons)
 '''
 
 
-@ALSO_DOCKER
 def test_daemons_left_behind_are_killed(base, cw1, settings, tmp_path):
     got = grade_attack(attack(DAEMONS), cw1, settings, tmp_path)
     [record] = got.of_attack("daemons")
@@ -693,7 +685,6 @@ _hostile_log(attack="other_fds", written=written, refused=refused)
 '''
 
 
-@ALSO_DOCKER
 def test_garbage_on_other_processes_fds_reaches_nothing(base, cw1, settings, tmp_path):
     '''The runner's protocol pipe, its log, bwrap's (or docker-init's) fds: created by root on the host
     (docker: left root's, as the container's user is root until setpriv), they do not reopen through
@@ -709,7 +700,6 @@ KILLS = {"kill_parent": KILL_PARENT, "kill_everything": KILL_EVERYTHING}
 
 
 @pytest.mark.parametrize("how", sorted(KILLS))
-@ALSO_DOCKER
 def test_killing_the_runner_ends_the_run(how, base, cw1, settings, tmp_path):
     got = grade_attack(attack(KILLS[how]), cw1, settings, tmp_path)
     assert got.violation == "the runner closed the pipe (dead runner)", got.summary()
