@@ -1,5 +1,6 @@
-"""A CW2 zip submitted through the API of a running service (`grader up`: the real API, a real worker,
-the sandbox) gets the same marks as `grader grade`, and the markers' pictures come with the run."""
+"""Every CW2 sample zip submitted through the API of a running service (`grader up`: the real API, a
+real worker, the sandbox) gets the marks `grader grade` gives it, and the markers' pictures come
+with the run."""
 
 from __future__ import annotations
 
@@ -18,10 +19,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
 from up_kit import Service, free_port, wait_until  # noqa: E402
 
-from cw2_submissions import SUBMISSIONS  # noqa: E402
+from cw2_submissions import SUBMISSIONS, pickle_marker  # noqa: E402
 
 GRADE_TIMEOUT_S = 400
-SAMPLE = "vae_file_does_not_load"  # auto items lost and a penalty: more to compare than a full mark
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -38,44 +38,62 @@ def service(tmp_path: Path) -> Iterator[Service]:
         shutil.rmtree(jobs, ignore_errors=True)
 
 
-def test_a_cw2_zip_through_the_api_gets_its_marks(service: Service, tmp_path: Path):
-    sample = SUBMISSIONS[SAMPLE]
-    path = sample.build(tmp_path / "in")
+def test_every_cw2_sample_through_the_api_gets_its_marks(service: Service, tmp_path: Path):
+    """All samples go in at once, as at a deadline; each must get what `grader grade` gives it."""
     running = service.start()
     assert "cw2" in running.output()
     accounts = running.accounts()
     student, lecturer = accounts["student1"], accounts["lecturer"]
+    marker = pickle_marker()
+    marker.unlink(missing_ok=True)
     with httpx.Client(base_url=service.url, timeout=60) as api:
-        with path.open("rb") as fh:
-            r = api.post("/api/v1/courseworks/cw2/submissions", headers=student.headers,
-                         files={"file": ("cw2.zip", fh, "application/zip")})
-        assert r.status_code == 201, r.text
-        sub_id = r.json()["id"]
+        ids = {}
+        for name, sample in sorted(SUBMISSIONS.items()):
+            path = sample.build(tmp_path / name)
+            with path.open("rb") as fh:
+                r = api.post("/api/v1/courseworks/cw2/submissions", headers=student.headers,
+                             files={"file": ("cw2.zip", fh, "application/zip")})
+            assert r.status_code == 201, (name, r.text)
+            ids[name] = r.json()["id"]
 
-        def graded():
-            s = api.get(f"/api/v1/submissions/{sub_id}", headers=student.headers).json()
-            return s if s["status"] in ("graded", "error") else None
+        def status(sub_id):
+            return api.get(f"/api/v1/submissions/{sub_id}", headers=student.headers).json()
 
-        done = wait_until(graded, GRADE_TIMEOUT_S, "the CW2 sample to be graded", running.output)
-        assert done["status"] == "graded", done
-        full = next(run for run in done["runs"] if run["kind"] == "full")
-        assert full["score"] == pytest.approx(sample.expected.score, abs=0.01), done
+        def all_done():
+            states = {name: status(sub_id) for name, sub_id in ids.items()}
+            return states if all(s["status"] in ("graded", "error") for s in states.values()) else None
 
-        sheet = api.get(f"/api/v1/submissions/{sub_id}/marking", headers=lecturer.headers)
-        assert sheet.status_code == 200, sheet.text
-        sheet = sheet.json()
-        items = {i["id"]: i for i in sheet["items"]}
-        for item_id, score in sample.expected.item_scores.items():
-            assert items[item_id]["auto_score"] == pytest.approx(score, abs=0.01), items[item_id]
-        for item_id, status in sample.expected.items.items():
-            assert items[item_id]["status"] in status.split("|"), items[item_id]
-        applied = sorted(p["id"] for p in sheet["penalties"] if p["auto_applied"])
-        assert applied == sorted(sample.expected.penalties)
-        assert items["gan_images"]["kind"] == "suggest" and items["gan_images"]["message"].startswith("suggested 10/10")
-        # The VAE file does not load, so its reconstructions are the one picture missing.
-        assert {a["name"] for a in sheet["artifacts"]} == {"gan-fixed-noise", "gan-judge-noise"}
+        states = wait_until(all_done, GRADE_TIMEOUT_S * 3, "every CW2 sample to be graded", running.output)
+        assert not marker.exists(), "a model file ran code on the grading host"
+        for name, done in states.items():
+            expected = SUBMISSIONS[name].expected
+            assert done["status"] == "graded", (name, done)
+            full = next(run for run in done["runs"] if run["kind"] == "full")
+            assert full["score"] == pytest.approx(expected.score, abs=0.01), (name, full)
+            sheet = api.get(f"/api/v1/submissions/{ids[name]}/marking", headers=lecturer.headers)
+            assert sheet.status_code == 200, sheet.text
+            sheet = sheet.json()
+            items = {i["id"]: i for i in sheet["items"]}
+            for item_id, score in expected.item_scores.items():
+                assert items[item_id]["auto_score"] == pytest.approx(score, abs=0.01), (name, items[item_id])
+            for item_id, want in expected.items.items():
+                assert items[item_id]["status"] in want.split("|"), (name, items[item_id])
+            applied = sorted(p["id"] for p in sheet["penalties"] if p["auto_applied"])
+            assert applied == sorted(expected.penalties), (name, applied)
+            assert items["gan_images"]["kind"] == "suggest"
+            if expected.suggested is not None:
+                assert items["gan_images"]["message"].startswith(f"suggested {expected.suggested:g}/10"), \
+                    (name, items["gan_images"])
+
+        # The markers' pictures come with the run; a VAE file that does not load has no reconstructions.
+        pictures = {name: {a["name"] for a in api.get(f"/api/v1/submissions/{ids[name]}/marking",
+                                                      headers=lecturer.headers).json()["artifacts"]}
+                    for name in ("correct", "vae_file_does_not_load")}
+        assert pictures["correct"] == {"gan-fixed-noise", "gan-judge-noise", "vae-reconstructions"}
+        assert pictures["vae_file_does_not_load"] == {"gan-fixed-noise", "gan-judge-noise"}
 
         # A zip missing a model is refused before anything is stored, with the intake's message.
+        path = SUBMISSIONS["correct"].build(tmp_path / "again")
         broken = tmp_path / "broken.zip"
         with zipfile.ZipFile(path) as src, zipfile.ZipFile(broken, "w") as dst:
             for name in src.namelist():
