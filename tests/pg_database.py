@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from grader.db.migrate import upgrade
+from grader.db.models import metadata
 
 SERVER_URL = os.environ.get("GRADER_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -39,3 +40,10 @@ def migrated_database(prefix: str, purpose: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def empty_tables(engine: Engine, keep: frozenset[str] = frozenset()) -> None:
+    """Empty every gradebook table but ``keep``, ids restarted: for suites whose code commits for real."""
+    tables = ", ".join(t.name for t in metadata.sorted_tables if t.name not in keep)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

@@ -15,16 +15,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pg_database import migrated_database  # noqa: E402
+from pg_database import empty_tables, migrated_database  # noqa: E402
 from grader.api.app import create_app  # noqa: E402
 from grader.db.engine import make_engine, session_factory  # noqa: E402
-from grader.db.models import metadata  # noqa: E402
 from grader.roster.models import Student  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 from grader.users.models import Role  # noqa: E402
@@ -95,9 +94,7 @@ def woken(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
 @pytest.fixture
 def sessions(api_engine: Engine) -> Iterator[sessionmaker[Session]]:
     yield session_factory(api_engine)
-    tables = ", ".join(t.name for t in metadata.sorted_tables)
-    with api_engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    empty_tables(api_engine)
 
 
 @pytest.fixture

@@ -17,15 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pg_database import migrated_database  # noqa: E402
+from pg_database import empty_tables, migrated_database  # noqa: E402
 from grader.db.engine import make_engine, session_factory  # noqa: E402
-from grader.db.models import metadata  # noqa: E402
 
 
 
@@ -59,6 +58,4 @@ def session(engine: Engine) -> Iterator[Session]:
 def committed(engine: Engine) -> Iterator[sessionmaker[Session]]:
     """Sessions whose commits are real, for tests with several connections. Emptied afterwards."""
     yield session_factory(engine)
-    tables = ", ".join(t.name for t in metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    empty_tables(engine)

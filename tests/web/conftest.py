@@ -22,18 +22,17 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text, update
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pg_database import migrated_database  # noqa: E402
+from pg_database import empty_tables, migrated_database  # noqa: E402
 from web_kit import PASSWORD  # noqa: E402
 
 from grader.api.app import create_app  # noqa: E402
 from grader.courseworks.models import Coursework  # noqa: E402
 from grader.db.engine import make_engine, session_factory  # noqa: E402
-from grader.db.models import metadata  # noqa: E402
 from grader.roster.models import Student  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 from grader.users.models import Role  # noqa: E402
@@ -139,10 +138,8 @@ def woken() -> Iterator[list[tuple[int, str]]]:
 @pytest.fixture
 def sessions(web_engine: Engine) -> Iterator[sessionmaker[Session]]:
     yield session_factory(web_engine)
-    keep = {"courseworks"}
-    tables = ", ".join(t.name for t in metadata.sorted_tables if t.name not in keep)
+    empty_tables(web_engine, keep=frozenset({"courseworks"}))
     with web_engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         conn.execute(update(Coursework).values(released_at=None))
 
 

@@ -9,16 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "db"))
-from pg_database import migrated_database  # noqa: E402
+from pg_database import empty_tables, migrated_database  # noqa: E402
 from grader.db.engine import make_engine, session_factory  # noqa: E402
-from grader.db.models import metadata  # noqa: E402
 from webhook_kit import Receiver  # noqa: E402
 
 
@@ -39,9 +38,7 @@ def engine(pg_url: str) -> Iterator[Engine]:
 def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
     """Sessions whose commits are real (several connections, threads). Emptied afterwards."""
     yield session_factory(engine)
-    tables = ", ".join(t.name for t in metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    empty_tables(engine)
 
 
 @pytest.fixture

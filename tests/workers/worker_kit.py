@@ -28,16 +28,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pg_database import migrated_database  # noqa: E402
+from pg_database import empty_tables, migrated_database  # noqa: E402
 from private_services import PrivateRedis, private_redis  # noqa: E402
 from grader.blobs import LocalBlobStore
 from grader.courseworks.models import Coursework
 from grader.db.engine import make_engine, session_factory
-from grader.db.models import metadata
 from grader.roster.models import Student
 from grader.runs.models import GradingRun, RunItemScore, RunTestResult
 from grader.runs.service import enqueue_run
@@ -286,9 +285,7 @@ def world(tmp_path: Path, pg_url: str, engine: Engine, broker_redis: PrivateRedi
     if broker_redis.proc is None or broker_redis.proc.poll() is not None:  # an earlier test failed mid-restart
         broker_redis.start(broker_redis.port)
     broker_redis.client().flushall()
-    tables = ", ".join(t.name for t in metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    empty_tables(engine)
     w = World(tmp=tmp_path, pg_url=pg_url, sessions=session_factory(engine), broker_url=broker_redis.url(),
               rubrics_dir=mini_coursework(tmp_path / "rubrics"), api_blobs=LocalBlobStore(tmp_path / "api-blobs"),
               redis=broker_redis, marker=uuid.uuid4().hex)
