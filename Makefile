@@ -1,6 +1,8 @@
 # The two set-up commands (README): `make run` (the whole service on this machine: `grader up`)
 # and `make test`. Both install what they need. `make samples` grades the sample CW1 submissions.
-PYTHON ?= python3
+# Debian's Python 3.11: the interpreter of the student runtime and of the images' stand-in base, so the
+# versions pip picks for .venv (and pins into the images) install on both.
+PYTHON ?= /usr/bin/python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_DIR ?= /opt/grader/runtime
@@ -13,6 +15,8 @@ setup: venv runtime
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	test -x $(PYTHON) && dpkg -s python3.11-venv >/dev/null 2>&1 \
+	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11 python3.11-venv)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
 	touch $@
