@@ -28,6 +28,9 @@ from pathlib import Path
 import nbformat
 from nbformat import v4
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_edits import cell as _cell, sub as _sub  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 CW1 = REPO / "rubrics" / "cw1"
 SOLUTION = CW1 / "solution.ipynb"
@@ -68,20 +71,6 @@ def _load(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(str(path), as_version=4)
 
 
-def _cell(nb: nbformat.NotebookNode, cell_id: str) -> nbformat.NotebookNode:
-    for cell in nb.cells:
-        if cell.get("id") == cell_id:
-            return cell
-    raise KeyError(f"no cell {cell_id!r} in the notebook")
-
-
-def _sub(nb: nbformat.NotebookNode, cell_id: str, old: str, new: str) -> None:
-    """Replace ``old`` (which must occur exactly once) in a cell's source."""
-    cell = _cell(nb, cell_id)
-    count = cell.source.count(old)
-    if count != 1:
-        raise ValueError(f"cell {cell_id!r}: {old!r} occurs {count} times, expected once")
-    cell.source = cell.source.replace(old, new)
 
 
 def _insert(nb: nbformat.NotebookNode, before: str | None, after: str | None, cell: nbformat.NotebookNode) -> None:

@@ -35,6 +35,9 @@ from pathlib import Path
 import nbformat
 from nbformat import v4
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_edits import cell as _cell, sub as _sub  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 CW2 = REPO / "rubrics" / "cw2"
 SOLUTION_ZIP = CW2 / "solution.zip"
@@ -101,20 +104,6 @@ def _write(folder: Path, files: dict[str, bytes | nbformat.NotebookNode], zip_na
     return path
 
 
-def _cell(nb: nbformat.NotebookNode, cell_id: str) -> nbformat.NotebookNode:
-    for cell in nb.cells:
-        if cell.get("id") == cell_id:
-            return cell
-    raise KeyError(f"no cell {cell_id!r} in the notebook")
-
-
-def _sub(nb: nbformat.NotebookNode, cell_id: str, old: str, new: str) -> None:
-    """Replace ``old`` (which must occur exactly once) in a cell's source."""
-    cell = _cell(nb, cell_id)
-    count = cell.source.count(old)
-    if count != 1:
-        raise ValueError(f"cell {cell_id!r}: {old!r} occurs {count} times, expected once")
-    cell.source = cell.source.replace(old, new)
 
 
 def _state_dict_bytes(state: dict) -> bytes:

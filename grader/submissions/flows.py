@@ -67,6 +67,12 @@ def spool(stream: BinaryIO, folder: Path, max_bytes: int) -> Spooled:
     return Spooled(path, digest.hexdigest(), size)
 
 
+def safe_filename(name: str | None) -> str:
+    """The uploader's file name as we record it: its last path part, printable, at most 255 chars."""
+    base = (name or "upload").replace("\\", "/").rsplit("/", 1)[-1].strip() or "upload"
+    return "".join(c for c in base if c.isprintable())[:255] or "upload"
+
+
 def check_rate(*, session: Session, student_id: int, per_hour: int, now: dt.datetime) -> None:
     """At most ``per_hour`` submissions by one student in any hour (all courseworks together)."""
     since = now - RATE_WINDOW

@@ -28,8 +28,8 @@ from grader.courseworks.models import Coursework
 from grader.grading.intake import SubmissionError
 from grader.marking.sheet import submission_runs
 from grader.roster.service import student_for_user
-from grader.runs.models import GradingRun, RunKind, RunStatus
-from grader.submissions.flows import RateLimited, UploadTooLarge, queue_grading, receive_upload
+from grader.runs.models import RunKind
+from grader.submissions.flows import RateLimited, UploadTooLarge, queue_grading, receive_upload, safe_filename
 from grader.submissions.models import Submission
 from grader.submissions.service import IdempotencyConflict, list_submissions
 from grader.users.models import Role
@@ -41,11 +41,6 @@ router = APIRouter(tags=["submissions"])
 def _receipt(sub: Submission, code: str) -> SubmissionReceipt:
     fields = ("id", "sha256", "size_bytes", "original_filename", "received_at", "stated_received_at", "late_minutes")
     return SubmissionReceipt(**{k: getattr(sub, k) for k in fields}, coursework=code, late=sub.late_minutes > 0)
-
-
-def _safe_filename(name: str | None) -> str:
-    base = (name or "upload").replace("\\", "/").rsplit("/", 1)[-1].strip() or "upload"
-    return "".join(c for c in base if c.isprintable())[:255] or "upload"
 
 
 @router.post(
@@ -73,7 +68,7 @@ def submit(
     try:
         sub, created = receive_upload(
             session=session, store=blobs, rubric=coursework.files.rubric, coursework_id=coursework.row.id,
-            student_id=acting.student.id, stream=file.file, original_filename=_safe_filename(file.filename),
+            student_id=acting.student.id, stream=file.file, original_filename=safe_filename(file.filename),
             max_bytes=settings.upload_max_mb * 2**20, limits=settings.execution, per_hour=settings.submissions_per_hour,
             idempotency_key=idempotency_key or None, stated_received_at=stated if acting.by_service else None,
             submitted_by_id=acting.owner.user.id,
@@ -120,22 +115,8 @@ def _read(session: Session, sub: Submission) -> SubmissionRead:
     checks = [r for r in runs if r.kind is RunKind.precheck]
     status = full[0].status.value if full else "received"
     return SubmissionRead(**_receipt(sub, code).model_dump(), status=status,
-                          precheck=_precheck(checks[0]) if checks else None,
+                          precheck=PrecheckRead.from_run(checks[0]) if checks else None,
                           runs=[RunRead.model_validate(r) for r in runs])
-
-
-def _precheck(run: GradingRun) -> PrecheckRead:
-    """The pre-check as the student reads it: its verdict's messages, never our own errors."""
-    if run.status is RunStatus.graded:
-        status = "passed"
-    elif run.status is RunStatus.error and run.error_kind == "submission":
-        status = "failed"
-    else:
-        status = run.status.value  # queued, running, cancelled, or error: an infrastructure failure
-    messages = list(((run.details or {}).get("precheck") or {}).get("messages") or [])
-    if status == "error":
-        messages = ["the quick pre-check could not run; full grading is not affected."]
-    return PrecheckRead(status=status, messages=messages)
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionRead, responses=ERRORS)

@@ -5,6 +5,8 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict
 
+from grader.runs.models import GradingRun, RunStatus
+
 
 class SubmissionBase(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -45,6 +47,20 @@ class PrecheckRead(BaseModel):
 
     status: str  # queued | running | passed | failed | error (ours: full grading still runs)
     messages: list[str]  # for the student
+
+    @classmethod
+    def from_run(cls, run: GradingRun) -> PrecheckRead:
+        """The pre-check as the student reads it: its verdict's messages, never our own errors."""
+        if run.status is RunStatus.graded:
+            status = "passed"
+        elif run.status is RunStatus.error and run.error_kind == "submission":
+            status = "failed"
+        else:
+            status = run.status.value  # queued, running, cancelled, or error: an infrastructure failure
+        messages = list(((run.details or {}).get("precheck") or {}).get("messages") or [])
+        if status == "error":
+            messages = ["the quick pre-check could not run; full grading is not affected."]
+        return cls(status=status, messages=messages)
 
 
 class SubmissionRead(SubmissionReceipt):

@@ -11,12 +11,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from grader.api.deps import BlobStoreDep, CourseworkRef, SessionDep
-from grader.api.routes.submissions import _safe_filename
 from grader.courseworks.service import effective_deadline, is_released
 from grader.grading.intake import SubmissionError
 from grader.marking.sheet import marks_of_submission, student_view, submission_marks
 from grader.marks.module import weights_from_rubrics
-from grader.submissions.flows import RateLimited, UploadTooLarge, queue_grading, receive_upload
+from grader.submissions.flows import RateLimited, UploadTooLarge, queue_grading, receive_upload, safe_filename
 from grader.submissions.models import Submission
 from grader.submissions.service import IdempotencyConflict, list_submissions
 from grader.web.deps import WebError, WebStudent, WebUser
@@ -66,7 +65,7 @@ def upload(request: Request, cw: str, session: SessionDep, blobs: BlobStoreDep, 
     try:
         sub, created = receive_upload(
             session=session, store=blobs, rubric=ref.files.rubric, coursework_id=ref.row.id, student_id=student_id,
-            stream=file.file, original_filename=_safe_filename(file.filename),
+            stream=file.file, original_filename=safe_filename(file.filename),
             max_bytes=settings.upload_max_mb * 2**20, limits=settings.execution,
             per_hour=settings.submissions_per_hour, idempotency_key=f"web-{upload_key}" if upload_key else None,
             submitted_by_id=user.id)
