@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy.orm import Session
 
 from grader.courseworks.models import Coursework
+from grader.courseworks.service import is_released
 from grader.marking.sheet import SubmissionMarks, submission_marks
 from grader.roster.models import Student
 from grader.roster.service import roster
@@ -22,26 +23,32 @@ EXPORT_COLUMNS = ["external_id", "name", "email", "status", "submission_id", "re
                   "auto_score", "total", "max_score", "complete"]
 
 
-def marks_csv(rows: Iterable[tuple[Student, SubmissionMarks]]) -> str:
-    """The CSV text (CRLF line ends, as RFC 4180 has them); always at least the header row."""
+def marks_csv(rows: Iterable[tuple[Student, SubmissionMarks, bool]]) -> str:
+    """The CSV text (CRLF line ends, as RFC 4180 has them); always at least the header row. Each row
+    is (student, marks, shown): a row not shown keeps its submission and leaves the marks empty."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
-    for student, marks in rows:
-        writer.writerow([student.external_id, student.name, student.email or "", marks.status, *_marks(marks)])
+    for student, marks, shown in rows:
+        writer.writerow([student.external_id, student.name, student.email or "", marks.status, *_marks(marks, shown)])
     return out.getvalue()
 
 
-def coursework_csv(*, session: Session, rubric: Rubric, coursework: Coursework) -> str:
+def coursework_csv(*, session: Session, rubric: Rubric, coursework: Coursework, released_only: bool = False) -> str:
+    """``released_only``: the export a student-view token gets, each student's marks only once
+    released to them (before, their auto score and total include hidden items)."""
     return marks_csv((student, submission_marks(session=session, rubric=rubric, coursework=coursework,
-                                                student_id=student.id))
+                                                student_id=student.id),
+                      not released_only or is_released(session=session, coursework=coursework, student_id=student.id))
                      for student in roster(session=session))
 
 
-def _marks(marks: SubmissionMarks) -> list[object]:
+def _marks(marks: SubmissionMarks, shown: bool) -> list[object]:
     sub, total = marks.submission, marks.total
     if sub is None or total is None:
         return ["", "", "", "", "", "", ""]
+    if not shown:
+        return [sub.id, sub.received_at.isoformat(), sub.late_minutes, "", "", "", ""]
     return [sub.id, sub.received_at.isoformat(), sub.late_minutes, _num(marks.run.score if marks.run else None),
             _num(total.total), _num(total.max_score), "yes" if total.complete else "no"]
 

@@ -9,6 +9,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from grader.api.deps import CurrentExporter, SessionDep
 from grader.api.responses import ERRORS
 from grader.api.schemas.webhooks import DeliveryRead, WebhookCreate, WebhookCreated, WebhookRead
+from grader.users.models import TokenView
+from grader.users.service import TokenOwner
 from grader.webhooks.service import (
     WebhookError,
     create_endpoint,
@@ -23,17 +25,28 @@ router = APIRouter(tags=["webhooks"])
 # A webhook sends marks out of the service, so it takes the right to export them: lecturers and
 # service accounts, with the 'export' scope.
 WebhookManager = CurrentExporter
+def _view(owner: TokenOwner) -> TokenView:
+    return TokenView.student if owner.student_view else TokenView.staff
+
+
+def _only(owner: TokenOwner) -> TokenView | None:
+    """What a caller may list: a student-view token only endpoints registered with that view
+    (a staff endpoint's deliveries carry full scores); staff everything."""
+    return TokenView.student if owner.student_view else None
+
+
 WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the endpoint's id")]
 
 
 @router.post("/webhooks", status_code=201, response_model=WebhookCreated,
              responses={**ERRORS, 422: {"description": "a bad URL, a short secret or an unknown event"}})
 def register_webhook(body: WebhookCreate, session: SessionDep, owner: WebhookManager) -> WebhookCreated:
-    """Register an endpoint. Each event is POSTed to it signed with the secret (see docs/webhooks.md)."""
+    """Register an endpoint. Each event is POSTed to it signed with the secret (see docs/webhooks.md).
+    An endpoint registered with a student-view token is sent the student's view."""
     try:
         endpoint, generated = create_endpoint(session=session, url=body.url, secret=body.secret,
                                               events=body.events, description=body.description,
-                                              actor_id=owner.user.id)
+                                              actor_id=owner.user.id, view=_view(owner))
     except WebhookError as exc:
         raise HTTPException(422, str(exc)) from None
     return WebhookCreated(**WebhookRead.model_validate(endpoint).model_dump(), secret=generated)
@@ -42,13 +55,13 @@ def register_webhook(body: WebhookCreate, session: SessionDep, owner: WebhookMan
 @router.get("/webhooks", response_model=list[WebhookRead], responses=ERRORS)
 def list_webhooks(session: SessionDep, owner: WebhookManager) -> list[WebhookRead]:
     """Every registered endpoint (secrets are never shown again)."""
-    return [WebhookRead.model_validate(e) for e in list_endpoints(session=session)]
+    return [WebhookRead.model_validate(e) for e in list_endpoints(session=session, view=_only(owner))]
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response, responses=ERRORS)
 def remove_webhook(webhook_id: WebhookId, session: SessionDep, owner: WebhookManager) -> Response:
     """Remove an endpoint; deliveries still waiting for it are dropped."""
-    if not delete_endpoint(session=session, endpoint_id=webhook_id, actor_id=owner.user.id):
+    if not delete_endpoint(session=session, endpoint_id=webhook_id, actor_id=owner.user.id, view=_only(owner)):
         raise HTTPException(404, f"no webhook {webhook_id}.")
     return Response(status_code=204)
 
@@ -59,7 +72,7 @@ def webhook_deliveries(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[DeliveryRead]:
     """An endpoint's most recent deliveries, newest first: status, attempts, the last error."""
-    if get_endpoint(session=session, endpoint_id=webhook_id) is None:
+    if get_endpoint(session=session, endpoint_id=webhook_id, view=_only(owner)) is None:
         raise HTTPException(404, f"no webhook {webhook_id}.")
     return [DeliveryRead.model_validate(d) for d in recent_deliveries(session=session, endpoint_id=webhook_id,
                                                                        limit=limit)]
