@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from gradebook_factory import add_coursework, add_student, submit
 from grader.runs.models import RunKind
 from grader.runs.service import Lease, claim_run, enqueue_run
+from grader.users.models import TokenView
 from grader.webhooks.models import WebhookEndpoint
 
 UTC = dt.timezone.utc
@@ -70,9 +71,10 @@ class Receiver:
 
 
 def add_endpoint(session: Session, url: str, events: list[str] | None = None, active: bool = True,
-                 secret: str = SECRET) -> int:
+                 secret: str = SECRET, view: TokenView = TokenView.staff) -> int:
+    """An endpoint; the staff view unless asked (tests/visibility covers the student view)."""
     endpoint = WebhookEndpoint(url=url, secret=secret, description="", events=events or ["submission.graded"],
-                               active=active)
+                               active=active, view=view)
     session.add(endpoint)
     session.commit()
     return endpoint.id
