@@ -110,14 +110,16 @@ INNOCENT_NUMBERS = (0.4, 0.6)
 # Prometheus samples that are times, not marks (the oldest queued run's age, when a series began).
 TIME_SAMPLES = re.compile(r"^\w+_(?:seconds|created)(?:\{[^}]*\})? .*$", re.MULTILINE)
 # Item titles start with a section code (1a, 2b: never dotted here, so a code is never a number).
-# A free-standing number: not part of a word, a time (12:30:45.5), a date, a version (3.1.0) or an id.
-NUMBER = re.compile(r"(?<![\w.:\-])\d+(?:\.\d+)?(?![\w.])")
+# Clock times (12:30:45.123456), taken out before numbers are looked for.
+TIMES = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
+# A free-standing number: not part of a word, a version (3.1.0) or an id. JSON's "score":8.91 counts.
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 
 
 def fractional_numbers(text: str) -> list[str]:
     """Every free-standing number in ``text`` that is not whole and not innocent."""
     found = []
-    for token in NUMBER.findall(TIME_SAMPLES.sub("", text)):
+    for token in NUMBER.findall(TIMES.sub(" ", TIME_SAMPLES.sub("", text))):
         value = float(token)
         if abs(value - round(value)) < 1e-6 or any(abs(value - n) < 1e-6 for n in INNOCENT_NUMBERS):
             continue
