@@ -23,12 +23,14 @@ import json
 import re
 import uuid
 
-import nbformat
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from starlette.routing import Mount
 from vis_kit import (
+    grade,
+    notebook,
+    queued_full_run,
     ARTIFACT_BYTES,
     ARTIFACT_TITLE,
     DARK_RUN_SCORE,
@@ -47,11 +49,9 @@ from vis_kit import (
     payload_text,
 )
 
-from grader.grading.report import ArtifactFile, GradeReport
-from grader.marks.auto import auto_marks
 from grader.roster.models import Student
 from grader.runs.models import GradingRun, RunKind, RunStatus
-from grader.runs.service import claim_run, complete_run, fail_run
+from grader.runs.service import claim_run, fail_run
 from grader.users.models import Role
 from grader.users.service import create_token, create_user
 from grader.web.auth import set_password
@@ -136,12 +136,6 @@ def app_routes(app) -> set[tuple[str, str]]:
     return found
 
 
-def notebook(text: str) -> bytes:
-    nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell(text))
-    return nbformat.writes(nb).encode()
-
-
 def csrf_of(html: str) -> str:
     match = CSRF.search(html)
     assert match, "no CSRF token in the page"
@@ -199,35 +193,10 @@ def _sign_in(browser: TestClient, scan: Scanner) -> str:
     return csrf_of(browser.get("/").text)
 
 
-def _queued_full_run(sessions, submission_id: str) -> int:
-    with sessions() as session:
-        return session.scalars(select(GradingRun.id).where(
-            GradingRun.submission_id == uuid.UUID(submission_id), GradingRun.kind == RunKind.full,
-            GradingRun.status == RunStatus.queued)).one()
-
-
-def _grade(sessions, app, code: str, submission_id: str, artifacts: bool) -> None:
-    """Record a graded run as the worker does (``complete_run``), with a canary log and artifact."""
-    rubric = app.state.courseworks[code].rubric
-    files, keys = [], {}
-    if artifacts:
-        blob = app.state.blobs.put(io.BytesIO(ARTIFACT_BYTES))
-        files = [ArtifactFile(name="grid", title=ARTIFACT_TITLE, media_type="image/png", sha256=blob.sha256,
-                              size_bytes=blob.size)]
-        keys = {"grid": blob.sha256}
-    report = GradeReport(coursework=code, status="graded", max_score=rubric.total_points,
-                         auto_max_score=rubric.auto_max_score, duration_s=1.0, marks=auto_marks(rubric, RESULTS[code]),
-                         artifacts=files)
-    with sessions() as session:
-        lease = claim_run(session=session, run_id=_queued_full_run(sessions, submission_id), worker_id="vis-worker")
-        assert complete_run(session=session, lease=lease, report=report, tests=RESULTS[code], log=RUN_LOG,
-                            artifact_keys=keys) is RunStatus.graded
-
-
 def _fail(sessions, submission_id: str, error: str, *, final: bool) -> None:
     """An infrastructure failure as the worker records it (``fail_run``): retried, or for good."""
     with sessions() as session:
-        lease = claim_run(session=session, run_id=_queued_full_run(sessions, submission_id), worker_id="vis-worker")
+        lease = claim_run(session=session, run_id=queued_full_run(sessions, submission_id), worker_id="vis-worker")
         expected = RunStatus.error if final else RunStatus.queued
         assert fail_run(session=session, lease=lease, error=error, log=RUN_LOG, max_attempts=1 if final else 3) \
             is expected
@@ -331,8 +300,8 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
     _fail(sessions, retried, INFRA_RETRIED, final=False)
     _fail(sessions, failed, INFRA_FINAL, final=True)
     mix, dark = api_submit("mix", 2), web_submit("dark", 2)
-    _grade(sessions, app, "mix", mix, artifacts=True)
-    _grade(sessions, app, "dark", dark, artifacts=False)
+    grade(sessions, app, "mix", mix, artifacts=True)
+    grade(sessions, app, "dark", dark, artifacts=False)
     submissions.update({retried: ("mix", "retried"), failed: ("dark", "failed"), mix: ("mix", "graded"),
                         dark: ("dark", "graded")})
     for item, score, comment in MANUAL_MARKS:

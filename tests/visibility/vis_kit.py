@@ -15,10 +15,19 @@ messages, marker comments, artifacts).
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import uuid
 
+import nbformat
+from sqlalchemy import select
+
+from grader.grading.report import ArtifactFile, GradeReport
+from grader.marks.auto import auto_marks
 from grader.marks.outcomes import TestOutcome, TestResult
+from grader.runs.models import GradingRun, RunKind, RunStatus
+from grader.runs.service import claim_run, complete_run
 
 MIX = """\
 coursework: mix
@@ -145,3 +154,34 @@ def body_text(response) -> str:
 
 def payload_text(payload: dict) -> str:
     return json.dumps(payload, sort_keys=True)
+
+
+def notebook(text: str) -> bytes:
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(text))
+    return nbformat.writes(nb).encode()
+
+
+def queued_full_run(sessions, submission_id: str) -> int:
+    with sessions() as session:
+        return session.scalars(select(GradingRun.id).where(
+            GradingRun.submission_id == uuid.UUID(submission_id), GradingRun.kind == RunKind.full,
+            GradingRun.status == RunStatus.queued)).one()
+
+
+def grade(sessions, app, code: str, submission_id: str, artifacts: bool) -> None:
+    """Record a graded run as the worker does (``complete_run``), with a canary log and artifact."""
+    rubric = app.state.courseworks[code].rubric
+    files, keys = [], {}
+    if artifacts:
+        blob = app.state.blobs.put(io.BytesIO(ARTIFACT_BYTES))
+        files = [ArtifactFile(name="grid", title=ARTIFACT_TITLE, media_type="image/png", sha256=blob.sha256,
+                              size_bytes=blob.size)]
+        keys = {"grid": blob.sha256}
+    report = GradeReport(coursework=code, status="graded", max_score=rubric.total_points,
+                         auto_max_score=rubric.auto_max_score, duration_s=1.0, marks=auto_marks(rubric, RESULTS[code]),
+                         artifacts=files)
+    with sessions() as session:
+        lease = claim_run(session=session, run_id=queued_full_run(sessions, submission_id), worker_id="vis-worker")
+        assert complete_run(session=session, lease=lease, report=report, tests=RESULTS[code], log=RUN_LOG,
+                            artifact_keys=keys) is RunStatus.graded
