@@ -46,8 +46,10 @@ class TokenOwner:
     @property
     def student_view(self) -> bool:
         """Whether this caller reads marks as the student concerned would (DESIGN's visibility
-        table): every student, and every token created with the student view."""
-        return self.user.role is Role.student or self.token.view is not TokenView.staff
+        table): every student, and a service account's token unless it has the staff view."""
+        if self.user.role is Role.service:
+            return self.token.view is not TokenView.staff
+        return self.user.role is Role.student
 
 
 def create_user(
@@ -88,7 +90,8 @@ def create_token(
     session.add(token)
     session.flush()
     record_event(session=session, actor_id=actor_id, action="token.create", subject_type="user",
-                 subject_id=user.id, details={"token_id": token.id, "name": name, "scopes": list(scopes), "view": view.value})
+                 subject_id=user.id,
+                 details={"token_id": token.id, "name": name, "scopes": list(scopes), "view": view.value})
     session.commit()
     return secret, token
 

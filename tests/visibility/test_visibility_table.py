@@ -275,7 +275,8 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
     staff_hook = client.post("/api/v1/webhooks", headers=headers["lecturer"],
                              json={"url": "http://127.0.0.1:9/office", "events": events})
     assert staff_hook.status_code == 201, staff_hook.text
-    scan.expect(staff_hook.json().get("view") == "staff", f"the lecturer's endpoint has the staff view: {staff_hook.text}")
+    scan.expect(staff_hook.json().get("view") == "staff",
+                f"the lecturer's endpoint has the staff view: {staff_hook.text}")
 
     # Four submissions: per coursework, a first whose grading failed on our side, then a graded one
     # (the one that counts). Through the API and through the dashboard's form.
@@ -345,11 +346,13 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
     for released in (False, True):
         if released:
             for code in ("mix", "dark"):
-                assert client.post(f"/api/v1/courseworks/{code}/release", headers=headers["lecturer"]).status_code == 200
+                r = client.post(f"/api/v1/courseworks/{code}/release", headers=headers["lecturer"])
+                assert r.status_code == 200, r.text
         _sweep(client, browser, headers, csrf, contexts, routes, scan, released=released)
         # The staff endpoint's deliveries stay out of the student-view token's reach.
         r = client.get(f"/api/v1/webhooks/{staff_hook.json()['id']}/deliveries", headers=headers["service"])
-        scan.expect(r.status_code == 404, f"the student-view token reads the staff endpoint's deliveries: {r.status_code}")
+        scan.expect(r.status_code == 404,
+                    f"the student-view token reads the staff endpoint's deliveries: {r.status_code}")
 
         # What the student does read: the runs filtered, the visible feedback, later the rest.
         runs = {}
@@ -369,7 +372,8 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
         assert "CANARY_VISIBLE_PEN_MSG_labels" in str(marks["penalties"])
         hidden = [i for i in marks["items"] if i["id"] == "hid_zq1"]
         if released:
-            assert marks["total"] == MIX_TOTAL and hidden[0]["score"] == HIDDEN_ITEM_SCORE and "message" not in hidden[0]
+            assert marks["total"] == MIX_TOTAL
+            assert hidden[0]["score"] == HIDDEN_ITEM_SCORE and "message" not in hidden[0]
         else:
             assert "total" not in marks and hidden == []
         for who in ("student", "session"):

@@ -38,7 +38,8 @@ def headers(client, sessions) -> dict[str, dict[str, str]]:
     with sessions() as session:
         for role in Role:
             user = create_user(session=session, username=f"{role.value}-user", role=role)
-            view = "staff" if role is Role.service else None  # a staff-level course system (the student view: tests/visibility)
+            # A staff-level course system here; tests/visibility covers the student view.
+            view = "staff" if role is Role.service else None
             out[role.value] = {"Authorization": f"Bearer {create_token(session=session, user=user, view=view)[0]}"}
         narrow = create_user(session=session, username="narrow", role=Role.service)
         out["service-read-only"] = {
