@@ -31,7 +31,6 @@ from vis_kit import (
     grade,
     notebook,
     queued_full_run,
-    ARTIFACT_BYTES,
     ARTIFACT_TITLE,
     DARK_RUN_SCORE,
     DARK_VISIBLE,
@@ -42,7 +41,6 @@ from vis_kit import (
     MIX_RUN_SCORE,
     MIX_TOTAL,
     MIX_VISIBLE,
-    RESULTS,
     RUN_LOG,
     body_text,
     leaks,
@@ -50,7 +48,7 @@ from vis_kit import (
 )
 
 from grader.roster.models import Student
-from grader.runs.models import GradingRun, RunKind, RunStatus
+from grader.runs.models import GradingRun, RunStatus
 from grader.runs.service import claim_run, fail_run
 from grader.users.models import Role
 from grader.users.service import create_token, create_user
