@@ -25,7 +25,10 @@ router = APIRouter(tags=["webhooks"])
 # A webhook sends marks out of the service, so it takes the right to export them: lecturers and
 # service accounts, with the 'export' scope.
 WebhookManager = CurrentExporter
+
+
 def _view(owner: TokenOwner) -> TokenView:
+    """The view an endpoint registered by this caller gets: the caller's own."""
     return TokenView.student if owner.student_view else TokenView.staff
 
 
