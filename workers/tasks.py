@@ -51,7 +51,9 @@ from grader.runs.service import Lease, claim_next_run, claim_run, complete_run, 
 from grader.runs.service import complete_precheck, sweep_expired_leases
 from grader.settings import Settings, get_settings
 from grader.submissions.models import Submission
-from grader.web.notebook_render import RenderError, render_notebook, submitted_notebook
+from grader.notebooks.bounded import RenderOutOfMemory, RenderTimedOut, render_bounded
+from grader.notebooks.reading import NotebookUnreadable, notebook_from_path
+from grader.notebooks.render import RenderError, notice_page
 from grader.webhooks.runner import kick_sender
 from workers.celery_app import app
 
@@ -281,13 +283,23 @@ def _store_executed_notebook(store: BlobStore, report: GradeReport) -> str | Non
 def _store_rendered_notebook(store: BlobStore, path: Path, notebook_name: str, code: str,
                              settings: Settings) -> str | None:
     """The notebook as the student submitted it (their own outputs and plots, not the graded
-    re-execution), rendered and sanitised once here so the marking page only streams a blob.
-    Like the executed notebook, the marks stand without it."""
+    re-execution), rendered and sanitised once here so the marking page only streams a blob. It is
+    the member intake graded (``grader.notebooks.zip_members``), rendered in a child process within
+    ``settings.render``; one that takes too long or too much memory is stored as a short page
+    saying so. Like the executed notebook, the marks stand without it."""
+    title = f"{code}: {notebook_name} as submitted"
     try:
-        data = submitted_notebook(path, notebook_name, settings.execution.max_notebook_mb * 2**20)
-        page = render_notebook(data, title=f"{code}: {notebook_name} as submitted")
+        data = notebook_from_path(path, notebook_name, settings.execution.max_notebook_mb * 2**20)
+        try:
+            page = render_bounded(data, title=title, limits=settings.render)
+        except RenderTimedOut:
+            page = notice_page(title, f"The notebook could not be rendered in time (the limit is "
+                                      f"{settings.render.timeout_s:g} s). Download the notebook to read it.")
+        except RenderOutOfMemory:
+            page = notice_page(title, f"The notebook could not be rendered within {settings.render.memory_mb} MB "
+                                      "of memory. Download the notebook to read it.")
         return store.put(io.BytesIO(page)).sha256
-    except RenderError as exc:
+    except (RenderError, NotebookUnreadable) as exc:
         log.info("the submitted notebook was not rendered: %s", exc)
     except Exception:
         log.warning("could not render or store the submitted notebook", exc_info=True)

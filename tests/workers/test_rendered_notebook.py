@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from worker_kit import World
-from grader.web.notebook_render import RENDER_CSP
+from grader.notebooks.render import RENDER_CSP
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
