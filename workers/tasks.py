@@ -45,15 +45,15 @@ from grader.db.engine import make_engine, session_factory
 from grader.grading.pipeline import grade_submission
 from grader.grading.precheck import PrecheckReport, run_precheck
 from grader.grading.report import GradeReport
+from grader.notebooks.marker_page import marker_page
+from grader.notebooks.reading import NotebookUnreadable
+from grader.notebooks.render import RenderError
 from grader.rubrics.loader import RubricError, load_coursework
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import Lease, claim_next_run, claim_run, complete_run, enqueue_run, fail_run, renew_lease
 from grader.runs.service import complete_precheck, sweep_expired_leases
 from grader.settings import Settings, get_settings
 from grader.submissions.models import Submission
-from grader.notebooks.bounded import RenderOutOfMemory, RenderTimedOut, render_bounded
-from grader.notebooks.reading import NotebookUnreadable, notebook_from_path
-from grader.notebooks.render import RenderError, notice_page
 from grader.webhooks.runner import kick_sender
 from workers.celery_app import app
 
@@ -283,21 +283,12 @@ def _store_executed_notebook(store: BlobStore, report: GradeReport) -> str | Non
 def _store_rendered_notebook(store: BlobStore, path: Path, notebook_name: str, code: str,
                              settings: Settings) -> str | None:
     """The notebook as the student submitted it (their own outputs and plots, not the graded
-    re-execution), rendered and sanitised once here so the marking page only streams a blob. It is
-    the member intake graded (``grader.notebooks.zip_members``), rendered in a child process within
-    ``settings.render``; one that takes too long or too much memory is stored as a short page
-    saying so. Like the executed notebook, the marks stand without it."""
-    title = f"{code}: {notebook_name} as submitted"
+    re-execution), rendered and sanitised once here so the marking page only streams a blob: the
+    member intake graded, rendered in a child process within ``settings.render`` (one too slow or
+    too big is a page saying so). Like the executed notebook, the marks stand without it."""
     try:
-        data = notebook_from_path(path, notebook_name, settings.execution.max_notebook_mb * 2**20)
-        try:
-            page = render_bounded(data, title=title, limits=settings.render)
-        except RenderTimedOut:
-            page = notice_page(title, f"The notebook could not be rendered in time (the limit is "
-                                      f"{settings.render.timeout_s:g} s). Download the notebook to read it.")
-        except RenderOutOfMemory:
-            page = notice_page(title, f"The notebook could not be rendered within {settings.render.memory_mb} MB "
-                                      "of memory. Download the notebook to read it.")
+        page = marker_page(path, notebook_name=notebook_name, title=f"{code}: {notebook_name} as submitted",
+                           limits=settings.render, max_bytes=settings.execution.max_notebook_mb * 2**20)
         return store.put(io.BytesIO(page)).sha256
     except (RenderError, NotebookUnreadable) as exc:
         log.info("the submitted notebook was not rendered: %s", exc)
