@@ -77,7 +77,7 @@ def render_like_the_worker(client, sessions, sub_id: uuid.UUID, limits: RenderLi
 
 def blob_path(settings, sub: Submission) -> Path:
     """Where the local blob store keeps the submission's file."""
-    return settings.blob_dir / sub.blob_key[:2] / sub.blob_key
+    return LocalBlobStore(settings.blob_dir).path(sub.blob_key)
 
 
 def curves_answer(client, student: str) -> str:
