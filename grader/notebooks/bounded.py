@@ -20,6 +20,11 @@ from grader.notebooks.render_child import EXIT_OUT_OF_MEMORY, EXIT_UNREADABLE
 from grader.settings import RenderLimits
 
 
+# All the child needs to find Python, the grader package and nbconvert's templates; not the
+# worker's settings (database URL, secret key), which student input has no business near.
+CHILD_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH", "JUPYTER_PATH", "JUPYTER_DATA_DIR")
+
+
 class RenderTimedOut(RenderError):
     """The notebook was not rendered within the wall-clock limit."""
 
@@ -35,8 +40,9 @@ def render_bounded(data: bytes, *, title: str, limits: RenderLimits) -> bytes:
     """
     command = [sys.executable, "-m", "grader.notebooks.render_child", "--title", title,
                "--memory-mb", str(limits.memory_mb), "--cpu-s", str(math.ceil(limits.timeout_s) + 1)]
+    environment = {k: os.environ[k] for k in CHILD_ENVIRONMENT if k in os.environ}
     child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True)  # its own group: killed with anything it started
+                             env=environment, start_new_session=True)  # its own group: killed with what it started
     try:
         page, errors = child.communicate(data, timeout=limits.timeout_s)
     except subprocess.TimeoutExpired:

@@ -9,6 +9,7 @@ linearly; a one-line code cell listing 200,000 numbers took 72 s. The tests use 
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -52,6 +53,13 @@ def children_titled(title: str) -> list[int]:
     return found
 
 
+def environ_of(pid: int) -> bytes:
+    try:
+        return (Path("/proc") / str(pid) / "environ").read_bytes()
+    except OSError:
+        return b""
+
+
 def test_a_fine_notebook_renders_exactly_as_in_process():
     data = fine_notebook()
     page = render_bounded(data, title="cwa: fine", limits=RenderLimits(timeout_s=60))
@@ -59,13 +67,29 @@ def test_a_fine_notebook_renders_exactly_as_in_process():
     assert b"The loss falls." in page
 
 
-def test_a_notebook_slow_to_render_is_killed_on_time_and_nothing_is_left_running():
+def test_a_notebook_slow_to_render_is_killed_on_time_and_nothing_is_left_running(monkeypatch):
+    monkeypatch.setenv("GRADER_SECRET_KEY", "not-for-the-renderer")
     title = f"slow-{uuid.uuid4().hex}"
+    outcome: list[BaseException] = []
+
+    def render() -> None:
+        try:
+            render_bounded(slow_notebook(), title=title, limits=RenderLimits(timeout_s=LIMIT_S))
+        except BaseException as exc:  # noqa: BLE001  (handed to the test's thread)
+            outcome.append(exc)
+
     started = time.monotonic()
-    with pytest.raises(RenderTimedOut, match=f"in time \\({LIMIT_S} s\\)"):
-        render_bounded(slow_notebook(), title=title, limits=RenderLimits(timeout_s=LIMIT_S))
+    thread = threading.Thread(target=render)
+    thread.start()
+    while not children_titled(title) and thread.is_alive():
+        time.sleep(0.05)
+    environments = [environ_of(pid) for pid in children_titled(title)]
+    thread.join()
     assert LIMIT_S <= time.monotonic() - started < LIMIT_S + STARTUP_SLACK_S
+    assert len(outcome) == 1 and isinstance(outcome[0], RenderTimedOut), outcome
+    assert f"in time ({LIMIT_S} s)" in str(outcome[0])
     assert children_titled(title) == []
+    assert environments and all(b"GRADER_SECRET_KEY" not in env for env in environments)  # no settings inherited
 
 
 def test_a_notebook_too_big_to_render_in_the_memory_limit_is_stopped():
