@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import lzma
 import stat
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 JUNK_FOLDERS = frozenset({"__MACOSX", ".ipynb_checkpoints"})
@@ -38,16 +39,57 @@ UNPACK_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSErr
 OPEN_ERRORS = (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError)
 
 
+# A submission holds a few files: 64 entries with long names fit in well under this.
+MAX_DIRECTORY_BYTES = 1 << 20
+END_RECORD, ZIP64_LOCATOR, ZIP64_END_RECORD = b"PK\x05\x06", b"PK\x06\x07", b"PK\x06\x06"
+END_RECORD_SEARCH = 22 + 0xFFFF  # the end record and the longest zip comment
+
+
 class ZipRefused(Exception):
     """The zip cannot be used as it is. The message is written for the student."""
 
 
-def open_zip(source: str | BinaryIO) -> zipfile.ZipFile:
-    """``zipfile.ZipFile(source)``, with a crafted or truncated central directory refused plainly."""
+def open_zip(source: Path | BinaryIO) -> zipfile.ZipFile:
+    """``zipfile.ZipFile(source)``, with a crafted or truncated central directory refused plainly.
+
+    ``zipfile`` parses the whole central directory when it opens, whatever the entry count says (a
+    200 MB upload can list two million empty files: a minute and gigabytes in the API process), so
+    its size is read from the end record first and a directory over ``MAX_DIRECTORY_BYTES`` refused.
+    """
     try:
+        if isinstance(source, Path):
+            with source.open("rb") as fh:
+                size = directory_size(fh)
+        else:
+            size = directory_size(source)
+            source.seek(0)
+        if size is not None and size > MAX_DIRECTORY_BYTES:
+            raise ZipRefused(f"the zip lists far too many files (its directory is {readable_size(size)}); "
+                             "a submission holds a few files.")
         return zipfile.ZipFile(source)
     except OPEN_ERRORS:
         raise ZipRefused("the file is not a valid zip archive.") from None
+
+
+def directory_size(fh: BinaryIO) -> int | None:
+    """The central directory's size in bytes as the zip's end record states it (Zip64 included),
+    found as ``zipfile`` finds it (the last end-record signature); None when there is none."""
+    fh.seek(0, 2)
+    length = fh.tell()
+    fh.seek(max(0, length - END_RECORD_SEARCH))
+    tail = fh.read()
+    at = tail.rfind(END_RECORD)
+    if at < 0 or len(tail) - at < 22:
+        return None
+    (size,) = struct.unpack_from("<I", tail, at + 12)
+    locator = at - 20
+    if size == 0xFFFFFFFF and locator >= 0 and tail[locator:locator + 4] == ZIP64_LOCATOR:
+        (record_at,) = struct.unpack_from("<Q", tail, locator + 8)
+        fh.seek(record_at)
+        record = fh.read(56)
+        if len(record) == 56 and record[:4] == ZIP64_END_RECORD:
+            (size,) = struct.unpack_from("<Q", record, 40)
+    return size
 
 
 def is_junk(name: str) -> bool:

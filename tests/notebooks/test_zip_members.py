@@ -4,6 +4,8 @@ and hashed for duplicates), which must always agree."""
 
 from __future__ import annotations
 
+import io
+import struct
 import zipfile
 
 import nbformat
@@ -126,3 +128,41 @@ def test_bzip2_and_lzma_members_are_read(tmp_path):
         shown, graded = both_readers_from(tmp_path / str(method), zipped([("cwx.ipynb", REAL)], method))
         assert shown == graded == REAL
 
+
+
+def test_a_zip_listing_far_too_many_files_is_refused_before_its_directory_is_parsed(tmp_path):
+    # Parsed, the directory would give intake's own "holds N entries" refusal after seconds and
+    # hundreds of MB; the end record's size refuses it first.
+    path = tmp_path / "up.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("cwx.ipynb", REAL)
+        for n in range(40_000):
+            zf.writestr(zipfile.ZipInfo(f"f{n}"), b"")
+    rubric = RUBRIC.model_copy(update={"submission": RUBRIC.submission.model_copy(update={"max_mb": 50})})
+    with pytest.raises(SubmissionError, match="far too many files"):
+        stage_submission(path, rubric, tmp_path / "staged", LIMITS)
+    with pytest.raises(NotebookUnreadable, match="far too many files"):
+        notebook_from_path(path, "cwx.ipynb", 1 << 20)
+
+
+def test_a_zip_within_the_directory_limit_opens_as_before(tmp_path):
+    members = [("cwx.ipynb", REAL)] + [(f"__MACOSX/{'n' * 200}{k}", b"") for k in range(60)]
+    shown, graded = both_readers(tmp_path, members)
+    assert shown == graded == REAL
+
+
+def test_a_small_zip_with_zip64_end_records_opens(tmp_path):
+    """Some tools always write Zip64 end records, leaving 0xFFFFFFFF in the classic one: the
+    directory's size is then read from the Zip64 record, and an honest zip still goes through."""
+    data = zipped([(".ipynb_checkpoints/cwx.ipynb", DECOY), ("cwx.ipynb", REAL)])
+    end = data.rfind(b"PK\x05\x06")
+    entries, size, offset = struct.unpack_from("<HII", data, end + 10)
+    record = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, size, offset)
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, end, 1)
+    classic = bytearray(data[end:])
+    struct.pack_into("<II", classic, 12, 0xFFFFFFFF, 0xFFFFFFFF)
+    crafted = data[:end] + record + locator + bytes(classic)
+    with zipfile.ZipFile(io.BytesIO(crafted)) as zf:  # zipfile itself reads it through the Zip64 record
+        assert len(zf.infolist()) == 2
+    shown, graded = both_readers_from(tmp_path, crafted)
+    assert shown == graded == REAL
