@@ -11,8 +11,9 @@ here, so what a GTA reads is exactly what was graded. The rule:
 - with no member of that name, a zip holding exactly one notebook is that notebook (renamed).
 
 Every member that is read must be plainly readable: not encrypted, stored with a method this
-service unpacks, and intact (its CRC is checked as it is read). Pure: ``zipfile`` objects in,
-members or bytes out; no database, no framework.
+service unpacks, and intact (its CRC is checked as it is read); and the zip's directory must be
+small enough to parse. Files and ``zipfile`` objects in, members or bytes out; no database, no
+framework.
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ ENCRYPTED_FLAG = 0x1
 UNPACK_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError, ValueError,
                  RuntimeError, NotImplementedError)
 OPEN_ERRORS = (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError)
-
-
 # A submission holds a few files: 64 entries with long names fit in well under this.
 MAX_DIRECTORY_BYTES = 1 << 20
 END_RECORD, ZIP64_LOCATOR, ZIP64_END_RECORD = b"PK\x05\x06", b"PK\x06\x07", b"PK\x06\x06"
