@@ -1,5 +1,5 @@
 """The markers' pages (GTAs and lecturers): a coursework's overview, one submission's marking page,
-its saves, the rendered notebook and the run's pictures.
+its saves, the rendered notebook, the graded notebook to download, and the run's pictures.
 
 Saves go through the very functions of the JSON marking API (``grader/api/routes/marking.py``),
 called with the signed-in marker in place of a token owner, so a stale version gets the same 409
