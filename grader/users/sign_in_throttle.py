@@ -50,6 +50,7 @@ def begin_sign_in(
     """Record an attempt as a failure until it succeeds (commits); returns its row id. Raises
     ``SignInThrottled`` (and records nothing) when the username or the address already has its
     allowance of failures in the window."""
+    session.commit()  # end any read first: SQLite cannot turn a stale read into a write
     now = now or db_now(session)
     since = now - limits.window
     session.execute(delete(SignInFailure).where(SignInFailure.at <= since))
@@ -72,12 +73,14 @@ def begin_sign_in(
 
 def forget_attempt(*, session: Session, attempt_id: int) -> None:
     """Drop an attempt that was not a wrong guess (refused before its password was checked)."""
+    session.commit()  # end any read first: SQLite cannot turn a stale read into a write
     session.execute(delete(SignInFailure).where(SignInFailure.id == attempt_id))
     session.commit()
 
 
 def sign_in_succeeded(*, session: Session, username: str, attempt_id: int) -> None:
     """A successful sign-in: its own row and the account's earlier failures go."""
+    session.commit()  # end any read first: SQLite cannot turn a stale read into a write
     session.execute(delete(SignInFailure).where(
         (SignInFailure.id == attempt_id) | (SignInFailure.username == username_key(username))))
     session.commit()
