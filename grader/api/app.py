@@ -108,6 +108,7 @@ def _error_handlers(app: FastAPI) -> None:
     # json.loads gives up on JSON nested past Python's recursion limit: the request's fault, not ours.
     @app.exception_handler(RecursionError)
     async def nested_too_deeply(request: Request, exc: RecursionError) -> JSONResponse:
+        log.warning("RecursionError on %s %s (JSON nested too deeply?)", request.method, request.url.path)
         return JSONResponse({"detail": TOO_DEEP}, status_code=422)
 
     @app.exception_handler(Exception)
