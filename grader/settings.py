@@ -90,7 +90,8 @@ class Settings(BaseSettings):
     login_failures_per_account: int = Field(
         10, ge=1, description="failed sign-ins to one username within the window before it is throttled")
     login_failures_per_address: int = Field(
-        50, ge=1, description="failed sign-ins from one client address within the window before it is throttled")
+        100, ge=1, description="failed sign-ins from one client address (a lab behind NAT is one) within the "
+        "window before it is throttled")
     login_hashes_at_once: int = Field(
         4, ge=1, description="password checks (argon2, 64 MiB each) one API process runs at the same time")
     login_hash_wait_s: float = Field(

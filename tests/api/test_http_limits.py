@@ -98,14 +98,27 @@ def test_an_authenticated_oversize_upload_is_413(client, people, sessions, setti
         assert s.scalar(select(func.count(Submission.id))) == 0
 
 
-def test_a_2mb_json_body_to_another_route_is_413(client, people):
+@pytest.fixture
+def client_200mb(settings, api_engine, sessions, woken):
+    """The TestClient of the service as deployed (uploads up to 200 MB): the 1 MB default of
+    every other route cannot be mistaken for the upload limit."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(settings.model_copy(update={"upload_max_mb": 200}), engine=api_engine)) as c:
+        yield c
+
+
+def test_a_2mb_json_body_to_another_route_is_413(client_200mb, people):
+    client = client_200mb
     students = [{"external_id": f"x{n:07d}", "name": "A" * 200} for n in range(10_000)]  # about 2.3 MB
     r = client.post("/api/v1/roster", headers=people.headers["lecturer"], json={"students": students})
     assert r.status_code == 413, r.text
     assert "larger than the 1 MB" in r.json()["detail"]
 
 
-def test_a_2mb_chunked_body_is_413(client, people):
+def test_a_2mb_chunked_body_is_413(client_200mb, people):
+    client = client_200mb
+
     def chunks():
         yield b'{"students": ['
         for n in range(10_000):
