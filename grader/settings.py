@@ -88,7 +88,22 @@ class Settings(BaseSettings):
     max_attempts: int = Field(3, ge=1, description="infrastructure failures retried up to this many attempts")
     sweep_interval_s: int = Field(30, ge=1, description="how often expired leases and lost wake-ups are swept")
     upload_max_mb: int = Field(200, ge=1, description="largest upload accepted by the API")
-    submissions_per_hour: int = Field(30, ge=1, description="per-student rate limit on submissions")
+    request_max_kb: int = Field(1024, ge=1, description="largest request body of every route but the uploads")
+    submissions_per_hour: int = Field(
+        30, ge=1, description="upload attempts (refused ones too) one student may make per coursework in any hour")
+    upload_check_cpu_s: int = Field(30, ge=1, description="CPU seconds the check of one upload may use")
+    upload_check_timeout_s: float = Field(120, gt=0, description="wall-clock limit on the check of one upload")
+    upload_check_memory_mb: int = Field(4096, ge=256, description="address space of the process checking an upload")
+    login_window_minutes: int = Field(15, ge=1, description="failed sign-ins are counted over this sliding window")
+    login_failures_per_account: int = Field(
+        10, ge=1, description="failed sign-ins to one username within the window before it is throttled")
+    login_failures_per_address: int = Field(
+        100, ge=1, description="failed sign-ins from one client address (a lab behind NAT is one) within the "
+        "window before it is throttled")
+    login_hashes_at_once: int = Field(
+        4, ge=1, description="password checks (argon2, 64 MiB each) one API process runs at the same time")
+    login_hash_wait_s: float = Field(
+        5, ge=0, description="how long a sign-in waits for a free password check before the reply is 503")
     public_url: str = Field("http://127.0.0.1:8000", description="where the service is reached")
     sandbox_backend: str = Field("bwrap", description="bwrap or docker")
     bwrap_path: Path = Field(Path("/usr/bin/bwrap"))

@@ -10,58 +10,30 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from grader.api.body_limits import BodyLimits
 from grader.api.metrics import ApiMetrics
 from grader.api.routes import artifacts, courseworks, health, marking, roster, submissions, webhooks
 from grader.blobs import BlobStore, LocalBlobStore
 from grader.courseworks.sync import load_all, sync_courseworks
 from grader.db.engine import make_engine, session_factory
 from grader.settings import Settings
+from grader.users.password_checks import PasswordCheckGate
 from grader.web.app import mount_web
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
-MULTIPART_SLACK = 1 << 20  # boundaries and headers around the file
 DB_RETRY_AFTER_S = 5  # a restarting database is back within seconds
-
-
-class BodyLimit:
-    """Refuse a request body over the limit while it streams in (chunked uploads included), so an
-    oversized upload is never spooled to disk in full."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int):
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        too_big = f"the upload is larger than the {self.max_bytes // 2**20} MB the service accepts."
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes + MULTIPART_SLACK:
-                response = JSONResponse({"detail": too_big}, status_code=413, headers={"Connection": "close"})
-                await response(scope, receive, send)
-                return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes + MULTIPART_SLACK:
-                    raise HTTPException(413, too_big)
-            return message
-
-        await self.app(scope, limited, send)
+# The routes that receive a submitted file (the API's and the dashboard's upload form): they get
+# settings.upload_max_mb, every other route settings.request_max_kb.
+UPLOAD_PATHS = (f"{API_PREFIX}/courseworks/{{cw}}/submissions", "/courseworks/{cw}/submissions")
+TOO_DEEP = "the request is not valid: its JSON is nested too deeply."
 
 
 def api_router() -> APIRouter:
@@ -96,7 +68,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, blobs: BlobS
     app.state.metrics = ApiMetrics(sessions)
     app.include_router(api_router())
     app.include_router(health.metrics_router)
-    app.add_middleware(BodyLimit, max_bytes=settings.upload_max_mb * 2**20)
+    app.state.password_checks = PasswordCheckGate(settings.login_hashes_at_once, settings.login_hash_wait_s)
+    app.add_middleware(BodyLimits, default_max_bytes=settings.request_max_kb * 1024,
+                       upload_max_bytes=settings.upload_max_mb * 2**20, upload_paths=UPLOAD_PATHS)
     _error_handlers(app)
     mount_web(app)  # the dashboard's pages, at /
     return app
@@ -105,6 +79,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, blobs: BlobS
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, RecursionError):  # FastAPI's "error parsing the body" around it
+            return JSONResponse({"detail": TOO_DEEP}, status_code=422)
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
@@ -128,6 +104,12 @@ def _error_handlers(app: FastAPI) -> None:
                              "seconds (an upload: send it again with the same Idempotency-Key, which never "
                              "makes two submissions)."},
                             status_code=503, headers={"Retry-After": str(DB_RETRY_AFTER_S)})
+
+    # json.loads gives up on JSON nested past Python's recursion limit: the request's fault, not ours.
+    @app.exception_handler(RecursionError)
+    async def nested_too_deeply(request: Request, exc: RecursionError) -> JSONResponse:
+        log.warning("RecursionError on %s %s (JSON nested too deeply?)", request.method, request.url.path)
+        return JSONResponse({"detail": TOO_DEEP}, status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -14,7 +14,9 @@ from grader.marking.scale_models import (
 from grader.roster.models import Student
 from grader.runs.models import GradingRun, RunArtifact, RunItemScore, RunPenalty, RunTestResult
 from grader.submissions.models import CountingChoice, DuplicateFlag, Submission, SubmissionFile
+from grader.submissions.quota_models import UploadAttempt, UploadQuota
 from grader.users.models import ApiToken, User
+from grader.users.throttle_models import SignInFailure
 from grader.web.models import WebSession
 from grader.webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -24,6 +26,7 @@ __all__ = [
     "ApiToken", "AuditEvent", "CommentBankEntry", "CountingChoice", "Coursework", "DeadlineExtension", "DuplicateFlag",
     "GradingRun", "ManualMark", "MarkChange", "MarkingAllocation", "MarkingSettings", "ModerationPick",
     "ModerationSample", "PenaltyDecision", "Release", "RunArtifact", "RunItemScore", "RunPenalty",
-    "RunTestResult", "Student", "Submission", "SubmissionFile", "User", "WebSession", "WebhookDelivery", "WebhookEndpoint",
+    "RunTestResult", "SignInFailure", "Student", "Submission", "SubmissionFile", "UploadAttempt", "UploadQuota",
+    "User", "WebSession", "WebhookDelivery", "WebhookEndpoint",
     "metadata",
 ]

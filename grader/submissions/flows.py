@@ -1,8 +1,9 @@
 """Receiving an upload end to end, and queueing its grading: the order DESIGN.md promises.
 
-check (size, notebook schema, zip members, names) -> store the blob (fsynced) -> commit the row
--> (the caller replies with the receipt) -> enqueue a run -> wake a worker. Nothing is stored for
-a refused upload: the checks run on a private temp copy, before the blob store is touched.
+count the attempt (the hourly limit) -> check (size, notebook schema, zip members, names; in a
+limited child process) -> store the blob (fsynced) -> commit the row -> (the caller replies with
+the receipt) -> enqueue a run -> wake a worker. Nothing is stored for a refused upload: the
+checks run on a private temp copy, before the blob store is touched.
 """
 
 from __future__ import annotations
@@ -10,40 +11,34 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import math
 import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.blobs import BlobStore
 from grader.db.clock import db_now
-from grader.grading.intake import SubmissionError, stage_submission
+from grader.grading.intake import SubmissionError
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun, RunKind
 from grader.runs.service import enqueue_run
-from grader.settings import ExecutionLimits
+from grader.settings import ExecutionLimits, Settings
 from grader.submissions.models import Submission
+from grader.submissions.quota import RateLimited, count_upload_attempt
 from grader.submissions.service import IdempotencyConflict, ReceivedFile, record_submission
+from grader.submissions.upload_check import CheckBounds, check_upload
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
-RATE_WINDOW = dt.timedelta(hours=1)
 PRECHECK_QUEUE = "precheck"  # pre-checks need no GPU: every `grader worker` serves this queue
 
 
 class UploadTooLarge(SubmissionError):
     pass
-
-
-class RateLimited(Exception):
-    def __init__(self, message: str, retry_after_s: int):
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -67,23 +62,29 @@ def spool(stream: BinaryIO, folder: Path, max_bytes: int) -> Spooled:
     return Spooled(path, digest.hexdigest(), size)
 
 
+def check_bounds_of(settings: Settings) -> CheckBounds:
+    """The upload check's limits from the settings."""
+    return CheckBounds(cpu_s=settings.upload_check_cpu_s, timeout_s=settings.upload_check_timeout_s,
+                       memory_mb=settings.upload_check_memory_mb)
+
+
 def safe_filename(name: str | None) -> str:
     """The uploader's file name as we record it: its last path part, printable, at most 255 chars."""
     base = (name or "upload").replace("\\", "/").rsplit("/", 1)[-1].strip() or "upload"
     return "".join(c for c in base if c.isprintable())[:255] or "upload"
 
 
-def check_rate(*, session: Session, student_id: int, per_hour: int, now: dt.datetime) -> None:
-    """At most ``per_hour`` submissions by one student in any hour (all courseworks together)."""
-    since = now - RATE_WINDOW
-    count, oldest = session.execute(
-        select(func.count(Submission.id), func.min(Submission.received_at))
-        .where(Submission.student_id == student_id, Submission.received_at > since)
-    ).one()
-    if count >= per_hour:
-        wait = max(1, math.ceil((oldest + RATE_WINDOW - now).total_seconds()))
-        raise RateLimited(f"at most {per_hour} submissions an hour; try again in {math.ceil(wait / 60)} minutes.",
-                          wait)
+def admit_upload(
+    *, session: Session, student_id: int, coursework_id: int, per_hour: int, idempotency_key: str | None = None
+) -> Submission | None:
+    """Before the body is read: the submission an ``idempotency_key`` retry gets the receipt of
+    (not counted), else None once this attempt is counted against the hourly limit (commits).
+    Raises ``RateLimited``."""
+    earlier = _by_key(session, student_id, coursework_id, idempotency_key) if idempotency_key else None
+    if earlier is None:
+        count_upload_attempt(session=session, student_id=student_id, coursework_id=coursework_id, per_hour=per_hour)
+    session.rollback()  # end the read transaction: what follows may take a while
+    return earlier
 
 
 def receive_upload(
@@ -101,17 +102,22 @@ def receive_upload(
     idempotency_key: str | None = None,
     stated_received_at: dt.datetime | None = None,
     submitted_by_id: int | None = None,
+    check_bounds: CheckBounds,
+    admitted: bool = False,
 ) -> tuple[Submission, bool]:
-    """Check, store and record one upload. Returns (submission, created).
+    """Count, check, store and record one upload. Returns (submission, created).
 
-    Raises ``SubmissionError`` (the file; message for the student), ``IdempotencyConflict``,
+    ``admitted``: the caller already ran ``admit_upload`` (before reading the body), so the
+    attempt is not counted twice. ``check_bounds`` limit the check's child process. Raises
+    ``SubmissionError`` (the file; message for the student), ``IdempotencyConflict``,
     ``RateLimited``. When it returns with created True the blob is durable and the row committed.
     """
-    now = db_now(session)
-    earlier = _by_key(session, student_id, coursework_id, idempotency_key) if idempotency_key else None
-    if earlier is None:
-        check_rate(session=session, student_id=student_id, per_hour=per_hour, now=now)
-    session.rollback()  # end the read transaction: the checks below may take a while
+    if admitted:
+        earlier = _by_key(session, student_id, coursework_id, idempotency_key) if idempotency_key else None
+        session.rollback()
+    else:
+        earlier = admit_upload(session=session, student_id=student_id, coursework_id=coursework_id,
+                               per_hour=per_hour, idempotency_key=idempotency_key)
     with tempfile.TemporaryDirectory(prefix="grader-upload-") as tmp:
         spooled = spool(stream, Path(tmp), max_bytes)
         if earlier is not None:
@@ -120,8 +126,8 @@ def receive_upload(
                 raise IdempotencyConflict(
                     "this Idempotency-Key was already used for a different file; use a new key for a new upload.")
             return earlier, False
-        staged = stage_submission(spooled.path, rubric, Path(tmp) / "staged", limits)
-        files = [ReceivedFile(name, _sha256(path), path.stat().st_size) for name, path in sorted(staged.files.items())]
+        checked = check_upload(spooled.path, rubric, Path(tmp) / "staged", limits, check_bounds)
+        files = [ReceivedFile(f.name, f.sha256, f.size_bytes) for f in checked]
         with spooled.path.open("rb") as fh:
             blob = store.put(fh, max_bytes=max_bytes)
     if blob.sha256 != spooled.sha256:  # the temp copy changed under us: never record a wrong hash

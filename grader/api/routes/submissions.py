@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Header, HTTPException, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from grader.api.deps import (
 )
 from grader.api.responses import ERRORS
 from grader.api.schemas.submissions import PrecheckRead, RegradeRead, RunRead, SubmissionRead, SubmissionReceipt
+from grader.api.uploads import UPLOAD_OPENAPI, uploaded_file
 from grader.blobs import BlobNotFound
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import is_released
@@ -30,7 +31,14 @@ from grader.grading.intake import SubmissionError
 from grader.marking.sheet import submission_runs
 from grader.roster.service import student_for_user
 from grader.runs.models import RunKind
-from grader.submissions.flows import RateLimited, UploadTooLarge, queue_grading, receive_upload, safe_filename
+from grader.submissions.flows import (
+    RateLimited,
+    UploadTooLarge,
+    check_bounds_of,
+    queue_grading,
+    receive_upload,
+    safe_filename,
+)
 from grader.submissions.models import Submission
 from grader.submissions.service import IdempotencyConflict, list_submissions
 from grader.users.models import Role
@@ -49,7 +57,8 @@ def _receipt(sub: Submission, code: str) -> SubmissionReceipt:
     responses={**ERRORS, 200: {"model": SubmissionReceipt, "description": "a retry: the receipt given before"},
                409: {"description": "Idempotency-Key reused for another file"},
                413: {"description": "file too large"}, 422: {"description": "the file is not a valid submission"},
-               429: {"description": "too many submissions this hour"}},
+               429: {"description": "too many upload attempts this hour"}},
+    openapi_extra=UPLOAD_OPENAPI,
 )
 def submit(
     request: Request,
@@ -59,8 +68,8 @@ def submit(
     blobs: BlobStoreDep,
     coursework: CourseworkDep,
     acting: SubmittingStudent,
-    file: Annotated[UploadFile, File(description="the notebook (.ipynb) or a zip with the notebook and model files")],
     stated: Annotated[dt.datetime | None, Depends(stated_received_at)],
+    file: Annotated[UploadFile, Depends(uploaded_file)],  # read after the token and the rate limit
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> SubmissionReceipt:
     """Submit a file. The reply is a receipt: once you have it, the file is stored."""
@@ -72,7 +81,7 @@ def submit(
             student_id=acting.student.id, stream=file.file, original_filename=safe_filename(file.filename),
             max_bytes=settings.upload_max_mb * 2**20, limits=settings.execution, per_hour=settings.submissions_per_hour,
             idempotency_key=idempotency_key or None, stated_received_at=stated if acting.by_service else None,
-            submitted_by_id=acting.owner.user.id,
+            submitted_by_id=acting.owner.user.id, check_bounds=check_bounds_of(settings), admitted=True,
         )
     except UploadTooLarge as exc:
         metrics.rejected(code, "too_large")

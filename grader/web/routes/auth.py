@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from grader.api.deps import SessionDep
+from grader.settings import Settings
+from grader.users.models import User
+from grader.users.password_checks import PasswordChecksBusy
+from grader.users.sign_in_throttle import (
+    SignInLimits,
+    SignInThrottled,
+    begin_sign_in,
+    forget_attempt,
+    sign_in_succeeded,
+)
 from grader.web import csrf
 from grader.web.auth import AuthProvider, LocalAccounts
 from grader.web.deps import CurrentWebUser, session_policy, signed_in
@@ -34,13 +46,40 @@ def _secure(request: Request) -> bool:
     return request.app.state.settings.public_url.startswith("https://")
 
 
-def _login_page(request: Request, next_url: str, *, error: str = "", username: str = "", status: int = 200) -> Response:
+def _login_page(request: Request, next_url: str, *, error: str = "", username: str = "", status: int = 200,
+                headers: dict[str, str] | None = None) -> Response:
     token = csrf.new_token()
     response = render(request, "login.html", {"login_csrf": token, "next": next_url, "error": error,
                                               "username": username}, status=status)
+    response.headers.update(headers or {})
     response.set_cookie(csrf.LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request),
                         path="/login")
     return response
+
+
+def sign_in_limits(settings: Settings) -> SignInLimits:
+    return SignInLimits(window=dt.timedelta(minutes=settings.login_window_minutes),
+                        per_account=settings.login_failures_per_account,
+                        per_address=settings.login_failures_per_address)
+
+
+def _checked_sign_in(request: Request, session: Session, auth: AuthProvider, username: str,
+                     password: str) -> User | None:
+    """Throttled (per account and address), then checked under the process's bound on
+    concurrent password checks. Raises ``SignInThrottled`` or ``PasswordChecksBusy``."""
+    address = request.client.host if request.client else "unknown"
+    attempt = begin_sign_in(session=session, username=username, address=address,
+                            limits=sign_in_limits(request.app.state.settings))
+    try:
+        with request.app.state.password_checks.slot():
+            user = auth.authenticate(session=session, username=username, password=password)
+    except PasswordChecksBusy:
+        forget_attempt(session=session, attempt_id=attempt)  # not a guess: its password was never checked
+        raise
+    if user is None or user.role.value == "service":
+        return None  # the attempt's row stays: a failure
+    sign_in_succeeded(session=session, username=username, attempt_id=attempt)
+    return user
 
 
 @router.get("/login")
@@ -59,8 +98,15 @@ async def login(request: Request, session: SessionDep, username: Annotated[str, 
     except csrf.CsrfRejected as exc:
         return _login_page(request, next_url, error=str(exc), username=username, status=403)
     auth = provider(request)
-    user = await run_in_threadpool(lambda: auth.authenticate(session=session, username=username, password=password))
-    if user is None or user.role.value == "service":
+    try:
+        user = await run_in_threadpool(_checked_sign_in, request, session, auth, username, password)
+    except SignInThrottled as exc:
+        return _login_page(request, next_url, error=str(exc), username=username, status=429,
+                           headers={"Retry-After": str(exc.retry_after_s)})
+    except PasswordChecksBusy:
+        return _login_page(request, next_url, username=username, status=503, headers={"Retry-After": "5"},
+                           error="The service is checking many sign-ins at this moment; try again in a few seconds.")
+    if user is None:
         return _login_page(request, next_url, error="Wrong username or password.", username=username, status=401)
     secret, _ = await run_in_threadpool(lambda: start_session(session=session, user=user, provider=auth.name,
                                                                policy=session_policy(request.app.state.settings)))

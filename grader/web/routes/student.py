@@ -4,18 +4,27 @@ submission's receipt with its status followed live, and the feedback sheet once 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData, UploadFile
 
 from grader.api.deps import BlobStoreDep, CourseworkRef, SessionDep
 from grader.courseworks.service import effective_deadline, is_released
 from grader.grading.intake import SubmissionError
 from grader.marking.sheet import marks_of_submission, student_view, submission_marks
 from grader.marks.module import weights_from_rubrics
-from grader.submissions.flows import RateLimited, UploadTooLarge, queue_grading, receive_upload, safe_filename
+from grader.submissions.flows import (
+    RateLimited,
+    UploadTooLarge,
+    check_bounds_of,
+    queue_grading,
+    receive_upload,
+    safe_filename,
+)
 from grader.submissions.models import Submission
 from grader.submissions.service import IdempotencyConflict, list_submissions
 from grader.web.deps import WebError, WebStudent, WebUser
@@ -52,14 +61,27 @@ def coursework_page(request: Request, cw: str, session: SessionDep, user: WebStu
     return _coursework_page(request, session, user, coursework(request, session, cw))
 
 
+async def _upload_form(request: Request, user: WebStudent) -> AsyncIterator[FormData]:
+    """The form, read only once the session is known (``File()``/``Form()`` parameters would be
+    read before any dependency; ``web_user``'s CSRF check parsed it, this is the cached copy).
+    Its temp files are closed after the route."""
+    form = await request.form()
+    try:
+        yield form
+    finally:
+        await form.close()
+
+
 @router.post("/courseworks/{cw}/submissions")
 def upload(request: Request, cw: str, session: SessionDep, blobs: BlobStoreDep, user: WebStudent,
-           file: Annotated[UploadFile | None, File()] = None,
-           upload_key: Annotated[str, Form(max_length=64)] = "") -> Response:
+           form: Annotated[FormData, Depends(_upload_form)]) -> Response:
     """The upload form. The form's one-off key makes a double-click or a resend one submission."""
     ref = coursework(request, session, cw)
     student_id = _enrolled(user)
-    if file is None or not file.filename:
+    file, upload_key = form.get("file"), form.get("upload_key", "")
+    if not isinstance(upload_key, str) or len(upload_key) > 64:
+        raise WebError(400, "the form is damaged; reload the page and submit again.")
+    if not isinstance(file, UploadFile) or not file.filename:
         return _coursework_page(request, session, user, ref, error="Choose a file to submit.", status=400)
     settings = request.app.state.settings
     try:
@@ -68,7 +90,7 @@ def upload(request: Request, cw: str, session: SessionDep, blobs: BlobStoreDep, 
             stream=file.file, original_filename=safe_filename(file.filename),
             max_bytes=settings.upload_max_mb * 2**20, limits=settings.execution,
             per_hour=settings.submissions_per_hour, idempotency_key=f"web-{upload_key}" if upload_key else None,
-            submitted_by_id=user.id)
+            submitted_by_id=user.id, check_bounds=check_bounds_of(settings))
     except UploadTooLarge as exc:
         return _coursework_page(request, session, user, ref, error=str(exc), status=413)
     except SubmissionError as exc:

@@ -1,0 +1,120 @@
+"""Checking an upload in a child process with CPU, memory, file-size and wall-clock limits.
+
+``stage_submission`` parses untrusted bytes (JSON, nbformat's schema, zip directories). Parsed in
+the API process, a crafted file holds the GIL for as long as it takes (a notebook of many tiny
+cells costs about half a CPU second per MB) and its memory, and a parser error outside the
+expected ones becomes a 500. Here it runs in ``python -m grader.submissions.upload_check``,
+which limits itself (RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE) before it reads the file, and the
+parent kills it at the wall-clock deadline. Whatever stops the check on the file's account
+becomes a ``SubmissionError`` with a sentence for the student.
+
+The child reads one JSON request on stdin and writes one JSON answer on stdout:
+``{"files": [[name, sha256, size], ...]}`` or ``{"refused": "<a sentence>"}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import resource
+import signal
+import subprocess
+import sys
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.grading.intake import SubmissionError, stage_submission
+from grader.rubrics.model import Rubric
+from grader.settings import ExecutionLimits
+
+CHUNK = 1 << 20
+# Failures of the standard library's parsers on damaged or hostile input: the file's fault.
+DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, UnicodeError)
+
+
+@dataclass(frozen=True)
+class CheckBounds:
+    """What one check may use."""
+
+    cpu_s: int
+    timeout_s: float
+    memory_mb: int
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """One staged file of an accepted upload: its rubric name, content hash and size."""
+
+    name: str
+    sha256: str
+    size_bytes: int
+
+
+def check_upload(path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits,
+                 bounds: CheckBounds) -> list[CheckedFile]:
+    """Stage ``path`` into ``dest`` in a limited child process; raise ``SubmissionError`` when
+    the file is refused or its check ran out of CPU, memory or time."""
+    request = {"path": str(path), "dest": str(dest), "rubric": rubric.model_dump(mode="json"),
+               "limits": limits.model_dump(mode="json"), "cpu_s": bounds.cpu_s, "memory_mb": bounds.memory_mb,
+               "file_mb": rubric.submission.max_mb + 1}
+    too_costly = (f"checking the file took more than the service allows ({bounds.cpu_s} s of CPU, "
+                  f"{bounds.timeout_s:g} s in all, {bounds.memory_mb} MB of memory); make it smaller, e.g. "
+                  "clear large outputs, and submit again.")
+    try:
+        done = subprocess.run([sys.executable, "-m", "grader.submissions.upload_check"],
+                              input=json.dumps(request).encode(), capture_output=True, timeout=bounds.timeout_s,
+                              cwd=dest.parent)
+    except subprocess.TimeoutExpired:  # run() has killed the child
+        raise SubmissionError(too_costly) from None
+    if done.returncode in (-signal.SIGXCPU, -signal.SIGKILL, -signal.SIGXFSZ):
+        raise SubmissionError(too_costly)
+    if done.returncode != 0:
+        raise RuntimeError(f"the upload check failed (exit {done.returncode}): "
+                           f"{done.stderr.decode(errors='replace')[-2000:]}")
+    answer = json.loads(done.stdout)
+    if "refused" in answer:
+        raise SubmissionError(answer["refused"])
+    return [CheckedFile(name, sha256, size) for name, sha256, size in answer["files"]]
+
+
+def _limit_self(cpu_s: int, memory_mb: int, file_mb: int) -> None:
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))  # SIGXCPU at the soft limit
+    resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 2**20,) * 2)  # MemoryError past it
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb * 2**20,) * 2)  # staged files are rubric-sized
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _answer(request: dict) -> dict:
+    rubric = Rubric.model_validate(request["rubric"])
+    limits = ExecutionLimits.model_validate(request["limits"])
+    try:
+        staged = stage_submission(Path(request["path"]), rubric, Path(request["dest"]), limits)
+    except SubmissionError as exc:
+        return {"refused": str(exc)}
+    except DAMAGED as exc:
+        return {"refused": f"the file is damaged or not a notebook or zip the service can read ({exc})."[:500]}
+    except RecursionError:
+        return {"refused": "the notebook's JSON is nested too deeply to be a Jupyter notebook."}
+    except MemoryError:
+        return {"refused": "the file needs more memory to check than the service allows; make it smaller."}
+    return {"files": [[name, _sha256(p), p.stat().st_size] for name, p in sorted(staged.files.items())]}
+
+
+def main() -> None:
+    request = json.loads(sys.stdin.buffer.read())
+    _limit_self(request["cpu_s"], request["memory_mb"], request["file_mb"])
+    json.dump(_answer(request), sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
