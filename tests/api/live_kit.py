@@ -48,10 +48,26 @@ def send_head_then_wait(base_url: str, head: bytes, wait_s: float) -> bytes:
     with socket.create_connection((host, int(port))) as sock:
         sock.sendall(head)
         sock.settimeout(wait_s)
+        answer = b""
         try:
-            return sock.recv(65536)
+            # One recv may return the head without the body (a loaded machine): read the whole answer.
+            while not _complete(answer) and (chunk := sock.recv(65536)):
+                answer += chunk
         except TimeoutError:
-            return b""
+            pass
+        return answer
+
+
+def _complete(answer: bytes) -> bool:
+    """Whether ``answer`` holds a whole HTTP response: its head and Content-Length bytes of body."""
+    head, sep, body = answer.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return True
 
 
 def stream_body_until_answered(base_url: str, head: bytes, body_size: int, wait_s: float) -> tuple[bytes, int]:
