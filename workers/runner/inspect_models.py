@@ -114,7 +114,7 @@ def storage_records(data):
         elif name in ("BINPERSID", "PERSID"):
             pid = stack.pop() if name == "BINPERSID" else None
             if isinstance(pid, tuple) and len(pid) >= 3 and pid[0] == "storage":
-                kind = pid[1].name if isinstance(pid[1], _Global) else str(pid[1])
+                kind = str(pid[1].name if isinstance(pid[1], _Global) else pid[1])
                 found[str(pid[2])] = STORAGE_ITEMSIZE.get(kind.rsplit(".", 1)[-1], 1)  # unknown: 1 byte each
             stack.append(None)
         else:
@@ -146,16 +146,19 @@ def count_archive(archive):
     entry of each record pickle's storage folder, counted by ``storage_count`` with the element size
     its record gives (an entry no record names, 1 byte per element: nothing stored is left out).
     TorchScript's ``traced_inputs`` (example inputs, not the model) are not counted."""
-    infos = {i.filename: i for i in archive.infolist() if not i.is_dir()}
+    sizes = {}  # a name may appear twice in a zip: the larger entry counts
+    for info in archive.infolist():
+        if not info.is_dir():
+            sizes[info.filename] = max(sizes.get(info.filename, 0), info.file_size)
     itemsizes = {}
-    for path in infos:
+    for path in sizes:
         folder, _, base = path.rpartition("/")
         if base in RECORD_PICKLES:
             prefix = f"{folder}/" if folder else ""
             for key, size in storage_records(archive.read(path)).items():
                 itemsizes[prefix + RECORD_PICKLES[base] + key] = size
-    stored = [p for p in infos if _in_storage_folder(p)]
-    total = sum(storage_count(infos[p].file_size, itemsizes.get(p, 1)) for p in stored)
+    stored = [p for p in sizes if _in_storage_folder(p)]
+    total = sum(storage_count(sizes[p], itemsizes.get(p, 1)) for p in stored)
     return total, len(stored)
 
 
