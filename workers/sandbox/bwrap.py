@@ -6,7 +6,7 @@ The launch chain (see /work/shared/SANDBOX.md for why each step is there):
       -> prlimit -> setpriv (uid/gid) -> bwrap -> pid1.py (pid 1, non-dumpable) -> the program
 
 bwrap's options (host paths included) go through ``--args FD``, so inside, ``/proc/1/cmdline``
-shows only the program's own argv. Kills come from this (host) process: a wall-clock timer and
+shows only the init's and the program's own argv. Kills come from this (host) process: a wall-clock timer and
 ``kill()`` both act on the job cgroup, so daemons and setsid'd grandchildren die too.
 """
 
