@@ -58,7 +58,8 @@ class Layer(torch.nn.Module):
 
 
 def recorded(forward) -> list[str]:
-    names = {"Layer": lambda: Layer(forward), "x": np.random.default_rng(0).normal(size=(2, 3, 6, 6)).astype(np.float32),
+    x = np.random.default_rng(0).normal(size=(2, 3, 6, 6)).astype(np.float32)
+    names = {"Layer": lambda: Layer(forward), "x": x,
              "functions": list(runtime_layers.LIBRARY_FUNCTIONS), "operators": list(runtime_layers.LIBRARY_OPERATORS)}
     exec(runtime_layers.RECORD.replace("{ctor}", "Layer()"), names)
     return names["used"]
