@@ -540,7 +540,7 @@ while True:
     assert not outcome.wall_timeout
 
 
-@pytest.mark.backends("bwrap")  # the reaper and bwrap's pid 1; docker: test_docker.py
+@pytest.mark.backends("bwrap")  # the reaper and the sandbox's pid 1; docker: test_docker.py
 def test_nothing_is_left_after_a_normal_exit(sandbox):
     """Not even a zombie: the job's reaper collects what bwrap's early exit would orphan."""
     proc = sandbox(
@@ -548,7 +548,7 @@ def test_nothing_is_left_after_a_normal_exit(sandbox):
     )
     assert proc.stdout.readline() == b"forked\n"
     seen = {pid: start_time(pid) for pid in proc._cgroup.pids()}
-    assert len(seen) >= 4  # reaper, bwrap, bwrap's pid 1, the program (and maybe its child)
+    assert len(seen) >= 4  # reaper, bwrap, the sandbox's pid 1 (pid1.py), the program (and maybe its child)
     assert proc.wait(5) == 0
     outcome = proc.kill()
     assert not outcome.pids_limit_hit and not outcome.oom_killed and not outcome.wall_timeout
