@@ -2,9 +2,10 @@
 
 Two checks, and nothing of the student's runs:
 1. intake again (``stage_submission``): file names from the rubric, the nbformat schema, zip members;
-2. every model file the rubric names loads, with tensor-only loaders, inside the sandbox
-   (``workers/runner/inspect_models.py``: model files are untrusted pickles and are never
-   unpickled out here).
+2. every model file the rubric names loads, inside the sandbox (``workers/runner/inspect_models.py``:
+   ``torch.load(weights_only=True)``; TorchScript is only read as an archive, never loaded, since
+   loading runs its code), and its parameter count: the same number, by the same rule, as the
+   judge's ``models`` fixture uses for the verdict. Model files are never unpickled out here.
 
 The verdict is advice for the student (``passed`` plus messages); it never makes marks. A failure of
 ours (the sandbox did not start, the loader script broke) is an ``infrastructure_error``: the

@@ -83,6 +83,11 @@ def score_penalty(penalty: Penalty, tests: Mapping[str, TestResult]) -> PenaltyR
         results = [tests.get(t, MISSING) for t in penalty.auto.tests]
         applied = any(r.outcome is not TestOutcome.passed for r in results)
         message = _message(results) if applied else ""
+    elif penalty.suggest is not None:
+        # Evidence only: the marker reads it and applies or waives the penalty; the run never applies it.
+        results = [tests.get(t, MISSING) for t in penalty.suggest.tests]
+        if any(r.outcome is TestOutcome.failed for r in results):
+            message = f"suggested: {_message(results)}".strip()
     return PenaltyResult(id=penalty.id, title=penalty.title, points=penalty.points, applied=applied,
                          message=message, visibility=penalty.visibility.value)
 

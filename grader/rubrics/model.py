@@ -65,13 +65,21 @@ class Item(Strict):
 
 
 class Penalty(Strict):
-    """Points taken off. An automatic penalty applies when its test does not pass."""
+    """Points taken off. An automatic penalty applies when its test does not pass; a suggested one
+    never applies by itself: its failing test's message is evidence a marker reads before deciding."""
 
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     title: str
     points: float = Field(gt=0, description="points deducted when it applies")
     auto: AutoSpec | None = None
+    suggest: AutoSpec | None = Field(None, description="evidence for the marker; a marker applies or waives it")
     visibility: Visibility = Visibility.after_release
+
+    @model_validator(mode="after")
+    def _at_most_one_spec(self) -> "Penalty":
+        if self.auto is not None and self.suggest is not None:
+            raise ValueError("a penalty is auto, suggest, or marked by hand: not both auto and suggest")
+        return self
 
 
 class Part(Strict):
@@ -156,7 +164,8 @@ class Rubric(Strict):
     def test_ids(self) -> set[str]:
         """Every hidden test the rubric relies on."""
         ids: set[str] = set()
-        for spec in [i.auto for i in self.items] + [i.suggest for i in self.items] + [p.auto for p in self.penalties]:
+        specs = [i.auto for i in self.items] + [i.suggest for i in self.items]
+        for spec in specs + [p.auto for p in self.penalties] + [p.suggest for p in self.penalties]:
             if spec is not None:
                 ids.update(spec.tests)
         return ids

@@ -696,6 +696,51 @@ def test_garbage_on_other_processes_fds_reaches_nothing(base, cw1, settings, tmp
     assert_same_verdict(got, base)
 
 
+PIDFD_AND_PROC_MEM = r'''
+import ctypes, os
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+junk = bytes(range(256)) * 4
+got_fds, getfd_errors, mem = [], {}, {}
+for pid in [1, os.getppid()] + [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]:
+    pidfd = _libc.syscall(434, ctypes.c_long(pid), ctypes.c_long(0))  # pidfd_open
+    for fd in range(8):  # pidfd_getfd: a copy of the other process's fd (the runner's pipes, pid 1's)
+        copy = _libc.syscall(438, ctypes.c_long(pidfd if pidfd >= 0 else 987), ctypes.c_long(fd), ctypes.c_long(0))
+        if copy < 0:
+            getfd_errors[f"{pid}/{fd}"] = ctypes.get_errno()
+            continue
+        got_fds.append(f"{pid}/{fd}")
+        try:
+            os.write(copy, junk)
+        except OSError:
+            pass
+        os.close(copy)
+    if pidfd >= 0:
+        os.close(pidfd)
+    try:  # pid 1's memory: read it, and write it where it is mapped
+        with open(f"/proc/{pid}/mem", "r+b", buffering=0) as f:
+            start = int(open(f"/proc/{pid}/maps").readline().split("-")[0], 16)
+            f.seek(start)
+            mem[str(pid)] = ["opened", len(f.read(16))]
+    except OSError as e:
+        mem.setdefault(str(pid), ["refused", e.errno])
+_hostile_log(attack="pidfd_and_proc_mem", got_fds=got_fds, getfd_errors=getfd_errors, mem=mem)
+'''
+
+
+def test_pidfd_getfd_and_pid1_memory_reach_nothing(base, cw1, settings, tmp_path):
+    '''pidfd_getfd would copy the runner's or pid 1's protocol pipe (then garbage goes to the judge);
+    /proc/1/mem would read or steer the sandbox's pid 1. The seccomp filter denies pidfd_open and
+    pidfd_getfd (EPERM), and pid 1 (bwrap: pid1.py, non-dumpable; docker: docker-init, root's) does
+    not open for the sandbox uid.'''
+    got = grade_attack(attack(PIDFD_AND_PROC_MEM), cw1, settings, tmp_path)
+    [record] = got.of_attack("pidfd_and_proc_mem")
+    assert record["got_fds"] == [], record
+    assert record["getfd_errors"] and set(record["getfd_errors"].values()) == {1}, record  # EPERM, every one
+    assert record["mem"]["1"] == ["refused", 13], record  # EACCES
+    assert_same_verdict(got, base)
+
+
 KILLS = {"kill_parent": KILL_PARENT, "kill_everything": KILL_EVERYTHING}
 
 

@@ -109,10 +109,10 @@ report(env=open('/proc/self/environ').read().split('\\0')[:-1], init=init)
     r = result(out)
     if backend == "bwrap":
         assert sorted(r["env"]) == ["LANG=C.UTF-8", "ONLY=this", "PWD=/work"]  # PWD comes from bwrap's --chdir
-        assert r["init"] == ""  # bwrap's pid 1 started with an empty environment
     else:
         assert sorted(r["env"]) == ["LANG=C.UTF-8", "ONLY=this"]  # env -i in front of the program
-        assert r["init"] == "PermissionError"  # docker-init (pid 1) is root's: not even readable
+    # pid 1 (bwrap: pid1.py, non-dumpable; docker: docker-init, root's) is not even readable
+    assert r["init"] == "PermissionError"
 
 
 def test_no_network_but_loopback(run):
@@ -261,6 +261,46 @@ report(pid1=ptrace_attach(1), parent=ptrace_attach(os.getppid()), vm_readv=[rc, 
     r = result(out)
     assert r["pid1"] == r["parent"] == [-1, 1]  # EPERM, from the seccomp filter
     assert r["vm_readv"] == [-1, 1]
+
+
+PIDFD_AND_PROC_MEM = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+SYS_PIDFD_OPEN, SYS_PIDFD_GETFD = 434, 438  # the same on x86_64 and aarch64
+def call(nr, *args):
+    rc = libc.syscall(nr, *[ctypes.c_long(a) for a in args])
+    return [rc, ctypes.get_errno() if rc < 0 else 0]
+pidfd_open = call(SYS_PIDFD_OPEN, 1, 0)
+# Without a filter a bad pidfd is EBADF (9); the filter answers EPERM (1) before the kernel looks.
+getfd = call(SYS_PIDFD_GETFD, pidfd_open[0] if pidfd_open[0] >= 0 else 987, 0, 0)
+def open_mem(pid):
+    try:
+        f = open(f"/proc/{pid}/mem", "r+b", buffering=0)  # opening is the access check
+    except OSError as e:
+        return ["refused", e.errno]
+    with f:
+        try:
+            start = int(open(f"/proc/{pid}/maps").readline().split("-")[0], 16)
+            f.seek(start)
+            return ["read", len(f.read(16))]
+        except OSError as e:
+            return ["opened", e.errno]
+report(pidfd_open=pidfd_open, getfd=getfd, mem1=open_mem(1), self_mem=open_mem("self"),
+       fd1=sorted(os.listdir("/proc/1/fd")) if os.access("/proc/1/fd", os.R_OK) else "refused")
+"""
+
+
+def test_pidfd_getfd_and_pid1_memory_are_out_of_reach(run):
+    """pidfd_getfd copies another process's fd (the protocol pipes), /proc/1/mem reads or writes
+    pid 1's memory: neither may reach the sandbox's pid 1 (or any other process of the job)."""
+    out, _ = run(PIDFD_AND_PROC_MEM)
+    r = result(out)
+    assert r["getfd"] == [-1, 1], r  # EPERM from the seccomp filter, not EBADF from the kernel
+    assert r["pidfd_open"] == [-1, 1], r
+    assert r["mem1"] == ["refused", 13], r  # EACCES: pid 1 is not the job's to read or write
+    assert r["fd1"] == "refused", r
+    assert r["self_mem"] == ["read", 16], r  # the probe works: its own memory it may read
 
 
 def test_host_files_are_not_visible(run, settings, backend):
@@ -500,7 +540,7 @@ while True:
     assert not outcome.wall_timeout
 
 
-@pytest.mark.backends("bwrap")  # the reaper and bwrap's pid 1; docker: test_docker.py
+@pytest.mark.backends("bwrap")  # the reaper and the sandbox's pid 1; docker: test_docker.py
 def test_nothing_is_left_after_a_normal_exit(sandbox):
     """Not even a zombie: the job's reaper collects what bwrap's early exit would orphan."""
     proc = sandbox(
@@ -508,7 +548,7 @@ def test_nothing_is_left_after_a_normal_exit(sandbox):
     )
     assert proc.stdout.readline() == b"forked\n"
     seen = {pid: start_time(pid) for pid in proc._cgroup.pids()}
-    assert len(seen) >= 4  # reaper, bwrap, bwrap's pid 1, the program (and maybe its child)
+    assert len(seen) >= 4  # reaper, bwrap, the sandbox's pid 1 (pid1.py), the program (and maybe its child)
     assert proc.wait(5) == 0
     outcome = proc.kill()
     assert not outcome.pids_limit_hit and not outcome.oom_killed and not outcome.wall_timeout

@@ -121,7 +121,7 @@ def test_seccomp_profile_is_dockers_default_without_ptrace():
     profile = json.loads(seccomp_profile())
     allowed = {n for r in profile["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]}
     assert profile["defaultAction"] == "SCMP_ACT_ERRNO"
-    assert not allowed & {"ptrace", "process_vm_readv", "process_vm_writev"}
+    assert not allowed & {"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "pidfd_open"}
     assert {"read", "clone", "execve", "mmap", "socket"} <= allowed  # the rest of Docker's default stays
     unprivileged_unshare = [r for r in profile["syscalls"] if "unshare" in r["names"]]
     assert all(r.get("includes", {}).get("caps") == ["CAP_SYS_ADMIN"] for r in unprivileged_unshare)

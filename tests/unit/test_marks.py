@@ -1,3 +1,6 @@
+import pydantic
+import pytest
+
 from grader.marks.auto import auto_marks
 from grader.marks.outcomes import ItemStatus, TestOutcome, TestResult
 
@@ -62,3 +65,23 @@ def test_passing_test_with_score_band_counts_band():
     band = TestResult(TestOutcome.passed, 0.25)
     m = auto_marks(make_rubric(), outcomes(test_a_py__test_conv=band, test_a_py__test_conv_stride=band))
     assert next(i for i in m.items if i.id == "conv").score == 1
+
+
+def test_a_suggested_penalty_carries_its_evidence_to_the_marker_but_never_applies():
+    rubric = make_rubric(penalties=[{"id": "runtime", "title": "library layers at run time", "points": 3,
+                                     "suggest": {"tests": ["test_rules.py::test_runtime"]}}])
+    failed = TestResult(TestOutcome.failed, 0.0, "Conv2d ran torch's own conv2d")
+    m = auto_marks(rubric, {**outcomes(), "test_rules.py::test_runtime": failed})
+    (p,) = m.penalties
+    assert not p.applied and p.message == "suggested: Conv2d ran torch's own conv2d"
+    assert m.score == auto_marks(rubric, outcomes()).score  # nothing deducted by the run
+    # A check that could not run (an error) is no evidence: no suggestion.
+    errored = TestResult(TestOutcome.error, 0.0, "your code raised ValueError")
+    assert auto_marks(rubric, {**outcomes(), "test_rules.py::test_runtime": errored}).penalties[0].message == ""
+    assert "test_rules.py::test_runtime" in rubric.test_ids()
+
+
+def test_a_penalty_is_not_both_auto_and_suggested():
+    spec = {"tests": ["test_rules.py::test_runtime"]}
+    with pytest.raises(pydantic.ValidationError, match="not both auto and suggest"):
+        make_rubric(penalties=[{"id": "p", "title": "p", "points": 1, "auto": spec, "suggest": spec}])

@@ -53,8 +53,8 @@ def models_coursework(root: Path) -> Path:
 
 
 def model() -> torch.nn.Module:
-    # 4*3 + 3 (linear) + 3 + 3 (batch norm's weight and bias) = 21 parameters; the running
-    # statistics are buffers, not parameters.
+    # 4*3 + 3 (linear) + 3 + 3 (batch norm's weight and bias) + 3 + 3 (its running statistics) + 2
+    # (the int64 num_batches_tracked: 8 bytes) = 29: every stored tensor counts (inspect_models.py).
     return torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
 
 
@@ -129,11 +129,11 @@ def test_a_valid_state_dict_and_torchscript_model_report_their_parameter_counts(
     assert report.passed, report.messages
     by_name = {m.name: m for m in report.models}
     assert by_name["model.pt"].loads and by_name["model.pt"].kind == "state_dict"
-    assert by_name["model.pt"].parameters == 21
+    assert by_name["model.pt"].parameters == 29
     assert by_name["extra.pth"].loads and by_name["extra.pth"].kind == "torchscript"
-    assert by_name["extra.pth"].parameters == 21
-    assert "model.pt loads (state_dict, 21 parameters)." in report.messages
-    assert "extra.pth loads (torchscript, 21 parameters)." in report.messages
+    assert by_name["extra.pth"].parameters == 29
+    assert "model.pt loads (state_dict, 29 parameters)." in report.messages
+    assert "extra.pth loads (torchscript, 29 parameters)." in report.messages
     assert report.duration_s < 60  # a sanity bound, not a speed claim
 
 
@@ -229,8 +229,8 @@ def test_a_worker_prechecks_then_grades_and_only_the_full_run_counts(world: Worl
     assert passed.status.value == "graded", (passed.error, passed.log, world.worker_logs())
     assert passed.score is None and passed.error is None and passed.attempt == 1
     assert 0 < passed.duration_s < 60  # a sanity bound, not a speed claim
-    assert "model.pt loads (state_dict, 21 parameters)." in passed.details["precheck"]["messages"]
-    assert "model.pt loads (state_dict, 21 parameters)." in passed.log
+    assert "model.pt loads (state_dict, 29 parameters)." in passed.details["precheck"]["messages"]
+    assert "model.pt loads (state_dict, 29 parameters)." in passed.log
 
     failed = world.wait_status(bad[RunKind.precheck].id, ("graded", "error"), 120)
     assert failed.status.value == "error" and failed.error_kind == "submission", (failed.error, world.worker_logs())

@@ -98,6 +98,6 @@ class ModelInfo:
     present: bool
     loads: bool
     kind: Literal["state_dict", "torchscript"] | None = None
-    parameters: int | None = None  # elements of every floating-point tensor (TorchScript: parameters())
+    parameters: int | None = None  # every stored tensor, any dtype, as max(elements, bytes / 4) (inspect_models)
     tensors: dict[str, list[int]] = field(default_factory=dict)  # state_dict key -> shape
     error: str = ""  # why it does not load, for the student

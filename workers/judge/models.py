@@ -1,7 +1,10 @@
 """The ``models`` fixture: what a submitted model file holds, learned without running student code.
 
-Each file is loaded in a short sandbox of its own by ``workers/runner/inspect_models.py`` (the
-pre-check's tensor-only loader), never in the judge: model files are untrusted pickles. The
+Each file is read in a short sandbox of its own by ``workers/runner/inspect_models.py`` (the
+pre-check's loader: ``torch.load(weights_only=True)`` for a state_dict; a TorchScript archive is
+never loaded, its tensor records are read from the zip), never in the judge: model files are
+untrusted. The parameter count is the loader's, the very number the pre-check shows the student
+(one rule for every file: ``inspect_models.storage_count``). The
 student's kernel plays no part either. Answers are cached for the run. A sandbox that does not
 start, or a loader that reports nothing, is ours: ``infrastructure_error`` is set, the judge
 marks the whole run as an infrastructure error (retried, never a zero), and the call raises.
@@ -39,8 +42,8 @@ def model_info(name: str, check: ModelCheck, state_dict: dict[str, Any] | None) 
         return ModelInfo(name=name, present=True, loads=True, kind="torchscript", parameters=check.parameters)
     if check.kind == "state_dict" and state_dict is not None:
         shapes = {str(k): [int(d) for d in v] for k, v in state_dict["shapes"].items()}
-        return ModelInfo(name=name, present=True, loads=True, kind="state_dict",
-                         parameters=int(state_dict["float_elements"]), tensors=shapes)
+        return ModelInfo(name=name, present=True, loads=True, kind="state_dict", parameters=check.parameters,
+                         tensors=shapes)
     return ModelInfo(name=name, present=True, loads=False,
                      error=NOT_A_MODEL.get(check.kind or "", "it does not hold a model's weights"))
 

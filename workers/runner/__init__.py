@@ -15,5 +15,5 @@ RUNNER_ARGV = [RUNTIME_PYTHON, "-I", "-B", f"{RUNNER_MOUNT}/boot.py"]
 RUNNER_FILES = ("__init__.py", "boot.py", "wire.py", "main.py", "kernel.py", "notebook.py",
                 "definitions.py", "calls.py", "prelude.py", "inspect_models.py")
 
-# The pre-check's command: loads model files with tensor-only loaders, runs no student code.
+# The pre-check's command: reads model files (torch.load weights-only; TorchScript unloaded), no student code.
 INSPECT_ARGV = [RUNTIME_PYTHON, "-I", "-B", f"{RUNNER_MOUNT}/inspect_models.py"]

@@ -1,35 +1,41 @@
-"""Load a submission's model files without running anything of the student's, and describe them.
+"""Describe a submission's model files without running anything of the student's.
 
 Runs inside the sandbox (``python -I -B /opt/grader/runner/inspect_models.py /submission/model.pt ...``),
-with nothing but the course runtime: it imports nothing of the grader. Model files are untrusted
-pickles, so they are only ever read by loaders that build tensors and nothing else:
+with nothing but the course runtime: it imports nothing of the grader. Model files are untrusted,
+so nothing in them is ever run:
 
-- TorchScript (a zip holding ``constants.pkl`` or ``code/``; ``.ts`` files): ``torch.jit.load``,
-  whose C++ unpickler builds TorchScript objects only, never Python ones;
+- TorchScript (a zip holding ``constants.pkl`` or ``code/``; ``.ts`` files) is never loaded.
+  ``torch.jit.load`` would compile and run the archive's own code (a TorchScript ``print`` in it
+  could write a fake result line here); instead the archive's pickles are read opcode by opcode
+  (``pickletools.genops``: decoded, nothing built or called) for their tensor records, and the
+  sizes of the stored tensors come from the zip's ``data/`` and ``constants/`` entries.
 - anything else ``.pt``/``.pth``: ``torch.load(weights_only=True, map_location="cpu")``, which
   refuses any global but tensors and plain containers (a ``__reduce__`` calling ``os.system`` is
-  refused, not run);
+  refused, not run); its count comes from the archive like TorchScript's (or, for torch.save's
+  old non-zip format, from the loaded tensors' storages).
 - ``.pt2`` (``torch.export``): its archive layout only. ``torch.export.load`` would unpickle
   constants with ``weights_only=False``, so it is never called here.
+
+The parameter count is the one number both the pre-check and the judge's verdict use, with one
+rule (``storage_count``): every stored tensor counts (parameters, buffers, constants, any dtype),
+each storage once, as max(elements, bytes / 4). Keeping weights as buffers, as int32 bit
+patterns, in float16, or packed into float64 or int8 storages gains nothing.
 
 Output, on stdout, one JSON object per line: ``{"checking": NAME}`` before each file (so the host
 can blame a file that crashes the loader) and then its result::
 
     {"name": "model.pt", "loads": true, "kind": "state_dict", "parameters": 11172, "tensors": 4,
-     "error": null, "state_dict": {"shapes": {KEY: SHAPE, ...}, "float_elements": N, "keys": N}}
+     "error": null, "state_dict": {"shapes": {KEY: SHAPE, ...}, "keys": N}}
 
 (``state_dict`` only for a state_dict: the judge's ``models`` fixture reads it.)
-
-Meant to be reused: the CW2 judge can run this same script in a sandbox (or call ``inspect_file``
-there) to count a model's parameters without executing any student code.
 """
 
 import json
 import os
+import pickletools
 import sys
 import zipfile
 
-BATCHNORM_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")  # in a state_dict, not parameters
 ERROR_CHARS = 300
 MAX_KEYS = 4096  # shapes listed per state_dict (the output stays well under the host's 1 MiB cap)
 KEY_CHARS = 200
@@ -50,37 +56,139 @@ def _kind_of_zip(path):
     return "zip"
 
 
-def count_tensors(obj):
-    """(parameters, tensors) in a loaded object: every distinct tensor's elements, BatchNorm's
-    running statistics left out (they are buffers). Tied weights (one storage) count once."""
+# Bytes per element of each storage type torch writes into its archives ("torch FloatStorage").
+STORAGE_ITEMSIZE = {
+    "DoubleStorage": 8, "FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2,
+    "LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1, "BoolStorage": 1,
+    "ComplexDoubleStorage": 16, "ComplexFloatStorage": 8, "QInt8Storage": 1, "QUInt8Storage": 1,
+    "QInt32Storage": 4, "QUInt4x2Storage": 1, "QUInt2x4Storage": 1, "UInt16Storage": 2, "UInt32Storage": 4,
+    "UInt64Storage": 8, "Float8_e4m3fnStorage": 1, "Float8_e5m2Storage": 1, "Float8_e4m3fnuzStorage": 1,
+    "Float8_e5m2fnuzStorage": 1, "UntypedStorage": 1,
+}
+RECORD_PICKLES = {"data.pkl": "data/", "constants.pkl": "constants/"}  # pickle -> the folder of its storages
+
+
+def storage_count(nbytes, itemsize):
+    """The one counting rule: a stored tensor of ``nbytes`` bytes in ``itemsize``-byte elements
+    counts max(elements, ceil(bytes / 4)): fp16 gains nothing, int8 or float64 packing hides nothing."""
+    itemsize = max(1, int(itemsize))
+    return max(nbytes // itemsize, -(-nbytes // 4))
+
+
+class _Global:
+    def __init__(self, module, name):
+        self.module, self.name = module, name
+
+
+def storage_records(data):
+    """{key: itemsize} of every tensor storage a pickle refers to (torch's persistent ids
+    ``("storage", torch.XStorage, key, location, numel)``), found by decoding its opcodes with
+    ``pickletools.genops`` on a stack of plain values: no object is built, no global looked up,
+    nothing called. Raises ``ValueError`` for a pickle that does not decode."""
+    stack, marks, memo, found = [], [], {}, {}
+    for op, arg, _pos in pickletools.genops(data):
+        name = op.name
+        if name == "MARK":
+            marks.append(len(stack))
+        elif name == "GLOBAL":
+            stack.append(_Global(*(arg.split(" ", 1) + [""])[:2]))
+        elif name == "STACK_GLOBAL":
+            qual, module = stack.pop(), stack.pop()
+            stack.append(_Global(module, qual))
+        elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            memo[arg] = stack[-1]
+        elif name == "MEMOIZE":
+            memo[len(memo)] = stack[-1]
+        elif name in ("GET", "BINGET", "LONG_BINGET"):
+            stack.append(memo.get(arg))
+        elif name == "TUPLE":
+            start = marks.pop()
+            items = tuple(stack[start:])
+            del stack[start:]
+            stack.append(items)
+        elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
+            n = int(name[-1])
+            items = tuple(stack[-n:])
+            del stack[-n:]
+            stack.append(items)
+        elif name in ("BINPERSID", "PERSID"):
+            pid = stack.pop() if name == "BINPERSID" else None
+            if isinstance(pid, tuple) and len(pid) >= 3 and pid[0] == "storage":
+                kind = str(pid[1].name if isinstance(pid[1], _Global) else pid[1])
+                found[str(pid[2])] = STORAGE_ITEMSIZE.get(kind.rsplit(".", 1)[-1], 1)  # unknown: 1 byte each
+            stack.append(None)
+        else:
+            _generic(op, arg, stack, marks)
+    return found
+
+
+def _generic(op, arg, stack, marks):
+    """Any other opcode: its documented stack effect, with plain values for the constants."""
+    before, after = op.stack_before, op.stack_after
+    if pickletools.markobject in before:
+        start = marks.pop()
+        del stack[start:]
+        before = before[:before.index(pickletools.markobject)]
+    if len(stack) < len(before):
+        raise ValueError(f"{op.name} on a stack of {len(stack)}")
+    if before:
+        del stack[-len(before):]
+    if len(after) == 1 and not before and op.arg is not None:
+        stack.append(arg)  # an int, a float, a string, bytes
+    elif op.name == "EMPTY_TUPLE":
+        stack.append(())
+    else:
+        stack.extend([None] * len(after))
+
+
+def count_archive(archive):
+    """(parameters, tensors) stored in a torch zip archive (torch.save's or TorchScript's): every
+    entry of each record pickle's storage folder, counted by ``storage_count`` with the element size
+    its record gives (an entry no record names, 1 byte per element: nothing stored is left out).
+    TorchScript's ``traced_inputs`` (example inputs, not the model) are not counted."""
+    sizes = {}  # a name may appear twice in a zip: the larger entry counts
+    for info in archive.infolist():
+        if not info.is_dir():
+            sizes[info.filename] = max(sizes.get(info.filename, 0), info.file_size)
+    itemsizes = {}
+    for path in sizes:
+        folder, _, base = path.rpartition("/")
+        if base in RECORD_PICKLES:
+            prefix = f"{folder}/" if folder else ""
+            for key, size in storage_records(archive.read(path)).items():
+                itemsizes[prefix + RECORD_PICKLES[base] + key] = size
+    stored = [p for p in sizes if _in_storage_folder(p)]
+    total = sum(storage_count(sizes[p], itemsizes.get(p, 1)) for p in stored)
+    return total, len(stored)
+
+
+def _in_storage_folder(path):
+    parts = path.split("/")
+    return len(parts) >= 2 and f"{parts[-2]}/" in RECORD_PICKLES.values()
+
+
+def count_loaded(obj):
+    """(parameters, tensors) of a loaded object (torch.save's old non-zip format): each distinct
+    storage of every tensor in it, by the same ``storage_count`` rule."""
     import torch
 
-    seen, params, tensors = set(), 0, 0
-    stack = [("", obj)]
+    storages, stack = {}, [obj]
     while stack:
-        key, value = stack.pop()
+        value = stack.pop()
         if isinstance(value, torch.Tensor):
-            ident = (value.untyped_storage().data_ptr(), value.storage_offset(), tuple(value.shape),
-                     tuple(value.stride()))
-            if ident in seen:
-                continue
-            seen.add(ident)
-            tensors += 1
-            if not str(key).endswith(BATCHNORM_BUFFERS):
-                params += value.numel()
+            storage = value.untyped_storage()
+            storages.setdefault(storage.data_ptr() or id(storage), (storage.nbytes(), value.element_size()))
         elif isinstance(value, dict):
-            stack.extend((k, v) for k, v in value.items())
+            stack.extend(value.values())
         elif isinstance(value, (list, tuple)):
-            stack.extend((key, v) for v in value)
-    return params, tensors
+            stack.extend(value)
+    return sum(storage_count(n, size) for n, size in storages.values()), len(storages)
 
 
 def state_dict_shapes(obj):
-    """For the CW2 judge's ``models`` fixture: each key's shape (the first MAX_KEYS keys) and the
-    elements of every floating-point tensor, buffers included."""
+    """For the CW2 judge's ``models`` fixture: each key's shape (the first MAX_KEYS keys)."""
     shapes = {str(k)[:KEY_CHARS]: list(v.shape) for k, v in list(obj.items())[:MAX_KEYS]}
-    floating = sum(v.numel() for v in obj.values() if v.is_floating_point())
-    return {"shapes": shapes, "float_elements": floating, "keys": len(obj)}
+    return {"shapes": shapes, "keys": len(obj)}
 
 
 def _describe(obj):
@@ -120,23 +228,35 @@ def inspect_file(path):
         if zip_kind == "exported":
             result.update(_inspect_exported(path))
             return result
-        import torch
-
         if zip_kind == "torchscript" or path.endswith(".ts"):
-            module = torch.jit.load(path, map_location="cpu")
             result["kind"] = "torchscript"
-            result["parameters"] = sum(p.numel() for p in module.parameters())
-            result["tensors"] = len(list(module.parameters())) + len(list(module.buffers()))
+            result["parameters"], result["tensors"] = _count_torchscript(path, zip_kind)
         else:
+            import torch
+
             obj = torch.load(path, weights_only=True, map_location="cpu")
             result["kind"] = _describe(obj)
-            result["parameters"], result["tensors"] = count_tensors(obj)
+            if zip_kind == "zip":
+                with zipfile.ZipFile(path) as archive:
+                    result["parameters"], result["tensors"] = count_archive(archive)
+            else:
+                result["parameters"], result["tensors"] = count_loaded(obj)
             if result["kind"] == "state_dict":
                 result["state_dict"] = state_dict_shapes(obj)
         result["loads"] = True
     except Exception as exc:  # noqa: BLE001 - any failure is this file's verdict
         result["error"] = _short(exc)
     return result
+
+
+def _count_torchscript(path, zip_kind):
+    """A TorchScript archive's count, read from the zip; it is never loaded (see the docstring)."""
+    if zip_kind != "torchscript":
+        raise ValueError("it is not a TorchScript archive (save it with torch.jit.save)")
+    with zipfile.ZipFile(path) as archive:
+        if not any(n.rpartition("/")[2] == "data.pkl" for n in archive.namelist()):
+            raise ValueError("the TorchScript archive holds no data.pkl (save it with torch.jit.save)")
+        return count_archive(archive)
 
 
 def _inspect_exported(path):

@@ -3,10 +3,10 @@
 The launch chain (see /work/shared/SANDBOX.md for why each step is there):
 
     reaper.py (joins the job cgroups, reaps orphans; forks, then execs with an empty environment)
-      -> prlimit -> setpriv (uid/gid) -> bwrap -> the program
+      -> prlimit -> setpriv (uid/gid) -> bwrap -> pid1.py (pid 1, non-dumpable) -> the program
 
 bwrap's options (host paths included) go through ``--args FD``, so inside, ``/proc/1/cmdline``
-shows only the program's own argv. Kills come from this (host) process: a wall-clock timer and
+shows only the init's and the program's own argv. Kills come from this (host) process: a wall-clock timer and
 ``kill()`` both act on the job cgroup, so daemons and setsid'd grandchildren die too.
 """
 
@@ -40,6 +40,8 @@ from .seccomp import deny_filter
 HOSTNAME = "grader"
 MiB = 1024 * 1024
 REAPER = Path(__file__).with_name("reaper.py")
+INIT = Path(__file__).with_name("pid1.py")  # the sandbox's pid 1, non-dumpable (bwrap --as-pid-1)
+INIT_MOUNT = "/.grader-init"
 
 
 def _memfd(name: str, data: bytes) -> int:
@@ -94,11 +96,14 @@ class BwrapBackend:
             for dest, data in _etc_files(limits).items():
                 fds.append(_memfd("etc", data))
                 etc += ["--ro-bind-data", str(fds[-1]), dest]
+            fds.append(_memfd("init", INIT.read_bytes()))
+            etc += ["--ro-bind-data", str(fds[-1]), INIT_MOUNT]
             fds.append(_memfd("seccomp", self.seccomp))
             seccomp_fd = fds[-1]
             options = self._options(spec, etc, seccomp_fd, gpu_opts, gpu.sandbox_env(device) if device else {})
             fds.append(_memfd("args", b"".join(a.encode() + b"\0" for a in options)))
-            bwrap_argv = [self.bwrap, "--args", str(fds[-1]), "--", *spec.argv]
+            init = [f"{RUNTIME_MOUNT}/bin/python", "-I", "-S", INIT_MOUNT]
+            bwrap_argv = [self.bwrap, "--args", str(fds[-1]), "--", *init, *spec.argv]
             cgroup = create_job_cgroup(f"grader-{uuid.uuid4().hex[:16]}", limits)
             try:
                 chain = functools.partial(self._launch_chain, cgroup, limits, bwrap_argv)
@@ -128,6 +133,7 @@ class BwrapBackend:
         opts = [
             "--unshare-all", "--unshare-user", "--disable-userns",  # --disable-userns needs an explicit userns
             "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--as-pid-1",  # pid 1 is pid1.py, which no process of the job can read or steer
             "--uid", str(limits.uid), "--gid", str(limits.gid), "--hostname", HOSTNAME,
             "--seccomp", str(seccomp_fd),
             "--ro-bind", "/usr", "/usr",

@@ -37,6 +37,7 @@ from grader.settings import SandboxLimits, Settings
 
 from .base import RUNNER_MOUNT, RUNTIME_MOUNT, SUBMISSION_MOUNT, WORK_MOUNT, SandboxError, SandboxOutcome, SandboxSpec
 from .bwrap import HOSTNAME, _CappedLog, _check_reachable
+from .seccomp import DENIED
 
 MiB = 1024 * 1024
 LABEL = "grader.sandbox"  # every container of ours carries it
@@ -45,7 +46,7 @@ SETPRIV = "/usr/bin/setpriv"
 ENV = "/usr/bin/env"
 INIT_CAPS = ["SETUID", "SETGID", "SETPCAP"]  # pid 1's only capabilities: what setpriv needs to drop to the uid
 SECCOMP_PROFILE = Path(__file__).with_name("docker_seccomp.json")  # Docker 20.10.24's default (moby, Apache-2.0)
-DENIED_SYSCALLS = {"ptrace", "process_vm_readv", "process_vm_writev"}  # as seccomp.py: no reaching into pid 1
+DENIED_SYSCALLS = DENIED  # as under bwrap (seccomp.py): no reaching into another process of the job
 MONITOR_INTERVAL_S = 0.1
 STREAM_STDOUT, STREAM_STDERR = 1, 2
 
@@ -53,7 +54,8 @@ STREAM_STDOUT, STREAM_STDERR = 1, 2
 @lru_cache(maxsize=1)
 def seccomp_profile() -> str:
     """Docker's default profile, less the syscalls that reach into another process (it allows ptrace
-    on kernels >= 4.8); whatever is not allowed fails with EPERM."""
+    on kernels >= 4.8, pidfd_open always, pidfd_getfd with CAP_SYS_PTRACE); whatever is not allowed
+    fails with EPERM."""
     profile = json.loads(SECCOMP_PROFILE.read_text())
     rules = []
     for rule in profile["syscalls"]:

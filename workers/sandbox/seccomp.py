@@ -1,7 +1,10 @@
 """A classic-BPF seccomp filter for the student zone, loaded by bwrap (``--seccomp FD``).
 
-It denies what lets a process reach into another (ptrace, process_vm_readv/writev): inside,
-the student's uid owns bwrap's pid 1 and could otherwise stall or steer it. Everything else is
+It denies what lets a process reach into another (ptrace, process_vm_readv/writev, and
+pidfd_getfd, which copies another process's file descriptor, with pidfd_open, which nothing in
+the runtime needs): every process of the job runs as the student's uid, and the runner's pipes
+to the judge must stay the runner's. (``/proc/PID/mem`` is the other way in: pid 1 is made
+non-dumpable by ``pid1.py``.) Everything else is
 allowed; namespaces, capabilities and cgroups do the rest. Any other architecture (i386 via
 int 0x80, x32) is refused outright, so the numbers below cannot be dodged.
 """
@@ -14,9 +17,12 @@ import struct
 
 # <linux/audit.h> architectures and their syscall numbers.
 _ARCHES = {
-    "x86_64": (0xC000003E, {"ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311}),
-    "aarch64": (0xC00000B7, {"ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271}),
+    "x86_64": (0xC000003E, {"ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311,
+                            "pidfd_open": 434, "pidfd_getfd": 438}),
+    "aarch64": (0xC00000B7, {"ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271,
+                             "pidfd_open": 434, "pidfd_getfd": 438}),
 }
+DENIED = frozenset(_ARCHES["x86_64"][1])  # the same names on every architecture (docker.py denies these too)
 _X32_SYSCALL_BIT = 0x40000000
 
 # <linux/filter.h>, <linux/seccomp.h>
