@@ -16,7 +16,7 @@ from grader.runs.service import complete_run
 from grader.webhooks.delivery import deliver_due
 from grader.webhooks.models import DeliveryStatus, WebhookDelivery
 from grader.webhooks.signing import verify
-from webhook_kit import SECRET, add_endpoint, leased_run
+from webhook_kit import BOX, LOOPBACK, SECRET, add_endpoint, leased_run
 
 
 def test_sqlite_outbox_and_parallel_delivery(tmp_path: Path, receiver):
@@ -36,7 +36,7 @@ def test_sqlite_outbox_and_parallel_delivery(tmp_path: Path, receiver):
         def deliverer() -> None:
             with httpx.Client() as client:
                 start.wait()
-                deliver_due(sessions, client)
+                deliver_due(sessions, client, box=BOX, egress=LOOPBACK)
 
         threads = [threading.Thread(target=deliverer) for _ in range(3)]
         for t in threads:
