@@ -20,7 +20,7 @@ import re
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy.engine import make_url
@@ -194,9 +194,14 @@ class EgressPolicy:
                     # The address itself is not shown: it would map the internal network for the caller.
                     raise AddressRefused(f"refused: {host} resolves to {why}; webhooks go to public addresses only.")
         address = addresses[0]
-        original = httpx.URL(url)
-        pinned = original.copy_with(host=str(address))
+        ip_text = f"[{address}]" if address.version == 6 else str(address)
+        netloc = f"{ip_text}:{parts.port}" if parts.port is not None else ip_text
+        pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+        try:  # the name as it travels (IDNA): httpx's parse, when it can parse the original
+            original = httpx.URL(url)
+            host_header, ascii_host = original.netloc.decode("ascii"), original.raw_host.decode("ascii")
+        except httpx.InvalidURL:  # e.g. 0177.0.0.1, which the resolver read but httpx will not
+            host_header, ascii_host = parts.netloc, host
         literal = literal_address(host) is not None
-        sni = host if parts.scheme == "https" and not literal else None
-        return PinnedTarget(url=str(pinned), address=address, host_header=original.netloc.decode("ascii"),
-                            sni_hostname=sni)
+        sni = ascii_host if parts.scheme == "https" and not literal else None
+        return PinnedTarget(url=pinned, address=address, host_header=host_header, sni_hostname=sni)
