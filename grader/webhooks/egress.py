@@ -25,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from sqlalchemy.engine import make_url
 
+from grader.settings import Settings
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[IPAddress]]
 
@@ -151,7 +153,7 @@ class EgressPolicy:
     resolve: Resolver = resolve_host
 
     @classmethod
-    def from_settings(cls, settings, resolve: Resolver = resolve_host) -> EgressPolicy:
+    def from_settings(cls, settings: Settings, resolve: Resolver = resolve_host) -> EgressPolicy:
         return cls(allowed_hosts=frozenset(normalise_host(h) for h in settings.webhook_allowed_hosts),
                    service_hosts=service_hosts(settings.database_url, settings.broker_url), resolve=resolve)
 

@@ -17,6 +17,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from grader.settings import Settings
+
 KEY_PURPOSE = b"grader webhook secrets v1"
 
 
@@ -37,7 +39,7 @@ class SecretBox:
         self._fernet = Fernet(derive_key(secret_key))
 
     @classmethod
-    def from_settings(cls, settings) -> SecretBox:
+    def from_settings(cls, settings: Settings) -> SecretBox:
         return cls(settings.secret_key)
 
     def seal(self, secret: str) -> str:
