@@ -150,7 +150,7 @@ def main() -> int:
     from grader.api.app import create_app
     from grader.blobs import LocalBlobStore
     from grader.settings import Settings
-    from grader.web.notebook_render import render_notebook
+    from grader.notebooks.render import render_notebook
 
     with tempfile.TemporaryDirectory(prefix="grader-bench-dash-") as tmp, \
             bench_database(f"grader_bench_dash_{os.getpid()}") as url:

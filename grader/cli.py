@@ -230,7 +230,11 @@ def token() -> None:
 @click.option("--scope", "scopes", multiple=True,
               help="repeatable: submit, read, mark, release, roster, export (default: every scope)")
 @click.option("--name", default="cli", show_default=True, help="what the token is for")
-def token_create(username: str, scopes: tuple[str, ...], name: str) -> None:
+@click.option("--view", type=click.Choice(["student", "staff"]), default=None,
+              help="service accounts: 'student' (the default) reads every mark as the student concerned would "
+                   "see it, before release too; 'staff' reads everything, like a lecturer. Students' tokens are "
+                   "always 'student', GTAs' and lecturers' always 'staff'.")
+def token_create(username: str, scopes: tuple[str, ...], name: str, view: str | None) -> None:
     """Create an API token and print it once (only its hash is kept)."""
     from grader.users.service import ALL_SCOPES, create_token, get_user
 
@@ -239,11 +243,13 @@ def token_create(username: str, scopes: tuple[str, ...], name: str) -> None:
         if user is None:
             raise click.UsageError(f"no user {username!r}")
         try:
-            secret, row = create_token(session=session, user=user, name=name, scopes=scopes or (ALL_SCOPES,))
+            secret, row = create_token(session=session, user=user, name=name, scopes=scopes or (ALL_SCOPES,),
+                                       view=view)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
     click.echo(secret)
-    click.echo(f"token {row.id} for {username} (scopes: {', '.join(row.scopes)}); it is shown only once.", err=True)
+    click.echo(f"token {row.id} for {username} (scopes: {', '.join(row.scopes)}; view: {row.view.value}); "
+               "it is shown only once.", err=True)
 
 
 @main.group()

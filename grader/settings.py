@@ -50,6 +50,14 @@ class ExecutionLimits(BaseModel):
     max_report_mb: int = Field(64, ge=1, description="largest executed notebook/report sent back")
 
 
+class RenderLimits(BaseModel):
+    """Bounds on rendering a submitted notebook for markers (nbconvert on student input, run in a
+    child process outside the sandbox by ``grader.notebooks.bounded``)."""
+
+    timeout_s: float = Field(60, gt=0, description="wall-clock limit; the renderer is killed after it")
+    memory_mb: int = Field(2048, ge=256, description="RLIMIT_AS of the rendering process, MiB")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRADER_", env_nested_delimiter="__", extra="ignore")
 
@@ -99,6 +107,7 @@ class Settings(BaseSettings):
                             "(a GPU taken out of service leaves a marker here)")
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     execution: ExecutionLimits = Field(default_factory=ExecutionLimits)
+    render: RenderLimits = Field(default_factory=RenderLimits)
     secret_key: str = Field(
         "dev-only-secret", description="signs dashboard sessions (webhooks use each endpoint's own secret)"
     )

@@ -45,13 +45,15 @@ from grader.db.engine import make_engine, session_factory
 from grader.grading.pipeline import grade_submission
 from grader.grading.precheck import PrecheckReport, run_precheck
 from grader.grading.report import GradeReport
+from grader.notebooks.marker_page import marker_page
+from grader.notebooks.reading import NotebookUnreadable
+from grader.notebooks.render import RenderError
 from grader.rubrics.loader import RubricError, load_coursework
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import Lease, claim_next_run, claim_run, complete_run, enqueue_run, fail_run, renew_lease
 from grader.runs.service import complete_precheck, sweep_expired_leases
 from grader.settings import Settings, get_settings
 from grader.submissions.models import Submission
-from grader.web.notebook_render import RenderError, render_notebook, submitted_notebook
 from grader.webhooks.runner import kick_sender
 from workers.celery_app import app
 
@@ -281,13 +283,14 @@ def _store_executed_notebook(store: BlobStore, report: GradeReport) -> str | Non
 def _store_rendered_notebook(store: BlobStore, path: Path, notebook_name: str, code: str,
                              settings: Settings) -> str | None:
     """The notebook as the student submitted it (their own outputs and plots, not the graded
-    re-execution), rendered and sanitised once here so the marking page only streams a blob.
-    Like the executed notebook, the marks stand without it."""
+    re-execution), rendered and sanitised once here so the marking page only streams a blob: the
+    member intake graded, rendered in a child process within ``settings.render`` (one too slow or
+    too big is a page saying so). Like the executed notebook, the marks stand without it."""
     try:
-        data = submitted_notebook(path, notebook_name, settings.execution.max_notebook_mb * 2**20)
-        page = render_notebook(data, title=f"{code}: {notebook_name} as submitted")
+        page = marker_page(path, notebook_name=notebook_name, title=f"{code}: {notebook_name} as submitted",
+                           limits=settings.render, max_bytes=settings.execution.max_notebook_mb * 2**20)
         return store.put(io.BytesIO(page)).sha256
-    except RenderError as exc:
+    except (RenderError, NotebookUnreadable) as exc:
         log.info("the submitted notebook was not rendered: %s", exc)
     except Exception:
         log.warning("could not render or store the submitted notebook", exc_info=True)

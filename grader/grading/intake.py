@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import nbformat
 
+from grader.notebooks.zip_members import ZipRefused, notebook_member, open_zip, read_member, student_members
 from grader.rubrics.model import Rubric
 from grader.settings import ExecutionLimits
 
 MAX_ZIP_MEMBERS = 64
-ZIP_JUNK = ("__MACOSX/", ".DS_Store", ".ipynb_checkpoints/")
 
 
 class SubmissionError(Exception):
@@ -67,42 +66,31 @@ def check_notebook_bytes(data: bytes, name: str, limits: ExecutionLimits) -> nbf
     return nb
 
 
-def _safe_member_name(info: zipfile.ZipInfo) -> str:
-    name = info.filename
-    path = PurePosixPath(name)
-    if name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":"):
-        raise SubmissionError(f"the zip holds an absolute path ({name!r}); zip the files themselves.")
-    if ".." in path.parts:
-        raise SubmissionError(f"the zip holds a path with '..' ({name!r}).")
-    mode = info.external_attr >> 16
-    if stat.S_ISLNK(mode):
-        raise SubmissionError(f"the zip holds a link ({name!r}); include the file itself.")
-    return name
-
-
 def _zip_members(path: Path, rubric: Rubric) -> dict[str, zipfile.ZipInfo]:
-    """The zip's files by base name, after refusing anything unsafe or unexpected."""
+    """The zip's files under the rubric's names, after refusing anything unsafe or unreadable. The
+    notebook is the member ``notebook_member`` picks, as for every reader of the submission."""
     try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
-        raise SubmissionError("the file is not a valid zip archive.") from None
-    with archive:
-        infos = archive.infolist()
-        if len(infos) > MAX_ZIP_MEMBERS:
-            raise SubmissionError(f"the zip holds {len(infos)} entries; at most {MAX_ZIP_MEMBERS} are accepted.")
-        total = sum(i.file_size for i in infos)
-        cap = rubric.submission.max_mb * 1024 * 1024
-        if total > cap:
-            raise SubmissionError(f"the zip unpacks to {total // 2**20} MB; at most {rubric.submission.max_mb} MB.")
-        members: dict[str, zipfile.ZipInfo] = {}
-        for info in infos:
-            name = _safe_member_name(info)
-            if info.is_dir() or any(j in name for j in ZIP_JUNK):
-                continue
-            base = PurePosixPath(name).name
-            if base in members:
-                raise SubmissionError(f"the zip holds two files named {base!r}.")
-            members[base] = info
+        with open_zip(path) as archive:
+            infos = archive.infolist()
+            if len(infos) > MAX_ZIP_MEMBERS:
+                raise SubmissionError(f"the zip holds {len(infos)} entries; at most {MAX_ZIP_MEMBERS} are accepted.")
+            total = sum(i.file_size for i in infos)
+            cap = rubric.submission.max_mb * 1024 * 1024
+            if total > cap:
+                raise SubmissionError(f"the zip unpacks to {total // 2**20} MB; at most {rubric.submission.max_mb} MB.")
+            kept = student_members(infos)
+            notebook = notebook_member(kept, rubric.submission.notebook)
+    except ZipRefused as exc:
+        raise SubmissionError(str(exc)) from None
+    members: dict[str, zipfile.ZipInfo] = {rubric.submission.notebook: notebook} if notebook else {}
+    for info in kept:
+        if info is notebook:
+            continue
+        base = PurePosixPath(info.filename).name
+        if base in members:
+            raise SubmissionError(f"the zip holds two files named {base!r}: "
+                                  f"{members[base].filename!r} and {info.filename!r}.")
+        members[base] = info
     return members
 
 
@@ -150,9 +138,6 @@ def _stage_zip(path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits) 
     members = _zip_members(path, rubric)
     allowed = _allowed_names(rubric)
     wanted = rubric.submission.notebook
-    notebooks = [n for n in members if n.endswith(".ipynb")]
-    if wanted not in members and len(notebooks) == 1:
-        members[wanted] = members.pop(notebooks[0])  # a renamed notebook is still the notebook
     missing = [n for n in [wanted, *rubric.submission.files] if n not in members]
     extra = sorted(n for n in members if n not in allowed)
     if missing or extra:
@@ -163,11 +148,15 @@ def _stage_zip(path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits) 
             parts.append(f"unexpected {', '.join(extra)}")
         raise SubmissionError(f"the zip must hold {', '.join(sorted(allowed))}: {'; '.join(parts)}.")
     files: dict[str, Path] = {}
-    with zipfile.ZipFile(path) as archive:
-        for name, info in members.items():
-            target = dest / name
-            with archive.open(info) as src, target.open("wb") as out:
-                shutil.copyfileobj(src, out, length=1 << 20)
-            files[name] = target
+    budget = rubric.submission.max_mb * 1024 * 1024  # declared sizes were checked; this holds if they lie
+    try:
+        with open_zip(path) as archive:
+            for name, info in members.items():
+                target = dest / name
+                with target.open("wb") as out:
+                    budget -= read_member(archive, info, out, budget)
+                files[name] = target
+    except ZipRefused as exc:
+        raise SubmissionError(str(exc)) from None
     check_notebook_bytes(files[wanted].read_bytes(), wanted, limits)
     return files

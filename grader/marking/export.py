@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy.orm import Session
 
 from grader.courseworks.models import Coursework
+from grader.courseworks.service import is_released
 from grader.marking import csv_cells
 from grader.marking.sheet import SubmissionMarks, submission_marks
 from grader.roster.models import Student
@@ -25,27 +26,33 @@ EXPORT_COLUMNS = ["external_id", "name", "email", "status", "submission_id", "re
                   "auto_score", "total", "max_score", "complete"]
 
 
-def marks_csv(rows: Iterable[tuple[Student, SubmissionMarks]]) -> str:
-    """The CSV text (CRLF line ends, as RFC 4180 has them); always at least the header row."""
+def marks_csv(rows: Iterable[tuple[Student, SubmissionMarks, bool]]) -> str:
+    """The CSV text (CRLF line ends, as RFC 4180 has them); always at least the header row. Each row
+    is (student, marks, shown): a row not shown keeps its submission and leaves the marks empty."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(csv_cells.row(list(EXPORT_COLUMNS)))
-    for student, marks in rows:
+    for student, marks, shown in rows:
         writer.writerow(csv_cells.row([student.external_id, student.name, student.email, marks.status,
-                                       *_marks(marks)]))
+                                       *_marks(marks, shown)]))
     return out.getvalue()
 
 
-def coursework_csv(*, session: Session, rubric: Rubric, coursework: Coursework) -> str:
+def coursework_csv(*, session: Session, rubric: Rubric, coursework: Coursework, released_only: bool = False) -> str:
+    """``released_only``: the export a student-view token gets, each student's marks only once
+    released to them (before, their auto score and total include hidden items)."""
     return marks_csv((student, submission_marks(session=session, rubric=rubric, coursework=coursework,
-                                                student_id=student.id))
+                                                student_id=student.id),
+                      not released_only or is_released(session=session, coursework=coursework, student_id=student.id))
                      for student in roster(session=session))
 
 
-def _marks(marks: SubmissionMarks) -> list[object]:
+def _marks(marks: SubmissionMarks, shown: bool) -> list[object]:
     sub, total = marks.submission, marks.total
     if sub is None or total is None:
         return [None] * 7
+    if not shown:
+        return [str(sub.id), sub.received_at.isoformat(), sub.late_minutes, None, None, None, None]
     return [str(sub.id), sub.received_at.isoformat(), sub.late_minutes, _float(marks.run.score if marks.run else None),
             _float(total.total), _float(total.max_score), total.complete]
 

@@ -19,6 +19,15 @@ class Role(str, enum.Enum):
     service = "service"  # a course system (CATe, LabTS) acting through a token
 
 
+class TokenView(str, enum.Enum):
+    """What a token's reads show. ``student``: every mark filtered by the visibility table as the
+    student concerned would see it (a course system that relays to students); ``staff``: the
+    markers' full view. A student's token is always ``student``, whatever the column says."""
+
+    student = "student"
+    staff = "staff"
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -43,6 +52,8 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[str]] = mapped_column(JSONValue, default=list)
+    view: Mapped[TokenView] = mapped_column(str_enum(TokenView, "token_view"), default=TokenView.student,
+                                            server_default=TokenView.student.value)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

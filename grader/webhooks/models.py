@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from grader.db.base import Base
 from grader.db.types import JSONValue, UTCDateTime, str_enum, utcnow
-from grader.users.models import User  # noqa: F401  (referenced tables first)
+from grader.users.models import TokenView, User  # noqa: F401  (referenced tables first)
 
 
 class DeliveryStatus(str, enum.Enum):
@@ -35,6 +35,10 @@ class WebhookEndpoint(Base):
     active: Mapped[bool] = mapped_column(Boolean, server_default=true())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The view of the token that registered it: a student-view endpoint is told only what the
+    # student concerned may see (no score that includes hidden items before release).
+    view: Mapped[TokenView] = mapped_column(str_enum(TokenView, "webhook_endpoint_view"), default=TokenView.student,
+                                            server_default=TokenView.student.value)
 
 
 class WebhookDelivery(Base):

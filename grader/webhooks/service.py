@@ -19,10 +19,13 @@ from sqlalchemy.orm import Session
 
 from grader.audit.service import record_event
 from grader.courseworks.models import Coursework
+from grader.courseworks.service import is_released
 from grader.db.clock import db_now
+from grader.marking.run_view import run_outcome
 from grader.roster.models import Student
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.submissions.models import Submission
+from grader.users.models import TokenView
 from grader.webhooks.egress import AddressRefused, EgressPolicy
 from grader.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from grader.webhooks.sealing import SecretBox
@@ -79,10 +82,13 @@ def check_events(events: Sequence[str]) -> list[str]:
 def create_endpoint(
     *, session: Session, box: SecretBox, url: str, secret: str | None = None,
     events: Sequence[str] = DEFAULT_EVENTS, description: str = "", actor_id: int | None = None,
-    egress: EgressPolicy = EgressPolicy(),
+    view: TokenView = TokenView.student, egress: EgressPolicy = EgressPolicy(),
 ) -> tuple[WebhookEndpoint, str | None]:
     """Register an endpoint. Returns (row, generated secret or None): a generated secret is shown once.
-    The secret is stored sealed by ``box``."""
+    The secret is stored sealed by ``box``.
+
+    ``view``: that of the token registering it; a student-view endpoint is sent what the student
+    concerned may see (``run_event_payload``)."""
     check_url(url, egress)
     events = check_events(events)
     generated = None
@@ -90,28 +96,39 @@ def create_endpoint(
         secret = generated = "whsec_" + secrets.token_urlsafe(32)
     elif not MIN_SECRET_CHARS <= len(secret) <= MAX_SECRET_CHARS:
         raise WebhookError(f"the secret must be {MIN_SECRET_CHARS} to {MAX_SECRET_CHARS} characters long.")
-    endpoint = WebhookEndpoint(url=url, secret_sealed=box.seal(secret), description=description, events=events, active=True,
-                               created_by_id=actor_id, created_at=db_now(session))
+    endpoint = WebhookEndpoint(url=url, secret_sealed=box.seal(secret), description=description, events=events,
+                               active=True, created_by_id=actor_id, created_at=db_now(session), view=TokenView(view))
     session.add(endpoint)
     session.flush()
     # The audit log names the endpoint, never its secret.
     record_event(session=session, actor_id=actor_id, action="webhook.add", subject_type="webhook",
-                 subject_id=endpoint.id, details={"url": url, "events": events})
+                 subject_id=endpoint.id, details={"url": url, "events": events, "view": endpoint.view.value})
     session.commit()
     return endpoint, generated
 
 
-def list_endpoints(*, session: Session) -> list[WebhookEndpoint]:
-    return list(session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)))
+def list_endpoints(*, session: Session, view: TokenView | None = None) -> list[WebhookEndpoint]:
+    """Every endpoint, or only those registered with this view (a student-view token sees only
+    those: a staff endpoint's deliveries carry full scores)."""
+    query = select(WebhookEndpoint).order_by(WebhookEndpoint.id)
+    if view is not None:
+        query = query.where(WebhookEndpoint.view == view)
+    return list(session.scalars(query))
 
 
-def get_endpoint(*, session: Session, endpoint_id: int) -> WebhookEndpoint | None:
-    return session.get(WebhookEndpoint, endpoint_id)
-
-
-def delete_endpoint(*, session: Session, endpoint_id: int, actor_id: int | None = None) -> bool:
-    """Remove an endpoint and its deliveries (pending ones are never sent). False if there was none."""
+def get_endpoint(*, session: Session, endpoint_id: int, view: TokenView | None = None) -> WebhookEndpoint | None:
+    """The endpoint, if there is one (with this view, when one is named)."""
     endpoint = session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None or (view is not None and endpoint.view is not view):
+        return None
+    return endpoint
+
+
+def delete_endpoint(*, session: Session, endpoint_id: int, actor_id: int | None = None,
+                    view: TokenView | None = None) -> bool:
+    """Remove an endpoint and its deliveries (pending ones are never sent). False if there was none
+    (with this view, when one is named)."""
+    endpoint = get_endpoint(session=session, endpoint_id=endpoint_id, view=view)
     if endpoint is None:
         return False
     # Explicit, not left to ON DELETE CASCADE: SQLite may run with foreign keys off.
@@ -144,10 +161,17 @@ def run_event_type(run: GradingRun) -> str | None:
 def run_event_payload(
     *, event_id: uuid.UUID, event_type: str, occurred_at: dt.datetime, run: GradingRun,
     submission: Submission, coursework_code: str, student_external_id: str, public_url: str,
+    student_view: bool = False, released: bool = False,
 ) -> dict[str, Any]:
     """What the course system is told. Totals only: item details (some hidden) stay behind the
-    API, which filters them by visibility for whoever fetches ``data.url``."""
+    API, which filters them by visibility for whoever fetches ``data.url``.
+
+    ``student_view``: the endpoint's view is the student's; then ``score`` and ``max_score`` are
+    null unless the marks are ``released`` to the student (the score includes hidden items), and
+    ``visible_score`` / ``visible_max_score`` are the visible items' alone."""
     graded = run.status == RunStatus.graded
+    seen = run_outcome(run, student_view=student_view, released=released)
+    full = not student_view or released
     return {
         "id": str(event_id),
         "type": event_type,
@@ -159,8 +183,10 @@ def run_event_payload(
             "run_id": run.id,
             "status": run.status.value,
             "error_kind": run.error_kind,
-            "score": run.score if graded else None,  # automatic points, penalties applied
-            "max_score": run.auto_max_score,  # what the automatic points are out of
+            "score": seen.score if graded else None,  # automatic points, penalties applied
+            "max_score": run.auto_max_score if full else None,  # what the automatic points are out of
+            "visible_score": seen.visible_score,  # the visible automatic items' points
+            "visible_max_score": seen.visible_max_score,
             "received_at": submission.received_at.isoformat(),
             "late_minutes": submission.late_minutes,
             "url": f"{public_url.rstrip('/')}/api/v1/submissions/{submission.id}",
@@ -194,11 +220,17 @@ def emit_run_event(
         public_url = get_settings().public_url
     now = now or db_now(session)
     event_id = uuid.uuid4()
-    payload = run_event_payload(event_id=event_id, event_type=event_type, occurred_at=now, run=run,
-                                submission=row[0], coursework_code=row[1], student_external_id=row[2],
-                                public_url=public_url)
+    submission = row[0]
+    released = is_released(session=session, coursework=session.get(Coursework, submission.coursework_id),
+                           student_id=submission.student_id)
+    # One payload per view: a student-view endpoint is told only what the student may see now.
+    payloads = {view: run_event_payload(event_id=event_id, event_type=event_type, occurred_at=now, run=run,
+                                        submission=submission, coursework_code=row[1], student_external_id=row[2],
+                                        public_url=public_url, student_view=view is TokenView.student,
+                                        released=released)
+                for view in TokenView}
     deliveries = [
-        WebhookDelivery(event_id=event_id, endpoint_id=e.id, event_type=event_type, payload=payload,
+        WebhookDelivery(event_id=event_id, endpoint_id=e.id, event_type=event_type, payload=payloads[e.view],
                         status=DeliveryStatus.pending, attempts=0, next_attempt_at=now, created_at=now)
         for e in endpoints
     ]

@@ -125,7 +125,8 @@ def people(client: TestClient, sessions: sessionmaker[Session]) -> People:
                 session.add(student)
                 session.commit()
                 out.student_ids[role] = student.id
-            secret, _ = create_token(session=session, user=user)
+            secret, _ = create_token(session=session, user=user,
+                                     view="staff" if role == "service" else None)  # CATe, staff-level
             out.headers[role] = {"Authorization": f"Bearer {secret}"}
         out.headers["service"]["X-On-Behalf-Of"] = "s1"
         # A roster entry that never submits: exports must list them.

@@ -17,6 +17,7 @@ from grader.settings import REPO_ROOT
 
 SOLUTION = REPO_ROOT / "rubrics" / "cw1" / "solution.ipynb"
 AUTO_MAX = 72.0  # the auto items of rubrics/cw1/rubric.yaml (tests/cw1_submissions.py)
+VISIBLE_MAX = 28.0  # its visible auto items: all of the score a student reads before release
 GRADE_TIMEOUT_S = 400
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
@@ -50,7 +51,12 @@ def test_up_grades_the_reference_exports_stops_and_starts_again(service: Service
         done = wait_until(lambda: (s := _status(api, student.headers, sub_id))["status"] in ("graded", "error") and s,
                           GRADE_TIMEOUT_S, "the reference to be graded", first.output)
         assert done["status"] == "graded", done
-        assert _full_run(done)["score"] == AUTO_MAX, done
+        # Before release the student reads the visible items' score, never a total hidden items are
+        # part of; staff read the full 72.
+        seen = _full_run(done)
+        assert seen["score"] is None and seen["max_score"] is None, done
+        assert (seen["visible_score"], seen["visible_max_score"]) == (VISIBLE_MAX, VISIBLE_MAX), done
+        assert _full_run(_status(api, lecturer.headers, sub_id))["score"] == AUTO_MAX
         marks = api.get("/api/v1/courseworks/cw1/marks", headers=lecturer.headers).json()
         rows = {row["external_id"]: row for row in marks["students"]}
         assert rows["demo-0001"]["auto_score"] == AUTO_MAX and rows["demo-0002"]["status"] == "no_submission"
@@ -82,7 +88,8 @@ def test_up_grades_the_reference_exports_stops_and_starts_again(service: Service
     with httpx.Client(base_url=service.url, timeout=60) as api:
         assert api.get(f"/api/v1/submissions/{sub_id}", headers=student.headers).status_code == 401
         kept = _status(api, again["student1"].headers, sub_id)
-        assert kept["status"] == "graded" and _full_run(kept)["score"] == AUTO_MAX
+        assert kept["status"] == "graded" and _full_run(kept)["score"] is None
+        assert _full_run(_status(api, again["lecturer"].headers, sub_id))["score"] == AUTO_MAX
         roster = api.get("/api/v1/courseworks/cw1/marks", headers=again["lecturer"].headers).json()["students"]
         assert [row["external_id"] for row in roster] == ["demo-0001", "demo-0002"]  # no duplicates
 

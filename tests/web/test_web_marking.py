@@ -18,7 +18,7 @@ from grader.marks.outcomes import TestOutcome, TestResult
 from grader.marking.models import MarkChange
 from grader.runs.models import GradingRun
 from grader.submissions.models import Submission
-from grader.web.notebook_render import RENDER_CSP, render_notebook
+from grader.notebooks.render import RENDER_CSP, render_notebook
 
 # Our own test results (not web_kit's, which other tests may change): auto 1.6 + 3 + 1.8 = 6.4 of 10.
 RESULTS = {

@@ -39,7 +39,9 @@ def headers(client, sessions) -> dict[str, dict[str, str]]:
     with sessions() as session:
         for role in Role:
             user = create_user(session=session, username=f"{role.value}-user", role=role)
-            out[role.value] = {"Authorization": f"Bearer {create_token(session=session, user=user)[0]}"}
+            # A staff-level course system here; tests/visibility covers the student view.
+            view = "staff" if role is Role.service else None
+            out[role.value] = {"Authorization": f"Bearer {create_token(session=session, user=user, view=view)[0]}"}
         narrow = create_user(session=session, username="narrow", role=Role.service)
         out["service-read-only"] = {
             "Authorization": f"Bearer {create_token(session=session, user=narrow, scopes=['read'])[0]}"}

@@ -59,6 +59,10 @@ def test_a_graded_run_writes_one_delivery_per_subscribed_active_endpoint(session
                 "coursework": event["data"]["coursework"], "submission_id": str(sub.id),
                 "student_external_id": student.external_id, "run_id": lease.run_id, "status": "graded",
                 "error_kind": None, "score": report.score, "max_score": 6.0,
+                "visible_score": sum(i.score for i in report.marks.items
+                                     if i.kind == "auto" and i.visibility == "visible"),
+                "visible_max_score": sum(i.max_score for i in report.marks.items
+                                         if i.kind == "auto" and i.visibility == "visible"),
                 "received_at": sub.received_at.isoformat(), "late_minutes": sub.late_minutes,
                 "url": f"{get_settings().public_url}/api/v1/submissions/{sub.id}",
             },

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from gradebook_factory import add_coursework, add_student, submit
 from grader.runs.models import RunKind
 from grader.runs.service import Lease, claim_run, enqueue_run
+from grader.users.models import TokenView
 from grader.webhooks.egress import EgressPolicy
 from grader.webhooks.models import WebhookEndpoint
 from grader.webhooks.sealing import SecretBox
@@ -81,9 +82,10 @@ class Receiver:
 
 
 def add_endpoint(session: Session, url: str, events: list[str] | None = None, active: bool = True,
-                 secret: str = SECRET) -> int:
-    endpoint = WebhookEndpoint(url=url, secret_sealed=BOX.seal(secret), description="", events=events or ["submission.graded"],
-                               active=active)
+                 secret: str = SECRET, view: TokenView = TokenView.staff) -> int:
+    """An endpoint; the staff view unless asked (tests/visibility covers the student view)."""
+    endpoint = WebhookEndpoint(url=url, secret_sealed=BOX.seal(secret), description="",
+                               events=events or ["submission.graded"], active=active, view=view)
     session.add(endpoint)
     session.commit()
     return endpoint.id

@@ -8,8 +8,9 @@ import hashlib
 import nbformat
 import pytest
 
-from worker_kit import World
-from grader.web.notebook_render import RENDER_CSP
+from worker_kit import World, notebook
+from crafted_zips import zipped  # tests/, on the path through worker_kit
+from grader.notebooks.render import RENDER_CSP
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -47,3 +48,23 @@ def test_the_submitted_notebook_is_rendered_once_and_kept_with_the_run(world: Wo
     assert "<script" not in text and "onerror" not in text and "pwned" not in text
     assert RENDER_CSP in text
     assert run.rendered_notebook_key != run.executed_notebook_key
+
+
+def test_a_decoy_zipped_before_the_notebook_is_neither_graded_nor_rendered(world: World):
+    """A zip with a decoy (wrong answer, its own text) in .ipynb_checkpoints/ before the real notebook:
+    a real worker grades the real one (full marks) and renders that one for markers."""
+    decoy = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("DECOY for the marker"),
+        nbformat.v4.new_code_cell("def add_one(x):\n    return x - 1")])
+    real = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("REAL answer"),
+                                           *nbformat.reads(notebook("return x + 1").decode(), 4).cells])
+    data = zipped([(".ipynb_checkpoints/mini.ipynb", nbformat.writes(decoy).encode()),
+                   ("mini.ipynb", nbformat.writes(real).encode())])
+    world.start_worker()
+    run_id = world.submit(data)
+    world.wake(run_id)
+    world.wait_status(run_id, ("graded", "error"), 180)
+    run = world.assert_graded_once(run_id)  # 2 of 3: the real add_one (the decoy's would score 0)
+    with world.api_blobs.open(run.rendered_notebook_key) as f:
+        text = f.read().decode()
+    assert "REAL answer" in text and "DECOY" not in text

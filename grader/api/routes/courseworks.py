@@ -46,16 +46,22 @@ def my_marks(session: SessionDep, coursework: CourseworkDep, acting: ReadingStud
 
 @router.get("/courseworks/{cw}/marks", response_model=CourseworkMarksRead, responses=ERRORS)
 def all_marks(session: SessionDep, coursework: CourseworkDep, owner: CurrentStaff) -> CourseworkMarksRead:
-    """Every enrolled student's counting submission: auto scores, markers' marks and the total."""
-    rows = [_row(session, coursework, s) for s in roster(session=session)]
+    """Every enrolled student's counting submission: auto scores, markers' marks and the total.
+    A student-view token (a course system relaying to students) gets a student's marks only once
+    they are released to that student; before, the submission and its status."""
+    rows = [_row(session, coursework, s, owner.student_view) for s in roster(session=session)]
     return CourseworkMarksRead(coursework=coursework.row.code, released=coursework.row.released_at is not None,
                                students=rows)
 
 
-def _row(session: Session, coursework: CourseworkRef, student: Student) -> StudentRowRead:
+def _row(session: Session, coursework: CourseworkRef, student: Student, student_view: bool) -> StudentRowRead:
     marks = submission_marks(session=session, rubric=coursework.files.rubric, coursework=coursework.row,
                              student_id=student.id)
     row = StudentRowRead(external_id=student.external_id, name=student.name, status=marks.status)
+    if marks.submission is not None and student_view and not is_released(
+            session=session, coursework=coursework.row, student_id=student.id):
+        return row.model_copy(update=dict(submission_id=marks.submission.id, received_at=marks.submission.received_at,
+                                          late_minutes=marks.submission.late_minutes))
     if marks.submission is not None and marks.total is not None:
         t = marks.total
         row = row.model_copy(update=dict(
@@ -81,8 +87,10 @@ def release(session: SessionDep, coursework: CourseworkDep, owner: CurrentLectur
 @router.get("/courseworks/{cw}/export.csv", response_class=Response, responses={
     **ERRORS, 200: {"content": {"text/csv": {}}, "description": "one row per enrolled student, roster order"}})
 def export_csv(session: SessionDep, coursework: CourseworkDep, owner: CurrentExporter) -> Response:
-    """Every enrolled student in roster order, non-submitters included (status no_submission)."""
-    body = coursework_csv(session=session, rubric=coursework.files.rubric, coursework=coursework.row)
+    """Every enrolled student in roster order, non-submitters included (status no_submission). For a
+    student-view token a student's marks columns are empty until they are released to them."""
+    body = coursework_csv(session=session, rubric=coursework.files.rubric, coursework=coursework.row,
+                          released_only=owner.student_view)
     name = f"{coursework.row.code}-marks.csv"
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

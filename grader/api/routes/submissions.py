@@ -26,6 +26,7 @@ from grader.api.responses import ERRORS
 from grader.api.schemas.submissions import PrecheckRead, RegradeRead, RunRead, SubmissionRead, SubmissionReceipt
 from grader.blobs import BlobNotFound
 from grader.courseworks.models import Coursework
+from grader.courseworks.service import is_released
 from grader.grading.intake import SubmissionError
 from grader.marking.sheet import submission_runs
 from grader.roster.service import student_for_user
@@ -109,21 +110,25 @@ def visible_submission(session: Session, owner: TokenOwner, submission_id: uuid.
     return sub
 
 
-def _read(session: Session, sub: Submission) -> SubmissionRead:
-    code = session.get(Coursework, sub.coursework_id).code
+def _read(session: Session, sub: Submission, owner: TokenOwner) -> SubmissionRead:
+    """The submission as ``owner`` may see it: runs filtered by the visibility table for a student
+    or a student-view token (``RunRead.of``)."""
+    coursework = session.get(Coursework, sub.coursework_id)
     runs = submission_runs(session=session, submission_id=sub.id)  # newest first
     full = [r for r in runs if r.kind is RunKind.full]
     checks = [r for r in runs if r.kind is RunKind.precheck]
     status = full[0].status.value if full else "received"
-    return SubmissionRead(**_receipt(sub, code).model_dump(), status=status,
+    released = owner.student_view and is_released(session=session, coursework=coursework, student_id=sub.student_id)
+    return SubmissionRead(**_receipt(sub, coursework.code).model_dump(), status=status,
                           precheck=PrecheckRead.from_run(checks[0]) if checks else None,
-                          runs=[RunRead.model_validate(r) for r in runs])
+                          runs=[RunRead.of(r, student_view=owner.student_view, released=released) for r in runs])
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionRead, responses=ERRORS)
 def get_submission(submission_id: uuid.UUID, session: SessionDep, owner: CurrentReader) -> SubmissionRead:
-    """A submission's receipt and grading status."""
-    return _read(session, visible_submission(session, owner, submission_id))
+    """A submission's receipt and grading status. Students (and student-view tokens) get a run's
+    full score only once the marks are released; before, its ``visible_score``."""
+    return _read(session, visible_submission(session, owner, submission_id), owner)
 
 
 @router.get("/submissions/{submission_id}/file", response_class=StreamingResponse, responses=ERRORS)
@@ -150,7 +155,7 @@ def download_submission(submission_id: uuid.UUID, session: SessionDep, blobs: Bl
 def my_submissions(session: SessionDep, coursework: CourseworkDep, acting: ReadingStudent) -> list[SubmissionRead]:
     """The calling student's submissions for a coursework, oldest first."""
     subs = list_submissions(session=session, student_id=acting.student.id, coursework_id=coursework.row.id)
-    return [_read(session, s) for s in subs]
+    return [_read(session, s, acting.owner) for s in subs]
 
 
 @router.post("/submissions/{submission_id}/regrade", status_code=202, response_model=RegradeRead, responses=ERRORS)
@@ -163,4 +168,4 @@ def regrade(request: Request, submission_id: uuid.UUID, session: SessionDep, own
     run = queue_grading(session=session, submission_id=sub.id, queue=queue, requested_by_id=owner.user.id)
     if run is None:
         raise HTTPException(503, "the regrade could not be queued; try again.")
-    return RegradeRead(submission_id=sub.id, run=RunRead.model_validate(run))
+    return RegradeRead(submission_id=sub.id, run=RunRead.of(run, student_view=owner.student_view, released=False))

@@ -5,6 +5,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict
 
+from grader.marking.run_view import run_outcome
 from grader.runs.models import GradingRun, RunStatus
 
 
@@ -28,7 +29,10 @@ class SubmissionReceipt(SubmissionBase):
 
 
 class RunRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """One grading run as its reader may see it (``grader.marking.run_view``). A student, or a
+    token with the student view, gets ``score`` and ``max_score`` only once the marks are released
+    (null before: the score includes hidden items), the visible items' score at any time, and for
+    a failure of ours a fixed sentence instead of its text."""
 
     id: int
     kind: str
@@ -36,10 +40,20 @@ class RunRead(BaseModel):
     attempt: int
     enqueued_at: dt.datetime
     finished_at: dt.datetime | None
-    score: float | None
-    max_score: float | None
+    score: float | None  # every automatic item minus penalties; students: null until released
+    max_score: float | None  # every point, manual included; students: null until released
+    visible_score: float | None = None  # the visible automatic items' score (a graded run)
+    visible_max_score: float | None = None  # what the visible automatic items are out of
     error: str | None
     error_kind: str | None
+
+    @classmethod
+    def of(cls, run: GradingRun, *, student_view: bool, released: bool) -> RunRead:
+        seen = run_outcome(run, student_view=student_view, released=released)
+        return cls(id=run.id, kind=run.kind.value, status=run.status.value, attempt=run.attempt,
+                   enqueued_at=run.enqueued_at, finished_at=run.finished_at, score=seen.score,
+                   max_score=seen.max_score, visible_score=seen.visible_score,
+                   visible_max_score=seen.visible_max_score, error=seen.error, error_kind=run.error_kind)
 
 
 class PrecheckRead(BaseModel):

@@ -31,6 +31,7 @@ class WebhookRead(BaseModel):
     active: bool
     created_by_id: int | None
     created_at: dt.datetime
+    view: str  # student: told only what the student may see; staff: everything
 
 
 class WebhookCreated(WebhookRead):

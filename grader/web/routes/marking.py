@@ -1,5 +1,5 @@
 """The markers' pages (GTAs and lecturers): a coursework's overview, one submission's marking page,
-its saves, the rendered notebook and the run's pictures.
+its saves, the rendered notebook, the graded notebook to download, and the run's pictures.
 
 Saves go through the very functions of the JSON marking API (``grader/api/routes/marking.py``),
 called with the signed-in marker in place of a token owner, so a stale version gets the same 409
@@ -26,6 +26,8 @@ from grader.api.routes import marking as api_marking
 from grader.api.schemas.marking import MarkWrite, PenaltyWrite
 from grader.blobs import BlobNotFound, BlobStore
 from grader.courseworks.models import Coursework
+from grader.notebooks.reading import NotebookUnreadable, notebook_from_stream
+from grader.notebooks.render import RENDER_CSP
 from grader.runs.models import GradingRun, RunArtifact
 from grader.submissions.models import Submission
 from grader.users.models import User
@@ -33,7 +35,6 @@ from grader.web.anonymity import hides_names, labels
 from grader.web.deps import WebError, WebStaff, WebUser
 from grader.web.lookups import coursework
 from grader.web.marker_rows import staff_rows
-from grader.web.notebook_render import RENDER_CSP
 from grader.web.overview import SORT_KEYS, STATUSES, OverviewRow, coursework_overview, filter_rows, histogram, sort_rows
 from grader.web.templating import TEMPLATES, render
 
@@ -272,6 +273,28 @@ def rendered_notebook(run_id: int, session: SessionDep, blobs: BlobStoreDep, use
         raise WebError(404, "this run has no rendered notebook.")
     return _stream(blobs, key, "text/html; charset=utf-8",
                    {**BLOB_HEADERS, "Content-Security-Policy": RENDER_CSP, "Referrer-Policy": "no-referrer"})
+
+
+@router.get("/submissions/{submission_id}/notebook")
+def graded_notebook(request: Request, submission_id: str, session: SessionDep, blobs: BlobStoreDep,
+                    user: WebStaff) -> Response:
+    """The notebook that was graded, to download: the ``.ipynb`` as received, or the zip member
+    intake staged (``grader.notebooks.zip_members``), never another member of the same name."""
+    sub = session.get(Submission, _submission_id(submission_id))
+    if sub is None:
+        raise WebError(404, "there is no such submission.")
+    ref = coursework(request, session, session.get(Coursework, sub.coursework_id).code)
+    name = ref.files.rubric.submission.notebook
+    try:
+        with blobs.open(sub.blob_key) as stream:
+            data = notebook_from_stream(stream, name, request.app.state.settings.execution.max_notebook_mb * 2**20)
+    except BlobNotFound:
+        raise WebError(404, "the stored file is missing.") from None
+    except NotebookUnreadable as exc:
+        raise WebError(422, f"the notebook could not be read: {exc}") from None
+    return Response(data, media_type="application/x-ipynb+json", headers={
+        **BLOB_HEADERS, "Content-Disposition": f'attachment; filename="{name}"',
+        "Content-Security-Policy": "default-src 'none'"})
 
 
 @router.get("/runs/{run_id}/artifacts/{name}")

@@ -10,7 +10,8 @@ import zipfile
 import nbformat
 import pytest
 
-from grader.web.notebook_render import RENDER_CSP, RenderError, render_notebook, sanitize_html, submitted_notebook
+from grader.notebooks.reading import NotebookUnreadable, notebook_from_path
+from grader.notebooks.render import RENDER_CSP, RenderError, render_notebook, sanitize_html
 
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 SVG_SCRIPT = ('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script>'
@@ -165,7 +166,7 @@ def test_the_notebook_is_read_from_a_zip_or_a_plain_file(tmp_path):
     nb = nb_bytes(nbformat.v4.new_code_cell("x = 1"))
     plain = tmp_path / "cw1.ipynb"
     plain.write_bytes(nb)
-    assert submitted_notebook(plain, "cw1.ipynb", 1 << 20) == nb
+    assert notebook_from_path(plain, "cw1.ipynb", 1 << 20) == nb
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("VAE_model.pth", b"weights")
@@ -173,11 +174,13 @@ def test_the_notebook_is_read_from_a_zip_or_a_plain_file(tmp_path):
         z.writestr("__MACOSX/folder/._cw2.ipynb", b"junk")
     zipped = tmp_path / "sub.zip"
     zipped.write_bytes(buf.getvalue())
-    assert submitted_notebook(zipped, "cw2.ipynb", 1 << 20) == nb
-    assert submitted_notebook(zipped, "renamed.ipynb", 1 << 20) == nb  # its only notebook
-    with pytest.raises(RenderError, match="larger"):
-        submitted_notebook(zipped, "cw2.ipynb", 10)
+    assert notebook_from_path(zipped, "cw2.ipynb", 1 << 20) == nb
+    assert notebook_from_path(zipped, "renamed.ipynb", 1 << 20) == nb  # its only notebook
+    with pytest.raises(NotebookUnreadable, match="more than 10 bytes"):
+        notebook_from_path(zipped, "cw2.ipynb", 10)
+    with pytest.raises(NotebookUnreadable, match="larger than 10 bytes"):
+        notebook_from_path(plain, "cw1.ipynb", 10)
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"PK\x03\x04 not a zip")
-    with pytest.raises(RenderError):
-        submitted_notebook(broken, "cw2.ipynb", 1 << 20)
+    with pytest.raises(NotebookUnreadable):
+        notebook_from_path(broken, "cw2.ipynb", 1 << 20)

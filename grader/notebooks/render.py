@@ -12,9 +12,11 @@ Student notebooks are hostile HTML, so three layers stand between them and a mar
    only from a short property list with no ``url()``.
 3. The page is served under ``RENDER_CSP`` (also in its own ``<meta>``) inside an ``<iframe
    sandbox>`` without scripts or same-origin, so anything that slipped through still cannot run or
-   fetch (``grader/web/marking_pages.py``).
+   fetch (``grader/web/routes/marking.py``).
 
-Pure: bytes in, bytes out, no database or framework.
+Pure: bytes in, bytes out, no database or framework. nbconvert on student input has no time or
+memory bound of its own: the worker renders through ``grader.notebooks.bounded``, which runs this
+in a child process under a wall-clock and memory limit.
 """
 
 from __future__ import annotations
@@ -23,9 +25,8 @@ import base64
 import html
 import json
 import re
-import zipfile
 from functools import cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import nbformat
 import nh3
@@ -108,33 +109,6 @@ def render_notebook(data: bytes, *, title: str) -> bytes:
     except Exception as exc:  # nbconvert on hostile input: any failure means no rendering, not a crash
         raise RenderError(f"nbconvert failed: {type(exc).__name__}: {exc}") from None
     return _page(sanitize_html(body), title).encode("utf-8")
-
-
-def submitted_notebook(path: Path, notebook_name: str, max_bytes: int) -> bytes:
-    """The notebook inside a submission: the ``.ipynb`` itself, or the zip's ``notebook_name``
-    (or its only notebook, as intake accepts a renamed one). Read only, never extracted to disk."""
-    with path.open("rb") as fh:
-        if fh.read(2) != b"PK":
-            fh.seek(0)
-            return _capped(fh.read(max_bytes + 1), max_bytes)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = [i for i in archive.infolist() if not i.is_dir() and "__MACOSX/" not in i.filename
-                       and PurePosixPath(i.filename).suffix == ".ipynb"]
-            named = [i for i in members if PurePosixPath(i.filename).name == notebook_name]
-            chosen = named or (members if len(members) == 1 else [])
-            if not chosen:
-                raise RenderError(f"the zip holds no {notebook_name}")
-            with archive.open(chosen[0]) as member:
-                return _capped(member.read(max_bytes + 1), max_bytes)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise RenderError(f"not a readable zip: {exc}") from None
-
-
-def _capped(data: bytes, max_bytes: int) -> bytes:
-    if len(data) > max_bytes:
-        raise RenderError(f"the notebook is larger than {max_bytes} bytes")
-    return data
 
 
 # -- layer 1: only what a marker reads ------------------------------------------------------------
@@ -247,7 +221,7 @@ def _exporter() -> HTMLExporter:
 
 @cache
 def _stylesheet() -> str:
-    own = (Path(__file__).parent / "static" / "notebook.css").read_text(encoding="utf-8")
+    own = (Path(__file__).parent / "notebook.css").read_text(encoding="utf-8")
     return own + "\n" + HtmlFormatter(style="default").get_style_defs(".highlight")
 
 
@@ -260,3 +234,9 @@ def _page(body: str, title: str) -> str:
         f"<body class=\"notebook\">\n{body}\n</body></html>\n"
     )
 
+
+
+def notice_page(title: str, message: str) -> bytes:
+    """A page of ours in place of a notebook that could not be rendered: ``message`` for the marker."""
+    body = f'<div class="render-notice"><p><strong>{html.escape(message)}</strong></p></div>'
+    return _page(body, title).encode("utf-8")

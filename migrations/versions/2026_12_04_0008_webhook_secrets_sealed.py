@@ -7,8 +7,8 @@ is copied from grader/webhooks/sealing.py, not imported (a migration must not ch
 application does): the two must stay the same. A value that is already a token under this key is
 left alone, so running this over a partly sealed table is safe. Downgrading opens them again.
 
-Revision ID: 0007_webhook_secrets_sealed
-Revises: 0006
+Revision ID: 0008_webhook_secrets_sealed
+Revises: 0007_token_views
 Create Date: 2026-12-04 22:00:00.000000
 """
 
@@ -23,8 +23,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-revision: str = '0007_webhook_secrets_sealed'
-down_revision: str | None = '0006'
+revision: str = '0008_webhook_secrets_sealed'
+down_revision: str | None = '0007_token_views'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -53,16 +53,22 @@ def _is_sealed(fernet: Fernet, value: str) -> bool:
 def upgrade() -> None:
     with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
         batch_op.alter_column('secret', existing_type=sa.String(length=200), type_=sa.Text(), existing_nullable=False)
-    fernet, conn = _fernet(), op.get_bind()
-    for row_id, secret in conn.execute(sa.select(endpoints.c.id, endpoints.c.secret)).all():
+    conn = op.get_bind()
+    rows = conn.execute(sa.select(endpoints.c.id, endpoints.c.secret)).all()
+    if not rows:
+        return  # nothing to seal: the key is not needed
+    fernet = _fernet()
+    for row_id, secret in rows:
         if not _is_sealed(fernet, secret):
             sealed = fernet.encrypt(secret.encode("utf-8")).decode("ascii")
             conn.execute(endpoints.update().where(endpoints.c.id == row_id).values(secret=sealed))
 
 
 def downgrade() -> None:
-    fernet, conn = _fernet(), op.get_bind()
-    for row_id, sealed in conn.execute(sa.select(endpoints.c.id, endpoints.c.secret)).all():
+    conn = op.get_bind()
+    rows = conn.execute(sa.select(endpoints.c.id, endpoints.c.secret)).all()
+    fernet = _fernet() if rows else None
+    for row_id, sealed in rows:
         try:
             secret = fernet.decrypt(sealed.encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeError):
