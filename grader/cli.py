@@ -86,7 +86,7 @@ def db_upgrade(url: str | None, revision: str) -> None:
     from grader.db.migrate import upgrade  # Alembic only loads for this command
 
     url = url or get_settings().database_url
-    upgrade(url, revision)
+    upgrade(url, revision, secret_key=get_settings().secret_key)
     click.echo(f"gradebook at {revision}: {_safe_url(url)}")
 
 

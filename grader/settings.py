@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     web_session_max_hours: int = Field(12, ge=1, description="a dashboard session ends this long after sign-in")
     webhook_timeout_s: float = Field(10, gt=0, le=60, description="one webhook POST: connect, send, answer")
     webhook_max_attempts: int = Field(12, ge=1, description="webhook attempts (30 s doubling, 1 h cap) before failed")
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=list, description="webhook hosts (exactly as written in the URL) that may be internal "
+        "addresses: loopback, private, link-local, the database's or broker's own. Default: none may")
+    metrics_token: SecretStr | None = Field(
+        None, description="a bearer token that may read /metrics (besides staff API tokens)")
+    metrics_public: bool = Field(False, description="serve /metrics to anyone, without a token")
     host: str = Field("127.0.0.1", description="where `grader serve` listens")
     port: int = Field(8000, ge=1, le=65535, description="the port `grader serve` listens on")
 

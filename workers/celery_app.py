@@ -70,8 +70,10 @@ def make_app(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         worker_hijack_root_logger=False,
-        # The filesystem transport has no fan-out exchanges: no remote control, no events.
-        worker_enable_remote_control=not settings.broker_url.startswith("filesystem"),
+        # No remote control: whoever can write to the broker could otherwise inspect, reconfigure or
+        # shut down every worker. Nothing here needs it (the gradebook and the sweeper do the rest).
+        # No events either.
+        worker_enable_remote_control=False,
         worker_send_task_events=False,
         # For deployments that run `celery beat`; `grader worker` runs the sweeper as a thread instead.
         beat_schedule={"grader-sweep": {"task": "grader.sweep", "schedule": float(settings.sweep_interval_s)}},

@@ -72,7 +72,7 @@ class _Stop:
 
 def prepare_gradebook(settings: Settings, *, demo: bool) -> tuple[dict[str, CourseworkFiles], list[DemoAccount]]:
     """Migrate, bring the courseworks table in step with the rubrics, make the demo accounts."""
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, secret_key=settings.secret_key)
     engine = make_engine(settings.database_url)
     try:
         with session_factory(engine)() as session:

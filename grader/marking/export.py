@@ -1,7 +1,9 @@
 """A coursework's marks as CSV: one row per enrolled student, roster order, non-submitters included.
 
-One builder for the API (``GET /courseworks/{cw}/export.csv``) and the CLI (``grader export``), so
-the two can never drift. ``marks_csv`` is pure; ``coursework_csv`` reads the gradebook for it.
+One builder for the API (``GET /courseworks/{cw}/export.csv``), the dashboard and the CLI
+(``grader export``), so they can never drift. ``marks_csv`` is pure; ``coursework_csv`` reads the
+gradebook for it. Every cell goes through ``csv_cells.cell``: text that a spreadsheet would run as
+a formula is quoted, numbers stay numbers.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import is_released
+from grader.marking import csv_cells
 from grader.marking.sheet import SubmissionMarks, submission_marks
 from grader.roster.models import Student
 from grader.roster.service import roster
@@ -28,9 +31,10 @@ def marks_csv(rows: Iterable[tuple[Student, SubmissionMarks, bool]]) -> str:
     is (student, marks, shown): a row not shown keeps its submission and leaves the marks empty."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(csv_cells.row(list(EXPORT_COLUMNS)))
     for student, marks, shown in rows:
-        writer.writerow([student.external_id, student.name, student.email or "", marks.status, *_marks(marks, shown)])
+        writer.writerow(csv_cells.row([student.external_id, student.name, student.email, marks.status,
+                                       *_marks(marks, shown)]))
     return out.getvalue()
 
 
@@ -46,12 +50,12 @@ def coursework_csv(*, session: Session, rubric: Rubric, coursework: Coursework, 
 def _marks(marks: SubmissionMarks, shown: bool) -> list[object]:
     sub, total = marks.submission, marks.total
     if sub is None or total is None:
-        return ["", "", "", "", "", "", ""]
+        return [None] * 7
     if not shown:
-        return [sub.id, sub.received_at.isoformat(), sub.late_minutes, "", "", "", ""]
-    return [sub.id, sub.received_at.isoformat(), sub.late_minutes, _num(marks.run.score if marks.run else None),
-            _num(total.total), _num(total.max_score), "yes" if total.complete else "no"]
+        return [str(sub.id), sub.received_at.isoformat(), sub.late_minutes, None, None, None, None]
+    return [str(sub.id), sub.received_at.isoformat(), sub.late_minutes, _float(marks.run.score if marks.run else None),
+            _float(total.total), _float(total.max_score), total.complete]
 
 
-def _num(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)

@@ -10,11 +10,18 @@ receivers drop repeats by ``Grader-Event-Id``.
 
 2xx is delivered. Anything else (other statuses, redirects, timeouts, refused connections) is
 retried after 30 s, doubling up to an hour, until ``max_attempts``; then the row is failed.
+
+Before each attempt the host is resolved once and every address checked (``EgressPolicy.pin``);
+the request goes to the address checked, so a URL that is, or has come to resolve to, an internal
+address is failed without a byte sent. What is recorded of a failure is a status code and a short
+reason of ours, never the endpoint's reply: the deliveries list would otherwise read internal
+pages back to whoever registered the URL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import http
 import json
 import logging
 import time
@@ -28,7 +35,9 @@ from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
 from grader.db.clock import db_now
+from grader.webhooks.egress import AddressRefused, EgressPolicy, HostUnresolvable
 from grader.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from grader.webhooks.sealing import SecretBox, SecretUnreadable
 from grader.webhooks.service import WebhookError, check_url
 from grader.webhooks.signing import signed_headers
 
@@ -39,7 +48,6 @@ DEFAULT_MAX_ATTEMPTS = 12  # 30 s doubling, capped at 1 h: about six hours of tr
 BACKOFF_BASE_S = 30
 BACKOFF_MAX_S = 3600
 DEFAULT_BATCH = 100  # deliveries per call at most, so one call ends
-MAX_ERROR_CHARS = 500  # of the endpoint's reply, kept for the lecturer
 USER_AGENT = "grader-webhooks/1"
 
 
@@ -51,7 +59,7 @@ class Claim:
     event_type: str
     payload: dict[str, Any]
     url: str | None  # None: the endpoint is gone or inactive
-    secret: str
+    secret_sealed: str
 
 
 @dataclass
@@ -76,12 +84,16 @@ def deliver_due(
     http_client: httpx.Client,
     now: dt.datetime | None = None,
     *,
+    box: SecretBox,
+    egress: EgressPolicy = EgressPolicy(),
     timeout_s: float = DEFAULT_TIMEOUT_S,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     limit: int = DEFAULT_BATCH,
 ) -> DeliveryReport:
     """Post what is due, one delivery at a time. ``now`` fixes the clock (tests); otherwise the
-    database's. Never raises for an endpoint's failure; a database failure propagates."""
+    database's. ``box`` opens the endpoints' secrets; ``egress`` says which addresses may be posted
+    to (default: public ones only). Never raises for an endpoint's failure; a database failure
+    propagates."""
     report = DeliveryReport()
     lease_s = 4 * timeout_s + 30  # connect, write and read may each take timeout_s
     with session_factory() as session:
@@ -91,7 +103,7 @@ def deliver_due(
             claim = _claim(session, now or db_now(session), lease_s, max_attempts)
         if claim is None:
             break
-        code, error, final = _post(http_client, claim, timeout_s)
+        code, error, final = _post(http_client, claim, timeout_s, box, egress)
         final = final or claim.attempt >= max_attempts
         with session_factory() as session:
             outcome = _record(session, claim, now or db_now(session), code, error, final)
@@ -137,42 +149,59 @@ def _claim(session: Session, now: dt.datetime, lease_s: float, max_attempts: int
     session.commit()
     live = endpoint is not None and endpoint.active
     return Claim(row.id, row.attempts, row.event_id, row.event_type, row.payload,
-                 endpoint.url if live else None, endpoint.secret if live else "")
+                 endpoint.url if live else None, endpoint.secret_sealed if live else "")
 
 
-def _post(client: httpx.Client, claim: Claim, timeout_s: float) -> tuple[int | None, str | None, bool]:
+def _post(client: httpx.Client, claim: Claim, timeout_s: float, box: SecretBox,
+          egress: EgressPolicy) -> tuple[int | None, str | None, bool]:
     """(status code, error, final): error is None only for a 2xx; final when retrying cannot help."""
     if claim.url is None:
         return None, "the endpoint was removed or deactivated", True
     try:
-        check_url(claim.url)  # checked at registration; checked again before anything is sent
-    except WebhookError as exc:
+        check_url(claim.url, egress)  # checked at registration; checked again before anything is sent
+        target = egress.pin(claim.url)
+        secret = box.open(claim.secret_sealed)
+    except (WebhookError, AddressRefused, SecretUnreadable) as exc:
         return None, str(exc), True
+    except HostUnresolvable as exc:  # DNS may answer again later
+        return None, str(exc), False
     body = encode(claim.payload)
     # The signature's time is the wall clock's: the receiver compares it with its own.
-    headers = signed_headers(claim.secret, body, str(claim.event_id), claim.event_type, int(time.time()))
+    headers = signed_headers(secret, body, str(claim.event_id), claim.event_type, int(time.time()))
     headers["User-Agent"] = USER_AGENT
+    headers["Host"] = target.host_header
+    # One connection per request: a pooled connection to this IP may have been opened (and its
+    # certificate checked) for another host name.
+    headers["Connection"] = "close"
+    extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
     try:
         # Redirects are not followed: a 3xx is a failure the lecturer sees, never a new target.
-        with client.stream("POST", claim.url, content=body, headers=headers, timeout=timeout_s,
-                           follow_redirects=False) as response:
+        with client.stream("POST", target.url, content=body, headers=headers, timeout=timeout_s,
+                           follow_redirects=False, extensions=extensions) as response:
             if 200 <= response.status_code < 300:
                 return response.status_code, None, False
-            return response.status_code, f"HTTP {response.status_code}: {_snippet(response)}", False
+            return response.status_code, _status_reason(response.status_code), False
     except httpx.TimeoutException:
         return None, f"no answer within {timeout_s:g} s", False
     except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS], False
+        return None, _transport_reason(exc), False
 
 
-def _snippet(response: httpx.Response) -> str:
-    """The start of the reply only: an endpoint's error page may be large."""
-    data = b""
-    for chunk in response.iter_bytes():
-        data += chunk
-        if len(data) >= MAX_ERROR_CHARS:
-            break
-    return data[:MAX_ERROR_CHARS].decode("utf-8", "replace").strip()
+def _status_reason(code: int) -> str:
+    """``HTTP 502 Bad Gateway``: the standard phrase, never the endpoint's own words or body."""
+    try:
+        return f"HTTP {code} {http.HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"HTTP {code}"
+
+
+def _transport_reason(exc: httpx.HTTPError) -> str:
+    """A failure before any status, in our words: exception texts can quote the peer's bytes."""
+    if isinstance(exc, httpx.ConnectError):
+        return "ConnectError: the connection was refused or could not be made"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "RemoteProtocolError: the reply was not valid HTTP"
+    return f"{type(exc).__name__}: the request failed"
 
 
 def _record(

@@ -21,14 +21,15 @@ class DeliveryStatus(str, enum.Enum):
 
 
 class WebhookEndpoint(Base):
-    """A URL a course system registered. ``secret`` is the shared HMAC key: kept as given (we sign
-    with it), never shown again after creation."""
+    """A URL a course system registered. ``secret_sealed`` is the shared HMAC key, encrypted under a
+    key from ``settings.secret_key`` (grader.webhooks.sealing): we must sign with it, so it is not
+    hashed, and it is never shown again after creation."""
 
     __tablename__ = "webhook_endpoints"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(String(2000))
-    secret: Mapped[str] = mapped_column(String(200))
+    secret_sealed: Mapped[str] = mapped_column("secret", Text)  # a Fernet token, never the secret itself
     description: Mapped[str] = mapped_column(Text, default="")
     events: Mapped[list[str]] = mapped_column(JSONValue, default=lambda: ["submission.graded"])
     active: Mapped[bool] = mapped_column(Boolean, server_default=true())

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from grader.settings import Settings
 from grader.webhooks.delivery import deliver_due
+from grader.webhooks.egress import EgressPolicy
+from grader.webhooks.sealing import SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +38,17 @@ class WebhookSender(threading.Thread):
         self._kicked.set()
 
     def run(self) -> None:
-        with httpx.Client() as client:
+        box, egress = SecretBox.from_settings(self.settings), EgressPolicy.from_settings(self.settings)
+        # trust_env off: no HTTP(S)_PROXY from the environment; the request goes to the address checked.
+        with httpx.Client(trust_env=False) as client:
             while True:
                 self._kicked.wait()
                 self._kicked.clear()
                 if self._stop_event.is_set():
                     return
                 try:
-                    deliver_due(self.sessions, client, timeout_s=self.settings.webhook_timeout_s,
+                    deliver_due(self.sessions, client, box=box, egress=egress,
+                                timeout_s=self.settings.webhook_timeout_s,
                                 max_attempts=self.settings.webhook_max_attempts)
                 except Exception:  # the database is away: the next kick tries again
                     log.warning("webhooks: delivery pass failed; the next kick retries", exc_info=True)

@@ -26,7 +26,9 @@ from grader.roster.models import Student
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.submissions.models import Submission
 from grader.users.models import TokenView
+from grader.webhooks.egress import AddressRefused, EgressPolicy
 from grader.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from grader.webhooks.sealing import SecretBox
 
 SUBMISSION_GRADED = "submission.graded"  # a verdict: graded, or the file itself was unusable
 SUBMISSION_GRADING_FAILED = "submission.grading_failed"  # our failures, retries used up: a person looks
@@ -41,8 +43,10 @@ class WebhookError(ValueError):
     """A request that cannot be honoured as given (bad URL, short secret, unknown event)."""
 
 
-def check_url(url: str) -> str:
-    """An absolute http(s) URL with a host and no credentials in it (they would be listed back)."""
+def check_url(url: str, egress: EgressPolicy | None = None) -> str:
+    """An absolute http(s) URL with a host and no credentials in it (they would be listed back).
+    With ``egress``, a host that is itself a forbidden address (loopback, private ...) is refused
+    too; names are resolved only when sending (``EgressPolicy.pin``)."""
     if len(url) > MAX_URL_CHARS:
         raise WebhookError(f"the URL is longer than {MAX_URL_CHARS} characters.")
     try:
@@ -58,6 +62,11 @@ def check_url(url: str) -> str:
         raise WebhookError("the URL must not hold a user name or password; the signature authenticates us.")
     if any(c.isspace() or not c.isprintable() for c in url):
         raise WebhookError("the URL must not hold spaces or control characters.")
+    if egress is not None:
+        try:
+            egress.check_literal(parts.hostname)
+        except AddressRefused as exc:
+            raise WebhookError(str(exc)) from None
     return url
 
 
@@ -71,22 +80,24 @@ def check_events(events: Sequence[str]) -> list[str]:
 
 
 def create_endpoint(
-    *, session: Session, url: str, secret: str | None = None, events: Sequence[str] = DEFAULT_EVENTS,
-    description: str = "", actor_id: int | None = None, view: TokenView = TokenView.student,
+    *, session: Session, box: SecretBox, url: str, secret: str | None = None,
+    events: Sequence[str] = DEFAULT_EVENTS, description: str = "", actor_id: int | None = None,
+    view: TokenView = TokenView.student, egress: EgressPolicy = EgressPolicy(),
 ) -> tuple[WebhookEndpoint, str | None]:
     """Register an endpoint. Returns (row, generated secret or None): a generated secret is shown once.
+    The secret is stored sealed by ``box``.
 
     ``view``: that of the token registering it; a student-view endpoint is sent what the student
     concerned may see (``run_event_payload``)."""
-    check_url(url)
+    check_url(url, egress)
     events = check_events(events)
     generated = None
     if secret is None:
         secret = generated = "whsec_" + secrets.token_urlsafe(32)
     elif not MIN_SECRET_CHARS <= len(secret) <= MAX_SECRET_CHARS:
         raise WebhookError(f"the secret must be {MIN_SECRET_CHARS} to {MAX_SECRET_CHARS} characters long.")
-    endpoint = WebhookEndpoint(url=url, secret=secret, description=description, events=events, active=True,
-                               created_by_id=actor_id, created_at=db_now(session), view=TokenView(view))
+    endpoint = WebhookEndpoint(url=url, secret_sealed=box.seal(secret), description=description, events=events,
+                               active=True, created_by_id=actor_id, created_at=db_now(session), view=TokenView(view))
     session.add(endpoint)
     session.flush()
     # The audit log names the endpoint, never its secret.

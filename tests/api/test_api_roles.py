@@ -14,12 +14,13 @@ from marking_kit import marking_rubrics
 ROLES = ("anonymous", "student", "other", "gta", "lecturer", "service")
 EVERYONE = set(ROLES)
 PUBLIC = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
-          ("GET", "/api/v1/health"), ("GET", "/metrics")}
+          ("GET", "/api/v1/health")}
 
 # (method, path) -> roles allowed. "student" owns the submission {submission_id}; "other" does not;
 # the service acts for "student" (X-On-Behalf-Of: s1).
 ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/courseworks/{cw}/submissions"): {"student", "other", "service"},
+    ("GET", "/metrics"): {"gta", "lecturer", "service"},  # or the metrics token (test_metrics_access.py)
     ("GET", "/api/v1/submissions/{submission_id}"): {"student", "gta", "lecturer", "service"},
     ("GET", "/api/v1/submissions/{submission_id}/file"): {"student", "gta", "lecturer", "service"},
     ("GET", "/api/v1/courseworks/{cw}/submissions/mine"): {"student", "other", "service"},

@@ -156,7 +156,7 @@ def test_health_and_metrics(client, people):
     assert r.status_code == 200 and r.json() == {"status": "ok", "database": "ok", "broker": "ok"}
     upload(client, people.headers["student"], notebook())
     upload(client, people.headers["student"], b"garbage")
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=people.headers["gta"]).text
     assert 'grader_uploads_total{coursework="cwa"} 1.0' in text
     assert 'grader_upload_rejections_total{coursework="cwa",reason="invalid"} 1.0' in text
     assert 'grader_runs{status="queued"} 2.0' in text  # the pre-check and the full run

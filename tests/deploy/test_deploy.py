@@ -14,7 +14,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent.parent
 IMAGE = "grader-worker-gpu:ci"
-ENV = {**os.environ, "POSTGRES_PASSWORD": "ci-password", "GRADER_SECRET_KEY": "ci-secret"}
+ENV = {**os.environ, "POSTGRES_PASSWORD": "ci-password", "GRADER_SECRET_KEY": "ci-secret",
+       "REDIS_PASSWORD": "ci-redis-password"}
 
 
 @pytest.fixture(scope="module")
@@ -47,15 +48,19 @@ def test_compose_file_validates_and_wires_the_services(compose):
     assert "/api/v1/health" in " ".join(services["api"]["healthcheck"]["test"])
     for name in ("api", "worker-cpu", "worker-gpu-0"):  # one blob store, shared
         assert any(str(v).startswith("blobs:/var/lib/grader/blobs") for v in services[name]["volumes"])
-        assert services[name]["environment"]["GRADER_BROKER_URL"] == "redis://redis:6379/0"
+        assert services[name]["environment"]["GRADER_BROKER_URL"] == "redis://:ci-redis-password@redis:6379/0"
     assert "ci-password@postgres" in services["worker-cpu"]["environment"]["GRADER_DATABASE_URL"]
+    redis = services["redis"]
+    assert redis["command"][-2:] == ["--requirepass", "ci-redis-password"]  # no broker without the password
+    assert redis["environment"]["REDISCLI_AUTH"] == "ci-redis-password"  # the healthcheck signs in too
 
 
-def test_compose_refuses_to_run_without_its_secrets(compose):
-    env = {k: v for k, v in ENV.items() if k not in ("POSTGRES_PASSWORD", "GRADER_SECRET_KEY")}
+@pytest.mark.parametrize("missing", ["POSTGRES_PASSWORD", "GRADER_SECRET_KEY", "REDIS_PASSWORD"])
+def test_compose_refuses_to_run_without_its_secrets(compose, missing):
+    env = {k: v for k, v in ENV.items() if k != missing}
     done = subprocess.run([compose, "-f", "docker-compose.yml", "config", "-q"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
-    assert done.returncode != 0 and "set POSTGRES_PASSWORD" in done.stderr + done.stdout
+    assert done.returncode != 0 and f"set {missing}" in done.stderr + done.stdout
 
 
 def test_the_gpu_worker_image_builds_and_runs(docker_engine):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from gradebook_factory import TESTS, graded_report
 from grader.api.app import create_app
@@ -18,7 +18,8 @@ from grader.settings import Settings
 from grader.users.models import Role
 from grader.users.service import create_token, create_user
 from grader.webhooks.models import WebhookDelivery, WebhookEndpoint
-from webhook_kit import leased_run
+from grader.webhooks.sealing import SecretBox
+from webhook_kit import SECRET_KEY, leased_run
 
 SECRET = "whsec_" + "q" * 40
 HOOK = "https://labts.example.ac.uk/hooks/grader"
@@ -27,7 +28,7 @@ HOOK = "https://labts.example.ac.uk/hooks/grader"
 @pytest.fixture
 def client(tmp_path: Path, pg_url: str, engine: Engine, sessions) -> Iterator[TestClient]:
     settings = Settings(rubrics_dir=tmp_path / "rubrics", database_url=pg_url, blob_dir=tmp_path / "blobs",
-                        broker_url="filesystem://", broker_dir=tmp_path / "broker")
+                        broker_url="filesystem://", broker_dir=tmp_path / "broker", secret_key=SECRET_KEY)
     with TestClient(create_app(settings, engine=engine)) as c:
         yield c
 
@@ -68,8 +69,10 @@ def test_register_list_and_delete(client, headers, sessions):
         (given.json()["id"], HOOK, True), (generated.json()["id"], HOOK, True)]
     assert listed.json()[0]["description"] == "LabTS marks"
     assert SECRET not in listed.text and secret not in listed.text and "secret" not in listed.text
-    with sessions() as session:  # stored as given: it is the key deliveries are signed with
-        assert sorted(session.scalars(select(WebhookEndpoint.secret))) == sorted([SECRET, secret])
+    with sessions() as session:  # stored sealed: the raw column never holds a secret, the key opens it
+        raw = list(session.execute(text("SELECT secret FROM webhook_endpoints ORDER BY id")).scalars())
+        assert all(SECRET not in r and secret not in r for r in raw)
+        assert [SecretBox(SECRET_KEY).open(r) for r in raw] == [SECRET, secret]
         audit = session.scalars(select(AuditEvent).where(AuditEvent.subject_type == "webhook")).all()
         assert [a.action for a in audit] == ["webhook.add", "webhook.add"]
         assert all(SECRET not in str(a.details) and secret not in str(a.details) for a in audit)
@@ -92,6 +95,19 @@ def test_register_list_and_delete(client, headers, sessions):
     ({"events": ["submission.deleted"]}, "unknown events"),
     ({"events": []}, "at least one"),
     ({"url": None}, "url"),
+    # Internal addresses, in every spelling a resolver accepts: refused before anything is stored.
+    ({"url": "http://127.0.0.1:8080/hook"}, "loopback"),
+    ({"url": "http://[::1]/hook"}, "loopback"),
+    ({"url": "http://[::ffff:127.0.0.1]/hook"}, "loopback"),
+    ({"url": "http://2130706433/hook"}, "loopback"),
+    ({"url": "http://0177.0.0.1/hook"}, "loopback"),
+    ({"url": "http://0x7f.1/hook"}, "loopback"),
+    ({"url": "http://0.0.0.0:5432/"}, "unspecified"),
+    ({"url": "http://localhost:6379/"}, "loopback"),
+    ({"url": "http://169.254.169.254/latest/meta-data/"}, "link-local"),
+    ({"url": "http://[fe80::1]/"}, "link-local"),
+    ({"url": "https://10.0.0.5/hook"}, "private"),
+    ({"url": "http://192.168.1.10/hook"}, "private"),
 ])
 def test_bad_registrations_are_refused_and_store_nothing(client, headers, sessions, body, why):
     r = client.post("/api/v1/webhooks", headers=headers["lecturer"], json={"url": HOOK, **body})
@@ -137,3 +153,14 @@ def test_an_endpoints_recent_deliveries(client, headers, sessions):
 @pytest.mark.parametrize("path", ["/api/v1/webhooks/abc", "/api/v1/webhooks/0", "/api/v1/webhooks/99999999999"])
 def test_bad_ids_are_a_4xx(client, headers, path):
     assert client.delete(path, headers=headers["lecturer"]).status_code == 422
+
+
+def test_an_allow_listed_internal_host_may_be_registered(client, headers, tmp_path, pg_url, engine):
+    settings = Settings(rubrics_dir=tmp_path / "rubrics", database_url=pg_url, blob_dir=tmp_path / "blobs",
+                        broker_url="filesystem://", broker_dir=tmp_path / "broker", secret_key=SECRET_KEY,
+                        webhook_allowed_hosts=["127.0.0.1"])
+    with TestClient(create_app(settings, engine=engine)) as allowing:
+        ok = allowing.post("/api/v1/webhooks", headers=headers["lecturer"], json={"url": "http://127.0.0.1:9/h"})
+        assert ok.status_code == 201, ok.text
+        other = allowing.post("/api/v1/webhooks", headers=headers["lecturer"], json={"url": "http://[::1]:9/h"})
+        assert other.status_code == 422 and "loopback" in other.json()["detail"]  # only the host named

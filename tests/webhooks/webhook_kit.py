@@ -1,4 +1,8 @@
-"""Helpers for the webhook tests: a real HTTP receiver on loopback, endpoints, claimed runs."""
+"""Helpers for the webhook tests: a real HTTP receiver on loopback, endpoints, claimed runs.
+
+Receivers listen on 127.0.0.1, which the default egress policy refuses: tests that mean to deliver
+use ``LOOPBACK`` (127.0.0.1 allow-listed, as an operator would for a receiver on the same host).
+"""
 
 from __future__ import annotations
 
@@ -15,10 +19,15 @@ from gradebook_factory import add_coursework, add_student, submit
 from grader.runs.models import RunKind
 from grader.runs.service import Lease, claim_run, enqueue_run
 from grader.users.models import TokenView
+from grader.webhooks.egress import EgressPolicy
 from grader.webhooks.models import WebhookEndpoint
+from grader.webhooks.sealing import SecretBox
 
 UTC = dt.timezone.utc
 SECRET = "whsec_" + "k" * 40
+SECRET_KEY = "webhook-tests-secret-key-" + "z" * 20  # the service's settings.secret_key in these tests
+BOX = SecretBox(SECRET_KEY)
+LOOPBACK = EgressPolicy(allowed_hosts=frozenset({"127.0.0.1"}))
 
 
 @dataclass
@@ -36,6 +45,8 @@ class Receiver:
         self.statuses: deque[int] = deque()
         self.default_status = 200
         self.delay_s = 0.0
+        self.reply = b""  # appended to the reply body: what an internal page might say
+        self.location: str | None = None  # where a 3xx points (default: this receiver's /elsewhere)
         self.lock = threading.Lock()
         receiver = self
 
@@ -46,11 +57,11 @@ class Receiver:
                     receiver.requests.append(Received(self.path, dict(self.headers), body))
                     status = receiver.statuses.popleft() if receiver.statuses else receiver.default_status
                 time.sleep(receiver.delay_s)
-                reply = f"receiver says {status}".encode()
+                reply = f"receiver says {status}".encode() + receiver.reply
                 try:
                     self.send_response(status)
                     if 300 <= status < 400:
-                        self.send_header("Location", f"{receiver.url}/elsewhere")
+                        self.send_header("Location", receiver.location or f"{receiver.url}/elsewhere")
                     self.send_header("Content-Length", str(len(reply)))
                     self.end_headers()
                     self.wfile.write(reply)
@@ -73,8 +84,8 @@ class Receiver:
 def add_endpoint(session: Session, url: str, events: list[str] | None = None, active: bool = True,
                  secret: str = SECRET, view: TokenView = TokenView.staff) -> int:
     """An endpoint; the staff view unless asked (tests/visibility covers the student view)."""
-    endpoint = WebhookEndpoint(url=url, secret=secret, description="", events=events or ["submission.graded"],
-                               active=active, view=view)
+    endpoint = WebhookEndpoint(url=url, secret_sealed=BOX.seal(secret), description="",
+                               events=events or ["submission.graded"], active=active, view=view)
     session.add(endpoint)
     session.commit()
     return endpoint.id

@@ -1,20 +1,32 @@
-"""Health (database and broker reachable) and Prometheus metrics. Both need no token: they say
-nothing about any student."""
+"""Health (database and broker reachable; no token) and Prometheus metrics.
+
+Metrics name no student, but they tell anyone how busy the service is and how many uploads were
+refused, and each scrape queries the gradebook: they need the ``metrics_token`` setting's bearer
+token or a staff API token (GTA, lecturer or service account, ``read`` scope), unless the
+``metrics_public`` setting opens them on purpose (e.g. behind a scrape-only network).
+"""
 
 from __future__ import annotations
 
+import hmac
 import os
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from grader.api.deps import SessionDep, SettingsDep
+from grader.api.deps import Require, SessionDep, SettingsDep
 from grader.settings import Settings
+from grader.users.models import Role
+from grader.users.service import authenticate
 
 router = APIRouter(tags=["operations"])
 metrics_router = APIRouter(tags=["operations"])
+_metrics_bearer = HTTPBearer(auto_error=False, description="the metrics token, or a staff API token")
+_staff = Require(Role.gta, Role.lecturer, Role.service, scope="read")
 
 
 def _broker_ok(settings: Settings) -> tuple[bool, str]:
@@ -55,6 +67,29 @@ def health(session: SessionDep, settings: SettingsDep) -> JSONResponse:
                         status_code=200 if ok else 503)
 
 
-@metrics_router.get("/metrics", response_class=Response)
+def metrics_reader(
+    settings: SettingsDep, session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_metrics_bearer)],
+) -> None:
+    """Let the scrape through when metrics are public, or the bearer is the metrics token or staff's."""
+    if settings.metrics_public:
+        return
+    unauthorised = HTTPException(401, "metrics need 'Authorization: Bearer <the metrics token or a staff API token>'.",
+                                 headers={"WWW-Authenticate": "Bearer"})
+    if credentials is None:
+        raise unauthorised
+    given = credentials.credentials.encode("utf-8")
+    if settings.metrics_token is not None and hmac.compare_digest(
+            given, settings.metrics_token.get_secret_value().encode("utf-8")):
+        return
+    owner = authenticate(session=session, secret=credentials.credentials)
+    if owner is None:
+        raise unauthorised
+    _staff(owner)  # 403 for a student's token, or a token without the read scope
+
+
+@metrics_router.get("/metrics", response_class=Response, dependencies=[Depends(metrics_reader)],
+                    responses={401: {"description": "no token, or not a valid one"},
+                               403: {"description": "a token whose role may not read metrics"}})
 def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

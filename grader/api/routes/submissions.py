@@ -21,6 +21,7 @@ from grader.api.deps import (
     SubmittingStudent,
     stated_received_at,
 )
+from grader.api.content_disposition import content_disposition
 from grader.api.responses import ERRORS
 from grader.api.schemas.submissions import PrecheckRead, RegradeRead, RunRead, SubmissionRead, SubmissionReceipt
 from grader.api.uploads import UPLOAD_OPENAPI, uploaded_file
@@ -154,9 +155,8 @@ def download_submission(submission_id: uuid.UUID, session: SessionDep, blobs: Bl
             while chunk := stream.read(1 << 20):
                 yield chunk
 
-    name = sub.original_filename.replace('"', "")
     return StreamingResponse(chunks(), media_type="application/octet-stream", headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "Content-Length": str(sub.size_bytes),
+        "Content-Disposition": content_disposition(sub.original_filename), "Content-Length": str(sub.size_bytes),
         "X-Content-SHA256": sub.sha256})
 
 

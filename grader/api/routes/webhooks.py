@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
-from grader.api.deps import CurrentExporter, SessionDep
+from grader.api.deps import CurrentExporter, SessionDep, SettingsDep
 from grader.api.responses import ERRORS
 from grader.api.schemas.webhooks import DeliveryRead, WebhookCreate, WebhookCreated, WebhookRead
 from grader.users.models import TokenView
 from grader.users.service import TokenOwner
+from grader.webhooks.egress import EgressPolicy
+from grader.webhooks.sealing import SecretBox
 from grader.webhooks.service import (
     WebhookError,
     create_endpoint,
@@ -42,14 +44,16 @@ WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the endpoint's 
 
 
 @router.post("/webhooks", status_code=201, response_model=WebhookCreated,
-             responses={**ERRORS, 422: {"description": "a bad URL, a short secret or an unknown event"}})
-def register_webhook(body: WebhookCreate, session: SessionDep, owner: WebhookManager) -> WebhookCreated:
+             responses={**ERRORS, 422: {"description": "a bad URL (or one naming an internal address), a short secret or an unknown event"}})
+def register_webhook(body: WebhookCreate, session: SessionDep, settings: SettingsDep,
+                     owner: WebhookManager) -> WebhookCreated:
     """Register an endpoint. Each event is POSTed to it signed with the secret (see docs/webhooks.md).
     An endpoint registered with a student-view token is sent the student's view."""
     try:
-        endpoint, generated = create_endpoint(session=session, url=body.url, secret=body.secret,
-                                              events=body.events, description=body.description,
-                                              actor_id=owner.user.id, view=_view(owner))
+        endpoint, generated = create_endpoint(session=session, box=SecretBox.from_settings(settings), url=body.url,
+                                              secret=body.secret, events=body.events, description=body.description,
+                                              actor_id=owner.user.id, view=_view(owner),
+                                              egress=EgressPolicy.from_settings(settings))
     except WebhookError as exc:
         raise HTTPException(422, str(exc)) from None
     return WebhookCreated(**WebhookRead.model_validate(endpoint).model_dump(), secret=generated)
