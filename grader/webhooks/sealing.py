@@ -6,7 +6,7 @@ encrypted, not hashed; whoever holds ``secret_key`` and the database can still r
 The key is HKDF-SHA256 of ``secret_key`` with a purpose label of its own, so it never equals the
 key that signs dashboard sessions. Changing ``secret_key`` makes sealed secrets unreadable:
 deliveries to those endpoints fail with a clear error until they are registered again.
-migrations/versions/2026_12_04_0008_webhook_secrets_sealed.py derives the same key: change both or neither.
+migrations/versions/2026_12_04_0009_webhook_secrets_sealed.py derives the same key: change both or neither.
 """
 
 from __future__ import annotations

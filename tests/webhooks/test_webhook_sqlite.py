@@ -99,7 +99,7 @@ def test_the_migration_seals_secrets_stored_in_clear_and_the_downgrade_opens_the
             raw = conn.execute(text("SELECT secret FROM webhook_endpoints")).scalar_one()
         assert raw != SECRET and SECRET not in raw and BOX.open(raw) == SECRET
         upgrade(url, secret_key=SECRET_KEY)  # again: nothing to do, nothing sealed twice
-        downgrade(url, "0007_token_views", secret_key=SECRET_KEY)  # this migration's own downgrade
+        downgrade(url, "0008_httplimits", secret_key=SECRET_KEY)  # this migration's own downgrade
         with engine.connect() as conn:
             assert conn.execute(text("SELECT secret FROM webhook_endpoints")).scalar_one() == SECRET
     finally:

@@ -7,8 +7,8 @@ is copied from grader/webhooks/sealing.py, not imported (a migration must not ch
 application does): the two must stay the same. A value that is already a token under this key is
 left alone, so running this over a partly sealed table is safe. Downgrading opens them again.
 
-Revision ID: 0008_webhook_secrets_sealed
-Revises: 0007_token_views
+Revision ID: 0009_webhook_secrets_sealed
+Revises: 0008_httplimits
 Create Date: 2026-12-04 22:00:00.000000
 """
 
@@ -23,8 +23,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-revision: str = '0008_webhook_secrets_sealed'
-down_revision: str | None = '0007_token_views'
+revision: str = '0009_webhook_secrets_sealed'
+down_revision: str | None = '0008_httplimits'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
