@@ -43,7 +43,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The CHECK goes first: SQLite's batch copy would otherwise keep it on a table without the column.
     with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
+        batch_op.drop_constraint('webhook_endpoint_view', type_='check')
         batch_op.drop_column('view')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.drop_constraint('token_view', type_='check')
         batch_op.drop_column('view')
