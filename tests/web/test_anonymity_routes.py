@@ -15,10 +15,12 @@ import uuid
 
 import nbformat
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from starlette.routing import Mount
 from web_kit import PASSWORD, grade, sign_in, upload
 
+from grader.api.app import create_app
 from grader.courseworks.models import Coursework
 from grader.roster.models import Student
 from grader.runs.models import GradingRun
@@ -208,29 +210,36 @@ def test_gta_lists_are_in_pseudonym_order_with_the_same_labels_everywhere(client
     assert canaries[2].filename in lee_view.headers["content-disposition"]
 
 
-def test_pseudonyms_are_stored_random_and_never_the_old_keyed_hash(client, world, sessions):
+def test_pseudonyms_are_random_stored_and_survive_a_new_secret(client, world, sessions):
+    subs = world["subs"]
+    sign_in(client, "gina")
+    shown = {sub: re.search(r"<h1>(Candidate \d{6}[A-Z]*) ", client.get(f"/staff/submissions/{sub}").text)[1]
+             for sub in subs}
+    with sessions() as s:
+        owner = {sub: s.scalar(select(Submission.student_id).where(Submission.id == sub)) for sub in subs}
+    # Main derived them from the student's sequential id under a default key: anyone could compute
+    # them back. A random label matches that derivation only by a one-in-a-million chance.
+    for sub, sid in owner.items():
+        digest = hmac.new(b"dev-only-secret", f"cwa/{sid}".encode(), hashlib.sha256).digest()
+        assert shown[sub] != f"Candidate {int.from_bytes(digest[:8], 'big') % 10**6:06d}"
+
     from grader.marking.scale_models import CandidatePseudonym  # (here: main has no such table)
 
-    subs = world["subs"]
-    first = {r["submission_id"]: r["name"] for r in
-             client.get("/api/v1/courseworks/cwa/marks", headers=world["gta"]).json()["students"]}
     with sessions() as s:
-        cw_id = s.scalar(select(Submission.coursework_id).where(Submission.id == subs[0]))
-        stored = dict(s.execute(select(CandidatePseudonym.student_id, CandidatePseudonym.label)
-                                .where(CandidatePseudonym.coursework_id == cw_id)).all())
-        owner = {str(sub): s.scalar(select(Submission.student_id).where(Submission.id == sub)) for sub in subs}
-    assert {first[sub] for sub in owner} == {stored[sid] for sid in owner.values()}
-    # Main derived them from the student's sequential id under a default key: anyone could compute
-    # them back. A stored random label matches that derivation only by a one-in-a-million chance.
-    for sid in owner.values():
-        digest = hmac.new(b"dev-only-secret", f"cwa/{sid}".encode(), hashlib.sha256).digest()
-        assert stored[sid] != f"Candidate {int.from_bytes(digest[:8], 'big') % 10**6:06d}"
-    # Stable: a second read, and a new app, give the same labels (nothing is drawn again).
-    again = {r["submission_id"]: r["name"] for r in
-             client.get("/api/v1/courseworks/cwa/marks", headers=world["gta"]).json()["students"]}
-    assert again == first
+        stored = dict(s.execute(select(CandidatePseudonym.student_id, CandidatePseudonym.label)).all())
+    assert {sub: stored[sid] for sub, sid in owner.items()} == shown
+    # Stable: a new app with another secret key shows the same labels, and draws nothing new.
+    first = client.get("/api/v1/courseworks/cwa/marks", headers=world["gta"]).json()["students"]
     with sessions() as s:
-        assert s.scalar(select(func.count()).select_from(CandidatePseudonym)) == len(stored)
+        drawn = s.scalar(select(func.count()).select_from(CandidatePseudonym))
+    assert drawn == len(first) == 6  # everyone on the roster now has one
+    settings = client.app.state.settings.model_copy(update={"secret_key": secrets.token_urlsafe(32)})
+    with TestClient(create_app(settings, engine=client.app.state.engine), base_url="http://127.0.0.1") as other:
+        marks = other.get("/api/v1/courseworks/cwa/marks", headers=world["gta"]).json()["students"]
+    assert marks == first and {r["submission_id"]: r["name"] for r in marks if r["submission_id"]} == {
+        str(k): v for k, v in shown.items()}
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(CandidatePseudonym)) == drawn
 
 
 def test_pseudonyms_are_unique_per_coursework_and_redrawn_on_a_clash(client, people, sessions, monkeypatch):
