@@ -51,7 +51,9 @@ def all_marks(session: SessionDep, coursework: CourseworkDep, owner: CurrentStaf
     Roster order; under anonymous marking a GTA gets pseudonyms, in pseudonym order."""
     view = identity_view(session=session, coursework_id=coursework.row.id, reader_role=owner.user.role,
                          safe_names=rubric_file_names(coursework.files.rubric))
-    students = view.ordered(roster(session=session), lambda s: s.id)
+    students = roster(session=session)
+    view.load(s.id for s in students)  # one read for the whole roster, not one per row
+    students = view.ordered(students, lambda s: s.id)
     rows = [_row(session, coursework, s, view) for s in students]
     return CourseworkMarksRead(coursework=coursework.row.code, released=coursework.row.released_at is not None,
                                students=rows)
