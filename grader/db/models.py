@@ -22,7 +22,8 @@ from grader.webhooks.models import WebhookDelivery, WebhookEndpoint
 metadata = Base.metadata
 
 __all__ = [
-    "ApiToken", "AuditEvent", "CandidatePseudonym", "CommentBankEntry", "CountingChoice", "Coursework", "DeadlineExtension", "DuplicateFlag",
+    "ApiToken", "AuditEvent", "CandidatePseudonym", "CommentBankEntry", "CountingChoice", "Coursework",
+    "DeadlineExtension", "DuplicateFlag",
     "GradingRun", "ManualMark", "MarkChange", "MarkingAllocation", "MarkingSettings", "ModerationPick",
     "ModerationSample", "PenaltyDecision", "Release", "RunArtifact", "RunItemScore", "RunPenalty",
     "RunTestResult", "Student", "Submission", "SubmissionFile", "User", "WebSession", "WebhookDelivery", "WebhookEndpoint",
