@@ -163,7 +163,8 @@ def marking_page(request: Request, submission_id: str, session: SessionDep, user
 def _who(view) -> dict:
     """How the page names the student and the holders of identical files: as the marking API named
     them for this marker (pseudonyms for a GTA under anonymous marking)."""
-    dupes = [{"path": d.path, "name": d.other_student.name, "external_id": d.other_student.external_id or "",
+    dupes = [{"path": d.path, "name": d.other_student.name,
+              "external_id": d.other_student.external_id or d.other_student.name,  # the page shows a differing id
               "earlier": d.other_is_earlier} for d in view.duplicates]
     return {"student_name": view.student.name, "student_ref": view.student.external_id or "", "dupes": dupes}
 
