@@ -1,6 +1,6 @@
-"""Marking at scale: the comment bank, markers' allocations, the anonymous-marking switch and the
-lecturer's moderation samples. What people decided about marking, never marks themselves (those
-stay in ``manual_marks``).
+"""Marking at scale: the comment bank, markers' allocations, the anonymous-marking switch and its
+stored pseudonyms, and the lecturer's moderation samples. What people decided about marking, never
+marks themselves (those stay in ``manual_marks``).
 """
 
 from __future__ import annotations
