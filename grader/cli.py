@@ -8,17 +8,22 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from grader.grading.pipeline import grade_submission
 from grader.grading.report import render_table
 from grader.rubrics.check import check_rubric
 from grader.rubrics.loader import RubricError, load_coursework
-from grader.settings import get_settings
+from grader.settings import get_settings, settings_error
 
 
 @click.group()
 def main() -> None:
     """Coursework autograder."""
+    try:  # a refused setting (a placeholder secret) stops every command, with the reason
+        get_settings()
+    except ValidationError as exc:
+        raise click.ClickException(settings_error(exc)) from None
 
 
 def _coursework(name: str):

@@ -6,10 +6,11 @@ values use ``__`` (``GRADER_SANDBOX__MEMORY_MB=4096``).
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +60,9 @@ class RenderLimits(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GRADER_", env_nested_delimiter="__", extra="ignore")
+    # hide_input_in_errors: a refused secret is never echoed into a log.
+    model_config = SettingsConfigDict(env_prefix="GRADER_", env_nested_delimiter="__", extra="ignore",
+                                      hide_input_in_errors=True)
 
     rubrics_dir: Path = Field(REPO_ROOT / "rubrics", description="one folder per coursework")
     hidden_root: Path | None = Field(
@@ -123,9 +126,11 @@ class Settings(BaseSettings):
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     execution: ExecutionLimits = Field(default_factory=ExecutionLimits)
     render: RenderLimits = Field(default_factory=RenderLimits)
-    secret_key: str = Field(
-        "dev-only-secret", description="signs dashboard sessions (webhooks use each endpoint's own secret)"
+    secret_key: str | None = Field(
+        None, description="the service's own secret: at least 32 random characters, never a placeholder "
+        "(`grader up` makes one in state_dir); webhooks use each endpoint's own secret"
     )
+    dev_mode: bool = Field(False, description="a development machine: a placeholder secret_key is allowed")
     web_session_idle_minutes: int = Field(120, ge=1, description="a dashboard session unused this long ends")
     web_session_max_hours: int = Field(12, ge=1, description="a dashboard session ends this long after sign-in")
     webhook_timeout_s: float = Field(10, gt=0, le=60, description="one webhook POST: connect, send, answer")
@@ -140,6 +145,50 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="the port `grader serve` listens on")
 
 
+    @model_validator(mode="after")
+    def _no_placeholder_secret(self) -> Settings:
+        problem = weak_secret(self.secret_key) if self.secret_key is not None else None
+        if problem and not self.dev_mode:
+            raise ValueError(
+                f"GRADER_SECRET_KEY {problem}: refusing to start. Set it to at least {MIN_SECRET_CHARS} random "
+                "characters, e.g. the output of `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`, "
+                "or leave it unset (`grader up` then makes and keeps one); only on a development machine, "
+                "GRADER_DEV_MODE=1 allows a placeholder.")
+        return self
+
+
+MIN_SECRET_CHARS = 32
+# Values seen in examples, defaults and docs: a secret anyone can read is no secret.
+PLACEHOLDER_SECRETS = frozenset({
+    "dev-only-secret", "changeme", "change-me", "change_me", "changethis", "secret", "secret-key", "secret_key",
+    "your-secret-key", "please-change-me", "insecure", "development", "dev", "test", "password", "default", "...",
+})
+
+
+PLACEHOLDER_WORDS = re.compile(r"change.?(me|this)|replace.?me|your.?secret|dev.?only", re.IGNORECASE)
+
+
+def weak_secret(value: str) -> str | None:
+    """Why ``value`` cannot be the service's secret (without saying what it is), or None."""
+    if value.strip().lower() in PLACEHOLDER_SECRETS or PLACEHOLDER_WORDS.search(value):
+        return "is a placeholder"
+    if len(value) < MIN_SECRET_CHARS:
+        return f"is shorter than {MIN_SECRET_CHARS} characters"
+    if len(set(value)) < 10:
+        return "repeats too few characters to be random"
+    return None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_error(exc: ValidationError) -> str:
+    """A refused configuration as one readable message (for the command line)."""
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append(f"{where}: {msg}" if where else msg)
+    return "invalid settings: " + "; ".join(problems)

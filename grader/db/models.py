@@ -5,6 +5,7 @@ from grader.courseworks.models import Coursework, DeadlineExtension, Release
 from grader.db.base import Base
 from grader.marking.models import ManualMark, MarkChange, PenaltyDecision
 from grader.marking.scale_models import (
+    CandidatePseudonym,
     CommentBankEntry,
     MarkingAllocation,
     MarkingSettings,
@@ -23,7 +24,8 @@ from grader.webhooks.models import WebhookDelivery, WebhookEndpoint
 metadata = Base.metadata
 
 __all__ = [
-    "ApiToken", "AuditEvent", "CommentBankEntry", "CountingChoice", "Coursework", "DeadlineExtension", "DuplicateFlag",
+    "ApiToken", "AuditEvent", "CandidatePseudonym", "CommentBankEntry", "CountingChoice", "Coursework",
+    "DeadlineExtension", "DuplicateFlag",
     "GradingRun", "ManualMark", "MarkChange", "MarkingAllocation", "MarkingSettings", "ModerationPick",
     "ModerationSample", "PenaltyDecision", "Release", "RunArtifact", "RunItemScore", "RunPenalty",
     "RunTestResult", "SignInFailure", "Student", "Submission", "SubmissionFile", "UploadAttempt", "UploadQuota",

@@ -2,11 +2,13 @@
 print how to use them, and stop both on Ctrl-C or SIGTERM.
 
 The children are ``grader worker`` and ``grader serve``: they read the same settings from the
-environment as this process does. Their output goes to ``settings.log_dir``.
+environment as this process does, with the secret it keeps (``secret.py``) when none is configured.
+Their output goes to ``settings.log_dir``.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -22,6 +24,7 @@ from grader.db.engine import make_engine, session_factory
 from grader.db.migrate import upgrade
 from grader.embedded.banner import Sample, service_banner
 from grader.embedded.demo import DemoAccount, DemoConflict, ensure_demo_accounts
+from grader.embedded.secret import SecretFileError, with_secret
 from grader.embedded.processes import (
     Child,
     PortTaken,
@@ -99,8 +102,10 @@ def run_service(settings: Settings, *, host: str | None = None, port: int | None
     host, port = host or settings.host, port or settings.port
     try:
         check_port_free(host, port)
-    except PortTaken as exc:
+        settings = with_secret(settings)
+    except (PortTaken, SecretFileError) as exc:
         raise StartError(str(exc)) from None
+    env = {**os.environ, "GRADER_SECRET_KEY": settings.secret_key}  # the children read their settings from it
     courseworks, accounts = prepare_gradebook(settings, demo=demo)
     become_subreaper()
     stop = _Stop()
@@ -111,8 +116,9 @@ def run_service(settings: Settings, *, host: str | None = None, port: int | None
     children: list[Child] = []
     code = 0
     try:
-        children.append(start_child("worker", [*python, "worker"], logs["worker"]))
-        children.append(start_child("api", [*python, "serve", "--host", host, "--port", str(port)], logs["api"]))
+        children.append(start_child("worker", [*python, "worker"], logs["worker"], env=env))
+        children.append(start_child("api", [*python, "serve", "--host", host, "--port", str(port)], logs["api"],
+                                    env=env))
         if not _wait_healthy(url, children, stop, ready_timeout_s):
             if stop.requested:
                 return 0

@@ -1,6 +1,6 @@
-"""Marking at scale: the comment bank, markers' allocations, the anonymous-marking switch and the
-lecturer's moderation samples. What people decided about marking, never marks themselves (those
-stay in ``manual_marks``).
+"""Marking at scale: the comment bank, markers' allocations, the anonymous-marking switch and its
+stored pseudonyms, and the lecturer's moderation samples. What people decided about marking, never
+marks themselves (those stay in ``manual_marks``).
 """
 
 from __future__ import annotations
@@ -94,3 +94,18 @@ class ModerationPick(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CandidatePseudonym(Base):
+    """A student's pseudonym for one coursework ("Candidate 041307"), drawn at random the first time
+    anyone needs it and never changed, so a label means the same script for the whole marking. Only
+    this table links a label to a student: nothing about the student goes into drawing it."""
+
+    __tablename__ = "candidate_pseudonyms"
+    __table_args__ = (UniqueConstraint("coursework_id", "student_id"), UniqueConstraint("coursework_id", "label"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coursework_id: Mapped[int] = mapped_column(ForeignKey("courseworks.id"))
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    label: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -1,6 +1,6 @@
-"""The coursework overview's rows as one marker may see them: pseudonyms for a GTA under anonymous
-marking (``anonymity.py``), and only the students allocated to them when they ask for "my
-allocation". The overview and the question view both read them here."""
+"""The coursework overview's rows as one marker may see them: pseudonyms, in pseudonym order, for a
+GTA under anonymous marking (``anonymity.py``), and only the students allocated to them when they
+ask for "my allocation". The overview, the question view and "next unmarked" read them here."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from grader.api.deps import CourseworkRef
 from grader.marking.allocations import allocations
-from grader.web.anonymity import hides_names, masked_rows
+from grader.web.anonymity import identities, masked_rows
 from grader.web.deps import WebUser
 from grader.web.overview import OverviewRow, coursework_overview
 
@@ -17,8 +17,7 @@ from grader.web.overview import OverviewRow, coursework_overview
 def staff_rows(request: Request, session: Session, user: WebUser, ref: CourseworkRef,
                mine: bool = False) -> list[OverviewRow]:
     rows = coursework_overview(session=session, rubric=ref.files.rubric, coursework=ref.row)
-    if hides_names(session, user, ref.row.id):
-        rows = masked_rows(request, session, ref.row.code, rows)
+    rows = masked_rows(identities(session, user, ref), rows)
     if mine:
         own = {sid for sid, marker in allocations(session=session, coursework_id=ref.row.id).items()
                if marker == user.id}

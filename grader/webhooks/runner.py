@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from grader.settings import Settings
 from grader.webhooks.delivery import deliver_due
 from grader.webhooks.egress import EgressPolicy
-from grader.webhooks.sealing import SecretBox
+from grader.webhooks.sealing import NoSecretKey, SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,11 @@ class WebhookSender(threading.Thread):
         self._kicked.set()
 
     def run(self) -> None:
-        box, egress = SecretBox.from_settings(self.settings), EgressPolicy.from_settings(self.settings)
+        try:
+            box, egress = SecretBox.from_settings(self.settings), EgressPolicy.from_settings(self.settings)
+        except NoSecretKey as exc:  # deliveries stay in the outbox until the service has a key
+            log.error("webhooks: not sending: %s", exc)
+            return
         # trust_env off: no HTTP(S)_PROXY from the environment; the request goes to the address checked.
         with httpx.Client(trust_env=False) as client:
             while True:

@@ -22,6 +22,10 @@ from grader.settings import Settings
 KEY_PURPOSE = b"grader webhook secrets v1"
 
 
+class NoSecretKey(RuntimeError):
+    """The service has no ``secret_key`` (it is optional until something needs it): nothing can be sealed."""
+
+
 class SecretUnreadable(ValueError):
     """A sealed secret that this key cannot open (``secret_key`` changed, or the row was altered)."""
 
@@ -40,6 +44,9 @@ class SecretBox:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SecretBox:
+        if not settings.secret_key:
+            raise NoSecretKey("webhook secrets are sealed with the service's secret key, and none is set: "
+                              "the operators must set GRADER_SECRET_KEY.")
         return cls(settings.secret_key)
 
     def seal(self, secret: str) -> str:

@@ -61,7 +61,7 @@ def count(sessions, model, *where) -> int:
 def test_the_marking_view_has_everything_a_marker_needs(client, people, graded):
     v = view(client, people, graded)
     assert v["submission_id"] == graded and v["coursework"] == "cwa"
-    assert v["student"] == {"external_id": "s1", "name": "Alice"}
+    assert v["student"] == {"external_id": "s1", "name": "Alice", "pseudonym": None, "anonymous": False}
     assert v["late"] is False and v["late_minutes"] == 0 and v["counting"] is True and v["counting_choice"] is None
     assert v["run"]["status"] == "graded" and v["run"]["score"] == 3.0 and v["run"]["log"] == "ran 5 tests"
     items = by_id(v["items"])
@@ -308,7 +308,8 @@ def test_identical_files_of_two_students_are_listed(client, people):
         (alice, "s1", "cwa.ipynb", False), (bob, "s2", "cwa.ipynb", True)]
     flag = view(client, people, bob)["duplicates"]
     assert len(flag) == 1 and flag[0]["other_submission_id"] == alice and flag[0]["other_is_earlier"] is True
-    assert flag[0]["other_student"] == {"external_id": "s1", "name": "Alice"}
+    assert flag[0]["other_student"] == {"external_id": "s1", "name": "Alice", "pseudonym": None,
+                                         "anonymous": False}
     assert flag[0]["sha256"] == groups[0]["sha256"] and flag[0]["path"] == "cwa.ipynb"
     original = view(client, people, alice, role="lecturer")["duplicates"]
     assert [(d["other_submission_id"], d["other_is_earlier"]) for d in original] == [(bob, False)]

@@ -10,7 +10,7 @@ from pathlib import Path
 import json
 import nbformat
 
-CANARY = "canary-7f3a9c1e-hidden"
+CANARY = "canary-7f3a9c1e-hidden-from-every-student"  # long enough to pass as a real secret
 
 # The notebook searches for the canary without containing it (reversed), and stores what it found.
 SCAN = textwrap.dedent('''

@@ -101,6 +101,7 @@ class Service:
         env.update(
             GRADER_DATABASE_URL=f"sqlite:///{self.var / 'grader.db'}", GRADER_BLOB_DIR=str(self.var / "blobs"),
             GRADER_BROKER_DIR=str(self.var / "broker"), GRADER_LOG_DIR=str(self.var / "log"),
+            GRADER_STATE_DIR=str(self.var / "state"),
             GRADER_JOBS_DIR=str(self.jobs), GRADER_RUBRICS_DIR=str(REPO_ROOT / "rubrics"),
             GRADER_HOST="127.0.0.1", GRADER_PORT=str(self.port), GRADER_TEST_UP_MARK=self.marker,
             PYTHONUNBUFFERED="1",

@@ -1,5 +1,5 @@
 """The pure parts of marking at scale: cutting an item's answer out of a notebook by its heading,
-pseudonyms, the even allocation, mark bands and the stratified moderation sample."""
+the even allocation, mark bands and the stratified moderation sample."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import nbformat
 import pytest
 
 from grader.marking.cells import MAX_CELLS, find_answer, section_code
-from grader.marking.pseudonyms import pseudonym, pseudonyms
 from grader.marking.sampling import Candidate, band, even_split, sample_size, stratified_sample
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -74,15 +73,6 @@ def test_hostile_or_broken_notebooks_give_no_answer_or_safe_data():
     assert [(o.kind, o.text) for o in out] == [("text", "fallback")]  # not base64: never an image
     long = nb(md("## 2.1 X"), *[code(str(n)) for n in range(40)])
     assert len(find_answer(long, "2.1 X").cells) == MAX_CELLS
-
-
-def test_pseudonyms_are_stable_keyed_per_coursework_and_unique():
-    a = pseudonym("k1", "cw1", 7)
-    assert a == pseudonym("k1", "cw1", 7) and a.startswith("Candidate ") and len(a) == len("Candidate 000000")
-    assert a != pseudonym("k2", "cw1", 7) and a != pseudonym("k1", "cw2", 7)
-    labels = pseudonyms("k1", "cw1", range(5000))  # collisions among six digits are likely here
-    assert len(set(labels.values())) == 5000
-    assert labels[7] == a or labels[7].startswith(a)
 
 
 def test_even_split_is_even_and_reproducible():

@@ -20,6 +20,7 @@ from grader.api.schemas.courseworks import CourseworkRead, ReleaseCreate
 from grader.api.schemas.marks import CourseworkMarksRead, ItemLineRead, StudentMarksRead, StudentRowRead
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import is_released, release_coursework
+from grader.marking.anonymity import IdentityView, identity_view, rubric_file_names
 from grader.marking.export import coursework_csv
 from grader.marking.sheet import student_view, submission_marks
 from grader.roster.models import Student
@@ -47,17 +48,26 @@ def my_marks(session: SessionDep, coursework: CourseworkDep, acting: ReadingStud
 @router.get("/courseworks/{cw}/marks", response_model=CourseworkMarksRead, responses=ERRORS)
 def all_marks(session: SessionDep, coursework: CourseworkDep, owner: CurrentStaff) -> CourseworkMarksRead:
     """Every enrolled student's counting submission: auto scores, markers' marks and the total.
-    A student-view token (a course system relaying to students) gets a student's marks only once
-    they are released to that student; before, the submission and its status."""
-    rows = [_row(session, coursework, s, owner.student_view) for s in roster(session=session)]
+    Roster order; under anonymous marking a GTA gets pseudonyms, in pseudonym order. A student-view
+    token (a course system relaying to students) gets a student's marks only once they are released
+    to that student; before, the submission and its status."""
+    view = identity_view(session=session, coursework_id=coursework.row.id, reader_role=owner.user.role,
+                         safe_names=rubric_file_names(coursework.files.rubric))
+    students = roster(session=session)
+    view.load(s.id for s in students)  # one read for the whole roster, not one per row
+    students = view.ordered(students, lambda s: s.id)
+    rows = [_row(session, coursework, s, view, owner.student_view) for s in students]
     return CourseworkMarksRead(coursework=coursework.row.code, released=coursework.row.released_at is not None,
                                students=rows)
 
 
-def _row(session: Session, coursework: CourseworkRef, student: Student, student_view: bool) -> StudentRowRead:
+def _row(session: Session, coursework: CourseworkRef, student: Student, view: IdentityView,
+         student_view: bool) -> StudentRowRead:
     marks = submission_marks(session=session, rubric=coursework.files.rubric, coursework=coursework.row,
                              student_id=student.id)
-    row = StudentRowRead(external_id=student.external_id, name=student.name, status=marks.status)
+    shown = view.student(student.id)
+    row = StudentRowRead(external_id=shown.external_id, name=shown.name, pseudonym=shown.pseudonym,
+                         anonymous=shown.anonymous, status=marks.status)
     if marks.submission is not None and student_view and not is_released(
             session=session, coursework=coursework.row, student_id=student.id):
         return row.model_copy(update=dict(submission_id=marks.submission.id, received_at=marks.submission.received_at,

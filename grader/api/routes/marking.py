@@ -49,6 +49,7 @@ from grader.api.schemas.marking import (
     TotalRead,
 )
 from grader.courseworks.models import Coursework
+from grader.marking.anonymity import IdentityView, identity_view, rubric_file_names
 from grader.marking.models import ManualMark, MarkKind, PenaltyDecision
 from grader.marking.service import (
     StaleDecision,
@@ -62,7 +63,6 @@ from grader.marking.service import (
 )
 from grader.marking.sheet import SubmissionMarks, marks_of_submission
 from grader.marks.totals import CourseworkTotal
-from grader.roster.models import Student
 from grader.rubrics.model import Item, Penalty, Rubric
 from grader.submissions.models import CountingChoice, Submission
 from grader.submissions.service import (
@@ -118,9 +118,16 @@ def _usernames(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     return {row.id: row.username for row in rows}
 
 
-def _student(session: Session, student_id: int) -> StudentRef:
-    s = session.get(Student, student_id)
-    return StudentRef(external_id=s.external_id, name=s.name)
+def identities(session: Session, owner: TokenOwner, coursework_id: int, rubric: Rubric) -> IdentityView:
+    """How this caller may name the coursework's students (pseudonyms for a GTA under anonymity)."""
+    return identity_view(session=session, coursework_id=coursework_id, reader_role=owner.user.role,
+                         safe_names=rubric_file_names(rubric))
+
+
+def _student(view: IdentityView, student_id: int) -> StudentRef:
+    shown = view.student(student_id)
+    return StudentRef(external_id=shown.external_id, name=shown.name, pseudonym=shown.pseudonym,
+                      anonymous=shown.anonymous)
 
 
 def _is_counting(session: Session, sub: Submission, rubric: Rubric) -> bool:
@@ -144,7 +151,7 @@ def _total_read(total: CourseworkTotal) -> TotalRead:
                             for p in total.parts])
 
 
-def _penalty_reads(session: Session, rubric: Rubric, sub: Submission, marks: SubmissionMarks,
+def _penalty_reads(session: Session, rubric: Rubric, sub: Submission, marks: SubmissionMarks, view: IdentityView,
                    only: str | None = None) -> list[MarkingPenaltyRead]:
     rows = penalty_decisions(session=session, submission=sub, penalty_id=only)
     users = _usernames(session, (d.decided_by_id for d in rows))
@@ -167,20 +174,28 @@ def _penalty_reads(session: Session, rubric: Rubric, sub: Submission, marks: Sub
         current = in_force.get(penalty.id)
         reads.append(MarkingPenaltyRead(
             id=penalty.id, title=penalty.title, points=penalty.points, visibility=penalty.visibility.value,
-            auto_applied=lines[penalty.id].auto_applied, message=run_penalty.message if run_penalty else None,
+            auto_applied=lines[penalty.id].auto_applied,
+            message=_about(view, sub, run_penalty.message) if run_penalty else None,
             applied=lines[penalty.id].applied, version=len(history) or None,
             decision=decision(current) if current else None, history=[decision(d) for d in history]))
     return reads
 
 
-def _choice_read(choice: CountingChoice | None, users: dict[int, str]) -> CountingChoiceRead | None:
+def _about(view: IdentityView, sub: Submission, text: str | None) -> str | None:
+    """A text about the submission, as this reader may see it (``IdentityView.text``)."""
+    return view.text(text, sub.student_id, [sub.original_filename])
+
+
+def _choice_read(choice: CountingChoice | None, users: dict[int, str], view: IdentityView
+                 ) -> CountingChoiceRead | None:
     if choice is None:
         return None
-    return CountingChoiceRead(submission_id=choice.submission_id, reason=choice.reason,
+    return CountingChoiceRead(submission_id=choice.submission_id, reason=view.text(choice.reason, choice.student_id),
                               chosen_by=users.get(choice.chosen_by_id), chosen_at=choice.chosen_at)
 
 
-def _marking_read(session: Session, rubric: Rubric, coursework: Coursework, sub: Submission) -> MarkingRead:
+def _marking_read(session: Session, rubric: Rubric, coursework: Coursework, sub: Submission,
+                  view: IdentityView) -> MarkingRead:
     marks = marks_of_submission(session=session, rubric=rubric, sub=sub)
     run = marks.run
     in_force = {i.id: mark_in_force(session=session, submission=sub, item_id=i.id) for i in rubric.items}
@@ -195,19 +210,20 @@ def _marking_read(session: Session, rubric: Rubric, coursework: Coursework, sub:
         items.append(MarkingItemRead(
             id=item.id, part=item.part, title=item.title, points=item.points, kind=item.kind,
             visibility=item.visibility.value, auto_score=run_item.score if run_item else None,
-            status=run_item.status if run_item else None, message=run_item.message if run_item else None,
+            status=run_item.status if run_item else None,
+            message=_about(view, sub, run_item.message) if run_item else None,
             score=line.score, source=line.source, mark=_mark_read(mark, users) if mark else None))
-    duplicates = [DuplicateRead(path=d.path, sha256=d.sha256, other_submission_id=d.other.id,
-                                other_student=_student(session, d.other.student_id), other_path=d.other_path,
-                                other_is_earlier=d.other_is_earlier)
+    duplicates = [DuplicateRead(path=view.filename(d.path), sha256=d.sha256, other_submission_id=d.other.id,
+                                other_student=_student(view, d.other.student_id),
+                                other_path=view.filename(d.other_path), other_is_earlier=d.other_is_earlier)
                   for d in duplicates_of(session=session, submission_id=sub.id)]
     return MarkingRead(
-        submission_id=sub.id, coursework=coursework.code, student=_student(session, sub.student_id),
+        submission_id=sub.id, coursework=coursework.code, student=_student(view, sub.student_id),
         received_at=sub.received_at, late_minutes=sub.late_minutes, late=sub.late_minutes > 0,
-        counting=_is_counting(session, sub, rubric), counting_choice=_choice_read(choice, users),
+        counting=_is_counting(session, sub, rubric), counting_choice=_choice_read(choice, users, view),
         run=RunSummaryRead(id=run.id, status=run.status.value, score=run.score, max_score=run.max_score,
-                           finished_at=run.finished_at, log=run.log) if run else None,
-        items=items, penalties=_penalty_reads(session, rubric, sub, marks), total=_total_read(marks.total),
+                           finished_at=run.finished_at, log=_about(view, sub, run.log) or "") if run else None,
+        items=items, penalties=_penalty_reads(session, rubric, sub, marks, view), total=_total_read(marks.total),
         duplicates=duplicates, artifacts=artifact_reads(sub.id, run) if run else [])
 
 
@@ -217,7 +233,7 @@ def marking_view(request: Request, submission_id: uuid.UUID, session: SessionDep
     the run's score and message and the mark in force, the penalties and their decisions, the
     total, and identical-file flags."""
     sub, coursework, rubric = _desk(request, session, submission_id, owner)
-    return _marking_read(session, rubric, coursework, sub)
+    return _marking_read(session, rubric, coursework, sub, identities(session, owner, coursework.id, rubric))
 
 
 # --- marks ---------------------------------------------------------------------------------------
@@ -277,8 +293,9 @@ def put_penalty(request: Request, submission_id: uuid.UUID, penalty_id: str, bod
                 session: SessionDep, owner: CurrentMarker) -> PenaltySaved | JSONResponse:
     """Apply a penalty, or lift one (the run's included). Name the penalty's version you read
     (null: no decision yet); a stale one gets 409 and the penalty as it stands."""
-    sub, _, rubric = _desk(request, session, submission_id, owner)
+    sub, coursework, rubric = _desk(request, session, submission_id, owner)
     penalty = _penalty(rubric, penalty_id)
+    view = identities(session, owner, coursework.id, rubric)
     try:
         decide_penalty(session=session, submission=sub, penalty_id=penalty.id, applied=body.applied,
                        by_user_id=owner.user.id, expected_version=body.expected_version, comment=body.comment)
@@ -287,23 +304,26 @@ def put_penalty(request: Request, submission_id: uuid.UUID, penalty_id: str, bod
         conflict = PenaltyConflict(
             detail=f"penalty {penalty.id!r} was decided since you read it (you sent version "
                    f"{body.expected_version}); nothing was saved: check it and decide again.",
-            current=_penalty_reads(session, rubric, sub, marks, only=penalty.id)[0])
+            current=_penalty_reads(session, rubric, sub, marks, view, only=penalty.id)[0])
         return JSONResponse(conflict.model_dump(mode="json"), status_code=409)
     marks = marks_of_submission(session=session, rubric=rubric, sub=sub)
-    return PenaltySaved(penalty=_penalty_reads(session, rubric, sub, marks, only=penalty.id)[0],
+    return PenaltySaved(penalty=_penalty_reads(session, rubric, sub, marks, view, only=penalty.id)[0],
                         counting=_is_counting(session, sub, rubric), total=_total_read(marks.total))
 
 
 # --- which submission counts ---------------------------------------------------------------------
 
 
-def _counting_read(session: Session, sub: Submission, coursework: Coursework, rubric: Rubric) -> CountingRead:
+def _counting_read(session: Session, sub: Submission, coursework: Coursework, rubric: Rubric,
+                   owner: TokenOwner) -> CountingRead:
     counting = counting_submission(session=session, student_id=sub.student_id, coursework_id=sub.coursework_id,
                                    grace_minutes=rubric.late_policy.grace_minutes)
     choice = counting_choice(session=session, student_id=sub.student_id, coursework_id=sub.coursework_id)
     users = _usernames(session, [choice.chosen_by_id if choice else None])
-    return CountingRead(student=_student(session, sub.student_id), coursework=coursework.code,
-                        counting_submission_id=counting.id if counting else None, choice=_choice_read(choice, users))
+    view = identities(session, owner, coursework.id, rubric)
+    return CountingRead(student=_student(view, sub.student_id), coursework=coursework.code,
+                        counting_submission_id=counting.id if counting else None,
+                        choice=_choice_read(choice, users, view))
 
 
 @router.post("/submissions/{submission_id}/counting", response_model=CountingRead, responses=ERRORS)
@@ -312,7 +332,7 @@ def choose_counting(request: Request, submission_id: uuid.UUID, body: CountingWr
     """This submission counts for its student's coursework mark, whatever the rubric's rule says."""
     sub, coursework, rubric = _desk(request, session, submission_id, owner)
     choose_counting_submission(session=session, submission_id=sub.id, chosen_by_id=owner.user.id, reason=body.reason)
-    return _counting_read(session, sub, coursework, rubric)
+    return _counting_read(session, sub, coursework, rubric, owner)
 
 
 @router.delete("/submissions/{submission_id}/counting", response_model=CountingRead, responses=ERRORS)
@@ -322,7 +342,7 @@ def clear_counting(request: Request, submission_id: uuid.UUID, session: SessionD
     sub, coursework, rubric = _desk(request, session, submission_id, owner)
     clear_counting_choice(session=session, student_id=sub.student_id, coursework_id=sub.coursework_id,
                           cleared_by_id=owner.user.id)
-    return _counting_read(session, sub, coursework, rubric)
+    return _counting_read(session, sub, coursework, rubric, owner)
 
 
 # --- duplicates ----------------------------------------------------------------------------------
@@ -333,9 +353,10 @@ def list_duplicates(session: SessionDep, coursework: CourseworkDep, owner: Marki
     """Every identical-file flag of the coursework, grouped by the file's sha256: who holds it,
     the earliest holder first. For a person to judge: a shared starter file is not a copy."""
     groups = coursework_duplicates(session=session, coursework_id=coursework.row.id)
+    view = identities(session, owner, coursework.row.id, coursework.files.rubric)
     return CourseworkDuplicatesRead(coursework=coursework.row.code, groups=[
         DuplicateGroupRead(sha256=sha, submissions=[
-            DuplicateHolderRead(submission_id=h.submission.id, student=_student(session, h.submission.student_id),
-                                path=h.path, received_at=h.submission.received_at, flagged=h.flagged)
+            DuplicateHolderRead(submission_id=h.submission.id, student=_student(view, h.submission.student_id),
+                                path=view.filename(h.path), received_at=h.submission.received_at, flagged=h.flagged)
             for h in holders])
         for sha, holders in groups.items()])

@@ -29,6 +29,7 @@ from grader.blobs import BlobNotFound
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import is_released
 from grader.grading.intake import SubmissionError
+from grader.marking.anonymity import IdentityView, identity_view, rubric_file_names
 from grader.marking.sheet import submission_runs
 from grader.roster.service import student_for_user
 from grader.runs.models import RunKind
@@ -119,32 +120,59 @@ def visible_submission(session: Session, owner: TokenOwner, submission_id: uuid.
     return sub
 
 
-def _read(session: Session, sub: Submission, owner: TokenOwner) -> SubmissionRead:
-    """The submission as ``owner`` may see it: runs filtered by the visibility table for a student
-    or a student-view token (``RunRead.of``)."""
+def staff_view(request: Request, session: Session, owner: TokenOwner, sub: Submission) -> IdentityView | None:
+    """How a marker may name this submission's student (None for the student themselves)."""
+    if owner.user.role is Role.student:
+        return None
+    code = session.get(Coursework, sub.coursework_id).code
+    files = request.app.state.courseworks.get(code)
+    return identity_view(session=session, coursework_id=sub.coursework_id, reader_role=owner.user.role,
+                         safe_names=rubric_file_names(files.rubric) if files else ())
+
+
+def _run_read(run, sub: Submission, owner: TokenOwner, view: IdentityView | None, released: bool) -> RunRead:
+    """One run as ``owner`` may see it: filtered by the visibility table for a student or a
+    student-view token (``RunRead.of``), and without the student's name under anonymous marking."""
+    read = RunRead.of(run, student_view=owner.student_view, released=released)
+    if view is None or read.error is None:
+        return read
+    return read.model_copy(update={"error": view.text(read.error, sub.student_id, [sub.original_filename])})
+
+
+def _read(session: Session, sub: Submission, owner: TokenOwner, view: IdentityView | None = None) -> SubmissionRead:
+    """The submission as ``owner`` may see it (see ``_run_read``)."""
     coursework = session.get(Coursework, sub.coursework_id)
     runs = submission_runs(session=session, submission_id=sub.id)  # newest first
     full = [r for r in runs if r.kind is RunKind.full]
     checks = [r for r in runs if r.kind is RunKind.precheck]
     status = full[0].status.value if full else "received"
     released = owner.student_view and is_released(session=session, coursework=coursework, student_id=sub.student_id)
-    return SubmissionRead(**_receipt(sub, coursework.code).model_dump(), status=status,
-                          precheck=PrecheckRead.from_run(checks[0]) if checks else None,
-                          runs=[RunRead.of(r, student_view=owner.student_view, released=released) for r in runs])
+    receipt = _receipt(sub, coursework.code)
+    precheck = PrecheckRead.from_run(checks[0]) if checks else None
+    if view is not None:
+        receipt.original_filename = view.filename(sub.original_filename)
+        if precheck is not None:
+            precheck.messages = [view.text(m, sub.student_id, [sub.original_filename]) for m in precheck.messages]
+    return SubmissionRead(**receipt.model_dump(), status=status, precheck=precheck,
+                          runs=[_run_read(r, sub, owner, view, released) for r in runs])
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionRead, responses=ERRORS)
-def get_submission(submission_id: uuid.UUID, session: SessionDep, owner: CurrentReader) -> SubmissionRead:
+def get_submission(request: Request, submission_id: uuid.UUID, session: SessionDep,
+                   owner: CurrentReader) -> SubmissionRead:
     """A submission's receipt and grading status. Students (and student-view tokens) get a run's
-    full score only once the marks are released; before, its ``visible_score``."""
-    return _read(session, visible_submission(session, owner, submission_id), owner)
+    full score only once the marks are released; before, its ``visible_score``. Under anonymous
+    marking a GTA gets a neutral file name and texts without the student's name."""
+    sub = visible_submission(session, owner, submission_id)
+    return _read(session, sub, owner, staff_view(request, session, owner, sub))
 
 
 @router.get("/submissions/{submission_id}/file", response_class=StreamingResponse, responses=ERRORS)
-def download_submission(submission_id: uuid.UUID, session: SessionDep, blobs: BlobStoreDep,
+def download_submission(request: Request, submission_id: uuid.UUID, session: SessionDep, blobs: BlobStoreDep,
                         owner: CurrentReader) -> StreamingResponse:
-    """Exactly the bytes received."""
+    """Exactly the bytes received (under anonymous marking a GTA gets a neutral file name)."""
     sub = visible_submission(session, owner, submission_id)
+    view = staff_view(request, session, owner, sub)
     try:
         stream = blobs.open(sub.blob_key)
     except BlobNotFound:
@@ -155,8 +183,9 @@ def download_submission(submission_id: uuid.UUID, session: SessionDep, blobs: Bl
             while chunk := stream.read(1 << 20):
                 yield chunk
 
+    name = view.filename(sub.original_filename) if view else sub.original_filename
     return StreamingResponse(chunks(), media_type="application/octet-stream", headers={
-        "Content-Disposition": content_disposition(sub.original_filename), "Content-Length": str(sub.size_bytes),
+        "Content-Disposition": content_disposition(name), "Content-Length": str(sub.size_bytes),
         "X-Content-SHA256": sub.sha256})
 
 
@@ -177,4 +206,5 @@ def regrade(request: Request, submission_id: uuid.UUID, session: SessionDep, own
     run = queue_grading(session=session, submission_id=sub.id, queue=queue, requested_by_id=owner.user.id)
     if run is None:
         raise HTTPException(503, "the regrade could not be queued; try again.")
-    return RegradeRead(submission_id=sub.id, run=RunRead.of(run, student_view=owner.student_view, released=False))
+    return RegradeRead(submission_id=sub.id,
+                       run=_run_read(run, sub, owner, staff_view(request, session, owner, sub), released=False))

@@ -12,7 +12,7 @@ from grader.api.schemas.webhooks import DeliveryRead, WebhookCreate, WebhookCrea
 from grader.users.models import TokenView
 from grader.users.service import TokenOwner
 from grader.webhooks.egress import EgressPolicy
-from grader.webhooks.sealing import SecretBox
+from grader.webhooks.sealing import NoSecretKey, SecretBox
 from grader.webhooks.service import (
     WebhookError,
     create_endpoint,
@@ -44,7 +44,8 @@ WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the endpoint's 
 
 
 @router.post("/webhooks", status_code=201, response_model=WebhookCreated,
-             responses={**ERRORS, 422: {"description": "a bad URL (or one naming an internal address), a short secret or an unknown event"}})
+             responses={**ERRORS, 422: {"description": "a bad URL (or one naming an internal address), a short secret or an unknown event"},
+                        503: {"description": "the service has no secret key to seal the secret with"}})
 def register_webhook(body: WebhookCreate, session: SessionDep, settings: SettingsDep,
                      owner: WebhookManager) -> WebhookCreated:
     """Register an endpoint. Each event is POSTed to it signed with the secret (see docs/webhooks.md).
@@ -56,6 +57,8 @@ def register_webhook(body: WebhookCreate, session: SessionDep, settings: Setting
                                               egress=EgressPolicy.from_settings(settings))
     except WebhookError as exc:
         raise HTTPException(422, str(exc)) from None
+    except NoSecretKey as exc:
+        raise HTTPException(503, str(exc)) from None
     return WebhookCreated(**WebhookRead.model_validate(endpoint).model_dump(), secret=generated)
 
 

@@ -18,8 +18,13 @@ Version = Annotated[int, Field(strict=True, ge=1)]
 
 
 class StudentRef(BaseModel):
-    external_id: str
+    """A student as the caller may see them: under anonymous marking a GTA gets the pseudonym as
+    ``name`` and no ``external_id``; lecturers get both, with the pseudonym alongside."""
+
+    external_id: str | None
     name: str
+    pseudonym: str | None = None  # the coursework's label ("Candidate 041307") when marking is anonymous
+    anonymous: bool = False  # True: name is the pseudonym; who the student is is withheld
 
 
 class MarkRead(BaseModel):

@@ -48,10 +48,13 @@ class ItemLineRead(BaseModel):
 
 
 class StudentRowRead(BaseModel):
-    """One student's counting submission as a marker sees it."""
+    """One student's counting submission as a marker sees it (under anonymous marking a GTA gets
+    the pseudonym as ``name`` and no ``external_id``)."""
 
-    external_id: str
+    external_id: str | None
     name: str
+    pseudonym: str | None = None  # the coursework's label when marking is anonymous
+    anonymous: bool = False  # True: name is the pseudonym
     status: str  # no_submission | pending | graded
     submission_id: uuid.UUID | None = None
     received_at: dt.datetime | None = None

@@ -31,11 +31,11 @@ from grader.notebooks.render import RENDER_CSP
 from grader.runs.models import GradingRun, RunArtifact
 from grader.submissions.models import Submission
 from grader.users.models import User
-from grader.web.anonymity import hides_names, labels
+from grader.web.anonymity import hides_names
 from grader.web.deps import WebError, WebStaff, WebUser
 from grader.web.lookups import coursework
 from grader.web.marker_rows import staff_rows
-from grader.web.overview import SORT_KEYS, STATUSES, OverviewRow, coursework_overview, filter_rows, histogram, sort_rows
+from grader.web.overview import SORT_KEYS, STATUSES, OverviewRow, filter_rows, histogram, sort_rows
 from grader.web.templating import TEMPLATES, render
 
 router = APIRouter(prefix="/staff")
@@ -154,37 +154,32 @@ def marking_page(request: Request, submission_id: str, session: SessionDep, user
     ref = coursework(request, session, view.coursework)
     return render(request, "staff/marking.html", {
         "view": view, "rubric": ref.files.rubric, "parts": parts, "cw": ref.row,
-        **_who(request, session, user, ref, submission=session.get(Submission, sub_id), view=view),
+        **_who(view),
         "execution": (run.details or {}).get("execution") if run else None,
         "rendered": bool(run and run.rendered_notebook_key),
         "artifacts": [{"name": a.name, "title": a.title, "url": f"/staff/runs/{run.id}/artifacts/{a.name}"}
                       for a in view.artifacts] if run else []}, user=user)
 
 
-def _who(request: Request, session: Session, user: WebUser, ref, *, submission: Submission, view) -> dict:
-    """How the page names the student and the holders of identical files: names and ids, or
-    pseudonyms for a GTA under anonymous marking."""
-    dupes = [{"path": d.path, "name": d.other_student.name, "external_id": d.other_student.external_id,
+def _who(view) -> dict:
+    """How the page names the student and the holders of identical files: as the marking API named
+    them for this marker (pseudonyms for a GTA under anonymous marking)."""
+    dupes = [{"path": d.path, "name": d.other_student.name,
+              "external_id": d.other_student.external_id or d.other_student.name,  # the page shows a differing id
               "earlier": d.other_is_earlier} for d in view.duplicates]
-    if not hides_names(session, user, ref.row.id):
-        return {"student_name": view.student.name, "student_ref": view.student.external_id, "dupes": dupes}
-    others = {d.other_submission_id for d in view.duplicates}
-    owners = dict(session.execute(select(Submission.id, Submission.student_id).where(Submission.id.in_(others))).all())
-    names = labels(request, session, ref.row.code)
-    for d, dupe in zip(view.duplicates, dupes):
-        dupe["name"] = dupe["external_id"] = names[owners[d.other_submission_id]]
-    return {"student_name": names[submission.student_id], "student_ref": "", "dupes": dupes}
+    return {"student_name": view.student.name, "student_ref": view.student.external_id or "", "dupes": dupes}
 
 
 @router.get("/submissions/{submission_id}/next")
 def next_unmarked(request: Request, submission_id: str, session: SessionDep, user: WebStaff) -> Response:
-    """The next counting submission (roster order, wrapping) with an item still to mark."""
+    """The next counting submission (in the overview's order: roster order, or pseudonym order for a
+    GTA under anonymous marking; wrapping) with an item still to mark."""
     sub = session.get(Submission, _submission_id(submission_id))
     if sub is None:
         raise WebError(404, "there is no such submission.")
     code = session.get(Coursework, sub.coursework_id).code
     ref = coursework(request, session, code)
-    rows = coursework_overview(session=session, rubric=ref.files.rubric, coursework=ref.row)
+    rows = staff_rows(request, session, user, ref)
     at = next((n for n, r in enumerate(rows) if r.student_id == sub.student_id), -1)
     ordered: list[OverviewRow] = rows[at + 1:] + rows[:at + 1]
     target = next((r for r in ordered if r.needs_marking and r.submission_id != sub.id), None)
