@@ -38,6 +38,9 @@ def _fernet() -> Fernet:
         from grader.settings import get_settings
 
         secret_key = get_settings().secret_key
+    if not secret_key:
+        raise RuntimeError("webhook endpoints exist and their secrets are sealed with the service's secret key, "
+                           "but none is set: set GRADER_SECRET_KEY and run the upgrade again.")
     raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=KEY_PURPOSE).derive(secret_key.encode("utf-8"))
     return Fernet(base64.urlsafe_b64encode(raw))
 

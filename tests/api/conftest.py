@@ -78,7 +78,7 @@ def rubrics_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(tmp_path: Path, rubrics_dir: Path, api_pg_url: str) -> Settings:
     return Settings(rubrics_dir=rubrics_dir, database_url=api_pg_url, blob_dir=tmp_path / "blobs",
                     broker_url="filesystem://", broker_dir=tmp_path / "broker", upload_max_mb=1,
-                    submissions_per_hour=5)
+                    submissions_per_hour=5, secret_key="api-tests-secret-key-" + "k" * 24)
 
 
 @pytest.fixture

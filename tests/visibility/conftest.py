@@ -49,12 +49,16 @@ def rubrics_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+TEST_SECRET_KEY = "visibility-tests-secret-key-" + "q" * 20
+
+
 @pytest.fixture
 def settings(tmp_path: Path, rubrics_dir: Path, vis_pg_url: str) -> Settings:
     return Settings(rubrics_dir=rubrics_dir, database_url=vis_pg_url, blob_dir=tmp_path / "blobs",
                     broker_url="filesystem://", broker_dir=tmp_path / "broker", upload_max_mb=1,
                     submissions_per_hour=50, public_url="http://grader.test",
-                    webhook_allowed_hosts=["127.0.0.1"])  # endpoints registered on loopback (never sent to)
+                    webhook_allowed_hosts=["127.0.0.1"],  # endpoints registered on loopback (never sent to)
+                    secret_key=TEST_SECRET_KEY)  # seals the endpoints' secrets
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from grader.users.service import create_token, create_user, get_user
 
 def _cli(url: str, monkeypatch, *args: str):
     monkeypatch.setenv("GRADER_DATABASE_URL", url)
+    monkeypatch.setenv("GRADER_SECRET_KEY", "token-view-tests-secret-key-" + "v" * 20)
     get_settings.cache_clear()
     try:
         return CliRunner().invoke(main, list(args))
@@ -104,7 +105,7 @@ def test_the_migration_gives_existing_tokens_and_endpoints_their_roles_view(tmp_
                 conn.execute(text("INSERT INTO webhook_endpoints (url, secret, description, events, active, "
                                   "created_by_id, created_at) VALUES ('https://x.example/h', :s, '', "
                                   "'[\"submission.graded\"]', 1, :n, '2026-01-01 00:00:00')"), {"n": n, "s": "k" * 32})
-        upgrade(url)
+        upgrade(url, secret_key="token-view-tests-secret-key-" + "v" * 20)  # the sealing migration needs one
         with engine.connect() as conn:
             tokens = dict(conn.execute(text("SELECT u.role, t.view FROM api_tokens t "
                                             "JOIN users u ON u.id = t.user_id")).all())
