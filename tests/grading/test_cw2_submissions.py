@@ -19,7 +19,8 @@ from grader.rubrics.loader import load_coursework
 
 # Each picture with the item whose test draws it: the markers decide 2.1c and 1.2b from them, and a
 # student sees them as those (after-release) items' output.
-ARTIFACTS = {"gan-fixed-noise": "gan_images", "gan-judge-noise": "gan_images", "vae-reconstructions": "vae_reconstruction"}
+ARTIFACTS = {"gan-fixed-noise": "gan_images", "gan-judge-noise": "gan_images",
+             "vae-reconstructions": "vae_reconstruction"}
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
