@@ -42,7 +42,9 @@ def service_banner(*, url: str, database: str, courseworks: list[str], logs: lis
             "",
             f"Submit the {sample.coursework} reference solution as {student.user.username} (the reply is a receipt):",
             f"  curl -sS -H {auth} -F {shlex.quote(f'file=@{sample.path}')} {base}",
-            "Read its grading status (received, queued, running, graded) and score:",
+            # A student reads the visible items' score before release; `score` is null until then.
+            "Read its grading status (received, queued, running, graded) and, once graded, its visible_score",
+            "(the visible items alone; score stays null until the marks are released to the student):",
             f"  curl -sS -H {auth} {base}/mine",
             f"(one submission: {url}/api/v1/submissions/<id from the receipt>)",
         ]

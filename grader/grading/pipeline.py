@@ -23,6 +23,8 @@ from grader.grading.report import ArtifactFile, GradeReport
 from grader.marks.auto import auto_marks
 from grader.marks.outcomes import TestOutcome, TestResult
 from grader.rubrics.loader import CourseworkFiles
+from grader.rubrics.model import Rubric
+from grader.runs.artifact_view import item_for_test
 from grader.settings import Settings
 
 JUDGE_GRACE_S = 60  # on top of the sandbox's wall time: pytest start-up, hidden tests, clean-up
@@ -96,7 +98,7 @@ def grade_submission(
         _apply_judge_result(report, judge, cw)
         report.artifacts = collect_artifacts(judge.get("artifacts") or [], folder / "artifacts",
                                              artifacts_dir if artifacts_dir is not None else
-                                             (folder / "artifacts" if keep_job else None))
+                                             (folder / "artifacts" if keep_job else None), rubric)
         notebook = judge.get("executed_notebook_path")
         if notebook and Path(notebook).is_file():
             report.executed_notebook = Path(notebook).read_bytes()
@@ -112,9 +114,11 @@ def grade_submission(
     return report
 
 
-def collect_artifacts(records: list[dict[str, Any]], source: Path, target: Path | None) -> list[ArtifactFile]:
+def collect_artifacts(records: list[dict[str, Any]], source: Path, target: Path | None,
+                      rubric: Rubric) -> list[ArtifactFile]:
     """The judge's artifacts, checked (a file of the job's artifacts folder, under its own name) and
-    copied to ``target``; sha256 and size are the copied bytes'. None for ``target``: paths None."""
+    copied to ``target``; sha256 and size are the copied bytes'. None for ``target``: paths None.
+    Each is attached to the rubric item its test scores (``item_for_test``), which decides who sees it."""
     found = []
     for record in records:
         name = str(record["name"])
@@ -128,9 +132,11 @@ def collect_artifacts(records: list[dict[str, Any]], source: Path, target: Path 
             if kept.resolve() != path.resolve():
                 target.mkdir(parents=True, exist_ok=True)
                 kept.write_bytes(data)
+        test = record.get("test")
+        test = str(test) if test is not None else None
         found.append(ArtifactFile(name=name, title=str(record.get("title", "")),
                                   media_type=str(record["media_type"]), sha256=hashlib.sha256(data).hexdigest(),
-                                  size_bytes=len(data), path=kept))
+                                  size_bytes=len(data), path=kept, test=test, item_id=item_for_test(rubric, test)))
     return found
 
 

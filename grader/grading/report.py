@@ -14,7 +14,9 @@ ErrorKind = Literal["submission", "infrastructure"]
 @dataclass(frozen=True)
 class ArtifactFile:
     """A PNG a hidden test drew (the ``artifacts`` fixture), for markers. ``path`` is where the file
-    lies on this host for the caller to store (None once the job folder is gone); never in JSON."""
+    lies on this host for the caller to store (None once the job folder is gone); never in JSON.
+    ``test``: the hidden test whose body drew it; ``item_id``: the rubric item that test scores
+    (None for either: no item's, so staff only)."""
 
     name: str
     title: str
@@ -22,10 +24,12 @@ class ArtifactFile:
     sha256: str
     size_bytes: int
     path: Path | None = None
+    test: str | None = None
+    item_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "media_type": self.media_type, "sha256": self.sha256,
-                "size_bytes": self.size_bytes}
+                "size_bytes": self.size_bytes, "test": self.test, "item_id": self.item_id}
 
 
 @dataclass

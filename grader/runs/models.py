@@ -153,7 +153,8 @@ class RunPenalty(Base):
 
 class RunArtifact(Base):
     """A PNG a hidden test drew in this run (the judge's ``artifacts`` fixture), kept in the blob
-    store for markers; students see it after release (it is drawn from their model's outputs)."""
+    store for markers. ``item_id``: the rubric item whose test drew it (None: no item's), whose
+    visibility decides whether and when a student sees it (``grader.runs.artifact_view``)."""
 
     __tablename__ = "run_artifacts"
     __table_args__ = (UniqueConstraint("run_id", "name"),)
@@ -167,5 +168,6 @@ class RunArtifact(Base):
     blob_key: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
+    item_id: Mapped[str | None] = mapped_column(String(64))  # None: staff only
 
     run: Mapped[GradingRun] = relationship(back_populates="artifacts")

@@ -368,7 +368,7 @@ def _artifact_rows(run_id: int, report: GradeReport, keys: Mapping[str, str]) ->
     if missing:  # a caller bug: the rows would point at nothing
         raise ValueError(f"artifacts not stored: {', '.join(missing)}")
     return [RunArtifact(run_id=run_id, name=a.name, position=n, title=a.title, media_type=a.media_type,
-                        blob_key=keys[a.name], sha256=a.sha256, size_bytes=a.size_bytes)
+                        blob_key=keys[a.name], sha256=a.sha256, size_bytes=a.size_bytes, item_id=a.item_id)
             for n, a in enumerate(report.artifacts)]
 
 

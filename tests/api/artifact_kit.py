@@ -27,13 +27,15 @@ def png(value: int, shape: tuple[int, int] = (2, 3)) -> bytes:
 
 
 def grade_with_artifacts(sessions: sessionmaker[Session], blobs: BlobStore, rubric: Rubric, submission_id: str,
-                         pngs: dict[str, bytes], tests: dict = TESTS) -> int:
-    """Complete the submission's queued full run with these PNGs as its artifacts; returns the run id."""
+                         pngs: dict[str, bytes], tests: dict = TESTS, items: dict[str, str] | None = None) -> int:
+    """Complete the submission's queued full run with these PNGs as its artifacts; returns the run id.
+    ``items``: the item each one belongs to, by name (not named: no item, staff only)."""
     artifacts, keys = [], {}
     for name, data in pngs.items():
         keys[name] = blobs.put(io.BytesIO(data)).sha256
         artifacts.append(ArtifactFile(name=name, title=f"{name} title", media_type="image/png",
-                                      sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data)))
+                                      sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
+                                      item_id=(items or {}).get(name)))
     with sessions() as session:
         run_id = session.scalars(select(GradingRun.id).where(GradingRun.submission_id == uuid.UUID(submission_id),
                                                              GradingRun.kind == RunKind.full,

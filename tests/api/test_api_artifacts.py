@@ -1,4 +1,5 @@
-"""A run's artifacts over the API: markers at once, the student after release, served as PNG only."""
+"""A run's artifacts over the API: markers at once, the student as the drawing item's visibility
+allows, served as PNG only."""
 
 from __future__ import annotations
 
@@ -49,20 +50,41 @@ def test_the_marking_view_lists_them(client, people, sessions):
     assert sheet["run"]["id"] == run
 
 
-def test_students_see_them_only_after_release(client, people, sessions):
-    sub, run = graded(client, people, sessions)
+def test_students_see_each_as_its_items_visibility_allows(client, people, sessions):
+    sub = upload(client, people.headers["student"], notebook("mine = 1")).json()["id"]
+    drawn = {"shown-grid": png(10), "later-grid": png(20), "secret-grid": png(30), "fixture-grid": png(40)}
+    run = grade_with_artifacts(sessions, client.app.state.blobs, client.app.state.courseworks["cwa"].rubric, sub,
+                               drawn, items={"shown-grid": "shown", "later-grid": "later", "secret-grid": "secret"})
     base = f"/api/v1/submissions/{sub}/runs/{run}/artifacts"
-    for role in ("student", "service"):
-        for url in (base, f"{base}/samples"):
-            r = client.get(url, headers=people.headers[role])
-            assert r.status_code == 403 and "released" in r.json()["detail"], (role, url, r.text)
+    student = people.headers["student"]
+
+    def listed(role):
+        r = client.get(base, headers=people.headers[role])
+        assert r.status_code == 200, r.text
+        return [a["name"] for a in r.json()]
+
+    assert listed("service") == list(drawn)  # this API suite's service token has the staff view
+    # Before release: the visible item's only; the after-release one is promised; the rest do not exist.
+    assert listed("student") == ["shown-grid"]
+    r = client.get(f"{base}/shown-grid", headers=student)
+    assert r.status_code == 200 and r.content == drawn["shown-grid"]
+    r = client.get(f"{base}/later-grid", headers=student)
+    assert r.status_code == 403 and "released" in r.json()["detail"], r.text
+    for name in ("secret-grid", "fixture-grid"):
+        r = client.get(f"{base}/{name}", headers=student)
+        assert r.status_code == 404 and r.json() == {"detail": "this run has no such artifact."}, name
+    assert listed("gta") == list(drawn)
     assert client.post("/api/v1/courseworks/cwa/release", headers=people.headers["lecturer"]).status_code == 200
-    for role in ("student", "service"):
-        assert [a["name"] for a in client.get(base, headers=people.headers[role]).json()] == ["samples", "loss-curve"]
-        r = client.get(f"{base}/samples", headers=people.headers[role])
-        assert r.status_code == 200 and r.content == png(200)
+    # After release the after-release item's too; a hidden item's output and one of no item never.
+    assert listed("student") == ["shown-grid", "later-grid"]
+    r = client.get(f"{base}/later-grid", headers=student)
+    assert r.status_code == 200 and r.content == drawn["later-grid"]
+    for name in ("secret-grid", "fixture-grid"):
+        assert client.get(f"{base}/{name}", headers=student).status_code == 404, name
+    for name, data in drawn.items():  # markers keep every one
+        assert client.get(f"{base}/{name}", headers=people.headers["lecturer"]).content == data
     # Another student never learns the run exists, released or not.
-    for url in (base, f"{base}/samples"):
+    for url in (base, f"{base}/shown-grid"):
         assert client.get(url, headers=people.headers["other"]).status_code == 404
 
 

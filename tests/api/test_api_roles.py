@@ -41,9 +41,10 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/submissions/{submission_id}/counting"): {"lecturer"},
     ("DELETE", "/api/v1/submissions/{submission_id}/counting"): {"lecturer"},
     ("GET", "/api/v1/courseworks/{cw}/duplicates"): {"gta", "lecturer"},
-    # Students (and the service for them) only after release; the table runs before the release.
-    ("GET", "/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts"): {"gta", "lecturer"},
-    ("GET", "/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts/{name}"): {"gta", "lecturer"},
+    # A student lists a run's artifacts as their items' visibility allows; the table runs before the
+    # release, and its artifact is an after-release item's. The service here has the staff view.
+    ("GET", "/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts"): {"student", "gta", "lecturer", "service"},
+    ("GET", "/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts/{name}"): {"gta", "lecturer", "service"},
     **{route: EVERYONE for route in PUBLIC},
 }
 # Reading a submission that is not yours says "not found": it does not confirm the id exists.
@@ -121,7 +122,7 @@ def test_the_table_names_every_route(client):
 def test_every_route_for_every_role(client, people, sessions):
     sub = upload(client, people.headers["student"], notebook("mine = 1")).json()
     run_id = grade_with_artifacts(sessions, client.app.state.blobs, client.app.state.courseworks["cwa"].rubric,
-                                  sub["id"], {"samples": png(9)}, tests={})
+                                  sub["id"], {"samples": png(9)}, tests={}, items={"samples": "later"})
     values = {"cw": "cwa", "submission_id": sub["id"], "item_id": "essay", "penalty_id": "layers",
               "run_id": str(run_id), "name": "samples",
               "webhook_id": lambda: client.post("/api/v1/webhooks", headers=people.headers["lecturer"],

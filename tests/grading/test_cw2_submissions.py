@@ -17,7 +17,10 @@ from cw2_submissions import MODEL_FILES, NOTEBOOK, SOLUTION_ZIP, SUBMISSIONS, pi
 from grader.grading.pipeline import grade_submission
 from grader.rubrics.loader import load_coursework
 
-ARTIFACTS = {"gan-fixed-noise", "gan-judge-noise", "vae-reconstructions"}
+# Each picture with the item whose test draws it: the markers decide 2.1c and 1.2b from them, and a
+# student sees them as those (after-release) items' output.
+ARTIFACTS = {"gan-fixed-noise": "gan_images", "gan-judge-noise": "gan_images",
+             "vae-reconstructions": "vae_reconstruction"}
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -96,7 +99,11 @@ def test_reference_through_the_cli_with_its_pictures(cw2, tmp_path: Path):
     assert result["max_score"] == 100 and result["execution"]["mode"] == "definitions"
     skipped = {s["reason"].split(" (")[0] for s in result["execution"]["skipped"]}
     assert {"training call", "writes files"} <= skipped  # the notebook's training and saving did not run
-    assert {a["name"] for a in result["artifacts"]} == ARTIFACTS
+    assert {a["name"]: a["item_id"] for a in result["artifacts"]} == ARTIFACTS
+    assert {a["test"] for a in result["artifacts"]} == {"test_gan.py::test_generated_images",
+                                                        "test_vae_model.py::test_reconstruction"}
+    rubric = {i.id: i for i in cw2.rubric.items}
+    assert {rubric[item].visibility.value for item in ARTIFACTS.values()} == {"after_release"}
     for name in ARTIFACTS:
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from workers.judge.api import ProtocolViolation, StudentCrashed, StudentException, StudentTimeout
+from workers.judge.kept import Artifacts
 from workers.judge.plugin import JudgePlugin, Submission
 from workers.judge.run import run_suite
 
@@ -43,6 +44,8 @@ class ScriptedStudent:
 if __name__ == "__main__":
     suite = Path(sys.argv[1])
     submission = Submission(suite / "submission", "nb.ipynb")
-    plugin = JudgePlugin(ScriptedStudent(), submission, suite / "hidden", seed=1234)
+    artifacts = Artifacts(suite / "artifacts")
+    plugin = JudgePlugin(ScriptedStudent(), submission, suite / "hidden", seed=1234, artifacts=artifacts)
     error = run_suite(plugin, suite / "hidden")
-    print("@@RESULT@@" + json.dumps({"tests": plugin.results, "collected": plugin.collected, "error": error}))
+    print("@@RESULT@@" + json.dumps({"tests": plugin.results, "collected": plugin.collected, "error": error,
+                                     "artifacts": artifacts.records()}))

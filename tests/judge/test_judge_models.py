@@ -126,7 +126,10 @@ def test_models_and_artifacts_in_a_graded_run(root: Path):
     # Listed without host paths, written where asked, and drawn from the student's arrays.
     listed = {a["name"]: a for a in report["artifacts"]}
     assert list(listed) == ["samples", "first"]
-    assert all(set(a) == {"name", "title", "media_type", "sha256", "size_bytes"} for a in listed.values())
+    assert all(set(a) == {"name", "title", "media_type", "sha256", "size_bytes", "test", "item_id"}
+               for a in listed.values())
+    # Each with the test that drew it and the item that test scores (whose visibility a student gets).
+    assert {(a["test"], a["item_id"]) for a in listed.values()} == {("test_models.py::test_artifacts", "artifacts")}
     assert listed["samples"]["title"] == "Six samples" and listed["first"]["title"] == "The first one"
     assert sorted(p.name for p in out.iterdir()) == ["first.png", "samples.png"]
     for name, a in listed.items():

@@ -233,3 +233,40 @@ def test_credit_rejects_nan(bad):
     c = Credit()
     c.partial(7)  # clamped
     assert c.fraction(False) == 1.0
+
+
+def test_an_artifact_records_the_test_whose_body_drew_it_and_a_fixtures_none(tmp_path):
+    # The rubric maps the recorded test to its item, whose visibility decides who sees the picture; a
+    # fixture's picture may serve several tests (of items of any visibility), so it belongs to none.
+    result = judge(tmp_path, {"test_draw.py": '''
+        import numpy as np
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def shared(artifacts):
+            artifacts.image("session-setup", np.zeros((2, 2)))
+            return 1
+
+        @pytest.fixture
+        def around(artifacts):
+            artifacts.image("function-setup", np.zeros((2, 2)))
+            yield
+            artifacts.image("function-teardown", np.zeros((2, 2)))
+
+        def test_first(shared, around, artifacts):
+            artifacts.image("first-body", np.zeros((2, 2)))
+
+        def test_failing(artifacts):
+            artifacts.grid("failing-body", np.zeros((1, 1, 2, 2)))
+            assert False, "drawn, then failed"
+
+        @pytest.mark.parametrize("k", [1])
+        def test_param(artifacts, k):
+            artifacts.image(f"param-body-{k}", np.zeros((2, 2)))
+    '''})
+    assert result["error"] is None, result
+    drawn = {a["name"]: a["test"] for a in result["artifacts"]}
+    assert drawn == {"session-setup": None, "function-setup": None, "first-body": "test_draw.py::test_first",
+                     "function-teardown": None, "failing-body": "test_draw.py::test_failing",
+                     "param-body-1": "test_draw.py::test_param[1]"}
+    assert outcomes(result)["test_failing"] == ("failed", 0.0)

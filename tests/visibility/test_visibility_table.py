@@ -31,7 +31,10 @@ from vis_kit import (
     grade,
     notebook,
     queued_full_run,
+    ARTIFACT_ITEMS,
+    ARTIFACT_SHA256,
     ARTIFACT_TITLE,
+    ARTIFACTS,
     DARK_RUN_SCORE,
     DARK_VISIBLE,
     HIDDEN_ITEM_SCORE,
@@ -207,10 +210,11 @@ def _contexts(sessions, submissions: dict[str, tuple[str, str]], webhook_id: int
         for sub_id, (code, _) in submissions.items():
             runs = session.scalars(select(GradingRun.id).where(GradingRun.submission_id == uuid.UUID(sub_id))).all()
             for run_id in runs:
-                # Visible ids only: a path is echoed in replies (errors, redirects) and must not carry a canary.
-                out.append({"cw": code, "submission_id": sub_id, "run_id": str(run_id), "name": "grid",
-                            "item_id": "vis_shape" if code == "mix" else "dark_later", "penalty_id": "pen_vis",
-                            "webhook_id": str(webhook_id), "pick_id": "1", "entry_id": "1"})
+                for name in ARTIFACTS:  # every artifact of the run, whatever item drew it
+                    # Visible ids only: a path is echoed in replies (errors, redirects) and must not carry a canary.
+                    out.append({"cw": code, "submission_id": sub_id, "run_id": str(run_id), "name": name,
+                                "item_id": "vis_shape" if code == "mix" else "dark_later", "penalty_id": "pen_vis",
+                                "webhook_id": str(webhook_id), "pick_id": "1", "entry_id": "1"})
     return out
 
 
@@ -308,6 +312,14 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
                        json={"score": score, "comment": comment, "expected_version": None})
         assert r.status_code == 200, r.text
 
+    # Markers see every artifact, each attached to the item whose test drew it (none: a penalty's
+    # test, a fixture).
+    mix_run = next(r for r in client.get(f"/api/v1/submissions/{mix}", headers=headers["lecturer"]).json()["runs"]
+                   if r["kind"] == "full")["id"]
+    drawn = client.get(f"/api/v1/submissions/{mix}/runs/{mix_run}/artifacts", headers=headers["lecturer"]).json()
+    assert {a["name"]: a["item_id"] for a in drawn} == ARTIFACT_ITEMS, drawn
+    assert {a["name"]: a["sha256"] for a in drawn} == ARTIFACT_SHA256
+
     # Staff keep the full view: the score, the total, the infrastructure error's text. And the
     # scanner sees the canaries in what staff read (it would see them in a student's body).
     staff_reply = client.get(f"/api/v1/submissions/{mix}", headers=headers["lecturer"])
@@ -380,8 +392,14 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
             if released:
                 assert "CANARY_HIDDEN_TITLE_zq1" in seen and "CANARY_LATER_MSG_values" in seen, who
                 assert "CANARY_ESSAY_COMMENT" in seen, who
-        if released:
-            assert ARTIFACT_TITLE in scan.text("student", True) and "CANARY_ART_BYTES" in scan.text("service", True)
+        # A visible item's artifact at any time (listed and downloaded), an after-release item's once released.
+        for who in ("student", "service"):
+            seen = scan.text(who, released)
+            scan.expect(seen.count(ARTIFACT_SHA256["shape-grid"]) >= 2,
+                        f"{phase}: {who} did not list and download the visible item's artifact")
+            if released:
+                scan.expect(ARTIFACT_TITLE in seen and seen.count(ARTIFACT_SHA256["grid"]) >= 2,
+                            f"{phase}: {who} did not list and download the after-release item's artifact")
 
     logout = browser.post("/logout", headers={"X-CSRF-Token": csrf}, follow_redirects=False)
     scan.check("session", "POST /logout", logout, released=True)

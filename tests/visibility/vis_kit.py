@@ -9,25 +9,39 @@ and no sum of visible items can make one. Before release a student's body may th
 no number with a fraction at all, but for the few listed in ``INNOCENT_NUMBERS``.
 
 Canary strings. ``NEVER`` never reaches a student (hidden messages and comments, infrastructure
-errors, hidden test ids, logs); ``UNTIL_RELEASE`` only after release (hidden names, after-release
-messages, marker comments, artifacts).
+errors, hidden test ids, logs, the output of hidden items and of no item); ``UNTIL_RELEASE`` only
+after release (hidden names, after-release messages, marker comments, after-release items' output).
+
+Artifacts. The graded mix run keeps one real PNG per kind of drawer (``ARTIFACTS``): a visible
+item's test, an after-release item's, a hidden item's, a penalty's test (no item) and a fixture (no
+test). They go through the worker's own functions: the judge's ``Artifacts`` (its record names the
+test drawing, as the judge's plugin sets it), the pipeline's ``collect_artifacts`` (test -> item),
+the worker's ``_store_artifacts`` and ``complete_run``. Each PNG's title and sha256 are canaries of
+the item's visibility: the sha256 is in every list and in every download's ``X-Content-SHA256``.
 """
 
 from __future__ import annotations
 
-import io
+import hashlib
 import json
 import re
+import tempfile
 import uuid
+from pathlib import Path
 
 import nbformat
+import numpy as np
 from sqlalchemy import select
 
-from grader.grading.report import ArtifactFile, GradeReport
+from grader.grading.pipeline import collect_artifacts
+from grader.grading.report import GradeReport
 from grader.marks.auto import auto_marks
 from grader.marks.outcomes import TestOutcome, TestResult
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run
+from workers.judge.artifacts import image_png
+from workers.judge.kept import Artifacts
+from workers.tasks import _store_artifacts
 
 MIX = """\
 coursework: mix
@@ -106,14 +120,35 @@ MIX_TOTAL = 13.39  # 3 + 2 + 3.01 + 2.02 + 4.16 + 0.32 - 1 - 0.04 - 0.08
 INFRA_RETRIED = "CANARY_INFRA_RETRIED: judge crashed; FAILED test_mix.py::test_hidden_zq1 - AssertionError: 0.37"
 INFRA_FINAL = "CANARY_INFRA_FINAL: sandbox died; pytest tail: test_dark.py::test_hidden_zq4 expected [4, 2]"
 RUN_LOG = "CANARY_LOG judge output: test_hidden_zq1 test_hidden_zq4"
-ARTIFACT_TITLE = "CANARY_ART_TITLE grid from the judge's noise"
-ARTIFACT_BYTES = b"\x89PNG\r\n\x1a\n" + b"CANARY_ART_BYTES" + bytes(64)
+ARTIFACT_TITLE = "CANARY_ART_TITLE grid from the judge's noise"  # the after-release item's
+
+
+def _pixels(shade: int) -> np.ndarray:
+    """A 3 x 4 grey image of one shade: each artifact's own, so its PNG's sha256 tells it apart."""
+    return np.full((3, 4), shade, dtype=np.uint8)
+
+
+# name -> (the test drawing it, None in a fixture; its title; its item's visibility, None: no item)
+ARTIFACTS = {
+    "shape-grid": ("test_mix.py::test_shape", "Shapes your model produced", "visible"),
+    "grid": ("test_mix.py::test_values", ARTIFACT_TITLE, "after_release"),
+    "secret-grid": ("test_mix.py::test_hidden_zq1", "CANARY_NEVER_ART_hidden", "hidden"),
+    "labels-grid": ("test_mix.py::test_labels", "CANARY_NEVER_ART_penalty", None),
+    "noise-grid": (None, "CANARY_NEVER_ART_fixture", None),
+}
+ARTIFACT_PIXELS = {name: _pixels(40 * n + 20) for n, name in enumerate(ARTIFACTS)}
+ARTIFACT_PNGS = {name: image_png(pixels) for name, pixels in ARTIFACT_PIXELS.items()}  # as the judge draws
+ARTIFACT_SHA256 = {name: hashlib.sha256(data).hexdigest() for name, data in ARTIFACT_PNGS.items()}
+ARTIFACT_ITEMS = {"shape-grid": "vis_shape", "grid": "later_values", "secret-grid": "hid_zq1",
+                  "labels-grid": None, "noise-grid": None}  # what the rubric maps each one's test to
 
 NEVER = ("CANARY_HIDDEN_MSG", "CANARY_HIDDEN_PEN_MSG", "CANARY_HIDDEN_COMMENT", "CANARY_INFRA", "CANARY_LOG",
-         "test_hidden_")
+         "test_hidden_", "CANARY_NEVER_ART",
+         *(ARTIFACT_SHA256[name] for name, (_, _, seen) in ARTIFACTS.items() if seen in (None, "hidden")))
 UNTIL_RELEASE = ("CANARY_HIDDEN_TITLE", "CANARY_HIDDEN_MANUAL_TITLE", "CANARY_HIDDEN_PENALTY_TITLE", "hid_zq1",
                  "hid_manual_zq2", "pen_hid_zq3", "dark_hid_zq4", "CANARY_LATER_MSG", "CANARY_LATER_PEN_MSG",
-                 "CANARY_ESSAY_COMMENT", "CANARY_ART")
+                 "CANARY_ESSAY_COMMENT", "CANARY_ART",
+                 *(ARTIFACT_SHA256[name] for name, (_, _, seen) in ARTIFACTS.items() if seen == "after_release"))
 # Numbers with a fraction a student may read before release: the courseworks' weights.
 INNOCENT_NUMBERS = (0.4, 0.6)
 # Prometheus samples that are times, not marks (the oldest queued run's age, when a series began).
@@ -169,19 +204,31 @@ def queued_full_run(sessions, submission_id: str) -> int:
             GradingRun.status == RunStatus.queued)).one()
 
 
+def draw_artifacts(folder: Path) -> list[dict]:
+    """The judge's side: ``ARTIFACTS`` kept by its ``Artifacts``, each while its test runs (as the
+    judge's plugin marks the test running), and the records its result lists."""
+    kept = Artifacts(folder)
+    for name, (test, title, _) in ARTIFACTS.items():
+        kept.test = test
+        kept.image(name, ARTIFACT_PIXELS[name], title=title)
+        kept.test = None
+    return kept.records()
+
+
 def grade(sessions, app, code: str, submission_id: str, artifacts: bool) -> None:
-    """Record a graded run as the worker does (``complete_run``), with a canary log and artifact."""
+    """Record a graded run as the worker does (``complete_run``), with a canary log and ``ARTIFACTS``."""
     rubric = app.state.courseworks[code].rubric
-    files, keys = [], {}
-    if artifacts:
-        blob = app.state.blobs.put(io.BytesIO(ARTIFACT_BYTES))
-        files = [ArtifactFile(name="grid", title=ARTIFACT_TITLE, media_type="image/png", sha256=blob.sha256,
-                              size_bytes=blob.size)]
-        keys = {"grid": blob.sha256}
-    report = GradeReport(coursework=code, status="graded", max_score=rubric.total_points,
-                         auto_max_score=rubric.auto_max_score, duration_s=1.0, marks=auto_marks(rubric, RESULTS[code]),
-                         artifacts=files)
-    with sessions() as session:
-        lease = claim_run(session=session, run_id=queued_full_run(sessions, submission_id), worker_id="vis-worker")
-        assert complete_run(session=session, lease=lease, report=report, tests=RESULTS[code], log=RUN_LOG,
-                            artifact_keys=keys) is RunStatus.graded
+    with tempfile.TemporaryDirectory() as tmp:
+        files, keys = [], {}
+        if artifacts:
+            judged = Path(tmp) / "job" / "artifacts"
+            files = collect_artifacts(draw_artifacts(judged), judged, Path(tmp) / "kept", rubric)
+            keys = _store_artifacts(app.state.blobs, GradeReport(coursework=code, status="graded", max_score=0,
+                                                                 auto_max_score=0, artifacts=files))
+        report = GradeReport(coursework=code, status="graded", max_score=rubric.total_points,
+                             auto_max_score=rubric.auto_max_score, duration_s=1.0,
+                             marks=auto_marks(rubric, RESULTS[code]), artifacts=files)
+        with sessions() as session:
+            lease = claim_run(session=session, run_id=queued_full_run(sessions, submission_id), worker_id="vis-worker")
+            assert complete_run(session=session, lease=lease, report=report, tests=RESULTS[code], log=RUN_LOG,
+                                artifact_keys=keys) is RunStatus.graded

@@ -41,8 +41,9 @@ def test_a_graded_runs_artifacts_are_stored_with_it(world: World):
     with world.sessions() as s:
         rows = s.scalars(select(RunArtifact).where(RunArtifact.run_id == run_id).order_by(RunArtifact.position)).all()
         s.expunge_all()
-    assert [(r.name, r.title, r.media_type) for r in rows] == [("half", "Half grey", "image/png"),
-                                                               ("pair", "A pair", "image/png")]
+    # Each attached to the item its drawing test scores: its visibility decides what a student sees.
+    assert [(r.name, r.title, r.media_type, r.item_id) for r in rows] == [("half", "Half grey", "image/png", "add"),
+                                                                          ("pair", "A pair", "image/png", "add")]
     for row in rows:
         with world.api_blobs.open(row.blob_key) as f:  # the worker's store is the API's (one folder)
             data = f.read()

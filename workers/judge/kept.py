@@ -2,6 +2,8 @@
 
 Files go to the job's artifacts folder as ``NAME.png``; ``records()`` is what the judge's result
 lists (and the pipeline hands on to whoever stores the run). Caps bound what one run can keep.
+Each record names the test whose body drew it (``test``; None outside a test's body, e.g. in a
+fixture): the rubric maps that test to the item whose visibility decides who sees the picture.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Artifacts:
     def __init__(self, directory: Path):
         self.directory = Path(directory)
         self._kept: dict[str, dict[str, Any]] = {}
+        self.test: str | None = None  # the node id of the test running now; set by the judge's plugin
 
     def image(self, name: str, pixels: np.ndarray, title: str = "",
               value_range: tuple[float, float] = (0.0, 1.0)) -> None:
@@ -39,7 +42,8 @@ class Artifacts:
         self._save(name, draw.clean_title(title), draw.grid_png(images, nrow, value_range))
 
     def records(self) -> list[dict[str, Any]]:
-        """Every kept artifact, in the order saved: name, title, media_type, sha256, size_bytes, path."""
+        """Every kept artifact, in the order saved: name, title, media_type, sha256, size_bytes, path,
+        test (the node id of the test that drew it, or None)."""
         return [dict(r) for r in self._kept.values()]
 
     def _check(self, name: str) -> None:
@@ -59,4 +63,5 @@ class Artifacts:
         tmp.write_bytes(png)
         os.replace(tmp, path)  # a half-written PNG is never listed
         self._kept[name] = {"name": name, "title": title, "media_type": MEDIA_TYPE,
-                            "sha256": hashlib.sha256(png).hexdigest(), "size_bytes": len(png), "path": str(path)}
+                            "sha256": hashlib.sha256(png).hexdigest(), "size_bytes": len(png), "path": str(path),
+                            "test": self.test}

@@ -178,6 +178,18 @@ class JudgePlugin:
         return report
 
     @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        # Artifacts drawn by the test's own body belong to it (and so to its rubric item); one drawn
+        # in a fixture's set-up or teardown may serve several tests and belongs to none (staff only).
+        if self._artifacts is not None:
+            self._artifacts.test = item.nodeid
+        try:
+            return (yield)
+        finally:
+            if self._artifacts is not None:
+                self._artifacts.test = None
+
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item, nextitem):
         result = yield
         self._finish(item)

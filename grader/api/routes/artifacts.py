@@ -1,17 +1,19 @@
 """A grading run's artifacts: the PNGs its hidden tests drew from the student's model's outputs.
 
-Markers (GTAs, lecturers) see them at once; a student, and a course system acting for one, once the
-coursework's marks are released to that student: they are results, like ``after_release`` items.
+Markers (GTAs, lecturers, staff-view tokens) see every one at once. A student, and a course system
+acting for one with the student view, see an artifact as DESIGN's visibility table shows its item's
+output (``grader.runs.artifact_view``): a visible item's at any time, an after-release item's once
+the marks are released to that student, a hidden item's or one of no item never (not found).
 The PNG is served as an image only, never as a page: ``nosniff`` and a CSP that allows nothing.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.api.deps import BlobStoreDep, CurrentReader, SessionDep
@@ -21,8 +23,8 @@ from grader.api.schemas.artifacts import ArtifactRead
 from grader.blobs import BlobNotFound
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import is_released
+from grader.runs.artifact_view import artifacts_for_reader
 from grader.runs.models import GradingRun, RunArtifact
-from grader.users.models import Role
 from grader.users.service import TokenOwner
 
 router = APIRouter(tags=["artifacts"])
@@ -34,41 +36,49 @@ def artifact_url(submission_id: uuid.UUID, run_id: int, name: str) -> str:
     return f"/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts/{name}"
 
 
-def artifact_reads(submission_id: uuid.UUID, run: GradingRun) -> list[ArtifactRead]:
+def artifact_reads(submission_id: uuid.UUID, run: GradingRun,
+                   artifacts: Iterable[RunArtifact] | None = None) -> list[ArtifactRead]:
+    """``artifacts``: those of the run this reader may see (default: all of them, for staff)."""
     return [ArtifactRead(name=a.name, title=a.title, media_type=a.media_type, sha256=a.sha256,
-                         size_bytes=a.size_bytes, url=artifact_url(submission_id, run.id, a.name))
-            for a in run.artifacts]
+                         size_bytes=a.size_bytes, item_id=a.item_id, url=artifact_url(submission_id, run.id, a.name))
+            for a in (run.artifacts if artifacts is None else artifacts)]
 
 
-def _run(session: Session, owner: TokenOwner, submission_id: uuid.UUID, run_id: int) -> GradingRun:
+def _run(session: Session, owner: TokenOwner, submission_id: uuid.UUID, run_id: int) -> tuple[GradingRun, bool]:
+    """The run, if the caller may see its submission, and whether its marks are released to this
+    reader (always False for staff, who see everything anyway)."""
     sub = visible_submission(session, owner, submission_id)
     run = session.get(GradingRun, run_id)
     if run is None or run.submission_id != sub.id:
         raise HTTPException(404, "this submission has no such grading run.")
-    if owner.user.role in (Role.student, Role.service):
-        coursework = session.get(Coursework, sub.coursework_id)
-        if not is_released(session=session, coursework=coursework, student_id=sub.student_id):
-            raise HTTPException(403, "a run's artifacts are shown once the marks are released.")
-    return run
+    released = owner.student_view and is_released(
+        session=session, coursework=session.get(Coursework, sub.coursework_id), student_id=sub.student_id)
+    return run, released
 
 
 @router.get("/submissions/{submission_id}/runs/{run_id}/artifacts", response_model=list[ArtifactRead],
             responses=ERRORS)
 def list_artifacts(submission_id: uuid.UUID, run_id: int, session: SessionDep,
                    owner: CurrentReader) -> list[ArtifactRead]:
-    """The run's artifacts in the order its tests saved them (students: after release)."""
-    return artifact_reads(submission_id, _run(session, owner, submission_id, run_id))
+    """The run's artifacts in the order its tests saved them; for a student only those the visibility
+    table shows (a visible item's; an after-release item's once released)."""
+    run, released = _run(session, owner, submission_id, run_id)
+    return artifact_reads(submission_id, run,
+                          artifacts_for_reader(run, student_view=owner.student_view, released=released))
 
 
 @router.get("/submissions/{submission_id}/runs/{run_id}/artifacts/{name}", response_class=StreamingResponse,
             responses={**ERRORS, 200: {"content": {"image/png": {}}, "description": "the PNG"}})
 def get_artifact(submission_id: uuid.UUID, run_id: int, name: str, session: SessionDep, blobs: BlobStoreDep,
                  owner: CurrentReader) -> StreamingResponse:
-    """One artifact's PNG (students: after release)."""
-    run = _run(session, owner, submission_id, run_id)
-    row = session.scalars(select(RunArtifact).where(RunArtifact.run_id == run.id, RunArtifact.name == name)).first()
+    """One artifact's PNG, if the list would show it to this reader."""
+    run, released = _run(session, owner, submission_id, run_id)
+    row = _named(artifacts_for_reader(run, student_view=owner.student_view, released=released), name)
     if row is None:
-        raise HTTPException(404, "this run has no such artifact.")
+        if owner.student_view and not released and \
+                _named(artifacts_for_reader(run, student_view=True, released=True), name) is not None:
+            raise HTTPException(403, "this picture is shown once the marks are released.")
+        raise HTTPException(404, "this run has no such artifact.")  # a hidden item's, too: it is never shown
     try:
         stream = blobs.open(row.blob_key)
     except BlobNotFound:
@@ -82,3 +92,7 @@ def get_artifact(submission_id: uuid.UUID, run_id: int, name: str, session: Sess
     return StreamingResponse(chunks(), media_type=row.media_type, headers={
         **PNG_HEADERS, "Content-Length": str(row.size_bytes), "X-Content-SHA256": row.sha256,
         "Content-Disposition": f'inline; filename="{row.name}.png"'})
+
+
+def _named(artifacts: list[RunArtifact], name: str) -> RunArtifact | None:
+    return next((a for a in artifacts if a.name == name), None)

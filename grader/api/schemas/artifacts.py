@@ -1,4 +1,4 @@
-"""A run's artifacts: PNGs the hidden tests drew, for markers (and students after release)."""
+"""A run's artifacts: PNGs the hidden tests drew, for markers (and students as their items' visibility allows)."""
 
 from __future__ import annotations
 
@@ -11,4 +11,5 @@ class ArtifactRead(BaseModel):
     media_type: str
     sha256: str
     size_bytes: int
+    item_id: str | None = None  # the rubric item whose test drew it; None: no item's (markers only)
     url: str  # the PNG itself, under /api/v1

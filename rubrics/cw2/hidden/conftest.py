@@ -168,6 +168,18 @@ def array(value) -> np.ndarray | None:
     return arr.astype(np.float64) if arr.dtype.kind in "biuf" else None
 
 
+def draw_for_markers(draw) -> None:
+    """Draw a picture for the markers without it ever deciding marks: a model that cannot draw leaves
+    its picture out (its own items say what that costs). A picture belongs to the item of the test
+    drawing it, and is shown to the student as that item's output is (docs/hidden-tests.md)."""
+    from workers.judge.api import ArtifactError, StudentError
+
+    try:
+        draw()
+    except (AssertionError, ArtifactError, StudentError):
+        pass
+
+
 def binary_cross_entropy(p: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Elementwise BCE as torch computes it (logs clamped at -100)."""
     with np.errstate(divide="ignore"):

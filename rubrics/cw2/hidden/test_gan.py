@@ -1,9 +1,10 @@
 """Part 2: the submitted generator and discriminator, loaded in the student's kernel, on noise and
-images the judge chooses. The generated-images item is a suggestion the marker confirms."""
+images the judge chooses. The generated-images item is a suggestion the marker confirms, from the
+grids its test draws (so they share its after-release visibility)."""
 
 import numpy as np
 
-from conftest import D_FILE, G_FILE, HELD_OUT_START, array, digits, fixed_noise
+from conftest import D_FILE, G_FILE, HELD_OUT_START, array, digits, draw_for_markers, fixed_noise
 
 GENERATE = """
 images = model(torch.tensor(z)).float()
@@ -72,17 +73,28 @@ def image_scores(images: np.ndarray, held_out: np.ndarray) -> tuple[float, float
     return diversity, closeness
 
 
-def test_generated_images(kernel, judge_noise, held_out, credit):
-    images = np.clip(generate(kernel, judge_noise), -1, 1)
+def suggestion(images: np.ndarray, held_out: np.ndarray) -> tuple[float, str]:
+    """The share of the item the judge suggests for these samples, and why."""
     diversity, closeness = image_scores(images, held_out)
     if diversity < COLLAPSE:
-        credit.score(0.2, f"mode collapse: samples from different noise are nearly identical (diversity "
-                          f"{diversity:.2f} of the real digits')")
-        return
+        return 0.2, (f"mode collapse: samples from different noise are nearly identical (diversity "
+                     f"{diversity:.2f} of the real digits')")
     for edge, share in QUALITY:
         if closeness <= edge:
-            credit.score(share, f"diversity {diversity:.2f} of the real digits'; distance to the nearest "
-                                f"training digit {closeness:.2f} times the real digits' (band: at most {edge:g})")
-            return
-    credit.score(0.4, f"diversity {diversity:.2f} of the real digits'; samples are far from real digits "
-                      f"(distance to the nearest training digit {closeness:.2f} times the real digits')")
+            return share, (f"diversity {diversity:.2f} of the real digits'; distance to the nearest "
+                           f"training digit {closeness:.2f} times the real digits' (band: at most {edge:g})")
+    return 0.4, (f"diversity {diversity:.2f} of the real digits'; samples are far from real digits "
+                 f"(distance to the nearest training digit {closeness:.2f} times the real digits')")
+
+
+def test_generated_images(kernel, judge_noise, held_out, credit, artifacts):
+    images = np.clip(generate(kernel, judge_noise), -1, 1)
+    share, message = suggestion(images, held_out)
+    # The marker decides 2.1c from these grids: drawn by this item's test, they are its output.
+    draw_for_markers(lambda: artifacts.grid(
+        "gan-fixed-noise", np.clip(generate(kernel, fixed_noise()), -1, 1), nrow=10, value_range=(-1, 1),
+        title="2.1c Generator samples from the fixed noise (10 x 10)"))
+    draw_for_markers(lambda: artifacts.grid(
+        "gan-judge-noise", images[:100], nrow=10, value_range=(-1, 1),
+        title="2.1c Generator samples from noise drawn for this grading run (10 x 10)"))
+    credit.score(share, message)

@@ -4,7 +4,7 @@ earns nothing here."""
 
 import numpy as np
 
-from conftest import VAE_FILE, array, binary_cross_entropy
+from conftest import VAE_FILE, array, binary_cross_entropy, draw_for_markers
 
 RECONSTRUCT = """
 out = model.encode(torch.tensor(x))
@@ -30,8 +30,19 @@ def test_vae_model(kernel, test_split, rng):
     reconstruct(kernel, test_split[rng.choice(len(test_split), size=32, replace=False)])
 
 
-def test_reconstruction(kernel, test_split, credit):
+def draw_reconstructions(kernel, artifacts, held_out: np.ndarray) -> None:
+    """For the 1.2b markers: 50 held-out digits (odd rows) above their reconstructions (even rows)."""
+    batch = held_out[:50]
+    recon = reconstruct(kernel, batch)
+    rows = [block for i in range(0, 50, 10) for block in (batch[i:i + 10], recon[i:i + 10])]
+    artifacts.grid("vae-reconstructions", np.concatenate(rows), nrow=10,
+                   title="1.2b VAE: held-out digits (odd rows) and their reconstructions (even rows)")
+
+
+def test_reconstruction(kernel, test_split, held_out, credit, artifacts):
     recon = reconstruct(kernel, test_split)
+    # Drawn by this item's test, the grid is its output (shown to the student with it, after release).
+    draw_for_markers(lambda: draw_reconstructions(kernel, artifacts, held_out))
     x = test_split.astype(np.float64)
     floor = binary_cross_entropy(np.clip(x, 1e-12, 1 - 1e-12), x).sum(axis=(1, 2, 3))
     excess = float(np.mean(binary_cross_entropy(recon, x).sum(axis=(1, 2, 3)) - floor))
