@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from grader.api.deps import CurrentExporter, SessionDep
-from grader.api.responses import ERRORS
+from grader.api.responses import ERRORS, error
 from grader.api.schemas.webhooks import DeliveryRead, WebhookCreate, WebhookCreated, WebhookRead
 from grader.webhooks.service import (
     WebhookError,
@@ -27,7 +27,7 @@ WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the endpoint's 
 
 
 @router.post("/webhooks", status_code=201, response_model=WebhookCreated,
-             responses={**ERRORS, 422: {"description": "a bad URL, a short secret or an unknown event"}})
+             responses={**ERRORS, 422: error("a bad URL, a short secret or an unknown event")})
 def register_webhook(body: WebhookCreate, session: SessionDep, owner: WebhookManager) -> WebhookCreated:
     """Register an endpoint. Each event is POSTed to it signed with the secret (see docs/webhooks.md)."""
     try:
