@@ -35,6 +35,7 @@ from grader.db.engine import make_engine, session_factory  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 
 DEFAULT_EXAMPLES = 10
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def fuzz_examples() -> int:
@@ -89,7 +90,9 @@ def live_service(fuzz_settings: Settings, server_log: Path) -> Iterator[str]:
            "GRADER_LOG_DIR": str(fuzz_settings.log_dir), "GRADER_UPLOAD_MAX_MB": str(fuzz_settings.upload_max_mb),
            "GRADER_SUBMISSIONS_PER_HOUR": str(fuzz_settings.submissions_per_hour),
            "GRADER_JOBS_DIR": str(fuzz_settings.jobs_dir), "GRADER_STATE_DIR": str(fuzz_settings.state_dir),
-           "GRADER_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+           "GRADER_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           # The code of this checkout, whichever checkout the virtualenv's editable install points at.
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     grader = Path(sys.executable).with_name("grader")
     with server_log.open("ab") as log:
         proc = subprocess.Popen([str(grader), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
@@ -140,6 +143,7 @@ def seeded(live_service: str, fuzz_engine: Engine, fuzz_sessions: sessionmaker[S
 def api_schema(live_service: str, seeded: Seeded, role: str):
     """The running service's OpenAPI document as this role's fuzzer sees it."""
     schema = schemathesis.openapi.from_url(f"{live_service}/openapi.json")
-    schema.config.update(base_url=live_service, headers=seeded.headers(role))
+    # A generous timeout: two shared cores, and the largest valid bodies (10,000 roster entries).
+    schema.config.update(base_url=live_service, headers=seeded.headers(role), request_timeout=60)
     install_hooks(schema, seeded, role)
     return schema

@@ -45,8 +45,11 @@ def install_hooks(schema: Any, seeded: Seeded, role: str) -> None:
 
     pairs = [(seeded.submissions[label], run_id) for label, run_id in seeded.runs.items()]
 
-    def realistic(params: dict) -> st.SearchStrategy:
-        fields = {name: _mostly(known.get(name, []), value) for name, value in params.items()}
+    def realistic(params: dict, deleting: bool) -> st.SearchStrategy:
+        # Deletes target their own webhooks, so the one whose deliveries are read stays: the last,
+        # as the coverage phase deletes id 1 (the schema's minimum) itself.
+        values = {**known, "webhook_id": seeded.webhooks[:-1] if deleting else seeded.webhooks[-1:]}
+        fields = {name: _mostly(values.get(name, []), value) for name, value in params.items()}
         if "submission_id" in params and "run_id" in params:  # a run belongs to one submission: draw both
             pair = _mostly(pairs, (params["submission_id"], params["run_id"]))
             rest = {k: v for k, v in fields.items() if k not in ("submission_id", "run_id")}
@@ -56,7 +59,9 @@ def install_hooks(schema: Any, seeded: Seeded, role: str) -> None:
 
     @schema.hook
     def before_generate_path_parameters(context, strategy):
-        return strategy.flatmap(lambda params: realistic(params) if isinstance(params, dict) else st.just(params))
+        deleting = context.operation is not None and context.operation.method.upper() == "DELETE"
+        return strategy.flatmap(
+            lambda params: realistic(params, deleting) if isinstance(params, dict) else st.just(params))
 
     acting = ACTING_FOR.get(role, [])
 
@@ -90,7 +95,7 @@ def _valid_request(method_path: str, seeded: Seeded, role: str) -> dict[str, Any
     graded = seeded.submissions["alice-cwa-graded"] if role != "service" else seeded.submissions["bob-cwa-graded"]
     released = seeded.submissions["alice-cwb-graded"]
     acting = {ACTING_HEADER: "s1"} if role == "service" else {}
-    webhook = seeded.webhooks[-1]
+    webhook = seeded.webhooks[0]
     requests: dict[str, dict[str, Any]] = {
         "POST /api/v1/courseworks/{cw}/submissions": dict(path_parameters={"cw": "cwa"}, headers=acting,
                                                           body={"file": NOTEBOOK}, media_type="multipart/form-data"),
@@ -127,7 +132,7 @@ def _valid_request(method_path: str, seeded: Seeded, role: str) -> dict[str, Any
         "POST /api/v1/webhooks": dict(body={"url": "https://course.example.org/new", "events": ["submission.graded"],
                                             "description": "fuzz"}, media_type="application/json"),
         "DELETE /api/v1/webhooks/{webhook_id}": dict(path_parameters={"webhook_id": webhook}),
-        "GET /api/v1/webhooks/{webhook_id}/deliveries": dict(path_parameters={"webhook_id": seeded.webhooks[0]},
+        "GET /api/v1/webhooks/{webhook_id}/deliveries": dict(path_parameters={"webhook_id": seeded.webhooks[-1]},
                                                              query={"limit": 10}),
         "GET /api/v1/health": dict(),
         "GET /metrics": dict(),

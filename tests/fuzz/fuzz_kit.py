@@ -164,7 +164,7 @@ def _grade(sessions: sessionmaker[Session], blobs: BlobStore, settings: Settings
 
 def seed(base_url: str, sessions: sessionmaker[Session], blobs: BlobStore, settings: Settings) -> Seeded:
     """Accounts, uploads through the API (alice and bob share one file: a duplicate flag), graded
-    runs with artifacts, cwb released, and three webhooks."""
+    runs with artifacts, cwb released, and four webhooks."""
     seeded = Seeded()
     with sessions() as session:
         _accounts(session, seeded)
@@ -180,7 +180,7 @@ def seed(base_url: str, sessions: sessionmaker[Session], blobs: BlobStore, setti
     with sessions() as session:
         cwb = session.scalars(select(Coursework).where(Coursework.code == "cwb")).one()
         release_coursework(session=session, coursework=cwb, released_by_id=None, note="seeded")
-        for n in range(3):
+        for n in range(4):  # the last is read (deliveries), the rest are the fuzzer's to delete
             endpoint, _ = create_endpoint(session=session, url=f"https://course.example.org/hook/{n}",
                                           description=f"seeded {n}")
             seeded.webhooks.append(endpoint.id)
