@@ -42,6 +42,21 @@ def test_every_declared_error_is_a_detail_sentence(live_service: str) -> None:
     assert not wrong, "error replies not declared as {detail: string}: " + ", ".join(wrong[:10])
 
 
+def test_an_oversized_body_is_a_declared_413(live_service: str, seeded, fuzz_settings) -> None:
+    """``BodyLimit`` answers 413 on every route before the route runs: a roster past the upload limit
+    got a status the document did not declare for it."""
+    doc = httpx.get(f"{live_service}/openapi.json").json()
+    undeclared = [f"{m.upper()} {p}" for p, ops in doc["paths"].items() for m, op in ops.items()
+                  if "requestBody" in op and "413" not in op["responses"]]
+    assert not undeclared, "413 not declared: " + ", ".join(undeclared)
+    # The largest roster the schema allows, with long names: ~2.4 MB, past the 1 MB (+1 MB slack) limit.
+    students = [{"external_id": f"big{i}", "name": "n" * 200} for i in range(10_000)]
+    assert fuzz_settings.upload_max_mb == 1
+    response = httpx.post(f"{live_service}/api/v1/roster", headers=seeded.headers("lecturer"),
+                          json={"students": students}, timeout=60)
+    assert response.status_code == 413 and "larger than" in response.json()["detail"]
+
+
 def test_a_422_has_the_declared_shape(live_service: str, seeded) -> None:
     response = httpx.get(f"{live_service}/api/v1/submissions/not-a-uuid", headers=seeded.headers("gta"))
     assert response.status_code == 422
