@@ -35,15 +35,7 @@ from grader.courseworks.models import Coursework  # noqa: E402
 from grader.db.engine import make_engine, session_factory  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 
-DEFAULT_EXAMPLES = 10
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def fuzz_examples() -> int:
-    raw = os.environ.get("GRADER_FUZZ_EXAMPLES", str(DEFAULT_EXAMPLES))
-    if not raw.isdigit() or int(raw) < 1:
-        pytest.fail(f"GRADER_FUZZ_EXAMPLES must be a positive whole number, not {raw!r}", pytrace=False)
-    return int(raw)
 
 
 def _free_port() -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from fuzz_kit import COURSEWORKS, ITEMS, PENALTIES, ROLES, Seeded, notebook
+from fuzz_kit import PENALTIES, ROLES, Seeded, notebook
 
 ACTING_HEADER = "x-on-behalf-of"
 # The external id each role names in X-On-Behalf-Of: a service token acts for any student on the
@@ -148,5 +148,3 @@ def valid_case(operation: Any, seeded: Seeded, role: str) -> Any:
     request["headers"] = {**request.get("headers", {}), **seeded.headers(role)}
     return operation.Case(**request)
 
-
-__all__ = ["install_hooks", "valid_case", "COURSEWORKS", "ITEMS"]

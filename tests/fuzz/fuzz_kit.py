@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -36,6 +37,15 @@ from grader.users.service import create_token, create_user
 from grader.webhooks.service import create_endpoint
 
 ROLES = ("student", "gta", "lecturer", "service")
+DEFAULT_EXAMPLES = 10  # per operation and role: `make test` stays within a few minutes on two cores
+
+
+def fuzz_examples() -> int:
+    """``GRADER_FUZZ_EXAMPLES`` (a longer hunt: e.g. 200), else ``DEFAULT_EXAMPLES``."""
+    raw = os.environ.get("GRADER_FUZZ_EXAMPLES", str(DEFAULT_EXAMPLES))
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"GRADER_FUZZ_EXAMPLES must be a positive whole number, not {raw!r}")
+    return int(raw)
 
 # Every visibility, a hand-marked item and a penalty: the routes that filter by them all answer.
 RUBRIC = """\

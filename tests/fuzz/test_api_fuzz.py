@@ -22,8 +22,7 @@ from schemathesis.generation.feedback import FeedbackSources
 from schemathesis.pytest._test_builder import build_operation_test  # the builder the pytest plugin uses
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from conftest import fuzz_examples
-from fuzz_kit import ROLES, Tally, gradebook_problems
+from fuzz_kit import ROLES, Tally, fuzz_examples, gradebook_problems
 
 # What each role can never get a 2xx from, and why: the route's guard (deps.py) refuses the role.
 STUDENT_ONLY = ("POST /api/v1/courseworks/{cw}/submissions", "GET /api/v1/courseworks/{cw}/submissions/mine",
