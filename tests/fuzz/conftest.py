@@ -5,6 +5,7 @@ each role's run; that role's schemathesis schema, loaded from the service's own 
 
 ``GRADER_FUZZ_EXAMPLES`` sets the examples per operation and role (default 10: `make test` stays
 within a few minutes on two cores); raise it for a longer hunt, e.g. ``GRADER_FUZZ_EXAMPLES=200``.
+Each run draws a fresh seed; ``GRADER_FUZZ_SEED`` replays the one a failure names.
 """
 
 from __future__ import annotations
@@ -140,6 +141,8 @@ def api_schema(live_service: str, seeded: Seeded, role: str):
     config = SchemathesisConfig.from_dict({"checks": {"negative_data_rejection": {
         "expected-statuses": [400, 401, 403, 404, 405, 409, 413, 415, 422, 429]}}})
     schema = schemathesis.openapi.from_url(f"{live_service}/openapi.json", config=config)
+    if os.environ.get("GRADER_FUZZ_SEED"):  # replay a failed run (its message names the seed)
+        schema.config.seed = int(os.environ["GRADER_FUZZ_SEED"])
     # A generous timeout: two shared cores, and the largest valid bodies (10,000 roster entries).
     schema.config.update(base_url=live_service, headers=seeded.headers(role), request_timeout=60)
     install_hooks(schema, seeded, role)

@@ -73,10 +73,11 @@ penalties:
 COURSEWORKS = {"cwa": "CW A: still being marked", "cwb": "CW B: marks released"}
 ITEMS = ("shown", "later", "secret", "essay")
 PENALTIES = ("nolabels",)
+HIDDEN_MESSAGE = "secret: hidden expected [1, 2]"  # a hidden item's message: never shown to a student
 TESTS = {
     "test_a.py::test_shown": TestResult(TestOutcome.failed, 0.4, "shape (3, 3) expected, got (3, 4)"),
     "test_a.py::test_later": TestResult(TestOutcome.passed, 1.0, "later: fine"),
-    "test_a.py::test_secret": TestResult(TestOutcome.failed, 0.6, "secret: hidden expected [1, 2]"),
+    "test_a.py::test_secret": TestResult(TestOutcome.failed, 0.6, HIDDEN_MESSAGE),
 }
 ARTIFACTS = ("grid", "samples")
 

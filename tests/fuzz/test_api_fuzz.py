@@ -22,7 +22,7 @@ from schemathesis.generation.feedback import FeedbackSources
 from schemathesis.pytest._test_builder import build_operation_test  # the builder the pytest plugin uses
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from fuzz_kit import ROLES, Tally, fuzz_examples, gradebook_problems
+from fuzz_kit import HIDDEN_MESSAGE, ROLES, Tally, fuzz_examples, gradebook_problems
 
 # What each role can never get a 2xx from, and why: the route's guard (deps.py) refuses the role.
 STUDENT_ONLY = ("POST /api/v1/courseworks/{cw}/submissions", "GET /api/v1/courseworks/{cw}/submissions/mine",
@@ -71,9 +71,18 @@ def error_has_a_sentence(ctx, response, case) -> None:
             f"a {response.status_code} without a sentence in 'detail': {response.text[:300]}"
 
 
-def fuzz_operation(operation, tally: Tally, auth: dict[str, str]) -> str | None:
+def no_hidden_message(ctx, response, case) -> None:
+    """The visibility rule: a hidden item's message reaches no student, before or after release."""
+    assert HIDDEN_MESSAGE.encode() not in response.content, "a hidden item's message was shown to a student"
+
+
+def fuzz_operation(operation, tally: Tally, auth: dict[str, str], role: str) -> str | None:
     """Run schemathesis's phases (examples, coverage, fuzzing) on one operation; None when every
     answer passed every check, else the report of what failed."""
+    label = f"{operation.method.upper()} {operation.path}"
+    checks = CHECKS + [error_has_a_sentence]
+    if role == "student" or (role == "service" and label in STUDENT_ONLY):  # acting for a student
+        checks.append(no_hidden_message)
 
     def check(case) -> None:
         response = case.call()  # the role's token comes from the schema's config headers
@@ -83,7 +92,7 @@ def fuzz_operation(operation, tally: Tally, auth: dict[str, str]) -> str | None:
             body = None
         tally.record(f"{case.operation.method.upper()} {case.operation.path}", response.status_code, body)
         # Named as the credentials sent, so ``ignored_auth`` retries without them and with a wrong token.
-        case.validate_response(response, checks=CHECKS + [error_has_a_sentence], headers=auth)
+        case.validate_response(response, checks=checks, headers=auth)
 
     settings = hypothesis.settings(max_examples=fuzz_examples(), deadline=None, database=None,
                                    suppress_health_check=list(HealthCheck))
@@ -91,7 +100,7 @@ def fuzz_operation(operation, tally: Tally, auth: dict[str, str]) -> str | None:
                                 given_kwargs={}, feedback=FeedbackSources(), explicit_settings=settings)
     try:
         test()
-    except (Exception, BaseExceptionGroup) as exc:  # a failed check, or hypothesis's report of several: keep going, report all
+    except (Exception, BaseExceptionGroup) as exc:  # failed checks: keep going, report every operation
         return f"{operation.label}: {exc}"
     return None
 
@@ -100,13 +109,18 @@ def fuzz_operation(operation, tally: Tally, auth: dict[str, str]) -> str | None:
 def test_api_fuzz(role: str, api_schema, seeded, tally: Tally, fuzz_sessions, fuzz_blobs, server_log) -> None:
     operations = [r.ok() for r in api_schema.get_all_operations()]
     assert len(operations) >= 20, "the OpenAPI document lost its operations"
-    failures = [f for f in (fuzz_operation(op, tally, seeded.headers(role)) for op in operations) if f]
-    assert not failures, f"{role}: {len(failures)} operations failed their checks (server log: {server_log})\n\n" \
+    failures = [f for f in (fuzz_operation(op, tally, seeded.headers(role), role) for op in operations) if f]
+    assert not failures, f"{role}: {len(failures)} operations failed their checks (server log: {server_log}; " \
+        f"replay with GRADER_FUZZ_SEED={api_schema.config.seed})\n\n" \
         + "\n\n".join(failures)
 
     labels = [f"{op.method.upper()} {op.path}" for op in operations]
     never = sorted(op for op in labels if op not in NO_SUCCESS_FOR[role] and tally.successes(op) == 0)
     assert not never, f"{role}: these operations never answered 2xx: " + "; ".join(
         f"{op} {dict(tally.statuses[op])}" for op in never)
+    # The other side of the same list: a route's guard lets no other role through.
+    let_through = sorted(op for op in NO_SUCCESS_FOR[role] if tally.successes(op))
+    assert not let_through, f"{role} got 2xx from: " + "; ".join(
+        f"{op} {dict(tally.statuses[op])}" for op in let_through)
     problems = gradebook_problems(fuzz_sessions, fuzz_blobs, tally.receipts)
     assert not problems, "half-stored after the fuzz run: " + "; ".join(problems[:20])
