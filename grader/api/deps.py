@@ -156,4 +156,10 @@ def stated_received_at(
 ) -> dt.datetime | None:
     if x_received_at is not None and (x_received_at.tzinfo is None or x_received_at.utcoffset() is None):
         raise HTTPException(400, "X-Received-At needs a time zone offset, e.g. 2026-02-13T18:59:00+00:00.")
+    if x_received_at is not None:
+        try:  # lateness is measured in UTC: a time that has none (year 1 at +14:00) cannot be judged
+            x_received_at.astimezone(dt.timezone.utc)
+        except OverflowError:
+            raise HTTPException(400, "X-Received-At is out of range once in UTC; send the real time, "
+                                     "e.g. 2026-02-13T18:59:00+00:00.") from None
     return x_received_at

@@ -31,11 +31,16 @@ class ImportResult:
 
 def import_students(*, session: Session, entries: Iterable[RosterEntry], actor_id: int | None = None) -> ImportResult:
     """Add new students and update the name and email of known ones (matched by external id)."""
+    entries = list(entries)
+    # One lookup for the whole import, not one query (and autoflush) per entry: a 10,000-student
+    # roster took over 20 s that way.
+    known = _by_external_ids(session, {e.external_id for e in entries})
     created = updated = unchanged = 0
     for entry in entries:
-        student = student_by_external_id(session=session, external_id=entry.external_id)
+        student = known.get(entry.external_id)
         if student is None:
-            session.add(Student(external_id=entry.external_id, name=entry.name, email=entry.email))
+            known[entry.external_id] = Student(external_id=entry.external_id, name=entry.name, email=entry.email)
+            session.add(known[entry.external_id])
             created += 1
         elif (student.name, student.email) != (entry.name, entry.email):
             student.name, student.email = entry.name, entry.email
@@ -47,6 +52,14 @@ def import_students(*, session: Session, entries: Iterable[RosterEntry], actor_i
                  details={"created": created, "updated": updated, "unchanged": unchanged})
     session.commit()
     return ImportResult(created, updated, unchanged)
+
+
+def _by_external_ids(session: Session, external_ids: set[str], chunk: int = 1000) -> dict[str, Student]:
+    wanted, found = sorted(external_ids), {}
+    for start in range(0, len(wanted), chunk):  # bounded IN lists (SQLite's parameter limit)
+        rows = session.scalars(select(Student).where(Student.external_id.in_(wanted[start:start + chunk])))
+        found.update({s.external_id: s for s in rows})
+    return found
 
 
 def student_by_external_id(*, session: Session, external_id: str) -> Student | None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,10 @@ from grader.users.service import TokenOwner
 router = APIRouter(tags=["artifacts"])
 PNG_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'",
                "Cache-Control": "private"}
+# Bounded like the columns they are looked up in: a larger id, or a name no test can save (a NUL
+# in it), is refused as invalid (422) before it reaches the database, which would fail (500).
+RunId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the grading run's id")]
+ArtifactName = Annotated[str, Path(pattern=r"^[a-z0-9_-]{1,64}$", description="the artifact's name, e.g. grid")]
 
 
 def artifact_url(submission_id: uuid.UUID, run_id: int, name: str) -> str:
@@ -58,7 +63,7 @@ def _run(session: Session, owner: TokenOwner, submission_id: uuid.UUID, run_id: 
 
 @router.get("/submissions/{submission_id}/runs/{run_id}/artifacts", response_model=list[ArtifactRead],
             responses=ERRORS)
-def list_artifacts(submission_id: uuid.UUID, run_id: int, session: SessionDep,
+def list_artifacts(submission_id: uuid.UUID, run_id: RunId, session: SessionDep,
                    owner: CurrentReader) -> list[ArtifactRead]:
     """The run's artifacts in the order its tests saved them; for a student only those the visibility
     table shows (a visible item's; an after-release item's once released)."""
@@ -69,7 +74,7 @@ def list_artifacts(submission_id: uuid.UUID, run_id: int, session: SessionDep,
 
 @router.get("/submissions/{submission_id}/runs/{run_id}/artifacts/{name}", response_class=StreamingResponse,
             responses={**ERRORS, 200: {"content": {"image/png": {}}, "description": "the PNG"}})
-def get_artifact(submission_id: uuid.UUID, run_id: int, name: str, session: SessionDep, blobs: BlobStoreDep,
+def get_artifact(submission_id: uuid.UUID, run_id: RunId, name: ArtifactName, session: SessionDep, blobs: BlobStoreDep,
                  owner: CurrentReader) -> StreamingResponse:
     """One artifact's PNG, if the list would show it to this reader."""
     run, released = _run(session, owner, submission_id, run_id)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.api.deps import CourseworkDep, CurrentMarker, Require, SessionDep
-from grader.api.responses import ERRORS
+from grader.api.responses import ERRORS, error
 from grader.api.routes.artifacts import artifact_reads
 from grader.api.routes.submissions import visible_submission
 from grader.api.schemas.marking import (
@@ -241,7 +241,7 @@ def marking_view(request: Request, submission_id: uuid.UUID, session: SessionDep
 
 @router.put("/submissions/{submission_id}/marks/{item_id}", response_model=MarkSaved,
             responses={**ERRORS, 409: {"model": MarkConflict, "description": STALE},
-                       422: {"description": "a score outside 0..the item's points, or a wrong type"}})
+                       422: error("a score outside 0..the item's points, or a wrong type")})
 def put_mark(request: Request, submission_id: uuid.UUID, item_id: str, body: MarkWrite, session: SessionDep,
              owner: CurrentMarker) -> MarkSaved | JSONResponse:
     """Mark a manual or suggested item, or override an auto item (``score: null`` clears it).

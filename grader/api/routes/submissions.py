@@ -22,7 +22,7 @@ from grader.api.deps import (
     stated_received_at,
 )
 from grader.api.content_disposition import content_disposition
-from grader.api.responses import ERRORS
+from grader.api.responses import ERRORS, error
 from grader.api.schemas.submissions import PrecheckRead, RegradeRead, RunRead, SubmissionRead, SubmissionReceipt
 from grader.api.uploads import UPLOAD_OPENAPI, uploaded_file
 from grader.blobs import BlobNotFound
@@ -57,9 +57,8 @@ def _receipt(sub: Submission, code: str) -> SubmissionReceipt:
 @router.post(
     "/courseworks/{cw}/submissions", status_code=201, response_model=SubmissionReceipt,
     responses={**ERRORS, 200: {"model": SubmissionReceipt, "description": "a retry: the receipt given before"},
-               409: {"description": "Idempotency-Key reused for another file"},
-               413: {"description": "file too large"}, 422: {"description": "the file is not a valid submission"},
-               429: {"description": "too many upload attempts this hour"}},
+               409: error("Idempotency-Key reused for another file"), 413: error("file too large"),
+               422: error("the file is not a valid submission"), 429: error("too many upload attempts this hour")},
     openapi_extra=UPLOAD_OPENAPI,
 )
 def submit(

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from grader.api.deps import CurrentExporter, SessionDep, SettingsDep
-from grader.api.responses import ERRORS
+from grader.api.responses import ERRORS, error
 from grader.api.schemas.webhooks import DeliveryRead, WebhookCreate, WebhookCreated, WebhookRead
 from grader.users.models import TokenView
 from grader.users.service import TokenOwner
@@ -44,8 +44,8 @@ WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the endpoint's 
 
 
 @router.post("/webhooks", status_code=201, response_model=WebhookCreated,
-             responses={**ERRORS, 422: {"description": "a bad URL (or one naming an internal address), a short secret or an unknown event"},
-                        503: {"description": "the service has no secret key to seal the secret with"}})
+             responses={**ERRORS, 422: error("a bad URL (or one naming an internal address), a short secret or an unknown event"),
+                        503: error("the service has no secret key to seal the secret with")})
 def register_webhook(body: WebhookCreate, session: SessionDep, settings: SettingsDep,
                      owner: WebhookManager) -> WebhookCreated:
     """Register an endpoint. Each event is POSTed to it signed with the secret (see docs/webhooks.md).

@@ -4,9 +4,11 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
+from grader.api.schemas.text import StoredText
+
 
 class ReleaseCreate(BaseModel):
-    note: str = Field("", max_length=2000)
+    note: StoredText = Field("", max_length=2000)
 
 
 class CourseworkRead(BaseModel):

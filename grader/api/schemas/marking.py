@@ -10,10 +10,11 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from grader.api.schemas.artifacts import ArtifactRead
+from grader.api.schemas.text import StoredText, stored_text
 
 # Strict: "3" or true is a wrong type (422), not a score; NaN and infinities are refused.
 Score = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
-Comment = Annotated[str, Field(max_length=5000)]
+Comment = stored_text(max_length=5000)
 Version = Annotated[int, Field(strict=True, ge=1)]
 
 
@@ -183,7 +184,7 @@ class PenaltyConflict(BaseModel):
 
 
 class CountingWrite(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: StoredText = Field(min_length=1, max_length=2000)
 
 
 class CountingRead(BaseModel):

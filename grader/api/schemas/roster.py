@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from grader.api.schemas.text import StoredText, stored_text
+
 
 class StudentCreate(BaseModel):
-    external_id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(None, max_length=320)
+    external_id: StoredText = Field(min_length=1, max_length=64)
+    name: StoredText = Field(min_length=1, max_length=200)
+    email: stored_text(max_length=320) | None = None
 
 
 class RosterImport(BaseModel):

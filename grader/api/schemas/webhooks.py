@@ -6,17 +6,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from grader.api.schemas.text import StoredText, stored_text
 from grader.webhooks.service import DEFAULT_EVENTS, MAX_SECRET_CHARS, MAX_URL_CHARS, MIN_SECRET_CHARS
 
 
 class WebhookCreate(BaseModel):
-    url: str = Field(max_length=MAX_URL_CHARS, description="http:// or https:// URL we POST events to")
-    secret: str | None = Field(
-        None, min_length=MIN_SECRET_CHARS, max_length=MAX_SECRET_CHARS,
-        description="the shared HMAC key; leave it out and one is generated and returned once",
+    url: StoredText = Field(max_length=MAX_URL_CHARS, description="http:// or https:// URL we POST events to")
+    secret: stored_text(min_length=MIN_SECRET_CHARS, max_length=MAX_SECRET_CHARS) | None = Field(
+        None, description="the shared HMAC key; leave it out and one is generated and returned once",
     )
-    events: list[str] = Field(default_factory=lambda: list(DEFAULT_EVENTS), max_length=10)
-    description: str = Field("", max_length=500)
+    events: list[StoredText] = Field(default_factory=lambda: list(DEFAULT_EVENTS), max_length=10)
+    description: StoredText = Field("", max_length=500)
 
 
 class WebhookRead(BaseModel):
