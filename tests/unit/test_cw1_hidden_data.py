@@ -1,0 +1,145 @@
+"""CW1's hidden test set is data no student can obtain: drawn by the course's digit generator from a
+secret seed, kept as .npy in the hidden suite, in no file shipped to students, and unlike any of
+scikit-learn's digits (which every student has). Fast: nothing is graded here."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CW1 = REPO / "rubrics" / "cw1"
+HIDDEN = CW1 / "hidden"
+RUNTIME = Path("/opt/grader/runtime")
+
+
+def _module(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return _module("cw1_digits", CW1 / "digits.py")
+
+
+@pytest.fixture(scope="module")
+def hidden_conftest():
+    return _module("cw1_hidden_conftest_data", HIDDEN / "conftest.py")
+
+
+@pytest.fixture(scope="module")
+def hidden_split(hidden_conftest):
+    """What the judge sends to the student's kernel in one run (seed 1), and the labels it keeps."""
+    return hidden_conftest.hidden_test_split(HIDDEN, 1)
+
+
+def test_generator_is_deterministic_balanced_and_in_range(digits):
+    images, labels = digits.make_digits(40, seed=5)
+    again, again_labels = digits.make_digits(40, seed=5)
+    other, _ = digits.make_digits(40, seed=6)
+    assert images.shape == (40, 8, 8) and images.dtype == np.float32 and labels.dtype == np.int64
+    assert np.array_equal(images, again) and np.array_equal(labels, again_labels)
+    assert not np.allclose(images, other)
+    assert np.bincount(labels, minlength=10).tolist() == [4] * 10
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    assert (images.reshape(40, -1).max(axis=1) > 0.5).all(), "every image shows a digit"
+
+
+def test_hidden_set_is_npy_and_every_digit_is_there():
+    for name in ("digits_test_images.npy", "digits_test_labels.npy"):
+        with open(HIDDEN / name, "rb") as fh:
+            assert fh.read(6) == b"\x93NUMPY", f"{name} is not a .npy file"
+    images = np.load(HIDDEN / "digits_test_images.npy", allow_pickle=False)
+    labels = np.load(HIDDEN / "digits_test_labels.npy", allow_pickle=False)
+    assert images.shape == (len(labels), 1, 8, 8) and images.dtype == np.float32
+    assert len(labels) >= 500 and np.bincount(labels, minlength=10).min() >= len(labels) // 10
+    assert not list(HIDDEN.glob("*.pkl")) and not list(HIDDEN.glob("*.pickle"))
+
+
+def test_judge_sends_images_unlike_any_sklearn_digit(hidden_split):
+    """Every image the judge sends is far from every scikit-learn digit, shifted by up to a pixel or not.
+    The old hidden set (scikit-learn's last 297 digits, shifted and noised) lies within 0.06 RMS of one."""
+    from sklearn.datasets import load_digits
+
+    sent, _ = hidden_split
+    padded = np.pad(load_digits().images / 16.0, ((0, 0), (1, 1), (1, 1)))
+    public = np.concatenate([padded[:, dy:dy + 8, dx:dx + 8].reshape(-1, 64) for dy in range(3) for dx in range(3)])
+    flat = sent.reshape(len(sent), 64).astype(np.float64)
+    d2 = (flat ** 2).sum(1)[:, None] + (public ** 2).sum(1)[None, :] - 2 * flat @ public.T
+    nearest = np.sqrt(np.maximum(d2, 0).min(axis=1) / 64)  # per-pixel RMS distance to the nearest
+    assert nearest.min() > 0.08, f"a hidden image is within {nearest.min():.3f} RMS of a scikit-learn digit"
+
+
+def test_hidden_set_is_not_the_public_training_draw(digits, hidden_split):
+    sent, _ = hidden_split
+    train, _ = digits.make_digits(1500, seed=2026)  # the notebook's TRAIN_SEED
+    flat, pub = sent.reshape(len(sent), 64), train.reshape(len(train), 64)
+    d2 = (flat ** 2).sum(1)[:, None] + (pub ** 2).sum(1)[None, :] - 2 * flat @ pub.T
+    assert np.sqrt(np.maximum(d2, 0).min(axis=1) / 64).min() > 0.03
+
+
+def test_each_run_sends_the_hidden_set_in_its_own_order_and_noise(hidden_conftest):
+    a, la = hidden_conftest.hidden_test_split(HIDDEN, 1)
+    b, lb = hidden_conftest.hidden_test_split(HIDDEN, 2)
+    assert sorted(la.tolist()) == sorted(lb.tolist()) and not np.array_equal(la, lb)
+    stored = np.load(HIDDEN / "digits_test_images.npy", allow_pickle=False).reshape(len(a), 64)
+    assert not (stored[:, None, :] == a.reshape(len(a), 1, 64)).all(axis=2).any(), "an image was sent unchanged"
+
+
+def test_notebooks_for_students_hold_the_generator_not_the_hidden_set(hidden_split):
+    """The skeleton trains on the public seed; no hidden pixel value is written into either notebook."""
+    images = np.load(HIDDEN / "digits_test_images.npy", allow_pickle=False)
+    probes = {f"{v:.6f}" for v in images.ravel() if 0.05 < v < 0.95}
+    for name in ("skeleton.ipynb", "solution.ipynb"):
+        nb = nbformat.read(CW1 / name, as_version=4)
+        text = (CW1 / name).read_text()
+        assert "load_digits" not in text and "digits_test" not in text
+        assert any(c.get("id") == "digits" and "def make_digits" in c.source for c in nb.cells)
+        assert not [p for p in probes if p in text], f"{name} holds hidden pixel values"
+
+
+def test_student_runtime_holds_no_copy_of_the_hidden_files():
+    assert RUNTIME.is_dir(), "the student runtime is not installed (scripts/install_runtime.sh)"
+    wanted = {}
+    for path in HIDDEN.glob("*.npy"):
+        wanted.setdefault(path.stat().st_size, set()).add(hashlib.sha256(path.read_bytes()).hexdigest())
+    found = []
+    for root, _, files in os.walk(RUNTIME):
+        for name in files:
+            path = Path(root) / name
+            try:
+                size = path.stat().st_size
+            except OSError:
+                continue
+            if size in wanted and hashlib.sha256(path.read_bytes()).hexdigest() in wanted[size]:
+                found.append(str(path))
+    assert found == []
+
+
+def test_make_hidden_set_refuses_a_set_without_every_digit(tmp_path):
+    proc = subprocess.run([sys.executable, str(CW1 / "make_hidden_set.py"), str(tmp_path), "--count", "3"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "at least one image of each digit" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_make_hidden_set_draws_a_new_secret_set_each_time(tmp_path):
+    for out in ("a", "b"):
+        proc = subprocess.run([sys.executable, str(CW1 / "make_hidden_set.py"), str(tmp_path / out),
+                               "--count", "20"], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+    a = np.load(tmp_path / "a" / "digits_test_images.npy", allow_pickle=False)
+    b = np.load(tmp_path / "b" / "digits_test_images.npy", allow_pickle=False)
+    assert a.shape == b.shape == (20, 1, 8, 8) and not np.allclose(a, b)
