@@ -115,6 +115,7 @@ def test_student_runtime_holds_no_copy_of_the_hidden_files():
     wanted = {}
     for path in HIDDEN.glob("*.npy"):
         wanted.setdefault(path.stat().st_size, set()).add(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert len(wanted) == 2, "the hidden set's two .npy files are missing"
     found = []
     for root, _, files in os.walk(RUNTIME):
         for name in files:
