@@ -144,3 +144,58 @@ def test_make_hidden_set_draws_a_new_secret_set_each_time(tmp_path):
     a = np.load(tmp_path / "a" / "digits_test_images.npy", allow_pickle=False)
     b = np.load(tmp_path / "b" / "digits_test_images.npy", allow_pickle=False)
     assert a.shape == b.shape == (20, 1, 8, 8) and not np.allclose(a, b)
+
+
+RECORDING_HARNESS = '''
+import json, sys
+from pathlib import Path
+import numpy as np
+from workers.judge.plugin import JudgePlugin, Submission
+from workers.judge.run import run_suite
+
+class RecordingStudent:
+    """Stands in for the student's kernel at the judge's protocol boundary: records every call."""
+    violation, _on_violation, report = None, None, {"mode": "full"}
+    calls = []
+
+    def run(self, code, inputs=None, outputs=(), timeout=None):
+        inputs = inputs or {}
+        self.calls.append({"code": code, "inputs": {k: [str(np.asarray(v).dtype), list(np.shape(v))]
+                                                    for k, v in inputs.items()}})
+        np.save(Path(sys.argv[1]) / f"call{len(self.calls)}.npy", inputs["images"], allow_pickle=False)
+        return {"logits": np.zeros((len(inputs["images"]), 10))}
+
+root = Path(sys.argv[1])
+student = RecordingStudent()
+plugin = JudgePlugin(student, Submission(root, None), root / "hidden", seed=7)
+error = run_suite(plugin, root / "hidden")
+print("@@" + json.dumps({"calls": student.calls, "tests": plugin.results, "error": error}))
+'''
+
+
+def test_the_accuracy_test_sends_the_kernel_images_only(tmp_path):
+    """What the judge hands the kernel for the accuracy item: the hidden images, nothing else (the
+    student's kernel is a recording stand-in here, at the protocol boundary, to see every input)."""
+    import json
+    import shutil
+
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    for name in ("conftest.py", "test_accuracy.py", "digits_test_images.npy", "digits_test_labels.npy"):
+        shutil.copyfile(HIDDEN / name, hidden / name)
+    proc = subprocess.run([sys.executable, "-c", RECORDING_HARNESS, str(tmp_path)], capture_output=True,
+                          text=True, cwd=REPO, timeout=120)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("@@")), None)
+    assert line, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(line[2:])
+    labels = np.load(HIDDEN / "digits_test_labels.npy", allow_pickle=False)
+    assert result["error"] is None
+    assert [c["inputs"] for c in result["calls"]] == [{"images": ["float32", [len(labels), 1, 8, 8]]}]
+    assert "label" not in result["calls"][0]["code"]
+    sent = np.load(tmp_path / "call1.npy", allow_pickle=False)
+    stored = np.load(HIDDEN / "digits_test_images.npy", allow_pickle=False)
+    assert sent.shape == stored.shape and not np.array_equal(sent, stored)  # reordered and noised
+    # Zero logits predict class 0 for every image: 10 % here, and no marks.
+    (outcome,) = result["tests"].values()
+    assert outcome["outcome"] == "failed" and outcome["message"].startswith("accuracy on the hidden test set 10.0%")
+    assert np.bincount(labels)[0] / len(labels) == 0.1
