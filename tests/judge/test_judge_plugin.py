@@ -270,3 +270,66 @@ def test_an_artifact_records_the_test_whose_body_drew_it_and_a_fixtures_none(tmp
                      "function-teardown": None, "failing-body": "test_draw.py::test_failing",
                      "param-body-1": "test_draw.py::test_param[1]"}
     assert outcomes(result)["test_failing"] == ("failed", 0.0)
+
+
+def test_hidden_data_tests_never_quote_an_exception(tmp_path):
+    """A test that reaches hidden data (through ``hidden_dir``, directly or via a fixture, or marked
+    ``hidden_data``) fails with the judge's fixed text: the student's code saw hidden inputs and may
+    have put them into whatever it raised, and the judge's own errors may quote what it sent back."""
+    result = judge(tmp_path, {"conftest.py": '''
+        import pytest
+
+        @pytest.fixture
+        def hidden_images(hidden_dir):
+            return [0.7316, 0.2718]
+        ''', "test_h.py": '''
+        import pytest
+
+        def test_raises_via_fixture(student, hidden_images):
+            student.run("raise", inputs={"x": hidden_images})
+
+        def test_raises_with_hidden_dir(student, hidden_dir):
+            student.run("raise")
+
+        @pytest.mark.hidden_data
+        def test_raises_marked(student):
+            student.run("raise")
+
+        @pytest.mark.hidden_data
+        def test_custom_exception_marked(student):
+            student.run("raise custom")
+
+        def test_judge_error_quotes_the_output(student, hidden_images):
+            y = student.run("y = model(x)", inputs={"x": hidden_images}, outputs=["y"])["y"]
+            raise KeyError(f"no class for output {y}")
+
+        def test_timeout(student, hidden_images):
+            student.run("timeout", timeout=2)
+
+        def test_crash(student, hidden_images):
+            student.run("crash")
+
+        def test_own_assertion_kept(student, hidden_images):
+            assert False, "accuracy on the hidden test set 12.0%: below 30%, no marks"
+
+        def test_band_message_on_pass(student, hidden_images, credit):
+            credit.score(0.8, "accuracy on the hidden test set 85.0% (band: at least 80%)")
+
+        def test_not_hidden(student):
+            student.run("raise")
+        '''})
+    msgs = {k.split("::")[1]: v["message"] for k, v in result["tests"].items()}
+    outcomes_ = outcomes(result)
+    for name in ("test_raises_via_fixture", "test_raises_with_hidden_dir", "test_raises_marked"):
+        assert msgs[name] == "your code raised ValueError on the hidden test set", name
+        assert outcomes_[name] == ("error", 0.0)
+    assert msgs["test_custom_exception_marked"] == "your code raised an exception on the hidden test set"
+    assert msgs["test_judge_error_quotes_the_output"] == "the hidden test set could not be checked (KeyError)"
+    assert msgs["test_timeout"] == "your code timed out on the hidden test set (over 2s)"
+    assert outcomes_["test_timeout"] == ("timeout", 0.0)
+    assert msgs["test_crash"] == "your notebook's kernel crashed on the hidden test set"
+    assert msgs["test_own_assertion_kept"] == "accuracy on the hidden test set 12.0%: below 30%, no marks"
+    assert msgs["test_band_message_on_pass"] == "accuracy on the hidden test set 85.0% (band: at least 80%)"
+    assert msgs["test_not_hidden"] == "your code raised ValueError"  # nothing hidden: the usual message
+    for name, message in msgs.items():  # the student's exception text and outputs appear nowhere
+        assert "label was" not in message and "Leak_7" not in message and "42" not in message, (name, message)

@@ -4,6 +4,11 @@ Outcomes: ``passed``, ``failed`` (an assertion or the test's own error), ``error
 code raised, crashed or broke the protocol, or a fixture failed), ``timeout`` (``StudentTimeout``),
 ``skipped``. Once a protocol violation happened, no test that uses ``student`` can pass, and
 credit claimed after it does not count; tests that only read ``submission`` still run normally.
+
+A test that uses hidden data (marked ``hidden_data``, or using the ``hidden_dir`` fixture directly or
+through another fixture) may send hidden inputs to the student's kernel, whose code can put them into
+anything it raises. Such a test's failure message is fixed by the judge ("your code raised ValueError
+on the hidden test set"): never the text of an exception it raised or caused.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from .kept import Artifacts
 from .models import Models
 
 MESSAGE_CAP = 500
+HIDDEN_DATA_MARK = "hidden_data"
 _BUILTIN_EXCEPTIONS = {n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)}
 
 
@@ -70,6 +76,27 @@ def message_for(exc: BaseException) -> str:
         return first_line(getattr(exc, "msg", "") or str(exc))
     text = first_line(str(exc))
     return first_line(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+def uses_hidden_data(item) -> bool:
+    """Whether a test can reach the hidden suite's data: marked ``hidden_data``, or using ``hidden_dir``."""
+    return item.get_closest_marker(HIDDEN_DATA_MARK) is not None or "hidden_dir" in item.fixturenames
+
+
+def hidden_data_message(exc: BaseException) -> str:
+    """What a failed hidden-data test says: fixed text, or the test's own assertion. The student's code
+    may have put hidden inputs into any exception's text, and the judge's own errors may quote what the
+    student's code sent back, so neither is ever shown."""
+    if isinstance(exc, StudentException):
+        name = exc.name if exc.name in _BUILTIN_EXCEPTIONS else "an exception"
+        return f"your code raised {name} on the hidden test set"
+    if isinstance(exc, StudentTimeout):
+        return f"your code timed out on the hidden test set (over {exc.timeout:g}s)"
+    if isinstance(exc, StudentCrashed):
+        return "your notebook's kernel crashed on the hidden test set"
+    if isinstance(exc, (ProtocolViolation, AssertionError, pytest.fail.Exception, pytest.skip.Exception)):
+        return message_for(exc)  # fixed text, or the test author's words
+    return f"the hidden test set could not be checked ({type(exc).__name__})"
 
 
 def outcome_for(exc: BaseException) -> str:
@@ -158,6 +185,10 @@ class JudgePlugin:
 
     # --- recording --------------------------------------------------------------------------------
 
+    def pytest_configure(self, config) -> None:
+        config.addinivalue_line("markers", f"{HIDDEN_DATA_MARK}: the test sends hidden data to the student's "
+                                           "kernel; its failure messages never quote an exception")
+
     def pytest_collectreport(self, report) -> None:
         if report.failed:
             self.collection_errors.append(report.nodeid or "<suite>")
@@ -201,16 +232,17 @@ class JudgePlugin:
         credit = self._credits.pop(nodeid, None) or Credit()
         duration = round(sum(d for _, _, d in phases), 4)
         outcome, message = "passed", ""
+        message_of = hidden_data_message if uses_hidden_data(item) else message_for
         for when, (state, exc), _ in phases:
             if state == "skipped":
-                outcome, message = "skipped", message_for(exc) if exc else "skipped"
+                outcome, message = "skipped", message_of(exc) if exc else "skipped"
                 break
             if state == "failed":
                 if when == "call":
                     outcome = outcome_for(exc) if exc is not None else "failed"
                 else:  # a failing fixture or teardown: the test itself never decided
                     outcome = "timeout" if isinstance(exc, StudentTimeout) else "error"
-                message = message_for(exc) if exc is not None else "failed"
+                message = message_of(exc) if exc is not None else "failed"
                 break
         if outcome == "passed" and "student" in item.fixturenames and self._violated():
             outcome, message = "error", message_for(ProtocolViolation())
