@@ -46,6 +46,8 @@ def check_notebook_bytes(data: bytes, name: str, limits: ExecutionLimits) -> nbf
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SubmissionError(f"{name} is not a Jupyter notebook (not valid JSON: line {exc.lineno}).") from None
+    except RecursionError:  # JSON nested thousands deep: no notebook is, and every reader would crash on it
+        raise SubmissionError(f"{name} is not a Jupyter notebook (its JSON is nested too deeply).") from None
     if not isinstance(raw, dict) or "cells" not in raw or "nbformat" not in raw:
         raise SubmissionError(f"{name} is JSON but not a Jupyter notebook (no 'cells' or 'nbformat').")
     if raw.get("nbformat") != 4:
@@ -60,6 +62,8 @@ def check_notebook_bytes(data: bytes, name: str, limits: ExecutionLimits) -> nbf
     try:
         nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)
+    except RecursionError:
+        raise SubmissionError(f"{name} is not a valid Jupyter notebook (nested too deeply).") from None
     except (nbformat.ValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
         reason = str(exc).splitlines()[0][:300]
         raise SubmissionError(f"{name} is not a valid Jupyter notebook: {reason}") from None

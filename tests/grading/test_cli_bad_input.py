@@ -29,6 +29,7 @@ def notebook(cells: int) -> str:
                                   "metadata": {}}).encode(), "format 3"),
         ("huge.ipynb", notebook(5000).encode(), "5000 code cells"),
         ("broken.zip", b"PK\x03\x04\x00\x00not a zip", "not a valid zip"),
+        ("deep.ipynb", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "nested too deeply"),
     ],
 )
 def test_unusable_file_is_a_submission_error(tmp_path: Path, name, content, reason):
