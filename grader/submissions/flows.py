@@ -184,11 +184,3 @@ def _by_key(session: Session, student_id: int, coursework_id: int, key: str) -> 
         select(Submission).where(Submission.student_id == student_id, Submission.coursework_id == coursework_id,
                                  Submission.idempotency_key == key)
     ).first()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
