@@ -38,8 +38,9 @@ EXPORTER = ("GET /api/v1/courseworks/{cw}/export.csv", "POST /api/v1/roster", "G
             "POST /api/v1/webhooks", "DELETE /api/v1/webhooks/{webhook_id}",
             "GET /api/v1/webhooks/{webhook_id}/deliveries")  # lecturers and service accounts
 STAFF_READ = ("GET /api/v1/courseworks/{cw}/marks",)  # GTAs, lecturers, service accounts
+METRICS = ("GET /metrics",)  # the metrics token or a staff API token (GTA, lecturer, service account)
 NO_SUCCESS_FOR = {
-    "student": set(MARKER + LECTURER + EXPORTER + STAFF_READ),
+    "student": set(MARKER + LECTURER + EXPORTER + STAFF_READ + METRICS),
     "gta": set(STUDENT_ONLY + LECTURER + EXPORTER),
     "lecturer": set(STUDENT_ONLY),
     "service": set(MARKER + LECTURER),
