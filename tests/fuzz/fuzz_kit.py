@@ -32,12 +32,14 @@ from grader.runs.models import GradingRun, RunArtifact, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run
 from grader.settings import Settings
 from grader.submissions.models import Submission
-from grader.users.models import Role
+from grader.users.models import Role, TokenView
 from grader.users.service import create_token, create_user
 from grader.webhooks.sealing import SecretBox
 from grader.webhooks.service import create_endpoint
 
-ROLES = ("student", "gta", "lecturer", "service")
+# "service": a course system's token with the default student view (every read filtered as the
+# student concerned sees it); "service_staff": one made with view=staff, the markers' full view.
+ROLES = ("student", "gta", "lecturer", "service", "service_staff")
 DEFAULT_EXAMPLES = 10  # per operation and role: `make test` stays within a few minutes on two cores
 
 
@@ -83,6 +85,7 @@ TESTS = {
 # Each artifact is drawn by one item's test and shown as that item's output: a student sees the
 # visible item's grid at any time, never the hidden item's samples (artifact_view).
 ARTIFACTS = {"grid": ("test_a.py::test_shown", "shown"), "samples": ("test_a.py::test_secret", "secret")}
+HIDDEN_ARTIFACT = "samples"  # the hidden item's: never listed or served to a student
 
 
 def write_rubrics(root: Path) -> Path:
@@ -136,6 +139,9 @@ def _accounts(session: Session, seeded: Seeded) -> None:
             session.commit()
         if role:
             seeded.tokens[role], _ = create_token(session=session, user=user)
+        if role == "service":
+            seeded.tokens["service_staff"], _ = create_token(session=session, user=user, name="staff view",
+                                                             view=TokenView.staff)
     session.add(Student(external_id="s3", name="Carol"))  # on the roster, never submits
     session.commit()
 
