@@ -11,6 +11,7 @@ Each run draws a fresh seed; ``GRADER_FUZZ_SEED`` replays the one a failure name
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -64,7 +65,8 @@ def fuzz_settings(tmp_path_factory: pytest.TempPathFactory, fuzz_pg_url: str) ->
     # A generous rate limit: the fuzzer uploads far more than a student would in an hour.
     return Settings(rubrics_dir=write_rubrics(tmp / "rubrics"), database_url=fuzz_pg_url, blob_dir=tmp / "blobs",
                     broker_url="filesystem://", broker_dir=tmp / "broker", log_dir=tmp / "log", upload_max_mb=1,
-                    submissions_per_hour=100_000, jobs_dir=tmp / "jobs", state_dir=tmp / "state")
+                    submissions_per_hour=100_000, jobs_dir=tmp / "jobs", state_dir=tmp / "state",
+                    secret_key=secrets.token_urlsafe(32))
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +86,7 @@ def live_service(fuzz_settings: Settings, server_log: Path) -> Iterator[str]:
            "GRADER_LOG_DIR": str(fuzz_settings.log_dir), "GRADER_UPLOAD_MAX_MB": str(fuzz_settings.upload_max_mb),
            "GRADER_SUBMISSIONS_PER_HOUR": str(fuzz_settings.submissions_per_hour),
            "GRADER_JOBS_DIR": str(fuzz_settings.jobs_dir), "GRADER_STATE_DIR": str(fuzz_settings.state_dir),
+           "GRADER_SECRET_KEY": fuzz_settings.secret_key,
            "GRADER_PUBLIC_URL": f"http://127.0.0.1:{port}",
            # The code of this checkout, whichever checkout the virtualenv's editable install points at.
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}

@@ -15,7 +15,7 @@ from fuzz_kit import PENALTIES, ROLES, Seeded, notebook
 ACTING_HEADER = "x-on-behalf-of"
 # The external id each role names in X-On-Behalf-Of: a service token acts for any student on the
 # roster; a student names only themselves (or nothing).
-ACTING_FOR = {"service": ["s1", "s2", "s3"], "student": ["s1"]}
+ACTING_FOR = {"service": ["s1", "s2", "s3"], "service_staff": ["s1", "s2", "s3"], "student": ["s1"]}
 NOTEBOOK = notebook("z = 3")
 
 
@@ -92,9 +92,9 @@ def install_hooks(schema: Any, seeded: Seeded, role: str) -> None:
 
 def _valid_request(method_path: str, seeded: Seeded, role: str) -> dict[str, Any] | None:
     """One request this role may make with success, or None where no 2xx is possible for it."""
-    graded = seeded.submissions["alice-cwa-graded"] if role != "service" else seeded.submissions["bob-cwa-graded"]
+    graded = seeded.submissions["alice-cwa-graded"] if not role.startswith("service") else seeded.submissions["bob-cwa-graded"]
     released = seeded.submissions["alice-cwb-graded"]
-    acting = {ACTING_HEADER: "s1"} if role == "service" else {}
+    acting = {ACTING_HEADER: "s1"} if role.startswith("service") else {}
     webhook = seeded.webhooks[0]
     requests: dict[str, dict[str, Any]] = {
         "POST /api/v1/courseworks/{cw}/submissions": dict(path_parameters={"cw": "cwa"}, headers=acting,

@@ -32,11 +32,14 @@ from grader.runs.models import GradingRun, RunArtifact, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run
 from grader.settings import Settings
 from grader.submissions.models import Submission
-from grader.users.models import Role
+from grader.users.models import Role, TokenView
 from grader.users.service import create_token, create_user
+from grader.webhooks.sealing import SecretBox
 from grader.webhooks.service import create_endpoint
 
-ROLES = ("student", "gta", "lecturer", "service")
+# "service": a course system's token with the default student view (every read filtered as the
+# student concerned sees it); "service_staff": one made with view=staff, the markers' full view.
+ROLES = ("student", "gta", "lecturer", "service", "service_staff")
 DEFAULT_EXAMPLES = 10  # per operation and role: `make test` stays within a few minutes on two cores
 
 
@@ -79,7 +82,10 @@ TESTS = {
     "test_a.py::test_later": TestResult(TestOutcome.passed, 1.0, "later: fine"),
     "test_a.py::test_secret": TestResult(TestOutcome.failed, 0.6, HIDDEN_MESSAGE),
 }
-ARTIFACTS = ("grid", "samples")
+# Each artifact is drawn by one item's test and shown as that item's output: a student sees the
+# visible item's grid at any time, never the hidden item's samples (artifact_view).
+ARTIFACTS = {"grid": ("test_a.py::test_shown", "shown"), "samples": ("test_a.py::test_secret", "secret")}
+HIDDEN_ARTIFACT = "samples"  # the hidden item's: never listed or served to a student
 
 
 def write_rubrics(root: Path) -> Path:
@@ -133,6 +139,9 @@ def _accounts(session: Session, seeded: Seeded) -> None:
             session.commit()
         if role:
             seeded.tokens[role], _ = create_token(session=session, user=user)
+        if role == "service":
+            seeded.tokens["service_staff"], _ = create_token(session=session, user=user, name="staff view",
+                                                             view=TokenView.staff)
     session.add(Student(external_id="s3", name="Carol"))  # on the roster, never submits
     session.commit()
 
@@ -158,11 +167,12 @@ def _grade(sessions: sessionmaker[Session], blobs: BlobStore, settings: Settings
                                                              GradingRun.kind == RunKind.full,
                                                              GradingRun.status == RunStatus.queued)).one()
         artifacts, keys = [], {}
-        for n, name in enumerate(ARTIFACTS):
+        for n, (name, (test, item_id)) in enumerate(ARTIFACTS.items()):
             data = png(40 * n)
             keys[name] = blobs.put(io.BytesIO(data)).sha256
             artifacts.append(ArtifactFile(name=name, title=f"{name} title", media_type="image/png",
-                                          sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data)))
+                                          sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
+                                          test=test, item_id=item_id))
         lease = claim_run(session=session, run_id=run_id, worker_id="fuzz-seed")
         assert lease is not None
         report = GradeReport(coursework=code, status="graded", max_score=rubric.total_points,
@@ -188,11 +198,12 @@ def seed(base_url: str, sessions: sessionmaker[Session], blobs: BlobStore, setti
     for label, sid in seeded.submissions.items():
         if label.endswith("-graded"):
             seeded.runs[label] = _grade(sessions, blobs, settings, sid)
+    box = SecretBox.from_settings(settings)
     with sessions() as session:
         cwb = session.scalars(select(Coursework).where(Coursework.code == "cwb")).one()
         release_coursework(session=session, coursework=cwb, released_by_id=None, note="seeded")
         for n in range(4):  # the last is read (deliveries), the rest are the fuzzer's to delete
-            endpoint, _ = create_endpoint(session=session, url=f"https://course.example.org/hook/{n}",
+            endpoint, _ = create_endpoint(session=session, box=box, url=f"https://course.example.org/hook/{n}",
                                           description=f"seeded {n}")
             seeded.webhooks.append(endpoint.id)
     return seeded

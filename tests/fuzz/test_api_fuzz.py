@@ -1,6 +1,6 @@
 """Property-based fuzzing of the whole REST API, driven by its own OpenAPI document, against a
-running ``grader serve``, once per role (student, GTA, lecturer, and a service token acting for a
-student). schemathesis sends the document's examples, its coverage cases (boundaries, missing and
+running ``grader serve``, once per role (student, GTA, lecturer, and a course system's service
+token acting for a student: one with the default student view, one made with the staff view). schemathesis sends the document's examples, its coverage cases (boundaries, missing and
 wrong-typed fields) and random valid and invalid requests; every answer must be:
 
 - never a 5xx;
@@ -22,7 +22,7 @@ from schemathesis.generation.feedback import FeedbackSources
 from schemathesis.pytest._test_builder import build_operation_test  # the builder the pytest plugin uses
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from fuzz_kit import HIDDEN_MESSAGE, ROLES, Tally, fuzz_examples, gradebook_problems
+from fuzz_kit import HIDDEN_ARTIFACT, HIDDEN_MESSAGE, ROLES, Tally, fuzz_examples, gradebook_problems
 
 # What each role can never get a 2xx from, and why: the route's guard (deps.py) refuses the role.
 STUDENT_ONLY = ("POST /api/v1/courseworks/{cw}/submissions", "GET /api/v1/courseworks/{cw}/submissions/mine",
@@ -38,11 +38,13 @@ EXPORTER = ("GET /api/v1/courseworks/{cw}/export.csv", "POST /api/v1/roster", "G
             "POST /api/v1/webhooks", "DELETE /api/v1/webhooks/{webhook_id}",
             "GET /api/v1/webhooks/{webhook_id}/deliveries")  # lecturers and service accounts
 STAFF_READ = ("GET /api/v1/courseworks/{cw}/marks",)  # GTAs, lecturers, service accounts
+METRICS = ("GET /metrics",)  # the metrics token or a staff API token (GTA, lecturer, service account)
 NO_SUCCESS_FOR = {
-    "student": set(MARKER + LECTURER + EXPORTER + STAFF_READ),
+    "student": set(MARKER + LECTURER + EXPORTER + STAFF_READ + METRICS),
     "gta": set(STUDENT_ONLY + LECTURER + EXPORTER),
     "lecturer": set(STUDENT_ONLY),
     "service": set(MARKER + LECTURER),
+    "service_staff": set(MARKER + LECTURER),
 }
 
 CHECKS = [
@@ -76,13 +78,27 @@ def no_hidden_message(ctx, response, case) -> None:
     assert HIDDEN_MESSAGE.encode() not in response.content, "a hidden item's message was shown to a student"
 
 
+def no_hidden_artifact(ctx, response, case) -> None:
+    """The same rule for pictures: a hidden item's artifact is neither listed nor served to a student."""
+    if not 200 <= response.status_code < 300:
+        return
+    path = case.operation.path
+    if path.endswith("/artifacts/{name}"):
+        assert (case.path_parameters or {}).get("name") != HIDDEN_ARTIFACT, "a hidden item's artifact was served"
+    elif path.endswith("/artifacts"):
+        names = [a.get("name") for a in response.json() if isinstance(a, dict)]
+        assert HIDDEN_ARTIFACT not in names, "a hidden item's artifact was listed to a student"
+
+
 def fuzz_operation(operation, tally: Tally, auth: dict[str, str], role: str) -> str | None:
     """Run schemathesis's phases (examples, coverage, fuzzing) on one operation; None when every
     answer passed every check, else the report of what failed."""
     label = f"{operation.method.upper()} {operation.path}"
     checks = CHECKS + [error_has_a_sentence]
-    if role == "student" or (role == "service" and label in STUDENT_ONLY):  # acting for a student
-        checks.append(no_hidden_message)
+    # A student, and a student-view service token on every route (each read shows what the student
+    # concerned may see); a staff-view one only where it acts for a student.
+    if role in ("student", "service") or (role == "service_staff" and label in STUDENT_ONLY):
+        checks += [no_hidden_message, no_hidden_artifact]
 
     def check(case) -> None:
         response = case.call()  # the role's token comes from the schema's config headers

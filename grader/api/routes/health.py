@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from grader.api.deps import Require, SessionDep, SettingsDep
+from grader.api.responses import ERRORS, error
 from grader.settings import Settings
 from grader.users.models import Role
 from grader.users.service import authenticate
@@ -89,7 +90,8 @@ def metrics_reader(
 
 
 @metrics_router.get("/metrics", response_class=Response, dependencies=[Depends(metrics_reader)],
-                    responses={401: {"description": "no token, or not a valid one"},
-                               403: {"description": "a token whose role may not read metrics"}})
+                    responses={401: error("no token, or not the metrics token nor a valid API token"),
+                               403: error("a token whose role or scopes may not read metrics"),
+                               413: ERRORS[413]})
 def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
