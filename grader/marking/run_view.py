@@ -3,7 +3,7 @@ score" (pure functions over the run's rows).
 
 A run's ``score`` is every automatic item (hidden and after-release ones too) minus the penalties
 the run applied, so before release a student who reads it and subtracts the visible items learns
-the hidden ones. DESIGN's visibility table therefore gives a student (and a token with the student
+the hidden ones. The visibility table (docs/security.md) therefore gives a student (and a token with the student
 view) before release only the **visible score**: the visible automatic items' scores over their
 points. The full score comes with the release. An infrastructure error's text (it can carry the
 tail of the judge's pytest output and hidden test ids) is never shown to a student, released or

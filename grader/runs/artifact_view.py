@@ -2,7 +2,7 @@
 (pure functions over the rubric and the run's rows).
 
 A hidden test draws an artifact (a PNG from the student's outputs); the judge records the test
-whose body drew it, and the rubric maps that test to the item it scores. DESIGN's visibility table
+whose body drew it, and the rubric maps that test to the item it scores. The visibility table (docs/security.md)
 then decides what a student (or a token with the student view) sees: a ``visible`` item's artifacts
 at any time, an ``after_release`` item's once the marks are released to them, a ``hidden`` item's
 never ("never its message or output"), and one that belongs to no item (drawn in a fixture, or by a

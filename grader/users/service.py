@@ -45,8 +45,8 @@ class TokenOwner:
 
     @property
     def student_view(self) -> bool:
-        """Whether this caller reads marks as the student concerned would (DESIGN's visibility
-        table): every student, and a service account's token unless it has the staff view."""
+        """Whether this caller reads marks as the student concerned would (the visibility table in
+        docs/security.md): every student, and a service account's token unless it has the staff view."""
         if self.user.role is Role.service:
             return self.token.view is not TokenView.staff
         return self.user.role is Role.student

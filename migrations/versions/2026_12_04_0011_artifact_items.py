@@ -1,6 +1,6 @@
 """Artifact items: ``run_artifacts.item_id``, the rubric item whose hidden test drew the PNG.
 
-The item's visibility decides whether and when a student sees the artifact (DESIGN's table: a
+The item's visibility decides whether and when a student sees the artifact (docs/security.md's table: a
 hidden item's output never). Existing rows get NULL, "no item": only markers see them, since which
 test drew them was not recorded.
 

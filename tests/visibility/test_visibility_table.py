@@ -1,4 +1,4 @@
-"""DESIGN's visibility table on every route a student can reach, API and dashboard, before and
+"""The visibility table (docs/security.md) on every route a student can reach, API and dashboard, before and
 after release:
 
 | item visibility | before release       | after release                                |

@@ -1,7 +1,7 @@
 """A grading run's artifacts: the PNGs its hidden tests drew from the student's model's outputs.
 
 Markers (GTAs, lecturers, staff-view tokens) see every one at once. A student, and a course system
-acting for one with the student view, see an artifact as DESIGN's visibility table shows its item's
+acting for one with the student view, see an artifact as the visibility table (docs/security.md) shows its item's
 output (``grader.runs.artifact_view``): a visible item's at any time, an after-release item's once
 the marks are released to that student, a hidden item's or one of no item never (not found).
 The PNG is served as an image only, never as a page: ``nosniff`` and a CSP that allows nothing.
