@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _service import REPO, bench_database, interrupt_on_sigterm, log  # noqa: E402
+from _service import REPO, bench_database, interrupt_on_sigterm, log
 
 TARGET_MS = 300.0
 

@@ -40,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _service import (  # noqa: E402
+from _service import (
     DEFAULT_REDIS_DB,
     REPO,
     add_students,

@@ -151,7 +151,7 @@ def run_precheck(path: Path, cw: CourseworkFiles, settings: Settings, *, backend
         report.passed = all(m.loads for m in report.models)
     except SubmissionError as exc:
         report.messages = [str(exc)]
-    except Exception as exc:  # noqa: BLE001 - the sandbox or our loader: never the student's fault
+    except Exception as exc:  # the sandbox or our loader: never the student's fault
         report.infrastructure_error = f"{type(exc).__name__}: {str(exc)[:500]}"
     finally:
         remove_job_folder(folder)

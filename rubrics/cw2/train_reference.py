@@ -28,7 +28,7 @@ from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # the notebook's plots must not open windows
 
-import nbformat  # noqa: E402
+import nbformat
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -17,7 +17,7 @@ import pytest
 from grader.grading.pipeline import grade_submission
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cw1_submissions import SOLUTION  # noqa: E402
+from cw1_submissions import SOLUTION
 
 LEAKY_MODEL = '''
 class LeakyModel(nn.Module):

@@ -8,9 +8,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # hostile_kit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # cw1_submissions
 
-import hostile_kit  # noqa: E402
-from grader.rubrics.loader import load_coursework  # noqa: E402
-from grader.settings import get_settings  # noqa: E402
+import hostile_kit
+from grader.rubrics.loader import load_coursework
+from grader.settings import get_settings
 
 
 BACKENDS = ("bwrap", "docker")

@@ -36,8 +36,8 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: cw1_submissions
 
-from cw1_submissions import SUBMISSIONS  # noqa: E402
-from grader.grading.pipeline import grade_submission  # noqa: E402
+from cw1_submissions import SUBMISSIONS
+from grader.grading.pipeline import grade_submission
 
 BASE_NAME = "conv_ignores_padding"
 JOB_CGROUP = re.compile(r"^grader-[0-9a-f]{16}$")  # workers/sandbox/bwrap.py: f"grader-{uuid4().hex[:16]}"
@@ -308,7 +308,7 @@ class JobWatcher:
         while not self._stop.is_set():
             try:
                 last_scan = self._poll(last_scan)
-            except Exception as e:  # noqa: BLE001 - never die quietly: the check would be vacuous
+            except Exception as e:  # never die quietly: the check would be vacuous
                 self.errors.append(f"{type(e).__name__}: {e}")
             self._stop.wait(0.02)
 

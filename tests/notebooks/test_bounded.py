@@ -75,7 +75,7 @@ def test_a_notebook_slow_to_render_is_killed_on_time_and_nothing_is_left_running
     def render() -> None:
         try:
             render_bounded(slow_notebook(), title=title, limits=RenderLimits(timeout_s=LIMIT_S))
-        except BaseException as exc:  # noqa: BLE001  (handed to the test's thread)
+        except BaseException as exc:  # handed to the test's thread
             outcome.append(exc)
 
     started = time.monotonic()

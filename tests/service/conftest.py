@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from up_kit import Service, free_port  # noqa: E402
+from up_kit import Service, free_port
 
 
 @pytest.fixture

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pg_database import empty_tables, migrated_database  # noqa: E402
-from vis_kit import RUBRICS  # noqa: E402
+from pg_database import empty_tables, migrated_database
+from vis_kit import RUBRICS
 
-from grader.api.app import create_app  # noqa: E402
-from grader.db.engine import make_engine, session_factory  # noqa: E402
-from grader.settings import Settings  # noqa: E402
+from grader.api.app import create_app
+from grader.db.engine import make_engine, session_factory
+from grader.settings import Settings
 
 
 @pytest.fixture(scope="session")

@@ -238,7 +238,7 @@ def tls_receiver(tmp_path: Path) -> Iterator[tuple[int, Path, list[str]]]:
     hosts: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", "0")))
             hosts.append(self.headers["Host"])
             self.send_response(204)

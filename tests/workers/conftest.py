@@ -6,4 +6,4 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from worker_kit import broker_redis, engine, pg_url, world  # noqa: E402,F401  (fixtures)
+from worker_kit import broker_redis, engine, pg_url, world  # noqa: F401  (fixtures)

@@ -244,7 +244,7 @@ def inspect_file(path):
             if result["kind"] == "state_dict":
                 result["state_dict"] = state_dict_shapes(obj)
         result["loads"] = True
-    except Exception as exc:  # noqa: BLE001 - any failure is this file's verdict
+    except Exception as exc:  # any failure is this file's verdict
         result["error"] = _short(exc)
     return result
 

@@ -59,7 +59,7 @@ class CappedClient(NotebookClient):
     output_budget: int | None = None
     truncated = False
 
-    def output(self, outs, msg, display_id, cell_index):  # noqa: D401 - nbclient hook
+    def output(self, outs, msg, display_id, cell_index):  # nbclient hook
         if self.output_budget is not None and msg["msg_type"] in {"stream", "display_data", "execute_result", "error"}:
             size = _text_size(msg["content"])
             if self.truncated or size > self.output_budget:

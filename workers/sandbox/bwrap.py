@@ -211,7 +211,7 @@ class BwrapProcess:
                     pass_fds=[*pass_fds, ready_w],
                     start_new_session=True,  # no signal to our process group reaches the job
                 )
-            except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            except BaseException as e:  # handed to the caller's thread
                 box["error"] = e
             os.close(ready_w)  # the reaper's copy alone is left: its death reads as EOF
             started.set()

@@ -159,7 +159,7 @@ class DockerBackend:
                 raise SandboxError(f"{tool} is missing on the host (docker.io and coreutils provide it)")
         try:
             reap_orphans(self.client, self.hostname)
-        except Exception:  # noqa: BLE001 - a best-effort sweep; the next backend tries again
+        except Exception:  # a best-effort sweep; the next backend tries again
             pass
 
     def start(self, spec: SandboxSpec) -> DockerProcess:
@@ -336,7 +336,7 @@ class DockerProcess:
             self._exit_code = int(self._api.wait(self.id, timeout=None)["StatusCode"])
         except (DockerException, OSError, ValueError, KeyError):
             pass  # removed meanwhile: kill() reads what is left from the engine
-        except Exception:  # noqa: BLE001 - requests' errors; never leave the event unset
+        except Exception:  # requests' errors; never leave the event unset
             pass
         self._exited.set()
 
