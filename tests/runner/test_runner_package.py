@@ -1,8 +1,8 @@
-"""The runner folder is all the sandbox gets: it must stand alone and be staged whole."""
+"""The runner folder is all the sandbox gets: it must be staged whole (that it imports nothing of
+the grader is the `runner-alone` import contract in pyproject.toml, checked by `make lint`)."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 from workers.judge.run import RUNNER_SOURCE, stage_runner
@@ -20,19 +20,6 @@ def test_argv_points_into_the_sandbox_mounts():
 
 def test_every_module_is_staged():
     assert set(RUNNER_FILES) == {p.name for p in RUNNER_SOURCE.glob("*.py")}
-
-
-def test_the_runner_imports_nothing_of_the_grader():
-    for name in RUNNER_FILES:
-        tree = ast.parse((RUNNER_SOURCE / name).read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                roots = [a.name.split(".")[0] for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                roots = [] if node.level else [(node.module or "").split(".")[0]]
-            else:
-                continue
-            assert not {"grader", "workers"} & set(roots), f"{name} imports {roots}"
 
 
 def test_staging_copies_only_the_runner(tmp_path: Path):
