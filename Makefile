@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 RUNTIME_DIR ?= /opt/grader/runtime
 PYTEST_ARGS ?= -n 2
 
-.PHONY: setup venv runtime services run samples test bench check clean deploy-check
+.PHONY: setup venv runtime services run samples lint test bench check clean deploy-check
 
 setup: venv runtime
 
@@ -34,7 +34,15 @@ run: setup
 samples: setup
 	$(BIN)/python scripts/grade_samples.py
 
-test: setup services
+# Static checks, all configured in pyproject.toml: ruff's lint rules and format, mypy, and the import
+# contracts (the layers of docs/architecture.md). Any finding fails it, and so `make test`.
+lint: venv
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
+
+test: lint setup services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: setup
