@@ -59,7 +59,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, blobs: BlobS
         yield
 
     app = FastAPI(title="grader", version="1", lifespan=lifespan,
-                  description="Coursework autograder: submissions, receipts, marks. See DESIGN.md.")
+                  description="Coursework autograder: submissions, receipts, marks.")
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions

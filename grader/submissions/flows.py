@@ -1,4 +1,4 @@
-"""Receiving an upload end to end, and queueing its grading: the order DESIGN.md promises.
+"""Receiving an upload end to end, and queueing its grading: the order docs/architecture.md describes.
 
 count the attempt (the hourly limit) -> check (size, notebook schema, zip members, names; in a
 limited child process) -> store the blob (fsynced) -> commit the row -> (the caller replies with

@@ -1,6 +1,6 @@
 """The bubblewrap backend: the student zone as an unprivileged bwrap sandbox in a job cgroup.
 
-The launch chain (see /work/shared/SANDBOX.md for why each step is there):
+The launch chain (docs/sandbox.md says why each step is there):
 
     reaper.py (joins the job cgroups, reaps orphans; forks, then execs with an empty environment)
       -> prlimit -> setpriv (uid/gid) -> bwrap -> pid1.py (pid 1, non-dumpable) -> the program
