@@ -1,4 +1,4 @@
-"""The result of grading one submission, as ``grader grade --json`` prints it (DESIGN.md)."""
+"""The result of grading one submission, as ``grader grade --json`` prints it (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ import torch
 from grader.grading.precheck import precheck_limits, run_precheck
 from grader.rubrics.loader import load_coursework
 from grader.settings import Settings
-from workers.judge.models import Models
+from workers.judge.model_files import Models
 from workers.judge.run import stage_runner
 from workers.runner import inspect_models
 from workers.sandbox import get_backend

@@ -23,7 +23,7 @@ import pytest
 
 from .api import Credit, ProtocolViolation, StudentCrashed, StudentException, StudentTimeout
 from .kept import Artifacts
-from .models import Models
+from .model_files import Models
 
 MESSAGE_CAP = 500
 HIDDEN_DATA_MARK = "hidden_data"

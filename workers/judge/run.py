@@ -18,7 +18,7 @@ from .api import ProtocolViolation
 from .client import InfrastructureError, StudentClient
 from .job import JudgeJob, empty_result, write_result
 from .kept import Artifacts
-from .models import Models
+from .model_files import Models
 from .plugin import JudgePlugin, Submission
 
 RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "runner"
