@@ -18,10 +18,10 @@ from grader.grading.worker_side import InspectionRun
 from grader.settings import SandboxLimits, Settings
 from workers.runner import INSPECT_ARGV
 from workers.sandbox import get_backend
-from workers.sandbox.base import SUBMISSION_MOUNT, SandboxProcess, SandboxSpec
+from workers.sandbox.base import RUNTIME_MOUNT, SUBMISSION_MOUNT, SandboxProcess, SandboxSpec
 
 MAX_OUTPUT_BYTES = 1 << 20
-SANDBOX_ENV = {"PATH": "/opt/grader/runtime/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+SANDBOX_ENV = {"PATH": f"{RUNTIME_MOUNT}/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                "HOME": "/tmp", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # torch's threads count as pids
 LOADER = Path(workers.runner.__file__).with_name("inspect_models.py")
 

@@ -14,6 +14,7 @@ import pytest
 
 from grader.grading.job_schema import JudgedTest, JudgeJob, JudgeResult, write_model
 from workers.runner import RUNNER_ARGV, RUNNER_FILES
+from workers.sandbox.base import RUNTIME_MOUNT
 
 from .api import ProtocolViolation
 from .client import InfrastructureError, StudentClient
@@ -22,7 +23,7 @@ from .model_files import Models
 from .plugin import JudgePlugin, Submission
 
 RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "runner"
-RUNNER_ENV = {"PATH": "/opt/grader/runtime/bin:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+RUNNER_ENV = {"PATH": f"{RUNTIME_MOUNT}/bin:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
               "LC_ALL": "C.UTF-8", "HOME": "/tmp"}
 LOG_TAIL_CHARS = 20_000
 
