@@ -108,6 +108,8 @@ def _state_dict_entry(stdout: bytes, base: str) -> dict[str, Any] | None:
             entry = json.loads(line)
         except ValueError:
             continue
-        if isinstance(entry, dict) and entry.get("name") == base and isinstance(entry.get("state_dict"), dict):
-            return entry["state_dict"]
+        if isinstance(entry, dict) and entry.get("name") == base:
+            state_dict = entry.get("state_dict")
+            if isinstance(state_dict, dict):
+                return state_dict
     return None

@@ -14,7 +14,7 @@ import pytest
 
 from grader.grading.job_schema import JudgedTest, JudgeJob, JudgeResult, write_model
 from workers.runner import RUNNER_ARGV, RUNNER_FILES
-from workers.sandbox.base import RUNTIME_MOUNT
+from workers.sandbox.base import RUNTIME_MOUNT, SandboxOutcome
 
 from .api import ProtocolViolation
 from .client import InfrastructureError, StudentClient
@@ -66,7 +66,7 @@ def run_suite(plugin: JudgePlugin, hidden_dir: Path) -> str | None:
     return None
 
 
-def sandbox_facts(outcome) -> dict[str, Any] | None:
+def sandbox_facts(outcome: SandboxOutcome | None) -> dict[str, Any] | None:
     if outcome is None:
         return None
     log = outcome.log.decode("utf-8", errors="replace")[-LOG_TAIL_CHARS:]
