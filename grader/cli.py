@@ -53,7 +53,8 @@ def grade(path: Path, coursework: str, backend: str | None, as_json: bool, seed:
             raise click.UsageError(f"--artifacts-dir {artifacts_dir}: {exc.strerror or exc}") from None
         if not os.access(artifacts_dir, os.W_OK | os.X_OK):
             raise click.UsageError(f"--artifacts-dir {artifacts_dir}: not writable")
-    report = grade_submission(path, cw, get_settings(), judge=SubprocessJudge(), backend=backend, seed=seed, artifacts_dir=artifacts_dir)
+    report = grade_submission(path, cw, get_settings(), judge=SubprocessJudge(), backend=backend, seed=seed,
+                              artifacts_dir=artifacts_dir)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

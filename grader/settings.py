@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     log_dir: Path = Field(REPO_ROOT / "var" / "log", description="logs of the API and worker `grader up` starts")
     worker_queues: list[str] = Field(default_factory=lambda: ["cpu"], description="queues this worker serves")
     lease_s: int = Field(RUN_LEASE_S, ge=10, description="a grading run's lease; heartbeats renew it every lease_s/3")
-    max_attempts: int = Field(RUN_MAX_ATTEMPTS, ge=1, description="infrastructure failures retried up to this many attempts")
+    max_attempts: int = Field(
+        RUN_MAX_ATTEMPTS, ge=1, description="infrastructure failures retried up to this many attempts")
     sweep_interval_s: int = Field(30, ge=1, description="how often expired leases and lost wake-ups are swept")
     upload_max_mb: int = Field(200, ge=1, description="largest upload accepted by the API")
     request_max_kb: int = Field(1024, ge=1, description="largest request body of every route but the uploads")
@@ -139,8 +140,10 @@ class Settings(BaseSettings):
     dev_mode: bool = Field(False, description="a development machine: a placeholder secret_key is allowed")
     web_session_idle_minutes: int = Field(120, ge=1, description="a dashboard session unused this long ends")
     web_session_max_hours: int = Field(12, ge=1, description="a dashboard session ends this long after sign-in")
-    webhook_timeout_s: float = Field(WEBHOOK_TIMEOUT_S, gt=0, le=60, description="one webhook POST: connect, send, answer")
-    webhook_max_attempts: int = Field(WEBHOOK_MAX_ATTEMPTS, ge=1, description="webhook attempts (30 s doubling, 1 h cap) before failed")
+    webhook_timeout_s: float = Field(
+        WEBHOOK_TIMEOUT_S, gt=0, le=60, description="one webhook POST: connect, send, answer")
+    webhook_max_attempts: int = Field(
+        WEBHOOK_MAX_ATTEMPTS, ge=1, description="webhook attempts (30 s doubling, 1 h cap) before failed")
     webhook_allowed_hosts: list[str] = Field(
         default_factory=list, description="webhook hosts (exactly as written in the URL) that may be internal "
         "addresses: loopback, private, link-local, the database's or broker's own. Default: none may")

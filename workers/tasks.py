@@ -203,7 +203,8 @@ def _grade_leased(
             if lease.kind == RunKind.precheck:  # files, notebook, models load: no student code runs
                 check = run_precheck(path, cw, settings, inspector=SandboxModelInspector())
             else:
-                report = grade_submission(path, cw, settings, judge=SubprocessJudge(), artifacts_dir=workdir / "artifacts")
+                report = grade_submission(path, cw, settings, judge=SubprocessJudge(),
+                                          artifacts_dir=workdir / "artifacts")
                 artifact_keys = _store_artifacts(store, report)  # before workdir goes; a failure is retried
                 rendered_key = _store_rendered_notebook(store, path, cw.rubric.submission.notebook, code, settings)
             environment, hidden = _environment_digest(settings), _hidden_digest(cw.hidden)

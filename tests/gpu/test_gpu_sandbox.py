@@ -12,9 +12,9 @@ import pytest
 from gpu_kit import COURSEWORKS, GPU0
 
 from grader.grading.pipeline import grade_submission
-from workers.judge.launcher import SubprocessJudge
 from grader.rubrics.loader import load_coursework
 from grader.settings import SandboxLimits, Settings
+from workers.judge.launcher import SubprocessJudge
 from workers.sandbox import get_backend, gpu
 from workers.sandbox.base import SandboxSpec
 

@@ -9,9 +9,9 @@ import nbformat
 from gpu_kit import COURSEWORKS
 
 from grader.grading.pipeline import grade_submission
-from workers.judge.launcher import SubprocessJudge
 from grader.rubrics.loader import load_coursework
 from grader.settings import Settings
+from workers.judge.launcher import SubprocessJudge
 
 
 def _printed(report) -> str:

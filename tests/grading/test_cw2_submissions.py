@@ -15,8 +15,8 @@ import pytest
 
 from cw2_submissions import MODEL_FILES, NOTEBOOK, SOLUTION_ZIP, SUBMISSIONS, pickle_marker
 from grader.grading.pipeline import grade_submission
-from workers.judge.launcher import SubprocessJudge
 from grader.rubrics.loader import load_coursework
+from workers.judge.launcher import SubprocessJudge
 
 # Each picture with the item whose test draws it: the markers decide 2.1c and 1.2b from them, and a
 # student sees them as those (after-release) items' output.

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from grader.grading import pipeline
 from grader.grading.errors import InfrastructureError
 from grader.grading.job import write_job_file
 from grader.grading.job_schema import ArtifactRecord, JudgedTest, JudgeJob, JudgeResult, read_result, write_model
 from grader.grading.limits import effective_limits
-from grader.grading import pipeline
 from grader.marks.outcomes import TestOutcome
 from workers.judge.launcher import SubprocessJudge
 
@@ -25,7 +25,8 @@ def test_the_job_file_the_host_writes_is_the_one_the_judge_reads(tmp_path: Path,
 
 
 def test_a_result_round_trips(tmp_path: Path):
-    result = JudgeResult(seed=3, tests={"t.py::a": JudgedTest(outcome=TestOutcome.passed, fraction=0.5, message="half")},
+    passed = JudgedTest(outcome=TestOutcome.passed, fraction=0.5, message="half")
+    result = JudgeResult(seed=3, tests={"t.py::a": passed},
                          artifacts=[ArtifactRecord(name="a", media_type="image/png", sha256="0" * 64, size_bytes=1,
                                                    path=tmp_path / "a.png")])
     write_model(tmp_path / "result.json", result)
