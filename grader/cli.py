@@ -15,6 +15,7 @@ from grader.grading.report import render_table
 from grader.rubrics.check import check_rubric
 from grader.rubrics.loader import RubricError, load_coursework
 from grader.settings import get_settings, settings_error
+from workers.judge.launcher import SubprocessJudge  # the worker side grading runs on
 
 
 @click.group()
@@ -52,7 +53,8 @@ def grade(path: Path, coursework: str, backend: str | None, as_json: bool, seed:
             raise click.UsageError(f"--artifacts-dir {artifacts_dir}: {exc.strerror or exc}") from None
         if not os.access(artifacts_dir, os.W_OK | os.X_OK):
             raise click.UsageError(f"--artifacts-dir {artifacts_dir}: not writable")
-    report = grade_submission(path, cw, get_settings(), backend=backend, seed=seed, artifacts_dir=artifacts_dir)
+    report = grade_submission(path, cw, get_settings(), judge=SubprocessJudge(), backend=backend, seed=seed,
+                              artifacts_dir=artifacts_dir)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
@@ -72,7 +74,7 @@ def rubric_check(coursework: str, backend: str | None) -> None:
     """Prove a rubric sound: the reference earns every auto point, the skeleton (nearly) none."""
     cw = _coursework(coursework)
     ok = True
-    for line, passed in check_rubric(cw, get_settings(), backend=backend):
+    for line, passed in check_rubric(cw, get_settings(), judge=SubprocessJudge(), backend=backend):
         click.echo(("ok    " if passed else "FAIL  ") + line)
         ok &= passed
     sys.exit(0 if ok else 1)

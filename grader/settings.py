@@ -15,6 +15,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Defaults the services also take as keyword defaults (grader.runs, grader.webhooks): defined once, here.
+RUN_LEASE_S = 90  # a heartbeat every lease/3 leaves room for two missed beats
+RUN_MAX_ATTEMPTS = 3  # infrastructure failures (or vanished workers) before a run is an error
+WEBHOOK_TIMEOUT_S = 10.0
+WEBHOOK_MAX_ATTEMPTS = 12  # 30 s doubling, capped at 1 h: about six hours of trying
+
 
 class SandboxLimits(BaseModel):
     """Limits of the student zone. A rubric may tighten memory and time, never loosen the caps."""
@@ -87,8 +93,9 @@ class Settings(BaseSettings):
     broker_dir: Path = Field(REPO_ROOT / "var" / "broker", description="folders of the filesystem broker")
     log_dir: Path = Field(REPO_ROOT / "var" / "log", description="logs of the API and worker `grader up` starts")
     worker_queues: list[str] = Field(default_factory=lambda: ["cpu"], description="queues this worker serves")
-    lease_s: int = Field(90, ge=10, description="a grading run's lease; heartbeats renew it every lease_s/3")
-    max_attempts: int = Field(3, ge=1, description="infrastructure failures retried up to this many attempts")
+    lease_s: int = Field(RUN_LEASE_S, ge=10, description="a grading run's lease; heartbeats renew it every lease_s/3")
+    max_attempts: int = Field(
+        RUN_MAX_ATTEMPTS, ge=1, description="infrastructure failures retried up to this many attempts")
     sweep_interval_s: int = Field(30, ge=1, description="how often expired leases and lost wake-ups are swept")
     upload_max_mb: int = Field(200, ge=1, description="largest upload accepted by the API")
     request_max_kb: int = Field(1024, ge=1, description="largest request body of every route but the uploads")
@@ -133,8 +140,10 @@ class Settings(BaseSettings):
     dev_mode: bool = Field(False, description="a development machine: a placeholder secret_key is allowed")
     web_session_idle_minutes: int = Field(120, ge=1, description="a dashboard session unused this long ends")
     web_session_max_hours: int = Field(12, ge=1, description="a dashboard session ends this long after sign-in")
-    webhook_timeout_s: float = Field(10, gt=0, le=60, description="one webhook POST: connect, send, answer")
-    webhook_max_attempts: int = Field(12, ge=1, description="webhook attempts (30 s doubling, 1 h cap) before failed")
+    webhook_timeout_s: float = Field(
+        WEBHOOK_TIMEOUT_S, gt=0, le=60, description="one webhook POST: connect, send, answer")
+    webhook_max_attempts: int = Field(
+        WEBHOOK_MAX_ATTEMPTS, ge=1, description="webhook attempts (30 s doubling, 1 h cap) before failed")
     webhook_allowed_hosts: list[str] = Field(
         default_factory=list, description="webhook hosts (exactly as written in the URL) that may be internal "
         "addresses: loopback, private, link-local, the database's or broker's own. Default: none may")

@@ -20,6 +20,7 @@ from cw1_submissions import SUBMISSIONS  # noqa: E402
 from grader.grading.pipeline import grade_submission  # noqa: E402
 from grader.rubrics.loader import load_coursework  # noqa: E402
 from grader.settings import get_settings  # noqa: E402
+from workers.judge.launcher import SubprocessJudge  # noqa: E402
 
 
 def main() -> int:
@@ -34,7 +35,7 @@ def main() -> int:
             samples.append((name, path, want))
         print(f"grading {len(samples)} CW1 submissions (2 at a time)...", flush=True)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            reports = list(pool.map(lambda s: grade_submission(s[1], cw, settings), samples))
+            reports = list(pool.map(lambda s: grade_submission(s[1], cw, settings, judge=SubprocessJudge()), samples))
     width = max(len(s[0]) for s in samples)
     print(f"{'submission'.ljust(width)}  auto score        expected  status")
     for (name, _, want), report in zip(samples, reports):

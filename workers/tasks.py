@@ -56,6 +56,8 @@ from grader.settings import Settings, get_settings
 from grader.submissions.models import Submission
 from grader.webhooks.runner import kick_sender
 from workers.celery_app import app
+from workers.judge.launcher import SubprocessJudge
+from workers.precheck_sandbox import SandboxModelInspector
 
 log = logging.getLogger(__name__)
 
@@ -199,9 +201,10 @@ def _grade_leased(
             path = workdir / _local_name(filename)
             fetch(store, blob_key, path)  # checks the sha256 on the way
             if lease.kind == RunKind.precheck:  # files, notebook, models load: no student code runs
-                check = run_precheck(path, cw, settings)
+                check = run_precheck(path, cw, settings, inspector=SandboxModelInspector())
             else:
-                report = grade_submission(path, cw, settings, artifacts_dir=workdir / "artifacts")
+                report = grade_submission(path, cw, settings, judge=SubprocessJudge(),
+                                          artifacts_dir=workdir / "artifacts")
                 artifact_keys = _store_artifacts(store, report)  # before workdir goes; a failure is retried
                 rendered_key = _store_rendered_notebook(store, path, cw.rubric.submission.notebook, code, settings)
             environment, hidden = _environment_digest(settings), _hidden_digest(cw.hidden)

@@ -73,7 +73,8 @@ def collect_orphans(
 
 def referenced_keys(session: Session, keys: Iterable[str]) -> set[str]:
     """Those of ``keys`` that a gradebook row points at."""
-    keys, used = list(keys), set()
+    keys = list(keys)
+    used: set[str] = set()
     for start in range(0, len(keys), BATCH):
         batch = keys[start:start + BATCH]
         for column in REFERENCES:

@@ -6,7 +6,6 @@ The folder sits under ``settings.jobs_dir`` so the sandbox uid can read the stag
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -14,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.grading.job_schema import JudgeJob, write_model
 from grader.rubrics.loader import CourseworkFiles
 from grader.settings import ExecutionLimits, SandboxLimits, Settings
 
@@ -55,26 +55,25 @@ def write_job_file(
 ) -> Job:
     seed = secrets.randbits(31) if seed is None else seed
     result_path = folder / "result.json"
-    spec = {
-        "coursework": cw.rubric.coursework,
-        "hidden_dir": str(cw.hidden),
-        "submission_dir": str(submission_dir),
-        "notebook": cw.rubric.submission.notebook,
-        "mode": cw.rubric.mode.value,
-        "backend": backend,
-        "seed": seed,
-        "runtime_dir": str(settings.runtime_dir),
-        "runner_dir": str(folder / "runner"),
-        "limits": sandbox.model_dump(),
-        "execution": execution.model_dump(),
-        "result_path": str(result_path),
-        "gpu": cw.rubric.resources.gpu,
-        "reproducible": cw.rubric.resources.reproducible,
-        "kernel_seed": cw.rubric.resources.seed,
-    }
+    spec = JudgeJob(
+        coursework=cw.rubric.coursework,
+        hidden_dir=cw.hidden,
+        submission_dir=submission_dir,
+        notebook=cw.rubric.submission.notebook,
+        mode=cw.rubric.mode.value,
+        backend=backend,
+        seed=seed,
+        runtime_dir=settings.runtime_dir,
+        runner_dir=folder / "runner",
+        limits=sandbox,
+        execution=execution,
+        result_path=result_path,
+        gpu=cw.rubric.resources.gpu,
+        reproducible=cw.rubric.resources.reproducible,
+        kernel_seed=cw.rubric.resources.seed,
+    )
     job_file = folder / "job.json"
-    job_file.write_text(json.dumps(spec, indent=2))
-    os.chmod(job_file, 0o600)
+    write_model(job_file, spec, mode=0o600)
     return Job(folder=folder, submission_dir=submission_dir, job_file=job_file, result_path=result_path, seed=seed)
 
 

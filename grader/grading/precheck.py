@@ -15,9 +15,8 @@ worker retries it like any run.
 from __future__ import annotations
 
 import json
-import shutil
-import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from grader.grading.intake import SubmissionError, stage_submission
 from grader.grading.job import create_job_folder, make_readable, remove_job_folder
 from grader.grading.limits import effective_limits
+from grader.grading.worker_side import InspectionRun, ModelInspector
 from grader.rubrics.loader import CourseworkFiles
 from grader.rubrics.model import Rubric
 from grader.settings import SandboxLimits, Settings
@@ -32,9 +32,6 @@ from grader.settings import SandboxLimits, Settings
 MODEL_SUFFIXES = (".pt", ".pth", ".pt2", ".ts")
 WALL_TIME_S = 60  # loading a few model files; anything slower is reported, not waited for
 MEMORY_MB = 1536  # torch itself (~400 MB) plus the models; never more than the rubric's job gets
-MAX_OUTPUT_BYTES = 1 << 20
-SANDBOX_ENV = {"PATH": "/opt/grader/runtime/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-               "HOME": "/tmp", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # torch's threads count as pids
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ def precheck_limits(job: SandboxLimits) -> SandboxLimits:
     })
 
 
-def read_inspection(stdout: bytes, names: list[str], *, exit_code: int | None, oom_killed: bool,
+def read_inspection(stdout: bytes, names: Sequence[str], *, exit_code: int | None, oom_killed: bool,
                     wall_timeout: bool, limits: SandboxLimits) -> list[ModelCheck]:
     """Each file's verdict from the loader's JSON lines. A file the loader started but never
     finished killed it (memory, time, a crash in torch's C++): that file does not load. Raises
@@ -134,8 +131,10 @@ def messages_for(staged_names: list[str], models: list[ModelCheck]) -> list[str]
 # -- running it -----------------------------------------------------------------------------------
 
 
-def run_precheck(path: Path, cw: CourseworkFiles, settings: Settings, *, backend: str | None = None) -> PrecheckReport:
-    """Pre-check one fetched upload (a .ipynb or a .zip) against its coursework."""
+def run_precheck(path: Path, cw: CourseworkFiles, settings: Settings, *, inspector: ModelInspector,
+                 backend: str | None = None) -> PrecheckReport:
+    """Pre-check one fetched upload (a .ipynb or a .zip) against its coursework; ``inspector`` loads
+    the model files in a sandbox (the worker side, passed in by the caller)."""
     started = time.monotonic()
     report = PrecheckReport()
     sandbox, execution = effective_limits(cw.rubric, settings)
@@ -145,8 +144,10 @@ def run_precheck(path: Path, cw: CourseworkFiles, settings: Settings, *, backend
         names = model_files(cw.rubric, staged.files)
         if names:
             make_readable(staged.folder)
-            report.models, report.sandbox = _inspect_in_sandbox(
-                folder, staged.folder, names, precheck_limits(sandbox), settings, backend or settings.sandbox_backend)
+            limits = precheck_limits(sandbox)
+            run = inspector.inspect_models(folder, staged.folder, names, limits, settings,
+                                           backend or settings.sandbox_backend)
+            report.models, report.sandbox = inspection_verdict(run, names, limits)
         report.messages = messages_for(list(staged.files), report.models)
         report.passed = all(m.loads for m in report.models)
     except SubmissionError as exc:
@@ -159,51 +160,11 @@ def run_precheck(path: Path, cw: CourseworkFiles, settings: Settings, *, backend
     return report
 
 
-def _inspect_in_sandbox(folder: Path, submission: Path, names: list[str], limits: SandboxLimits,
-                        settings: Settings, backend: str) -> tuple[list[ModelCheck], dict[str, Any]]:
-    # Lazily: the grader imports the worker side only where it runs the sandbox.
-    import workers.runner
-    from workers.runner import INSPECT_ARGV
-    from workers.sandbox import get_backend
-    from workers.sandbox.base import SUBMISSION_MOUNT, SandboxSpec
-
-    runner = folder / "runner"
-    runner.mkdir(mode=0o755)
-    script = runner / "inspect_models.py"
-    shutil.copyfile(Path(workers.runner.__file__).with_name("inspect_models.py"), script)
-    script.chmod(0o644)
-    spec = SandboxSpec(argv=[*INSPECT_ARGV, *(f"{SUBMISSION_MOUNT}/{n}" for n in names)],
-                       runtime_dir=settings.runtime_dir, runner_dir=runner, submission_dir=submission,
-                       limits=limits, env=dict(SANDBOX_ENV), gpu=False)
-    proc = get_backend(backend, settings).start(spec)
-    try:
-        proc.stdin.close()
-        out = _read_capped(proc.stdout, MAX_OUTPUT_BYTES, limits.wall_time_s + 10)
-        proc.wait(10)
-    finally:
-        outcome = proc.kill()
-    facts = {"exit_code": outcome.exit_code, "oom_killed": outcome.oom_killed, "wall_timeout": outcome.wall_timeout,
-             "log_tail": outcome.log.decode("utf-8", "replace")[-4000:]}
-    models = read_inspection(out, names, exit_code=outcome.exit_code, oom_killed=outcome.oom_killed,
-                             wall_timeout=outcome.wall_timeout, limits=limits)
+def inspection_verdict(run: InspectionRun, names: Sequence[str],
+                       limits: SandboxLimits) -> tuple[list[ModelCheck], dict[str, Any]]:
+    """Each file's verdict, and what the host saw of the sandbox (for operators)."""
+    facts = {"exit_code": run.exit_code, "oom_killed": run.oom_killed, "wall_timeout": run.wall_timeout,
+             "log_tail": run.log.decode("utf-8", "replace")[-4000:]}
+    models = read_inspection(run.stdout, names, exit_code=run.exit_code, oom_killed=run.oom_killed,
+                             wall_timeout=run.wall_timeout, limits=limits)
     return models, facts
-
-
-def _read_capped(stream, cap: int, timeout_s: float) -> bytes:
-    """Read until EOF (the sandbox's wall-clock kill guarantees one), at most ``cap`` bytes kept."""
-    chunks: list[bytes] = []
-
-    def drain() -> None:
-        size = 0
-        try:
-            while chunk := stream.read1(65536):
-                if size < cap:
-                    chunks.append(chunk[: cap - size])
-                size += len(chunk)
-        except (OSError, ValueError):  # the pipe was closed under us by the kill
-            pass
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    reader.join(timeout_s)
-    return b"".join(chunks)

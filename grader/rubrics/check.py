@@ -5,20 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from grader.grading.pipeline import grade_submission
+from grader.grading.worker_side import JudgeLauncher
 from grader.rubrics.loader import CourseworkFiles
 from grader.settings import Settings
 
 SKELETON_MAX_SHARE = 0.05  # the blank skeleton may earn at most this share of the auto points
 
 
-def check_rubric(cw: CourseworkFiles, settings: Settings, backend: str | None = None) -> Iterator[tuple[str, bool]]:
+def check_rubric(cw: CourseworkFiles, settings: Settings, *, judge: JudgeLauncher,
+                 backend: str | None = None) -> Iterator[tuple[str, bool]]:
     rubric = cw.rubric
     yield (f"points add up: {len(rubric.items)} items in {len(rubric.parts)} parts = {rubric.total_points:g}", True)
     for label, path in (("reference", cw.solution), ("skeleton", cw.skeleton)):
         if not path.is_file():
             yield (f"{label}: {path} is missing", False)
             continue
-        report = grade_submission(path, cw, settings, backend=backend)
+        report = grade_submission(path, cw, settings, judge=judge, backend=backend)
         if report.status != "graded":
             yield (f"{label}: not graded ({report.error_kind}): {report.error}", False)
             continue

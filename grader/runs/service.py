@@ -33,10 +33,10 @@ from grader.runs.models import (
     RunStatus,
     RunTestResult,
 )
+from grader.settings import RUN_LEASE_S as DEFAULT_LEASE_S  # one default: the settings'
+from grader.settings import RUN_MAX_ATTEMPTS as DEFAULT_MAX_ATTEMPTS
 from grader.webhooks.service import emit_run_event
 
-DEFAULT_LEASE_S = 90  # a heartbeat every lease/3 leaves room for two missed beats
-DEFAULT_MAX_ATTEMPTS = 3  # infrastructure failures (or vanished workers) before a run is an error
 MAX_LOG_CHARS = 1_000_000  # the tail is kept: that is where the failure is
 PRIORITY = {RunKind.precheck: 0, RunKind.full: 1}  # pre-checks answer within a minute: first in line
 

@@ -35,6 +35,8 @@ from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
 from grader.db.clock import db_now
+from grader.settings import WEBHOOK_MAX_ATTEMPTS as DEFAULT_MAX_ATTEMPTS  # one default: the settings'
+from grader.settings import WEBHOOK_TIMEOUT_S as DEFAULT_TIMEOUT_S
 from grader.webhooks.egress import AddressRefused, EgressPolicy, HostUnresolvable
 from grader.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from grader.webhooks.sealing import SecretBox, SecretUnreadable
@@ -43,8 +45,6 @@ from grader.webhooks.signing import signed_headers
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT_S = 10.0
-DEFAULT_MAX_ATTEMPTS = 12  # 30 s doubling, capped at 1 h: about six hours of trying
 BACKOFF_BASE_S = 30
 BACKOFF_MAX_S = 3600
 DEFAULT_BATCH = 100  # deliveries per call at most, so one call ends

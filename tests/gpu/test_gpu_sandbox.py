@@ -14,6 +14,7 @@ from gpu_kit import COURSEWORKS, GPU0
 from grader.grading.pipeline import grade_submission
 from grader.rubrics.loader import load_coursework
 from grader.settings import SandboxLimits, Settings
+from workers.judge.launcher import SubprocessJudge
 from workers.sandbox import get_backend, gpu
 from workers.sandbox.base import SandboxSpec
 
@@ -70,7 +71,7 @@ def test_the_judge_takes_a_gpu_with_memory_left_held_out_of_service(fake_smi, fa
     cw = load_coursework("gpu_smoke", settings)
     fake_smi.set_apps([(GPU0, 4242, 2048)])  # a process the kill did not reach
 
-    report = grade_submission(cw.folder / "solution.ipynb", cw, settings)
+    report = grade_submission(cw.folder / "solution.ipynb", cw, settings, judge=SubprocessJudge())
     assert report.status == "graded", report.error
     # No real CUDA behind the fake nodes: the CPU fallback ran the notebook, and the tests say so.
     assert report.score == 0
@@ -78,6 +79,6 @@ def test_the_judge_takes_a_gpu_with_memory_left_held_out_of_service(fake_smi, fa
     device = gpu.resolve(None, gpu.list_gpus())
     assert "pid 4242 (2048 MiB)" in gpu.out_of_service(settings.model_copy(update={"state_dir": state}), device)
 
-    again = grade_submission(cw.folder / "solution.ipynb", cw, settings)
+    again = grade_submission(cw.folder / "solution.ipynb", cw, settings, judge=SubprocessJudge())
     assert again.status == "error" and again.error_kind == "infrastructure"
     assert "out of service" in again.error

@@ -11,6 +11,7 @@ from gpu_kit import COURSEWORKS
 from grader.grading.pipeline import grade_submission
 from grader.rubrics.loader import load_coursework
 from grader.settings import Settings
+from workers.judge.launcher import SubprocessJudge
 
 
 def _printed(report) -> str:
@@ -28,12 +29,12 @@ def test_a_reproducible_rubric_draws_the_same_numbers_in_every_grading(tmp_path)
     seeded, unseeded = load_coursework("seeded", seeded_settings), load_coursework("unseeded", unseeded_settings)
     notebook = COURSEWORKS / "seeded" / "solution.ipynb"
 
-    first, second = (grade_submission(notebook, seeded, seeded_settings) for _ in range(2))
+    first, second = (grade_submission(notebook, seeded, seeded_settings, judge=SubprocessJudge()) for _ in range(2))
     assert first.status == second.status == "graded", (first.error, second.error)
     assert first.score == 1, first.tests  # deterministic algorithms are on
     assert "] True" in _printed(first)
     assert _printed(first) == _printed(second)
 
-    free = grade_submission(notebook, unseeded, unseeded_settings)
+    free = grade_submission(notebook, unseeded, unseeded_settings, judge=SubprocessJudge())
     assert free.status == "graded" and free.score == 0  # nothing turned them on
     assert _printed(free) != _printed(first)

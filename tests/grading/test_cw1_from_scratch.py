@@ -8,6 +8,7 @@ import pytest
 
 from cw1_submissions import SOLUTION, _load
 from grader.grading.pipeline import grade_submission
+from workers.judge.launcher import SubprocessJudge
 from notebook_edits import cell
 
 RUNTIME_PENALTY = "library_layers_at_runtime"
@@ -29,7 +30,7 @@ def graded(nb: nbformat.NotebookNode, cw1, settings, tmp_path):
     tmp_path.mkdir()
     path = tmp_path / "cw1.ipynb"
     nbformat.write(nb, path)
-    report = grade_submission(path, cw1, settings)
+    report = grade_submission(path, cw1, settings, judge=SubprocessJudge())
     assert report.status == "graded", report.error
     return report, {p.id: p for p in report.marks.penalties}
 

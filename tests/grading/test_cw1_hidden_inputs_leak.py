@@ -15,6 +15,7 @@ import nbformat
 import pytest
 
 from grader.grading.pipeline import grade_submission
+from workers.judge.launcher import SubprocessJudge
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cw1_submissions import SOLUTION
@@ -51,7 +52,7 @@ def leaky_notebook() -> nbformat.NotebookNode:
 def test_hidden_inputs_raised_or_encoded_by_the_model_reach_no_student(cw1, settings, tmp_path: Path):
     path = tmp_path / "cw1.ipynb"
     nbformat.write(leaky_notebook(), path)
-    report = grade_submission(path, cw1, settings)
+    report = grade_submission(path, cw1, settings, judge=SubprocessJudge())
     assert report.status == "graded", report.error
     items = {i.id: i for i in report.marks.items}
 

@@ -10,6 +10,7 @@ import pytest
 
 from cw1_submissions import SUBMISSIONS
 from grader.grading.pipeline import grade_submission
+from workers.judge.launcher import SubprocessJudge
 
 
 @pytest.mark.parametrize("name", sorted(SUBMISSIONS))
@@ -17,7 +18,7 @@ def test_submission_gets_its_expected_marks(name, cw1, settings, tmp_path: Path)
     notebook, expected = SUBMISSIONS[name]
     path = tmp_path / "cw1.ipynb"
     nbformat.write(notebook, path)
-    report = grade_submission(path, cw1, settings)
+    report = grade_submission(path, cw1, settings, judge=SubprocessJudge())
     assert report.status == "graded", report.error
     items = {i.id: i for i in report.marks.items}
     detail = {i.id: (i.score, i.status.value, i.message) for i in report.marks.items if i.score < i.max_score}

@@ -16,6 +16,7 @@ import pytest
 from cw2_submissions import MODEL_FILES, NOTEBOOK, SOLUTION_ZIP, SUBMISSIONS, pickle_marker
 from grader.grading.pipeline import grade_submission
 from grader.rubrics.loader import load_coursework
+from workers.judge.launcher import SubprocessJudge
 
 # Each picture with the item whose test draws it: the markers decide 2.1c and 1.2b from them, and a
 # student sees them as those (after-release) items' output.
@@ -42,7 +43,7 @@ def test_submission_gets_its_expected_marks(name, cw2, settings, tmp_path: Path)
     path = sample.build(tmp_path / "in")
     marker = pickle_marker()
     marker.unlink(missing_ok=True)
-    report = grade_submission(path, cw2, settings)
+    report = grade_submission(path, cw2, settings, judge=SubprocessJudge())
     assert not marker.exists(), "a model file ran code on the grading host"
     assert report.status == "graded", report.error
     items = {i.id: i for i in report.marks.items}
@@ -73,7 +74,7 @@ def _zip(path: Path, names: list[str]) -> Path:
     (["VAE_model.pth", "GAN_G_model.pth", "GAN_D_model.pth"], "missing cw2.ipynb"),
 ])
 def test_missing_or_extra_files_are_refused_with_a_clear_message(names, message, cw2, settings, tmp_path: Path):
-    report = grade_submission(_zip(tmp_path / "sub.zip", names), cw2, settings)
+    report = grade_submission(_zip(tmp_path / "sub.zip", names), cw2, settings, judge=SubprocessJudge())
     assert report.status == "error" and report.error_kind == "submission", report
     assert report.error.startswith("the zip must hold GAN_D_model.pth, GAN_G_model.pth, VAE_model.pth, cw2.ipynb: ")
     assert message in report.error, report.error
@@ -83,7 +84,7 @@ def test_a_bare_notebook_is_refused(cw2, settings, tmp_path: Path):
     notebook = tmp_path / "cw2.ipynb"
     with zipfile.ZipFile(SOLUTION_ZIP) as src:
         notebook.write_bytes(src.read(NOTEBOOK))
-    report = grade_submission(notebook, cw2, settings)
+    report = grade_submission(notebook, cw2, settings, judge=SubprocessJudge())
     assert report.status == "error" and report.error_kind == "submission"
     assert report.error == ("this coursework needs a zip holding cw2.ipynb and VAE_model.pth, GAN_G_model.pth, "
                             "GAN_D_model.pth.")

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: cw1_s
 
 from cw1_submissions import SUBMISSIONS
 from grader.grading.pipeline import grade_submission
+from workers.judge.launcher import SubprocessJudge
 
 BASE_NAME = "conv_ignores_padding"
 JOB_CGROUP = re.compile(r"^grader-[0-9a-f]{16}$")  # workers/sandbox/bwrap.py: f"grader-{uuid4().hex[:16]}"
@@ -407,7 +408,7 @@ def grade(path: Path, cw, settings, *, check_host: bool = True) -> Verdict:
     """Grade through the real pipeline; then nothing of the job may be left on the host."""
     docker = settings.sandbox_backend == "docker"
     with (ContainerWatcher if docker else JobWatcher)(settings.sandbox.uid) as watcher:
-        report = grade_submission(path, cw, settings)
+        report = grade_submission(path, cw, settings, judge=SubprocessJudge())
     verdict = Verdict.of(report)
     if check_host:
         assert watcher.mine and watcher.seen_sandbox_processes, (

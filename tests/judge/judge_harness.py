@@ -5,7 +5,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from workers.judge.job import JudgeJob, write_result
+from grader.grading.job_schema import JudgeJob, write_model
 from workers.judge.run import RUNNER_SOURCE, run_job
 
 FAKES = Path(__file__).with_name("fakes")
@@ -16,5 +16,5 @@ if __name__ == "__main__":
     shutil.copyfile(FAKES / f"{sys.argv[2]}.py", source / "boot.py")
     shutil.copyfile(FAKES / "common.py", source / "common.py")
     shutil.copyfile(RUNNER_SOURCE / "wire.py", source / "wire.py")
-    write_result(job.result_path, run_job(job, runner_source=source))
+    write_model(job.result_path, run_job(job, runner_source=source))
     shutil.rmtree(source)

@@ -48,4 +48,4 @@ if __name__ == "__main__":
     plugin = JudgePlugin(ScriptedStudent(), submission, suite / "hidden", seed=1234, artifacts=artifacts)
     error = run_suite(plugin, suite / "hidden")
     print("@@RESULT@@" + json.dumps({"tests": plugin.results, "collected": plugin.collected, "error": error,
-                                     "artifacts": artifacts.records()}))
+                                     "artifacts": [r.model_dump(mode="json") for r in artifacts.records()]}))

@@ -96,13 +96,13 @@ def test_kept_artifacts_are_files_with_records(tmp_path):
     kept.grid("samples", np.ones((4, 1, 2, 2)), nrow=2, title="Generated digits\nsecond line ignored")
     kept.image("one-image_2", np.zeros((3, 3, 3), dtype=np.uint8))
     records = kept.records()
-    assert [r["name"] for r in records] == ["samples", "one-image_2"]
-    assert records[0]["title"] == "Generated digits" and records[1]["title"] == ""
+    assert [r.name for r in records] == ["samples", "one-image_2"]
+    assert records[0].title == "Generated digits" and records[1].title == ""
     for r in records:
-        data = (tmp_path / "artifacts" / f"{r['name']}.png").read_bytes()
-        assert r["path"] == str(tmp_path / "artifacts" / f"{r['name']}.png")
-        assert r["media_type"] == "image/png" and r["size_bytes"] == len(data)
-        assert r["sha256"] == hashlib.sha256(data).hexdigest()
+        data = (tmp_path / "artifacts" / f"{r.name}.png").read_bytes()
+        assert r.path == tmp_path / "artifacts" / f"{r.name}.png"
+        assert r.media_type == "image/png" and r.size_bytes == len(data)
+        assert r.sha256 == hashlib.sha256(data).hexdigest()
     assert sorted(p.name for p in (tmp_path / "artifacts").iterdir()) == ["one-image_2.png", "samples.png"]
 
 

@@ -26,8 +26,9 @@ import torch
 from grader.grading.precheck import precheck_limits, run_precheck
 from grader.rubrics.loader import load_coursework
 from grader.settings import Settings
-from workers.judge.models import Models
+from workers.judge.model_files import Models
 from workers.judge.run import stage_runner
+from workers.precheck_sandbox import SandboxModelInspector
 from workers.runner import inspect_models
 from workers.sandbox import get_backend
 
@@ -186,7 +187,8 @@ def test_the_precheck_shows_the_number_the_verdict_uses(model_files, tmp_path):
         zf.writestr("counting.ipynb", nbformat.writes(nbformat.v4.new_notebook()))
         for name in FILES:
             zf.write(model_files / name, name)
-    report = run_precheck(upload, load_coursework("counting", settings), settings, backend="bwrap")
+    report = run_precheck(upload, load_coursework("counting", settings), settings, inspector=SandboxModelInspector(),
+                          backend="bwrap")
     assert report.infrastructure_error is None, (report.infrastructure_error, report.sandbox)
     shown = {m.name: m.parameters for m in report.models}
 

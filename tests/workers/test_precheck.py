@@ -27,6 +27,7 @@ from grader.runs.service import claim_next_run, latest_graded_run
 from grader.settings import REPO_ROOT, Settings
 from grader.submissions.flows import queue_grading
 from grader.submissions.service import record_submission
+from workers.precheck_sandbox import SandboxModelInspector
 
 pytestmark = [pytest.mark.sandbox]
 
@@ -103,7 +104,7 @@ def models_settings(tmp_path: Path) -> Settings:
 
 
 def precheck(path: Path, settings: Settings, coursework: str = "models"):
-    report = run_precheck(path, load_coursework(coursework, settings), settings)
+    report = run_precheck(path, load_coursework(coursework, settings), settings, inspector=SandboxModelInspector())
     assert report.infrastructure_error is None, (report.infrastructure_error, report.sandbox)
     return report
 

@@ -12,10 +12,12 @@ import json
 import math
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from grader.settings import ExecutionLimits
 from workers.runner import wire
+from workers.sandbox.base import SandboxProcess
 
 from .api import ProtocolViolation, StudentCrashed, StudentException, StudentTimeout
 from .codec import DecodeError, decode_array, encode_input
@@ -45,7 +47,7 @@ def _num(value: Any, what: str) -> float:
     return float(value)
 
 
-def _exact_keys(obj: Any, keys: set[str], what: str) -> dict:
+def _exact_keys(obj: Any, keys: set[str], what: str) -> dict[str, Any]:
     if not isinstance(obj, dict) or set(obj) != keys:
         got = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
         raise ProtocolViolation(f"{what}: expected keys {sorted(keys)}, got {str(got)[:200]}")
@@ -87,7 +89,8 @@ def check_report(report: Any, limits: ExecutionLimits) -> dict[str, Any]:
 class StudentClient:
     """The ``student`` fixture: run snippets in the student's kernel through the runner."""
 
-    def __init__(self, proc, limits: ExecutionLimits, on_violation: Callable[[str], None] | None = None):
+    def __init__(self, proc: SandboxProcess, limits: ExecutionLimits,
+                 on_violation: Callable[[str], None] | None = None):
         self._proc = proc
         self.limits = limits
         self._in = proc.stdout  # from the runner
@@ -192,7 +195,8 @@ class StudentClient:
 
     # --- run --------------------------------------------------------------------------------------
 
-    def run(self, code: str, inputs: dict[str, Any] | None = None, outputs=(), timeout: float | None = None) -> dict[str, Any]:
+    def run(self, code: str, inputs: dict[str, Any] | None = None, outputs: str | Iterable[str] = (),
+            timeout: float | None = None) -> dict[str, Any]:
         self._check_usable()
         if not isinstance(code, str):
             raise TypeError("code must be a str")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from grader.grading.job_schema import ArtifactRecord
 
 from . import artifacts as draw
 from .api import ArtifactError
@@ -26,7 +27,7 @@ MEDIA_TYPE = "image/png"
 class Artifacts:
     def __init__(self, directory: Path):
         self.directory = Path(directory)
-        self._kept: dict[str, dict[str, Any]] = {}
+        self._kept: dict[str, ArtifactRecord] = {}
         self.test: str | None = None  # the node id of the test running now; set by the judge's plugin
 
     def image(self, name: str, pixels: np.ndarray, title: str = "",
@@ -41,10 +42,9 @@ class Artifacts:
         self._check(name)
         self._save(name, draw.clean_title(title), draw.grid_png(images, nrow, value_range))
 
-    def records(self) -> list[dict[str, Any]]:
-        """Every kept artifact, in the order saved: name, title, media_type, sha256, size_bytes, path,
-        test (the node id of the test that drew it, or None)."""
-        return [dict(r) for r in self._kept.values()]
+    def records(self) -> list[ArtifactRecord]:
+        """Every kept artifact, in the order saved (``test``: the node id of the test that drew it, or None)."""
+        return list(self._kept.values())
 
     def _check(self, name: str) -> None:
         draw.check_name(name)
@@ -54,7 +54,7 @@ class Artifacts:
             raise ArtifactError(f"a run keeps at most {MAX_ARTIFACTS} artifacts")
 
     def _save(self, name: str, title: str, png: bytes) -> None:
-        used = sum(r["size_bytes"] for r in self._kept.values())
+        used = sum(r.size_bytes for r in self._kept.values())
         if used + len(png) > MAX_TOTAL_BYTES:
             raise ArtifactError(f"a run's artifacts are at most {MAX_TOTAL_BYTES // 2**20} MB together")
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -62,6 +62,6 @@ class Artifacts:
         tmp = path.with_name(f".{name}.png.tmp")
         tmp.write_bytes(png)
         os.replace(tmp, path)  # a half-written PNG is never listed
-        self._kept[name] = {"name": name, "title": title, "media_type": MEDIA_TYPE,
-                            "sha256": hashlib.sha256(png).hexdigest(), "size_bytes": len(png), "path": str(path),
-                            "test": self.test}
+        self._kept[name] = ArtifactRecord(name=name, title=title, media_type=MEDIA_TYPE,
+                                          sha256=hashlib.sha256(png).hexdigest(), size_bytes=len(png), path=path,
+                                          test=self.test)

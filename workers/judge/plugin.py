@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import types
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ import nbformat
 import pytest
 
 from .api import Credit, ProtocolViolation, StudentCrashed, StudentException, StudentTimeout
+from .client import StudentClient
 from .kept import Artifacts
-from .models import Models
+from .model_files import Models
 
 MESSAGE_CAP = 500
 HIDDEN_DATA_MARK = "hidden_data"
@@ -78,7 +80,7 @@ def message_for(exc: BaseException) -> str:
     return first_line(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
-def uses_hidden_data(item) -> bool:
+def uses_hidden_data(item: pytest.Function) -> bool:
     """Whether a test can reach the hidden suite's data: marked ``hidden_data``, or using ``hidden_dir``."""
     return item.get_closest_marker(HIDDEN_DATA_MARK) is not None or "hidden_dir" in item.fixturenames
 
@@ -108,7 +110,7 @@ def outcome_for(exc: BaseException) -> str:
 
 
 class JudgePlugin:
-    def __init__(self, student, submission: Submission, hidden_dir: Path, seed: int, *,
+    def __init__(self, student: StudentClient | None, submission: Submission, hidden_dir: Path, seed: int, *,
                  models: Models | None = None, artifacts: Artifacts | None = None):
         self._student = student
         self._models = models
@@ -131,11 +133,11 @@ class JudgePlugin:
         # Plain functions in a module of their own, registered as a second plugin (``plugins()``):
         # pytest looks fixtures up on a plugin's type, and methods as session fixtures are deprecated.
         @pytest.fixture(scope="session", name="student")
-        def student():
+        def student() -> StudentClient | None:
             return self._student
 
         @pytest.fixture(name="credit")
-        def credit(request):
+        def credit(request: pytest.FixtureRequest) -> Credit:
             credit = Credit()
             if "student" in request.node.fixturenames and self._violated():
                 credit.frozen = True  # the run is already over for this test
@@ -143,25 +145,25 @@ class JudgePlugin:
             return credit
 
         @pytest.fixture(scope="session", name="submission")
-        def submission():
+        def submission() -> Submission:
             return self._submission
 
         @pytest.fixture(scope="session", name="hidden_dir")
-        def hidden_dir():
+        def hidden_dir() -> Path:
             return self._hidden_dir
 
         @pytest.fixture(scope="session", name="run_seed")
-        def run_seed():
+        def run_seed() -> int:
             return self._seed
 
         @pytest.fixture(scope="session", name="models")
-        def models():
+        def models() -> Models:
             if self._models is None:
                 raise RuntimeError("this judge run has no model inspector")
             return self._models
 
         @pytest.fixture(scope="session", name="artifacts")
-        def artifacts():
+        def artifacts() -> Artifacts:
             if self._artifacts is None:
                 raise RuntimeError("this judge run keeps no artifacts")
             return self._artifacts
@@ -185,19 +187,20 @@ class JudgePlugin:
 
     # --- recording --------------------------------------------------------------------------------
 
-    def pytest_configure(self, config) -> None:
+    def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{HIDDEN_DATA_MARK}: the test sends hidden data to the student's "
                                            "kernel; its failure messages never quote an exception")
 
-    def pytest_collectreport(self, report) -> None:
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.collection_errors.append(report.nodeid or "<suite>")
 
-    def pytest_collection_finish(self, session) -> None:
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.collected = [item.nodeid for item in session.items]
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item, call):
+    def pytest_runtest_makereport(self, item: pytest.Function,
+                                  call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         exc = call.excinfo.value if call.excinfo is not None else None
         if getattr(report, "wasxfail", None) is not None:
@@ -209,7 +212,7 @@ class JudgePlugin:
         return report
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item):
+    def pytest_runtest_call(self, item: pytest.Function) -> Generator[None, None, None]:
         # Artifacts drawn by the test's own body belong to it (and so to its rubric item); one drawn
         # in a fixture's set-up or teardown may serve several tests and belongs to none (staff only).
         if self._artifacts is not None:
@@ -221,12 +224,13 @@ class JudgePlugin:
                 self._artifacts.test = None
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item, nextitem):
+    def pytest_runtest_protocol(self, item: pytest.Function,
+                                nextitem: pytest.Item | None) -> Generator[None, object, object]:
         result = yield
         self._finish(item)
         return result
 
-    def _finish(self, item) -> None:
+    def _finish(self, item: pytest.Function) -> None:
         nodeid = item.nodeid
         phases = self._phases.pop(nodeid, [])
         credit = self._credits.pop(nodeid, None) or Credit()

@@ -12,17 +12,18 @@ from typing import Any
 
 import pytest
 
+from grader.grading.job_schema import JudgedTest, JudgeJob, JudgeResult, write_model
 from workers.runner import RUNNER_ARGV, RUNNER_FILES
+from workers.sandbox.base import RUNTIME_MOUNT, SandboxOutcome
 
 from .api import ProtocolViolation
 from .client import InfrastructureError, StudentClient
-from .job import JudgeJob, empty_result, write_result
 from .kept import Artifacts
-from .models import Models
+from .model_files import Models
 from .plugin import JudgePlugin, Submission
 
 RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "runner"
-RUNNER_ENV = {"PATH": "/opt/grader/runtime/bin:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+RUNNER_ENV = {"PATH": f"{RUNTIME_MOUNT}/bin:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
               "LC_ALL": "C.UTF-8", "HOME": "/tmp"}
 LOG_TAIL_CHARS = 20_000
 
@@ -65,7 +66,7 @@ def run_suite(plugin: JudgePlugin, hidden_dir: Path) -> str | None:
     return None
 
 
-def sandbox_facts(outcome) -> dict[str, Any] | None:
+def sandbox_facts(outcome: SandboxOutcome | None) -> dict[str, Any] | None:
     if outcome is None:
         return None
     log = outcome.log.decode("utf-8", errors="replace")[-LOG_TAIL_CHARS:]
@@ -73,7 +74,7 @@ def sandbox_facts(outcome) -> dict[str, Any] | None:
             "pids_limit_hit": outcome.pids_limit_hit, "wall_timeout": outcome.wall_timeout, "log_tail": log}
 
 
-def run_job(job: JudgeJob, runner_source: Path | None = None) -> dict[str, Any]:
+def run_job(job: JudgeJob, runner_source: Path | None = None) -> JudgeResult:
     from grader.grading.precheck import precheck_limits
     from grader.settings import get_settings
     from workers.sandbox import get_backend
@@ -81,7 +82,7 @@ def run_job(job: JudgeJob, runner_source: Path | None = None) -> dict[str, Any]:
     from workers.sandbox.gpu import check_released, job_device
 
     seed = job.seed if job.seed is not None else secrets.randbelow(2**31)
-    result = empty_result(seed)
+    result = JudgeResult(seed=seed)
     proc = device = None
     try:
         stage_runner(job.runner_dir, runner_source)
@@ -99,17 +100,17 @@ def run_job(job: JudgeJob, runner_source: Path | None = None) -> dict[str, Any]:
                            device=device)
         proc = backend.start(spec)
     except (SandboxError, OSError) as e:
-        result["infrastructure_error"] = f"the sandbox did not start: {type(e).__name__}: {str(e)[:500]}"
+        result.infrastructure_error = f"the sandbox did not start: {type(e).__name__}: {str(e)[:500]}"
         if proc is not None:
-            result["sandbox"] = sandbox_facts(proc.kill())
+            result.sandbox = sandbox_facts(proc.kill())
         return result
 
     client = StudentClient(proc, job.execution)
     try:
         try:
-            result["execution"] = client.start(job.notebook, job.mode)
+            result.execution = client.start(job.notebook, job.mode)
         except InfrastructureError as e:
-            result["infrastructure_error"] = str(e)
+            result.infrastructure_error = str(e)
             return result
         except ProtocolViolation:
             pass  # recorded on the client; the suite still runs, and no test using `student` can pass
@@ -117,21 +118,22 @@ def run_job(job: JudgeJob, runner_source: Path | None = None) -> dict[str, Any]:
             path = job.executed_notebook_path or job.result_path.with_name("executed.ipynb")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(client.notebook_bytes)
-            result["executed_notebook_path"] = str(path)
+            result.executed_notebook_path = path
         submission = Submission(job.submission_dir, job.notebook, job.execution.max_notebook_mb * 2**20)
         models = Models(backend.start, runtime_dir=job.runtime_dir, runner_dir=job.runner_dir,
                         submission_dir=job.submission_dir, limits=precheck_limits(job.limits))
         artifacts = Artifacts(job.artifacts_dir or job.result_path.with_name("artifacts"))
         plugin = JudgePlugin(client, submission, job.hidden_dir, seed, models=models, artifacts=artifacts)
         # A model inspector that could not run is ours: the whole run is retried, never marked.
-        result["infrastructure_error"] = run_suite(plugin, job.hidden_dir) or models.infrastructure_error
-        result["tests"], result["collected"] = plugin.results, plugin.collected
-        result["artifacts"] = artifacts.records()
+        result.infrastructure_error = run_suite(plugin, job.hidden_dir) or models.infrastructure_error
+        result.tests = {node: JudgedTest.model_validate(t) for node, t in plugin.results.items()}
+        result.collected = plugin.collected
+        result.artifacts = artifacts.records()
     finally:
         client.close()
         proc.wait(10)
-        result["sandbox"] = sandbox_facts(proc.kill())
-        result["protocol_violation"] = client.violation
+        result.sandbox = sandbox_facts(proc.kill())
+        result.protocol_violation = client.violation
         if device is not None:  # the job is dead: anything still on its GPU takes the GPU out of service
             check_released(settings, device)
     return result
@@ -150,7 +152,7 @@ def main(argv: list[str]) -> int:
         result = run_job(job)
     except Exception as e:  # a bug of ours: still a result, marked as infrastructure
         traceback.print_exc()
-        result = empty_result(job.seed if job.seed is not None else 0)
-        result["infrastructure_error"] = f"judge failed: {type(e).__name__}: {str(e)[:500]}"
-    write_result(job.result_path, result)
+        result = JudgeResult(seed=job.seed if job.seed is not None else 0,
+                             infrastructure_error=f"judge failed: {type(e).__name__}: {str(e)[:500]}")
+    write_model(job.result_path, result)
     return 0

@@ -1,4 +1,4 @@
-"""The models and artifacts fixtures (used by tests/judge/test_judge_models.py). Each assert's
+"""The models and artifacts fixtures (used by tests/judge/test_judge_model_files.py). Each assert's
 message carries what the fixture answered, so a failure says why."""
 
 import numpy as np

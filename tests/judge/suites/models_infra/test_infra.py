@@ -1,4 +1,4 @@
-"""Run by test_judge_models.py with a runner folder that lacks the model inspector."""
+"""Run by test_judge_model_files.py with a runner folder that lacks the model inspector."""
 
 
 def test_inspect(models):

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from grader.grading.precheck import MAX_OUTPUT_BYTES, SANDBOX_ENV, ModelCheck, _read_capped, read_inspection
+from grader.grading.precheck import ModelCheck, read_inspection
 from grader.settings import SandboxLimits
-from workers.runner import INSPECT_ARGV
-from workers.sandbox.base import SUBMISSION_MOUNT, SandboxError, SandboxProcess, SandboxSpec
+from workers.precheck_sandbox import run_loader
+from workers.sandbox.base import SandboxError, SandboxProcess, SandboxSpec
 
 from .api import ModelInfo
 from .client import InfrastructureError
@@ -86,28 +86,20 @@ class Models:
         return InfrastructureError(reason)
 
     def _inspect_in_sandbox(self, name: str) -> ModelInfo:
-        spec = SandboxSpec(argv=[*INSPECT_ARGV, f"{SUBMISSION_MOUNT}/{name}"], runtime_dir=self._runtime_dir,
-                           runner_dir=self._runner_dir, submission_dir=self._submission_dir, limits=self._limits,
-                           env=dict(SANDBOX_ENV), gpu=False)
         try:
-            proc = self._start(spec)
+            run = run_loader(self._start, runtime_dir=self._runtime_dir, runner_dir=self._runner_dir,
+                             submission_dir=self._submission_dir, names=[name], limits=self._limits)
         except (SandboxError, OSError) as e:
             raise self._ours(f"the model inspector's sandbox did not start: {type(e).__name__}: {str(e)[:300]}") \
                 from None
-        try:
-            proc.stdin.close()
-            out = _read_capped(proc.stdout, MAX_OUTPUT_BYTES, self._limits.wall_time_s + 10)
-            proc.wait(10)
-        finally:
-            outcome = proc.kill()
         base = PurePosixPath(name).name  # the loader reports files by base name
         try:
-            check = read_inspection(out, [base], exit_code=outcome.exit_code, oom_killed=outcome.oom_killed,
-                                    wall_timeout=outcome.wall_timeout, limits=self._limits)[0]
+            check = read_inspection(run.stdout, [base], exit_code=run.exit_code, oom_killed=run.oom_killed,
+                                    wall_timeout=run.wall_timeout, limits=self._limits)[0]
         except RuntimeError as e:
-            log = outcome.log.decode("utf-8", "replace")[-500:]
+            log = run.log.decode("utf-8", "replace")[-500:]
             raise self._ours(f"the model inspector failed: {e}; {log}") from None
-        return model_info(name, check, _state_dict_entry(out, base))
+        return model_info(name, check, _state_dict_entry(run.stdout, base))
 
 
 def _state_dict_entry(stdout: bytes, base: str) -> dict[str, Any] | None:
@@ -116,6 +108,8 @@ def _state_dict_entry(stdout: bytes, base: str) -> dict[str, Any] | None:
             entry = json.loads(line)
         except ValueError:
             continue
-        if isinstance(entry, dict) and entry.get("name") == base and isinstance(entry.get("state_dict"), dict):
-            return entry["state_dict"]
+        if isinstance(entry, dict) and entry.get("name") == base:
+            state_dict = entry.get("state_dict")
+            if isinstance(state_dict, dict):
+                return state_dict
     return None

@@ -1,0 +1,114 @@
+"""The two files between the host and the judge: the job it reads and the result it writes.
+
+Defined once, here, on the domain side; ``workers.judge`` imports these models, never the other
+way round. Both files are written and read through them, so a field added on one side is known to
+the other, and a file that does not match is refused with a message naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from grader.grading.errors import InfrastructureError
+from grader.marks.outcomes import TestOutcome
+from grader.settings import ExecutionLimits, SandboxLimits
+
+
+class JudgeJob(BaseModel):
+    """The job file ``python -m workers.judge JOB.json`` reads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    coursework: str
+    hidden_dir: Path = Field(description="the hidden pytest suite (never enters the sandbox)")
+    submission_dir: Path = Field(description="the student's files; readable by the sandbox uid")
+    notebook: str | None = Field(description="the notebook's file name inside submission_dir, or null")
+    mode: Literal["full", "definitions", "none"]
+    backend: str = "bwrap"
+    seed: int | None = Field(None, description="null: the judge draws one")
+    runtime_dir: Path = Field(description="the course runtime, bound read-only at /opt/grader/runtime")
+    runner_dir: Path = Field(description="job-local dir the judge copies the runner into; readable by the sandbox uid")
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
+    execution: ExecutionLimits = Field(default_factory=ExecutionLimits)
+    result_path: Path
+    executed_notebook_path: Path | None = Field(None, description="default: executed.ipynb next to result_path")
+    artifacts_dir: Path | None = Field(None, description="where the artifacts fixture writes PNGs; "
+                                                         "default: artifacts/ next to result_path")
+    gpu: bool = False
+    reproducible: bool = Field(False, description="seed the kernel with kernel_seed, deterministic torch")
+    kernel_seed: int = 0
+
+
+class JudgedTest(BaseModel):
+    """One hidden test as the judge's plugin reported it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: TestOutcome
+    fraction: float = Field(0.0, ge=0.0, le=1.0, description="the share of the test's points earned")
+    message: str = ""
+    duration_s: float = 0.0
+
+
+class ArtifactRecord(BaseModel):
+    """A PNG the ``artifacts`` fixture kept, as the result lists it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    title: str = ""
+    media_type: str
+    sha256: str
+    size_bytes: int = Field(ge=0)
+    path: Path = Field(description="the PNG in the job's artifacts folder")
+    test: str | None = Field(None, description="the node id of the test whose body drew it")
+
+
+class JudgeResult(BaseModel):
+    """The result file the judge writes once per job (also when the run failed on our side)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int
+    tests: dict[str, JudgedTest] = Field(default_factory=dict)
+    collected: list[str] = Field(default_factory=list)
+    protocol_violation: str | None = None
+    execution: dict[str, Any] | None = Field(None, description="what the runner executed and skipped")
+    executed_notebook_path: Path | None = None
+    sandbox: dict[str, Any] | None = Field(None, description="how the sandbox ended, for operators")
+    infrastructure_error: str | None = Field(None, description="ours: the run is retried, never marked")
+    artifacts: list[ArtifactRecord] = Field(default_factory=list)
+
+
+def write_model(path: Path, model: BaseModel, *, mode: int | None = None) -> None:
+    """Atomically (a reader never sees half a file); ``mode``: the file's permissions, set before
+    it appears under its name. NaN or infinity is refused, as JSON has neither."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(model.model_dump(mode="json"), indent=1, allow_nan=False))
+    if mode is not None:
+        os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def read_result(path: Path) -> JudgeResult:
+    """The judge's result; a missing, unreadable or malformed one is ours (InfrastructureError)."""
+    try:
+        return JudgeResult.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise InfrastructureError(f"the judge's result {path.name} cannot be read: {exc.strerror or exc}") from None
+    except ValidationError as exc:
+        raise InfrastructureError(f"the judge's result {path.name} is malformed: {_first_problem(exc)}") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False)  # inputs may be student text: not echoed
+    first = errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "the file"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first.get('msg', 'invalid')}{more}"
