@@ -223,7 +223,7 @@ def _grade_leased(
             session=session, lease=heartbeat.lease, report=report, tests=report.tests, log=_log(report),
             backend=settings.sandbox_backend, environment_digest=environment, hidden_digest=hidden,
             executed_notebook_key=notebook_key, rendered_notebook_key=rendered_key, artifact_keys=artifact_keys,
-            max_attempts=settings.max_attempts,
+            max_attempts=settings.max_attempts, public_url=settings.public_url,
         )
     log.info("run %s: %s (score %s)", lease.run_id, status, report.score if status else "-")
     return status, run_queue
@@ -267,7 +267,8 @@ def _fail(sessions: sessionmaker[Session], heartbeat: Heartbeat, settings: Setti
     if heartbeat.lost.is_set():
         return None
     with sessions() as session:
-        return fail_run(session=session, lease=heartbeat.lease, error=error, max_attempts=settings.max_attempts)
+        return fail_run(session=session, lease=heartbeat.lease, error=error, max_attempts=settings.max_attempts,
+                        public_url=settings.public_url)
 
 
 def _store_executed_notebook(store: BlobStore, report: GradeReport) -> str | None:
