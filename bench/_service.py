@@ -238,8 +238,10 @@ def create_api():  # type: ignore[no-untyped-def]
     """``uvicorn _service:create_api --factory``: the API with its settings from the environment."""
     from grader.api.app import create_app
     from grader.settings import get_settings
+    from workers.dispatch import CeleryRunQueue
 
-    return create_app(get_settings())
+    settings = get_settings()
+    return create_app(settings, run_queue=CeleryRunQueue(settings))
 
 
 def start_api(stack: ExitStack, env: dict[str, str], tmp: Path, *, workers: int) -> str:

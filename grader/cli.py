@@ -105,9 +105,11 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from grader.api.app import create_app
+    from workers.dispatch import CeleryRunQueue  # Celery itself loads on the first wake-up
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    uvicorn.run(create_app(settings, run_queue=CeleryRunQueue(settings)), host=host or settings.host,
+                port=port or settings.port)
 
 
 @main.command()

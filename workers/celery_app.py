@@ -1,25 +1,34 @@
-"""The Celery app: it only carries wake-ups ("grade run 42"); the gradebook is the queue of record.
+"""The Celery app factory: ``make_app(settings)``. The app only carries wake-ups ("grade run 42");
+the gradebook is the queue of record.
 
 Redis in production (``GRADER_BROKER_URL=redis://...``), kombu's filesystem transport (in
 ``settings.broker_dir``) as the embedded default, which needs no server. Neither is trusted to keep
 a message: the filesystem transport drops a message when it is fetched and the Redis here keeps
-nothing on disk, so the sweeper (``workers.tasks.sweep``) puts back whatever a broker loses.
+nothing on disk, so the sweeper (``workers.sweeper``) puts back whatever a broker loses.
 
 Tasks are acknowledged late (after the job), one at a time per worker process (prefetch 1), and a
 task whose worker process died is rejected back to the broker. Redis redelivers an unacknowledged
 task only after its visibility timeout; it is set above the longest job so that Redis never hands a
 job still in progress to a second worker (and if it ever did, the lease turns the copy away).
+
+Importing this module builds nothing: each process builds its app from its own settings (the worker
+through ``workers.celery_tasks.make_worker_app``, a sender through ``workers.dispatch``). Only
+Celery's own command line (``celery -A workers.celery_app worker|beat``) asks for ``app``, which is
+then built from the environment's settings.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from celery import Celery
 from kombu import Exchange, Queue
 
 from grader.grading.pipeline import JUDGE_GRACE_S
 from grader.rubrics.loader import RubricError, parse_rubric
-from grader.settings import Settings, get_settings
+from grader.settings import Settings
 
+GRADE_RUN, SWEEP = "grader.grade_run", "grader.sweep"  # task names: the messages in flight carry them
 QUEUES = ("precheck", "cpu", "gpu")  # precheck: quick checks, served ahead of full grading
 VISIBILITY_MARGIN_S = 600  # fetching, staging, writing results, a slow database
 
@@ -43,8 +52,22 @@ def visibility_timeout_s(settings: Settings) -> int:
     return longest_job_s(settings) + 2 * settings.lease_s + VISIBILITY_MARGIN_S
 
 
-def make_app(settings: Settings) -> Celery:
-    app = Celery("grader", broker=settings.broker_url, include=["workers.tasks"])
+class GraderCelery(Celery):
+    """A Celery app that knows the settings it was built from: its tasks read them (``self.app.settings``)."""
+
+    def __init__(self, settings: Settings, **kwargs: Any):
+        super().__init__(**{"main": "grader", "broker": settings.broker_url, **kwargs})
+        self.settings = settings
+
+    def __reduce_keys__(self) -> dict[str, Any]:
+        # Celery rebuilds a pickled app as cls(**keys): the settings travel with it.
+        return {**super().__reduce_keys__(), "settings": self.settings}
+
+
+def make_app(settings: Settings) -> GraderCelery:
+    """The app, configured for ``settings``' broker (creating the filesystem broker's folders); no
+    tasks: enough to send wake-ups. A worker adds its tasks (``workers.celery_tasks``)."""
+    app = GraderCelery(settings)
     options: dict[str, object] = {"visibility_timeout": visibility_timeout_s(settings)}
     if settings.broker_url.startswith("filesystem"):
         folder = settings.broker_dir / "messages"
@@ -76,9 +99,16 @@ def make_app(settings: Settings) -> Celery:
         worker_enable_remote_control=False,
         worker_send_task_events=False,
         # For deployments that run `celery beat`; `grader worker` runs the sweeper as a thread instead.
-        beat_schedule={"grader-sweep": {"task": "grader.sweep", "schedule": float(settings.sweep_interval_s)}},
+        beat_schedule={"grader-sweep": {"task": SWEEP, "schedule": float(settings.sweep_interval_s)}},
     )
     return app
 
 
-app = make_app(get_settings())
+def __getattr__(name: str) -> Celery:
+    # For Celery's command line only (``celery -A workers.celery_app``): it looks up ``app`` here.
+    if name == "app":
+        from grader.settings import get_settings
+        from workers.celery_tasks import make_worker_app
+
+        return make_worker_app(get_settings())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

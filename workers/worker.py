@@ -16,19 +16,22 @@ log = logging.getLogger(__name__)
 
 def run_worker(settings: Settings, queues: list[str], *, concurrency: int = 1, sweep: bool = True,
                loglevel: str = "INFO") -> int:
-    from workers.celery_app import QUEUES, app
-    from workers.tasks import SweeperThread
+    from workers.celery_app import QUEUES
+    from workers.celery_tasks import make_worker_app
+    from workers.dispatch import CeleryRunQueue
+    from workers.sweeper import SweeperThread
 
     unknown = sorted(set(queues) - set(QUEUES))
     if unknown:
         raise SystemExit(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUES)}")
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
+    app = make_worker_app(settings)  # the tasks grade with these settings, not the environment's
     sweeper: list[SweeperThread] = []
 
     # Started once the pool has forked its children: a thread never crosses a fork.
     def _start_sweeper(**_: object) -> None:
         if sweep and not sweeper:
-            sweeper.append(SweeperThread(settings))
+            sweeper.append(SweeperThread(settings, CeleryRunQueue(app=app).wake))
             sweeper[0].start()
             log.info("sweeper: every %ss", settings.sweep_interval_s)
 

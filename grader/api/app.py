@@ -24,6 +24,7 @@ from grader.blobs import BlobStore, LocalBlobStore
 from grader.courseworks.sync import load_all, sync_courseworks
 from grader.db.engine import make_engine, session_factory
 from grader.settings import Settings
+from grader.submissions.run_queue import NoWakeUps, RunQueue
 from grader.users.password_checks import PasswordCheckGate
 from grader.web.app import mount_web
 
@@ -43,7 +44,10 @@ def api_router() -> APIRouter:
     return router
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None, blobs: BlobStore | None = None) -> FastAPI:
+def create_app(settings: Settings, *, engine: Engine | None = None, blobs: BlobStore | None = None,
+               run_queue: RunQueue | None = None) -> FastAPI:
+    """``run_queue`` wakes workers for the runs the app queues (the caller wires the worker side
+    in); without one, queued runs wait for the sweeper."""
     engine = engine or make_engine(settings.database_url)
     sessions = session_factory(engine)
 
@@ -64,6 +68,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, blobs: BlobS
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.blobs = blobs or LocalBlobStore(settings.blob_dir)
+    app.state.run_queue = run_queue if run_queue is not None else NoWakeUps()  # a RunQueue may be falsy
     app.state.courseworks = load_all(settings)
     app.state.metrics = ApiMetrics(sessions)
     app.include_router(api_router())

@@ -152,6 +152,7 @@ def complete_run(
     artifact_keys: Mapping[str, str] | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     now: dt.datetime | None = None,
+    public_url: str | None = None,
 ) -> RunStatus | None:
     """Write a grading report: the run's row and every result row, in one transaction.
 
@@ -164,7 +165,7 @@ def complete_run(
     """
     if report.status == "error" and report.error_kind != "submission":
         return fail_run(session=session, lease=lease, error=report.error or "infrastructure error",
-                        log=log, max_attempts=max_attempts, now=now)
+                        log=log, max_attempts=max_attempts, now=now, public_url=public_url)
     now = now or db_now(session)
     graded = report.status == "graded"
     result = session.execute(
@@ -188,7 +189,8 @@ def complete_run(
         return None
     session.add_all(_result_rows(lease.run_id, report, tests or {}))
     session.add_all(_artifact_rows(lease.run_id, report, artifact_keys or {}))
-    emit_run_event(session=session, run_id=lease.run_id, now=now)  # the outbox, in this same transaction
+    # The outbox, in this same transaction; its links point at ``public_url`` (the caller's settings).
+    emit_run_event(session=session, run_id=lease.run_id, now=now, public_url=public_url)
     session.commit()
     return RunStatus.graded if graded else RunStatus.error
 
@@ -201,6 +203,7 @@ def fail_run(
     log: str = "",
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     now: dt.datetime | None = None,
+    public_url: str | None = None,
 ) -> RunStatus | None:
     """Record an infrastructure failure: back to the queue for another attempt, or, with the
     attempts used up, an error. Returns the new status (queued: wake a worker), None if not held."""
@@ -217,7 +220,8 @@ def fail_run(
         session.rollback()
         return None
     if not retry:
-        emit_run_event(session=session, run_id=lease.run_id, now=now)  # submission.grading_failed
+        # submission.grading_failed
+        emit_run_event(session=session, run_id=lease.run_id, now=now, public_url=public_url)
     session.commit()
     return RunStatus.queued if retry else RunStatus.error
 

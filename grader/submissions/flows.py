@@ -1,4 +1,4 @@
-"""Receiving an upload end to end, and queueing its grading: the order docs/architecture.md describes.
+"""Receiving an upload end to end, and queueing its grading, in the order that makes a receipt safe:
 
 count the attempt (the hourly limit) -> check (size, notebook schema, zip members, names; in a
 limited child process) -> store the blob (fsynced) -> commit the row -> (the caller replies with
@@ -29,6 +29,7 @@ from grader.runs.service import enqueue_run
 from grader.settings import ExecutionLimits, Settings
 from grader.submissions.models import Submission
 from grader.submissions.quota import RateLimited, count_upload_attempt
+from grader.submissions.run_queue import RunQueue
 from grader.submissions.service import IdempotencyConflict, ReceivedFile, record_submission
 from grader.submissions.upload_check import CheckBounds, check_upload
 
@@ -140,11 +141,12 @@ def receive_upload(
 
 
 def queue_grading(
-    *, session: Session, submission_id: uuid.UUID, queue: str, requested_by_id: int | None = None,
-    precheck: bool = False,
+    *, session: Session, run_queue: RunQueue, submission_id: uuid.UUID, queue: str,
+    requested_by_id: int | None = None, precheck: bool = False,
 ) -> GradingRun | None:
-    """Enqueue a full grading run and wake a worker; with ``precheck`` (a new submission), a
-    pre-check run first, on its own queue, claimed ahead of any full run. Returns the full run.
+    """Enqueue a full grading run and wake a worker through ``run_queue``; with ``precheck`` (a new
+    submission), a pre-check run first, on its own queue, claimed ahead of any full run. Returns the
+    full run.
 
     Never raises: the submission is already safe. A full run that was not queued or woken is picked
     up by the sweeper; a pre-check that was not queued is not (it is advice: the full run stands
@@ -154,7 +156,7 @@ def queue_grading(
     run = _enqueue(session, submission_id, RunKind.full, queue, requested_by_id)
     for woken in (check, run):
         if woken is not None:
-            wake(woken.id, woken.queue)
+            _wake(run_queue, woken.id, woken.queue)
     return run
 
 
@@ -170,12 +172,10 @@ def _enqueue(
         return None
 
 
-def wake(run_id: int, queue: str) -> None:
+def _wake(run_queue: RunQueue, run_id: int, queue: str) -> None:
     try:
-        from workers import dispatch  # lazily: the API does not need Celery loaded to start
-
-        dispatch.wake(run_id, queue)
-    except Exception:
+        run_queue.wake(run_id, queue)
+    except Exception:  # the run is committed: a lost wake-up only costs time (the sweeper re-wakes it)
         log.exception("could not wake a worker for run %s (the sweeper will)", run_id)
 
 

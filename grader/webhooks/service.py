@@ -24,6 +24,7 @@ from grader.db.clock import db_now
 from grader.marking.run_view import run_outcome
 from grader.roster.models import Student
 from grader.runs.models import GradingRun, RunKind, RunStatus
+from grader.settings import Settings
 from grader.submissions.models import Submission
 from grader.users.models import TokenView
 from grader.webhooks.egress import AddressRefused, EgressPolicy
@@ -198,7 +199,9 @@ def emit_run_event(
     *, session: Session, run_id: int, now: dt.datetime | None = None, public_url: str | None = None,
 ) -> list[WebhookDelivery]:
     """Add one outbox row per active endpoint subscribed to the event this finished run causes.
-    Flushes, never commits: the caller's commit records the result and its event together."""
+    Flushes, never commits: the caller's commit records the result and its event together.
+    ``public_url``: where the payload's links point (the caller's settings); None: the settings'
+    default, for callers that link nowhere real (tests, tools)."""
     session.flush()  # the caller's UPDATE of the run is seen by the query below either way
     run = session.get(GradingRun, run_id, populate_existing=True)
     event_type = run_event_type(run) if run is not None else None
@@ -215,9 +218,7 @@ def emit_run_event(
         .where(Submission.id == run.submission_id)
     ).one()
     if public_url is None:
-        from grader.settings import get_settings
-
-        public_url = get_settings().public_url
+        public_url = Settings.model_fields["public_url"].default
     now = now or db_now(session)
     event_id = uuid.uuid4()
     submission = row[0]

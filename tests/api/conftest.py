@@ -81,14 +81,17 @@ def settings(tmp_path: Path, rubrics_dir: Path, api_pg_url: str) -> Settings:
                     submissions_per_hour=5, secret_key="api-tests-secret-key-" + "k" * 24)
 
 
-@pytest.fixture
-def woken(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
-    """Wake-ups the API sent (instead of a broker)."""
-    from workers import dispatch
+class Woken(list[tuple[int, str]]):
+    """A ``RunQueue`` that records the wake-ups the app sends (instead of a broker)."""
 
-    calls: list[tuple[int, str]] = []
-    monkeypatch.setattr(dispatch, "wake", lambda run_id, queue: calls.append((run_id, queue)))
-    return calls
+    def wake(self, run_id: int, queue: str) -> None:
+        self.append((run_id, queue))
+
+
+@pytest.fixture
+def woken() -> Woken:
+    """Wake-ups the API sent (instead of a broker)."""
+    return Woken()
 
 
 @pytest.fixture
@@ -99,7 +102,7 @@ def sessions(api_engine: Engine) -> Iterator[sessionmaker[Session]]:
 
 @pytest.fixture
 def client(settings: Settings, api_engine: Engine, sessions, woken) -> Iterator[TestClient]:
-    app = create_app(settings, engine=api_engine)
+    app = create_app(settings, engine=api_engine, run_queue=woken)
     with TestClient(app) as c:  # runs the lifespan: courseworks synced from the rubrics
         yield c
 

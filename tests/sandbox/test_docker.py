@@ -140,10 +140,10 @@ def test_image_build_is_idempotent_and_tiny(docker_ready):
 
 
 def test_environment_digest_names_the_image(docker_ready):
-    from workers.tasks import _environment_digest
+    from workers.run_outputs import environment_digest
 
-    bwrap = _environment_digest(Settings(sandbox_backend="bwrap"))
-    under_docker = _environment_digest(Settings(sandbox_backend="docker"))
+    bwrap = environment_digest(Settings(sandbox_backend="bwrap"))
+    under_docker = environment_digest(Settings(sandbox_backend="docker"))
     assert bwrap and len(bwrap) == 64
     assert under_docker == hashlib.sha256(f"{bwrap}\n{image_id(Settings())}".encode()).hexdigest()
-    assert _environment_digest(Settings(sandbox_backend="docker", docker_image="grader-sandbox:absent")) is None
+    assert environment_digest(Settings(sandbox_backend="docker", docker_image="grader-sandbox:absent")) is None

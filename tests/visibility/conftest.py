@@ -61,14 +61,17 @@ def settings(tmp_path: Path, rubrics_dir: Path, vis_pg_url: str) -> Settings:
                     secret_key=TEST_SECRET_KEY)  # seals the endpoints' secrets
 
 
-@pytest.fixture
-def woken(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
-    """Wake-ups the app sent (instead of a broker): the test plays the worker itself."""
-    from workers import dispatch
+class Woken(list[tuple[int, str]]):
+    """A ``RunQueue`` that records the wake-ups the app sends (instead of a broker)."""
 
-    calls: list[tuple[int, str]] = []
-    monkeypatch.setattr(dispatch, "wake", lambda run_id, queue: calls.append((run_id, queue)))
-    return calls
+    def wake(self, run_id: int, queue: str) -> None:
+        self.append((run_id, queue))
+
+
+@pytest.fixture
+def woken() -> Woken:
+    """Wake-ups the app sent (instead of a broker): the test plays the worker itself."""
+    return Woken()
 
 
 @pytest.fixture
@@ -79,6 +82,6 @@ def sessions(vis_engine: Engine) -> Iterator[sessionmaker[Session]]:
 
 @pytest.fixture
 def client(settings: Settings, vis_engine: Engine, sessions, woken) -> Iterator[TestClient]:
-    app = create_app(settings, engine=vis_engine)
+    app = create_app(settings, engine=vis_engine, run_queue=woken)
     with TestClient(app, base_url="http://127.0.0.1") as c:  # the lifespan syncs the courseworks
         yield c

@@ -16,7 +16,7 @@ Artifacts. The graded mix run keeps one real PNG per kind of drawer (``ARTIFACTS
 item's test, an after-release item's, a hidden item's, a penalty's test (no item) and a fixture (no
 test). They go through the worker's own functions: the judge's ``Artifacts`` (its record names the
 test drawing, as the judge's plugin sets it), the pipeline's ``collect_artifacts`` (test -> item),
-the worker's ``_store_artifacts`` and ``complete_run``. Each PNG's title and sha256 are canaries of
+the worker's ``store_artifacts`` and ``complete_run``. Each PNG's title and sha256 are canaries of
 the item's visibility: the sha256 is in every list and in every download's ``X-Content-SHA256``.
 """
 
@@ -41,7 +41,7 @@ from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run
 from workers.judge.artifacts import image_png
 from workers.judge.kept import Artifacts
-from workers.tasks import _store_artifacts
+from workers.run_outputs import store_artifacts
 
 MIX = """\
 coursework: mix
@@ -223,7 +223,7 @@ def grade(sessions, app, code: str, submission_id: str, artifacts: bool) -> None
         if artifacts:
             judged = Path(tmp) / "job" / "artifacts"
             files = collect_artifacts(draw_artifacts(judged), judged, Path(tmp) / "kept", rubric)
-            keys = _store_artifacts(app.state.blobs, GradeReport(coursework=code, status="graded", max_score=0,
+            keys = store_artifacts(app.state.blobs, GradeReport(coursework=code, status="graded", max_score=0,
                                                                  auto_max_score=0, artifacts=files))
         report = GradeReport(coursework=code, status="graded", max_score=rubric.total_points,
                              auto_max_score=rubric.auto_max_score, duration_s=1.0,

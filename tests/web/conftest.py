@@ -123,16 +123,18 @@ def cwa_rubric(web_settings: Settings):
     return load_coursework("cwa", web_settings).rubric
 
 
+class Woken(list[tuple[int, str]]):
+    """A ``RunQueue`` that records the wake-ups the app sends (instead of a broker)."""
+
+    def wake(self, run_id: int, queue: str) -> None:
+        self.append((run_id, queue))
+
+
 @pytest.fixture(scope="session")
-def woken() -> Iterator[list[tuple[int, str]]]:
+def woken() -> Woken:
     """Wake-ups the app sent (instead of a broker), for the whole session (the live server's too):
     compare lengths before and after."""
-    from workers import dispatch
-
-    calls: list[tuple[int, str]] = []
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(dispatch, "wake", lambda run_id, queue: calls.append((run_id, queue)))
-        yield calls
+    return Woken()
 
 
 @pytest.fixture
@@ -145,7 +147,7 @@ def sessions(web_engine: Engine) -> Iterator[sessionmaker[Session]]:
 
 @pytest.fixture
 def client(web_settings: Settings, web_engine: Engine, sessions, woken) -> Iterator[TestClient]:
-    app = create_app(web_settings, engine=web_engine)
+    app = create_app(web_settings, engine=web_engine, run_queue=woken)
     with TestClient(app, base_url="http://127.0.0.1") as c:  # the lifespan syncs the courseworks
         yield c
 
@@ -201,7 +203,8 @@ def live_server(web_settings: Settings, web_engine: Engine, woken) -> Iterator[s
     import uvicorn
 
     port = _free_port()
-    app = create_app(web_settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"}), engine=web_engine)
+    app = create_app(web_settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"}), engine=web_engine,
+                     run_queue=woken)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()

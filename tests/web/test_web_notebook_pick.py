@@ -59,7 +59,7 @@ def api_upload(client, sessions, username: str, data: bytes, name: str = "cwa.zi
 
 
 def render_like_the_worker(client, sessions, sub_id: uuid.UUID, limits: RenderLimits | None = None) -> int:
-    """What ``workers.tasks`` stores with a run: ``marker_page`` of the submission's stored file."""
+    """What ``workers.run_outputs`` stores with a run: ``marker_page`` of the submission's stored file."""
     from grader.notebooks.marker_page import marker_page
 
     settings = client.app.state.settings

@@ -238,13 +238,14 @@ def test_the_workers_sender_thread_delivers_when_kicked(sessions, receiver, pg_u
 
 
 def test_the_workers_sweeper_thread_sends_what_is_due(sessions, receiver, pg_url, tmp_path):
-    from workers.tasks import SweeperThread
+    from workers.dispatch import CeleryRunQueue
+    from workers.sweeper import SweeperThread
 
     delivery_id = graded_event(sessions, receiver.url)
     settings = Settings(database_url=pg_url, sweep_interval_s=1, broker_url="filesystem://",
                         broker_dir=tmp_path / "broker", blob_dir=tmp_path / "blobs", secret_key=SECRET_KEY,
                         webhook_allowed_hosts=["127.0.0.1"])
-    sweeper = SweeperThread(settings)
+    sweeper = SweeperThread(settings, CeleryRunQueue(settings).wake)
     sweeper.start()
     try:
         deadline = time.monotonic() + 30

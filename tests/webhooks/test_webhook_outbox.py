@@ -14,7 +14,6 @@ from grader.roster.models import Student
 from grader.runs.models import RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run, fail_run, get_run, sweep_expired_leases
 from grader.submissions.models import Submission
-from grader.settings import get_settings
 from grader.webhooks.models import DeliveryStatus, WebhookDelivery
 from webhook_kit import SECRET, add_endpoint, leased_run
 
@@ -43,7 +42,8 @@ def test_a_graded_run_writes_one_delivery_per_subscribed_active_endpoint(session
         ids = endpoints(session)
         lease = leased_run(session)
         report = graded_report()
-        assert complete_run(session=session, lease=lease, report=report, tests=TESTS, now=NOW) is RunStatus.graded
+        assert complete_run(session=session, lease=lease, report=report, tests=TESTS, now=NOW,
+                            public_url="https://grader.example/") is RunStatus.graded
     with sessions() as session:
         rows = deliveries(session)
         assert sorted(r.endpoint_id for r in rows) == sorted([ids["graded"], ids["both"]])
@@ -64,7 +64,7 @@ def test_a_graded_run_writes_one_delivery_per_subscribed_active_endpoint(session
                 "visible_max_score": sum(i.max_score for i in report.marks.items
                                          if i.kind == "auto" and i.visibility == "visible"),
                 "received_at": sub.received_at.isoformat(), "late_minutes": sub.late_minutes,
-                "url": f"{get_settings().public_url}/api/v1/submissions/{sub.id}",
+                "url": f"https://grader.example/api/v1/submissions/{sub.id}",  # the caller's public_url
             },
         }
         assert event["data"]["coursework"].startswith("cw")

@@ -174,20 +174,24 @@ def add_models_coursework(world: World) -> int:
         return cw.id
 
 
-def submit_with_precheck(world: World, coursework_id: int, content: bytes, monkeypatch, student: int = 0):
+class Woken(list[tuple[int, str]]):
+    """A ``RunQueue`` that records the wake-ups sent (instead of a broker)."""
+
+    def wake(self, run_id: int, queue: str) -> None:
+        self.append((run_id, queue))
+
+
+def submit_with_precheck(world: World, coursework_id: int, content: bytes, student: int = 0):
     """What the API does for a new upload, with the wake-ups it sends recorded (the broker is
     the boundary here: the test sends them to its own Redis). Returns (submission id, wake-ups)."""
-    from workers import dispatch
-
-    woken: list[tuple[int, str]] = []
-    monkeypatch.setattr(dispatch, "wake", lambda run_id, queue: woken.append((run_id, queue)))
+    woken = Woken()
     blob = world.api_blobs.put(io.BytesIO(content))
     with world.sessions() as s:
         sub, _ = record_submission(
             session=s, coursework_id=coursework_id, student_id=world.student_ids[student], sha256=blob.sha256,
             size_bytes=blob.size, original_filename="submission.zip", blob_key=blob.sha256)
         s.commit()
-        full = queue_grading(session=s, submission_id=sub.id, queue="cpu", precheck=True)
+        full = queue_grading(session=s, submission_id=sub.id, queue="cpu", precheck=True, run_queue=woken)
         assert full is not None and full.kind is RunKind.full
         return sub.id, woken
 
@@ -196,10 +200,10 @@ def runs_of(world: World, submission_id: uuid.UUID) -> dict[RunKind, GradingRun]
     return {r.kind: r for r in world.runs() if r.submission_id == submission_id}
 
 
-def test_submitting_queues_the_precheck_first_and_it_is_claimed_first(world: World, monkeypatch):
+def test_submitting_queues_the_precheck_first_and_it_is_claimed_first(world: World):
     cw_id = add_models_coursework(world)
     sub_id, woken = submit_with_precheck(world, cw_id, zipped({"models.ipynb": notebook("return x + 1"),
-                                                               "model.pt": state_dict_bytes()}), monkeypatch)
+                                                               "model.pt": state_dict_bytes()}))
     runs = runs_of(world, sub_id)
     check, full = runs[RunKind.precheck], runs[RunKind.full]
     assert check.id < full.id and check.enqueued_at <= full.enqueued_at
@@ -213,14 +217,14 @@ def test_submitting_queues_the_precheck_first_and_it_is_claimed_first(world: Wor
 
 
 @pytest.mark.slow
-def test_a_worker_prechecks_then_grades_and_only_the_full_run_counts(world: World, monkeypatch, tmp_path):
+def test_a_worker_prechecks_then_grades_and_only_the_full_run_counts(world: World, tmp_path):
     cw_id = add_models_coursework(world)
     marker = tmp_path / "pwned"
     good_id, woken = submit_with_precheck(world, cw_id, zipped(
-        {"models.ipynb": notebook("return x + 1"), "model.pt": state_dict_bytes()}), monkeypatch)
+        {"models.ipynb": notebook("return x + 1"), "model.pt": state_dict_bytes()}))
     bad_id, woken_bad = submit_with_precheck(world, cw_id, zipped(
         {"models.ipynb": notebook("return x + 1"), "model.pt": pickle.dumps(TouchOnLoad(marker), protocol=2)}),
-        monkeypatch, student=1)
+        student=1)
     world.start_worker()
     for run_id, queue in woken + woken_bad:
         world.wake(run_id, queue)

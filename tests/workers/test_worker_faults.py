@@ -17,7 +17,7 @@ import pytest
 from worker_kit import LEASE_S, World, notebook, slow_notebook, wait_for
 from grader.blobs import LocalBlobStore
 from grader.runs.models import RunItemScore, RunTestResult
-from workers.tasks import RETRY_BASE_S
+from workers.dispatch import RETRY_BASE_S
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -206,7 +206,7 @@ def test_a_heartbeat_that_loses_its_lease_stops_and_nothing_is_written(world: Wo
     result of the old lease is refused."""
     from grader.grading.report import GradeReport
     from grader.runs.service import claim_run, complete_run, sweep_expired_leases
-    from workers.tasks import Heartbeat
+    from workers.heartbeat import Heartbeat
 
     run_id = world.submit(notebook("return x + 1"))
     with world.sessions() as s:

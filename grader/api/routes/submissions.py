@@ -103,7 +103,7 @@ def submit(
     metrics.uploaded(code)
     # The receipt is built from the committed row; queueing comes after and never undoes it.
     queue_grading(session=session, submission_id=sub.id, queue=coursework.files.rubric.resources.queue,
-                  precheck=True)
+                  precheck=True, run_queue=request.app.state.run_queue)
     return receipt
 
 
@@ -202,7 +202,8 @@ def regrade(request: Request, submission_id: uuid.UUID, session: SessionDep, own
     code = session.get(Coursework, sub.coursework_id).code
     files = request.app.state.courseworks.get(code)
     queue = files.rubric.resources.queue if files else "cpu"
-    run = queue_grading(session=session, submission_id=sub.id, queue=queue, requested_by_id=owner.user.id)
+    run = queue_grading(session=session, submission_id=sub.id, queue=queue, requested_by_id=owner.user.id,
+                        run_queue=request.app.state.run_queue)
     if run is None:
         raise HTTPException(503, "the regrade could not be queued; try again.")
     return RegradeRead(submission_id=sub.id,

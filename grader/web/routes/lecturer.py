@@ -67,7 +67,7 @@ def regrade_all(request: Request, cw: str, session: SessionDep, user: WebLecture
     for _, sub in _counting(session, ref):
         if sub is not None:
             queue_grading(session=session, submission_id=sub.id, queue=ref.files.rubric.resources.queue,
-                          requested_by_id=user.id)
+                          requested_by_id=user.id, run_queue=request.app.state.run_queue)
     return RedirectResponse(f"/lecturer/courseworks/{cw}", status_code=303)
 
 
@@ -83,7 +83,7 @@ def regrade_one(request: Request, submission_id: str, session: SessionDep, user:
     code = session.get(Coursework, sub.coursework_id).code
     ref = coursework(request, session, code)
     if queue_grading(session=session, submission_id=sub.id, queue=ref.files.rubric.resources.queue,
-                     requested_by_id=user.id) is None:
+                     requested_by_id=user.id, run_queue=request.app.state.run_queue) is None:
         raise WebError(503, "the regrade could not be queued; try again.")
     back = request.headers.get("referer", "")
     host = f"{request.url.scheme}://{request.url.netloc}/"

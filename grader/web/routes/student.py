@@ -103,7 +103,8 @@ def upload(request: Request, cw: str, session: SessionDep, blobs: BlobStoreDep, 
         return _coursework_page(request, session, user, ref, error=str(exc), status=429)
     if created:
         request.app.state.metrics.uploaded(ref.row.code)
-        queue_grading(session=session, submission_id=sub.id, queue=ref.files.rubric.resources.queue, precheck=True)
+        queue_grading(session=session, submission_id=sub.id, queue=ref.files.rubric.resources.queue, precheck=True,
+                      run_queue=request.app.state.run_queue)
     return RedirectResponse(f"/submissions/{sub.id}", status_code=303)
 
 

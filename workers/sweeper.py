@@ -1,0 +1,138 @@
+"""The sweeper: puts back what a vanished worker or broker lost.
+
+It returns runs whose lease ran out to the queue, queues a run for a submission that has none (the
+API committed it but failed to enqueue), and re-wakes queued runs that have waited too long (their
+wake-up was lost: the filesystem transport drops a message once fetched, and the Redis here keeps
+nothing on disk). ``grader worker`` runs it as a thread; ``celery beat`` deployments as the
+``grader.sweep`` task.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader.courseworks.models import Coursework
+from grader.db.clock import db_now
+from grader.rubrics.loader import RubricError, load_coursework
+from grader.runs.models import GradingRun, RunKind, RunStatus
+from grader.runs.service import enqueue_run, sweep_expired_leases
+from grader.settings import Settings
+from grader.submissions.models import Submission
+from workers.dispatch import Wake, broker_queue, retry_countdown_s
+from workers.gradebook import kick_webhooks, sessions_for
+
+log = logging.getLogger(__name__)
+
+STALE_QUEUED_SWEEPS = 3  # a queued run untouched for this many sweep intervals lost its wake-up
+REWAKE_LIMIT = 500  # at most this many stale runs re-woken per sweep
+
+
+class Sweeper:
+    """Puts back runs whose lease ran out and re-wakes queued runs whose wake-up was lost.
+
+    Stateless in the database; it only remembers (in memory) when it last re-woke a run, so a long
+    backlog is not woken again at every sweep. Any number of sweepers may run: the sweep is one
+    atomic UPDATE and a duplicate wake-up does nothing.
+    """
+
+    def __init__(self, settings: Settings, wake_fn: Wake):
+        self.settings, self.wake_fn = settings, wake_fn
+        self.stale_after_s = STALE_QUEUED_SWEEPS * settings.sweep_interval_s
+        self._woken: dict[int, float] = {}
+
+    def sweep(self) -> dict[str, list[int]]:
+        sessions = sessions_for(self.settings)
+        with sessions() as session:
+            unqueued = self._enqueue_forgotten(session)
+            expired = sweep_expired_leases(session=session, max_attempts=self.settings.max_attempts)
+            db_time = db_now(session)
+            queued = session.execute(
+                select(GradingRun.id, GradingRun.kind, GradingRun.queue, GradingRun.enqueued_at,
+                       GradingRun.started_at, GradingRun.attempt)
+                .where(GradingRun.status == RunStatus.queued)
+                .order_by(GradingRun.priority, GradingRun.enqueued_at, GradingRun.id)
+                .limit(REWAKE_LIMIT + len(expired) + len(unqueued))
+            ).all()
+        now = time.monotonic()
+        expired_set = set(expired) | set(unqueued)  # woken at once
+        woken: dict[str, list[int]] = {"expired": [], "stale": [], "unqueued": unqueued}
+        for row in queued:
+            is_expired = row.id in expired_set
+            if not is_expired:
+                if (db_time - self._waiting_since(row)).total_seconds() < self._patience_s(row.attempt):
+                    continue
+                if now - self._woken.get(row.id, -1e18) < self.stale_after_s:
+                    continue
+            try:
+                self.wake_fn(row.id, broker_queue(row.kind, row.queue), None)
+            except Exception:
+                log.warning("sweeper: could not wake run %s (next sweep will)", row.id, exc_info=True)
+                continue
+            self._woken[row.id] = now
+            woken["expired" if is_expired else "stale"].append(row.id)
+        live = {row.id for row in queued}
+        self._woken = {k: v for k, v in self._woken.items() if k in live}
+        if woken["expired"] or woken["stale"] or unqueued:
+            log.info("sweeper: re-woke expired %s, stale %s; enqueued forgotten %s",
+                     woken["expired"], woken["stale"], unqueued)
+        return woken
+
+    def _enqueue_forgotten(self, session: Session) -> list[int]:
+        """Queue a full run for each submission that has none (the API committed the submission but
+        failed to enqueue: the database went away in between). The next pass re-wakes them."""
+        cutoff = db_now(session) - dt.timedelta(seconds=self.stale_after_s)
+        has_run = select(GradingRun.id).where(GradingRun.submission_id == Submission.id,
+                                              GradingRun.kind == RunKind.full).exists()
+        rows = session.execute(
+            select(Submission.id, Coursework.code).join(Coursework, Coursework.id == Submission.coursework_id)
+            .where(~has_run, Submission.received_at < cutoff)
+            .order_by(Submission.received_at).limit(REWAKE_LIMIT)
+        ).all()
+        enqueued = []
+        for row in rows:
+            try:
+                queue = load_coursework(row.code, self.settings).rubric.resources.queue
+            except RubricError:
+                queue = "cpu"  # the run fails as an infrastructure error and says why
+            enqueued.append(enqueue_run(session=session, submission_id=row.id, queue=queue).id)
+        return enqueued
+
+    @staticmethod
+    def _waiting_since(row: Any) -> dt.datetime:
+        # A retried run waits from its last claim (started_at), a new one from its enqueueing.
+        return max(t for t in (row.enqueued_at, row.started_at) if t is not None)
+
+    def _patience_s(self, attempt: int) -> float:
+        """How long a queued run may wait before its wake-up counts as lost: a retry's wake-up
+        carries a countdown (the backoff), which the sweeper must not cut short."""
+        return self.stale_after_s + (retry_countdown_s(attempt - 1) if attempt > 1 else 0)
+
+
+class SweeperThread(threading.Thread):
+    """A sweep every ``sweep_interval_s``, and a webhook kick after each."""
+
+    def __init__(self, settings: Settings, wake_fn: Wake):
+        super().__init__(name="grader-sweeper", daemon=True)
+        self.sweeper = Sweeper(settings, wake_fn)
+        self.interval = settings.sweep_interval_s
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            try:
+                self.sweeper.sweep()
+            except Exception:
+                log.warning("sweeper: sweep failed (database or broker away?); next in %ss", self.interval,
+                            exc_info=True)
+            # Webhooks due for a retry (or whose first kick was lost) go out from their own thread.
+            kick_webhooks(self.sweeper.settings)
+
+    def stop(self) -> None:
+        self._stop_event.set()
