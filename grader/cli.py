@@ -356,8 +356,7 @@ def _pin_gpu(settings, device: str, queues: list[str], concurrency: int):
         pinned = job_device(settings)
     except GpuError as exc:
         raise click.ClickException(str(exc)) from None
-    # The judges are child processes: they read the pin from the environment.
-    os.environ.update(GRADER_GPU_DEVICE=pinned.uuid, CUDA_VISIBLE_DEVICES=pinned.uuid)
+    # The judges this worker starts read the pin from their job file (JudgeJob.gpu_device).
     settings = settings.model_copy(update={"gpu_device": pinned.uuid})
     OutOfServiceWatch(settings, pinned).start()
     click.echo(f"gpu worker pinned to GPU {pinned.index} ({pinned.uuid})", err=True)

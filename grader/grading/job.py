@@ -69,6 +69,7 @@ def write_job_file(
         execution=execution,
         result_path=result_path,
         gpu=cw.rubric.resources.gpu,
+        gpu_device=settings.gpu_device,
         reproducible=cw.rubric.resources.reproducible,
         kernel_seed=cw.rubric.resources.seed,
     )

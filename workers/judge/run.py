@@ -86,8 +86,10 @@ def run_job(job: JudgeJob, runner_source: Path | None = None) -> JudgeResult:
     proc = device = None
     try:
         stage_runner(job.runner_dir, runner_source)
-        settings = get_settings().model_copy(update={"runtime_dir": job.runtime_dir, "sandbox": job.limits,
-                                                     "execution": job.execution})
+        base = get_settings()  # the judge's own start-up; the job file overrides what the host decided
+        settings = base.model_copy(update={"runtime_dir": job.runtime_dir, "sandbox": job.limits,
+                                           "execution": job.execution,
+                                           "gpu_device": job.gpu_device or base.gpu_device})
         backend = get_backend(job.backend, settings)
         env = dict(RUNNER_ENV)
         if job.gpu:  # this worker's one device; refused if it was taken out of service
