@@ -206,7 +206,7 @@ def users_add(username: str, role: str, name: str | None, email: str | None, ext
 def users_passwd(username: str, password_stdin: bool) -> None:
     """Set an account's dashboard password (asked for twice, never echoed)."""
     from grader.users.service import get_user
-    from grader.web.auth import PasswordRejected, set_password
+    from grader.users.passwords import PasswordRejected, set_password
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

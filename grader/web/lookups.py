@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from grader.api.deps import CourseworkRef
 from grader.api.schemas.submissions import PrecheckRead
 from grader.courseworks.service import coursework_by_code
+from grader.http.deps import CourseworkRef
 from grader.marking.sheet import submission_runs
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.submissions.models import Submission

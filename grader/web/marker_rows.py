@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from grader.api.deps import CourseworkRef
+from grader.http.deps import CourseworkRef
 from grader.marking.allocations import allocations
 from grader.web.anonymity import identities, masked_rows
 from grader.web.deps import WebUser

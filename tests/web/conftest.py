@@ -36,8 +36,8 @@ from grader.db.engine import make_engine, session_factory  # noqa: E402
 from grader.roster.models import Student  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 from grader.users.models import Role  # noqa: E402
+from grader.users.passwords import set_password  # noqa: E402
 from grader.users.service import create_token, create_user  # noqa: E402
-from grader.web.auth import set_password  # noqa: E402
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"

@@ -26,8 +26,8 @@ from grader.roster.models import Student
 from grader.runs.models import GradingRun
 from grader.submissions.models import Submission
 from grader.users.models import Role, User
+from grader.users.passwords import set_password
 from grader.users.service import create_token
-from grader.web.auth import set_password
 
 LABEL = re.compile(r"Candidate \d{6}")
 # A JSON body every unsafe route parses (each model ignores the fields it does not know), so writes

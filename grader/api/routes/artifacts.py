@@ -17,13 +17,13 @@ from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from grader.api.deps import BlobStoreDep, CurrentReader, SessionDep
 from grader.api.responses import ERRORS
 from grader.api.routes.submissions import visible_submission
 from grader.api.schemas.artifacts import ArtifactRead
 from grader.blobs import BlobNotFound
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import is_released
+from grader.http.deps import BlobStoreDep, CurrentReader, SessionDep
 from grader.runs.artifact_view import artifacts_for_reader
 from grader.runs.models import GradingRun, RunArtifact
 from grader.users.service import TokenOwner

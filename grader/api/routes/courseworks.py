@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from grader.api.deps import (
+from grader.http.deps import (
     CourseworkDep,
     CourseworkRef,
     CurrentExporter,

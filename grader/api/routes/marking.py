@@ -19,7 +19,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.api.deps import CourseworkDep, CurrentMarker, Require, SessionDep
 from grader.api.responses import ERRORS, error
 from grader.api.routes.artifacts import artifact_reads
 from grader.api.routes.submissions import visible_submission
@@ -49,6 +48,7 @@ from grader.api.schemas.marking import (
     TotalRead,
 )
 from grader.courseworks.models import Coursework
+from grader.http.deps import CourseworkDep, CurrentMarker, Require, SessionDep
 from grader.marking.anonymity import IdentityView, identity_view, rubric_file_names
 from grader.marking.models import ManualMark, MarkKind, PenaltyDecision
 from grader.marking.service import (

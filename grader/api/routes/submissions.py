@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from grader.api.deps import (
+from grader.http.deps import (
     BlobStoreDep,
     CourseworkDep,
     CurrentMarker,

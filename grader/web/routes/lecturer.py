@@ -10,9 +10,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from grader.api.deps import CourseworkRef, SessionDep
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import release_coursework
+from grader.http.deps import CourseworkRef, SessionDep
 from grader.marking.export import coursework_csv
 from grader.roster.service import roster
 from grader.submissions.flows import queue_grading

@@ -21,11 +21,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.api.deps import BlobStoreDep, SessionDep
 from grader.api.routes import marking as api_marking
 from grader.api.schemas.marking import MarkWrite, PenaltyWrite
 from grader.blobs import BlobNotFound, BlobStore
 from grader.courseworks.models import Coursework
+from grader.http.deps import BlobStoreDep, SessionDep
 from grader.notebooks.reading import NotebookUnreadable, notebook_from_stream
 from grader.notebooks.render import RENDER_CSP
 from grader.runs.models import GradingRun, RunArtifact

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from grader.api.deps import SessionDep
+from grader.http.deps import SessionDep
 from grader.marking.moderation import Marked, draw_sample, latest_sample, marks_in_force, record_outcome
 from grader.marking.scale_models import ModerationOutcome
 from grader.users.models import User
