@@ -26,6 +26,7 @@ from grader.api.schemas.marking import MarkWrite, PenaltyWrite
 from grader.blobs import BlobNotFound, BlobStore
 from grader.courseworks.models import Coursework
 from grader.http.deps import BlobStoreDep, SessionDep
+from grader.marking.overview import SORT_KEYS, STATUSES, OverviewRow, filter_rows, histogram, sort_rows
 from grader.notebooks.reading import NotebookUnreadable, notebook_from_stream
 from grader.notebooks.render import RENDER_CSP
 from grader.runs.models import GradingRun, RunArtifact
@@ -35,7 +36,6 @@ from grader.web.anonymity import hides_names
 from grader.web.deps import WebError, WebStaff, WebUser
 from grader.web.lookups import coursework
 from grader.web.marker_rows import staff_rows
-from grader.web.overview import SORT_KEYS, STATUSES, OverviewRow, filter_rows, histogram, sort_rows
 from grader.web.templating import TEMPLATES, render
 
 router = APIRouter(prefix="/staff")
