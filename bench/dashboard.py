@@ -147,7 +147,7 @@ def main() -> int:
 
     from fastapi.testclient import TestClient
 
-    from grader.api.app import create_app
+    from grader.server import create_app
     from grader.blobs import LocalBlobStore
     from grader.settings import Settings
     from grader.notebooks.render import render_notebook

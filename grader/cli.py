@@ -99,10 +99,10 @@ def db_upgrade(url: str | None, revision: str) -> None:
 @click.option("--host", default=None, help="default: settings.host")
 @click.option("--port", type=int, default=None, help="default: settings.port")
 def serve(host: str | None, port: int | None) -> None:
-    """Run the REST API (uvicorn). The gradebook must be migrated first: `grader db upgrade`."""
+    """Run the REST API and the dashboard (uvicorn). The gradebook must be migrated first: `grader db upgrade`."""
     import uvicorn
 
-    from grader.api.app import create_app
+    from grader.server import create_app
 
     settings = get_settings()
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)

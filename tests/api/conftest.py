@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pg_database import empty_tables, migrated_database  # noqa: E402
-from grader.api.app import create_app  # noqa: E402
 from grader.db.engine import make_engine, session_factory  # noqa: E402
 from grader.roster.models import Student  # noqa: E402
+from grader.server import create_app  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 from grader.users.models import Role  # noqa: E402
 from grader.users.service import create_token, create_user  # noqa: E402

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pg_database import empty_tables, migrated_database  # noqa: E402
 from vis_kit import RUBRICS  # noqa: E402
 
-from grader.api.app import create_app  # noqa: E402
 from grader.db.engine import make_engine, session_factory  # noqa: E402
+from grader.server import create_app  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 
 

@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pg_database import empty_tables, migrated_database  # noqa: E402
 from web_kit import PASSWORD  # noqa: E402
 
-from grader.api.app import create_app  # noqa: E402
 from grader.courseworks.models import Coursework  # noqa: E402
 from grader.db.engine import make_engine, session_factory  # noqa: E402
 from grader.roster.models import Student  # noqa: E402
+from grader.server import create_app  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 from grader.users.models import Role  # noqa: E402
 from grader.users.passwords import set_password  # noqa: E402

@@ -20,10 +20,10 @@ from sqlalchemy import func, select, update
 from starlette.routing import Mount
 from web_kit import PASSWORD, grade, sign_in, upload
 
-from grader.api.app import create_app
 from grader.courseworks.models import Coursework
 from grader.roster.models import Student
 from grader.runs.models import GradingRun
+from grader.server import create_app
 from grader.submissions.models import Submission
 from grader.users.models import Role, User
 from grader.users.passwords import set_password

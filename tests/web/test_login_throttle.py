@@ -19,7 +19,7 @@ from web_kit import PASSWORD, csrf_of
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api"))
 from live_kit import serving  # noqa: E402
 
-from grader.api.app import create_app  # noqa: E402
+from grader.server import create_app  # noqa: E402
 from grader.users.throttle_models import SignInFailure  # noqa: E402
 from grader.users.web_sessions import COOKIE_NAME  # noqa: E402
 
