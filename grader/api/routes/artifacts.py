@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from grader.api.responses import ERRORS
 from grader.api.routes.submissions import visible_submission
 from grader.api.schemas.artifacts import ArtifactRead
-from grader.blobs import BlobNotFound
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import is_released
+from grader.http.blob_responses import stream_blob
 from grader.http.deps import BlobStoreDep, CurrentReader, SessionDep
 from grader.runs.artifact_view import artifacts_for_reader
 from grader.runs.models import GradingRun, RunArtifact
@@ -84,17 +84,7 @@ def get_artifact(submission_id: uuid.UUID, run_id: RunId, name: ArtifactName, se
                 _named(artifacts_for_reader(run, student_view=True, released=True), name) is not None:
             raise HTTPException(403, "this picture is shown once the marks are released.")
         raise HTTPException(404, "this run has no such artifact.")  # a hidden item's, too: it is never shown
-    try:
-        stream = blobs.open(row.blob_key)
-    except BlobNotFound:
-        raise HTTPException(500, "the stored artifact is missing; the service's operators have been told.") from None
-
-    def chunks():
-        with stream:
-            while chunk := stream.read(1 << 20):
-                yield chunk
-
-    return StreamingResponse(chunks(), media_type=row.media_type, headers={
+    return stream_blob(blobs, row.blob_key, media_type=row.media_type, headers={
         **PNG_HEADERS, "Content-Length": str(row.size_bytes), "X-Content-SHA256": row.sha256,
         "Content-Disposition": f'inline; filename="{row.name}.png"'})
 

@@ -16,15 +16,15 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.api.routes import marking as api_marking
 from grader.api.schemas.marking import MarkWrite, PenaltyWrite
-from grader.blobs import BlobNotFound, BlobStore
 from grader.courseworks.models import Coursework
+from grader.http.blob_responses import open_blob, stream_blob
 from grader.http.deps import BlobStoreDep, SessionDep
 from grader.marking.overview import SORT_KEYS, STATUSES, OverviewRow, filter_rows, histogram, sort_rows
 from grader.notebooks.reading import NotebookUnreadable, notebook_from_stream
@@ -245,20 +245,6 @@ def _invalid(exc: ValidationError) -> str:
 # -- what a run stored ----------------------------------------------------------------------------
 
 
-def _stream(blobs: BlobStore, key: str, media_type: str, headers: dict[str, str]) -> StreamingResponse:
-    try:
-        stream = blobs.open(key)
-    except BlobNotFound:
-        raise WebError(404, "the stored file is missing.") from None
-
-    def chunks():
-        with stream:
-            while chunk := stream.read(1 << 20):
-                yield chunk
-
-    return StreamingResponse(chunks(), media_type=media_type, headers=headers)
-
-
 @router.get("/runs/{run_id}/notebook")
 def rendered_notebook(run_id: int, session: SessionDep, blobs: BlobStoreDep, user: WebStaff) -> Response:
     """The student's notebook as submitted, rendered and sanitised at grading time. Its own CSP lets
@@ -266,8 +252,8 @@ def rendered_notebook(run_id: int, session: SessionDep, blobs: BlobStoreDep, use
     key = session.scalar(select(GradingRun.rendered_notebook_key).where(GradingRun.id == run_id))
     if not key:
         raise WebError(404, "this run has no rendered notebook.")
-    return _stream(blobs, key, "text/html; charset=utf-8",
-                   {**BLOB_HEADERS, "Content-Security-Policy": RENDER_CSP, "Referrer-Policy": "no-referrer"})
+    return stream_blob(blobs, key, media_type="text/html; charset=utf-8", headers={
+        **BLOB_HEADERS, "Content-Security-Policy": RENDER_CSP, "Referrer-Policy": "no-referrer"})
 
 
 @router.get("/submissions/{submission_id}/notebook")
@@ -281,10 +267,8 @@ def graded_notebook(request: Request, submission_id: str, session: SessionDep, b
     ref = coursework(request, session, session.get(Coursework, sub.coursework_id).code)
     name = ref.files.rubric.submission.notebook
     try:
-        with blobs.open(sub.blob_key) as stream:
+        with open_blob(blobs, sub.blob_key) as stream:
             data = notebook_from_stream(stream, name, request.app.state.settings.execution.max_notebook_mb * 2**20)
-    except BlobNotFound:
-        raise WebError(404, "the stored file is missing.") from None
     except NotebookUnreadable as exc:
         raise WebError(422, f"the notebook could not be read: {exc}") from None
     return Response(data, media_type="application/x-ipynb+json", headers={
@@ -297,5 +281,5 @@ def run_artifact(run_id: int, name: str, session: SessionDep, blobs: BlobStoreDe
     row = session.scalars(select(RunArtifact).where(RunArtifact.run_id == run_id, RunArtifact.name == name)).first()
     if row is None:
         raise WebError(404, "this run has no such picture.")
-    return _stream(blobs, row.blob_key, row.media_type,
-                   {**BLOB_HEADERS, "Content-Security-Policy": "default-src 'none'"})
+    return stream_blob(blobs, row.blob_key, media_type=row.media_type,
+                       headers={**BLOB_HEADERS, "Content-Security-Policy": "default-src 'none'"})
