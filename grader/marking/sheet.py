@@ -2,7 +2,7 @@
 
 ``submission_marks`` reads the counting submission, its latest graded run and the markers' marks
 and penalty decisions, and totals them with ``grader.marks.totals.coursework_total``.
-``student_view`` filters that by DESIGN.md's visibility table (a pure function):
+``student_view`` (a pure function) filters that by the visibility table of docs/security.md:
 
 | item visibility | before release       | after release                            |
 | visible         | name, score, message | name, score, message                     |

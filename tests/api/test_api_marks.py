@@ -1,4 +1,4 @@
-"""What a student sees of their marks before and after release (DESIGN.md's visibility table),
+"""What a student sees of their marks before and after release (the visibility table in docs/security.md),
 what markers see, release, regrade and the CSV export."""
 
 from __future__ import annotations
