@@ -236,7 +236,7 @@ def kill_marked() -> int:
 
 def create_api():  # type: ignore[no-untyped-def]
     """``uvicorn _service:create_api --factory``: the API with its settings from the environment."""
-    from grader.api.app import create_app
+    from grader.server import create_app
     from grader.settings import get_settings
     from workers.dispatch import CeleryRunQueue
 

@@ -71,7 +71,7 @@ def populate(url: str, blob_dir: Path, students: int, rendered_key: str) -> tupl
     from grader.submissions.service import record_submission
     from grader.users.models import Role
     from grader.users.service import create_user
-    from grader.web.auth import set_password
+    from grader.users.passwords import set_password
 
     settings = Settings(database_url=url, blob_dir=blob_dir, rubrics_dir=REPO / "rubrics")
     engine = make_engine(url)
@@ -147,7 +147,7 @@ def main() -> int:
 
     from fastapi.testclient import TestClient
 
-    from grader.api.app import create_app
+    from grader.server import create_app
     from grader.blobs import LocalBlobStore
     from grader.settings import Settings
     from grader.notebooks.render import render_notebook

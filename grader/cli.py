@@ -101,10 +101,10 @@ def db_upgrade(url: str | None, revision: str) -> None:
 @click.option("--host", default=None, help="default: settings.host")
 @click.option("--port", type=int, default=None, help="default: settings.port")
 def serve(host: str | None, port: int | None) -> None:
-    """Run the REST API (uvicorn). The gradebook must be migrated first: `grader db upgrade`."""
+    """Run the REST API and the dashboard (uvicorn). The gradebook must be migrated first: `grader db upgrade`."""
     import uvicorn
 
-    from grader.api.app import create_app
+    from grader.server import create_app
     from workers.dispatch import CeleryRunQueue  # Celery itself loads on the first wake-up
 
     settings = get_settings()
@@ -210,7 +210,7 @@ def users_add(username: str, role: str, name: str | None, email: str | None, ext
 def users_passwd(username: str, password_stdin: bool) -> None:
     """Set an account's dashboard password (asked for twice, never echoed)."""
     from grader.users.service import get_user
-    from grader.web.auth import PasswordRejected, set_password
+    from grader.users.passwords import PasswordRejected, set_password
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

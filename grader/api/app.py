@@ -1,7 +1,7 @@
-"""``create_app(settings)``: the FastAPI application, its routers, error shape and startup.
+"""``create_app(settings)``: the JSON API's FastAPI application, its routers, error shape and startup.
 
 At start the ``courseworks`` table is brought in step with the rubric files. Every error is JSON
-``{"detail": "<a sentence>"}``.
+``{"detail": "<a sentence>"}``. This is the API alone; ``grader.server`` adds the dashboard to it.
 """
 
 from __future__ import annotations
@@ -26,14 +26,13 @@ from grader.db.engine import make_engine, session_factory
 from grader.settings import Settings
 from grader.submissions.run_queue import NoWakeUps, RunQueue
 from grader.users.password_checks import PasswordCheckGate
-from grader.web.app import mount_web
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 DB_RETRY_AFTER_S = 5  # a restarting database is back within seconds
-# The routes that receive a submitted file (the API's and the dashboard's upload form): they get
-# settings.upload_max_mb, every other route settings.request_max_kb.
-UPLOAD_PATHS = (f"{API_PREFIX}/courseworks/{{cw}}/submissions", "/courseworks/{cw}/submissions")
+# The API's route that receives a submitted file: it gets settings.upload_max_mb, every other route
+# settings.request_max_kb. An app that adds more upload routes (the dashboard's form) names them too.
+UPLOAD_PATHS = (f"{API_PREFIX}/courseworks/{{cw}}/submissions",)
 TOO_DEEP = "the request is not valid: its JSON is nested too deeply."
 
 
@@ -45,7 +44,7 @@ def api_router() -> APIRouter:
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, blobs: BlobStore | None = None,
-               run_queue: RunQueue | None = None) -> FastAPI:
+               run_queue: RunQueue | None = None, upload_paths: tuple[str, ...] = UPLOAD_PATHS) -> FastAPI:
     """``run_queue`` wakes workers for the runs the app queues (the caller wires the worker side
     in); without one, queued runs wait for the sweeper."""
     engine = engine or make_engine(settings.database_url)
@@ -63,7 +62,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, blobs: BlobS
         yield
 
     app = FastAPI(title="grader", version="1", lifespan=lifespan,
-                  description="Coursework autograder: submissions, receipts, marks.")
+                  description="Coursework autograder: submissions, receipts, marks. "
+                              "See docs/architecture.md and docs/security.md.")
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions
@@ -75,9 +75,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, blobs: BlobS
     app.include_router(health.metrics_router)
     app.state.password_checks = PasswordCheckGate(settings.login_hashes_at_once, settings.login_hash_wait_s)
     app.add_middleware(BodyLimits, default_max_bytes=settings.request_max_kb * 1024,
-                       upload_max_bytes=settings.upload_max_mb * 2**20, upload_paths=UPLOAD_PATHS)
+                       upload_max_bytes=settings.upload_max_mb * 2**20, upload_paths=upload_paths)
     _error_handlers(app)
-    mount_web(app)  # the dashboard's pages, at /
     return app
 
 

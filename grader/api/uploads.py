@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 from starlette.datastructures import UploadFile
 
-from grader.api.deps import CourseworkDep, SessionDep, SettingsDep, SubmittingStudent
+from grader.http.deps import CourseworkDep, SessionDep, SettingsDep, SubmittingStudent
 from grader.submissions.flows import RateLimited, admit_upload
 
 FILE_FIELD = "file"

@@ -18,7 +18,7 @@ from grader.submissions.models import CountingChoice, DuplicateFlag, Submission,
 from grader.submissions.quota_models import UploadAttempt, UploadQuota
 from grader.users.models import ApiToken, User
 from grader.users.throttle_models import SignInFailure
-from grader.web.models import WebSession
+from grader.users.web_session_models import WebSession
 from grader.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 metadata = Base.metadata

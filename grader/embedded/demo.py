@@ -20,8 +20,8 @@ from grader.db.clock import db_now
 from grader.roster.models import Student
 from grader.roster.service import student_by_external_id, student_for_user
 from grader.users.models import ApiToken, Role, User
+from grader.users.passwords import set_password
 from grader.users.service import create_token, create_user, get_user
-from grader.web.auth import set_password
 
 TOKEN_NAME = "grader up (demo)"
 DEMO_EXTENSION = dt.timedelta(days=30)  # the sample deadlines are in the past: demo work is not late

@@ -1,5 +1,5 @@
-"""What a reader may see of one grading run's outcome: its score, its error, and the "visible
-score" (pure functions over the run's rows).
+"""What a reader may see of one grading run's outcome: its score, its error, the "visible
+score", and a pre-check's verdict (pure functions over the run's rows).
 
 A run's ``score`` is every automatic item (hidden and after-release ones too) minus the penalties
 the run applied, so before release a student who reads it and subtracts the visible items learns
@@ -56,3 +56,26 @@ def run_outcome(run: GradingRun, *, student_view: bool, released: bool) -> RunOu
     return RunOutcome(score=run.score if full else None, max_score=run.max_score if full else None,
                       visible_score=shown[0] if shown else None, visible_max_score=shown[1] if shown else None,
                       error=error_for_reader(run, student_view=student_view))
+
+
+PRECHECK_FAILED_ON_OUR_SIDE = "the quick pre-check could not run; full grading is not affected."
+
+
+@dataclass(frozen=True)
+class PrecheckOutcome:
+    status: str  # queued | running | passed | failed | cancelled | error (ours: full grading still runs)
+    messages: list[str]  # for the student
+
+
+def precheck_outcome(run: GradingRun) -> PrecheckOutcome:
+    """A pre-check run as the student reads it: its verdict's messages, never our own errors."""
+    if run.status is RunStatus.graded:
+        status = "passed"
+    elif run.status is RunStatus.error and run.error_kind == "submission":
+        status = "failed"
+    else:
+        status = run.status.value  # queued, running, cancelled, or error: an infrastructure failure
+    messages = list(((run.details or {}).get("precheck") or {}).get("messages") or [])
+    if status == "error":
+        messages = [PRECHECK_FAILED_ON_OUR_SIDE]
+    return PrecheckOutcome(status, messages)

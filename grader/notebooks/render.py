@@ -12,7 +12,8 @@ Student notebooks are hostile HTML, so three layers stand between them and a mar
    only from a short property list with no ``url()``.
 3. The page is served under ``RENDER_CSP`` (also in its own ``<meta>``) inside an ``<iframe
    sandbox>`` without scripts or same-origin, so anything that slipped through still cannot run or
-   fetch (``grader/web/routes/marking.py``).
+   fetch (the dashboard's marking page serves it so; docs/architecture.md follows a notebook from
+   upload to that page).
 
 Pure: bytes in, bytes out, no database or framework. nbconvert on student input has no time or
 memory bound of its own: the worker renders through ``grader.notebooks.bounded``, which runs this

@@ -1,2 +1,3 @@
-"""The web dashboard: server-rendered pages (Jinja2) on the API's FastAPI app, signed in with a
-server-side session (``auth``, ``sessions``), every unsafe request CSRF-checked (``csrf``)."""
+"""The web dashboard: server-rendered pages (Jinja2), mounted beside the API by ``grader.server``,
+signed in with a server-side session (``grader.users.passwords``, ``grader.users.web_sessions``),
+every unsafe request CSRF-checked (``csrf``)."""

@@ -9,11 +9,11 @@ import dataclasses
 
 from sqlalchemy.orm import Session
 
-from grader.api.deps import CourseworkRef
-from grader.marking.anonymity import IdentityView, identity_view, reader_sees_pseudonyms, rubric_file_names
+from grader.http.deps import CourseworkRef
 from grader.marking.allocations import is_anonymous
+from grader.marking.anonymity import IdentityView, identity_view, reader_sees_pseudonyms, rubric_file_names
+from grader.marking.overview import OverviewRow
 from grader.web.deps import WebUser
-from grader.web.overview import OverviewRow
 
 
 def hides_names(session: Session, user: WebUser, coursework_id: int) -> bool:

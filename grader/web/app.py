@@ -1,4 +1,4 @@
-"""``mount_web(app)``: the dashboard's pages on the API's FastAPI app.
+"""``mount_web(app)``: the dashboard's pages on a FastAPI app (``grader.server`` mounts them on the API's).
 
 Every module in ``grader/web/routes/`` that defines ``router`` is included (each helper owns its
 own route modules), the static files are served at ``/static``, and the dashboard's errors are
@@ -27,6 +27,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
             "frame-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'; object-src 'none'")
 API_PATHS = ("/api/", "/docs", "/redoc", "/openapi.json", "/metrics")
+# The dashboard's routes that receive a submitted file: the app's body limit gives them the upload cap.
+UPLOAD_PATHS = ("/courseworks/{cw}/submissions",)
 
 
 def wants_json(request: Request) -> bool:

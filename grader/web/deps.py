@@ -15,12 +15,12 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from grader.api.deps import SessionDep
+from grader.http.deps import SessionDep
 from grader.roster.service import student_for_user
 from grader.settings import Settings
 from grader.users.models import Role
+from grader.users.web_sessions import COOKIE_NAME, SessionPolicy, find_session
 from grader.web import csrf
-from grader.web.sessions import COOKIE_NAME, SessionPolicy, find_session
 
 
 class LoginRequired(Exception):

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from grader.api.deps import CourseworkRef
-from grader.api.schemas.submissions import PrecheckRead
 from grader.courseworks.service import coursework_by_code
+from grader.http.deps import CourseworkRef
+from grader.marking.run_view import precheck_outcome
 from grader.marking.sheet import submission_runs
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.submissions.models import Submission
@@ -65,7 +65,7 @@ def grading_state(session: Session, sub: Submission) -> GradingState:
     runs = submission_runs(session=session, submission_id=sub.id)  # newest first
     full = next((r for r in runs if r.kind is RunKind.full), None)
     check = next((r for r in runs if r.kind is RunKind.precheck), None)
-    pre = PrecheckRead.from_run(check) if check is not None else None
+    pre = precheck_outcome(check) if check is not None else None
     error = full.error if full is not None and full.status is RunStatus.error and full.error_kind == "submission" else None
     return GradingState(status=full.status.value if full else "received",
                         precheck_status=pre.status if pre else None, precheck_messages=pre.messages if pre else [],

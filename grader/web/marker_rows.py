@@ -7,11 +7,11 @@ from __future__ import annotations
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from grader.api.deps import CourseworkRef
+from grader.http.deps import CourseworkRef
 from grader.marking.allocations import allocations
+from grader.marking.overview import OverviewRow, coursework_overview
 from grader.web.anonymity import identities, masked_rows
 from grader.web.deps import WebUser
-from grader.web.overview import OverviewRow, coursework_overview
 
 
 def staff_rows(request: Request, session: Session, user: WebUser, ref: CourseworkRef,

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pg_database import empty_tables, migrated_database
-from grader.api.app import create_app
 from grader.db.engine import make_engine, session_factory
 from grader.roster.models import Student
+from grader.server import create_app
 from grader.settings import Settings
 from grader.users.models import Role
 from grader.users.service import create_token, create_user

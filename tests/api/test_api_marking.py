@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 
 import pytest
 from api_kit import notebook, upload
@@ -12,10 +13,12 @@ from marking_kit import TESTS, grade_with, marking_rubrics
 from sqlalchemy import func, select
 
 from grader.audit.models import AuditEvent
+from grader.marking import desk
 from grader.marking.models import ManualMark, MarkChange, PenaltyDecision
 from grader.marks.outcomes import TestOutcome, TestResult
 from grader.rubrics.loader import load_coursework
 from grader.submissions.models import CountingChoice
+from grader.users.service import get_user
 
 API = "/api/v1"
 
@@ -91,6 +94,30 @@ def test_students_and_services_may_not_open_the_desk(client, people, graded, ses
     missing = client.get(f"{API}/submissions/00000000-0000-0000-0000-000000000000/marking",
                          headers=people.headers["gta"])
     assert missing.status_code == 404
+
+
+def test_the_desk_itself_refuses_roles_that_may_not_use_it(client, people, graded, sessions):
+    """The desk decides from the user's role, whoever calls it (the dashboard has no token to scope):
+    a student or a service account is refused before anything is read or written; a GTA may mark
+    but not choose the counting submission."""
+    courseworks = client.app.state.courseworks
+    sub_id = uuid.UUID(graded)
+    with sessions() as session:
+        for username in ("alice", "cate"):
+            user = get_user(session=session, username=username)
+            with pytest.raises(desk.RoleRefused):
+                desk.marking_view(session=session, courseworks=courseworks, submission_id=sub_id, reader=user,
+                                  artifact_url=lambda *_: "")
+            with pytest.raises(desk.RoleRefused):
+                desk.save_mark(session=session, courseworks=courseworks, submission_id=sub_id, item_id="essay",
+                               marker=user, score=5, comment="", expected_version=None)
+        gta = get_user(session=session, username="gina")
+        with pytest.raises(desk.RoleRefused):
+            desk.choose_counting(session=session, courseworks=courseworks, submission_id=sub_id, lecturer=gta,
+                                 reason="the better one")
+        assert desk.marking_view(session=session, courseworks=courseworks, submission_id=sub_id, reader=gta,
+                                 artifact_url=lambda *_: "").submission_id == sub_id
+    assert count(sessions, ManualMark) == 0 and count(sessions, CountingChoice) == 0
 
 
 def test_marking_two_items_updates_the_total(client, people, graded):

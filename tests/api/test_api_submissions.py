@@ -182,7 +182,7 @@ def test_courseworks_are_synced_from_the_rubrics(client, sessions):
 def test_health_reports_an_unreachable_broker(settings, api_engine, sessions, woken):
     from fastapi.testclient import TestClient
 
-    from grader.api.app import create_app
+    from grader.server import create_app
 
     app = create_app(settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"}), engine=api_engine)
     with TestClient(app) as c:

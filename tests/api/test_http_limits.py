@@ -15,7 +15,7 @@ from api_kit import notebook, upload
 from live_kit import request_head, send_head_then_wait, serving, stream_body_until_answered
 from sqlalchemy import func, select
 
-from grader.api.app import UPLOAD_PATHS, create_app
+from grader.server import UPLOAD_PATHS, create_app
 from grader.submissions.models import Submission
 
 MB = 2**20

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from grader.api.app import create_app
+from grader.server import create_app
 from grader.settings import Settings
 
 TOKEN = "metrics-" + "m" * 40

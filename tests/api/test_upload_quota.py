@@ -14,8 +14,8 @@ from api_kit import notebook, upload
 from live_kit import serving
 from sqlalchemy import func, select
 
-from grader.api.app import create_app
 from grader.courseworks.models import Coursework
+from grader.server import create_app
 from grader.settings import Settings
 from grader.submissions.models import Submission
 from grader.submissions.quota import RATE_WINDOW, RateLimited, count_upload_attempt

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pg_database import empty_tables, migrated_database
 from vis_kit import RUBRICS
 
-from grader.api.app import create_app
 from grader.db.engine import make_engine, session_factory
+from grader.server import create_app
 from grader.settings import Settings
 
 

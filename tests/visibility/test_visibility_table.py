@@ -54,8 +54,8 @@ from grader.roster.models import Student
 from grader.runs.models import GradingRun, RunStatus
 from grader.runs.service import claim_run, fail_run
 from grader.users.models import Role
+from grader.users.passwords import set_password
 from grader.users.service import create_token, create_user
-from grader.web.auth import set_password
 from grader.webhooks.models import WebhookDelivery
 
 PASSWORD = "correct horse battery"

@@ -30,14 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pg_database import empty_tables, migrated_database
 from web_kit import PASSWORD
 
-from grader.api.app import create_app
 from grader.courseworks.models import Coursework
 from grader.db.engine import make_engine, session_factory
 from grader.roster.models import Student
+from grader.server import create_app
 from grader.settings import Settings
 from grader.users.models import Role
+from grader.users.passwords import set_password
 from grader.users.service import create_token, create_user
-from grader.web.auth import set_password
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"

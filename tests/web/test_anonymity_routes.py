@@ -20,14 +20,14 @@ from sqlalchemy import func, select, update
 from starlette.routing import Mount
 from web_kit import PASSWORD, grade, sign_in, upload
 
-from grader.api.app import create_app
 from grader.courseworks.models import Coursework
 from grader.roster.models import Student
 from grader.runs.models import GradingRun
+from grader.server import create_app
 from grader.submissions.models import Submission
 from grader.users.models import Role, User
+from grader.users.passwords import set_password
 from grader.users.service import create_token
-from grader.web.auth import set_password
 
 LABEL = re.compile(r"Candidate \d{6}")
 # A JSON body every unsafe route parses (each model ignores the fields it does not know), so writes

@@ -19,9 +19,9 @@ from web_kit import PASSWORD, csrf_of
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api"))
 from live_kit import serving
 
-from grader.api.app import create_app
+from grader.server import create_app
 from grader.users.throttle_models import SignInFailure
-from grader.web.sessions import COOKIE_NAME
+from grader.users.web_sessions import COOKIE_NAME
 
 LIMITS = {"login_failures_per_account": 3, "login_failures_per_address": 6, "login_window_minutes": 15}
 
@@ -126,13 +126,13 @@ def test_password_checks_beyond_the_bound_wait_then_get_503(make_client, people,
 def test_password_checks_queue_for_the_bound(web_settings, web_engine, people, woken, monkeypatch):
     """With one slot and a long enough wait, parallel sign-ins take turns: every one succeeds,
     and no two argon2 verifications ever ran at once."""
-    from grader.web import auth
+    from grader.users import passwords
 
     app = create_app(web_settings.model_copy(update={"login_hashes_at_once": 1, "login_hash_wait_s": 30}),
                      engine=web_engine)
     running, most = 0, 0
     lock = threading.Lock()
-    real = auth._hasher
+    real = passwords._hasher
 
     class CountedHasher:
         """argon2's hasher, counting the verifications in progress."""
@@ -151,7 +151,7 @@ def test_password_checks_queue_for_the_bound(web_settings, web_engine, people, w
         def __getattr__(self, name):
             return getattr(real, name)
 
-    monkeypatch.setattr(auth, "_hasher", CountedHasher())
+    monkeypatch.setattr(passwords, "_hasher", CountedHasher())
     with serving(app) as url:
         def sign_in(username: str) -> int:
             with httpx.Client(base_url=url) as c:

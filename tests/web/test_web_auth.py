@@ -8,9 +8,9 @@ import re
 from sqlalchemy import func, select, update
 from web_kit import PASSWORD, csrf_of, sign_in
 
-from grader.web.auth import LocalAccounts, password_matches
-from grader.web.models import WebSession
-from grader.web.sessions import COOKIE_NAME
+from grader.users.passwords import LocalAccounts, password_matches
+from grader.users.web_session_models import WebSession
+from grader.users.web_sessions import COOKIE_NAME
 
 
 def test_pages_redirect_to_login_and_back_after_signing_in(client, people):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from web_kit import sign_in
 
-from grader.api.app import create_app
+from grader.server import create_app
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 ZERO = "00000000-0000-0000-0000-000000000000"

@@ -13,7 +13,7 @@ from web_kit import PASSWORD, grade, notebook
 from grader.courseworks.models import Coursework
 from grader.marking.service import set_mark
 from grader.submissions.models import Submission
-from grader.web.models import WebSession
+from grader.users.web_session_models import WebSession
 
 
 def sign_in(page, username: str, next_path: str = "/") -> None:

@@ -9,7 +9,7 @@ from grader.cli import main
 from grader.embedded.banner import service_banner
 from grader.embedded.demo import ensure_demo_accounts
 from grader.users.models import User
-from grader.web.auth import LocalAccounts, password_matches
+from grader.users.passwords import LocalAccounts, password_matches
 
 
 def test_passwd_sets_a_password_that_signs_in(people, sessions, web_pg_url, monkeypatch):

@@ -18,8 +18,8 @@ from grader.marks.outcomes import TestOutcome, TestResult
 from grader.roster.models import Student
 from grader.submissions.models import Submission
 from grader.users.models import Role
+from grader.users.passwords import set_password
 from grader.users.service import create_user
-from grader.web.auth import set_password
 
 # auto: 0.4*4 + 3 + 0.6*3 = 6.4 of 10 (the hand-marked items make up the other 10 of 20).
 RESULTS = {

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 
 from gradebook_factory import TESTS, graded_report
-from grader.api.app import create_app
 from grader.audit.models import AuditEvent
 from grader.runs.service import complete_run
+from grader.server import create_app
 from grader.settings import Settings
 from grader.users.models import Role
 from grader.users.service import create_token, create_user

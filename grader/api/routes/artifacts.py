@@ -10,20 +10,20 @@ The PNG is served as an image only, never as a page: ``nosniff`` and a CSP that 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from grader.api.deps import BlobStoreDep, CurrentReader, SessionDep
 from grader.api.responses import ERRORS
 from grader.api.routes.submissions import visible_submission
-from grader.api.schemas.artifacts import ArtifactRead
-from grader.blobs import BlobNotFound
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import is_released
+from grader.http.blob_responses import stream_blob
+from grader.http.deps import BlobStoreDep, CurrentReader, SessionDep
+from grader.marking.desk import artifact_reads
+from grader.marking.desk_models import ArtifactRead
 from grader.runs.artifact_view import artifacts_for_reader
 from grader.runs.models import GradingRun, RunArtifact
 from grader.users.service import TokenOwner
@@ -39,14 +39,6 @@ ArtifactName = Annotated[str, Path(pattern=r"^[a-z0-9_-]{1,64}$", description="t
 
 def artifact_url(submission_id: uuid.UUID, run_id: int, name: str) -> str:
     return f"/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts/{name}"
-
-
-def artifact_reads(submission_id: uuid.UUID, run: GradingRun,
-                   artifacts: Iterable[RunArtifact] | None = None) -> list[ArtifactRead]:
-    """``artifacts``: those of the run this reader may see (default: all of them, for staff)."""
-    return [ArtifactRead(name=a.name, title=a.title, media_type=a.media_type, sha256=a.sha256,
-                         size_bytes=a.size_bytes, item_id=a.item_id, url=artifact_url(submission_id, run.id, a.name))
-            for a in (run.artifacts if artifacts is None else artifacts)]
 
 
 def _run(session: Session, owner: TokenOwner, submission_id: uuid.UUID, run_id: int) -> tuple[GradingRun, bool]:
@@ -68,7 +60,7 @@ def list_artifacts(submission_id: uuid.UUID, run_id: RunId, session: SessionDep,
     """The run's artifacts in the order its tests saved them; for a student only those the visibility
     table shows (a visible item's; an after-release item's once released)."""
     run, released = _run(session, owner, submission_id, run_id)
-    return artifact_reads(submission_id, run,
+    return artifact_reads(submission_id, run, artifact_url,
                           artifacts_for_reader(run, student_view=owner.student_view, released=released))
 
 
@@ -84,17 +76,7 @@ def get_artifact(submission_id: uuid.UUID, run_id: RunId, name: ArtifactName, se
                 _named(artifacts_for_reader(run, student_view=True, released=True), name) is not None:
             raise HTTPException(403, "this picture is shown once the marks are released.")
         raise HTTPException(404, "this run has no such artifact.")  # a hidden item's, too: it is never shown
-    try:
-        stream = blobs.open(row.blob_key)
-    except BlobNotFound:
-        raise HTTPException(500, "the stored artifact is missing; the service's operators have been told.") from None
-
-    def chunks():
-        with stream:
-            while chunk := stream.read(1 << 20):
-                yield chunk
-
-    return StreamingResponse(chunks(), media_type=row.media_type, headers={
+    return stream_blob(blobs, row.blob_key, media_type=row.media_type, headers={
         **PNG_HEADERS, "Content-Length": str(row.size_bytes), "X-Content-SHA256": row.sha256,
         "Content-Disposition": f'inline; filename="{row.name}.png"'})
 

@@ -6,7 +6,12 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from grader.api.deps import (
+from grader.api.responses import ERRORS
+from grader.api.schemas.courseworks import CourseworkRead, ReleaseCreate
+from grader.api.schemas.marks import CourseworkMarksRead, ItemLineRead, StudentMarksRead, StudentRowRead
+from grader.courseworks.models import Coursework
+from grader.courseworks.service import is_released, release_coursework
+from grader.http.deps import (
     CourseworkDep,
     CourseworkRef,
     CurrentExporter,
@@ -15,11 +20,6 @@ from grader.api.deps import (
     ReadingStudent,
     SessionDep,
 )
-from grader.api.responses import ERRORS
-from grader.api.schemas.courseworks import CourseworkRead, ReleaseCreate
-from grader.api.schemas.marks import CourseworkMarksRead, ItemLineRead, StudentMarksRead, StudentRowRead
-from grader.courseworks.models import Coursework
-from grader.courseworks.service import is_released, release_coursework
 from grader.marking.anonymity import IdentityView, identity_view, rubric_file_names
 from grader.marking.export import coursework_csv
 from grader.marking.sheet import student_view, submission_marks

@@ -18,8 +18,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from grader.api.deps import Require, SessionDep, SettingsDep
 from grader.api.responses import ERRORS, error
+from grader.http.deps import Require, SessionDep, SettingsDep
 from grader.settings import Settings
 from grader.users.models import Role
 from grader.users.service import authenticate

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from grader.api.deps import CurrentRosterManager, SessionDep
 from grader.api.responses import ERRORS
 from grader.api.schemas.roster import RosterImport, RosterImportResult
+from grader.http.deps import CurrentRosterManager, SessionDep
 from grader.roster.service import RosterEntry, import_students
 
 router = APIRouter(tags=["roster"])

@@ -10,7 +10,15 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from grader.api.deps import (
+from grader.api.content_disposition import content_disposition
+from grader.api.responses import ERRORS, error
+from grader.api.schemas.submissions import PrecheckRead, RegradeRead, RunRead, SubmissionRead, SubmissionReceipt
+from grader.api.uploads import UPLOAD_OPENAPI, uploaded_file
+from grader.courseworks.models import Coursework
+from grader.courseworks.service import is_released
+from grader.grading.intake import SubmissionError
+from grader.http.blob_responses import stream_blob
+from grader.http.deps import (
     BlobStoreDep,
     CourseworkDep,
     CurrentMarker,
@@ -21,14 +29,6 @@ from grader.api.deps import (
     SubmittingStudent,
     stated_received_at,
 )
-from grader.api.content_disposition import content_disposition
-from grader.api.responses import ERRORS, error
-from grader.api.schemas.submissions import PrecheckRead, RegradeRead, RunRead, SubmissionRead, SubmissionReceipt
-from grader.api.uploads import UPLOAD_OPENAPI, uploaded_file
-from grader.blobs import BlobNotFound
-from grader.courseworks.models import Coursework
-from grader.courseworks.service import is_released
-from grader.grading.intake import SubmissionError
 from grader.marking.anonymity import IdentityView, identity_view, rubric_file_names
 from grader.marking.sheet import submission_runs
 from grader.roster.service import student_for_user
@@ -172,18 +172,8 @@ def download_submission(request: Request, submission_id: uuid.UUID, session: Ses
     """Exactly the bytes received (under anonymous marking a GTA gets a neutral file name)."""
     sub = visible_submission(session, owner, submission_id)
     view = staff_view(request, session, owner, sub)
-    try:
-        stream = blobs.open(sub.blob_key)
-    except BlobNotFound:
-        raise HTTPException(500, "the stored file is missing; the service's operators have been told.") from None
-
-    def chunks():
-        with stream:
-            while chunk := stream.read(1 << 20):
-                yield chunk
-
     name = view.filename(sub.original_filename) if view else sub.original_filename
-    return StreamingResponse(chunks(), media_type="application/octet-stream", headers={
+    return stream_blob(blobs, sub.blob_key, media_type="application/octet-stream", headers={
         "Content-Disposition": content_disposition(name), "Content-Length": str(sub.size_bytes),
         "X-Content-SHA256": sub.sha256})
 

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
-from grader.api.deps import CurrentExporter, SessionDep, SettingsDep
 from grader.api.responses import ERRORS, error
 from grader.api.schemas.webhooks import DeliveryRead, WebhookCreate, WebhookCreated, WebhookRead
+from grader.http.deps import CurrentExporter, SessionDep, SettingsDep
 from grader.users.models import TokenView
 from grader.users.service import TokenOwner
 from grader.webhooks.egress import EgressPolicy

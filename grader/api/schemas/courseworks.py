@@ -4,7 +4,7 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
-from grader.api.schemas.text import StoredText
+from grader.http.text import StoredText
 
 
 class ReleaseCreate(BaseModel):

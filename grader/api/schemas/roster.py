@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from grader.api.schemas.text import StoredText, stored_text
+from grader.http.text import StoredText, stored_text
 
 
 class StudentCreate(BaseModel):

@@ -5,8 +5,8 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict
 
-from grader.marking.run_view import run_outcome
-from grader.runs.models import GradingRun, RunStatus
+from grader.marking.run_view import precheck_outcome, run_outcome
+from grader.runs.models import GradingRun
 
 
 class SubmissionBase(BaseModel):
@@ -64,17 +64,9 @@ class PrecheckRead(BaseModel):
 
     @classmethod
     def from_run(cls, run: GradingRun) -> PrecheckRead:
-        """The pre-check as the student reads it: its verdict's messages, never our own errors."""
-        if run.status is RunStatus.graded:
-            status = "passed"
-        elif run.status is RunStatus.error and run.error_kind == "submission":
-            status = "failed"
-        else:
-            status = run.status.value  # queued, running, cancelled, or error: an infrastructure failure
-        messages = list(((run.details or {}).get("precheck") or {}).get("messages") or [])
-        if status == "error":
-            messages = ["the quick pre-check could not run; full grading is not affected."]
-        return cls(status=status, messages=messages)
+        """The pre-check as the student reads it (``precheck_outcome``)."""
+        outcome = precheck_outcome(run)
+        return cls(status=outcome.status, messages=outcome.messages)
 
 
 class SubmissionRead(SubmissionReceipt):

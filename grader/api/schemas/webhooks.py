@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from grader.api.schemas.text import StoredText, stored_text
+from grader.http.text import StoredText, stored_text
 from grader.webhooks.service import DEFAULT_EVENTS, MAX_SECRET_CHARS, MAX_URL_CHARS, MIN_SECRET_CHARS
 
 

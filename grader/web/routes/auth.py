@@ -10,10 +10,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from grader.api.deps import SessionDep
+from grader.http.deps import SessionDep
 from grader.settings import Settings
 from grader.users.models import User
 from grader.users.password_checks import PasswordChecksBusy
+from grader.users.passwords import AuthProvider, LocalAccounts
 from grader.users.sign_in_throttle import (
     SignInLimits,
     SignInThrottled,
@@ -21,11 +22,10 @@ from grader.users.sign_in_throttle import (
     forget_attempt,
     sign_in_succeeded,
 )
+from grader.users.web_session_models import WebSession
+from grader.users.web_sessions import COOKIE_NAME, end_session, start_session
 from grader.web import csrf
-from grader.web.auth import AuthProvider, LocalAccounts
 from grader.web.deps import CurrentWebUser, session_policy, signed_in
-from grader.web.models import WebSession
-from grader.web.sessions import COOKIE_NAME, end_session, start_session
 from grader.web.templating import render
 
 router = APIRouter()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from grader.api.deps import SessionDep
 from grader.courseworks.service import effective_deadline, is_released
+from grader.http.deps import SessionDep
 from grader.marking.sheet import submission_marks
 from grader.web.deps import CurrentWebUser
 from grader.web.lookups import courseworks

@@ -10,17 +10,17 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from grader.api.deps import CourseworkRef, SessionDep
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import release_coursework
+from grader.http.deps import CourseworkRef, SessionDep
 from grader.marking.export import coursework_csv
+from grader.marking.progress import coursework_progress
 from grader.roster.service import roster
 from grader.submissions.flows import queue_grading
 from grader.submissions.models import Submission
 from grader.submissions.service import counting_submission
 from grader.web.deps import WebError, WebLecturer, WebStaff
 from grader.web.lookups import coursework, grading_state
-from grader.web.progress import coursework_progress
 from grader.web.templating import TEMPLATES, render
 
 router = APIRouter(prefix="/lecturer")

@@ -1,31 +1,36 @@
 """The markers' pages (GTAs and lecturers): a coursework's overview, one submission's marking page,
 its saves, the rendered notebook, the graded notebook to download, and the run's pictures.
 
-Saves go through the very functions of the JSON marking API (``grader/api/routes/marking.py``),
-called with the signed-in marker in place of a token owner, so a stale version gets the same 409
-with the other marker's value, every write is audited and overrides live apart from runs. The
-rendered notebook (made once, at grading time) is streamed from the blob store under its own
-Content-Security-Policy and shown in an ``<iframe sandbox>`` with no permissions at all.
+The marking page and its saves go through the marker's desk (``grader.marking.desk``), the very
+functions behind the JSON marking API, called with the signed-in user, whose role the desk checks:
+a stale version gets the same 409 with the other marker's value, every write is audited and
+overrides live apart from runs. The rendered notebook (made once, at grading time) is streamed
+from the blob store under its own Content-Security-Policy and shown in an ``<iframe sandbox>``
+with no permissions at all.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.api.deps import BlobStoreDep, SessionDep
-from grader.api.routes import marking as api_marking
-from grader.api.schemas.marking import MarkWrite, PenaltyWrite
-from grader.blobs import BlobNotFound, BlobStore
 from grader.courseworks.models import Coursework
+from grader.http.blob_responses import open_blob, stream_blob
+from grader.http.deps import BlobStoreDep, SessionDep
+from grader.http.desk_errors import desk_status
+from grader.http.marking_bodies import MarkWrite, PenaltyWrite
+from grader.marking import desk
+from grader.marking.desk_models import MarkingRead
+from grader.marking.overview import SORT_KEYS, STATUSES, OverviewRow, filter_rows, histogram, sort_rows
 from grader.notebooks.reading import NotebookUnreadable, notebook_from_stream
 from grader.notebooks.render import RENDER_CSP
 from grader.runs.models import GradingRun, RunArtifact
@@ -35,26 +40,26 @@ from grader.web.anonymity import hides_names
 from grader.web.deps import WebError, WebStaff, WebUser
 from grader.web.lookups import coursework
 from grader.web.marker_rows import staff_rows
-from grader.web.overview import SORT_KEYS, STATUSES, OverviewRow, filter_rows, histogram, sort_rows
 from grader.web.templating import TEMPLATES, render
 
 router = APIRouter(prefix="/staff")
 BLOB_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"}
 
 
-@dataclass(frozen=True)
-class Marker:
-    """The signed-in marker, shaped as the JSON API's token owner (the page's guard already checked
-    the role; a session has no token scopes to narrow it)."""
-
-    user: User
-
-    def allows(self, scope: str) -> bool:
-        return True
+def _user(session: Session, user: WebUser) -> User:
+    """The signed-in user's row: the desk decides from its role what they may do."""
+    return session.get(User, user.id)
 
 
-def _marker(session: Session, user: WebUser) -> Marker:
-    return Marker(session.get(User, user.id))
+def _artifact_url(submission_id: uuid.UUID, run_id: int, name: str) -> str:
+    return f"/staff/runs/{run_id}/artifacts/{name}"
+
+
+def _refused(exc: desk.DeskError) -> JSONResponse:
+    """A desk's refusal answered to the page's fetch (a stale version: the current value)."""
+    if isinstance(exc, desk.MarkChanged | desk.PenaltyChanged):
+        return JSONResponse(exc.conflict.model_dump(mode="json"), status_code=desk_status(exc))
+    return JSONResponse({"detail": str(exc)}, status_code=desk_status(exc))
 
 
 def _submission_id(value: str) -> uuid.UUID:
@@ -136,19 +141,19 @@ def overview_rows(request: Request, cw: str, session: SessionDep, user: WebStaff
 # -- one submission -------------------------------------------------------------------------------
 
 
-def _desk(request: Request, session: Session, user: WebUser, submission_id: str):
-    """The JSON API's marking view of the submission (404 as a page when it is not there)."""
-    sub_id = _submission_id(submission_id)
+def _desk(request: Request, session: Session, user: WebUser, submission_id: str) -> MarkingRead:
+    """The desk's marking view of the submission (404 as a page when it is not there)."""
     try:
-        view = api_marking.marking_view(request, sub_id, session, _marker(session, user))
-    except HTTPException as exc:
-        raise WebError(exc.status_code, str(exc.detail)) from None
-    return sub_id, view
+        return desk.marking_view(session=session, courseworks=request.app.state.courseworks,
+                                 submission_id=_submission_id(submission_id), reader=_user(session, user),
+                                 artifact_url=_artifact_url)
+    except desk.DeskError as exc:
+        raise WebError(desk_status(exc), str(exc)) from None
 
 
 @router.get("/submissions/{submission_id}")
 def marking_page(request: Request, submission_id: str, session: SessionDep, user: WebStaff) -> Response:
-    sub_id, view = _desk(request, session, user, submission_id)
+    view = _desk(request, session, user, submission_id)
     run = session.get(GradingRun, view.run.id) if view.run else None
     parts = {p.id: p for p in view.total.parts}
     ref = coursework(request, session, view.coursework)
@@ -157,11 +162,10 @@ def marking_page(request: Request, submission_id: str, session: SessionDep, user
         **_who(view),
         "execution": (run.details or {}).get("execution") if run else None,
         "rendered": bool(run and run.rendered_notebook_key),
-        "artifacts": [{"name": a.name, "title": a.title, "url": f"/staff/runs/{run.id}/artifacts/{a.name}"}
-                      for a in view.artifacts] if run else []}, user=user)
+        "artifacts": [{"name": a.name, "title": a.title, "url": a.url} for a in view.artifacts]}, user=user)
 
 
-def _who(view) -> dict:
+def _who(view: MarkingRead) -> dict:
     """How the page names the student and the holders of identical files: as the marking API named
     them for this marker (pseudonyms for a GTA under anonymous marking)."""
     dupes = [{"path": d.path, "name": d.other_student.name,
@@ -198,12 +202,6 @@ async def _json_body(request: Request) -> dict:
     return body
 
 
-def _saved(result: Any) -> Response:
-    if isinstance(result, Response):  # the API's 409, with the current value
-        return result
-    return JSONResponse(result.model_dump(mode="json"))
-
-
 @router.put("/submissions/{submission_id}/marks/{item_id}")
 async def save_mark(request: Request, submission_id: str, item_id: str, session: SessionDep,
                     user: WebStaff) -> Response:
@@ -213,8 +211,14 @@ async def save_mark(request: Request, submission_id: str, item_id: str, session:
         body = MarkWrite.model_validate(await _json_body(request))
     except ValidationError as exc:
         return JSONResponse({"detail": _invalid(exc)}, status_code=422)
-    return _saved(await run_in_threadpool(
-        api_marking.put_mark, request, sub_id, item_id, body, session, _marker(session, user)))
+    try:
+        saved = await run_in_threadpool(partial(
+            desk.save_mark, session=session, courseworks=request.app.state.courseworks, submission_id=sub_id,
+            item_id=item_id, marker=_user(session, user), score=body.score, comment=body.comment,
+            expected_version=body.expected_version))
+    except desk.DeskError as exc:
+        return _refused(exc)
+    return JSONResponse(saved.model_dump(mode="json"))
 
 
 @router.put("/submissions/{submission_id}/penalties/{penalty_id}")
@@ -225,15 +229,25 @@ async def save_penalty(request: Request, submission_id: str, penalty_id: str, se
         body = PenaltyWrite.model_validate(await _json_body(request))
     except ValidationError as exc:
         return JSONResponse({"detail": _invalid(exc)}, status_code=422)
-    return _saved(await run_in_threadpool(
-        api_marking.put_penalty, request, sub_id, penalty_id, body, session, _marker(session, user)))
+    try:
+        saved = await run_in_threadpool(partial(
+            desk.save_penalty, session=session, courseworks=request.app.state.courseworks, submission_id=sub_id,
+            penalty_id=penalty_id, marker=_user(session, user), applied=body.applied, comment=body.comment,
+            expected_version=body.expected_version))
+    except desk.DeskError as exc:
+        return _refused(exc)
+    return JSONResponse(saved.model_dump(mode="json"))
 
 
 @router.get("/submissions/{submission_id}/marks/{item_id}/history")
 def mark_history(request: Request, submission_id: str, item_id: str, session: SessionDep,
                  user: WebStaff) -> JSONResponse:
-    changes = api_marking.get_mark_history(request, _submission_id(submission_id), item_id, session,
-                                           _marker(session, user))
+    try:
+        changes = desk.mark_changes(session=session, courseworks=request.app.state.courseworks,
+                                    submission_id=_submission_id(submission_id), item_id=item_id,
+                                    reader=_user(session, user))
+    except desk.DeskError as exc:
+        return _refused(exc)
     return JSONResponse([c.model_dump(mode="json") for c in changes])
 
 
@@ -245,20 +259,6 @@ def _invalid(exc: ValidationError) -> str:
 # -- what a run stored ----------------------------------------------------------------------------
 
 
-def _stream(blobs: BlobStore, key: str, media_type: str, headers: dict[str, str]) -> StreamingResponse:
-    try:
-        stream = blobs.open(key)
-    except BlobNotFound:
-        raise WebError(404, "the stored file is missing.") from None
-
-    def chunks():
-        with stream:
-            while chunk := stream.read(1 << 20):
-                yield chunk
-
-    return StreamingResponse(chunks(), media_type=media_type, headers=headers)
-
-
 @router.get("/runs/{run_id}/notebook")
 def rendered_notebook(run_id: int, session: SessionDep, blobs: BlobStoreDep, user: WebStaff) -> Response:
     """The student's notebook as submitted, rendered and sanitised at grading time. Its own CSP lets
@@ -266,8 +266,8 @@ def rendered_notebook(run_id: int, session: SessionDep, blobs: BlobStoreDep, use
     key = session.scalar(select(GradingRun.rendered_notebook_key).where(GradingRun.id == run_id))
     if not key:
         raise WebError(404, "this run has no rendered notebook.")
-    return _stream(blobs, key, "text/html; charset=utf-8",
-                   {**BLOB_HEADERS, "Content-Security-Policy": RENDER_CSP, "Referrer-Policy": "no-referrer"})
+    return stream_blob(blobs, key, media_type="text/html; charset=utf-8", headers={
+        **BLOB_HEADERS, "Content-Security-Policy": RENDER_CSP, "Referrer-Policy": "no-referrer"})
 
 
 @router.get("/submissions/{submission_id}/notebook")
@@ -281,10 +281,8 @@ def graded_notebook(request: Request, submission_id: str, session: SessionDep, b
     ref = coursework(request, session, session.get(Coursework, sub.coursework_id).code)
     name = ref.files.rubric.submission.notebook
     try:
-        with blobs.open(sub.blob_key) as stream:
+        with open_blob(blobs, sub.blob_key) as stream:
             data = notebook_from_stream(stream, name, request.app.state.settings.execution.max_notebook_mb * 2**20)
-    except BlobNotFound:
-        raise WebError(404, "the stored file is missing.") from None
     except NotebookUnreadable as exc:
         raise WebError(422, f"the notebook could not be read: {exc}") from None
     return Response(data, media_type="application/x-ipynb+json", headers={
@@ -297,5 +295,5 @@ def run_artifact(run_id: int, name: str, session: SessionDep, blobs: BlobStoreDe
     row = session.scalars(select(RunArtifact).where(RunArtifact.run_id == run_id, RunArtifact.name == name)).first()
     if row is None:
         raise WebError(404, "this run has no such picture.")
-    return _stream(blobs, row.blob_key, row.media_type,
-                   {**BLOB_HEADERS, "Content-Security-Policy": "default-src 'none'"})
+    return stream_blob(blobs, row.blob_key, media_type=row.media_type,
+                       headers={**BLOB_HEADERS, "Content-Security-Policy": "default-src 'none'"})

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.api.deps import SessionDep
+from grader.http.deps import SessionDep
 from grader.marking.allocations import (
     NotAMarker,
     allocate,

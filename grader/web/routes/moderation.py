@@ -11,13 +11,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from grader.api.deps import SessionDep
+from grader.http.deps import SessionDep
 from grader.marking.moderation import Marked, draw_sample, latest_sample, marks_in_force, record_outcome
+from grader.marking.overview import coursework_overview
 from grader.marking.scale_models import ModerationOutcome
 from grader.users.models import User
 from grader.web.deps import WebError, WebLecturer
 from grader.web.lookups import coursework
-from grader.web.overview import coursework_overview
 from grader.web.templating import render
 
 router = APIRouter(prefix="/lecturer")

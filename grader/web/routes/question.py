@@ -14,14 +14,14 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.api.deps import BlobStoreDep, CourseworkRef, SessionDep
+from grader.http.deps import BlobStoreDep, CourseworkRef, SessionDep
 from grader.marking.comment_bank import add_comment, bank, remove_comment, used_comments
 from grader.marking.moderation import marks_in_force
 from grader.rubrics.model import Item
 from grader.submissions.models import Submission
 from grader.users.models import User
-from grader.web.answers import answer_for
 from grader.web.anonymity import hides_names
+from grader.web.answers import answer_for
 from grader.web.deps import WebError, WebStaff
 from grader.web.lookups import coursework
 from grader.web.marker_rows import staff_rows

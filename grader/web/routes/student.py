@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
-from grader.api.deps import BlobStoreDep, CourseworkRef, SessionDep
 from grader.courseworks.service import effective_deadline, is_released
 from grader.grading.intake import SubmissionError
+from grader.http.deps import BlobStoreDep, CourseworkRef, SessionDep
 from grader.marking.sheet import marks_of_submission, student_view, submission_marks
 from grader.marks.module import weights_from_rubrics
 from grader.submissions.flows import (

@@ -1,4 +1,5 @@
-"""FastAPI dependencies: settings, a database session per request, who is calling, and guards.
+"""FastAPI dependencies of the API and the dashboard: settings, a database session and the blob
+store per request, who is calling (API token), role guards, and the coursework a path names.
 
 Aliases (``SessionDep``, ``CurrentUser``, ``CurrentStaff`` ...) keep route signatures short. A
 route's guard names the roles that may call it and the token scope it needs: a token's scopes can

@@ -1,21 +1,24 @@
-"""The marker's desk: one submission's marking view, marks, overrides, penalty decisions, the
-counting pick and duplicate flags."""
+"""What the marker's desk (``desk.py``) answers: one submission's marking view, marks, overrides,
+penalty decisions, the counting pick and duplicate flags, as the API sends them and the dashboard
+shows them. Read models only: what a marker sends arrives as plain arguments of ``desk``'s functions."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from grader.api.schemas.artifacts import ArtifactRead
-from grader.api.schemas.text import StoredText, stored_text
 
-# Strict: "3" or true is a wrong type (422), not a score; NaN and infinities are refused.
-Score = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
-Comment = stored_text(max_length=5000)
-Version = Annotated[int, Field(strict=True, ge=1)]
+# A PNG a run's hidden tests drew (markers see every one; a student as its item's visibility allows).
+class ArtifactRead(BaseModel):
+    name: str
+    title: str
+    media_type: str
+    sha256: str
+    size_bytes: int
+    item_id: str | None = None  # the rubric item whose test drew it; None: no item's (markers only)
+    url: str  # the PNG itself (the API's address under /api/v1)
 
 
 class StudentRef(BaseModel):
@@ -149,12 +152,6 @@ class MarkingRead(BaseModel):
     artifacts: list[ArtifactRead] = []  # the run's PNGs drawn by hidden tests (run_artifacts)
 
 
-class MarkWrite(BaseModel):
-    score: Score | None  # null clears the mark
-    comment: Comment = ""
-    expected_version: Version | None  # the version read; null for a first mark
-
-
 class MarkSaved(BaseModel):
     mark: MarkRead
     counting: bool  # whether the total below is the student's coursework mark
@@ -166,12 +163,6 @@ class MarkConflict(BaseModel):
     current: MarkRead | None
 
 
-class PenaltyWrite(BaseModel):
-    applied: Annotated[bool, Field(strict=True)]
-    comment: Comment = ""
-    expected_version: Annotated[int, Field(strict=True, ge=0)] | None  # the penalty's version read; null: none yet
-
-
 class PenaltySaved(BaseModel):
     penalty: MarkingPenaltyRead
     counting: bool
@@ -181,10 +172,6 @@ class PenaltySaved(BaseModel):
 class PenaltyConflict(BaseModel):
     detail: str
     current: MarkingPenaltyRead
-
-
-class CountingWrite(BaseModel):
-    reason: StoredText = Field(min_length=1, max_length=2000)
 
 
 class CountingRead(BaseModel):

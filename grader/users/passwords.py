@@ -1,9 +1,9 @@
 """Who may sign in to the dashboard: local accounts with argon2 password hashes, behind an
 ``AuthProvider`` seam so the college's single sign-on can plug in beside them.
 
-A provider only answers "which active user is this?"; starting the session (``sessions``) is the
+A provider only answers "which active user is this?"; starting the session (``web_sessions``) is the
 same whichever provider answered. An SSO provider will be a redirect flow whose callback maps the
-identity provider's subject to a ``User`` and then calls ``sessions.start_session`` with its name.
+identity provider's subject to a ``User`` and then calls ``web_sessions.start_session`` with its name.
 """
 
 from __future__ import annotations

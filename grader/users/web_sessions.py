@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from grader.audit.service import record_event
 from grader.db.clock import db_now
 from grader.users.models import User
-from grader.web.models import WebSession
+from grader.users.web_session_models import WebSession
 
 COOKIE_NAME = "grader_session"
 # How stale last_seen_at may get: one write a minute per session, not one per request.
