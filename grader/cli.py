@@ -292,7 +292,7 @@ def blobs_gc(older_than: float, dry_run: bool) -> None:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     from grader.blobs import LocalBlobStore
-    from grader.blobs.gc import collect_orphans
+    from grader.runs.blob_gc import collect_orphans
 
     store = LocalBlobStore(get_settings().blob_dir)
     try:

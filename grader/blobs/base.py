@@ -5,7 +5,7 @@ submission back by its sha256. Only this interface is shared, never a path: ``Lo
 a directory on this host (the embedded default, or a shared volume), and a worker on another host
 can use another implementation of the same protocol (an HTTP client of the API, an object store)
 without any other change. A receipt promises the file is kept: only the orphan collector
-(``grader.blobs.gc``) deletes, and only blobs that no row references and nobody stored lately.
+(``grader.runs.blob_gc``) deletes, and only blobs that no row references and nobody stored lately.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The orphan collector (``grader.blobs.gc``) and ``grader blobs gc``: real blobs, real Postgres."""
+"""The orphan collector (``grader.runs.blob_gc``) and ``grader blobs gc``: real blobs, real Postgres."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gradebook_factory import add_coursework, add_student
 from grader.blobs import LocalBlobStore
-from grader.blobs.gc import collect_orphans
+from grader.runs.blob_gc import collect_orphans
 from grader.cli import main
 from grader.runs.service import enqueue_run
 from grader.settings import get_settings

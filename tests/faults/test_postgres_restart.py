@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from private_services import PrivatePostgres, PrivateRedis, free_port, private_postgres, private_redis
 from grader.blobs import LocalBlobStore
-from grader.blobs.gc import collect_orphans
+from grader.runs.blob_gc import collect_orphans
 from grader.db.engine import make_engine, session_factory
 from grader.db.migrate import upgrade
 from grader.roster.models import Student

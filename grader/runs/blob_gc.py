@@ -1,4 +1,5 @@
-"""The orphan collector: delete stored blobs that no gradebook row references.
+"""The orphan collector: delete stored blobs that no gradebook row references (it knows which columns
+hold blob keys, so it lives with the runs, not in the blob store).
 
 Orphans are left when a blob was stored but its row never committed (the database went away in
 between, or two uploads raced with one Idempotency-Key and different files). Deleting one at once
