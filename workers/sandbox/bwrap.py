@@ -1,6 +1,6 @@
 """The bubblewrap backend: the student zone as an unprivileged bwrap sandbox in a job cgroup.
 
-The launch chain (see /work/shared/SANDBOX.md for why each step is there):
+The launch chain (see docs/sandbox.md for why each step is there):
 
     reaper.py (joins the job cgroups, reaps orphans; forks, then execs with an empty environment)
       -> prlimit -> setpriv (uid/gid) -> bwrap -> pid1.py (pid 1, non-dumpable) -> the program
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import os
-import stat
 import subprocess
 import sys
 import threading
@@ -35,10 +34,9 @@ from .base import (
     SandboxSpec,
 )
 from .cgroup import JobCgroup, create_job_cgroup
+from .common import HOSTNAME, MiB, CappedLog, check_reachable
 from .seccomp import deny_filter
 
-HOSTNAME = "grader"
-MiB = 1024 * 1024
 REAPER = Path(__file__).with_name("reaper.py")
 INIT = Path(__file__).with_name("pid1.py")  # the sandbox's pid 1, non-dumpable (bwrap --as-pid-1)
 INIT_MOUNT = "/.grader-init"
@@ -49,16 +47,6 @@ def _memfd(name: str, data: bytes) -> int:
     os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
-
-
-def _check_reachable(path: Path, uid: int) -> None:
-    """bwrap resolves bind sources as the sandbox uid: fail clearly, not with bwrap's ENOENT."""
-    if not path.exists():
-        raise SandboxError(f"{path} does not exist")
-    for p in [path, *path.parents]:
-        st = p.stat()
-        if st.st_uid != uid and not st.st_mode & stat.S_IXOTH:
-            raise SandboxError(f"{p} is not reachable by uid {uid} (mode {oct(st.st_mode)})")
 
 
 def _etc_files(limits: SandboxLimits) -> dict[str, bytes]:
@@ -87,7 +75,7 @@ class BwrapBackend:
             raise SandboxError("empty argv")
         limits = spec.limits
         for path in (spec.runtime_dir, spec.runner_dir, spec.submission_dir):
-            _check_reachable(Path(path), limits.uid)
+            check_reachable(Path(path), limits.uid)
         device = (spec.device or gpu.job_device(self.settings)) if spec.gpu else None
         gpu_opts = gpu.bwrap_options(device, self.settings.gpu_dev_root) if device else []
         fds: list[int] = []
@@ -177,7 +165,7 @@ class BwrapProcess:
         self._lock = threading.Lock()
         self._outcome: SandboxOutcome | None = None
         self._wall_timeout = False
-        self._log = _CappedLog(limits.log_bytes)
+        self._log = CappedLog(limits.log_bytes)
         self._proc = self._spawn(chain, pass_fds)
         self.stdin = self._proc.stdin
         self.stdout = self._proc.stdout
@@ -300,30 +288,3 @@ def _exit_code(code: int | None) -> int | None:
     same convention when the reaper itself was killed."""
     return code if code is None or code >= 0 else 128 - code
 
-
-class _CappedLog:
-    """Keeps the first and last halves of up to ``cap`` bytes; reads on forever, never blocking the writer."""
-
-    MARK = b"\n[... log truncated ...]\n"
-
-    def __init__(self, cap: int):
-        self._half = max(0, (cap - len(self.MARK)) // 2)
-        self._head = bytearray()
-        self._tail = bytearray()
-        self._truncated = False
-
-    def drain(self, pipe) -> None:
-        fd = pipe.fileno()
-        while chunk := os.read(fd, 65536):
-            room = self._half - len(self._head)
-            if room > 0:
-                self._head += chunk[:room]
-                chunk = chunk[room:]
-            if chunk:
-                self._tail += chunk
-                if len(self._tail) > self._half:
-                    self._truncated = True
-                    del self._tail[: len(self._tail) - self._half]
-
-    def value(self) -> bytes:
-        return bytes(self._head + (self.MARK if self._truncated else b"") + self._tail)

@@ -36,7 +36,7 @@ from typing import Any
 from grader.settings import SandboxLimits, Settings
 
 from .base import RUNNER_MOUNT, RUNTIME_MOUNT, SUBMISSION_MOUNT, WORK_MOUNT, SandboxError, SandboxOutcome, SandboxSpec
-from .bwrap import HOSTNAME, _CappedLog, _check_reachable
+from .common import HOSTNAME, CappedLog, check_reachable
 from .seccomp import DENIED
 
 MiB = 1024 * 1024
@@ -167,7 +167,7 @@ class DockerBackend:
             raise SandboxError("empty argv")
         limits = spec.limits
         for path in (spec.runtime_dir, spec.runner_dir, spec.submission_dir):
-            _check_reachable(Path(path), limits.uid)
+            check_reachable(Path(path), limits.uid)
         if any("=" in key or not key for key in spec.env):
             raise SandboxError("environment names must be non-empty and hold no '='")
         name = f"grader-{uuid.uuid4().hex[:16]}"
@@ -256,7 +256,7 @@ class DockerProcess:
         self._pids_hit = False
         self._exit_code: int | None = None
         self._exited = threading.Event()
-        self._log = _FedLog(limits.log_bytes)
+        self._log = CappedLog(limits.log_bytes)
         self._fds: list[int] = []  # the pumps' pipe ends, until the pumps own them
         try:
             raw = self._api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
@@ -455,21 +455,6 @@ class DockerProcess:
         if hasattr(self, "_sock"):
             self._sock.close()
         self._remove()
-
-
-class _FedLog(_CappedLog):
-    """The capped log, fed frame by frame by the stdout pump rather than draining a pipe."""
-
-    def feed(self, chunk: bytes) -> None:
-        room = self._half - len(self._head)
-        if room > 0:
-            self._head += chunk[:room]
-            chunk = chunk[room:]
-        if chunk:
-            self._tail += chunk
-            if len(self._tail) > self._half:
-                self._truncated = True
-                del self._tail[: len(self._tail) - self._half]
 
 
 def _shutdown(sock: socket.socket, how: int) -> None:
