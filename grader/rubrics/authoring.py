@@ -44,7 +44,7 @@ def build_notebook(cells: Iterable[Cell], which: str) -> nbformat.NotebookNode:
     """The ``skeleton`` or the ``solution`` notebook of ``cells``, validated."""
     if which not in WHICH:
         raise ValueError(f"which must be one of {WHICH}, not {which!r}")
-    nb = v4.new_notebook()
+    nb: nbformat.NotebookNode = v4.new_notebook()
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
