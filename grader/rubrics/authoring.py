@@ -8,7 +8,7 @@ output is stable and sample submissions can find cells by id.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from textwrap import dedent
@@ -51,9 +51,10 @@ def build_notebook(cells: Iterable[Cell], which: str) -> nbformat.NotebookNode:
     }
     for cell in cells:
         text = cell.solution if which == "solution" or cell.skeleton is None else cell.skeleton
-        new: Callable[..., nbformat.NotebookNode]
-        new = v4.new_markdown_cell if cell.kind == "markdown" else v4.new_code_cell
-        nb.cells.append(new(text, id=cell.id))
+        if cell.kind == "markdown":
+            nb.cells.append(v4.new_markdown_cell(text, id=cell.id))
+        else:
+            nb.cells.append(v4.new_code_cell(text, id=cell.id))
     nbformat.validate(nb)
     return nb
 
