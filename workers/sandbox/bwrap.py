@@ -18,8 +18,9 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 from grader.settings import SandboxLimits, Settings
 
@@ -115,7 +116,7 @@ class BwrapBackend:
         ]  # fmt: skip
 
     @staticmethod
-    def _options(spec: SandboxSpec, etc: list[str], seccomp_fd: int, gpu_opts: list[str] = (),
+    def _options(spec: SandboxSpec, etc: list[str], seccomp_fd: int, gpu_opts: Sequence[str] = (),
                  gpu_env: dict[str, str] | None = None) -> list[str]:
         limits = spec.limits
         opts = [
@@ -167,16 +168,19 @@ class BwrapProcess:
         self._wall_timeout = False
         self._log = CappedLog(limits.log_bytes)
         self._proc = self._spawn(chain, pass_fds)
-        self.stdin = self._proc.stdin
-        self.stdout = self._proc.stdout
-        self._drain = threading.Thread(target=self._log.drain, args=(self._proc.stderr,), daemon=True)
+        stdin, stdout, stderr = self._proc.stdin, self._proc.stdout, self._proc.stderr
+        assert stdin is not None and stdout is not None and stderr is not None  # Popen made all three pipes
+        self.stdin: IO[bytes] = stdin
+        self.stdout: IO[bytes] = stdout
+        self._stderr: IO[bytes] = stderr
+        self._drain = threading.Thread(target=self._log.drain, args=(self._stderr,), daemon=True)
         self._drain.start()
         self._timer = threading.Timer(limits.wall_time_s, self._on_wall_timeout)
         self._timer.daemon = True
         self._wait_joined()
         self._timer.start()
 
-    def _spawn(self, chain: Callable[[int], list[str]], pass_fds: list[int]) -> subprocess.Popen:
+    def _spawn(self, chain: Callable[[int], list[str]], pass_fds: list[int]) -> subprocess.Popen[bytes]:
         """Popen from a thread that lives as long as the job.
 
         --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that forked bwrap
@@ -184,7 +188,7 @@ class BwrapProcess:
         forks, then reaps; it ends only once the sandbox has.
         """
         started = threading.Event()
-        box: dict = {}
+        box: dict[str, Any] = {}
         self._ready, ready_w = os.pipe()  # the reaper writes a byte once in the cgroups
 
         def run() -> None:
@@ -274,7 +278,7 @@ class BwrapProcess:
                     pass
                 raise SandboxError(f"cannot clean up the sandbox: {e}") from e
             finally:
-                for pipe in (self.stdin, self.stdout, self._proc.stderr):
+                for pipe in (self.stdin, self.stdout, self._stderr):
                     try:
                         pipe.close()
                     except OSError:

@@ -69,8 +69,8 @@ class DockerProcess:
             self._fds += [in_r, in_w]
             out_r, out_w = os.pipe()
             self._fds += [out_r, out_w]
-            self.stdin = os.fdopen(in_w, "wb")
-            self.stdout = os.fdopen(out_r, "rb")
+            self.stdin: IO[bytes] = os.fdopen(in_w, "wb")
+            self.stdout: IO[bytes] = os.fdopen(out_r, "rb")
             self._fds = [in_r, out_w]  # the other two are the file objects' now
             self._api.start(container_id)
             pid = self._api.inspect_container(container_id)["State"]["Pid"]
