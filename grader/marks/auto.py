@@ -59,21 +59,23 @@ def _message(results: list[TestResult]) -> str:
     return ""
 
 
+def _item_result(item: Item, score: float, status: ItemStatus, message: str) -> ItemResult:
+    return ItemResult(id=item.id, part=item.part, title=item.title, score=score, max_score=item.points,
+                      status=status, message=message, visibility=item.visibility.value, kind=item.kind)
+
+
 def score_item(item: Item, tests: Mapping[str, TestResult]) -> ItemResult:
-    common = dict(id=item.id, part=item.part, title=item.title, max_score=item.points,
-                  visibility=item.visibility.value, kind=item.kind)
     spec = item.auto or item.suggest
     if spec is None:
-        return ItemResult(score=0.0, status=ItemStatus.manual, message="", **common)
+        return _item_result(item, 0.0, ItemStatus.manual, "")
     results = [tests.get(t, MISSING) for t in spec.tests]
     fraction = spec_fraction(spec, tests)
     if item.suggest is not None:
         # A suggestion is shown to the marker; it counts only once a marker confirms it.
-        return ItemResult(score=0.0, status=ItemStatus.manual,
-                          message=f"suggested {fraction * item.points:g}/{item.points:g}. {_message(results)}".strip(),
-                          **common)
+        message = f"suggested {fraction * item.points:g}/{item.points:g}. {_message(results)}".strip()
+        return _item_result(item, 0.0, ItemStatus.manual, message)
     score = round(fraction * item.points, 4)
-    return ItemResult(score=score, status=_status(fraction, results), message=_message(results), **common)
+    return _item_result(item, score, _status(fraction, results), _message(results))
 
 
 def score_penalty(penalty: Penalty, tests: Mapping[str, TestResult]) -> PenaltyResult:

@@ -44,15 +44,17 @@ def build_notebook(cells: Iterable[Cell], which: str) -> nbformat.NotebookNode:
     """The ``skeleton`` or the ``solution`` notebook of ``cells``, validated."""
     if which not in WHICH:
         raise ValueError(f"which must be one of {WHICH}, not {which!r}")
-    nb = v4.new_notebook()
+    nb: nbformat.NotebookNode = v4.new_notebook()
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
     }
     for cell in cells:
         text = cell.solution if which == "solution" or cell.skeleton is None else cell.skeleton
-        new = v4.new_markdown_cell if cell.kind == "markdown" else v4.new_code_cell
-        nb.cells.append(new(text, id=cell.id))
+        if cell.kind == "markdown":
+            nb.cells.append(v4.new_markdown_cell(text, id=cell.id))
+        else:
+            nb.cells.append(v4.new_code_cell(text, id=cell.id))
     nbformat.validate(nb)
     return nb
 

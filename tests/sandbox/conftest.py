@@ -45,7 +45,7 @@ def docker_problems() -> list[str]:
     """What the docker backend lacks here (the engine, the image), for a clear failure."""
     from grader.settings import Settings
     from workers.sandbox.base import SandboxError
-    from workers.sandbox.docker import image_id
+    from workers.sandbox.docker_client import image_id
 
     try:
         image_id(Settings())

@@ -19,7 +19,9 @@ import pytest
 from grader.settings import Settings
 from workers.sandbox import get_backend
 from workers.sandbox.base import SandboxError
-from workers.sandbox.docker import LABEL, image_id, reap_orphans, seccomp_profile
+from workers.sandbox.docker_client import image_id
+from workers.sandbox.docker_config import seccomp_profile
+from workers.sandbox.docker_orphans import LABEL, reap_orphans
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.backends("docker")]
 REPO = Path(__file__).resolve().parents[2]

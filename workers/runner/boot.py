@@ -13,6 +13,7 @@ def _load_package() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     spec = importlib.util.spec_from_file_location("runner", os.path.join(here, "__init__.py"),
                                                   submodule_search_locations=[here])
+    assert spec is not None and spec.loader is not None  # a file location always gives both
     package = importlib.util.module_from_spec(spec)
     sys.modules["runner"] = package
     spec.loader.exec_module(package)
@@ -20,6 +21,6 @@ def _load_package() -> None:
 
 if __name__ == "__main__":
     _load_package()
-    from runner.main import main
+    from runner.main import main  # type: ignore[import-not-found]  # the package _load_package made
 
     sys.exit(main())

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 _MAGIC_METHODS = {"system": "shell command", "getoutput": "shell command",
@@ -109,7 +110,7 @@ def _magic_call(node: ast.AST) -> tuple[str, str] | None:
     return None
 
 
-def _own_nodes(stmt: ast.stmt):
+def _own_nodes(stmt: ast.stmt) -> Iterator[ast.AST]:
     """Nodes of ``stmt`` itself, not of the statements nested in its body."""
     stack = list(ast.iter_child_nodes(stmt))
     while stack:
@@ -120,7 +121,7 @@ def _own_nodes(stmt: ast.stmt):
         stack.extend(ast.iter_child_nodes(node))
 
 
-def _all_statements(body: list[ast.stmt]):
+def _all_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     for stmt in body:
         yield stmt
         for name in ("body", "orelse", "finalbody"):
@@ -169,9 +170,16 @@ def _blank_spans(code: str, spans: list[tuple[int, int, int, int]]) -> str:
     return b"".join(lines).decode()
 
 
+def _span(stmt: ast.stmt) -> tuple[int, int, int, int]:
+    """(line, col, end_line, end_col) of a parsed statement."""
+    assert stmt.end_lineno is not None and stmt.end_col_offset is not None  # ast.parse sets both
+    return stmt.lineno, stmt.col_offset, stmt.end_lineno, stmt.end_col_offset
+
+
 def _segment(code_lines: list[str], stmt: ast.stmt) -> str:
     """The statement's own source, decorators included; unparsed if it shares a line with another."""
     start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])
+    assert stmt.end_lineno is not None and stmt.end_col_offset is not None  # ast.parse sets both
     last = code_lines[stmt.end_lineno - 1].encode()
     tail = last[stmt.end_col_offset:].decode(errors="replace").strip()
     if stmt.col_offset != 0 or (tail and not tail.startswith("#")):
@@ -193,7 +201,7 @@ def _dotted(node: ast.AST) -> str:
     return ".".join(reversed(parts))
 
 
-def _executed_now(stmt: ast.stmt):
+def _executed_now(stmt: ast.stmt) -> Iterator[ast.AST]:
     """Nodes evaluated when ``stmt`` runs: not function or lambda bodies (decorators and defaults are)."""
     stack: list[ast.AST] = [stmt]
     while stack:
@@ -230,7 +238,7 @@ def _call_reason(call: ast.Call) -> str | None:
     return None
 
 
-def _comprehension_reason(node: ast.AST) -> str | None:
+def _comprehension_reason(node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> str | None:
     for gen in node.generators:
         names = {n.id for n in ast.walk(gen.iter) if isinstance(n, ast.Name)}
         names |= {n.attr for n in ast.walk(gen.iter) if isinstance(n, ast.Attribute)}
@@ -271,8 +279,8 @@ def prepare_cell(source: str, colab_names: set[str] | None = None) -> PreparedCe
     # Cell magics: transparent ones lose their first line, the rest skip the whole cell.
     head = next((i for i, ln in enumerate(original) if ln.strip()), None)
     if head is not None and original[head].lstrip().startswith("%%"):
-        magic = original[head].lstrip()[2:].split(maxsplit=1)
-        name = magic[0] if magic else ""
+        words = original[head].lstrip()[2:].split(maxsplit=1)
+        name = words[0] if words else ""
         if name not in _TRANSPARENT_CELL_MAGICS:
             return PreparedCell(code="", skipped=[Skip(head + 1, _first_line(original[head]),
                                                        f"cell magic %%{name} is not run")])
@@ -316,7 +324,7 @@ def prepare_cell(source: str, colab_names: set[str] | None = None) -> PreparedCe
     code = transformed if drops else source
     if drops:
         # Nested drops inside a dropped statement vanish with it: keep only the outermost spans.
-        spans = sorted({(s.lineno, s.col_offset, s.end_lineno, s.end_col_offset) for s in drops})
+        spans = sorted({_span(s) for s in drops})
         outer = [sp for sp in spans if not any(o != sp and o[:2] <= sp[:2] and o[2:] >= sp[2:] for o in spans)]
         code = _blank_spans(transformed, outer)
         try:

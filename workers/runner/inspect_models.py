@@ -30,18 +30,21 @@ can blame a file that crashes the loader) and then its result::
 (``state_dict`` only for a state_dict: the judge's ``models`` fixture reads it.)
 """
 
+from __future__ import annotations
+
 import json
 import os
 import pickletools
 import sys
 import zipfile
+from typing import Any
 
 ERROR_CHARS = 300
 MAX_KEYS = 4096  # shapes listed per state_dict (the output stays well under the host's 1 MiB cap)
 KEY_CHARS = 200
 
 
-def _kind_of_zip(path):
+def _kind_of_zip(path: str) -> str | None:
     """'torchscript', 'exported' (torch.export), 'zip' (torch.save's format) or None (not a zip)."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -68,7 +71,7 @@ STORAGE_ITEMSIZE = {
 RECORD_PICKLES = {"data.pkl": "data/", "constants.pkl": "constants/"}  # pickle -> the folder of its storages
 
 
-def storage_count(nbytes, itemsize):
+def storage_count(nbytes: int, itemsize: int) -> int:
     """The one counting rule: a stored tensor of ``nbytes`` bytes in ``itemsize``-byte elements
     counts max(elements, ceil(bytes / 4)): fp16 gains nothing, int8 or float64 packing hides nothing."""
     itemsize = max(1, int(itemsize))
@@ -76,21 +79,25 @@ def storage_count(nbytes, itemsize):
 
 
 class _Global:
-    def __init__(self, module, name):
+    def __init__(self, module: object, name: object) -> None:
         self.module, self.name = module, name
 
 
-def storage_records(data):
+def storage_records(data: bytes) -> dict[str, int]:
     """{key: itemsize} of every tensor storage a pickle refers to (torch's persistent ids
     ``("storage", torch.XStorage, key, location, numel)``), found by decoding its opcodes with
     ``pickletools.genops`` on a stack of plain values: no object is built, no global looked up,
     nothing called. Raises ``ValueError`` for a pickle that does not decode."""
-    stack, marks, memo, found = [], [], {}, {}
+    stack: list[Any] = []  # plain values, _Global, or None for what was not built
+    marks: list[int] = []
+    memo: dict[Any, Any] = {}
+    found: dict[str, int] = {}
     for op, arg, _pos in pickletools.genops(data):
         name = op.name
         if name == "MARK":
             marks.append(len(stack))
         elif name == "GLOBAL":
+            assert isinstance(arg, str)  # genops decodes GLOBAL's argument as "module name"
             stack.append(_Global(*(arg.split(" ", 1) + [""])[:2]))
         elif name == "STACK_GLOBAL":
             qual, module = stack.pop(), stack.pop()
@@ -122,7 +129,7 @@ def storage_records(data):
     return found
 
 
-def _generic(op, arg, stack, marks):
+def _generic(op: pickletools.OpcodeInfo, arg: Any, stack: list[Any], marks: list[int]) -> None:
     """Any other opcode: its documented stack effect, with plain values for the constants."""
     before, after = op.stack_before, op.stack_after
     if pickletools.markobject in before:
@@ -141,16 +148,16 @@ def _generic(op, arg, stack, marks):
         stack.extend([None] * len(after))
 
 
-def count_archive(archive):
+def count_archive(archive: zipfile.ZipFile) -> tuple[int, int]:
     """(parameters, tensors) stored in a torch zip archive (torch.save's or TorchScript's): every
     entry of each record pickle's storage folder, counted by ``storage_count`` with the element size
     its record gives (an entry no record names, 1 byte per element: nothing stored is left out).
     TorchScript's ``traced_inputs`` (example inputs, not the model) are not counted."""
-    sizes = {}  # a name may appear twice in a zip: the larger entry counts
+    sizes: dict[str, int] = {}  # a name may appear twice in a zip: the larger entry counts
     for info in archive.infolist():
         if not info.is_dir():
             sizes[info.filename] = max(sizes.get(info.filename, 0), info.file_size)
-    itemsizes = {}
+    itemsizes: dict[str, int] = {}
     for path in sizes:
         folder, _, base = path.rpartition("/")
         if base in RECORD_PICKLES:
@@ -162,17 +169,18 @@ def count_archive(archive):
     return total, len(stored)
 
 
-def _in_storage_folder(path):
+def _in_storage_folder(path: str) -> bool:
     parts = path.split("/")
     return len(parts) >= 2 and f"{parts[-2]}/" in RECORD_PICKLES.values()
 
 
-def count_loaded(obj):
+def count_loaded(obj: Any) -> tuple[int, int]:
     """(parameters, tensors) of a loaded object (torch.save's old non-zip format): each distinct
     storage of every tensor in it, by the same ``storage_count`` rule."""
     import torch
 
-    storages, stack = {}, [obj]
+    storages: dict[int, tuple[int, int]] = {}
+    stack: list[Any] = [obj]
     while stack:
         value = stack.pop()
         if isinstance(value, torch.Tensor):
@@ -185,13 +193,13 @@ def count_loaded(obj):
     return sum(storage_count(n, size) for n, size in storages.values()), len(storages)
 
 
-def state_dict_shapes(obj):
+def state_dict_shapes(obj: Any) -> dict[str, Any]:
     """For the CW2 judge's ``models`` fixture: each key's shape (the first MAX_KEYS keys)."""
     shapes = {str(k)[:KEY_CHARS]: list(v.shape) for k, v in list(obj.items())[:MAX_KEYS]}
     return {"shapes": shapes, "keys": len(obj)}
 
 
-def _describe(obj):
+def _describe(obj: Any) -> str:
     import torch
 
     if isinstance(obj, torch.Tensor):
@@ -203,7 +211,7 @@ def _describe(obj):
     return "object"
 
 
-def _short(exc):
+def _short(exc: BaseException) -> str:
     """One line a student can act on; torch's weights-only refusal advises weights_only=False,
     which is exactly what must not be done with an untrusted file, so only its reason is kept."""
     text = str(exc)
@@ -216,9 +224,9 @@ def _short(exc):
     return f"{type(exc).__name__}: {first}"[:ERROR_CHARS]
 
 
-def inspect_file(path):
+def inspect_file(path: str) -> dict[str, Any]:
     """Describe one model file: {"name", "loads", "kind", "parameters", "tensors", "error"}."""
-    result = {"name": os.path.basename(path), "loads": False, "kind": None, "parameters": None,
+    result: dict[str, Any] = {"name": os.path.basename(path), "loads": False, "kind": None, "parameters": None,
               "tensors": None, "error": None}
     if not os.path.isfile(path):
         result["error"] = "the file is missing"
@@ -249,7 +257,7 @@ def inspect_file(path):
     return result
 
 
-def _count_torchscript(path, zip_kind):
+def _count_torchscript(path: str, zip_kind: str | None) -> tuple[int, int]:
     """A TorchScript archive's count, read from the zip; it is never loaded (see the docstring)."""
     if zip_kind != "torchscript":
         raise ValueError("it is not a TorchScript archive (save it with torch.jit.save)")
@@ -259,7 +267,7 @@ def _count_torchscript(path, zip_kind):
         return count_archive(archive)
 
 
-def _inspect_exported(path):
+def _inspect_exported(path: str) -> dict[str, Any]:
     with zipfile.ZipFile(path) as archive:
         fmt = next(n for n in archive.namelist() if n.split("/")[-1] == "archive_format")
         if archive.read(fmt).strip() != b"pt2":
@@ -272,7 +280,7 @@ def _inspect_exported(path):
     return {"kind": "exported", "loads": True}
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     for path in argv:
         print(json.dumps({"checking": os.path.basename(path)}), flush=True)
         print(json.dumps(inspect_file(path)), flush=True)

@@ -13,13 +13,15 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
-from typing import Any
+from typing import Any, Literal, cast
 
 import nbformat
-from jupyter_client import AsyncKernelManager
+from jupyter_client.asynchronous.client import AsyncKernelClient
+from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 import zmq
@@ -59,7 +61,9 @@ class CappedClient(NotebookClient):
     output_budget: int | None = None
     truncated = False
 
-    def output(self, outs, msg, display_id, cell_index):  # nbclient hook
+    def output(  # nbclient hook
+        self, outs: list[nbformat.NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int
+    ) -> nbformat.NotebookNode | None:
         if self.output_budget is not None and msg["msg_type"] in {"stream", "display_data", "execute_result", "error"}:
             size = _text_size(msg["content"])
             if self.truncated or size > self.output_budget:
@@ -76,7 +80,7 @@ class Outcome:
     status: str  # ok | error | timeout | crashed
     error: str | None = None  # "Name: message" for error
     restarted: bool = False
-    outputs: list = field(default_factory=list)
+    outputs: list[nbformat.NotebookNode] = field(default_factory=list)
     ename: str | None = None
     evalue: str | None = None
 
@@ -84,7 +88,7 @@ class Outcome:
 class KernelSession:
     def __init__(self, *, work_dir: Path, kernels_dir: Path, prelude: str, restarts: int,
                  interrupt_grace_s: float, cell_timeout_s: float, replay_timeout_s: float,
-                 restart_timeout_s: float = 60, log=None):
+                 restart_timeout_s: float = 60, log: Callable[..., None] | None = None):
         self.work_dir = work_dir
         self.kernels_dir = kernels_dir
         # Compiled in a dict of its own: nothing of it lands in the student's globals.
@@ -98,7 +102,7 @@ class KernelSession:
         self.restart_timeout_s = restart_timeout_s  # for the new kernel to answer, and again for its prelude
         self.definitions: list[str] = []  # replayed after a restart
         self.available = False
-        self.log = log or (lambda *a: print(*a, file=sys.stderr, flush=True))
+        self.log: Callable[..., None] = log or (lambda *a: print(*a, file=sys.stderr, flush=True))
         self.client: CappedClient | None = None
 
     # --- life cycle ------------------------------------------------------------------------------
@@ -126,7 +130,7 @@ class KernelSession:
     async def shutdown(self) -> None:
         if self.client and self.client.km:
             try:
-                await self.client.km.shutdown_kernel(now=True)
+                await self.km.shutdown_kernel(now=True)
             except Exception:
                 pass
             if self.client.kc:
@@ -140,12 +144,20 @@ class KernelSession:
             channel.socket.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)
 
     @property
-    def km(self) -> AsyncKernelManager:
-        return self.client.km
+    def _started(self) -> CappedClient:
+        if self.client is None:
+            raise RuntimeError("the kernel session has not started")
+        return self.client
 
     @property
-    def kc(self):
-        return self.client.kc
+    def km(self) -> AsyncKernelManager:
+        # start() gives nbclient an AsyncKernelManager; nbclient types the attribute as the base class.
+        return cast(AsyncKernelManager, self._started.km)
+
+    @property
+    def kc(self) -> AsyncKernelClient:
+        # An AsyncKernelManager's client() is an AsyncKernelClient; nbclient types it as the base class.
+        return cast(AsyncKernelClient, self._started.kc)
 
     async def _alive(self) -> bool:
         try:
@@ -158,17 +170,18 @@ class KernelSession:
     async def execute_cell(self, source: str, timeout: float, output_budget: int) -> Outcome:
         if not self.available:
             return Outcome("crashed", error="kernel unavailable")
+        client = self._started
         cell = nbformat.v4.new_code_cell(source)
-        self.client.nb.cells[0] = cell
-        self.client.output_budget = output_budget
-        self.client.truncated = False
-        self.client.timeout_func = lambda _cell: timeout
-        replies: list[dict] = []
-        self.client.on_cell_executed = lambda execute_reply, **_: replies.append(execute_reply or {})
+        client.nb.cells[0] = cell
+        client.output_budget = output_budget
+        client.truncated = False
+        client.timeout_func = lambda _cell: timeout  # type: ignore[assignment]  # nbclient says int; floats work
+        replies: list[dict[str, Any]] = []
+        client.on_cell_executed = lambda execute_reply, **_: replies.append(execute_reply or {})
         try:
             # nbclient interrupts on its own timeout and returns; this bound is only a backstop.
-            await asyncio.wait_for(self.client.async_execute_cell(cell, 0, store_history=True),
-                                   timeout + self.client.iopub_timeout + 30)
+            await asyncio.wait_for(client.async_execute_cell(cell, 0, store_history=True),
+                                   timeout + client.iopub_timeout + 30)
         except DeadKernelError:
             restarted = await self.restart()
             return Outcome("crashed", error="the kernel died", restarted=restarted, outputs=cell.outputs)
@@ -202,7 +215,7 @@ class KernelSession:
             except Empty:
                 return
 
-    async def _wait_reply(self, msg_id: str, timeout: float) -> dict | str:
+    async def _wait_reply(self, msg_id: str, timeout: float) -> dict[str, Any] | Literal["timeout", "dead"]:
         """The execute_reply content, or ``"timeout"`` / ``"dead"``."""
         deadline = time.monotonic() + timeout
         while True:
@@ -218,7 +231,8 @@ class KernelSession:
                 continue
             if msg.get("parent_header", {}).get("msg_id") == msg_id:
                 await self._drain_iopub()
-                return msg["content"]
+                content: dict[str, Any] = msg["content"]
+                return content
 
     async def run_silent(self, code: str, timeout: float, recover: bool = True) -> Outcome:
         if not self.available:
@@ -277,7 +291,7 @@ class KernelSession:
                             self.kc.control_channel):
                 channel.close()
             await self.km.restart_kernel(now=True)
-            await self.client.async_start_new_kernel_client()
+            await self._started.async_start_new_kernel_client()
             self._bound_sends()
         except Exception as e:
             self.log(f"restart failed: {e}")

@@ -20,14 +20,18 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import wire
 
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
 PROTOCOL = 1
 MODES = ("full", "definitions", "none")
-START_FIELDS = {
+START_FIELDS: dict[str, type | tuple[type, ...]] = {
     "type": str, "notebook": (str, type(None)), "mode": str, "cell_timeout_s": (int, float),
     "notebook_timeout_s": (int, float), "output_bytes_per_cell": int, "kernel_restarts": int,
     "max_cells": int, "max_header_bytes": int, "max_blob_bytes": int, "max_message_bytes": int,
@@ -119,7 +123,7 @@ def copy_submission(src: Path, dst: Path) -> None:
                 os.chmod(p, 0o644)
 
 
-def load_notebook(path: Path | None):
+def load_notebook(path: Path | None) -> tuple[NotebookNode, str | None]:
     import nbformat
     if path is None:
         return nbformat.v4.new_notebook(), None
@@ -134,7 +138,7 @@ async def serve(start: dict[str, Any], proto_in: int, proto_out: int) -> int:
     from .kernel import KernelSession, write_kernelspec
     from .notebook import capped_notebook_bytes, execute_notebook, fit_report
 
-    def send(header: dict[str, Any], blobs: list[bytes] = ()) -> None:
+    def send(header: dict[str, Any], blobs: Sequence[bytes] = ()) -> None:
         wire.write_message(proto_out, header, list(blobs))
 
     submission, work, tmp = _paths()

@@ -26,7 +26,7 @@ def _cap(text: str | None, n: int = _TEXT_CAP) -> str | None:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-async def execute_notebook(nb, kernel: KernelSession, *, mode: str, cell_timeout_s: float,
+async def execute_notebook(nb: nbformat.NotebookNode, kernel: KernelSession, *, mode: str, cell_timeout_s: float,
                            notebook_timeout_s: float, output_bytes_per_cell: int, max_cells: int) -> dict[str, Any]:
     started = time.monotonic()
     deadline = started + notebook_timeout_s
@@ -72,7 +72,7 @@ async def execute_notebook(nb, kernel: KernelSession, *, mode: str, cell_timeout
 
         cell_started = time.monotonic()
         budget = output_bytes_per_cell
-        statuses = []
+        statuses: list[tuple[str, str | None]] = []
         for piece in pieces:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -114,10 +114,10 @@ def fit_report(report: dict[str, Any], max_bytes: int) -> None:
         report["cells"].pop()
 
 
-def capped_notebook_bytes(nb, max_bytes: int) -> bytes | None:
+def capped_notebook_bytes(nb: nbformat.NotebookNode, max_bytes: int) -> bytes | None:
     """The executed notebook, dropping the largest outputs until it fits; None if even that fails."""
     try:
-        data = nbformat.writes(nb).encode()
+        data: bytes = nbformat.writes(nb).encode()
     except Exception:  # the student's notebook metadata may not validate: send it as plain JSON
         data = json.dumps(nb).encode()
     if len(data) <= max_bytes:

@@ -11,10 +11,23 @@ The CUDA fallback: real submissions are often written on Colab and hard-code the
 (``torch.device('cuda')``, ``.cuda()``, ``.to('cuda')``, ``torch.load`` of GPU tensors). When
 this kernel has no GPU, those requests are mapped to the CPU instead of failing. With a GPU,
 nothing is patched.
+
+The annotations are never evaluated in the kernel (``from __future__ import annotations``); torch
+is ``Any`` here, as the runtime's torch is not the one mypy sees.
 """
 
+from __future__ import annotations
 
-def _grader_prelude():
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any
+
+
+def _grader_prelude() -> None:
     import os
     import sys
 
@@ -24,8 +37,8 @@ def _grader_prelude():
                   len(sys.path))
         sys.path.insert(at, "")
 
-    hooks = {}  # module name -> what to do with it once imported
-    torch_steps = []
+    hooks: dict[str, Callable[[Any], object]] = {}  # module name -> what to do with it once imported
+    torch_steps: list[Callable[[Any], object]] = []
     if os.environ.get("GRADER_CUDA_FALLBACK") == "1":
         torch_steps.append(_patch_torch)
     fraction = os.environ.get("GRADER_GPU_MEMORY_FRACTION")
@@ -52,7 +65,9 @@ def _grader_prelude():
 
     class ImportHook:
         # Act right after a module's first import, so notebooks without torch never pay for it.
-        def find_spec(self, name, path=None, target=None):
+        def find_spec(
+            self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+        ) -> ModuleSpec | None:
             hook = hooks.pop(name, None)
             if hook is None:
                 return None
@@ -63,17 +78,17 @@ def _grader_prelude():
                 return spec
             real_exec = spec.loader.exec_module
 
-            def exec_module(module):
+            def exec_module(module: ModuleType) -> None:
                 real_exec(module)
                 hook(module)
 
-            spec.loader.exec_module = exec_module
+            spec.loader.exec_module = exec_module  # type: ignore[method-assign]  # this one module's loader only
             return spec
 
     sys.meta_path.insert(0, ImportHook())
 
 
-def _seed_torch(torch, seed):
+def _seed_torch(torch: Any, seed: int) -> None:
     torch.manual_seed(seed)  # every device, CUDA included
     torch.cuda.manual_seed_all(seed)
     torch.use_deterministic_algorithms(True)
@@ -81,12 +96,12 @@ def _seed_torch(torch, seed):
     torch.backends.cudnn.benchmark = False
 
 
-def _memory_fraction(torch, fraction):
+def _memory_fraction(torch: Any, fraction: float) -> None:
     if torch.cuda.is_available():
         torch.cuda.set_per_process_memory_fraction(fraction)
 
 
-def _patch_torch(torch):
+def _patch_torch(torch: Any) -> None:
     if torch.cuda.is_available():
         return
 
@@ -94,7 +109,7 @@ def _patch_torch(torch):
 
     real_device = torch.device
 
-    def cpu_if_cuda(d):
+    def cpu_if_cuda(d: object) -> object:
         if isinstance(d, str) and d.strip().lower().startswith("cuda"):
             return "cpu"
         if isinstance(d, real_device) and d.type == "cuda":
@@ -105,17 +120,17 @@ def _patch_torch(torch):
 
     class _DeviceMeta(type):
         # torch.device cannot be subclassed: stand in for it, but keep isinstance() truthful.
-        def __call__(cls, *args, **kwargs):
+        def __call__(cls, *args: Any, **kwargs: Any) -> Any:
             if args and isinstance(args[0], str) and args[0].strip().lower().startswith("cuda"):
                 return real_device("cpu")
             if str(kwargs.get("type", "")).lower().startswith("cuda"):
                 return real_device("cpu")
             return real_device(*args, **kwargs)
 
-        def __instancecheck__(cls, obj):
+        def __instancecheck__(cls, obj: object) -> bool:
             return isinstance(obj, real_device)
 
-        def __subclasscheck__(cls, sub):
+        def __subclasscheck__(cls, sub: type) -> bool:
             return issubclass(sub, real_device)
 
     class device(metaclass=_DeviceMeta):
@@ -123,16 +138,16 @@ def _patch_torch(torch):
 
     torch.device = device
 
-    def _to(real):
+    def _to(real: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(real)
-        def to(self, *args, **kwargs):
+        def to(self: Any, *args: Any, **kwargs: Any) -> Any:
             args = tuple(cpu_if_cuda(a) for a in args)
             if "device" in kwargs:
                 kwargs["device"] = cpu_if_cuda(kwargs["device"])
             return real(self, *args, **kwargs)
         return to
 
-    def _same(self, *args, **kwargs):
+    def _same(self: Any, *args: Any, **kwargs: Any) -> Any:
         return self
 
     torch.Tensor.to = _to(torch.Tensor.to)
@@ -140,9 +155,9 @@ def _patch_torch(torch):
     torch.nn.Module.to = _to(torch.nn.Module.to)
     torch.nn.Module.cuda = _same
 
-    def _factory(real):
+    def _factory(real: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(real)
-        def make(*args, **kwargs):
+        def make(*args: Any, **kwargs: Any) -> Any:
             if "device" in kwargs:
                 kwargs["device"] = cpu_if_cuda(kwargs["device"])
             return real(*args, **kwargs)
@@ -157,7 +172,7 @@ def _patch_torch(torch):
     real_load = torch.load
 
     @functools.wraps(real_load)
-    def load(*args, **kwargs):
+    def load(*args: Any, **kwargs: Any) -> Any:
         location = kwargs.get("map_location")
         if location is None or isinstance(location, (str, real_device, int)):
             kwargs["map_location"] = "cpu" if location is None else cpu_if_cuda(location)

@@ -19,6 +19,7 @@ import os
 import select
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,14 +142,16 @@ def read_message(f: Any, limits: WireLimits, deadline: float | None = None) -> M
     return Message(header, blobs)
 
 
-def encode_message(header: dict[str, Any], blobs: list[bytes] = ()) -> bytes:
+def encode_message(header: dict[str, Any], blobs: Sequence[bytes] = ()) -> bytes:
     if "blobs" in header:
         raise ValueError("'blobs' is reserved")
     raw = json.dumps({**header, "blobs": [len(b) for b in blobs]}, separators=(",", ":")).encode()
     return b"".join([_PREFIX.pack(MAGIC, len(raw)), raw, *blobs])
 
 
-def write_message(f: Any, header: dict[str, Any], blobs: list[bytes] = (), deadline: float | None = None) -> None:
+def write_message(
+    f: Any, header: dict[str, Any], blobs: Sequence[bytes] = (), deadline: float | None = None
+) -> None:
     """Write one message. With a deadline the write never blocks past it, even if the peer stops reading."""
     fd = _fileno(f)
     data = memoryview(encode_message(header, list(blobs)))

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import functools
 import os
-import stat
 import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 from grader.settings import SandboxLimits, Settings
 
@@ -35,10 +35,9 @@ from .base import (
     SandboxSpec,
 )
 from .cgroup import JobCgroup, create_job_cgroup
+from .common import HOSTNAME, MiB, CappedLog, check_reachable
 from .seccomp import deny_filter
 
-HOSTNAME = "grader"
-MiB = 1024 * 1024
 REAPER = Path(__file__).with_name("reaper.py")
 INIT = Path(__file__).with_name("pid1.py")  # the sandbox's pid 1, non-dumpable (bwrap --as-pid-1)
 INIT_MOUNT = "/.grader-init"
@@ -49,16 +48,6 @@ def _memfd(name: str, data: bytes) -> int:
     os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
-
-
-def _check_reachable(path: Path, uid: int) -> None:
-    """bwrap resolves bind sources as the sandbox uid: fail clearly, not with bwrap's ENOENT."""
-    if not path.exists():
-        raise SandboxError(f"{path} does not exist")
-    for p in [path, *path.parents]:
-        st = p.stat()
-        if st.st_uid != uid and not st.st_mode & stat.S_IXOTH:
-            raise SandboxError(f"{p} is not reachable by uid {uid} (mode {oct(st.st_mode)})")
 
 
 def _etc_files(limits: SandboxLimits) -> dict[str, bytes]:
@@ -87,7 +76,7 @@ class BwrapBackend:
             raise SandboxError("empty argv")
         limits = spec.limits
         for path in (spec.runtime_dir, spec.runner_dir, spec.submission_dir):
-            _check_reachable(Path(path), limits.uid)
+            check_reachable(Path(path), limits.uid)
         device = (spec.device or gpu.job_device(self.settings)) if spec.gpu else None
         gpu_opts = gpu.bwrap_options(device, self.settings.gpu_dev_root) if device else []
         fds: list[int] = []
@@ -127,7 +116,7 @@ class BwrapBackend:
         ]  # fmt: skip
 
     @staticmethod
-    def _options(spec: SandboxSpec, etc: list[str], seccomp_fd: int, gpu_opts: list[str] = (),
+    def _options(spec: SandboxSpec, etc: list[str], seccomp_fd: int, gpu_opts: Sequence[str] = (),
                  gpu_env: dict[str, str] | None = None) -> list[str]:
         limits = spec.limits
         opts = [
@@ -177,18 +166,21 @@ class BwrapProcess:
         self._lock = threading.Lock()
         self._outcome: SandboxOutcome | None = None
         self._wall_timeout = False
-        self._log = _CappedLog(limits.log_bytes)
+        self._log = CappedLog(limits.log_bytes)
         self._proc = self._spawn(chain, pass_fds)
-        self.stdin = self._proc.stdin
-        self.stdout = self._proc.stdout
-        self._drain = threading.Thread(target=self._log.drain, args=(self._proc.stderr,), daemon=True)
+        stdin, stdout, stderr = self._proc.stdin, self._proc.stdout, self._proc.stderr
+        assert stdin is not None and stdout is not None and stderr is not None  # Popen made all three pipes
+        self.stdin: IO[bytes] = stdin
+        self.stdout: IO[bytes] = stdout
+        self._stderr: IO[bytes] = stderr
+        self._drain = threading.Thread(target=self._log.drain, args=(self._stderr,), daemon=True)
         self._drain.start()
         self._timer = threading.Timer(limits.wall_time_s, self._on_wall_timeout)
         self._timer.daemon = True
         self._wait_joined()
         self._timer.start()
 
-    def _spawn(self, chain: Callable[[int], list[str]], pass_fds: list[int]) -> subprocess.Popen:
+    def _spawn(self, chain: Callable[[int], list[str]], pass_fds: list[int]) -> subprocess.Popen[bytes]:
         """Popen from a thread that lives as long as the job.
 
         --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that forked bwrap
@@ -196,7 +188,7 @@ class BwrapProcess:
         forks, then reaps; it ends only once the sandbox has.
         """
         started = threading.Event()
-        box: dict = {}
+        box: dict[str, Any] = {}
         self._ready, ready_w = os.pipe()  # the reaper writes a byte once in the cgroups
 
         def run() -> None:
@@ -286,7 +278,7 @@ class BwrapProcess:
                     pass
                 raise SandboxError(f"cannot clean up the sandbox: {e}") from e
             finally:
-                for pipe in (self.stdin, self.stdout, self._proc.stderr):
+                for pipe in (self.stdin, self.stdout, self._stderr):
                     try:
                         pipe.close()
                     except OSError:
@@ -300,30 +292,3 @@ def _exit_code(code: int | None) -> int | None:
     same convention when the reaper itself was killed."""
     return code if code is None or code >= 0 else 128 - code
 
-
-class _CappedLog:
-    """Keeps the first and last halves of up to ``cap`` bytes; reads on forever, never blocking the writer."""
-
-    MARK = b"\n[... log truncated ...]\n"
-
-    def __init__(self, cap: int):
-        self._half = max(0, (cap - len(self.MARK)) // 2)
-        self._head = bytearray()
-        self._tail = bytearray()
-        self._truncated = False
-
-    def drain(self, pipe) -> None:
-        fd = pipe.fileno()
-        while chunk := os.read(fd, 65536):
-            room = self._half - len(self._head)
-            if room > 0:
-                self._head += chunk[:room]
-                chunk = chunk[room:]
-            if chunk:
-                self._tail += chunk
-                if len(self._tail) > self._half:
-                    self._truncated = True
-                    del self._tail[: len(self._tail) - self._half]
-
-    def value(self) -> bytes:
-        return bytes(self._head + (self.MARK if self._truncated else b"") + self._tail)
