@@ -70,7 +70,7 @@ def environment_digest(settings: Settings) -> str | None:
     if settings.sandbox_backend != "docker":
         return runtime
     from workers.sandbox.base import SandboxError
-    from workers.sandbox.docker import image_id
+    from workers.sandbox.docker_client import image_id
 
     try:
         return hashlib.sha256(f"{runtime}\n{image_id(settings)}".encode()).hexdigest()
