@@ -8,7 +8,6 @@ emptied after each test. Blobs and the broker folder live under the test's tmp_p
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,16 +17,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pg_database import empty_tables, migrated_database  # noqa: E402
-from grader.api.app import create_app  # noqa: E402
-from grader.db.engine import make_engine, session_factory  # noqa: E402
-from grader.roster.models import Student  # noqa: E402
-from grader.settings import Settings  # noqa: E402
-from grader.users.models import Role  # noqa: E402
-from grader.users.service import create_token, create_user  # noqa: E402
+from pg_database import empty_tables, migrated_database
+from grader.api.app import create_app
+from grader.db.engine import make_engine, session_factory
+from grader.roster.models import Student
+from grader.settings import Settings
+from grader.users.models import Role
+from grader.users.service import create_token, create_user
 
 
 RUBRIC = """\
@@ -79,16 +75,6 @@ def settings(tmp_path: Path, rubrics_dir: Path, api_pg_url: str) -> Settings:
     return Settings(rubrics_dir=rubrics_dir, database_url=api_pg_url, blob_dir=tmp_path / "blobs",
                     broker_url="filesystem://", broker_dir=tmp_path / "broker", upload_max_mb=1,
                     submissions_per_hour=5, secret_key="api-tests-secret-key-" + "k" * 24)
-
-
-@pytest.fixture
-def woken(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
-    """Wake-ups the API sent (instead of a broker)."""
-    from workers import dispatch
-
-    calls: list[tuple[int, str]] = []
-    monkeypatch.setattr(dispatch, "wake", lambda run_id, queue: calls.append((run_id, queue)))
-    return calls
 
 
 @pytest.fixture

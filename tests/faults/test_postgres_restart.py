@@ -35,17 +35,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from private_services import PrivatePostgres, PrivateRedis, free_port, private_postgres, private_redis  # noqa: E402
-from grader.blobs import LocalBlobStore  # noqa: E402
-from grader.blobs.gc import collect_orphans  # noqa: E402
-from grader.db.engine import make_engine, session_factory  # noqa: E402
-from grader.db.migrate import upgrade  # noqa: E402
-from grader.roster.models import Student  # noqa: E402
-from grader.settings import REPO_ROOT  # noqa: E402
-from grader.submissions.models import Submission  # noqa: E402
-from grader.users.models import Role  # noqa: E402
-from grader.users.service import create_token, create_user  # noqa: E402
+from private_services import PrivatePostgres, PrivateRedis, free_port, private_postgres, private_redis
+from grader.blobs import LocalBlobStore
+from grader.blobs.gc import collect_orphans
+from grader.db.engine import make_engine, session_factory
+from grader.db.migrate import upgrade
+from grader.roster.models import Student
+from grader.settings import REPO_ROOT
+from grader.submissions.models import Submission
+from grader.users.models import Role
+from grader.users.service import create_token, create_user
 
 pytestmark = pytest.mark.slow
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
-from pathlib import Path
 
 import psycopg
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from private_services import HOST, private_postgres, private_redis  # noqa: E402
+from private_services import HOST, private_postgres, private_redis
 
 
 def listening(port: int) -> bool:

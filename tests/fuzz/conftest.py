@@ -26,16 +26,14 @@ from schemathesis.config import SchemathesisConfig
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fuzz_hooks import install_hooks  # noqa: E402
-from fuzz_kit import Seeded, seed, write_rubrics  # noqa: E402
-from pg_database import empty_tables, migrated_database  # noqa: E402
+from fuzz_hooks import install_hooks
+from fuzz_kit import Seeded, seed, write_rubrics
+from pg_database import empty_tables, migrated_database
 
-from grader.blobs import BlobStore, LocalBlobStore  # noqa: E402
-from grader.courseworks.models import Coursework  # noqa: E402
-from grader.db.engine import make_engine, session_factory  # noqa: E402
-from grader.settings import Settings  # noqa: E402
+from grader.blobs import BlobStore, LocalBlobStore
+from grader.courseworks.models import Coursework
+from grader.db.engine import make_engine, session_factory
+from grader.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

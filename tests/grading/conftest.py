@@ -1,12 +1,7 @@
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from grader.rubrics.loader import load_coursework  # noqa: E402
-from grader.settings import get_settings  # noqa: E402
+from grader.rubrics.loader import load_coursework
+from grader.settings import get_settings
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import uuid
 import zipfile
@@ -16,10 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
-from up_kit import Service, free_port, wait_until  # noqa: E402
+from up_kit import Service, free_port, wait_until
 
-from cw2_submissions import SUBMISSIONS, pickle_marker  # noqa: E402
+from cw2_submissions import SUBMISSIONS, pickle_marker
 
 GRADE_TIMEOUT_S = 400
 

@@ -25,7 +25,6 @@ import copy
 import json
 import os
 import re
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,10 +33,8 @@ from typing import Any
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: cw1_submissions
-
-from cw1_submissions import SUBMISSIONS  # noqa: E402
-from grader.grading.pipeline import grade_submission  # noqa: E402
+from cw1_submissions import SUBMISSIONS
+from grader.grading.pipeline import grade_submission
 
 BASE_NAME = "conv_ignores_padding"
 JOB_CGROUP = re.compile(r"^grader-[0-9a-f]{16}$")  # workers/sandbox/bwrap.py: f"grader-{uuid4().hex[:16]}"

@@ -7,7 +7,6 @@ emptied after each test; blobs and the broker folder live under the test's tmp_p
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,14 +15,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pg_database import empty_tables, migrated_database  # noqa: E402
-from vis_kit import RUBRICS  # noqa: E402
+from pg_database import empty_tables, migrated_database
+from vis_kit import RUBRICS
 
-from grader.api.app import create_app  # noqa: E402
-from grader.db.engine import make_engine, session_factory  # noqa: E402
-from grader.settings import Settings  # noqa: E402
+from grader.api.app import create_app
+from grader.db.engine import make_engine, session_factory
+from grader.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -59,16 +56,6 @@ def settings(tmp_path: Path, rubrics_dir: Path, vis_pg_url: str) -> Settings:
                     submissions_per_hour=50, public_url="http://grader.test",
                     webhook_allowed_hosts=["127.0.0.1"],  # endpoints registered on loopback (never sent to)
                     secret_key=TEST_SECRET_KEY)  # seals the endpoints' secrets
-
-
-@pytest.fixture
-def woken(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
-    """Wake-ups the app sent (instead of a broker): the test plays the worker itself."""
-    from workers import dispatch
-
-    calls: list[tuple[int, str]] = []
-    monkeypatch.setattr(dispatch, "wake", lambda run_id, queue: calls.append((run_id, queue)))
-    return calls
 
 
 @pytest.fixture

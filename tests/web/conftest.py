@@ -13,7 +13,6 @@ password); carol (s3) on the roster without an account. Screenshots go to
 from __future__ import annotations
 
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,19 +24,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pg_database import empty_tables, migrated_database  # noqa: E402
-from web_kit import PASSWORD  # noqa: E402
+from pg_database import empty_tables, migrated_database
+from web_kit import PASSWORD
 
-from grader.api.app import create_app  # noqa: E402
-from grader.courseworks.models import Coursework  # noqa: E402
-from grader.db.engine import make_engine, session_factory  # noqa: E402
-from grader.roster.models import Student  # noqa: E402
-from grader.settings import Settings  # noqa: E402
-from grader.users.models import Role  # noqa: E402
-from grader.users.service import create_token, create_user  # noqa: E402
-from grader.web.auth import set_password  # noqa: E402
+from grader.api.app import create_app
+from grader.courseworks.models import Coursework
+from grader.db.engine import make_engine, session_factory
+from grader.roster.models import Student
+from grader.settings import Settings
+from grader.users.models import Role
+from grader.users.service import create_token, create_user
+from grader.web.auth import set_password
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"

@@ -5,10 +5,8 @@ app: the TestClient, and uvicorn for the parallel ones."""
 
 from __future__ import annotations
 
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,12 +14,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from web_kit import PASSWORD, csrf_of
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api"))
-from live_kit import serving  # noqa: E402
+from live_kit import serving
 
-from grader.api.app import create_app  # noqa: E402
-from grader.users.throttle_models import SignInFailure  # noqa: E402
-from grader.web.sessions import COOKIE_NAME  # noqa: E402
+from grader.api.app import create_app
+from grader.users.throttle_models import SignInFailure
+from grader.web.sessions import COOKIE_NAME
 
 LIMITS = {"login_failures_per_account": 3, "login_failures_per_address": 6, "login_window_minutes": 15}
 

@@ -6,7 +6,6 @@ them do not break these readers, and a notebook too slow to render says so to th
 from __future__ import annotations
 
 import io
-import sys
 import uuid
 from pathlib import Path
 
@@ -15,17 +14,16 @@ import pytest
 from sqlalchemy import select, update
 from web_kit import grade, sign_in
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from crafted_zips import with_flag, with_method, zipped  # noqa: E402
+from crafted_zips import with_flag, with_method, zipped
 
-from grader.blobs import LocalBlobStore  # noqa: E402
-from grader.courseworks.models import Coursework  # noqa: E402
-from grader.runs.models import GradingRun  # noqa: E402
-from grader.settings import RenderLimits  # noqa: E402
-from grader.submissions.models import Submission  # noqa: E402
-from grader.submissions.service import record_submission  # noqa: E402
-from grader.users.models import User  # noqa: E402
-from grader.users.service import create_token  # noqa: E402
+from grader.blobs import LocalBlobStore
+from grader.courseworks.models import Coursework
+from grader.runs.models import GradingRun
+from grader.settings import RenderLimits
+from grader.submissions.models import Submission
+from grader.submissions.service import record_submission
+from grader.users.models import User
+from grader.users.service import create_token
 
 
 def answer(words: str) -> bytes:

@@ -31,9 +31,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pg_database import empty_tables, migrated_database  # noqa: E402
-from private_services import PrivateRedis, private_redis  # noqa: E402
+from pg_database import empty_tables, migrated_database
+from private_services import PrivateRedis, private_redis
 from grader.blobs import LocalBlobStore
 from grader.courseworks.models import Coursework
 from grader.db.engine import make_engine, session_factory
