@@ -1,11 +1,14 @@
-"""Fixtures of the whole suite (tests/README.md says what lives where).
+"""Fixtures and checks of the whole suite (tests/README.md says what lives where).
 
 The kits at tests/ (``pg_database``, ``cw1_submissions`` ...) are importable from every folder through
-pyproject's ``pythonpath``; a folder's own kits lie beside its tests."""
+pyproject's ``pythonpath``; a folder's own kits beside its tests. Loaded here for every test: the
+sandbox-marker checks (``sandbox_markers``) and pytester, which proves them."""
 
 from __future__ import annotations
 
 import pytest
+
+pytest_plugins = ["pytester", "sandbox_markers"]
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from cw1_submissions import SOLUTION, _load
 from grader.grading.pipeline import grade_submission
 from notebook_edits import cell
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # grades whole notebooks
+
 RUNTIME_PENALTY = "library_layers_at_runtime"
 
 

@@ -11,6 +11,8 @@ import pytest
 from cw1_submissions import SUBMISSIONS
 from grader.grading.pipeline import grade_submission
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # grades whole notebooks
+
 
 @pytest.mark.parametrize("name", sorted(SUBMISSIONS))
 def test_submission_gets_its_expected_marks(name, cw1, settings, tmp_path: Path):
