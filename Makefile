@@ -37,8 +37,8 @@ samples: setup
 test: setup services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Everything that needs no sandbox (tests/README.md): no notebook graded, no sandbox image needed.
-# Under three minutes on two cores. Postgres, Redis, Chromium and the Docker engine (tests/deploy).
+# Everything that needs no sandbox (tests/README.md): no notebook graded, no sandbox image needed;
+# the aim is under three minutes on two cores. Postgres, Redis, Chromium, the Docker engine (tests/deploy).
 .PHONY: test-fast
 test-fast: setup
 	bash scripts/ensure_services.sh
