@@ -35,7 +35,6 @@ from pathlib import Path
 import nbformat
 from nbformat import v4
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from notebook_edits import cell as _cell, sub as _sub
 
 REPO = Path(__file__).resolve().parent.parent

@@ -8,7 +8,6 @@ emptied after each test. Blobs and the broker folder live under the test's tmp_p
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pg_database import empty_tables, migrated_database
 from grader.db.engine import make_engine, session_factory
 from grader.roster.models import Student
@@ -79,19 +76,6 @@ def settings(tmp_path: Path, rubrics_dir: Path, api_pg_url: str) -> Settings:
     return Settings(rubrics_dir=rubrics_dir, database_url=api_pg_url, blob_dir=tmp_path / "blobs",
                     broker_url="filesystem://", broker_dir=tmp_path / "broker", upload_max_mb=1,
                     submissions_per_hour=5, secret_key="api-tests-secret-key-" + "k" * 24)
-
-
-class Woken(list[tuple[int, str]]):
-    """A ``RunQueue`` that records the wake-ups the app sends (instead of a broker)."""
-
-    def wake(self, run_id: int, queue: str) -> None:
-        self.append((run_id, queue))
-
-
-@pytest.fixture
-def woken() -> Woken:
-    """Wake-ups the API sent (instead of a broker)."""
-    return Woken()
 
 
 @pytest.fixture

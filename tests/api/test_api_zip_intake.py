@@ -5,7 +5,6 @@ zips (damaged, encrypted, odd methods, lying sizes) get 422 with a reason, stori
 from __future__ import annotations
 
 import hashlib
-import sys
 import uuid
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import pytest
 from api_kit import notebook, upload
 from sqlalchemy import func, select
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from crafted_zips import truncated_member, with_crc, with_flag, with_method, with_sizes, zipped
 
 from grader.submissions.models import Submission, SubmissionFile

@@ -1,6 +1,7 @@
 """LocalBlobStore on real files: durability, dedup, limits, keys, concurrency."""
 
 import hashlib
+import inspect
 import io
 import os
 import stat
@@ -43,7 +44,15 @@ def temp_files(store: LocalBlobStore) -> list[Path]:
 
 
 def test_is_a_blob_store(store):
-    assert isinstance(store, BlobStore)
+    assert isinstance(store, BlobStore)  # a runtime-checkable Protocol: checks the method names only
+
+    def parameters(function):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+    methods = [name for name, _ in inspect.getmembers(BlobStore, inspect.isfunction) if not name.startswith("_")]
+    assert len(methods) >= 7  # put, open, exists, size, keys, modified_at, delete
+    for name in methods:
+        assert parameters(getattr(type(store), name)) == parameters(getattr(BlobStore, name)), name
 
 
 def test_put_returns_sha256_and_size_and_reads_back(store):

@@ -12,17 +12,13 @@ server; it is only used to create and drop the test database), default the local
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pg_database import empty_tables, migrated_database
 from grader.db.engine import make_engine, session_factory
 

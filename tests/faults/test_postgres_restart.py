@@ -35,7 +35,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from private_services import PrivatePostgres, PrivateRedis, free_port, private_postgres, private_redis
 from grader.blobs import LocalBlobStore
 from grader.runs.blob_gc import collect_orphans

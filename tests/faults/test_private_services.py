@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
-from pathlib import Path
 
 import psycopg
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from private_services import HOST, private_postgres, private_redis
 
 

@@ -26,8 +26,6 @@ from schemathesis.config import SchemathesisConfig
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fuzz_hooks import install_hooks
 from fuzz_kit import Seeded, seed, write_rubrics
 from pg_database import empty_tables, migrated_database

@@ -18,6 +18,8 @@ from workers.judge.launcher import SubprocessJudge
 from workers.sandbox import get_backend, gpu
 from workers.sandbox.base import SandboxSpec
 
+pytestmark = pytest.mark.sandbox
+
 RUNTIME = Path("/opt/grader/runtime")
 LIST_DEVICES = """import json, os
 print(json.dumps({"dev": sorted(n for n in os.listdir("/dev") if n.startswith("nvidia")),
@@ -62,6 +64,7 @@ def test_a_gpu_job_without_a_driver_is_refused_before_the_sandbox(no_smi, job_di
         get_backend("bwrap", settings).start(spec)
 
 
+@pytest.mark.slow  # grades a whole notebook
 def test_the_judge_takes_a_gpu_with_memory_left_held_out_of_service(fake_smi, fake_dev, tmp_path, monkeypatch):
     state = tmp_path / "state"
     monkeypatch.setenv("GRADER_GPU_DEV_ROOT", str(fake_dev))  # the judge is a child process: it reads these

@@ -6,12 +6,15 @@ from __future__ import annotations
 import shutil
 
 import nbformat
+import pytest
 from gpu_kit import COURSEWORKS
 
 from grader.grading.pipeline import grade_submission
 from grader.rubrics.loader import load_coursework
 from grader.settings import Settings
 from workers.judge.launcher import SubprocessJudge
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # grades whole notebooks
 
 
 def _printed(report) -> str:

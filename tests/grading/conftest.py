@@ -1,9 +1,5 @@
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from grader.rubrics.loader import load_coursework
 from grader.settings import get_settings

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import json
 import nbformat
+import pytest
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # grades whole notebooks
 
 CANARY = "canary-7f3a9c1e-hidden-from-every-student"  # long enough to pass as a real secret
 

@@ -11,6 +11,8 @@ from grader.grading.pipeline import grade_submission
 from workers.judge.launcher import SubprocessJudge
 from notebook_edits import cell
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # grades whole notebooks
+
 RUNTIME_PENALTY = "library_layers_at_runtime"
 
 

@@ -8,7 +8,6 @@ can see of the run: item and test messages, penalties, the error, the execution 
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import nbformat
@@ -17,8 +16,9 @@ import pytest
 from grader.grading.pipeline import grade_submission
 from workers.judge.launcher import SubprocessJudge
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cw1_submissions import SOLUTION
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # grades whole notebooks
 
 LEAKY_MODEL = '''
 class LeakyModel(nn.Module):

@@ -3,22 +3,18 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-import nbformat
 import pytest
 
 from cw1_submissions import SUBMISSIONS
-from grader.grading.pipeline import grade_submission
-from workers.judge.launcher import SubprocessJudge
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # grades whole notebooks
 
 
 @pytest.mark.parametrize("name", sorted(SUBMISSIONS))
-def test_submission_gets_its_expected_marks(name, cw1, settings, tmp_path: Path):
-    notebook, expected = SUBMISSIONS[name]
-    path = tmp_path / "cw1.ipynb"
-    nbformat.write(notebook, path)
-    report = grade_submission(path, cw1, settings, judge=SubprocessJudge())
+def test_submission_gets_its_expected_marks(name, cw1, settings, graded_cw1):
+    expected = SUBMISSIONS[name][1]
+    report = graded_cw1(name, cw1, settings)  # graded once per run, shared (tests/hostile grades the same base)
     assert report.status == "graded", report.error
     items = {i.id: i for i in report.marks.items}
     detail = {i.id: (i.score, i.status.value, i.message) for i in report.marks.items if i.score < i.max_score}

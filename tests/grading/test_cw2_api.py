@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import uuid
 import zipfile
@@ -16,7 +15,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
 from up_kit import Service, free_port, wait_until
 
 from cw2_submissions import SUBMISSIONS, pickle_marker

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cw2_submissions import MODEL_FILES, NOTEBOOK, SOLUTION_ZIP, SUBMISSIONS, pickle_marker
+from cw2_submissions import MODEL_FILES, NOTEBOOK, SOLUTION_ZIP, SUBMISSIONS
 from grader.grading.pipeline import grade_submission
 from grader.rubrics.loader import load_coursework
 from workers.judge.launcher import SubprocessJudge
@@ -37,14 +37,10 @@ def suggested(message: str) -> float | None:
 
 
 @pytest.mark.parametrize("name", sorted(SUBMISSIONS))
-def test_submission_gets_its_expected_marks(name, cw2, settings, tmp_path: Path):
-    sample = SUBMISSIONS[name]
-    expected = sample.expected
-    path = sample.build(tmp_path / "in")
-    marker = pickle_marker()
-    marker.unlink(missing_ok=True)
-    report = grade_submission(path, cw2, settings, judge=SubprocessJudge())
-    assert not marker.exists(), "a model file ran code on the grading host"
+def test_submission_gets_its_expected_marks(name, cw2, settings, graded_cw2):
+    expected = SUBMISSIONS[name].expected
+    report, ran_code_on_host = graded_cw2(name, cw2, settings)  # graded once per run, shared
+    assert not ran_code_on_host, "a model file ran code on the grading host"
     assert report.status == "graded", report.error
     items = {i.id: i for i in report.marks.items}
     detail = {i.id: (i.score, i.status.value, i.message) for i in report.marks.items if i.score < i.max_score}

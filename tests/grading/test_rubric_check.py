@@ -7,6 +7,9 @@ import textwrap
 from pathlib import Path
 
 import nbformat
+import pytest
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # `rubric check` grades the reference solution
 
 
 def check(coursework: str, rubrics_dir: Path | None = None) -> subprocess.CompletedProcess:

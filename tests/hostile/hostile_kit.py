@@ -25,7 +25,6 @@ import copy
 import json
 import os
 import re
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,7 +33,6 @@ from typing import Any
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: cw1_submissions
 
 from cw1_submissions import SUBMISSIONS
 from grader.grading.pipeline import grade_submission

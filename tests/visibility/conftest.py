@@ -7,7 +7,6 @@ emptied after each test; blobs and the broker folder live under the test's tmp_p
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +15,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pg_database import empty_tables, migrated_database
 from vis_kit import RUBRICS
 
@@ -59,19 +56,6 @@ def settings(tmp_path: Path, rubrics_dir: Path, vis_pg_url: str) -> Settings:
                     submissions_per_hour=50, public_url="http://grader.test",
                     webhook_allowed_hosts=["127.0.0.1"],  # endpoints registered on loopback (never sent to)
                     secret_key=TEST_SECRET_KEY)  # seals the endpoints' secrets
-
-
-class Woken(list[tuple[int, str]]):
-    """A ``RunQueue`` that records the wake-ups the app sends (instead of a broker)."""
-
-    def wake(self, run_id: int, queue: str) -> None:
-        self.append((run_id, queue))
-
-
-@pytest.fixture
-def woken() -> Woken:
-    """Wake-ups the app sent (instead of a broker): the test plays the worker itself."""
-    return Woken()
 
 
 @pytest.fixture

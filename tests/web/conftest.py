@@ -13,7 +13,6 @@ password); carol (s3) on the roster without an account. Screenshots go to
 from __future__ import annotations
 
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,9 +24,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pg_database import empty_tables, migrated_database
+from recorded_wakeups import Woken
 from web_kit import PASSWORD
 
 from grader.courseworks.models import Coursework
@@ -121,13 +119,6 @@ def cwa_rubric(web_settings: Settings):
     from grader.rubrics.loader import load_coursework
 
     return load_coursework("cwa", web_settings).rubric
-
-
-class Woken(list[tuple[int, str]]):
-    """A ``RunQueue`` that records the wake-ups the app sends (instead of a broker)."""
-
-    def wake(self, run_id: int, queue: str) -> None:
-        self.append((run_id, queue))
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,8 @@ app: the TestClient, and uvicorn for the parallel ones."""
 
 from __future__ import annotations
 
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from web_kit import PASSWORD, csrf_of
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api"))
 from live_kit import serving
 
 from grader.server import create_app

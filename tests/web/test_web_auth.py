@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, inspect, select, update
 from web_kit import PASSWORD, csrf_of, sign_in
 
 from grader.users.passwords import LocalAccounts, password_matches
@@ -110,7 +111,10 @@ def test_only_a_hash_of_the_cookie_and_password_is_stored(client, people, sessio
     secret = client.cookies[COOKIE_NAME]
     with sessions() as session:
         rows = session.scalars(select(WebSession)).all()
-        assert len(rows) == 1 and secret not in rows[0].token_sha256
+        assert len(rows) == 1
+        # The cookie's SHA-256 is stored, and the cookie itself in no column.
+        assert rows[0].token_sha256 == hashlib.sha256(secret.encode()).hexdigest()
+        assert not [a.key for a in inspect(WebSession).column_attrs if secret in str(getattr(rows[0], a.key))]
         user = LocalAccounts().authenticate(session=session, username="alice", password=PASSWORD)
         assert user is not None and user.password_hash.startswith("$argon2id$")
         assert PASSWORD not in user.password_hash

@@ -6,7 +6,6 @@ them do not break these readers, and a notebook too slow to render says so to th
 from __future__ import annotations
 
 import io
-import sys
 import uuid
 from pathlib import Path
 
@@ -15,7 +14,6 @@ import pytest
 from sqlalchemy import select, update
 from web_kit import grade, sign_in
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from crafted_zips import with_flag, with_method, zipped
 
 from grader.blobs import LocalBlobStore

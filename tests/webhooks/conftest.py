@@ -4,21 +4,15 @@ HTTP receiver on loopback (``http.server`` in a thread) that records what it was
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE.parent / "db"))
-from pg_database import empty_tables, migrated_database  # noqa: E402
-from grader.db.engine import make_engine, session_factory  # noqa: E402
-from webhook_kit import Receiver  # noqa: E402
+from pg_database import empty_tables, migrated_database
+from grader.db.engine import make_engine, session_factory
+from webhook_kit import Receiver
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,4 @@
 (a module name of its own: several test folders have a conftest, and `from conftest import`
 would find whichever was imported first)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from worker_kit import broker_redis, engine, pg_url, world  # noqa: F401  (fixtures)

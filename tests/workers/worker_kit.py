@@ -31,7 +31,6 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pg_database import empty_tables, migrated_database
 from private_services import PrivateRedis, private_redis
 from grader.blobs import LocalBlobStore

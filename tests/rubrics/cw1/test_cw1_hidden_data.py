@@ -15,7 +15,7 @@ import nbformat
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CW1 = REPO / "rubrics" / "cw1"
 HIDDEN = CW1 / "hidden"
 RUNTIME = Path("/opt/grader/runtime")

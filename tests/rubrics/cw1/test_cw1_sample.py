@@ -13,7 +13,7 @@ import pytest
 
 from grader.rubrics.loader import parse_rubric
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CW1 = REPO / "rubrics" / "cw1"
 
 

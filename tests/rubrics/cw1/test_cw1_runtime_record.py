@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-HIDDEN = Path(__file__).resolve().parents[2] / "rubrics" / "cw1" / "hidden" / "test_runtime_layers.py"
+HIDDEN = Path(__file__).resolve().parents[3] / "rubrics" / "cw1" / "hidden" / "test_runtime_layers.py"
 _spec = importlib.util.spec_from_file_location("cw1_runtime_layers", HIDDEN)
 runtime_layers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(runtime_layers)
