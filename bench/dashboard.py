@@ -62,8 +62,8 @@ def populate(url: str, blob_dir: Path, students: int, rendered_key: str) -> tupl
     from grader.grading.report import GradeReport
     from grader.marking.models import MarkKind
     from grader.marking.service import set_mark
-    from grader.marks.auto import auto_marks
-    from grader.marks.outcomes import TestOutcome, TestResult
+    from grader.scoring.auto import auto_marks
+    from grader.scoring.outcomes import TestOutcome, TestResult
     from grader.roster.models import Student
     from grader.runs.models import GradingRun
     from grader.runs.service import claim_run, complete_run, enqueue_run

@@ -13,7 +13,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from grader.db.engine import make_engine
-from grader.db.models import metadata
+from grader.tables import metadata
 from grader.db.types import UTCDateTime
 
 config = context.config

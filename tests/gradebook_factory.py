@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from grader.courseworks.models import Coursework
 from grader.grading.report import GradeReport
-from grader.marks.auto import auto_marks
-from grader.marks.outcomes import TestOutcome, TestResult
+from grader.scoring.auto import auto_marks
+from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.roster.models import Student
 from grader.rubrics.model import Rubric
 from grader.submissions.models import Submission

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from grader.db.migrate import upgrade
-from grader.db.models import metadata
+from grader.tables import metadata
 
 SERVER_URL = os.environ.get("GRADER_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -18,7 +18,8 @@ from fastapi import Depends, Header, HTTPException, Request
 from starlette.datastructures import UploadFile
 
 from grader.http.deps import CourseworkDep, SessionDep, SettingsDep, SubmittingStudent
-from grader.submissions.flows import RateLimited, admit_upload
+from grader.submissions.flows import admit_upload
+from grader.submissions.quota import RateLimited
 
 FILE_FIELD = "file"
 # The request body, for the OpenAPI document (the route no longer declares it as a parameter).

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from grader.audit.service import record_event
 from grader.courseworks.models import Coursework, DeadlineExtension, Release
 from grader.db.clock import db_now
-from grader.marks.lateness import late_minutes
+from grader.scoring.lateness import late_minutes
 from grader.submissions.models import Submission
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from grader.audit.service import record_event
 from grader.courseworks.models import Coursework
-from grader.marks.lateness import to_utc
+from grader.scoring.lateness import to_utc
 from grader.rubrics.loader import CourseworkFiles, RubricError, load_coursework
 from grader.settings import Settings
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader.grading.errors import InfrastructureError
-from grader.marks.outcomes import TestOutcome
+from grader.scoring.outcomes import TestOutcome
 from grader.settings import ExecutionLimits, SandboxLimits
 
 

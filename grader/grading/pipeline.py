@@ -18,8 +18,8 @@ from grader.grading.job_schema import ArtifactRecord, JudgeResult
 from grader.grading.limits import effective_limits
 from grader.grading.report import ArtifactFile, GradeReport
 from grader.grading.worker_side import JudgeLauncher
-from grader.marks.auto import auto_marks
-from grader.marks.outcomes import TestResult
+from grader.scoring.auto import auto_marks
+from grader.scoring.outcomes import TestResult
 from grader.rubrics.loader import CourseworkFiles
 from grader.rubrics.model import Rubric
 from grader.runs.artifact_view import item_for_test

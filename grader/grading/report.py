@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from grader.marks.outcomes import Marks, TestResult
+from grader.scoring.outcomes import Marks, TestResult
 
 ErrorKind = Literal["submission", "infrastructure"]
 

@@ -58,7 +58,7 @@ from grader.marking.service import (
     set_mark,
 )
 from grader.marking.sheet import SubmissionMarks, marks_of_submission
-from grader.marks.totals import CourseworkTotal
+from grader.scoring.totals import CourseworkTotal
 from grader.rubrics.loader import CourseworkFiles
 from grader.rubrics.model import Item, Penalty, Rubric
 from grader.runs.models import GradingRun, RunArtifact

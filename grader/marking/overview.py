@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from grader.courseworks.models import Coursework, DeadlineExtension
 from grader.marking.models import ManualMark, PenaltyDecision
-from grader.marks.lateness import late_factor
-from grader.marks.totals import coursework_total
+from grader.scoring.lateness import late_factor
+from grader.scoring.totals import coursework_total
 from grader.roster.models import Student
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun, RunItemScore, RunKind, RunPenalty, RunStatus

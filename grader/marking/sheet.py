@@ -1,7 +1,7 @@
 """A student's marks for a coursework as the gradebook has them, and what the student may see.
 
 ``submission_marks`` reads the counting submission, its latest graded run and the markers' marks
-and penalty decisions, and totals them with ``grader.marks.totals.coursework_total``.
+and penalty decisions, and totals them with ``grader.scoring.totals.coursework_total``.
 ``student_view`` filters that by the visibility table of docs/security.md (a pure function):
 
 | item visibility | before release       | after release                            |
@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from grader.courseworks.models import Coursework
 from grader.marking.service import decisions_in_force, marks_for_submission, penalty_decisions
-from grader.marks.lateness import late_factor
-from grader.marks.totals import CourseworkTotal, coursework_total
+from grader.scoring.lateness import late_factor
+from grader.scoring.totals import CourseworkTotal, coursework_total
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun
 from grader.runs.service import latest_graded_run

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from grader.db.clock import db_now
 from grader.grading.report import GradeReport
-from grader.marks.outcomes import TestResult
+from grader.scoring.outcomes import TestResult
 from grader.runs.models import (
     LIVE_STATUSES,
     GradingRun,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from grader.courseworks.models import Coursework  # noqa: F401  (referenced tables first)
 from grader.db.base import Base
 from grader.db.types import UTCDateTime, utcnow
-from grader.marks.lateness import received_at
+from grader.scoring.lateness import received_at
 from grader.roster.models import Student  # noqa: F401
 from grader.users.models import User  # noqa: F401
 

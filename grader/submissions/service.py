@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from grader.audit.service import record_event
 from grader.courseworks.service import effective_deadline
 from grader.db.clock import db_now
-from grader.marks.lateness import late_minutes
+from grader.scoring.lateness import late_minutes
 from grader.submissions.models import CountingChoice, DuplicateFlag, Submission, SubmissionFile
 
 

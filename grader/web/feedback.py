@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader.marks.module import CourseworkMark, coursework_mark
-from grader.marks.totals import CourseworkTotal
+from grader.scoring.module import CourseworkMark, coursework_mark
+from grader.scoring.totals import CourseworkTotal
 from grader.rubrics.model import Rubric
 
 SECTION = re.compile(r"^(\d+(?:\.\d+)*[a-z]?)\s+(.+)$")

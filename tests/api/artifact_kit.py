@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api_kit import TESTS
 from grader.blobs import BlobStore
 from grader.grading.report import ArtifactFile, GradeReport
-from grader.marks.auto import auto_marks
+from grader.scoring.auto import auto_marks
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run

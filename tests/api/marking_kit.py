@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.grading.report import GradeReport
-from grader.marks.auto import auto_marks
-from grader.marks.outcomes import TestOutcome, TestResult
+from grader.scoring.auto import auto_marks
+from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from grader.audit.models import AuditEvent
 from grader.marking import desk
 from grader.marking.models import ManualMark, MarkChange, PenaltyDecision
-from grader.marks.outcomes import TestOutcome, TestResult
+from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.rubrics.loader import load_coursework
 from grader.submissions.models import CountingChoice
 from grader.users.service import get_user

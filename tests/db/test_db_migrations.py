@@ -12,7 +12,7 @@ from sqlalchemy import Engine, inspect
 from grader.cli import main
 from grader.db.engine import make_engine
 from grader.db.migrate import downgrade, upgrade
-from grader.db.models import metadata
+from grader.tables import metadata
 
 POSTGRES_MAX_IDENTIFIER = 63
 

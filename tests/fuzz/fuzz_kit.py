@@ -24,8 +24,8 @@ from grader.blobs import BlobStore
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import release_coursework
 from grader.grading.report import ArtifactFile, GradeReport
-from grader.marks.auto import auto_marks
-from grader.marks.outcomes import TestOutcome, TestResult
+from grader.scoring.auto import auto_marks
+from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.roster.models import Student
 from grader.rubrics.loader import load_coursework
 from grader.runs.models import GradingRun, RunArtifact, RunKind, RunStatus

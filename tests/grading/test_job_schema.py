@@ -12,7 +12,7 @@ from grader.grading.errors import InfrastructureError
 from grader.grading.job import write_job_file
 from grader.grading.job_schema import ArtifactRecord, JudgedTest, JudgeJob, JudgeResult, read_result, write_model
 from grader.grading.limits import effective_limits
-from grader.marks.outcomes import TestOutcome
+from grader.scoring.outcomes import TestOutcome
 from workers.judge.launcher import SubprocessJudge
 
 

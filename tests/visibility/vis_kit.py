@@ -35,8 +35,8 @@ from sqlalchemy import select
 
 from grader.grading.pipeline import collect_artifacts
 from grader.grading.report import GradeReport
-from grader.marks.auto import auto_marks
-from grader.marks.outcomes import TestOutcome, TestResult
+from grader.scoring.auto import auto_marks
+from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run
 from workers.judge.artifacts import image_png

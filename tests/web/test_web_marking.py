@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from web_kit import grade, notebook, sign_in, upload
 
 from grader.blobs import LocalBlobStore
-from grader.marks.outcomes import TestOutcome, TestResult
+from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.marking.models import MarkChange
 from grader.runs.models import GradingRun
 from grader.submissions.models import Submission

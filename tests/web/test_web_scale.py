@@ -14,7 +14,7 @@ from web_kit import PASSWORD, grade, sign_in, upload
 
 from grader.marking.models import ManualMark
 from grader.marking.scale_models import CommentBankEntry, MarkingAllocation, ModerationPick
-from grader.marks.outcomes import TestOutcome, TestResult
+from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.roster.models import Student
 from grader.submissions.models import Submission
 from grader.users.models import Role

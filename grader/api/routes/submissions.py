@@ -33,8 +33,8 @@ from grader.marking.anonymity import IdentityView, identity_view, rubric_file_na
 from grader.marking.sheet import submission_runs
 from grader.roster.service import student_for_user
 from grader.runs.models import RunKind
+from grader.submissions.quota import RateLimited
 from grader.submissions.flows import (
-    RateLimited,
     UploadTooLarge,
     check_bounds_of,
     queue_grading,

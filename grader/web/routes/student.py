@@ -16,9 +16,9 @@ from grader.courseworks.service import effective_deadline, is_released
 from grader.grading.intake import SubmissionError
 from grader.http.deps import BlobStoreDep, CourseworkRef, SessionDep
 from grader.marking.sheet import marks_of_submission, student_view, submission_marks
-from grader.marks.module import weights_from_rubrics
+from grader.scoring.module import weights_from_rubrics
+from grader.submissions.quota import RateLimited
 from grader.submissions.flows import (
-    RateLimited,
     UploadTooLarge,
     check_bounds_of,
     queue_grading,

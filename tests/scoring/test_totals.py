@@ -2,10 +2,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.marks.auto import auto_marks
-from grader.marks.lateness import ON_TIME, Lateness, late_factor
-from grader.marks.outcomes import TestOutcome, TestResult
-from grader.marks.totals import auto_inputs, coursework_total
+from grader.scoring.auto import auto_marks
+from grader.scoring.lateness import ON_TIME, Lateness, late_factor
+from grader.scoring.outcomes import TestOutcome, TestResult
+from grader.scoring.totals import auto_inputs, coursework_total
 from grader.rubrics.model import LatePolicy
 from marks_factory import AUTO_ITEMS, MARKER_ITEMS, cw_rubric
 

@@ -1,4 +1,4 @@
-"""Every gradebook model, imported so ``Base.metadata`` is complete (Alembic, tests)."""
+"""Every gradebook table, imported so ``Base.metadata`` is complete (Alembic, tests): above the domain, in no package of it."""
 
 from grader.audit.models import AuditEvent
 from grader.courseworks.models import Coursework, DeadlineExtension, Release

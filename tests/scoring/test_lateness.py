@@ -5,7 +5,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from grader.marks.lateness import (
+from grader.scoring.lateness import (
     UTC,
     NonexistentLocalTime,
     assess,

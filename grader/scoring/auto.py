@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from grader.marks.outcomes import (
+from grader.scoring.outcomes import (
     ItemResult,
     ItemStatus,
     Marks,

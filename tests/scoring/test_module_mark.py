@@ -4,7 +4,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from grader.marks.module import Split, coursework_mark, module_mark, weights_from_rubrics
+from grader.scoring.module import Split, coursework_mark, module_mark, weights_from_rubrics
 from marks_factory import cw_rubric
 
 WEIGHTS = {"cw1": 0.4, "cw2": 0.6}

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from grader.marks.lateness import ON_TIME, Lateness
-from grader.marks.outcomes import Marks, PartTotal
+from grader.scoring.lateness import ON_TIME, Lateness
+from grader.scoring.outcomes import Marks, PartTotal
 from grader.rubrics.model import Item, Rubric
 
 EPS = 1e-9

@@ -1,8 +1,8 @@
 import pydantic
 import pytest
 
-from grader.marks.auto import auto_marks
-from grader.marks.outcomes import ItemStatus, TestOutcome, TestResult
+from grader.scoring.auto import auto_marks
+from grader.scoring.outcomes import ItemStatus, TestOutcome, TestResult
 
 from rubric_factory import make_rubric
 
