@@ -37,8 +37,10 @@ MARKER_VAR, RUN_ID = "GRADER_BENCH_RUN_ID", uuid.uuid4().hex
 
 def interrupt_on_sigterm() -> None:
     """SIGTERM unwinds like Ctrl-C, so every ``finally`` (and the ExitStack) runs."""
+
     def _raise(*_: object) -> None:
         raise KeyboardInterrupt
+
     signal.signal(signal.SIGTERM, _raise)
 
 
@@ -74,8 +76,10 @@ def bench_database(name: str) -> Iterator[str]:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except OperationalError as exc:
         admin.dispose()
-        sys.exit(f"the benchmark needs Postgres at {server.render_as_string(hide_password=True)} "
-                 f"(set GRADER_BENCH_DATABASE_URL): {exc.orig}")
+        sys.exit(
+            f"the benchmark needs Postgres at {server.render_as_string(hide_password=True)} "
+            f"(set GRADER_BENCH_DATABASE_URL): {exc.orig}"
+        )
     url = server.set(database=name).render_as_string(hide_password=False)
     try:
         upgrade(url)
@@ -102,8 +106,10 @@ def redis_database(number: int) -> Iterator[str]:
     except redis.exceptions.ConnectionError as exc:
         sys.exit(f"the benchmark needs Redis at {REDIS_BASE} (set GRADER_BENCH_REDIS_URL): {exc}")
     if keys:
-        sys.exit(f"Redis db {number} holds {keys} keys: another run is using it, or a killed run left them "
-                 f"(choose another with --redis-db, or `redis-cli -n {number} flushdb`)")
+        sys.exit(
+            f"Redis db {number} holds {keys} keys: another run is using it, or a killed run left them "
+            f"(choose another with --redis-db, or `redis-cli -n {number} flushdb`)"
+        )
     try:
         yield url
     finally:
@@ -162,12 +168,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def service_env(*, database_url: str, broker_url: str, blob_dir: Path, rubrics_dir: Path,
-                **extra: object) -> dict[str, str]:
+def service_env(
+    *, database_url: str, broker_url: str, blob_dir: Path, rubrics_dir: Path, **extra: object
+) -> dict[str, str]:
     """The environment of the API and the workers: settings come from ``GRADER_*`` variables."""
     env = dict(os.environ)  # the caller's own GRADER_* (runtime, sandbox limits) apply as for the CLI
-    env.update(GRADER_DATABASE_URL=database_url, GRADER_BROKER_URL=broker_url, GRADER_BLOB_DIR=str(blob_dir),
-               GRADER_RUBRICS_DIR=str(rubrics_dir))
+    env.update(
+        GRADER_DATABASE_URL=database_url,
+        GRADER_BROKER_URL=broker_url,
+        GRADER_BLOB_DIR=str(blob_dir),
+        GRADER_RUBRICS_DIR=str(rubrics_dir),
+    )
     env[MARKER_VAR] = RUN_ID
     env.update({f"GRADER_{k.upper()}": str(v) for k, v in extra.items()})
     return env
@@ -189,13 +200,21 @@ class Child:
         return self.proc.poll() is None
 
 
-def spawn(stack: ExitStack, name: str, cmd: list[str], env: dict[str, str], log_path: Path,
-          stop_grace_s: float = 30) -> Child:
+def spawn(
+    stack: ExitStack, name: str, cmd: list[str], env: dict[str, str], log_path: Path, stop_grace_s: float = 30
+) -> Child:
     """Start ``cmd`` in its own process group, output to ``log_path``; stopped when ``stack`` closes
     (``stop``, then ``kill_marked``)."""
     with log_path.open("wb") as out:
-        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     child = Child(name, proc, log_path)
     stack.callback(kill_marked)  # after every stop(): LIFO
     stack.callback(stop, child, stop_grace_s)
@@ -251,8 +270,22 @@ def start_api(stack: ExitStack, env: dict[str, str], tmp: Path, *, workers: int)
 
     port = free_port()
     # `grader serve` takes no --workers: uvicorn needs an import string for that, so ours is this module's.
-    cmd = [str(BIN / "python"), "-m", "uvicorn", "_service:create_api", "--factory", "--host", HOST,
-           "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    cmd = [
+        str(BIN / "python"),
+        "-m",
+        "uvicorn",
+        "_service:create_api",
+        "--factory",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     child = spawn(stack, "the API", cmd, {**env, "PYTHONPATH": str(REPO / "bench")}, tmp / "api.log")
     base = f"http://{HOST}:{port}"
 
@@ -271,8 +304,14 @@ def start_api(stack: ExitStack, env: dict[str, str], tmp: Path, *, workers: int)
 def start_workers(stack: ExitStack, env: dict[str, str], tmp: Path, count: int) -> list[Child]:
     """``count`` ``grader worker`` processes (one job at a time each), returned once all are ready."""
     children = [
-        spawn(stack, f"worker {i}", [str(BIN / "grader"), "worker", "--concurrency", "1"], env,
-              tmp / f"worker{i}.log", stop_grace_s=20)
+        spawn(
+            stack,
+            f"worker {i}",
+            [str(BIN / "grader"), "worker", "--concurrency", "1"],
+            env,
+            tmp / f"worker{i}.log",
+            stop_grace_s=20,
+        )
         for i in range(count)
     ]
 

@@ -46,9 +46,16 @@ def image_heavy_notebook(megabytes: int, seed: int = 0) -> bytes:
     for n in range(max(1, megabytes * 1_000_000 // (per_image * 4 // 3))):
         png = base64.b64encode(rng.randbytes(per_image)).decode()
         cells.append(nbformat.v4.new_markdown_cell(f"### Figure {n}\nThe loss falls, then the test loss rises."))
-        cells.append(nbformat.v4.new_code_cell(f"plt.plot(losses[{n}])\nplt.show()", execution_count=n + 1, outputs=[
-            nbformat.v4.new_output("stream", name="stdout", text=f"epoch {n}: loss {rng.random():.4f}\n" * 20),
-            nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})]))
+        cells.append(
+            nbformat.v4.new_code_cell(
+                f"plt.plot(losses[{n}])\nplt.show()",
+                execution_count=n + 1,
+                outputs=[
+                    nbformat.v4.new_output("stream", name="stdout", text=f"epoch {n}: loss {rng.random():.4f}\n" * 20),
+                    nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}),
+                ],
+            )
+        )
     return nbformat.writes(nbformat.v4.new_notebook(cells=cells)).encode()
 
 
@@ -62,23 +69,25 @@ def populate(url: str, blob_dir: Path, students: int, rendered_key: str) -> tupl
     from grader.grading.report import GradeReport
     from grader.marking.models import MarkKind
     from grader.marking.service import set_mark
-    from grader.scoring.auto import auto_marks
-    from grader.scoring.outcomes import TestOutcome, TestResult
     from grader.roster.models import Student
     from grader.runs.models import GradingRun
     from grader.runs.service import claim_run, complete_run, enqueue_run
+    from grader.scoring.auto import auto_marks
+    from grader.scoring.outcomes import TestOutcome, TestResult
     from grader.settings import Settings
     from grader.submissions.service import record_submission
     from grader.users.models import Role
-    from grader.users.service import create_user
     from grader.users.passwords import set_password
+    from grader.users.service import create_user
 
     settings = Settings(database_url=url, blob_dir=blob_dir, rubrics_dir=REPO / "rubrics")
     engine = make_engine(url)
     sessions = session_factory(engine)
     rubric = load_all(settings)["cw2"].rubric
-    test_ids = sorted({t for i in rubric.items for t in ((i.auto or i.suggest).tests if (i.auto or i.suggest) else [])}
-                      | {t for p in rubric.penalties if p.auto for t in p.auto.tests})
+    test_ids = sorted(
+        {t for i in rubric.items for t in ((i.auto or i.suggest).tests if (i.auto or i.suggest) else [])}
+        | {t for p in rubric.penalties if p.auto for t in p.auto.tests}
+    )
     manual = [i for i in rubric.items if i.kind != "auto"]
     rng = random.Random(1)
     ids = []
@@ -93,23 +102,47 @@ def populate(url: str, blob_dir: Path, students: int, rendered_key: str) -> tupl
         started = time.monotonic()
         for n, student in enumerate(rows):
             sha = f"{n:064x}"
-            sub, _ = record_submission(session=s, coursework_id=cw.id, student_id=student.id, sha256=sha,
-                                       size_bytes=20 << 20, original_filename="cw2.zip", blob_key=sha)
+            sub, _ = record_submission(
+                session=s,
+                coursework_id=cw.id,
+                student_id=student.id,
+                sha256=sha,
+                size_bytes=20 << 20,
+                original_filename="cw2.zip",
+                blob_key=sha,
+            )
             s.commit()
             run = enqueue_run(session=s, submission_id=sub.id, queue="cpu")
             lease = claim_run(session=s, run_id=run.id, worker_id="bench")
-            tests = {t: TestResult(rng.choice([TestOutcome.passed, TestOutcome.failed]), rng.random(), "bench")
-                     for t in test_ids}
-            report = GradeReport(coursework="cw2", status="graded", max_score=rubric.total_points,
-                                 auto_max_score=rubric.auto_max_score, duration_s=30.0, marks=auto_marks(rubric, tests))
+            tests = {
+                t: TestResult(rng.choice([TestOutcome.passed, TestOutcome.failed]), rng.random(), "bench")
+                for t in test_ids
+            }
+            report = GradeReport(
+                coursework="cw2",
+                status="graded",
+                max_score=rubric.total_points,
+                auto_max_score=rubric.auto_max_score,
+                duration_s=30.0,
+                marks=auto_marks(rubric, tests),
+            )
             complete_run(session=s, lease=lease, report=report, tests=tests, log="bench run")
             s.execute(update(GradingRun).where(GradingRun.id == run.id).values(rendered_notebook_key=rendered_key))
             s.commit()
             if n % 2 == 0:  # half the cohort partly hand-marked
                 for item in manual[: len(manual) // 2]:
-                    set_mark(session=s, student_id=student.id, coursework_id=cw.id, item_id=item.id,
-                             score=round(item.points * rng.random(), 1), comment="fine", by_user_id=gta.id,
-                             expected_version=None, submission_id=sub.id, kind=MarkKind.manual)
+                    set_mark(
+                        session=s,
+                        student_id=student.id,
+                        coursework_id=cw.id,
+                        item_id=item.id,
+                        score=round(item.points * rng.random(), 1),
+                        comment="fine",
+                        by_user_id=gta.id,
+                        expected_version=None,
+                        submission_id=sub.id,
+                        kind=MarkKind.manual,
+                    )
             ids.append(str(sub.id))
             if (n + 1) % 100 == 0:
                 log(f"  {n + 1} graded submissions ({time.monotonic() - started:.0f}s)")
@@ -147,13 +180,15 @@ def main() -> int:
 
     from fastapi.testclient import TestClient
 
-    from grader.server import create_app
     from grader.blobs import LocalBlobStore
-    from grader.settings import Settings
     from grader.notebooks.render import render_notebook
+    from grader.server import create_app
+    from grader.settings import Settings
 
-    with tempfile.TemporaryDirectory(prefix="grader-bench-dash-") as tmp, \
-            bench_database(f"grader_bench_dash_{os.getpid()}") as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="grader-bench-dash-") as tmp,
+        bench_database(f"grader_bench_dash_{os.getpid()}") as url,
+    ):
         blob_dir = Path(tmp) / "blobs"
         notebook = image_heavy_notebook(args.notebook_mb)
         t0 = time.perf_counter()
@@ -164,13 +199,21 @@ def main() -> int:
         log(f"populating {args.students} graded CW2 submissions ...")
         ids, _ = populate(url, blob_dir, args.students, key)
 
-        settings = Settings(database_url=url, blob_dir=blob_dir, rubrics_dir=REPO / "rubrics",
-                            broker_url="filesystem://", broker_dir=Path(tmp) / "broker")
+        settings = Settings(
+            database_url=url,
+            blob_dir=blob_dir,
+            rubrics_dir=REPO / "rubrics",
+            broker_url="filesystem://",
+            broker_dir=Path(tmp) / "broker",
+        )
         with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
             form = client.get("/login")
             token = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-            signed = client.post("/login", data={"username": "bench-gta", "password": "bench password 1",
-                                                 "csrf_token": token, "next": "/"}, follow_redirects=False)
+            signed = client.post(
+                "/login",
+                data={"username": "bench-gta", "password": "bench password 1", "csrf_token": token, "next": "/"},
+                follow_redirects=False,
+            )
             assert signed.status_code == 303, signed.text
             rng = random.Random(2)
             pages = {
@@ -184,19 +227,31 @@ def main() -> int:
                 times = []
                 for _ in range(args.requests):
                     times += timed(client, path(), 1)
-                results[name] = {"p50_ms": round(statistics.median(times), 1), "p99_ms": round(pct(times, 0.99), 1),
-                                 "max_ms": round(max(times), 1), "requests": len(times)}
+                results[name] = {
+                    "p50_ms": round(statistics.median(times), 1),
+                    "p99_ms": round(pct(times, 0.99), 1),
+                    "max_ms": round(max(times), 1),
+                    "requests": len(times),
+                }
             run_id = client.get(f"/staff/submissions/{ids[0]}").text.split("/staff/runs/", 1)[1].split("/", 1)[0]
             nb_times = timed(client, f"/staff/runs/{run_id}/notebook", max(3, args.requests // 10))
-            results["rendered notebook (stream)"] = {"p50_ms": round(statistics.median(nb_times), 1),
-                                                     "p99_ms": round(pct(nb_times, 0.99), 1),
-                                                     "max_ms": round(max(nb_times), 1), "requests": len(nb_times)}
+            results["rendered notebook (stream)"] = {
+                "p50_ms": round(statistics.median(nb_times), 1),
+                "p99_ms": round(pct(nb_times, 0.99), 1),
+                "max_ms": round(max(nb_times), 1),
+                "requests": len(nb_times),
+            }
 
     print(f"\n{'page':28} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}   target {TARGET_MS:.0f} ms")
     for name, r in results.items():
         print(f"{name:28} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['max_ms']:8.1f}")
-    summary = {"students": args.students, "notebook_mb": round(len(notebook) / 1e6, 1),
-               "render_once_s": round(render_s, 2), "target_ms": TARGET_MS, "pages": results}
+    summary = {
+        "students": args.students,
+        "notebook_mb": round(len(notebook) / 1e6, 1),
+        "render_once_s": round(render_s, 2),
+        "target_ms": TARGET_MS,
+        "pages": results,
+    }
     print(json.dumps(summary))
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)

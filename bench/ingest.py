@@ -65,7 +65,8 @@ def write_rubric(root: Path, max_mb: int) -> Path:
     folder = root / COURSEWORK
     (folder / "hidden").mkdir(parents=True)
     (folder / "hidden" / "test_bench.py").write_text("def test_nothing():\n    pass\n")
-    (folder / "rubric.yaml").write_text(textwrap.dedent(f"""\
+    (folder / "rubric.yaml").write_text(
+        textwrap.dedent(f"""\
         coursework: {COURSEWORK}
         title: "Ingest benchmark"
         weight: 0.4
@@ -75,7 +76,8 @@ def write_rubric(root: Path, max_mb: int) -> Path:
         parts: [{{id: p1, title: One, points: 1}}]
         items:
           - {{id: one, part: p1, title: One, points: 1, auto: {{tests: ["test_bench.py::test_nothing"]}}}}
-        """))
+        """)
+    )
     return root
 
 
@@ -114,7 +116,7 @@ def write_zip(path: Path, notebook: bytes, size_mb: float, index: int, block: by
             written, chunk_no = 0, 0
             while written < model_bytes:
                 chunk = struct.pack(">QQ", index, chunk_no) + block[16:]
-                chunk = chunk[:model_bytes - written]
+                chunk = chunk[: model_bytes - written]
                 out.write(chunk)
                 written += len(chunk)
                 chunk_no += 1
@@ -157,8 +159,14 @@ def run_load(jobs: list[dict], base: str, args: dict, tmp: str, result_path: str
             data = variant(template, f"n{job['index']}")
             sha, size, content = hashlib.sha256(data).hexdigest(), len(data), data
             name, mime = NOTEBOOK, "application/x-ipynb+json"
-        record = {**{k: job[k] for k in ("kind", "index", "key")}, "sent_sha256": sha, "sent_size": size,
-                  "status": None, "error": None, "receipt": None}
+        record = {
+            **{k: job[k] for k in ("kind", "index", "key")},
+            "sent_sha256": sha,
+            "sent_size": size,
+            "status": None,
+            "error": None,
+            "receipt": None,
+        }
         headers = {"Authorization": f"Bearer {job['token']}", "Idempotency-Key": job["key"]}
         record["start"] = time.perf_counter()
         try:
@@ -176,8 +184,10 @@ def run_load(jobs: list[dict], base: str, args: dict, tmp: str, result_path: str
                 content.close()  # type: ignore[attr-defined]
         return record
 
-    with httpx.Client(limits=limits, timeout=timeout) as client, \
-            ThreadPoolExecutor(max_workers=args["concurrency"]) as pool:
+    with (
+        httpx.Client(limits=limits, timeout=timeout) as client,
+        ThreadPoolExecutor(max_workers=args["concurrency"]) as pool,
+    ):
         records = list(pool.map(upload, jobs))
     Path(result_path).write_text(json.dumps({"prepare_s": prepare_s, "records": records}))
 
@@ -203,14 +213,16 @@ def generate_load(stack: ExitStack, jobs: list[dict], base: str, args: argparse.
     result = tmp / "load.json"
     (tmp / "load").mkdir()
     options = {k: getattr(args, k) for k in ("notebook_mb", "zip_mb", "concurrency", "request_timeout_s")}
-    proc = ctx.Process(target=run_load, args=(jobs, base, options, str(tmp / "load"), str(result)),
-                       name="load-generator")
+    proc = ctx.Process(
+        target=run_load, args=(jobs, base, options, str(tmp / "load"), str(result)), name="load-generator"
+    )
     proc.start()
 
     def _stop() -> None:
         if proc.is_alive():
             proc.terminate()
         proc.join()
+
     stack.callback(_stop)
     proc.join()
     if proc.exitcode != 0 or not result.is_file():
@@ -250,7 +262,7 @@ def verify(url: str, blob_dir: Path, records: list[dict]) -> dict:
     with ThreadPoolExecutor(max_workers=2) as pool:  # hashing releases the GIL
         blobs = list(pool.map(lambda r: blob_hash(r["receipt"]["sha256"]), ok))
     lost = []
-    for r, blob in zip(ok, blobs):
+    for r, blob in zip(ok, blobs, strict=True):
         receipt = r["receipt"]
         row = rows.get(uuid.UUID(receipt["id"]))
         same = (receipt["sha256"], receipt["size_bytes"]) == (r["sent_sha256"], r["sent_size"])
@@ -260,8 +272,12 @@ def verify(url: str, blob_dir: Path, records: list[dict]) -> dict:
             lost.append({"key": r["key"], "receipt_matches_sent": same, "row": row_ok, "blob": blob_ok})
     stored_failures = [r["key"] for r in failed if r["key"] in by_key or store.exists(r["sent_sha256"])]
     receipt_ids = {uuid.UUID(r["receipt"]["id"]) for r in ok}
-    return {"lost": lost, "stored_failures": stored_failures, "rows": len(rows),
-            "rows_without_receipt": len(set(rows) - receipt_ids)}
+    return {
+        "lost": lost,
+        "stored_failures": stored_failures,
+        "rows": len(rows),
+        "rows_without_receipt": len(set(rows) - receipt_ids),
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -272,8 +288,9 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def summarise(records: list[dict], checked: dict, args: argparse.Namespace, prepare_s: float,
-              wakeups: int | None) -> dict:
+def summarise(
+    records: list[dict], checked: dict, args: argparse.Namespace, prepare_s: float, wakeups: int | None
+) -> dict:
     rush_s = max(r["end"] for r in records) - min(r["start"] for r in records)
     kinds = {}
     for kind in ("notebook", "zip", "all"):
@@ -282,9 +299,13 @@ def summarise(records: list[dict], checked: dict, args: argparse.Namespace, prep
         lat = sorted(r["end"] - r["start"] for r in ok)
         nbytes = sum(r["sent_size"] for r in ok)
         kinds[kind] = {
-            "sent": len(mine), "stored": len(ok), "errors": len(mine) - len(ok),
-            "uploads_per_s": round(len(ok) / rush_s, 2), "mb_per_s": round(nbytes / MiB / rush_s, 2),
-            "p50_s": round(percentile(lat, 50), 3), "p99_s": round(percentile(lat, 99), 3),
+            "sent": len(mine),
+            "stored": len(ok),
+            "errors": len(mine) - len(ok),
+            "uploads_per_s": round(len(ok) / rush_s, 2),
+            "mb_per_s": round(nbytes / MiB / rush_s, 2),
+            "p50_s": round(percentile(lat, 50), 3),
+            "p99_s": round(percentile(lat, 99), 3),
             "max_s": round(lat[-1], 3) if lat else None,
         }
     statuses: dict[str, int] = {}
@@ -292,25 +313,42 @@ def summarise(records: list[dict], checked: dict, args: argparse.Namespace, prep
         key = str(r["status"]) if r["status"] is not None else "no reply"
         statuses[key] = statuses.get(key, 0) + 1
     return {
-        "students": args.students, "uploads_each": args.uploads_each, "zips": args.zips,
-        "notebook_mb": args.notebook_mb, "zip_mb": args.zip_mb, "concurrency": args.concurrency,
-        "api_workers": args.api_workers, "server": f"uvicorn --workers {args.api_workers}",
-        "prepare_s": round(prepare_s, 1), "rush_s": round(rush_s, 2), "by_kind": kinds, "statuses": statuses,
-        "lost": len(checked["lost"]), "lost_detail": checked["lost"][:10],
-        "stored_failures": len(checked["stored_failures"]), "rows": checked["rows"],
-        "rows_without_receipt": checked["rows_without_receipt"], "wakeups_in_redis": wakeups,
+        "students": args.students,
+        "uploads_each": args.uploads_each,
+        "zips": args.zips,
+        "notebook_mb": args.notebook_mb,
+        "zip_mb": args.zip_mb,
+        "concurrency": args.concurrency,
+        "api_workers": args.api_workers,
+        "server": f"uvicorn --workers {args.api_workers}",
+        "prepare_s": round(prepare_s, 1),
+        "rush_s": round(rush_s, 2),
+        "by_kind": kinds,
+        "statuses": statuses,
+        "lost": len(checked["lost"]),
+        "lost_detail": checked["lost"][:10],
+        "stored_failures": len(checked["stored_failures"]),
+        "rows": checked["rows"],
+        "rows_without_receipt": checked["rows_without_receipt"],
+        "wakeups_in_redis": wakeups,
         "error_samples": sorted({str(r["error"])[:160] for r in records if r["error"]})[:5],
     }
 
 
 def print_table(result: dict) -> None:
-    print(f"{'kind':<9} {'sent':>5} {'stored':>6} {'errors':>6} {'uploads/s':>9} {'MB/s':>7} "
-          f"{'p50 s':>7} {'p99 s':>7} {'max s':>7}")
+    print(
+        f"{'kind':<9} {'sent':>5} {'stored':>6} {'errors':>6} {'uploads/s':>9} {'MB/s':>7} "
+        f"{'p50 s':>7} {'p99 s':>7} {'max s':>7}"
+    )
     for kind, k in result["by_kind"].items():
-        print(f"{kind:<9} {k['sent']:>5} {k['stored']:>6} {k['errors']:>6} {k['uploads_per_s']:>9} "
-              f"{k['mb_per_s']:>7} {k['p50_s']:>7} {k['p99_s']:>7} {str(k['max_s']):>7}")
-    print(f"rush {result['rush_s']}s over {result['concurrency']} connections, {result['server']}; "
-          f"lost {result['lost']}, failed-but-stored {result['stored_failures']}, statuses {result['statuses']}")
+        print(
+            f"{kind:<9} {k['sent']:>5} {k['stored']:>6} {k['errors']:>6} {k['uploads_per_s']:>9} "
+            f"{k['mb_per_s']:>7} {k['p50_s']:>7} {k['p99_s']:>7} {str(k['max_s']):>7}"
+        )
+    print(
+        f"rush {result['rush_s']}s over {result['concurrency']} connections, {result['server']}; "
+        f"lost {result['lost']}, failed-but-stored {result['stored_failures']}, statuses {result['statuses']}"
+    )
 
 
 def count_wakeups(redis_url: str) -> int | None:
@@ -338,8 +376,12 @@ def main() -> int:
     parser.add_argument("--request-timeout-s", type=float, default=900)
     parser.add_argument("--keep-tmp", action="store_true", help="keep the temp folder (logs, blobs) for a look")
     args = parser.parse_args()
-    if min(args.students, args.uploads_each, args.concurrency, args.api_workers) < 1 or args.zips < 0 \
-            or args.notebook_mb <= 0 or args.zip_mb <= 0:
+    if (
+        min(args.students, args.uploads_each, args.concurrency, args.api_workers) < 1
+        or args.zips < 0
+        or args.notebook_mb <= 0
+        or args.zip_mb <= 0
+    ):
         parser.error("counts must be at least 1 (--zips at least 0) and sizes positive")
     interrupt_on_sigterm()
 
@@ -355,9 +397,15 @@ def main() -> int:
         log(f"adding {args.students + args.zips} students with tokens...")
         tokens_nb = add_students(url, args.students, "nb")
         tokens_zip = add_students(url, args.zips, "zip")
-        env = service_env(database_url=url, broker_url=redis_url, blob_dir=tmp / "blobs", rubrics_dir=rubrics,
-                          upload_max_mb=int(biggest_mb) + 20, submissions_per_hour=args.uploads_each + 1000,
-                          execution__max_notebook_mb=max(100, int(args.notebook_mb) + 10))
+        env = service_env(
+            database_url=url,
+            broker_url=redis_url,
+            blob_dir=tmp / "blobs",
+            rubrics_dir=rubrics,
+            upload_max_mb=int(biggest_mb) + 20,
+            submissions_per_hour=args.uploads_each + 1000,
+            execution__max_notebook_mb=max(100, int(args.notebook_mb) + 10),
+        )
         base = start_api(stack, env, tmp, workers=args.api_workers)
         log(f"API up at {base} (uvicorn --workers {args.api_workers}); starting the load generator")
         jobs = plan(tokens_nb, tokens_zip, args.uploads_each)
@@ -374,8 +422,10 @@ def main() -> int:
     (out / "ingest.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
     if result["lost"] or result["stored_failures"]:
-        print(f"FAILED: {result['lost']} receipts lost, {result['stored_failures']} failed uploads stored",
-              file=sys.stderr)
+        print(
+            f"FAILED: {result['lost']} receipts lost, {result['stored_failures']} failed uploads stored",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

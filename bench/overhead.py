@@ -45,8 +45,17 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
 
 
 def nbconvert(notebook: Path, out_dir: Path) -> list[str]:
-    return [str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--output-dir", str(out_dir),
-            "--ExecutePreprocessor.timeout=600", str(notebook)]
+    return [
+        str(BIN / "jupyter"),
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        "--output-dir",
+        str(out_dir),
+        "--ExecutePreprocessor.timeout=600",
+        str(notebook),
+    ]
 
 
 def grade(notebook: Path, coursework: str, backend: str | None = None) -> list[str]:
@@ -58,7 +67,8 @@ def one_cell_coursework(root: Path) -> Path:
     """A minimal coursework: one code cell, one hidden test that calls into the kernel once."""
     cw = root / "bench1"
     (cw / "hidden").mkdir(parents=True)
-    (cw / "rubric.yaml").write_text(textwrap.dedent("""\
+    (cw / "rubric.yaml").write_text(
+        textwrap.dedent("""\
         coursework: bench1
         title: One cell
         weight: 0.4
@@ -68,11 +78,14 @@ def one_cell_coursework(root: Path) -> Path:
         parts: [{id: "1", title: One, points: 1}]
         items:
           - {id: add, part: "1", title: Add one, points: 1, auto: {tests: ["test_one.py::test_add"]}}
-        """))
-    (cw / "hidden" / "test_one.py").write_text(textwrap.dedent("""\
+        """)
+    )
+    (cw / "hidden" / "test_one.py").write_text(
+        textwrap.dedent("""\
         def test_add(student):
             assert student.run("y = add_one(x)", inputs={"x": 1}, outputs=["y"])["y"] == 2
-        """))
+        """)
+    )
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("def add_one(x):\n    return x + 1")])
     nbformat.write(nb, cw / "bench1.ipynb")
     return cw / "bench1.ipynb"
@@ -87,8 +100,10 @@ def compare_backends(one: Path, out_dir: Path, backends: list[str], runs: int) -
         samples["nbconvert_one"].append(timed(nbconvert(one, out_dir), PINNED))
         for backend in backends:
             samples[backend].append(timed(grade(one, "bench1", backend)))
-        print(f"backends run {i + 1}/{runs}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in samples.items()),
-              file=sys.stderr)
+        print(
+            f"backends run {i + 1}/{runs}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in samples.items()),
+            file=sys.stderr,
+        )
     med = {k: median_of(v) for k, v in samples.items()}
     report: dict[str, object] = {
         "runs": runs,
@@ -114,8 +129,9 @@ def main() -> None:
     backends = [b for b in args.backends.split(",") if b]
 
     solution = REPO / "rubrics" / "cw1" / "solution.ipynb"
-    times: dict[str, list[float]] = {k: [] for k in
-                                     ("grade", "nbconvert_pinned", "nbconvert", "grade_one", "nbconvert_one")}
+    times: dict[str, list[float]] = {
+        k: [] for k in ("grade", "nbconvert_pinned", "nbconvert", "grade_one", "nbconvert_one")
+    }
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         one = one_cell_coursework(tmp_path / "rubrics")
@@ -127,8 +143,9 @@ def main() -> None:
             times["nbconvert"].append(timed(nbconvert(solution, tmp_path)))
             times["nbconvert_one"].append(timed(nbconvert(one, tmp_path), PINNED))
             times["grade_one"].append(timed(grade(one, "bench1")))
-            print(f"run {i + 1}/{args.runs}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()),
-                  file=sys.stderr)
+            print(
+                f"run {i + 1}/{args.runs}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), file=sys.stderr
+            )
         per_backend = compare_backends(one, tmp_path, backends, args.backend_runs)
 
     med = {k: median_of(v) for k, v in times.items()}

@@ -51,8 +51,13 @@ from _service import (
 COURSEWORK = "cw1"
 # Variants whose score is exact whatever the judge's seed (no accuracy band in doubt), and quick:
 # no timeouts. The reference solution comes first.
-VARIANTS = ("colab_correct", "conv_ignores_stride", "maxpool_default_stride_one", "bn_batch_stats_in_eval",
-            "conv_uses_library")
+VARIANTS = (
+    "colab_correct",
+    "conv_ignores_stride",
+    "maxpool_default_stride_one",
+    "bn_batch_stats_in_eval",
+    "conv_uses_library",
+)
 DONE = ("graded", "error", "cancelled")
 
 
@@ -84,15 +89,27 @@ def grade_cli(paths: list[Path]) -> tuple[float, list[dict]]:
     start = time.monotonic()
     for path in paths:
         t0 = time.monotonic()
-        proc = subprocess.run([str(BIN / "grader"), "grade", str(path), "--coursework", COURSEWORK, "--json"],
-                              capture_output=True, text=True, cwd=REPO)
+        proc = subprocess.run(
+            [str(BIN / "grader"), "grade", str(path), "--coursework", COURSEWORK, "--json"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        )
         try:
             report = json.loads(proc.stdout)
         except json.JSONDecodeError:
-            raise RuntimeError(f"grader grade {path.name} exited {proc.returncode} without JSON:\n"
-                               f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}") from None
-        reports.append({"status": report["status"], "score": report["score"], "error": report.get("error"),
-                        "seconds": round(time.monotonic() - t0, 2)})
+            raise RuntimeError(
+                f"grader grade {path.name} exited {proc.returncode} without JSON:\n"
+                f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+            ) from None
+        reports.append(
+            {
+                "status": report["status"],
+                "score": report["score"],
+                "error": report.get("error"),
+                "seconds": round(time.monotonic() - t0, 2),
+            }
+        )
         log(f"cli: {path.name}: {report['status']} {report['score']} in {reports[-1]['seconds']}s")
     return time.monotonic() - start, reports
 
@@ -109,11 +126,13 @@ def grade_service(url: str, base: str, tokens: list[str], paths: list[Path], tim
     start = time.monotonic()
     ids: list[uuid.UUID] = []
     with httpx.Client(timeout=300) as client:
-        for path, token in zip(paths, tokens):
+        for path, token in zip(paths, tokens, strict=True):
             with path.open("rb") as fh:
-                response = client.post(f"{base}/api/v1/courseworks/{COURSEWORK}/submissions",
-                                       headers={"Authorization": f"Bearer {token}"},
-                                       files={"file": (path.name, fh, "application/x-ipynb+json")})
+                response = client.post(
+                    f"{base}/api/v1/courseworks/{COURSEWORK}/submissions",
+                    headers={"Authorization": f"Bearer {token}"},
+                    files={"file": (path.name, fh, "application/x-ipynb+json")},
+                )
             if response.status_code != 201:
                 raise RuntimeError(f"upload of {path.name} refused: {response.status_code} {response.text[:300]}")
             ids.append(uuid.UUID(response.json()["id"]))
@@ -126,8 +145,11 @@ def grade_service(url: str, base: str, tokens: list[str], paths: list[Path], tim
         while True:
             with sessions() as session:
                 # The latest full run of each submission: a retried run supersedes its predecessor.
-                rows = session.scalars(select(GradingRun).where(
-                    GradingRun.submission_id.in_(ids), GradingRun.kind == RunKind.full).order_by(GradingRun.id))
+                rows = session.scalars(
+                    select(GradingRun)
+                    .where(GradingRun.submission_id.in_(ids), GradingRun.kind == RunKind.full)
+                    .order_by(GradingRun.id)
+                )
                 runs = {r.submission_id: r for r in rows}
             finished = [r for r in runs.values() if r.status.value in DONE]
             if len(finished) == len(ids):
@@ -141,19 +163,44 @@ def grade_service(url: str, base: str, tokens: list[str], paths: list[Path], tim
         last = max(r.finished_at for r in runs.values())
     finally:
         engine.dispose()
-    return {"wall_s": wall_s, "uploaded_s": uploaded_s, "db_span_s": (last - first).total_seconds(),
-            "runs": [{"status": runs[i].status.value, "score": runs[i].score, "error": runs[i].error,
-                      "attempt": runs[i].attempt, "seconds": runs[i].duration_s} for i in ids]}
+    return {
+        "wall_s": wall_s,
+        "uploaded_s": uploaded_s,
+        "db_span_s": (last - first).total_seconds(),
+        "runs": [
+            {
+                "status": runs[i].status.value,
+                "score": runs[i].score,
+                "error": runs[i].error,
+                "attempt": runs[i].attempt,
+                "seconds": runs[i].duration_s,
+            }
+            for i in ids
+        ],
+    }
 
 
 def compare(paths: list[Path], cli: list[dict], api: list[dict]) -> list[dict]:
     rows = []
-    for path, c, a in zip(paths, cli, api):
-        same = (c["status"] == a["status"] == "graded" and c["score"] is not None and a["score"] is not None
-                and abs(c["score"] - a["score"]) <= 0.01)
-        rows.append({"file": path.name, "cli_status": c["status"], "cli_score": c["score"],
-                     "api_status": a["status"], "api_score": a["score"], "same": same,
-                     "cli_s": c["seconds"], "api_run_s": round(a["seconds"], 2) if a["seconds"] else None})
+    for path, c, a in zip(paths, cli, api, strict=True):
+        same = (
+            c["status"] == a["status"] == "graded"
+            and c["score"] is not None
+            and a["score"] is not None
+            and abs(c["score"] - a["score"]) <= 0.01
+        )
+        rows.append(
+            {
+                "file": path.name,
+                "cli_status": c["status"],
+                "cli_score": c["score"],
+                "api_status": a["status"],
+                "api_score": a["score"],
+                "same": same,
+                "cli_s": c["seconds"],
+                "api_run_s": round(a["seconds"], 2) if a["seconds"] else None,
+            }
+        )
     return rows
 
 
@@ -186,8 +233,14 @@ def main() -> int:
         # the end with whatever a killed job left there.
         jobs = Path(tempfile.mkdtemp(prefix="grader-bench-jobs-", dir="/var/tmp"))
         stack.callback(shutil.rmtree, jobs, ignore_errors=True)
-        env = service_env(database_url=url, broker_url=broker, blob_dir=tmp / "blobs", rubrics_dir=rubrics,
-                          submissions_per_hour=1000, jobs_dir=jobs)
+        env = service_env(
+            database_url=url,
+            broker_url=broker,
+            blob_dir=tmp / "blobs",
+            rubrics_dir=rubrics,
+            submissions_per_hour=1000,
+            jobs_dir=jobs,
+        )
         base = start_api(stack, env, tmp, workers=args.api_workers)
         start_workers(stack, env, tmp, args.workers)
         log(f"service: API at {base}, {args.workers} workers ready; uploading {len(paths)} submissions...")
@@ -197,20 +250,30 @@ def main() -> int:
     n = len(paths)
     cli_rate, api_rate = n / cli_s * 60, n / api["wall_s"] * 60
     result = {
-        "submissions": n, "workers": args.workers, "api_workers": args.api_workers,
-        "cli_total_s": round(cli_s, 2), "cli_per_min": round(cli_rate, 3),
-        "service_wall_s": round(api["wall_s"], 2), "service_per_min": round(api_rate, 3),
-        "service_upload_s": round(api["uploaded_s"], 2), "service_db_span_s": round(api["db_span_s"], 2),
+        "submissions": n,
+        "workers": args.workers,
+        "api_workers": args.api_workers,
+        "cli_total_s": round(cli_s, 2),
+        "cli_per_min": round(cli_rate, 3),
+        "service_wall_s": round(api["wall_s"], 2),
+        "service_per_min": round(api_rate, 3),
+        "service_upload_s": round(api["uploaded_s"], 2),
+        "service_db_span_s": round(api["db_span_s"], 2),
         "ratio_service_vs_cli": round(api_rate / cli_rate, 3),
-        "scores_match": all(r["same"] for r in rows), "per_submission": rows,
+        "scores_match": all(r["same"] for r in rows),
+        "per_submission": rows,
     }
     width = max(len(r["file"]) for r in rows)
     print(f"{'submission'.ljust(width)}  {'cli':>14}  {'service':>14}  same")
     for r in rows:
-        print(f"{r['file'].ljust(width)}  {r['cli_status'][:6]:>6} {r['cli_score']!s:>7}  "
-              f"{r['api_status'][:6]:>6} {r['api_score']!s:>7}  {'yes' if r['same'] else 'NO'}")
-    print(f"`grader grade` one by one: {n} in {cli_s:.1f}s = {cli_rate:.2f}/min; service with {args.workers} "
-          f"workers: {n} in {api['wall_s']:.1f}s = {api_rate:.2f}/min; ratio {api_rate / cli_rate:.2f}")
+        print(
+            f"{r['file'].ljust(width)}  {r['cli_status'][:6]:>6} {r['cli_score']!s:>7}  "
+            f"{r['api_status'][:6]:>6} {r['api_score']!s:>7}  {'yes' if r['same'] else 'NO'}"
+        )
+    print(
+        f"`grader grade` one by one: {n} in {cli_s:.1f}s = {cli_rate:.2f}/min; service with {args.workers} "
+        f"workers: {n} in {api['wall_s']:.1f}s = {api_rate:.2f}/min; ratio {api_rate / cli_rate:.2f}"
+    )
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "throughput.json").write_text(json.dumps(result, indent=2))

@@ -40,10 +40,15 @@ def _coursework(name: str):
 @click.option("--backend", type=click.Choice(["bwrap", "docker"]), default=None, help="sandbox backend")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @click.option("--seed", type=int, default=None, help="fix the judge's random draws (reproduce a run)")
-@click.option("--artifacts-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="write the PNGs the hidden tests draw (for markers) into this folder")
-def grade(path: Path, coursework: str, backend: str | None, as_json: bool, seed: int | None,
-          artifacts_dir: Path | None) -> None:
+@click.option(
+    "--artifacts-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="write the PNGs the hidden tests draw (for markers) into this folder",
+)
+def grade(
+    path: Path, coursework: str, backend: str | None, as_json: bool, seed: int | None, artifacts_dir: Path | None
+) -> None:
     """Grade one submission (a .ipynb, or a .zip with the notebook and model files)."""
     cw = _coursework(coursework)
     if artifacts_dir is not None:  # before grading: a folder we cannot write is a usage error, not a lost run
@@ -53,8 +58,9 @@ def grade(path: Path, coursework: str, backend: str | None, as_json: bool, seed:
             raise click.UsageError(f"--artifacts-dir {artifacts_dir}: {exc.strerror or exc}") from None
         if not os.access(artifacts_dir, os.W_OK | os.X_OK):
             raise click.UsageError(f"--artifacts-dir {artifacts_dir}: not writable")
-    report = grade_submission(path, cw, get_settings(), judge=SubprocessJudge(), backend=backend, seed=seed,
-                              artifacts_dir=artifacts_dir)
+    report = grade_submission(
+        path, cw, get_settings(), judge=SubprocessJudge(), backend=backend, seed=seed, artifacts_dir=artifacts_dir
+    )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
@@ -108,25 +114,34 @@ def serve(host: str | None, port: int | None) -> None:
     from workers.dispatch import CeleryRunQueue  # Celery itself loads on the first wake-up
 
     settings = get_settings()
-    uvicorn.run(create_app(settings, run_queue=CeleryRunQueue(settings)), host=host or settings.host,
-                port=port or settings.port)
+    uvicorn.run(
+        create_app(settings, run_queue=CeleryRunQueue(settings)), host=host or settings.host, port=port or settings.port
+    )
 
 
 @main.command()
 @click.option("--host", default=None, help="default: settings.host")
 @click.option("--port", type=int, default=None, help="default: settings.port")
-@click.option("--demo/--no-demo", default=True, show_default=True,
-              help="demo accounts (a lecturer, a GTA, two students on the roster) with fresh tokens each start")
-@click.option("--stop-timeout", type=click.FloatRange(min=0), default=30, show_default=True,
-              help="seconds a stopping worker may spend finishing its job before it is killed")
+@click.option(
+    "--demo/--no-demo",
+    default=True,
+    show_default=True,
+    help="demo accounts (a lecturer, a GTA, two students on the roster) with fresh tokens each start",
+)
+@click.option(
+    "--stop-timeout",
+    type=click.FloatRange(min=0),
+    default=30,
+    show_default=True,
+    help="seconds a stopping worker may spend finishing its job before it is killed",
+)
 def up(host: str | None, port: int | None, demo: bool, stop_timeout: float) -> None:
     """Start the whole service on this machine: migrate the gradebook, load every coursework, make the
     demo accounts, start a worker and the API, and print how to use them. Ctrl-C stops it all."""
     from grader.embedded.up import StartError, run_service
 
     try:
-        code = run_service(get_settings(), host=host, port=port, demo=demo, stop_timeout_s=stop_timeout,
-                           out=click.echo)
+        code = run_service(get_settings(), host=host, port=port, demo=demo, stop_timeout_s=stop_timeout, out=click.echo)
     except StartError as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(code)
@@ -134,8 +149,13 @@ def up(host: str | None, port: int | None, demo: bool, stop_timeout: float) -> N
 
 @main.command("export")
 @click.argument("coursework")
-@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
-              help="write the CSV here (default: standard output)")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="write the CSV here (default: standard output)",
+)
 def export(coursework: str, out: Path | None) -> None:
     """A coursework's marks as CSV: the same file as GET /api/v1/courseworks/{cw}/export.csv."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -148,12 +168,16 @@ def export(coursework: str, out: Path | None) -> None:
         with _sessions()() as session:
             row = coursework_by_code(session=session, code=coursework)
             if row is None:
-                raise click.UsageError(f"coursework {coursework!r} is not in the gradebook yet; "
-                                       "it is added when the service starts (`grader up` or `grader serve`)")
+                raise click.UsageError(
+                    f"coursework {coursework!r} is not in the gradebook yet; "
+                    "it is added when the service starts (`grader up` or `grader serve`)"
+                )
             data = coursework_csv(session=session, rubric=files.rubric, coursework=row).encode()
     except (OperationalError, ProgrammingError) as exc:
-        raise click.ClickException(f"cannot read the gradebook at {_safe_url(get_settings().database_url)} "
-                                   f"(migrated? `grader db upgrade`): {exc.orig}") from None
+        raise click.ClickException(
+            f"cannot read the gradebook at {_safe_url(get_settings().database_url)} "
+            f"(migrated? `grader db upgrade`): {exc.orig}"
+        ) from None
     if out is None:
         click.echo(data, nl=False)  # bytes: written as they are (CRLF kept, as the API sends them)
     else:
@@ -174,8 +198,9 @@ def users() -> None:
 @click.option("--role", required=True, type=click.Choice(["student", "gta", "lecturer", "service"]))
 @click.option("--name", default=None, help="display name (default: the username)")
 @click.option("--email", default=None)
-@click.option("--external-id", default=None,
-              help="students: the course system's id; links (or adds) their roster entry")
+@click.option(
+    "--external-id", default=None, help="students: the course system's id; links (or adds) their roster entry"
+)
 def users_add(username: str, role: str, name: str | None, email: str | None, external_id: str | None) -> None:
     """Add an account."""
     from sqlalchemy import select
@@ -209,8 +234,8 @@ def users_add(username: str, role: str, name: str | None, email: str | None, ext
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input (scripts)")
 def users_passwd(username: str, password_stdin: bool) -> None:
     """Set an account's dashboard password (asked for twice, never echoed)."""
-    from grader.users.service import get_user
     from grader.users.passwords import PasswordRejected, set_password
+    from grader.users.service import get_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -236,13 +261,21 @@ def token() -> None:
 
 @token.command("create")
 @click.argument("username")
-@click.option("--scope", "scopes", multiple=True,
-              help="repeatable: submit, read, mark, release, roster, export (default: every scope)")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="repeatable: submit, read, mark, release, roster, export (default: every scope)",
+)
 @click.option("--name", default="cli", show_default=True, help="what the token is for")
-@click.option("--view", type=click.Choice(["student", "staff"]), default=None,
-              help="service accounts: 'student' (the default) reads every mark as the student concerned would "
-                   "see it, before release too; 'staff' reads everything, like a lecturer. Students' tokens are "
-                   "always 'student', GTAs' and lecturers' always 'staff'.")
+@click.option(
+    "--view",
+    type=click.Choice(["student", "staff"]),
+    default=None,
+    help="service accounts: 'student' (the default) reads every mark as the student concerned would "
+    "see it, before release too; 'staff' reads everything, like a lecturer. Students' tokens are "
+    "always 'student', GTAs' and lecturers' always 'staff'.",
+)
 def token_create(username: str, scopes: tuple[str, ...], name: str, view: str | None) -> None:
     """Create an API token and print it once (only its hash is kept)."""
     from grader.users.service import ALL_SCOPES, create_token, get_user
@@ -252,13 +285,15 @@ def token_create(username: str, scopes: tuple[str, ...], name: str, view: str | 
         if user is None:
             raise click.UsageError(f"no user {username!r}")
         try:
-            secret, row = create_token(session=session, user=user, name=name, scopes=scopes or (ALL_SCOPES,),
-                                       view=view)
+            secret, row = create_token(session=session, user=user, name=name, scopes=scopes or (ALL_SCOPES,), view=view)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
     click.echo(secret)
-    click.echo(f"token {row.id} for {username} (scopes: {', '.join(row.scopes)}; view: {row.view.value}); "
-               "it is shown only once.", err=True)
+    click.echo(
+        f"token {row.id} for {username} (scopes: {', '.join(row.scopes)}; view: {row.view.value}); "
+        "it is shown only once.",
+        err=True,
+    )
 
 
 @main.group()
@@ -282,8 +317,14 @@ def _duration(ctx, param, value: str) -> float:
 
 
 @blobs.command("gc")
-@click.option("--older-than", "older_than", default="24h", show_default=True, callback=_duration,
-              help="grace period: only blobs last stored longer ago than this (s, m, h or d)")
+@click.option(
+    "--older-than",
+    "older_than",
+    default="24h",
+    show_default=True,
+    callback=_duration,
+    help="grace period: only blobs last stored longer ago than this (s, m, h or d)",
+)
 @click.option("--dry-run", is_flag=True, help="list the orphans, delete nothing")
 def blobs_gc(older_than: float, dry_run: bool) -> None:
     """Delete stored files that no submission or grading run references (orphans of failed uploads)."""
@@ -299,13 +340,18 @@ def blobs_gc(older_than: float, dry_run: bool) -> None:
         with _sessions()() as session:
             report = collect_orphans(store, session, dt.timedelta(seconds=older_than), dry_run=dry_run)
     except (OperationalError, ProgrammingError) as exc:  # deleting nothing without the references
-        raise click.ClickException(f"cannot read the gradebook at {_safe_url(get_settings().database_url)} "
-                                   f"(migrated? `grader db upgrade`): {exc.orig}") from None
+        raise click.ClickException(
+            f"cannot read the gradebook at {_safe_url(get_settings().database_url)} "
+            f"(migrated? `grader db upgrade`): {exc.orig}"
+        ) from None
     verb = "would remove" if dry_run else "removed"
     for key in report.removed:
         click.echo(f"{verb} {key}")
-    click.echo(f"{verb} {len(report.removed)} orphaned blobs; kept {report.referenced} referenced and "
-               f"{report.young} stored within the grace period", err=True)
+    click.echo(
+        f"{verb} {len(report.removed)} orphaned blobs; kept {report.referenced} referenced and "
+        f"{report.young} stored within the grace period",
+        err=True,
+    )
 
 
 def _sessions():
@@ -321,22 +367,38 @@ def _safe_url(url: str) -> str:
 
 
 @main.command()
-@click.option("--queues", "-Q", default=None,
-              help="broker queues to serve, comma-separated (default: precheck + GRADER_WORKER_QUEUES)")
+@click.option(
+    "--queues",
+    "-Q",
+    default=None,
+    help="broker queues to serve, comma-separated (default: precheck + GRADER_WORKER_QUEUES)",
+)
 @click.option("--concurrency", "-c", type=int, default=1, show_default=True, help="jobs graded at once")
-@click.option("--sweep/--no-sweep", default=True, show_default=True,
-              help="also run the sweeper (expired leases, lost wake-ups) in this worker")
+@click.option(
+    "--sweep/--no-sweep",
+    default=True,
+    show_default=True,
+    help="also run the sweeper (expired leases, lost wake-ups) in this worker",
+)
 @click.option("--loglevel", default="INFO", show_default=True)
-@click.option("--gpu-device", default=None,
-              help="pin this gpu-queue worker to one GPU or MIG slice (index or UUID; default queues: gpu). "
-                   "Run one worker per GPU / MIG slice.")
+@click.option(
+    "--gpu-device",
+    default=None,
+    help="pin this gpu-queue worker to one GPU or MIG slice (index or UUID; default queues: gpu). "
+    "Run one worker per GPU / MIG slice.",
+)
 def worker(queues: str | None, concurrency: int, sweep: bool, loglevel: str, gpu_device: str | None) -> None:
     """Start a Celery worker that grades queued runs (SIGTERM: finish the job in hand, then stop)."""
     from workers.worker import run_worker  # Celery only loads for this command
 
     settings = get_settings()
-    names = [q.strip() for q in queues.split(",") if q.strip()] if queues else \
-        ["gpu"] if gpu_device is not None else ["precheck", *settings.worker_queues]
+    names = (
+        [q.strip() for q in queues.split(",") if q.strip()]
+        if queues
+        else ["gpu"]
+        if gpu_device is not None
+        else ["precheck", *settings.worker_queues]
+    )
     if gpu_device is not None:
         settings = _pin_gpu(settings, gpu_device, names, concurrency)
     sys.exit(run_worker(settings, names, concurrency=concurrency, sweep=sweep, loglevel=loglevel))

@@ -19,8 +19,13 @@ from grader.web import app as web_app
 UPLOAD_PATHS = api_app.UPLOAD_PATHS + web_app.UPLOAD_PATHS
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None, blobs: BlobStore | None = None,
-               run_queue: RunQueue | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    blobs: BlobStore | None = None,
+    run_queue: RunQueue | None = None,
+) -> FastAPI:
     app = api_app.create_app(settings, engine=engine, blobs=blobs, run_queue=run_queue, upload_paths=UPLOAD_PATHS)
     web_app.mount_web(app)  # the dashboard's pages, at /
     return app

@@ -67,8 +67,9 @@ class RenderLimits(BaseModel):
 
 class Settings(BaseSettings):
     # hide_input_in_errors: a refused secret is never echoed into a log.
-    model_config = SettingsConfigDict(env_prefix="GRADER_", env_nested_delimiter="__", extra="ignore",
-                                      hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        env_prefix="GRADER_", env_nested_delimiter="__", extra="ignore", hide_input_in_errors=True
+    )
 
     rubrics_dir: Path = Field(REPO_ROOT / "rubrics", description="one folder per coursework")
     hidden_root: Path | None = Field(
@@ -95,25 +96,33 @@ class Settings(BaseSettings):
     worker_queues: list[str] = Field(default_factory=lambda: ["cpu"], description="queues this worker serves")
     lease_s: int = Field(RUN_LEASE_S, ge=10, description="a grading run's lease; heartbeats renew it every lease_s/3")
     max_attempts: int = Field(
-        RUN_MAX_ATTEMPTS, ge=1, description="infrastructure failures retried up to this many attempts")
+        RUN_MAX_ATTEMPTS, ge=1, description="infrastructure failures retried up to this many attempts"
+    )
     sweep_interval_s: int = Field(30, ge=1, description="how often expired leases and lost wake-ups are swept")
     upload_max_mb: int = Field(200, ge=1, description="largest upload accepted by the API")
     request_max_kb: int = Field(1024, ge=1, description="largest request body of every route but the uploads")
     submissions_per_hour: int = Field(
-        30, ge=1, description="upload attempts (refused ones too) one student may make per coursework in any hour")
+        30, ge=1, description="upload attempts (refused ones too) one student may make per coursework in any hour"
+    )
     upload_check_cpu_s: int = Field(30, ge=1, description="CPU seconds the check of one upload may use")
     upload_check_timeout_s: float = Field(120, gt=0, description="wall-clock limit on the check of one upload")
     upload_check_memory_mb: int = Field(4096, ge=256, description="address space of the process checking an upload")
     login_window_minutes: int = Field(15, ge=1, description="failed sign-ins are counted over this sliding window")
     login_failures_per_account: int = Field(
-        10, ge=1, description="failed sign-ins to one username within the window before it is throttled")
+        10, ge=1, description="failed sign-ins to one username within the window before it is throttled"
+    )
     login_failures_per_address: int = Field(
-        100, ge=1, description="failed sign-ins from one client address (a lab behind NAT is one) within the "
-        "window before it is throttled")
+        100,
+        ge=1,
+        description="failed sign-ins from one client address (a lab behind NAT is one) within the "
+        "window before it is throttled",
+    )
     login_hashes_at_once: int = Field(
-        4, ge=1, description="password checks (argon2, 64 MiB each) one API process runs at the same time")
+        4, ge=1, description="password checks (argon2, 64 MiB each) one API process runs at the same time"
+    )
     login_hash_wait_s: float = Field(
-        5, ge=0, description="how long a sign-in waits for a free password check before the reply is 503")
+        5, ge=0, description="how long a sign-in waits for a free password check before the reply is 503"
+    )
     public_url: str = Field("http://127.0.0.1:8000", description="where the service is reached")
     sandbox_backend: str = Field("bwrap", description="bwrap or docker")
     bwrap_path: Path = Field(Path("/usr/bin/bwrap"))
@@ -121,38 +130,46 @@ class Settings(BaseSettings):
         "grader-sandbox:latest", description="the docker backend's image (scripts/build_sandbox_image.sh)"
     )
     gpu_device: str | None = Field(
-        None, description="the one GPU (index, GPU-uuid or MIG-uuid) a gpu-queue worker owns; "
-        "default: the worker's CUDA_VISIBLE_DEVICES, else the machine's only GPU"
+        None,
+        description="the one GPU (index, GPU-uuid or MIG-uuid) a gpu-queue worker owns; "
+        "default: the worker's CUDA_VISIBLE_DEVICES, else the machine's only GPU",
     )
     gpu_memory_fraction: float = Field(
         0.95, gt=0, le=1, description="torch's per-process GPU memory cap in gpu jobs: a courtesy, not a limit"
     )
     gpu_dev_root: Path = Field(Path("/dev"), description="where the NVIDIA device nodes are (tests: a fake tree)")
-    state_dir: Path = Field(REPO_ROOT / "var" / "state", description="worker state that outlives a job "
-                            "(a GPU taken out of service leaves a marker here)")
+    state_dir: Path = Field(
+        REPO_ROOT / "var" / "state",
+        description="worker state that outlives a job (a GPU taken out of service leaves a marker here)",
+    )
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     execution: ExecutionLimits = Field(default_factory=ExecutionLimits)
     render: RenderLimits = Field(default_factory=RenderLimits)
     secret_key: str | None = Field(
-        None, description="the service's own secret: at least 32 random characters, never a placeholder "
-        "(`grader up` makes one in state_dir); webhooks use each endpoint's own secret"
+        None,
+        description="the service's own secret: at least 32 random characters, never a placeholder "
+        "(`grader up` makes one in state_dir); webhooks use each endpoint's own secret",
     )
     dev_mode: bool = Field(False, description="a development machine: a placeholder secret_key is allowed")
     web_session_idle_minutes: int = Field(120, ge=1, description="a dashboard session unused this long ends")
     web_session_max_hours: int = Field(12, ge=1, description="a dashboard session ends this long after sign-in")
     webhook_timeout_s: float = Field(
-        WEBHOOK_TIMEOUT_S, gt=0, le=60, description="one webhook POST: connect, send, answer")
+        WEBHOOK_TIMEOUT_S, gt=0, le=60, description="one webhook POST: connect, send, answer"
+    )
     webhook_max_attempts: int = Field(
-        WEBHOOK_MAX_ATTEMPTS, ge=1, description="webhook attempts (30 s doubling, 1 h cap) before failed")
+        WEBHOOK_MAX_ATTEMPTS, ge=1, description="webhook attempts (30 s doubling, 1 h cap) before failed"
+    )
     webhook_allowed_hosts: list[str] = Field(
-        default_factory=list, description="webhook hosts (exactly as written in the URL) that may be internal "
-        "addresses: loopback, private, link-local, the database's or broker's own. Default: none may")
+        default_factory=list,
+        description="webhook hosts (exactly as written in the URL) that may be internal "
+        "addresses: loopback, private, link-local, the database's or broker's own. Default: none may",
+    )
     metrics_token: SecretStr | None = Field(
-        None, description="a bearer token that may read /metrics (besides staff API tokens)")
+        None, description="a bearer token that may read /metrics (besides staff API tokens)"
+    )
     metrics_public: bool = Field(False, description="serve /metrics to anyone, without a token")
     host: str = Field("127.0.0.1", description="where `grader serve` listens")
     port: int = Field(8000, ge=1, le=65535, description="the port `grader serve` listens on")
-
 
     @model_validator(mode="after")
     def _no_placeholder_secret(self) -> Settings:
@@ -162,16 +179,34 @@ class Settings(BaseSettings):
                 f"GRADER_SECRET_KEY {problem}: refusing to start. Set it to at least {MIN_SECRET_CHARS} random "
                 "characters, e.g. the output of `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`, "
                 "or leave it unset (`grader up` then makes and keeps one); only on a development machine, "
-                "GRADER_DEV_MODE=1 allows a placeholder.")
+                "GRADER_DEV_MODE=1 allows a placeholder."
+            )
         return self
 
 
 MIN_SECRET_CHARS = 32
 # Values seen in examples, defaults and docs: a secret anyone can read is no secret.
-PLACEHOLDER_SECRETS = frozenset({
-    "dev-only-secret", "changeme", "change-me", "change_me", "changethis", "secret", "secret-key", "secret_key",
-    "your-secret-key", "please-change-me", "insecure", "development", "dev", "test", "password", "default", "...",
-})
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "dev-only-secret",
+        "changeme",
+        "change-me",
+        "change_me",
+        "changethis",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "your-secret-key",
+        "please-change-me",
+        "insecure",
+        "development",
+        "dev",
+        "test",
+        "password",
+        "default",
+        "...",
+    }
+)
 
 
 PLACEHOLDER_WORDS = re.compile(r"change.?(me|this)|replace.?me|your.?secret|dev.?only", re.IGNORECASE)

@@ -1,4 +1,7 @@
-"""Every gradebook table, imported so ``Base.metadata`` is complete (Alembic, tests): above the domain, in no package of it."""
+"""Every gradebook table, imported so ``Base.metadata`` is complete (Alembic, tests).
+
+It sits above the domain, in no package of it: only migrations/env.py and the tests import it.
+"""
 
 from grader.audit.models import AuditEvent
 from grader.courseworks.models import Coursework, DeadlineExtension, Release
@@ -24,11 +27,36 @@ from grader.webhooks.models import WebhookDelivery, WebhookEndpoint
 metadata = Base.metadata
 
 __all__ = [
-    "ApiToken", "AuditEvent", "CandidatePseudonym", "CommentBankEntry", "CountingChoice", "Coursework",
-    "DeadlineExtension", "DuplicateFlag",
-    "GradingRun", "ManualMark", "MarkChange", "MarkingAllocation", "MarkingSettings", "ModerationPick",
-    "ModerationSample", "PenaltyDecision", "Release", "RunArtifact", "RunItemScore", "RunPenalty",
-    "RunTestResult", "SignInFailure", "Student", "Submission", "SubmissionFile", "UploadAttempt", "UploadQuota",
-    "User", "WebSession", "WebhookDelivery", "WebhookEndpoint",
+    "ApiToken",
+    "AuditEvent",
+    "CandidatePseudonym",
+    "CommentBankEntry",
+    "CountingChoice",
+    "Coursework",
+    "DeadlineExtension",
+    "DuplicateFlag",
+    "GradingRun",
+    "ManualMark",
+    "MarkChange",
+    "MarkingAllocation",
+    "MarkingSettings",
+    "ModerationPick",
+    "ModerationSample",
+    "PenaltyDecision",
+    "Release",
+    "RunArtifact",
+    "RunItemScore",
+    "RunPenalty",
+    "RunTestResult",
+    "SignInFailure",
+    "Student",
+    "Submission",
+    "SubmissionFile",
+    "UploadAttempt",
+    "UploadQuota",
+    "User",
+    "WebSession",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

@@ -13,8 +13,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 from grader.db.engine import make_engine
-from grader.tables import metadata
 from grader.db.types import UTCDateTime
+from grader.tables import metadata
 
 config = context.config
 

@@ -15,8 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 import nbformat  # noqa: E402
-
 from cw1_submissions import SUBMISSIONS  # noqa: E402
+
 from grader.grading.pipeline import grade_submission  # noqa: E402
 from grader.rubrics.loader import load_coursework  # noqa: E402
 from grader.settings import get_settings  # noqa: E402
@@ -38,7 +38,7 @@ def main() -> int:
             reports = list(pool.map(lambda s: grade_submission(s[1], cw, settings, judge=SubprocessJudge()), samples))
     width = max(len(s[0]) for s in samples)
     print(f"{'submission'.ljust(width)}  auto score        expected  status")
-    for (name, _, want), report in zip(samples, reports):
+    for (name, _, want), report in zip(samples, reports, strict=True):
         got = f"{report.score:g}/{report.auto_max_score:g}"
         status = report.status if report.status == "graded" else f"error: {report.error}"
         print(f"{name.ljust(width)}  {got.ljust(16)}  {want.ljust(8)}  {status}  [{report.duration_s:.0f}s]")

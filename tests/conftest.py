@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from recorded_wakeups import Woken
 from sample_grades import once_per_run
 
@@ -27,8 +26,8 @@ def graded_cw1(tmp_path_factory: pytest.TempPathFactory) -> Callable:
     """graded_cw1(name, cw1, settings) -> the GradeReport of ``cw1_submissions.SUBMISSIONS[name]`` on
     ``settings.sandbox_backend``, graded once per test run whoever asks first."""
     import nbformat
-
     from cw1_submissions import SUBMISSIONS
+
     from grader.grading.pipeline import grade_submission
     from workers.judge.launcher import SubprocessJudge
 
@@ -48,6 +47,7 @@ def graded_cw2(tmp_path_factory: pytest.TempPathFactory) -> Callable:
     """graded_cw2(name, cw2, settings) -> (GradeReport, whether a model file ran code on the host) of
     ``cw2_submissions.SUBMISSIONS[name]`` on ``settings.sandbox_backend``, graded once per test run."""
     from cw2_submissions import SUBMISSIONS, pickle_marker
+
     from grader.grading.pipeline import grade_submission
     from workers.judge.launcher import SubprocessJudge
 

@@ -31,7 +31,7 @@ def _patch_headers(data: bytes, name: str, patch) -> bytes:
     for signature, name_at, fields_at in ((LOCAL, 30, 6), (CENTRAL, 46, 8)):
         at = out.find(signature)
         while at != -1:
-            if out[at + name_at:at + name_at + len(raw)] == raw:
+            if out[at + name_at : at + name_at + len(raw)] == raw:
                 patch(out, at + fields_at, signature == CENTRAL)
             at = out.find(signature, at + 4)
     return bytes(out)
@@ -39,36 +39,46 @@ def _patch_headers(data: bytes, name: str, patch) -> bytes:
 
 def with_flag(data: bytes, name: str, flag: int) -> bytes:
     """Set general-purpose ``flag`` bits of ``name`` (0x1: encrypted)."""
+
     def patch(buf, at, _):
         (flags,) = struct.unpack_from("<H", buf, at)
         struct.pack_into("<H", buf, at, flags | flag)
+
     return _patch_headers(data, name, patch)
 
 
 def with_method(data: bytes, name: str, method: int) -> bytes:
     """Claim ``name`` is compressed with ``method`` (9: Deflate64, 98: PPMd, 77: none known)."""
+
     def patch(buf, at, _):
         struct.pack_into("<H", buf, at + 2, method)
+
     return _patch_headers(data, name, patch)
 
 
 def with_crc(data: bytes, name: str, crc: int) -> bytes:
     """Give ``name`` a wrong CRC-32 (the bytes themselves intact)."""
+
     def patch(buf, at, _):
         struct.pack_into("<I", buf, at + 8, crc)
+
     return _patch_headers(data, name, patch)
 
 
 def with_sizes(data: bytes, name: str, uncompressed: int) -> bytes:
     """Claim ``name`` unpacks to ``uncompressed`` bytes (a bomb that lies about its size)."""
+
     def patch(buf, at, _):
         struct.pack_into("<I", buf, at + 16, uncompressed)
+
     return _patch_headers(data, name, patch)
 
 
 def truncated_member(data: bytes, name: str) -> bytes:
     """Claim twice the compressed bytes ``name`` has: reading it runs into the next header."""
+
     def patch(buf, at, _):
         (size,) = struct.unpack_from("<I", buf, at + 12)
         struct.pack_into("<I", buf, at + 12, size * 2 + 64)
+
     return _patch_headers(data, name, patch)

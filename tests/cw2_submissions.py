@@ -34,8 +34,8 @@ from pathlib import Path
 
 import nbformat
 from nbformat import v4
-
-from notebook_edits import cell as _cell, sub as _sub
+from notebook_edits import cell as _cell
+from notebook_edits import sub as _sub
 
 REPO = Path(__file__).resolve().parent.parent
 CW2 = REPO / "rubrics" / "cw2"
@@ -47,8 +47,20 @@ VAE_FILE, G_FILE, D_FILE = "VAE_model.pth", "GAN_G_model.pth", "GAN_D_model.pth"
 MODEL_FILES = (VAE_FILE, G_FILE, D_FILE)
 
 AUTO_MAX = 28.0
-AUTO_ITEMS = ["vae_layers", "vae_cnn", "vae_batchnorm_dropout", "vae_encode", "vae_logvar", "vae_reparametrize",
-              "vae_forward", "loss_kl", "loss_beta", "vae_reconstruction", "gan_generator", "gan_discriminator"]
+AUTO_ITEMS = [
+    "vae_layers",
+    "vae_cnn",
+    "vae_batchnorm_dropout",
+    "vae_encode",
+    "vae_logvar",
+    "vae_reparametrize",
+    "vae_forward",
+    "loss_kl",
+    "loss_beta",
+    "vae_reconstruction",
+    "gan_generator",
+    "gan_discriminator",
+]
 
 
 def _train_reference():
@@ -103,8 +115,6 @@ def _write(folder: Path, files: dict[str, bytes | nbformat.NotebookNode], zip_na
     return path
 
 
-
-
 def _state_dict_bytes(state: dict) -> bytes:
     import torch
 
@@ -130,9 +140,12 @@ def _retrain(nb: nbformat.NotebookNode, parts: tuple[str, ...]) -> dict[str, byt
 # Colab: the notebook as run and saved there
 
 
-PNG_1PX = base64.b64encode(bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c63f8ffff3f0005fe02fea7d6a4b20000000049454e44ae426082")).decode()
+PNG_1PX = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c63f8ffff3f0005fe02fea7d6a4b20000000049454e44ae426082"
+    )
+).decode()
 
 
 def _stream(text: str) -> nbformat.NotebookNode:
@@ -141,32 +154,59 @@ def _stream(text: str) -> nbformat.NotebookNode:
 
 def colab(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     nb = copy.deepcopy(nb)
-    drive = v4.new_code_cell("from google.colab import drive\ndrive.mount('/content/drive')", id="colab-drive",
-                             execution_count=1, outputs=[_stream("Mounted at /content/drive\n")])
+    drive = v4.new_code_cell(
+        "from google.colab import drive\ndrive.mount('/content/drive')",
+        id="colab-drive",
+        execution_count=1,
+        outputs=[_stream("Mounted at /content/drive\n")],
+    )
     nb.cells.insert(next(i for i, c in enumerate(nb.cells) if c.get("id") == "imports"), drive)
-    _sub(nb, "imports", "# given\n", "# given\n!pip install -q torchsummary\n%matplotlib inline\nimport torchvision\n"
-                                     "from torchvision.utils import make_grid, save_image\n")
-    _sub(nb, "imports", "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')",
-         "device = torch.device('cuda')")
+    _sub(
+        nb,
+        "imports",
+        "# given\n",
+        "# given\n!pip install -q torchsummary\n%matplotlib inline\nimport torchvision\n"
+        "from torchvision.utils import make_grid, save_image\n",
+    )
+    _sub(
+        nb,
+        "imports",
+        "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')",
+        "device = torch.device('cuda')",
+    )
     _sub(nb, "train-vae", "vae = VAE().to(device)", "vae = VAE().cuda()")
-    _sub(nb, "train-vae", "torch.save(vae.state_dict(), 'VAE_model.pth')",
-         "torch.save(vae.state_dict(), '/content/drive/MyDrive/DL/cw2/VAE_model.pth')")
+    _sub(
+        nb,
+        "train-vae",
+        "torch.save(vae.state_dict(), 'VAE_model.pth')",
+        "torch.save(vae.state_dict(), '/content/drive/MyDrive/DL/cw2/VAE_model.pth')",
+    )
     _sub(nb, "train-gan", "G = Generator().to(device)", "G = Generator().cuda()")
     _sub(nb, "train-gan", "D = Discriminator().to(device)", "D = Discriminator().cuda()")
-    _sub(nb, "train-gan", "torch.save(G.state_dict(), 'GAN_G_model.pth')",
-         "torch.save(G.state_dict(), '/content/drive/MyDrive/DL/cw2/GAN_G_model.pth')")
-    _sub(nb, "train-gan", "torch.save(D.state_dict(), 'GAN_D_model.pth')",
-         "torch.save(D.state_dict(), '/content/drive/MyDrive/DL/cw2/GAN_D_model.pth')\n"
-         "save_image(G(fixed_noise.cuda()) * 0.5 + 0.5, '/content/drive/MyDrive/DL/cw2/samples.png', nrow=10)")
+    _sub(
+        nb,
+        "train-gan",
+        "torch.save(G.state_dict(), 'GAN_G_model.pth')",
+        "torch.save(G.state_dict(), '/content/drive/MyDrive/DL/cw2/GAN_G_model.pth')",
+    )
+    _sub(
+        nb,
+        "train-gan",
+        "torch.save(D.state_dict(), 'GAN_D_model.pth')",
+        "torch.save(D.state_dict(), '/content/drive/MyDrive/DL/cw2/GAN_D_model.pth')\n"
+        "save_image(G(fixed_noise.cuda()) * 0.5 + 0.5, '/content/drive/MyDrive/DL/cw2/samples.png', nrow=10)",
+    )
     _cell(nb, "imports").outputs = [_stream("device: cuda\n")]
     _cell(nb, "train-vae").outputs = [_stream("epoch  30  train loss 24.39  test loss 24.55\n")]
-    _cell(nb, "gan-samples").outputs = [v4.new_output("display_data", data={"image/png": PNG_1PX,
-                                                                             "text/plain": "<Figure size 500x500>"})]
+    _cell(nb, "gan-samples").outputs = [
+        v4.new_output("display_data", data={"image/png": PNG_1PX, "text/plain": "<Figure size 500x500>"})
+    ]
     ta = v4.new_code_cell(
         "# TA test cell (as given on Colab)\n"
         "vae_ta = VAE().cuda()\n"
         "vae_ta.load_state_dict(torch.load('/content/drive/MyDrive/DL/cw2/VAE_model.pth'))\n",
-        id="colab-ta")
+        id="colab-ta",
+    )
     nb.cells.append(ta)
     for n, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
         cell.execution_count = n + 1
@@ -179,7 +219,7 @@ def colab(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 # The variants
 
 
-MLP_VAE = '''
+MLP_VAE = """
 class VAE(nn.Module):
     def __init__(self, latent_dim=LATENT_DIM):
         super().__init__()
@@ -204,7 +244,7 @@ class VAE(nn.Module):
     def forward(self, x):
         mu, logvar = self.encode(x)
         return self.decode(self.reparametrize(mu, logvar)), mu, logvar
-'''.strip("\n")
+""".strip("\n")
 
 
 def mlp_vae(nb):
@@ -212,26 +252,44 @@ def mlp_vae(nb):
 
 
 def variance_not_logvar(nb):
-    _sub(nb, "vae", "self.fc_logvar = nn.Linear(32 * 4 * 4, latent_dim)",
-         "self.fc_var = nn.Linear(32 * 4 * 4, latent_dim)")
+    _sub(
+        nb,
+        "vae",
+        "self.fc_logvar = nn.Linear(32 * 4 * 4, latent_dim)",
+        "self.fc_var = nn.Linear(32 * 4 * 4, latent_dim)",
+    )
     _sub(nb, "vae", "return self.fc_mu(h), self.fc_logvar(h)", "return self.fc_mu(h), torch.exp(self.fc_var(h))")
-    _sub(nb, "vae", """    def reparametrize(self, mu, logvar):
-        std = torch.exp(0.5 * logvar)""", """    def reparametrize(self, mu, var):
-        std = torch.sqrt(var)""")
-    _sub(nb, "vae", """        mu, logvar = self.encode(x)
+    _sub(
+        nb,
+        "vae",
+        """    def reparametrize(self, mu, logvar):
+        std = torch.exp(0.5 * logvar)""",
+        """    def reparametrize(self, mu, var):
+        std = torch.sqrt(var)""",
+    )
+    _sub(
+        nb,
+        "vae",
+        """        mu, logvar = self.encode(x)
         z = self.reparametrize(mu, logvar)
-        return self.decode(z), mu, logvar""", """        mu, var = self.encode(x)
+        return self.decode(z), mu, logvar""",
+        """        mu, var = self.encode(x)
         z = self.reparametrize(mu, var)
-        return self.decode(z), mu, var""")
-    _cell(nb, "loss").source = '''def loss_function_VAE(recon_x, x, mu, var, beta):
+        return self.decode(z), mu, var""",
+    )
+    _cell(nb, "loss").source = """def loss_function_VAE(recon_x, x, mu, var, beta):
     bce = F.binary_cross_entropy(recon_x, x, reduction='sum')
     kld = -0.5 * torch.sum(1 + torch.log(var) - mu.pow(2) - var)
-    return bce + beta * kld'''
+    return bce + beta * kld"""
 
 
 def wrong_kl_sign(nb):
-    _sub(nb, "loss", "kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())",
-         "kld = 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())")
+    _sub(
+        nb,
+        "loss",
+        "kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())",
+        "kld = 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())",
+    )
 
 
 OVERSIZED_EPOCHS = 5  # the oversized generator trains briefly: only its size is marked
@@ -274,8 +332,13 @@ def _all_passed(**changes: str) -> dict[str, str]:
     return items
 
 
-def _from_solution(edit=None, retrain: tuple[str, ...] = (), models: Callable[[dict], dict] | None = None,
-                   style: Callable | None = None, layout: Callable[[dict], dict] | None = None):
+def _from_solution(
+    edit=None,
+    retrain: tuple[str, ...] = (),
+    models: Callable[[dict], dict] | None = None,
+    style: Callable | None = None,
+    layout: Callable[[dict], dict] | None = None,
+):
     def build(folder: Path) -> Path:
         members = _members(SOLUTION_ZIP)
         nb = _notebook(members)
@@ -310,8 +373,11 @@ def _traced(files: dict) -> dict:
     nb = _notebook(_members(SOLUTION_ZIP))
     ns = _train_reference().run_cells(nb, _train_reference().DEFINITIONS)
     out = dict(files)
-    examples = ((VAE_FILE, "VAE", torch.rand(2, 1, 8, 8)), (G_FILE, "Generator", torch.randn(2, 16, 1, 1)),
-                (D_FILE, "Discriminator", torch.rand(2, 1, 8, 8)))
+    examples = (
+        (VAE_FILE, "VAE", torch.rand(2, 1, 8, 8)),
+        (G_FILE, "Generator", torch.randn(2, 16, 1, 1)),
+        (D_FILE, "Discriminator", torch.rand(2, 1, 8, 8)),
+    )
     for name, cls, example in examples:
         model = ns[cls]()
         model.load_state_dict(_load_state(files[name]))
@@ -340,8 +406,10 @@ def _collapsed(files: dict) -> dict:
 
 
 def _lfs_pointer(files: dict) -> dict:
-    pointer = (b"version https://git-lfs.github.com/spec/v1\n"
-               b"oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 128113\n")
+    pointer = (
+        b"version https://git-lfs.github.com/spec/v1\n"
+        b"oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 128113\n"
+    )
     return {**files, VAE_FILE: pointer}
 
 
@@ -361,82 +429,157 @@ def _hostile_pickle(files: dict) -> dict:
 def build_samples() -> dict[str, Sample]:
     subs: dict[str, Sample] = {}
 
-    subs["correct"] = Sample(_copy(SOLUTION_ZIP), Expected(
-        score=28.0, items=_all_passed(), suggested=10.0,
-        why="the reference: every auto item; its samples are diverse and close to real digits"))
+    subs["correct"] = Sample(
+        _copy(SOLUTION_ZIP),
+        Expected(
+            score=28.0,
+            items=_all_passed(),
+            suggested=10.0,
+            why="the reference: every auto item; its samples are diverse and close to real digits",
+        ),
+    )
 
-    subs["torchscript"] = Sample(_copy(TORCHSCRIPT_ZIP), Expected(
-        score=28.0, items=_all_passed(), suggested=10.0,
-        why="the reference saved with torch.jit.save(torch.jit.script(...)): the models load with "
-            "torch.jit.load in the student's kernel and mark the same"))
+    subs["torchscript"] = Sample(
+        _copy(TORCHSCRIPT_ZIP),
+        Expected(
+            score=28.0,
+            items=_all_passed(),
+            suggested=10.0,
+            why="the reference saved with torch.jit.save(torch.jit.script(...)): the models load with "
+            "torch.jit.load in the student's kernel and mark the same",
+        ),
+    )
 
-    subs["torchscript_traced"] = Sample(_from_solution(models=_traced), Expected(
-        score=28.0, items=_all_passed(), suggested=10.0,
-        why="the reference saved with torch.jit.trace: the files have forward() only, so the judge copies "
-            "their weights into the notebook's classes, which mark the same"))
+    subs["torchscript_traced"] = Sample(
+        _from_solution(models=_traced),
+        Expected(
+            score=28.0,
+            items=_all_passed(),
+            suggested=10.0,
+            why="the reference saved with torch.jit.trace: the files have forward() only, so the judge copies "
+            "their weights into the notebook's classes, which mark the same",
+        ),
+    )
 
-    subs["colab"] = Sample(_from_solution(style=colab, layout=_colab_layout), Expected(
-        score=28.0, items=_all_passed(), suggested=10.0,
-        why="the reference as run on Colab: drive mount, !pip, %matplotlib, torchvision imports (not in the "
+    subs["colab"] = Sample(
+        _from_solution(style=colab, layout=_colab_layout),
+        Expected(
+            score=28.0,
+            items=_all_passed(),
+            suggested=10.0,
+            why="the reference as run on Colab: drive mount, !pip, %matplotlib, torchvision imports (not in the "
             "runtime: those statements fail alone), cuda without fallback, .cuda(), /content paths, an "
             "embedded image, a TA cell loading from Drive; the notebook renamed and the models in a folder "
-            "of the zip. Definitions mode skips the training and saving; every auto item"))
+            "of the zip. Definitions mode skips the training and saving; every auto item",
+        ),
+    )
 
-    subs["mlp_vae"] = Sample(_from_solution(mlp_vae, retrain=("vae",)), Expected(
-        score=24.0, items=_all_passed(vae_cnn="failed", vae_batchnorm_dropout="failed"),
-        item_scores={"vae_cnn": 0.0, "vae_batchnorm_dropout": 0.0, "vae_reconstruction": 2.0},
-        why="an MLP-only VAE without batch norm or dropout, retrained: no convolutions (3) and no "
-            "normalisation (1); it reconstructs about as well as the CNN (top band). 28 - 3 - 1 = 24"))
+    subs["mlp_vae"] = Sample(
+        _from_solution(mlp_vae, retrain=("vae",)),
+        Expected(
+            score=24.0,
+            items=_all_passed(vae_cnn="failed", vae_batchnorm_dropout="failed"),
+            item_scores={"vae_cnn": 0.0, "vae_batchnorm_dropout": 0.0, "vae_reconstruction": 2.0},
+            why="an MLP-only VAE without batch norm or dropout, retrained: no convolutions (3) and no "
+            "normalisation (1); it reconstructs about as well as the CNN (top band). 28 - 3 - 1 = 24",
+        ),
+    )
 
-    subs["variance_not_logvar"] = Sample(_from_solution(variance_not_logvar, models=_rename_var), Expected(
-        score=27.0, items=_all_passed(vae_logvar="failed"), item_scores={"vae_logvar": 0.0},
-        why="encode returns the variance (exp of a linear layer), reparametrize takes its square root and "
+    subs["variance_not_logvar"] = Sample(
+        _from_solution(variance_not_logvar, models=_rename_var),
+        Expected(
+            score=27.0,
+            items=_all_passed(vae_logvar="failed"),
+            item_scores={"vae_logvar": 0.0},
+            why="encode returns the variance (exp of a linear layer), reparametrize takes its square root and "
             "the loss's KL uses log(var): consistent, so reparametrize and the loss pass under that reading; "
-            "only the log-variance item (1) fails. Same weights as the reference, fc_logvar renamed fc_var"))
+            "only the log-variance item (1) fails. Same weights as the reference, fc_logvar renamed fc_var",
+        ),
+    )
 
-    subs["wrong_kl_sign"] = Sample(_from_solution(wrong_kl_sign, retrain=("vae",)), Expected(
-        score=WRONG_KL_SCORE, items=_all_passed(loss_kl="failed", **WRONG_KL_ITEMS),
-        item_scores={"loss_kl": 0.0, "loss_beta": 1.0, "vae_reconstruction": 0.0},
-        why="the KL term's sign flipped (+0.5 * sum(...)): loss_kl (1) fails, loss_beta passes (the "
-            "reconstruction term and the beta weighting are right). " + WRONG_KL_WHY))
+    subs["wrong_kl_sign"] = Sample(
+        _from_solution(wrong_kl_sign, retrain=("vae",)),
+        Expected(
+            score=WRONG_KL_SCORE,
+            items=_all_passed(loss_kl="failed", **WRONG_KL_ITEMS),
+            item_scores={"loss_kl": 0.0, "loss_beta": 1.0, "vae_reconstruction": 0.0},
+            why="the KL term's sign flipped (+0.5 * sum(...)): loss_kl (1) fails, loss_beta passes (the "
+            "reconstruction term and the beta weighting are right). " + WRONG_KL_WHY,
+        ),
+    )
 
-    subs["forward_returns_input"] = Sample(_from_solution(forward_returns_input, retrain=("vae",)), Expected(
-        score=25.0, items=_all_passed(vae_forward="partial", vae_reconstruction="failed"),
-        item_scores={"vae_forward": 1.0, "vae_reconstruction": 0.0},
-        why="forward returns (x, mu, logvar): a zero reconstruction loss, so training never reaches the "
+    subs["forward_returns_input"] = Sample(
+        _from_solution(forward_returns_input, retrain=("vae",)),
+        Expected(
+            score=25.0,
+            items=_all_passed(vae_forward="partial", vae_reconstruction="failed"),
+            item_scores={"vae_forward": 1.0, "vae_reconstruction": 0.0},
+            why="forward returns (x, mu, logvar): a zero reconstruction loss, so training never reaches the "
             "decoder. forward keeps its shape half (1 of 2); the judge decodes the latent means itself, and "
-            "the untrained decoder earns no reconstruction band (2). 28 - 1 - 2 = 25"))
+            "the untrained decoder earns no reconstruction band (2). 28 - 1 - 2 = 25",
+        ),
+    )
 
-    subs["gan_over_limit"] = Sample(_from_solution(oversized_gan, retrain=("gan",)), Expected(
-        score=27.0, items=_all_passed(), penalties=("gan_over_parameter_limit",),
-        why="a generator with 128 base channels (591 000 parameters; 624 000 with the discriminator, over "
-            "400 000), trained briefly: every auto item passes, the parameter-limit penalty applies (-1)"))
+    subs["gan_over_limit"] = Sample(
+        _from_solution(oversized_gan, retrain=("gan",)),
+        Expected(
+            score=27.0,
+            items=_all_passed(),
+            penalties=("gan_over_parameter_limit",),
+            why="a generator with 128 base channels (591 000 parameters; 624 000 with the discriminator, over "
+            "400 000), trained briefly: every auto item passes, the parameter-limit penalty applies (-1)",
+        ),
+    )
 
-    subs["mode_collapse"] = Sample(_from_solution(models=_collapsed), Expected(
-        score=28.0, items=_all_passed(), suggested=2.0,
-        why="the generator's first layer zeroed: every noise vector gives the same image. Shape and range "
+    subs["mode_collapse"] = Sample(
+        _from_solution(models=_collapsed),
+        Expected(
+            score=28.0,
+            items=_all_passed(),
+            suggested=2.0,
+            why="the generator's first layer zeroed: every noise vector gives the same image. Shape and range "
             "are right, so the auto items pass; the diversity check on the judge's noise flags the collapse "
-            "and suggests 2/10 for the generated images"))
+            "and suggests 2/10 for the generated images",
+        ),
+    )
 
-    subs["vae_file_does_not_load"] = Sample(_from_solution(models=_lfs_pointer), Expected(
-        score=19.0, items=_all_passed(vae_layers="failed", vae_reconstruction="failed"),
-        item_scores={"vae_layers": 0.0, "vae_reconstruction": 0.0}, penalties=("models_do_not_load",),
-        why="VAE_model.pth is a git-lfs pointer, not the model: the file items fail (6 + 2) and the "
+    subs["vae_file_does_not_load"] = Sample(
+        _from_solution(models=_lfs_pointer),
+        Expected(
+            score=19.0,
+            items=_all_passed(vae_layers="failed", vae_reconstruction="failed"),
+            item_scores={"vae_layers": 0.0, "vae_reconstruction": 0.0},
+            penalties=("models_do_not_load",),
+            why="VAE_model.pth is a git-lfs pointer, not the model: the file items fail (6 + 2) and the "
             "models-do-not-load penalty applies (-1); the class, loss and GAN items are unaffected. "
-            "28 - 8 - 1 = 19"))
+            "28 - 8 - 1 = 19",
+        ),
+    )
 
-    subs["pickle_runs_code"] = Sample(_from_solution(models=_hostile_pickle), Expected(
-        score=24.0, items=_all_passed(gan_generator="failed"), item_scores={"gan_generator": 0.0},
-        penalties=("models_do_not_load",),
-        why="GAN_G_model.pth is a pickle whose loading would run os.system: weights-only loading refuses "
+    subs["pickle_runs_code"] = Sample(
+        _from_solution(models=_hostile_pickle),
+        Expected(
+            score=24.0,
+            items=_all_passed(gan_generator="failed"),
+            item_scores={"gan_generator": 0.0},
+            penalties=("models_do_not_load",),
+            why="GAN_G_model.pth is a pickle whose loading would run os.system: weights-only loading refuses "
             "it (nothing runs, on the host or in the sandbox), so the generator item (3) fails and the "
-            "models-do-not-load penalty applies (-1). 28 - 3 - 1 = 24"))
+            "models-do-not-load penalty applies (-1). 28 - 3 - 1 = 24",
+        ),
+    )
 
-    subs["skeleton"] = Sample(_copy(SKELETON_ZIP), Expected(
-        score=0.0, items={i: "error|failed" for i in AUTO_ITEMS}, item_scores={i: 0.0 for i in AUTO_ITEMS},
-        penalties=("models_do_not_load",),
-        why="the blank skeleton with empty model files: every class raises NotImplementedError and no "
-            "file loads; 0 - 1 clamps to 0"))
+    subs["skeleton"] = Sample(
+        _copy(SKELETON_ZIP),
+        Expected(
+            score=0.0,
+            items={i: "error|failed" for i in AUTO_ITEMS},
+            item_scores={i: 0.0 for i in AUTO_ITEMS},
+            penalties=("models_do_not_load",),
+            why="the blank skeleton with empty model files: every class raises NotImplementedError and no "
+            "file loads; 0 - 1 clamps to 0",
+        ),
+    )
     return subs
 
 
@@ -444,9 +587,11 @@ def build_samples() -> dict[str, Sample]:
 # |mu| into the thousands and logvar to about 70 (finite) and the decoder learns to ignore z.
 WRONG_KL_SCORE = 25.0
 WRONG_KL_ITEMS = {"vae_reconstruction": "failed"}
-WRONG_KL_WHY = ("Retrained with that loss, the decoder ignores z: reconstructions from the latent means are "
-                "worse than the average digit (about 20 nats per image over the least possible; the lowest "
-                "band ends at 10.5), so vae_reconstruction (2) fails. 28 - 1 - 2 = 25")
+WRONG_KL_WHY = (
+    "Retrained with that loss, the decoder ignores z: reconstructions from the latent means are "
+    "worse than the average digit (about 20 nats per image over the least possible; the lowest "
+    "band ends at 10.5), so vae_reconstruction (2) fails. 28 - 1 - 2 = 25"
+)
 
 SUBMISSIONS = build_samples()
 

@@ -30,8 +30,11 @@ def migrated_database(prefix: str, purpose: str) -> Iterator[str]:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except OperationalError as exc:
         admin.dispose()
-        pytest.fail(f"{purpose} need Postgres at {server.render_as_string(hide_password=True)} "
-                    f"(set GRADER_TEST_DATABASE_URL; CI starts one): {exc.orig}", pytrace=False)
+        pytest.fail(
+            f"{purpose} need Postgres at {server.render_as_string(hide_password=True)} "
+            f"(set GRADER_TEST_DATABASE_URL; CI starts one): {exc.orig}",
+            pytrace=False,
+        )
     url = server.set(database=name).render_as_string(hide_password=False)
     try:
         upgrade(url)

@@ -64,25 +64,43 @@ class PrivatePostgres:
         self.port = 0
 
     def _run(self, *cmd: str, timeout: float = START_TIMEOUT_S) -> subprocess.CompletedProcess:
-        return subprocess.run(cmd, user=self.os_user, capture_output=True, text=True, timeout=timeout,
-                              cwd=self.dir, env={**os.environ, "LC_ALL": "C.UTF-8", "PGTZ": "UTC"})
+        return subprocess.run(
+            cmd,
+            user=self.os_user,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.dir,
+            env={**os.environ, "LC_ALL": "C.UTF-8", "PGTZ": "UTC"},
+        )
 
     def init(self) -> None:
-        done = self._run(_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                         "--encoding=UTF8", "--no-instructions")
+        done = self._run(
+            _pg_bin("initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-instructions",
+        )
         if done.returncode:
             raise RuntimeError(f"initdb failed:\n{done.stdout}\n{done.stderr}")
         with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write(f"\nlisten_addresses = '{HOST}'\nunix_socket_directories = '{self.dir}'\n"
-                       "fsync = on\nsynchronous_commit = on\nmax_connections = 60\nshared_buffers = 16MB\n")
+            conf.write(
+                f"\nlisten_addresses = '{HOST}'\nunix_socket_directories = '{self.dir}'\n"
+                "fsync = on\nsynchronous_commit = on\nmax_connections = 60\nshared_buffers = 16MB\n"
+            )
 
     def start(self, port: int | None = None) -> None:
         """Start on ``port`` (after a stop), or on a free port, trying others if one is taken meanwhile."""
         for _ in range(1 if port else 5):
             self.port = port or free_port()
             self._set_port()
-            done = self._run(_pg_bin("pg_ctl"), "start", "-w", "-t", str(START_TIMEOUT_S), "-D", str(self.data),
-                             "-l", str(self.log))
+            done = self._run(
+                _pg_bin("pg_ctl"), "start", "-w", "-t", str(START_TIMEOUT_S), "-D", str(self.data), "-l", str(self.log)
+            )
             if done.returncode == 0:
                 return
         raise RuntimeError(f"postgres did not start:\n{done.stderr}\n{self.log_tail()}")
@@ -108,8 +126,19 @@ class PrivatePostgres:
             time.sleep(down_s)
             self.start(self.port)
             return
-        done = self._run(_pg_bin("pg_ctl"), "restart", "-w", "-t", str(START_TIMEOUT_S), "-m", mode,
-                         "-D", str(self.data), "-l", str(self.log))
+        done = self._run(
+            _pg_bin("pg_ctl"),
+            "restart",
+            "-w",
+            "-t",
+            str(START_TIMEOUT_S),
+            "-m",
+            mode,
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+        )
         if done.returncode:
             raise RuntimeError(f"pg_ctl restart -m {mode} failed:\n{done.stderr}\n{self.log_tail()}")
 
@@ -152,9 +181,25 @@ class PrivateRedis:
         for _ in range(1 if port else 5):
             self.port = port or free_port()
             self.proc = subprocess.Popen(
-                [binary, "--bind", HOST, "--port", str(self.port),
-                 "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                [
+                    binary,
+                    "--bind",
+                    HOST,
+                    "--port",
+                    str(self.port),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.dir),
+                    "--logfile",
+                    str(self.dir / "redis.log"),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 self.ping(START_TIMEOUT_S)
                 return

@@ -13,14 +13,25 @@ def make_rubric(**overrides) -> Rubric:
         "mode": "full",
         "parts": [{"id": "1", "title": "Layers", "points": 6}, {"id": "2", "title": "Discussion", "points": 4}],
         "items": [
-            {"id": "conv", "part": "1", "title": "Conv", "points": 4,
-             "auto": {"tests": ["test_a.py::test_conv", "test_a.py::test_conv_stride"]}},
-            {"id": "pool", "part": "1", "title": "Pool", "points": 2,
-             "auto": {"tests": ["test_a.py::test_pool"], "partial": False}},
+            {
+                "id": "conv",
+                "part": "1",
+                "title": "Conv",
+                "points": 4,
+                "auto": {"tests": ["test_a.py::test_conv", "test_a.py::test_conv_stride"]},
+            },
+            {
+                "id": "pool",
+                "part": "1",
+                "title": "Pool",
+                "points": 2,
+                "auto": {"tests": ["test_a.py::test_pool"], "partial": False},
+            },
             {"id": "disc", "part": "2", "title": "Discussion", "points": 4, "manual": True},
         ],
-        "penalties": [{"id": "lib", "title": "library layers", "points": 3,
-                       "auto": {"tests": ["test_rules.py::test_no_library"]}}],
+        "penalties": [
+            {"id": "lib", "title": "library layers", "points": 3, "auto": {"tests": ["test_rules.py::test_no_library"]}}
+        ],
     }
     raw.update(overrides)
     return Rubric.model_validate(raw)

@@ -78,8 +78,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if found:
             # A failed collect report: pytest (and pytest-xdist's controller) lists it under ERRORS and
             # stops with "errors during collection", as for a test file that does not import.
-            message = (f"{item.nodeid} uses the sandbox without its markers (tests/README.md, 'Markers'): "
-                       + "; ".join(found))
+            message = f"{item.nodeid} uses the sandbox without its markers (tests/README.md, 'Markers'): " + "; ".join(
+                found
+            )
             report = pytest.CollectReport(item.nodeid, "failed", longrepr=message, result=[])
             config.hook.pytest_collectreport(report=report)
 
@@ -105,8 +106,11 @@ def _resolve(target: str) -> tuple[Any, str, Callable[..., Any]]:
             owner = getattr(owner, name)
         return owner, attr, getattr(owner, attr)
     except (ImportError, AttributeError) as exc:
-        pytest.fail(f"tests/sandbox_markers.py guards {target}, which no longer exists ({exc}): "
-                    "update ENTRY_POINTS to where the code enters the sandbox now", pytrace=False)
+        pytest.fail(
+            f"tests/sandbox_markers.py guards {target}, which no longer exists ({exc}): "
+            "update ENTRY_POINTS to where the code enters the sandbox now",
+            pytrace=False,
+        )
 
 
 def _guarded(target: str, needs: tuple[str, ...], original: Callable[..., Any]) -> Callable[..., Any]:
@@ -115,8 +119,10 @@ def _guarded(target: str, needs: tuple[str, ...], original: Callable[..., Any]) 
         item = _current[0] if _current else None
         lacking = missing(item, needs) if item is not None else []
         if lacking:
-            message = (f"{item.nodeid} reached {target} without "
-                       f"{', '.join(f'@pytest.mark.{m}' for m in lacking)} (tests/README.md, 'Markers')")
+            message = (
+                f"{item.nodeid} reached {target} without "
+                f"{', '.join(f'@pytest.mark.{m}' for m in lacking)} (tests/README.md, 'Markers')"
+            )
             item.stash.setdefault(REFUSED, []).append(message)
             raise SandboxRefused(message)
         return original(*args, **kwargs)

@@ -28,10 +28,12 @@ def test_an_unmarked_sandbox_test_is_a_collection_error(pytester: pytest.Pyteste
     pytester.makepyfile(test_suite=SUITE)
     result = pytester.runpytest("-p", "sandbox_markers", *select)
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines([
-        "*test_suite.py::test_unmarked[[]bwrap[]] uses the sandbox without its markers*backend (add: @pytest.mark.sandbox)*",
-        "*Interrupted: 1 error during collection*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_suite.py::test_unmarked[[]bwrap[]] uses the sandbox without its markers*backend (add: @pytest.mark.sandbox)*",
+            "*Interrupted: 1 error during collection*",
+        ]
+    )
     assert "test_marked" not in result.stdout.str().split("short test summary")[-1]
 
 
@@ -42,7 +44,8 @@ def test_marked_tests_collect(pytester: pytest.Pytester):
 
 
 def test_the_guard_refuses_the_sandbox_and_the_judge_to_an_unmarked_test(pytester: pytest.Pytester):
-    pytester.makepyfile(test_guard="""
+    pytester.makepyfile(
+        test_guard="""
         import threading
 
         import pytest
@@ -69,12 +72,15 @@ def test_the_guard_refuses_the_sandbox_and_the_judge_to_an_unmarked_test(pyteste
             t = threading.Thread(target=work)
             t.start()
             t.join()
-    """)
+    """
+    )
     result = pytester.runpytest("-p", "sandbox_markers")
     result.assert_outcomes(passed=1, failed=2, errors=1)  # the swallowed one passes its call, fails at teardown
-    result.stdout.fnmatch_lines_random([
-        "*test_starts_a_sandbox reached workers.sandbox.bwrap:BwrapBackend.start without @pytest.mark.sandbox*",
-        "*test_grades_with_sandbox_only reached grader.grading.pipeline:run_judge without @pytest.mark.slow*",
-        "*test_swallows_the_refusal_in_a_thread reached grader.grading.pipeline:run_judge without "
-        "@pytest.mark.sandbox, @pytest.mark.slow*",
-    ])
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_starts_a_sandbox reached workers.sandbox.bwrap:BwrapBackend.start without @pytest.mark.sandbox*",
+            "*test_grades_with_sandbox_only reached grader.grading.pipeline:run_judge without @pytest.mark.slow*",
+            "*test_swallows_the_refusal_in_a_thread reached grader.grading.pipeline:run_judge without "
+            "@pytest.mark.sandbox, @pytest.mark.slow*",
+        ]
+    )

@@ -61,8 +61,9 @@ class Running:
     def wait_for_line(self, needle: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while not any(needle in line for line in self.lines):
-            assert self.proc.poll() is None or any(needle in line for line in self.lines), \
+            assert self.proc.poll() is None or any(needle in line for line in self.lines), (
                 f"grader up exited with {self.proc.returncode}:\n{self.output()}"
+            )
             assert time.monotonic() < deadline, f"no {needle!r} within {timeout_s}s:\n{self.output()}"
             time.sleep(0.2)
 
@@ -99,20 +100,32 @@ class Service:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
         env.update(
-            GRADER_DATABASE_URL=f"sqlite:///{self.var / 'grader.db'}", GRADER_BLOB_DIR=str(self.var / "blobs"),
-            GRADER_BROKER_DIR=str(self.var / "broker"), GRADER_LOG_DIR=str(self.var / "log"),
+            GRADER_DATABASE_URL=f"sqlite:///{self.var / 'grader.db'}",
+            GRADER_BLOB_DIR=str(self.var / "blobs"),
+            GRADER_BROKER_DIR=str(self.var / "broker"),
+            GRADER_LOG_DIR=str(self.var / "log"),
             GRADER_STATE_DIR=str(self.var / "state"),
-            GRADER_JOBS_DIR=str(self.jobs), GRADER_RUBRICS_DIR=str(REPO_ROOT / "rubrics"),
-            GRADER_HOST="127.0.0.1", GRADER_PORT=str(self.port), GRADER_TEST_UP_MARK=self.marker,
+            GRADER_JOBS_DIR=str(self.jobs),
+            GRADER_RUBRICS_DIR=str(REPO_ROOT / "rubrics"),
+            GRADER_HOST="127.0.0.1",
+            GRADER_PORT=str(self.port),
+            GRADER_TEST_UP_MARK=self.marker,
             PYTHONUNBUFFERED="1",
         )
         env.update(extra)
         return env
 
     def start(self, *args: str, ready_timeout_s: float = 300) -> Running:
-        proc = subprocess.Popen([GRADER, "up", *args], env=self.env(), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=REPO_ROOT, text=True)
+        proc = subprocess.Popen(
+            [GRADER, "up", *args],
+            env=self.env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=REPO_ROOT,
+            text=True,
+        )
         running = Running(proc)
         self.started.append(running)
         threading.Thread(target=_read_lines, args=(proc, running.lines), daemon=True).start()

@@ -72,8 +72,9 @@ def make_app(settings: Settings) -> GraderCelery:
     if settings.broker_url.startswith("filesystem"):
         folder = settings.broker_dir / "messages"
         folder.mkdir(parents=True, exist_ok=True)
-        options.update(data_folder_in=str(folder), data_folder_out=str(folder),
-                       control_folder=str(settings.broker_dir / "control"))
+        options.update(
+            data_folder_in=str(folder), data_folder_out=str(folder), control_folder=str(settings.broker_dir / "control")
+        )
         (settings.broker_dir / "control").mkdir(parents=True, exist_ok=True)
     if settings.broker_url.startswith("redis://"):
         app.conf.broker_transport = "workers.broker:RedisTransport"  # survives a Redis restart

@@ -74,8 +74,7 @@ def grade_one(
         lease = claim_run(session=session, run_id=run_id, worker_id=worker_id, lease_s=settings.lease_s)
         if lease is None and queue in ("cpu", "gpu"):
             # This wake-up's run is done or held: a spare wake-up grades the next waiting run.
-            lease = claim_next_run(session=session, worker_id=worker_id, queues=[queue],
-                                   lease_s=settings.lease_s)
+            lease = claim_next_run(session=session, worker_id=worker_id, queues=[queue], lease_s=settings.lease_s)
     if lease is None:
         log.info("run %s: not claimable (done or held by another worker); nothing to do", run_id)
         return Outcome(None, "idle")
@@ -119,8 +118,9 @@ def _grade_leased(
             if lease.kind == RunKind.precheck:  # files, notebook, models load: no student code runs
                 check = run_precheck(path, cw, settings, inspector=SandboxModelInspector())
             else:
-                report = grade_submission(path, cw, settings, judge=SubprocessJudge(),
-                                          artifacts_dir=workdir / "artifacts")
+                report = grade_submission(
+                    path, cw, settings, judge=SubprocessJudge(), artifacts_dir=workdir / "artifacts"
+                )
                 artifact_keys = store_artifacts(store, report)  # before workdir goes; a failure is retried
                 rendered_key = store_rendered_notebook(store, path, cw.rubric.submission.notebook, code, settings)
             environment, hidden = environment_digest(settings), hidden_digest(cw.hidden)
@@ -139,10 +139,19 @@ def _grade_leased(
     notebook_key = store_executed_notebook(store, report)
     with sessions() as session:
         status = complete_run(
-            session=session, lease=heartbeat.lease, report=report, tests=report.tests, log=_log(report),
-            backend=settings.sandbox_backend, environment_digest=environment, hidden_digest=hidden,
-            executed_notebook_key=notebook_key, rendered_notebook_key=rendered_key, artifact_keys=artifact_keys,
-            max_attempts=settings.max_attempts, public_url=settings.public_url,
+            session=session,
+            lease=heartbeat.lease,
+            report=report,
+            tests=report.tests,
+            log=_log(report),
+            backend=settings.sandbox_backend,
+            environment_digest=environment,
+            hidden_digest=hidden,
+            executed_notebook_key=notebook_key,
+            rendered_notebook_key=rendered_key,
+            artifact_keys=artifact_keys,
+            max_attempts=settings.max_attempts,
+            public_url=settings.public_url,
         )
     log.info("run %s: %s (score %s)", lease.run_id, status, report.score if status else "-")
     return status, run_queue
@@ -158,12 +167,20 @@ def _record_precheck(
         return None
     with sessions() as session:
         status = complete_precheck(
-            session=session, lease=heartbeat.lease, passed=check.passed, messages=check.messages,
-            details={"precheck": check.to_json(), "sandbox": check.sandbox}, duration_s=check.duration_s,
+            session=session,
+            lease=heartbeat.lease,
+            passed=check.passed,
+            messages=check.messages,
+            details={"precheck": check.to_json(), "sandbox": check.sandbox},
+            duration_s=check.duration_s,
             backend=settings.sandbox_backend if check.models else None,
         )
-    log.info("run %s: pre-check %s in %.1fs", heartbeat.lease.run_id, "passed" if check.passed else "failed",
-             check.duration_s)
+    log.info(
+        "run %s: pre-check %s in %.1fs",
+        heartbeat.lease.run_id,
+        "passed" if check.passed else "failed",
+        check.duration_s,
+    )
     return status
 
 
@@ -179,8 +196,13 @@ def _fail(sessions: sessionmaker[Session], heartbeat: Heartbeat, settings: Setti
     if heartbeat.lost.is_set():
         return None
     with sessions() as session:
-        return fail_run(session=session, lease=heartbeat.lease, error=error, max_attempts=settings.max_attempts,
-                        public_url=settings.public_url)
+        return fail_run(
+            session=session,
+            lease=heartbeat.lease,
+            error=error,
+            max_attempts=settings.max_attempts,
+            public_url=settings.public_url,
+        )
 
 
 def _log(report: GradeReport) -> str:

@@ -21,18 +21,37 @@ from workers.sandbox import get_backend
 from workers.sandbox.base import RUNTIME_MOUNT, SUBMISSION_MOUNT, SandboxProcess, SandboxSpec
 
 MAX_OUTPUT_BYTES = 1 << 20
-SANDBOX_ENV = {"PATH": f"{RUNTIME_MOUNT}/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-               "HOME": "/tmp", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # torch's threads count as pids
+SANDBOX_ENV = {
+    "PATH": f"{RUNTIME_MOUNT}/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "HOME": "/tmp",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}  # torch's threads count as pids
 LOADER = Path(workers.runner.__file__).with_name("inspect_models.py")
 
 
-def run_loader(start: Callable[[SandboxSpec], SandboxProcess], *, runtime_dir: Path, runner_dir: Path,
-               submission_dir: Path, names: Sequence[str], limits: SandboxLimits) -> InspectionRun:
+def run_loader(
+    start: Callable[[SandboxSpec], SandboxProcess],
+    *,
+    runtime_dir: Path,
+    runner_dir: Path,
+    submission_dir: Path,
+    names: Sequence[str],
+    limits: SandboxLimits,
+) -> InspectionRun:
     """Run the loader on ``names`` (paths relative to the submission); ``runner_dir`` holds it.
     ``start``'s errors (the sandbox did not start) reach the caller."""
-    spec = SandboxSpec(argv=[*INSPECT_ARGV, *(f"{SUBMISSION_MOUNT}/{n}" for n in names)], runtime_dir=runtime_dir,
-                       runner_dir=runner_dir, submission_dir=submission_dir, limits=limits, env=dict(SANDBOX_ENV),
-                       gpu=False)
+    spec = SandboxSpec(
+        argv=[*INSPECT_ARGV, *(f"{SUBMISSION_MOUNT}/{n}" for n in names)],
+        runtime_dir=runtime_dir,
+        runner_dir=runner_dir,
+        submission_dir=submission_dir,
+        limits=limits,
+        env=dict(SANDBOX_ENV),
+        gpu=False,
+    )
     proc = start(spec)
     try:
         proc.stdin.close()
@@ -40,22 +59,40 @@ def run_loader(start: Callable[[SandboxSpec], SandboxProcess], *, runtime_dir: P
         proc.wait(10)
     finally:
         outcome = proc.kill()
-    return InspectionRun(stdout=out, exit_code=outcome.exit_code, oom_killed=outcome.oom_killed,
-                         wall_timeout=outcome.wall_timeout, log=outcome.log)
+    return InspectionRun(
+        stdout=out,
+        exit_code=outcome.exit_code,
+        oom_killed=outcome.oom_killed,
+        wall_timeout=outcome.wall_timeout,
+        log=outcome.log,
+    )
 
 
 class SandboxModelInspector:
     """The pre-check's inspector: copies the loader into the job folder and runs it in ``backend``."""
 
-    def inspect_models(self, folder: Path, submission_dir: Path, names: Sequence[str], limits: SandboxLimits,
-                       settings: Settings, backend: str) -> InspectionRun:
+    def inspect_models(
+        self,
+        folder: Path,
+        submission_dir: Path,
+        names: Sequence[str],
+        limits: SandboxLimits,
+        settings: Settings,
+        backend: str,
+    ) -> InspectionRun:
         runner = folder / "runner"
         runner.mkdir(mode=0o755)
         script = runner / LOADER.name
         shutil.copyfile(LOADER, script)
         script.chmod(0o644)
-        return run_loader(get_backend(backend, settings).start, runtime_dir=settings.runtime_dir, runner_dir=runner,
-                          submission_dir=submission_dir, names=names, limits=limits)
+        return run_loader(
+            get_backend(backend, settings).start,
+            runtime_dir=settings.runtime_dir,
+            runner_dir=runner,
+            submission_dir=submission_dir,
+            names=names,
+            limits=limits,
+        )
 
 
 def read_capped(stream: IO[bytes], cap: int, timeout_s: float) -> bytes:

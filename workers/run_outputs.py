@@ -29,15 +29,21 @@ def store_executed_notebook(store: BlobStore, report: GradeReport) -> str | None
         return None
 
 
-def store_rendered_notebook(store: BlobStore, path: Path, notebook_name: str, code: str,
-                            settings: Settings) -> str | None:
+def store_rendered_notebook(
+    store: BlobStore, path: Path, notebook_name: str, code: str, settings: Settings
+) -> str | None:
     """The notebook as the student submitted it (their own outputs and plots, not the graded
     re-execution), rendered and sanitised once here so the marking page only streams a blob: the
     member intake graded, rendered in a child process within ``settings.render`` (one too slow or
     too big is a page saying so). Like the executed notebook, the marks stand without it."""
     try:
-        page = marker_page(path, notebook_name=notebook_name, title=f"{code}: {notebook_name} as submitted",
-                           limits=settings.render, max_bytes=settings.execution.max_notebook_mb * 2**20)
+        page = marker_page(
+            path,
+            notebook_name=notebook_name,
+            title=f"{code}: {notebook_name} as submitted",
+            limits=settings.render,
+            max_bytes=settings.execution.max_notebook_mb * 2**20,
+        )
         return store.put(io.BytesIO(page)).sha256
     except (RenderError, NotebookUnreadable) as exc:
         log.info("the submitted notebook was not rendered: %s", exc)

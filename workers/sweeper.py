@@ -54,8 +54,14 @@ class Sweeper:
             expired = sweep_expired_leases(session=session, max_attempts=self.settings.max_attempts)
             db_time = db_now(session)
             queued = session.execute(
-                select(GradingRun.id, GradingRun.kind, GradingRun.queue, GradingRun.enqueued_at,
-                       GradingRun.started_at, GradingRun.attempt)
+                select(
+                    GradingRun.id,
+                    GradingRun.kind,
+                    GradingRun.queue,
+                    GradingRun.enqueued_at,
+                    GradingRun.started_at,
+                    GradingRun.attempt,
+                )
                 .where(GradingRun.status == RunStatus.queued)
                 .order_by(GradingRun.priority, GradingRun.enqueued_at, GradingRun.id)
                 .limit(REWAKE_LIMIT + len(expired) + len(unqueued))
@@ -80,20 +86,29 @@ class Sweeper:
         live = {row.id for row in queued}
         self._woken = {k: v for k, v in self._woken.items() if k in live}
         if woken["expired"] or woken["stale"] or unqueued:
-            log.info("sweeper: re-woke expired %s, stale %s; enqueued forgotten %s",
-                     woken["expired"], woken["stale"], unqueued)
+            log.info(
+                "sweeper: re-woke expired %s, stale %s; enqueued forgotten %s",
+                woken["expired"],
+                woken["stale"],
+                unqueued,
+            )
         return woken
 
     def _enqueue_forgotten(self, session: Session) -> list[int]:
         """Queue a full run for each submission that has none (the API committed the submission but
         failed to enqueue: the database went away in between). The next pass re-wakes them."""
         cutoff = db_now(session) - dt.timedelta(seconds=self.stale_after_s)
-        has_run = select(GradingRun.id).where(GradingRun.submission_id == Submission.id,
-                                              GradingRun.kind == RunKind.full).exists()
+        has_run = (
+            select(GradingRun.id)
+            .where(GradingRun.submission_id == Submission.id, GradingRun.kind == RunKind.full)
+            .exists()
+        )
         rows = session.execute(
-            select(Submission.id, Coursework.code).join(Coursework, Coursework.id == Submission.coursework_id)
+            select(Submission.id, Coursework.code)
+            .join(Coursework, Coursework.id == Submission.coursework_id)
             .where(~has_run, Submission.received_at < cutoff)
-            .order_by(Submission.received_at).limit(REWAKE_LIMIT)
+            .order_by(Submission.received_at)
+            .limit(REWAKE_LIMIT)
         ).all()
         enqueued = []
         for row in rows:
@@ -129,8 +144,9 @@ class SweeperThread(threading.Thread):
             try:
                 self.sweeper.sweep()
             except Exception:
-                log.warning("sweeper: sweep failed (database or broker away?); next in %ss", self.interval,
-                            exc_info=True)
+                log.warning(
+                    "sweeper: sweep failed (database or broker away?); next in %ss", self.interval, exc_info=True
+                )
             # Webhooks due for a retry (or whose first kick was lost) go out from their own thread.
             kick_webhooks(self.sweeper.settings)
 

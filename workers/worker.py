@@ -14,8 +14,9 @@ from grader.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def run_worker(settings: Settings, queues: list[str], *, concurrency: int = 1, sweep: bool = True,
-               loglevel: str = "INFO") -> int:
+def run_worker(
+    settings: Settings, queues: list[str], *, concurrency: int = 1, sweep: bool = True, loglevel: str = "INFO"
+) -> int:
     from workers.celery_app import QUEUES
     from workers.celery_tasks import make_worker_app
     from workers.dispatch import CeleryRunQueue
@@ -24,7 +25,9 @@ def run_worker(settings: Settings, queues: list[str], *, concurrency: int = 1, s
     unknown = sorted(set(queues) - set(QUEUES))
     if unknown:
         raise SystemExit(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUES)}")
-    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=loglevel.upper(), format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
+    )
     app = make_worker_app(settings)  # the tasks grade with these settings, not the environment's
     sweeper: list[SweeperThread] = []
 
@@ -42,7 +45,19 @@ def run_worker(settings: Settings, queues: list[str], *, concurrency: int = 1, s
     signals.worker_ready.connect(_start_sweeper, weak=False)
     signals.worker_shutting_down.connect(_stop_sweeper, weak=False)
     name = f"grader-{os.getpid()}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
-    argv = ["worker", "--queues", ",".join(queues), "--concurrency", str(concurrency), "--loglevel", loglevel,
-            "--hostname", name, "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    argv = [
+        "worker",
+        "--queues",
+        ",".join(queues),
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        loglevel,
+        "--hostname",
+        name,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     app.worker_main(argv)
     return 0

@@ -43,8 +43,14 @@ def api_router() -> APIRouter:
     return router
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None, blobs: BlobStore | None = None,
-               run_queue: RunQueue | None = None, upload_paths: tuple[str, ...] = UPLOAD_PATHS) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    blobs: BlobStore | None = None,
+    run_queue: RunQueue | None = None,
+    upload_paths: tuple[str, ...] = UPLOAD_PATHS,
+) -> FastAPI:
     """``run_queue`` wakes workers for the runs the app queues (the caller wires the worker side
     in); without one, queued runs wait for the sweeper."""
     engine = engine or make_engine(settings.database_url)
@@ -61,9 +67,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None, blobs: BlobS
         log.info("courseworks: %s", ", ".join(r.code for r in rows) or "none")
         yield
 
-    app = FastAPI(title="grader", version="1", lifespan=lifespan,
-                  description="Coursework autograder: submissions, receipts, marks. "
-                              "See docs/architecture.md and docs/security.md.")
+    app = FastAPI(
+        title="grader",
+        version="1",
+        lifespan=lifespan,
+        description="Coursework autograder: submissions, receipts, marks. "
+        "See docs/architecture.md and docs/security.md.",
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions
@@ -74,8 +84,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None, blobs: BlobS
     app.include_router(api_router())
     app.include_router(health.metrics_router)
     app.state.password_checks = PasswordCheckGate(settings.login_hashes_at_once, settings.login_hash_wait_s)
-    app.add_middleware(BodyLimits, default_max_bytes=settings.request_max_kb * 1024,
-                       upload_max_bytes=settings.upload_max_mb * 2**20, upload_paths=upload_paths)
+    app.add_middleware(
+        BodyLimits,
+        default_max_bytes=settings.request_max_kb * 1024,
+        upload_max_bytes=settings.upload_max_mb * 2**20,
+        upload_paths=upload_paths,
+    )
     _error_handlers(app)
     return app
 
@@ -104,10 +118,15 @@ def _error_handlers(app: FastAPI) -> None:
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, reason)
-        return JSONResponse({"detail": "the service's database is unavailable for a moment; try again in a few "
-                             "seconds (an upload: send it again with the same Idempotency-Key, which never "
-                             "makes two submissions)."},
-                            status_code=503, headers={"Retry-After": str(DB_RETRY_AFTER_S)})
+        return JSONResponse(
+            {
+                "detail": "the service's database is unavailable for a moment; try again in a few "
+                "seconds (an upload: send it again with the same Idempotency-Key, which never "
+                "makes two submissions)."
+            },
+            status_code=503,
+            headers={"Retry-After": str(DB_RETRY_AFTER_S)},
+        )
 
     # json.loads gives up on JSON nested past Python's recursion limit: the request's fault, not ours.
     @app.exception_handler(RecursionError)
@@ -118,5 +137,6 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "the service failed; try again, and tell the course team if it persists."},
-                            status_code=500)
+        return JSONResponse(
+            {"detail": "the service failed; try again, and tell the course team if it persists."}, status_code=500
+        )

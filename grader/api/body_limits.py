@@ -41,8 +41,7 @@ class BodyLimits:
     """Per-request body caps: ``upload_paths`` (POST; Starlette path templates such as
     ``/courseworks/{cw}/submissions``) get the upload limit, everything else the default."""
 
-    def __init__(self, app: ASGIApp, *, default_max_bytes: int, upload_max_bytes: int,
-                 upload_paths: Sequence[str]):
+    def __init__(self, app: ASGIApp, *, default_max_bytes: int, upload_max_bytes: int, upload_paths: Sequence[str]):
         self.app = app
         self.default_max_bytes = default_max_bytes
         self.upload_max_bytes = upload_max_bytes

@@ -30,11 +30,15 @@ class _GradebookCollector:
 
     def collect(self):
         runs = GaugeMetricFamily("grader_runs", "grading runs by status", labels=["status"])
-        oldest = GaugeMetricFamily("grader_oldest_waiting_submission_age_seconds",
-                                   "how long the longest-waiting queued run has waited (0: none waiting)")
+        oldest = GaugeMetricFamily(
+            "grader_oldest_waiting_submission_age_seconds",
+            "how long the longest-waiting queued run has waited (0: none waiting)",
+        )
         try:
             with self.sessions() as session:
-                counts = dict(session.execute(select(GradingRun.status, func.count()).group_by(GradingRun.status)).all())
+                counts = dict(
+                    session.execute(select(GradingRun.status, func.count()).group_by(GradingRun.status)).all()
+                )
                 since = oldest_queued_at(session=session)
                 now = db_now(session)
         except Exception:
@@ -50,10 +54,12 @@ class _GradebookCollector:
 class ApiMetrics:
     def __init__(self, sessions: sessionmaker[Session]):
         self.registry = CollectorRegistry(auto_describe=False)
-        self.uploads = Counter("grader_uploads", "submissions received and stored", ["coursework"],
-                               registry=self.registry)
-        self.rejections = Counter("grader_upload_rejections", "uploads refused", ["coursework", "reason"],
-                                  registry=self.registry)
+        self.uploads = Counter(
+            "grader_uploads", "submissions received and stored", ["coursework"], registry=self.registry
+        )
+        self.rejections = Counter(
+            "grader_upload_rejections", "uploads refused", ["coursework", "reason"], registry=self.registry
+        )
         self.registry.register(_GradebookCollector(sessions))
 
     def uploaded(self, coursework: str) -> None:

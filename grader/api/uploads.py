@@ -23,10 +23,26 @@ from grader.submissions.quota import RateLimited
 
 FILE_FIELD = "file"
 # The request body, for the OpenAPI document (the route no longer declares it as a parameter).
-UPLOAD_OPENAPI = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": [FILE_FIELD], "properties": {FILE_FIELD: {
-        "type": "string", "format": "binary",
-        "description": "the notebook (.ipynb) or a zip with the notebook and model files"}}}}}}}
+UPLOAD_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [FILE_FIELD],
+                    "properties": {
+                        FILE_FIELD: {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "the notebook (.ipynb) or a zip with the notebook and model files",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 def admitted_attempt(
@@ -39,8 +55,13 @@ def admitted_attempt(
 ) -> None:
     """Count this upload against the student's hourly limit for the coursework, or answer 429."""
     try:
-        admit_upload(session=session, student_id=acting.student.id, coursework_id=coursework.row.id,
-                     per_hour=settings.submissions_per_hour, idempotency_key=idempotency_key or None)
+        admit_upload(
+            session=session,
+            student_id=acting.student.id,
+            coursework_id=coursework.row.id,
+            per_hour=settings.submissions_per_hour,
+            idempotency_key=idempotency_key or None,
+        )
     except RateLimited as exc:
         request.app.state.metrics.rejected(coursework.row.code, "rate_limited")
         raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from None
@@ -54,8 +75,11 @@ async def uploaded_file(
     try:
         file = form.get(FILE_FIELD)
         if not isinstance(file, UploadFile):
-            raise HTTPException(422, f"the request is not valid: send the file as multipart/form-data in a field "
-                                     f"named '{FILE_FIELD}' (curl -F {FILE_FIELD}=@work.ipynb ...).")
+            raise HTTPException(
+                422,
+                f"the request is not valid: send the file as multipart/form-data in a field "
+                f"named '{FILE_FIELD}' (curl -F {FILE_FIELD}=@work.ipynb ...).",
+            )
         yield file
     finally:
         await form.close()

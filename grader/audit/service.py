@@ -21,8 +21,9 @@ def record_event(
     at: dt.datetime | None = None,
 ) -> AuditEvent:
     """Add an event; it commits with the change it describes, or not at all."""
-    event = AuditEvent(actor_id=actor_id, action=action, subject_type=subject_type,
-                       subject_id=str(subject_id), details=details or {})
+    event = AuditEvent(
+        actor_id=actor_id, action=action, subject_type=subject_type, subject_id=str(subject_id), details=details or {}
+    )
     if at is not None:
         event.at = at
     session.add(event)

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from grader.audit.service import record_event
 from grader.courseworks.models import Coursework
-from grader.scoring.lateness import to_utc
 from grader.rubrics.loader import CourseworkFiles, RubricError, load_coursework
+from grader.scoring.lateness import to_utc
 from grader.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,11 @@ def sync_courseworks(*, session: Session, courseworks: dict[str, CourseworkFiles
     for code, files in courseworks.items():
         rubric = files.rubric
         values = dict(
-            title=rubric.title, weight=rubric.weight, rubric_version=rubric.version,
-            rubric_digest=file_digest(files.folder / "rubric.yaml"), hidden_digest=tree_digest(files.hidden),
+            title=rubric.title,
+            weight=rubric.weight,
+            rubric_version=rubric.version,
+            rubric_digest=file_digest(files.folder / "rubric.yaml"),
+            hidden_digest=tree_digest(files.hidden),
             deadline=to_utc(rubric.deadline, rubric.timezone) if rubric.deadline else None,
             timezone=rubric.timezone,
         )
@@ -65,15 +68,27 @@ def sync_courseworks(*, session: Session, courseworks: dict[str, CourseworkFiles
             row = Coursework(code=code, **values)
             session.add(row)
             session.flush()
-            record_event(session=session, actor_id=None, action="coursework.add", subject_type="coursework",
-                         subject_id=row.id, details={"code": code, "rubric_digest": values["rubric_digest"]})
+            record_event(
+                session=session,
+                actor_id=None,
+                action="coursework.add",
+                subject_type="coursework",
+                subject_id=row.id,
+                details={"code": code, "rubric_digest": values["rubric_digest"]},
+            )
         else:
             changed = {k: str(v) for k, v in values.items() if getattr(row, k) != v}
             if changed:
                 for k, v in values.items():
                     setattr(row, k, v)
-                record_event(session=session, actor_id=None, action="coursework.update",
-                             subject_type="coursework", subject_id=row.id, details=changed)
+                record_event(
+                    session=session,
+                    actor_id=None,
+                    action="coursework.update",
+                    subject_type="coursework",
+                    subject_id=row.id,
+                    details=changed,
+                )
         rows.append(row)
     session.commit()
     return rows

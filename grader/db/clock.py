@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def db_now(session: Session) -> dt.datetime:

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, DateTime, Enum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 # JSON everywhere; JSONB on Postgres (indexable, compact).
 JSONValue = JSON().with_variant(JSONB(), "postgresql")

@@ -17,8 +17,15 @@ class Sample:
     path: Path
 
 
-def service_banner(*, url: str, database: str, courseworks: list[str], logs: list[Path],
-                   accounts: list[DemoAccount], sample: Sample | None) -> str:
+def service_banner(
+    *,
+    url: str,
+    database: str,
+    courseworks: list[str],
+    logs: list[Path],
+    accounts: list[DemoAccount],
+    sample: Sample | None,
+) -> str:
     lines = [
         f"grader is running at {url}",
         f"  API docs:    {url}/docs  (OpenAPI: {url}/openapi.json)",

@@ -61,8 +61,10 @@ def ensure_demo_accounts(*, session: Session, users: tuple[DemoUser, ...] = DEMO
         if user is None:
             user = create_user(session=session, username=demo.username, role=demo.role, name=demo.name)
         elif user.role is not demo.role:
-            raise DemoConflict(f"user {demo.username!r} exists as a {user.role.value}; the demo needs a "
-                               f"{demo.role.value} of that name (start with --no-demo, or use another gradebook)")
+            raise DemoConflict(
+                f"user {demo.username!r} exists as a {user.role.value}; the demo needs a "
+                f"{demo.role.value} of that name (start with --no-demo, or use another gradebook)"
+            )
         if demo.external_id:
             _enrol(session, user, demo)
             _extend_past_deadlines(session, demo.external_id)
@@ -82,8 +84,10 @@ def _enrol(session: Session, user: User, demo: DemoUser) -> None:
     elif student is not None and student.user_id in (None, user.id) and linked in (None, student):
         student.user_id = user.id
     else:
-        raise DemoConflict(f"the roster links {demo.username!r} or {demo.external_id!r} to someone else "
-                           "(start with --no-demo, or use another gradebook)")
+        raise DemoConflict(
+            f"the roster links {demo.username!r} or {demo.external_id!r} to someone else "
+            "(start with --no-demo, or use another gradebook)"
+        )
     session.commit()
 
 
@@ -95,18 +99,31 @@ def _extend_past_deadlines(session: Session, external_id: str) -> None:
     for coursework in session.scalars(select(Coursework)).all():
         deadline = effective_deadline(session=session, student_id=student.id, coursework_id=coursework.id)
         if deadline is not None and deadline < now:
-            grant_extension(session=session, student_id=student.id, coursework_id=coursework.id,
-                            deadline=now + DEMO_EXTENSION, granted_by_id=None, reason="grader up demo student")
+            grant_extension(
+                session=session,
+                student_id=student.id,
+                coursework_id=coursework.id,
+                deadline=now + DEMO_EXTENSION,
+                granted_by_id=None,
+                reason="grader up demo student",
+            )
 
 
 def _revoke_demo_tokens(session: Session, user: User) -> None:
-    live = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.name == TOKEN_NAME,
-                                                  ApiToken.revoked_at.is_(None))).all()
+    live = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.name == TOKEN_NAME, ApiToken.revoked_at.is_(None))
+    ).all()
     if not live:
         return
     now = db_now(session)
     for token in live:
         token.revoked_at = now
-    record_event(session=session, actor_id=None, action="token.revoke", subject_type="user", subject_id=user.id,
-                 details={"token_ids": [t.id for t in live], "why": "a new grader up start"})
+    record_event(
+        session=session,
+        actor_id=None,
+        action="token.revoke",
+        subject_type="user",
+        subject_id=user.id,
+        details={"token_ids": [t.id for t in live], "why": "a new grader up start"},
+    )
     session.commit()

@@ -37,8 +37,10 @@ def check_port_free(host: str, port: int) -> None:
             sock.bind((host, port))
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                raise PortTaken(f"port {port} on {host} is taken ({exc.strerror}); stop what uses it, or "
-                                "choose another port with --port or GRADER_PORT") from None
+                raise PortTaken(
+                    f"port {port} on {host} is taken ({exc.strerror}); stop what uses it, or "
+                    "choose another port with --port or GRADER_PORT"
+                ) from None
             raise
 
 
@@ -77,8 +79,15 @@ def start_child(name: str, argv: list[str], log: Path, env: dict[str, str] | Non
 
     with log.open("ab") as out:
         offset = out.tell()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True, preexec_fn=die_with_parent)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
     return Child(name, proc, log, offset)
 
 
@@ -136,7 +145,7 @@ def descendants(root: int | None = None) -> list[int]:
         except OSError:
             continue  # gone meanwhile
         # The name (field 2) may hold spaces and parentheses: parse after the last ')'.
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
         children.setdefault(ppid, []).append(int(entry.name))
     found, todo = [], list(children.get(root, []))
     while todo:

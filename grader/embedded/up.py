@@ -24,7 +24,6 @@ from grader.db.engine import make_engine, session_factory
 from grader.db.migrate import upgrade
 from grader.embedded.banner import Sample, service_banner
 from grader.embedded.demo import DemoAccount, DemoConflict, ensure_demo_accounts
-from grader.embedded.secret import SecretFileError, with_secret
 from grader.embedded.processes import (
     Child,
     PortTaken,
@@ -33,6 +32,7 @@ from grader.embedded.processes import (
     start_child,
     stop_children,
 )
+from grader.embedded.secret import SecretFileError, with_secret
 from grader.rubrics.loader import CourseworkFiles
 from grader.settings import Settings
 
@@ -95,9 +95,16 @@ def service_url(host: str, port: int) -> str:
     return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
-def run_service(settings: Settings, *, host: str | None = None, port: int | None = None, demo: bool = True,
-                stop_timeout_s: float = 30, ready_timeout_s: float = 180,
-                out: Callable[[str], None] = lambda s: print(s, flush=True)) -> int:
+def run_service(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    demo: bool = True,
+    stop_timeout_s: float = 30,
+    ready_timeout_s: float = 180,
+    out: Callable[[str], None] = lambda s: print(s, flush=True),
+) -> int:
     """Run until asked to stop. 0 after a requested stop, 1 when a child died on its own."""
     host, port = host or settings.host, port or settings.port
     try:
@@ -117,28 +124,41 @@ def run_service(settings: Settings, *, host: str | None = None, port: int | None
     code = 0
     try:
         children.append(start_child("worker", [*python, "worker"], logs["worker"], env=env))
-        children.append(start_child("api", [*python, "serve", "--host", host, "--port", str(port)], logs["api"],
-                                    env=env))
+        children.append(
+            start_child("api", [*python, "serve", "--host", host, "--port", str(port)], logs["api"], env=env)
+        )
         if not _wait_healthy(url, children, stop, ready_timeout_s):
             if stop.requested:
                 return 0
-            raise StartError(f"the API did not answer {url}{HEALTH_PATH} within {ready_timeout_s:g}s"
-                             + _tails(children))
-        out(service_banner(url=url, database=make_url(settings.database_url).render_as_string(hide_password=True),
-                           courseworks=sorted(courseworks), logs=list(logs.values()), accounts=accounts,
-                           sample=_sample(courseworks)))
+            raise StartError(
+                f"the API did not answer {url}{HEALTH_PATH} within {ready_timeout_s:g}s" + _tails(children)
+            )
+        out(
+            service_banner(
+                url=url,
+                database=make_url(settings.database_url).render_as_string(hide_password=True),
+                courseworks=sorted(courseworks),
+                logs=list(logs.values()),
+                accounts=accounts,
+                sample=_sample(courseworks),
+            )
+        )
         while not stop.requested:
             dead = [c for c in children if not c.alive()]
             if dead:
-                out(f"the {dead[0].name} stopped on its own (exit {dead[0].proc.returncode}); stopping the service."
-                    + _tails(dead))
+                out(
+                    f"the {dead[0].name} stopped on its own (exit {dead[0].proc.returncode}); stopping the service."
+                    + _tails(dead)
+                )
                 code = 1
                 break
             stop.event.wait(0.5)
     finally:
         if any(c.name == "worker" and c.alive() for c in children):
-            out(f"stopping: the worker finishes the job in hand (at most {stop_timeout_s:g}s; "
-                "Ctrl-C again stops it at once)")
+            out(
+                f"stopping: the worker finishes the job in hand (at most {stop_timeout_s:g}s; "
+                "Ctrl-C again stops it at once)"
+            )
         killed = stop_children(children, {"api": API_STOP_S, "worker": stop_timeout_s}, force=lambda: stop.forced)
         stop.restore()
         if "worker" in killed:
@@ -153,8 +173,7 @@ def _wait_healthy(url: str, children: list[Child], stop: _Stop, timeout_s: float
     while time.monotonic() < deadline and not stop.requested:
         dead = [c for c in children if not c.alive()]
         if dead:
-            raise StartError(f"the {dead[0].name} exited with {dead[0].proc.returncode} while starting"
-                             + _tails(dead))
+            raise StartError(f"the {dead[0].name} exited with {dead[0].proc.returncode} while starting" + _tails(dead))
         try:
             with urllib.request.urlopen(url + HEALTH_PATH, timeout=2) as reply:
                 if reply.status == 200:

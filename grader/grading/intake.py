@@ -92,8 +92,9 @@ def _zip_members(path: Path, rubric: Rubric) -> dict[str, zipfile.ZipInfo]:
             continue
         base = PurePosixPath(info.filename).name
         if base in members:
-            raise SubmissionError(f"the zip holds two files named {base!r}: "
-                                  f"{members[base].filename!r} and {info.filename!r}.")
+            raise SubmissionError(
+                f"the zip holds two files named {base!r}: {members[base].filename!r} and {info.filename!r}."
+            )
         members[base] = info
     return members
 

@@ -37,7 +37,7 @@ def create_job_folder(settings: Settings) -> Path:
 
 def make_readable(folder: Path) -> None:
     """Let the sandbox uid read the staged files (it never writes them: they are bound read-only)."""
-    for root, dirs, files in os.walk(folder):
+    for root, _dirs, files in os.walk(folder):
         os.chmod(root, 0o755)
         for name in files:
             os.chmod(os.path.join(root, name), 0o644)

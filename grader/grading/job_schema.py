@@ -37,11 +37,13 @@ class JudgeJob(BaseModel):
     execution: ExecutionLimits = Field(default_factory=ExecutionLimits)
     result_path: Path
     executed_notebook_path: Path | None = Field(None, description="default: executed.ipynb next to result_path")
-    artifacts_dir: Path | None = Field(None, description="where the artifacts fixture writes PNGs; "
-                                                         "default: artifacts/ next to result_path")
+    artifacts_dir: Path | None = Field(
+        None, description="where the artifacts fixture writes PNGs; default: artifacts/ next to result_path"
+    )
     gpu: bool = False
-    gpu_device: str | None = Field(None, description="the GPU (UUID) this worker was pinned to; "
-                                                  "default: the judge's own CUDA_VISIBLE_DEVICES")
+    gpu_device: str | None = Field(
+        None, description="the GPU (UUID) this worker was pinned to; default: the judge's own CUDA_VISIBLE_DEVICES"
+    )
     reproducible: bool = Field(False, description="seed the kernel with kernel_seed, deterministic torch")
     kernel_seed: int = 0
 

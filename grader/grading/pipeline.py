@@ -18,18 +18,21 @@ from grader.grading.job_schema import ArtifactRecord, JudgeResult
 from grader.grading.limits import effective_limits
 from grader.grading.report import ArtifactFile, GradeReport
 from grader.grading.worker_side import JudgeLauncher
-from grader.scoring.auto import auto_marks
-from grader.scoring.outcomes import TestResult
 from grader.rubrics.loader import CourseworkFiles
 from grader.rubrics.model import Rubric
 from grader.runs.artifact_view import item_for_test
+from grader.scoring.auto import auto_marks
+from grader.scoring.outcomes import TestResult
 from grader.settings import Settings
 
 JUDGE_GRACE_S = 60  # on top of the sandbox's wall time: pytest start-up, hidden tests, clean-up
 
+
 def test_results(judge: JudgeResult) -> dict[str, TestResult]:
-    return {node: TestResult(outcome=t.outcome, fraction=t.fraction, message=t.message, duration_s=t.duration_s)
-            for node, t in judge.tests.items()}
+    return {
+        node: TestResult(outcome=t.outcome, fraction=t.fraction, message=t.message, duration_s=t.duration_s)
+        for node, t in judge.tests.items()
+    }
 
 
 def grade_submission(
@@ -49,7 +52,9 @@ def grade_submission(
     started = time.monotonic()
     rubric = cw.rubric
     report = GradeReport(
-        coursework=rubric.coursework, status="error", max_score=rubric.total_points,
+        coursework=rubric.coursework,
+        status="error",
+        max_score=rubric.total_points,
         auto_max_score=rubric.auto_max_score,
     )
     sandbox, execution = effective_limits(rubric, settings)
@@ -57,14 +62,18 @@ def grade_submission(
     try:
         staged = stage_submission(path, rubric, folder / "submission", execution)
         make_readable(staged.folder)
-        job = write_job_file(folder, staged.folder, cw, settings, sandbox, execution,
-                             backend or settings.sandbox_backend, seed)
+        job = write_job_file(
+            folder, staged.folder, cw, settings, sandbox, execution, backend or settings.sandbox_backend, seed
+        )
         report.seed = job.seed
         result = judge.run(job, sandbox.wall_time_s + JUDGE_GRACE_S)
         _apply_judge_result(report, result, cw)
-        report.artifacts = collect_artifacts(result.artifacts, folder / "artifacts",
-                                             artifacts_dir if artifacts_dir is not None else
-                                             (folder / "artifacts" if keep_job else None), rubric)
+        report.artifacts = collect_artifacts(
+            result.artifacts,
+            folder / "artifacts",
+            artifacts_dir if artifacts_dir is not None else (folder / "artifacts" if keep_job else None),
+            rubric,
+        )
         notebook = result.executed_notebook_path
         if notebook is not None and notebook.is_file():
             report.executed_notebook = notebook.read_bytes()
@@ -80,8 +89,9 @@ def grade_submission(
     return report
 
 
-def collect_artifacts(records: Sequence[ArtifactRecord], source: Path, target: Path | None,
-                      rubric: Rubric) -> list[ArtifactFile]:
+def collect_artifacts(
+    records: Sequence[ArtifactRecord], source: Path, target: Path | None, rubric: Rubric
+) -> list[ArtifactFile]:
     """The judge's artifacts, checked (a file of the job's artifacts folder, under its own name) and
     copied to ``target``; sha256 and size are the copied bytes'. None for ``target``: paths None.
     Each is attached to the rubric item its test scores (``item_for_test``), which decides who sees it."""
@@ -99,9 +109,18 @@ def collect_artifacts(records: Sequence[ArtifactRecord], source: Path, target: P
                 target.mkdir(parents=True, exist_ok=True)
                 kept.write_bytes(data)
         test = record.test
-        found.append(ArtifactFile(name=name, title=record.title,
-                                  media_type=record.media_type, sha256=hashlib.sha256(data).hexdigest(),
-                                  size_bytes=len(data), path=kept, test=test, item_id=item_for_test(rubric, test)))
+        found.append(
+            ArtifactFile(
+                name=name,
+                title=record.title,
+                media_type=record.media_type,
+                sha256=hashlib.sha256(data).hexdigest(),
+                size_bytes=len(data),
+                path=kept,
+                test=test,
+                item_id=item_for_test(rubric, test),
+            )
+        )
     return found
 
 

@@ -54,8 +54,12 @@ class PrecheckReport:
     sandbox: dict[str, Any] | None = None  # what the host saw of the sandbox (for operators)
 
     def to_json(self) -> dict[str, Any]:
-        return {"passed": self.passed, "messages": self.messages, "models": [asdict(m) for m in self.models],
-                "duration_s": round(self.duration_s, 3)}
+        return {
+            "passed": self.passed,
+            "messages": self.messages,
+            "models": [asdict(m) for m in self.models],
+            "duration_s": round(self.duration_s, 3),
+        }
 
 
 # -- pure parts -----------------------------------------------------------------------------------
@@ -69,15 +73,28 @@ def model_files(rubric: Rubric, staged: dict[str, Path]) -> list[str]:
 
 def precheck_limits(job: SandboxLimits) -> SandboxLimits:
     """Small and short: the pre-check loads files, it trains nothing."""
-    return job.model_copy(update={
-        "memory_mb": min(job.memory_mb, MEMORY_MB), "wall_time_s": min(job.wall_time_s, WALL_TIME_S),
-        "cpu_time_s": min(job.cpu_time_s, WALL_TIME_S), "pids": min(job.pids, 64),
-        "work_dir_mb": min(job.work_dir_mb, 16), "file_size_mb": min(job.file_size_mb, 16), "network": False,
-    })
+    return job.model_copy(
+        update={
+            "memory_mb": min(job.memory_mb, MEMORY_MB),
+            "wall_time_s": min(job.wall_time_s, WALL_TIME_S),
+            "cpu_time_s": min(job.cpu_time_s, WALL_TIME_S),
+            "pids": min(job.pids, 64),
+            "work_dir_mb": min(job.work_dir_mb, 16),
+            "file_size_mb": min(job.file_size_mb, 16),
+            "network": False,
+        }
+    )
 
 
-def read_inspection(stdout: bytes, names: Sequence[str], *, exit_code: int | None, oom_killed: bool,
-                    wall_timeout: bool, limits: SandboxLimits) -> list[ModelCheck]:
+def read_inspection(
+    stdout: bytes,
+    names: Sequence[str],
+    *,
+    exit_code: int | None,
+    oom_killed: bool,
+    wall_timeout: bool,
+    limits: SandboxLimits,
+) -> list[ModelCheck]:
     """Each file's verdict from the loader's JSON lines. A file the loader started but never
     finished killed it (memory, time, a crash in torch's C++): that file does not load. Raises
     ``RuntimeError`` when the loader failed before any file (ours, not the student's)."""
@@ -94,8 +111,13 @@ def read_inspection(stdout: bytes, names: Sequence[str], *, exit_code: int | Non
             started.append(str(entry["checking"]))
         elif entry.get("name") in names:
             results[entry["name"]] = ModelCheck(
-                name=entry["name"], loads=bool(entry.get("loads")), kind=entry.get("kind"),
-                parameters=entry.get("parameters"), tensors=entry.get("tensors"), error=entry.get("error"))
+                name=entry["name"],
+                loads=bool(entry.get("loads")),
+                kind=entry.get("kind"),
+                parameters=entry.get("parameters"),
+                tensors=entry.get("tensors"),
+                error=entry.get("error"),
+            )
     unfinished = [n for n in started if n not in results]
     if unfinished:
         if oom_killed:
@@ -107,11 +129,14 @@ def read_inspection(stdout: bytes, names: Sequence[str], *, exit_code: int | Non
         results[unfinished[0]] = ModelCheck(name=unfinished[0], loads=False, error=why)
     missing = [n for n in names if n not in results]
     if missing and not started:
-        raise RuntimeError(f"the model loader reported nothing (exit code {exit_code}, oom {oom_killed}, "
-                           f"timeout {wall_timeout})")
+        raise RuntimeError(
+            f"the model loader reported nothing (exit code {exit_code}, oom {oom_killed}, timeout {wall_timeout})"
+        )
     # Files after the one that stopped the loader were never tried.
-    return [results.get(n) or ModelCheck(name=n, loads=False, error="not checked: an earlier file stopped the loader")
-            for n in names]
+    return [
+        results.get(n) or ModelCheck(name=n, loads=False, error="not checked: an earlier file stopped the loader")
+        for n in names
+    ]
 
 
 def messages_for(staged_names: list[str], models: list[ModelCheck]) -> list[str]:
@@ -131,8 +156,9 @@ def messages_for(staged_names: list[str], models: list[ModelCheck]) -> list[str]
 # -- running it -----------------------------------------------------------------------------------
 
 
-def run_precheck(path: Path, cw: CourseworkFiles, settings: Settings, *, inspector: ModelInspector,
-                 backend: str | None = None) -> PrecheckReport:
+def run_precheck(
+    path: Path, cw: CourseworkFiles, settings: Settings, *, inspector: ModelInspector, backend: str | None = None
+) -> PrecheckReport:
     """Pre-check one fetched upload (a .ipynb or a .zip) against its coursework; ``inspector`` loads
     the model files in a sandbox (the worker side, passed in by the caller)."""
     started = time.monotonic()
@@ -145,8 +171,9 @@ def run_precheck(path: Path, cw: CourseworkFiles, settings: Settings, *, inspect
         if names:
             make_readable(staged.folder)
             limits = precheck_limits(sandbox)
-            run = inspector.inspect_models(folder, staged.folder, names, limits, settings,
-                                           backend or settings.sandbox_backend)
+            run = inspector.inspect_models(
+                folder, staged.folder, names, limits, settings, backend or settings.sandbox_backend
+            )
             report.models, report.sandbox = inspection_verdict(run, names, limits)
         report.messages = messages_for(list(staged.files), report.models)
         report.passed = all(m.loads for m in report.models)
@@ -160,11 +187,22 @@ def run_precheck(path: Path, cw: CourseworkFiles, settings: Settings, *, inspect
     return report
 
 
-def inspection_verdict(run: InspectionRun, names: Sequence[str],
-                       limits: SandboxLimits) -> tuple[list[ModelCheck], dict[str, Any]]:
+def inspection_verdict(
+    run: InspectionRun, names: Sequence[str], limits: SandboxLimits
+) -> tuple[list[ModelCheck], dict[str, Any]]:
     """Each file's verdict, and what the host saw of the sandbox (for operators)."""
-    facts = {"exit_code": run.exit_code, "oom_killed": run.oom_killed, "wall_timeout": run.wall_timeout,
-             "log_tail": run.log.decode("utf-8", "replace")[-4000:]}
-    models = read_inspection(run.stdout, names, exit_code=run.exit_code, oom_killed=run.oom_killed,
-                             wall_timeout=run.wall_timeout, limits=limits)
+    facts = {
+        "exit_code": run.exit_code,
+        "oom_killed": run.oom_killed,
+        "wall_timeout": run.wall_timeout,
+        "log_tail": run.log.decode("utf-8", "replace")[-4000:],
+    }
+    models = read_inspection(
+        run.stdout,
+        names,
+        exit_code=run.exit_code,
+        oom_killed=run.oom_killed,
+        wall_timeout=run.wall_timeout,
+        limits=limits,
+    )
     return models, facts

@@ -28,8 +28,15 @@ class ArtifactFile:
     item_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "title": self.title, "media_type": self.media_type, "sha256": self.sha256,
-                "size_bytes": self.size_bytes, "test": self.test, "item_id": self.item_id}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "media_type": self.media_type,
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "test": self.test,
+            "item_id": self.item_id,
+        }
 
 
 @dataclass
@@ -88,16 +95,18 @@ def render_table(report: GradeReport) -> str:
     for i in report.marks.items:
         rows.append((i.id, f"{i.score:g}/{i.max_score:g}", i.status.value, i.message[:70]))
     for p in report.marks.penalties:
-        rows.append((f"penalty {p.id}", f"-{p.points:g}" if p.applied else "0", "applied" if p.applied else "-",
-                     p.message[:70]))
+        rows.append(
+            (f"penalty {p.id}", f"-{p.points:g}" if p.applied else "0", "applied" if p.applied else "-", p.message[:70])
+        )
     widths = [max(len(r[c]) for r in rows) for c in range(3)]
     for r in rows:
         lines.append("  ".join(r[c].ljust(widths[c]) for c in range(3)) + "  " + r[3])
     for part in report.marks.parts:
         lines.append(f"part {part.id} ({part.title}): {part.score:g}/{part.max_score:g}")
     for a in report.artifacts:
-        lines.append(f"artifact {a.name} ({a.title or 'untitled'}, {a.size_bytes} bytes)"
-                     + (f": {a.path}" if a.path else ""))
+        lines.append(
+            f"artifact {a.name} ({a.title or 'untitled'}, {a.size_bytes} bytes)" + (f": {a.path}" if a.path else "")
+        )
     if report.protocol_violation:
         lines.append(f"run ended early: {report.protocol_violation}")
     lines.append(

@@ -36,8 +36,15 @@ class InspectionRun:
 
 
 class ModelInspector(Protocol):
-    def inspect_models(self, folder: Path, submission_dir: Path, names: Sequence[str], limits: SandboxLimits,
-                       settings: Settings, backend: str) -> InspectionRun:
+    def inspect_models(
+        self,
+        folder: Path,
+        submission_dir: Path,
+        names: Sequence[str],
+        limits: SandboxLimits,
+        settings: Settings,
+        backend: str,
+    ) -> InspectionRun:
         """Load each of ``names`` (files of ``submission_dir``) with the runner's model loader in a
         sandbox of ``backend`` under ``limits``; ``folder`` is the job's scratch folder.
         Raises when the sandbox cannot start (the pre-check reports that as ours)."""

@@ -30,8 +30,9 @@ def open_blob(blobs: BlobStore, key: str) -> BinaryIO:
         raise HTTPException(500, MISSING) from None
 
 
-def stream_blob(blobs: BlobStore, key: str, *, media_type: str,
-                headers: Mapping[str, str] | None = None) -> StreamingResponse:
+def stream_blob(
+    blobs: BlobStore, key: str, *, media_type: str, headers: Mapping[str, str] | None = None
+) -> StreamingResponse:
     """A response streaming the blob in chunks; opened first, so a missing blob is an error status,
     not a broken body."""
     stream = open_blob(blobs, key)

@@ -52,12 +52,14 @@ def current_user(
     session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> TokenOwner:
     if credentials is None:
-        raise HTTPException(401, "sign in first: send 'Authorization: Bearer <your API token>'.",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "sign in first: send 'Authorization: Bearer <your API token>'.", headers={"WWW-Authenticate": "Bearer"}
+        )
     owner = authenticate(session=session, secret=credentials.credentials)
     if owner is None:
-        raise HTTPException(401, "this API token is not valid (unknown, expired or revoked).",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "this API token is not valid (unknown, expired or revoked).", headers={"WWW-Authenticate": "Bearer"}
+        )
     return owner
 
 
@@ -152,15 +154,18 @@ CourseworkDep = Annotated[CourseworkRef, Depends(get_coursework)]
 
 
 def stated_received_at(
-    x_received_at: Annotated[dt.datetime | None, Header(
-        description="service tokens: when the course system received the file (ISO 8601 with offset)")] = None,
+    x_received_at: Annotated[
+        dt.datetime | None,
+        Header(description="service tokens: when the course system received the file (ISO 8601 with offset)"),
+    ] = None,
 ) -> dt.datetime | None:
     if x_received_at is not None and (x_received_at.tzinfo is None or x_received_at.utcoffset() is None):
         raise HTTPException(400, "X-Received-At needs a time zone offset, e.g. 2026-02-13T18:59:00+00:00.")
     if x_received_at is not None:
         try:  # lateness is measured in UTC: a time that has none (year 1 at +14:00) cannot be judged
-            x_received_at.astimezone(dt.timezone.utc)
+            x_received_at.astimezone(dt.UTC)
         except OverflowError:
-            raise HTTPException(400, "X-Received-At is out of range once in UTC; send the real time, "
-                                     "e.g. 2026-02-13T18:59:00+00:00.") from None
+            raise HTTPException(
+                400, "X-Received-At is out of range once in UTC; send the real time, e.g. 2026-02-13T18:59:00+00:00."
+            ) from None
     return x_received_at

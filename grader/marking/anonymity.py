@@ -77,12 +77,15 @@ class IdentityView:
             return
         rows = self.session.execute(
             select(Student.id, Student.name, Student.external_id, Student.email, User.username)
-            .outerjoin(User, User.id == Student.user_id).where(Student.id.in_(wanted))).all()
+            .outerjoin(User, User.id == Student.user_id)
+            .where(Student.id.in_(wanted))
+        ).all()
         for row in rows:
             self._identities[row.id] = _Identity(row.name, row.external_id, row.email, row.username)
         if self.anonymous:
-            self._labels.update(pseudonyms(session=self.session, coursework_id=self.coursework_id,
-                                           student_ids=[r.id for r in rows]))
+            self._labels.update(
+                pseudonyms(session=self.session, coursework_id=self.coursework_id, student_ids=[r.id for r in rows])
+            )
 
     def student(self, student_id: int) -> ShownStudent:
         self.load([student_id])
@@ -147,10 +150,16 @@ def reader_sees_pseudonyms(role: Role, anonymous: bool) -> bool:
     return anonymous and role not in SEES_NAMES
 
 
-def identity_view(*, session: Session, coursework_id: int, reader_role: Role,
-                  safe_names: Iterable[str] = ()) -> IdentityView:
+def identity_view(
+    *, session: Session, coursework_id: int, reader_role: Role, safe_names: Iterable[str] = ()
+) -> IdentityView:
     """The view of ``coursework_id``'s students for a reader of ``reader_role``. ``safe_names``:
     the file names the rubric asks for (``rubric_file_names``), shown as they are."""
     anonymous = is_anonymous(session=session, coursework_id=coursework_id)
-    return IdentityView(session=session, coursework_id=coursework_id, anonymous=anonymous,
-                        hides=reader_sees_pseudonyms(reader_role, anonymous), safe_names=frozenset(safe_names))
+    return IdentityView(
+        session=session,
+        coursework_id=coursework_id,
+        anonymous=anonymous,
+        hides=reader_sees_pseudonyms(reader_role, anonymous),
+        safe_names=frozenset(safe_names),
+    )

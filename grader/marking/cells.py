@@ -102,7 +102,7 @@ def _find_heading(cells: list, title: str) -> tuple[int, int, str] | None:
         for n, level, text in headings:
             if _has_code(text, wanted):
                 return n, level, text
-    words = _words(title[len(_CODE.match(title)[0]):] if code else title)
+    words = _words(title[len(_CODE.match(title)[0]) :] if code else title)
     if words:
         for n, level, text in headings:
             own = _words(text)
@@ -126,8 +126,9 @@ def find_answer(notebook: dict, title: str) -> Answer:
         if first and first[0][0] <= level:
             break
         end += 1
-    return Answer(f"under the heading “{text}”", [_cell(n, cells[n]) for n in range(start, end)
-                                                  if isinstance(cells[n], dict)])
+    return Answer(
+        f"under the heading “{text}”", [_cell(n, cells[n]) for n in range(start, end) if isinstance(cells[n], dict)]
+    )
 
 
 def _cell(index: int, cell: dict) -> AnswerCell:

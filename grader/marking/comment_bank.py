@@ -15,33 +15,41 @@ MAX_USED = 50  # comments already used, most frequent first
 
 
 def bank(*, session: Session, coursework_id: int, item_id: str) -> list[CommentBankEntry]:
-    return list(session.scalars(select(CommentBankEntry).where(CommentBankEntry.coursework_id == coursework_id,
-                                                               CommentBankEntry.item_id == item_id)
-                                .order_by(CommentBankEntry.id)))
+    return list(
+        session.scalars(
+            select(CommentBankEntry)
+            .where(CommentBankEntry.coursework_id == coursework_id, CommentBankEntry.item_id == item_id)
+            .order_by(CommentBankEntry.id)
+        )
+    )
 
 
 def used_comments(*, session: Session, coursework_id: int, item_id: str) -> list[str]:
     """Distinct non-empty comments markers gave this item, most used first."""
     count = func.count(ManualMark.id)
-    rows = session.execute(select(ManualMark.comment, count)
-                           .where(ManualMark.coursework_id == coursework_id, ManualMark.item_id == item_id,
-                                  ManualMark.comment != "")
-                           .group_by(ManualMark.comment).order_by(count.desc(), ManualMark.comment).limit(MAX_USED))
+    rows = session.execute(
+        select(ManualMark.comment, count)
+        .where(ManualMark.coursework_id == coursework_id, ManualMark.item_id == item_id, ManualMark.comment != "")
+        .group_by(ManualMark.comment)
+        .order_by(count.desc(), ManualMark.comment)
+        .limit(MAX_USED)
+    )
     return [text for text, _ in rows]
 
 
-def add_comment(*, session: Session, coursework_id: int, item_id: str, text: str,
-                by_user_id: int) -> CommentBankEntry:
+def add_comment(*, session: Session, coursework_id: int, item_id: str, text: str, by_user_id: int) -> CommentBankEntry:
     """Keep a comment (an identical one already kept is returned as it is)."""
     text = text.strip()
     if not text or len(text) > MAX_COMMENT:
         raise ValueError(f"a comment is 1 to {MAX_COMMENT} characters.")
-    same = next((e for e in bank(session=session, coursework_id=coursework_id, item_id=item_id) if e.text == text),
-                None)
+    same = next(
+        (e for e in bank(session=session, coursework_id=coursework_id, item_id=item_id) if e.text == text), None
+    )
     if same is not None:
         return same
-    entry = CommentBankEntry(coursework_id=coursework_id, item_id=item_id, text=text, created_by_id=by_user_id,
-                             created_at=db_now(session))
+    entry = CommentBankEntry(
+        coursework_id=coursework_id, item_id=item_id, text=text, created_by_id=by_user_id, created_at=db_now(session)
+    )
     session.add(entry)
     session.commit()
     return entry

@@ -22,8 +22,19 @@ from grader.roster.models import Student
 from grader.roster.service import roster
 from grader.rubrics.model import Rubric
 
-EXPORT_COLUMNS = ["external_id", "name", "email", "status", "submission_id", "received_at", "late_minutes",
-                  "auto_score", "total", "max_score", "complete"]
+EXPORT_COLUMNS = [
+    "external_id",
+    "name",
+    "email",
+    "status",
+    "submission_id",
+    "received_at",
+    "late_minutes",
+    "auto_score",
+    "total",
+    "max_score",
+    "complete",
+]
 
 
 def marks_csv(rows: Iterable[tuple[Student, SubmissionMarks, bool]]) -> str:
@@ -33,18 +44,23 @@ def marks_csv(rows: Iterable[tuple[Student, SubmissionMarks, bool]]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(csv_cells.row(list(EXPORT_COLUMNS)))
     for student, marks, shown in rows:
-        writer.writerow(csv_cells.row([student.external_id, student.name, student.email, marks.status,
-                                       *_marks(marks, shown)]))
+        writer.writerow(
+            csv_cells.row([student.external_id, student.name, student.email, marks.status, *_marks(marks, shown)])
+        )
     return out.getvalue()
 
 
 def coursework_csv(*, session: Session, rubric: Rubric, coursework: Coursework, released_only: bool = False) -> str:
     """``released_only``: the export a student-view token gets, each student's marks only once
     released to them (before, their auto score and total include hidden items)."""
-    return marks_csv((student, submission_marks(session=session, rubric=rubric, coursework=coursework,
-                                                student_id=student.id),
-                      not released_only or is_released(session=session, coursework=coursework, student_id=student.id))
-                     for student in roster(session=session))
+    return marks_csv(
+        (
+            student,
+            submission_marks(session=session, rubric=rubric, coursework=coursework, student_id=student.id),
+            not released_only or is_released(session=session, coursework=coursework, student_id=student.id),
+        )
+        for student in roster(session=session)
+    )
 
 
 def _marks(marks: SubmissionMarks, shown: bool) -> list[object]:
@@ -53,8 +69,15 @@ def _marks(marks: SubmissionMarks, shown: bool) -> list[object]:
         return [None] * 7
     if not shown:
         return [str(sub.id), sub.received_at.isoformat(), sub.late_minutes, None, None, None, None]
-    return [str(sub.id), sub.received_at.isoformat(), sub.late_minutes, _float(marks.run.score if marks.run else None),
-            _float(total.total), _float(total.max_score), total.complete]
+    return [
+        str(sub.id),
+        sub.received_at.isoformat(),
+        sub.late_minutes,
+        _float(marks.run.score if marks.run else None),
+        _float(total.total),
+        _float(total.max_score),
+        total.complete,
+    ]
 
 
 def _float(value: float | None) -> float | None:

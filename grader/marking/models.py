@@ -55,11 +55,23 @@ class ManualMark(Base):
     __table_args__ = (
         _pinned_to_submission(),
         CheckConstraint("score IS NULL OR score >= 0", name="score_not_negative"),
-        Index("uq_manual_marks_submission_item", "submission_id", "item_id", unique=True,
-              postgresql_where=text("submission_id IS NOT NULL"),
-              sqlite_where=text("submission_id IS NOT NULL")),
-        Index("uq_manual_marks_student_coursework_item", "student_id", "coursework_id", "item_id", unique=True,
-              postgresql_where=text("submission_id IS NULL"), sqlite_where=text("submission_id IS NULL")),
+        Index(
+            "uq_manual_marks_submission_item",
+            "submission_id",
+            "item_id",
+            unique=True,
+            postgresql_where=text("submission_id IS NOT NULL"),
+            sqlite_where=text("submission_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_manual_marks_student_coursework_item",
+            "student_id",
+            "coursework_id",
+            "item_id",
+            unique=True,
+            postgresql_where=text("submission_id IS NULL"),
+            sqlite_where=text("submission_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from grader.courseworks.models import Coursework, DeadlineExtension
 from grader.marking.models import ManualMark, PenaltyDecision
-from grader.scoring.lateness import late_factor
-from grader.scoring.totals import coursework_total
 from grader.roster.models import Student
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun, RunItemScore, RunKind, RunPenalty, RunStatus
+from grader.scoring.lateness import late_factor
+from grader.scoring.totals import coursework_total
 from grader.submissions.models import CountingChoice, Submission
 from grader.submissions.service import rule_counting
 
@@ -61,15 +61,25 @@ def coursework_overview(*, session: Session, rubric: Rubric, coursework: Coursew
     """One row per enrolled student, roster order (non-submitters included)."""
     cw_id = coursework.id
     students = session.execute(
-        select(Student.id, Student.external_id, Student.name).where(Student.withdrawn_at.is_(None))
-        .order_by(Student.enrolled_at, Student.id)).all()
+        select(Student.id, Student.external_id, Student.name)
+        .where(Student.withdrawn_at.is_(None))
+        .order_by(Student.enrolled_at, Student.id)
+    ).all()
     subs: dict[int, list[Submission]] = defaultdict(list)
     for sub in session.scalars(select(Submission).where(Submission.coursework_id == cw_id)):
         subs[sub.student_id].append(sub)
-    picks = dict(session.execute(select(CountingChoice.student_id, CountingChoice.submission_id)
-                                 .where(CountingChoice.coursework_id == cw_id)).all())
-    extensions = dict(session.execute(select(DeadlineExtension.student_id, DeadlineExtension.deadline)
-                                      .where(DeadlineExtension.coursework_id == cw_id)).all())
+    picks = dict(
+        session.execute(
+            select(CountingChoice.student_id, CountingChoice.submission_id).where(CountingChoice.coursework_id == cw_id)
+        ).all()
+    )
+    extensions = dict(
+        session.execute(
+            select(DeadlineExtension.student_id, DeadlineExtension.deadline).where(
+                DeadlineExtension.coursework_id == cw_id
+            )
+        ).all()
+    )
     grace = rubric.late_policy.grace_minutes
     counting: dict[int, Submission] = {}
     for student_id, own in subs.items():
@@ -95,8 +105,23 @@ def coursework_overview(*, session: Session, rubric: Rubric, coursework: Coursew
     for student_id, external_id, name in students:
         sub = counting.get(student_id)
         if sub is None:
-            rows.append(OverviewRow(student_id, external_id, name, "no_submission", None, None, 0, None, 0,
-                                    len(to_mark_ids), None, rubric.total_points, False))
+            rows.append(
+                OverviewRow(
+                    student_id,
+                    external_id,
+                    name,
+                    "no_submission",
+                    None,
+                    None,
+                    0,
+                    None,
+                    0,
+                    len(to_mark_ids),
+                    None,
+                    rubric.total_points,
+                    False,
+                )
+            )
             continue
         run = runs.get(sub.id)
         marker = {k: v for k, v in _in_force(marks, student_id, sub.id).items() if k in item_ids and v is not None}
@@ -106,13 +131,27 @@ def coursework_overview(*, session: Session, rubric: Rubric, coursework: Coursew
         if graded_id is not None:
             auto = {k: v for k, v in auto_scores.get(graded_id, {}).items() if k in item_ids}
             applied = {p for p in auto_penalties.get(graded_id, set()) if p in penalty_ids}
-            total = coursework_total(rubric, auto, marker, applied, decided,
-                                     late_factor(sub.late_minutes, rubric.late_policy))
-        rows.append(OverviewRow(
-            student_id, external_id, name, run.status if run else "queued", sub.id, sub.received_at,
-            sub.late_minutes, run.graded_score if run else None, sum(1 for i in to_mark_ids if i in marker),
-            len(to_mark_ids), total.total if total else None, rubric.total_points,
-            total.complete if total else False, {i.id: i.score for i in total.items} if total else {}))
+            total = coursework_total(
+                rubric, auto, marker, applied, decided, late_factor(sub.late_minutes, rubric.late_policy)
+            )
+        rows.append(
+            OverviewRow(
+                student_id,
+                external_id,
+                name,
+                run.status if run else "queued",
+                sub.id,
+                sub.received_at,
+                sub.late_minutes,
+                run.graded_score if run else None,
+                sum(1 for i in to_mark_ids if i in marker),
+                len(to_mark_ids),
+                total.total if total else None,
+                rubric.total_points,
+                total.complete if total else False,
+                {i.id: i.score for i in total.items} if total else {},
+            )
+        )
     return rows
 
 
@@ -131,13 +170,15 @@ def _runs(session: Session, submission_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
     rows = session.execute(
         select(GradingRun.id, GradingRun.submission_id, GradingRun.status, GradingRun.score, GradingRun.finished_at)
         .where(GradingRun.submission_id.in_(submission_ids), GradingRun.kind == RunKind.full)
-        .order_by(GradingRun.id))
+        .order_by(GradingRun.id)
+    )
     for run_id, sub_id, status, score, finished in rows:
         current = state.setdefault(sub_id, _RunState(status.value))
         if status is not RunStatus.cancelled:
             current.status = status.value  # ids ascend: the last one seen is the latest
-        if status is RunStatus.graded and (current.graded_at is None or (finished, run_id) >= (current.graded_at,
-                                                                                              current.graded_id)):
+        if status is RunStatus.graded and (
+            current.graded_at is None or (finished, run_id) >= (current.graded_at, current.graded_id)
+        ):
             current.graded_id, current.graded_score, current.graded_at = run_id, score, finished
     return state
 
@@ -147,12 +188,16 @@ def _run_results(session: Session, run_ids: list[int]) -> tuple[dict[int, dict[s
     penalties: dict[int, set[str]] = defaultdict(set)
     if run_ids:
         for run_id, item_id, score in session.execute(
-                select(RunItemScore.run_id, RunItemScore.item_id, RunItemScore.score)
-                .where(RunItemScore.run_id.in_(run_ids), RunItemScore.kind == "auto")):
+            select(RunItemScore.run_id, RunItemScore.item_id, RunItemScore.score).where(
+                RunItemScore.run_id.in_(run_ids), RunItemScore.kind == "auto"
+            )
+        ):
             scores[run_id][item_id] = score
         for run_id, penalty_id in session.execute(
-                select(RunPenalty.run_id, RunPenalty.penalty_id)
-                .where(RunPenalty.run_id.in_(run_ids), RunPenalty.applied.is_(True))):
+            select(RunPenalty.run_id, RunPenalty.penalty_id).where(
+                RunPenalty.run_id.in_(run_ids), RunPenalty.applied.is_(True)
+            )
+        ):
             penalties[run_id].add(penalty_id)
     return scores, penalties
 
@@ -164,8 +209,10 @@ _Scoped = dict[tuple[int, uuid.UUID | None], dict]
 def _marks(session: Session, cw_id: int) -> _Scoped:
     out: _Scoped = defaultdict(dict)
     for student_id, sub_id, item_id, score in session.execute(
-            select(ManualMark.student_id, ManualMark.submission_id, ManualMark.item_id, ManualMark.score)
-            .where(ManualMark.coursework_id == cw_id)):
+        select(ManualMark.student_id, ManualMark.submission_id, ManualMark.item_id, ManualMark.score).where(
+            ManualMark.coursework_id == cw_id
+        )
+    ):
         out[(student_id, sub_id)][item_id] = score
     return out
 
@@ -173,9 +220,15 @@ def _marks(session: Session, cw_id: int) -> _Scoped:
 def _decisions(session: Session, cw_id: int) -> _Scoped:
     out: _Scoped = defaultdict(dict)
     for student_id, sub_id, penalty_id, applied in session.execute(
-            select(PenaltyDecision.student_id, PenaltyDecision.submission_id, PenaltyDecision.penalty_id,
-                   PenaltyDecision.applied)
-            .where(PenaltyDecision.coursework_id == cw_id).order_by(PenaltyDecision.id)):
+        select(
+            PenaltyDecision.student_id,
+            PenaltyDecision.submission_id,
+            PenaltyDecision.penalty_id,
+            PenaltyDecision.applied,
+        )
+        .where(PenaltyDecision.coursework_id == cw_id)
+        .order_by(PenaltyDecision.id)
+    ):
         out[(student_id, sub_id)][penalty_id] = applied  # latest wins
     return out
 
@@ -188,23 +241,34 @@ def _in_force(scoped: _Scoped, student_id: int, sub_id: uuid.UUID) -> dict:
 # -- pure: what the page asks of the rows ---------------------------------------------------------
 
 
-def filter_rows(rows: list[OverviewRow], *, status: str = "", search: str = "", unmarked: bool = False,
-                late: bool = False) -> list[OverviewRow]:
+def filter_rows(
+    rows: list[OverviewRow], *, status: str = "", search: str = "", unmarked: bool = False, late: bool = False
+) -> list[OverviewRow]:
     needle = search.strip().casefold()
-    return [r for r in rows
-            if (not status or r.status == status)
-            and (not needle or needle in r.name.casefold() or needle in r.external_id.casefold())
-            and (not unmarked or r.needs_marking)
-            and (not late or r.late)]
+    return [
+        r
+        for r in rows
+        if (not status or r.status == status)
+        and (not needle or needle in r.name.casefold() or needle in r.external_id.casefold())
+        and (not unmarked or r.needs_marking)
+        and (not late or r.late)
+    ]
 
 
 def sort_rows(rows: list[OverviewRow], key: str = "student", descending: bool = False) -> list[OverviewRow]:
     """Sorted by ``key`` (one of SORT_KEYS); rows without a value go last either way."""
+
     def value(r: OverviewRow) -> object:
-        return {"student": r.name.casefold(), "status": STATUSES.index(r.status) if r.status in STATUSES else 99,
-                "auto": r.auto_score, "progress": (r.marked / r.to_mark) if r.to_mark else None,
-                "late": r.late_minutes if r.submission_id else None, "total": r.total,
-                "received": r.received_at}[key]
+        return {
+            "student": r.name.casefold(),
+            "status": STATUSES.index(r.status) if r.status in STATUSES else 99,
+            "auto": r.auto_score,
+            "progress": (r.marked / r.to_mark) if r.to_mark else None,
+            "late": r.late_minutes if r.submission_id else None,
+            "total": r.total,
+            "received": r.received_at,
+        }[key]
+
     present = [r for r in rows if value(r) is not None]
     missing = [r for r in rows if value(r) is None]
     return sorted(present, key=lambda r: (value(r), r.external_id), reverse=descending) + missing

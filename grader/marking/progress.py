@@ -32,10 +32,13 @@ class Progress:
 
 
 def coursework_progress(*, session: Session, coursework_id: int) -> Progress:
-    latest = (select(func.max(GradingRun.id).label("id"))
-              .join(Submission, Submission.id == GradingRun.submission_id)
-              .where(Submission.coursework_id == coursework_id, GradingRun.kind == RunKind.full)
-              .group_by(GradingRun.submission_id).subquery())
+    latest = (
+        select(func.max(GradingRun.id).label("id"))
+        .join(Submission, Submission.id == GradingRun.submission_id)
+        .where(Submission.coursework_id == coursework_id, GradingRun.kind == RunKind.full)
+        .group_by(GradingRun.submission_id)
+        .subquery()
+    )
     statuses = session.scalars(select(GradingRun.status).join(latest, latest.c.id == GradingRun.id)).all()
     counts = Counter(s.value for s in statuses)
     return Progress(dict(counts), len(statuses))

@@ -31,8 +31,13 @@ def draw_label() -> str:
 
 def stored_pseudonyms(*, session: Session, coursework_id: int) -> dict[int, str]:
     """Student id -> label, for the students who already have one on this coursework."""
-    return dict(session.execute(select(CandidatePseudonym.student_id, CandidatePseudonym.label)
-                                .where(CandidatePseudonym.coursework_id == coursework_id)).all())
+    return dict(
+        session.execute(
+            select(CandidatePseudonym.student_id, CandidatePseudonym.label).where(
+                CandidatePseudonym.coursework_id == coursework_id
+            )
+        ).all()
+    )
 
 
 def pseudonyms(*, session: Session, coursework_id: int, student_ids: Iterable[int]) -> dict[int, str]:
@@ -57,8 +62,11 @@ def _draw(session: Session, coursework_id: int, student_ids: list[int], taken: s
                 # A savepoint each: another request drawing for the same student (or the same label)
                 # at the same moment loses only this row, and the one stored wins.
                 with session.begin_nested():
-                    session.add(CandidatePseudonym(coursework_id=coursework_id, student_id=student_id,
-                                                   label=label, created_at=now))
+                    session.add(
+                        CandidatePseudonym(
+                            coursework_id=coursework_id, student_id=student_id, label=label, created_at=now
+                        )
+                    )
             except IntegrityError:
                 if student_id in stored_pseudonyms(session=session, coursework_id=coursework_id):
                     break

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from grader.runs.models import GradingRun, RunStatus
 
-INFRASTRUCTURE_ERROR_FOR_STUDENTS = ("grading failed on our side; it will be retried (or the course team will "
-                                     "look at it). Your submission is safe.")
+INFRASTRUCTURE_ERROR_FOR_STUDENTS = (
+    "grading failed on our side; it will be retried (or the course team will look at it). Your submission is safe."
+)
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,13 @@ def run_outcome(run: GradingRun, *, student_view: bool, released: bool) -> RunOu
     """The run as this reader sees it. ``released``: the marks are released to the run's student."""
     shown = visible_score(run)
     full = not student_view or released
-    return RunOutcome(score=run.score if full else None, max_score=run.max_score if full else None,
-                      visible_score=shown[0] if shown else None, visible_max_score=shown[1] if shown else None,
-                      error=error_for_reader(run, student_view=student_view))
+    return RunOutcome(
+        score=run.score if full else None,
+        max_score=run.max_score if full else None,
+        visible_score=shown[0] if shown else None,
+        visible_max_score=shown[1] if shown else None,
+        error=error_for_reader(run, student_view=student_view),
+    )
 
 
 PRECHECK_FAILED_ON_OUR_SIDE = "the quick pre-check could not run; full grading is not affected."

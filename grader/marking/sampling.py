@@ -13,8 +13,13 @@ from dataclasses import dataclass
 
 # The UK degree-classification bands, as fractions of the maximum: markers' judgements differ most
 # at their edges, so moderation looks at every one.
-BANDS: tuple[tuple[float, str], ...] = ((0.70, "70%+"), (0.60, "60–69%"), (0.50, "50–59%"), (0.40, "40–49%"),
-                                        (0.0, "under 40%"))
+BANDS: tuple[tuple[float, str], ...] = (
+    (0.70, "70%+"),
+    (0.60, "60–69%"),
+    (0.50, "50–59%"),
+    (0.40, "40–49%"),
+    (0.0, "under 40%"),
+)
 UNMARKED = "not graded"
 
 
@@ -72,6 +77,6 @@ def stratified_sample(candidates: Sequence[Candidate], size: int, seed: int) -> 
         rest = left - sum(int(v) for v in share.values())
         for k in sorted(keys, key=lambda k: (-(share[k] - int(share[k])), k))[:rest]:
             quota[k] += 1
-    picked = [c for k in keys for c in strata[k][:quota[k]]]
+    picked = [c for k in keys for c in strata[k][: quota[k]]]
     order = {label: n for n, (_, label) in enumerate(BANDS)}
     return sorted(picked, key=lambda c: (order.get(c.band, len(order)), c.key))

@@ -57,17 +57,33 @@ def set_mark(
     try:
         with session.begin_nested():
             if mark is None:
-                mark = ManualMark(student_id=student_id, coursework_id=coursework_id, submission_id=submission_id,
-                                  item_id=item_id)
+                mark = ManualMark(
+                    student_id=student_id, coursework_id=coursework_id, submission_id=submission_id, item_id=item_id
+                )
                 session.add(mark)
             mark.kind, mark.score, mark.comment = kind, score, comment
             mark.updated_by_id, mark.updated_at = by_user_id, now
             session.flush()  # the UPDATE names the version read: a concurrent write matches no row
-            session.add(MarkChange(mark_id=mark.id, version=mark.version, changed_by_id=by_user_id,
-                                   changed_at=now, old_score=old_score, new_score=score, comment=comment))
-            record_event(session=session, actor_id=by_user_id, action="mark.set", subject_type="manual_mark",
-                         subject_id=mark.id, at=now,
-                         details={"item_id": item_id, "old": old_score, "new": score, "version": mark.version})
+            session.add(
+                MarkChange(
+                    mark_id=mark.id,
+                    version=mark.version,
+                    changed_by_id=by_user_id,
+                    changed_at=now,
+                    old_score=old_score,
+                    new_score=score,
+                    comment=comment,
+                )
+            )
+            record_event(
+                session=session,
+                actor_id=by_user_id,
+                action="mark.set",
+                subject_type="manual_mark",
+                subject_id=mark.id,
+                at=now,
+                details={"item_id": item_id, "old": old_score, "new": score, "version": mark.version},
+            )
     except (StaleDataError, IntegrityError) as exc:
         # StaleDataError: updated meanwhile. IntegrityError: another marker created it first.
         raise StaleMark(f"mark {item_id!r} changed while it was being saved") from exc
@@ -77,12 +93,12 @@ def set_mark(
 
 def mark_history(*, session: Session, mark_id: int) -> list[MarkChange]:
     """Every change to a mark, oldest first."""
-    return list(session.scalars(select(MarkChange).where(MarkChange.mark_id == mark_id)
-                                .order_by(MarkChange.version)))
+    return list(session.scalars(select(MarkChange).where(MarkChange.mark_id == mark_id).order_by(MarkChange.version)))
 
 
-def marks_for_submission(*, session: Session, submission_id: uuid.UUID, student_id: int,
-                         coursework_id: int) -> dict[str, ManualMark]:
+def marks_for_submission(
+    *, session: Session, submission_id: uuid.UUID, student_id: int, coursework_id: int
+) -> dict[str, ManualMark]:
     """The marks in force for a submission, by item id: its own, else the student's for the coursework.
 
     Read beside the run's automatic scores (``runs.service.latest_graded_run``): a mark with a
@@ -90,7 +106,8 @@ def marks_for_submission(*, session: Session, submission_id: uuid.UUID, student_
     """
     rows = session.scalars(
         select(ManualMark).where(
-            ManualMark.student_id == student_id, ManualMark.coursework_id == coursework_id,
+            ManualMark.student_id == student_id,
+            ManualMark.coursework_id == coursework_id,
             (ManualMark.submission_id == submission_id) | ManualMark.submission_id.is_(None),
         )
     )
@@ -107,13 +124,16 @@ def mark_in_force(*, session: Session, submission: Submission, item_id: str) -> 
     return own if own is not None else _find(session, submission.student_id, submission.coursework_id, item_id, None)
 
 
-def penalty_decisions(*, session: Session, submission: Submission,
-                      penalty_id: str | None = None) -> list[PenaltyDecision]:
+def penalty_decisions(
+    *, session: Session, submission: Submission, penalty_id: str | None = None
+) -> list[PenaltyDecision]:
     """Every decision bearing on a submission (its own and the student's coursework-wide ones),
     oldest first: the history a marker sees. Its length is the version a new decision must name."""
     query = select(PenaltyDecision).where(
-        PenaltyDecision.student_id == submission.student_id, PenaltyDecision.coursework_id == submission.coursework_id,
-        (PenaltyDecision.submission_id == submission.id) | PenaltyDecision.submission_id.is_(None))
+        PenaltyDecision.student_id == submission.student_id,
+        PenaltyDecision.coursework_id == submission.coursework_id,
+        (PenaltyDecision.submission_id == submission.id) | PenaltyDecision.submission_id.is_(None),
+    )
     if penalty_id is not None:
         query = query.where(PenaltyDecision.penalty_id == penalty_id)
     return list(session.scalars(query.order_by(PenaltyDecision.id).execution_options(populate_existing=True)))
@@ -150,25 +170,46 @@ def decide_penalty(
     if len(history) != (expected_version or 0):
         session.rollback()  # release the row lock
         raise StaleDecision(f"penalty {penalty_id!r} is at version {len(history) or None}, not {expected_version}")
-    decision = PenaltyDecision(student_id=submission.student_id, coursework_id=submission.coursework_id,
-                               submission_id=submission.id, penalty_id=penalty_id, applied=applied,
-                               comment=comment, decided_by_id=by_user_id, decided_at=now)
+    decision = PenaltyDecision(
+        student_id=submission.student_id,
+        coursework_id=submission.coursework_id,
+        submission_id=submission.id,
+        penalty_id=penalty_id,
+        applied=applied,
+        comment=comment,
+        decided_by_id=by_user_id,
+        decided_at=now,
+    )
     previous = decisions_in_force(history).get(penalty_id)
     session.add(decision)
     session.flush()
-    record_event(session=session, actor_id=by_user_id, action="penalty.decide", subject_type="penalty_decision",
-                 subject_id=decision.id, at=now,
-                 details={"penalty_id": penalty_id, "submission_id": str(submission.id), "applied": applied,
-                          "previous": previous.applied if previous else None, "version": len(history) + 1})
+    record_event(
+        session=session,
+        actor_id=by_user_id,
+        action="penalty.decide",
+        subject_type="penalty_decision",
+        subject_id=decision.id,
+        at=now,
+        details={
+            "penalty_id": penalty_id,
+            "submission_id": str(submission.id),
+            "applied": applied,
+            "previous": previous.applied if previous else None,
+            "version": len(history) + 1,
+        },
+    )
     session.commit()
     return decision
 
 
-def _find(session: Session, student_id: int, coursework_id: int, item_id: str,
-          submission_id: uuid.UUID | None) -> ManualMark | None:
-    query = select(ManualMark).where(ManualMark.student_id == student_id,
-                                     ManualMark.coursework_id == coursework_id, ManualMark.item_id == item_id)
-    query = query.where(ManualMark.submission_id.is_(None) if submission_id is None
-                        else ManualMark.submission_id == submission_id)
+def _find(
+    session: Session, student_id: int, coursework_id: int, item_id: str, submission_id: uuid.UUID | None
+) -> ManualMark | None:
+    query = select(ManualMark).where(
+        ManualMark.student_id == student_id, ManualMark.coursework_id == coursework_id, ManualMark.item_id == item_id
+    )
+    query = query.where(
+        ManualMark.submission_id.is_(None) if submission_id is None else ManualMark.submission_id == submission_id
+    )
     # populate_existing: compare against the version in the database, not one cached earlier.
     return session.scalars(query.execution_options(populate_existing=True)).first()

@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 
 from grader.courseworks.models import Coursework
 from grader.marking.service import decisions_in_force, marks_for_submission, penalty_decisions
-from grader.scoring.lateness import late_factor
-from grader.scoring.totals import CourseworkTotal, coursework_total
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun
 from grader.runs.service import latest_graded_run
+from grader.scoring.lateness import late_factor
+from grader.scoring.totals import CourseworkTotal, coursework_total
 from grader.submissions.models import Submission
 from grader.submissions.service import counting_submission
 
@@ -48,13 +48,20 @@ class SubmissionMarks:
 
 def submission_runs(*, session: Session, submission_id: uuid.UUID) -> list[GradingRun]:
     """Every run of a submission, newest first."""
-    return list(session.scalars(select(GradingRun).where(GradingRun.submission_id == submission_id)
-                                .order_by(GradingRun.id.desc())))
+    return list(
+        session.scalars(
+            select(GradingRun).where(GradingRun.submission_id == submission_id).order_by(GradingRun.id.desc())
+        )
+    )
 
 
 def submission_marks(*, session: Session, rubric: Rubric, coursework: Coursework, student_id: int) -> SubmissionMarks:
-    sub = counting_submission(session=session, student_id=student_id, coursework_id=coursework.id,
-                              grace_minutes=rubric.late_policy.grace_minutes)
+    sub = counting_submission(
+        session=session,
+        student_id=student_id,
+        coursework_id=coursework.id,
+        grace_minutes=rubric.late_policy.grace_minutes,
+    )
     if sub is None:
         return SubmissionMarks(None, None, None)
     return marks_of_submission(session=session, rubric=rubric, sub=sub)
@@ -69,21 +76,28 @@ def marks_of_submission(*, session: Session, rubric: Rubric, sub: Submission) ->
     # Rows for ids the rubric no longer has (a renamed item) are left out rather than failing the sheet.
     auto = {i.item_id: i.score for i in (run.items if run else []) if i.kind == "auto" and i.item_id in item_ids}
     auto_penalties = {p.penalty_id for p in (run.penalties if run else []) if p.applied and p.penalty_id in penalty_ids}
-    manual = marks_for_submission(session=session, submission_id=sub.id, student_id=student_id,
-                                  coursework_id=coursework_id)
+    manual = marks_for_submission(
+        session=session, submission_id=sub.id, student_id=student_id, coursework_id=coursework_id
+    )
     marker = {k: m.score for k, m in manual.items() if m.score is not None and k in item_ids}
     in_force = decisions_in_force(penalty_decisions(session=session, submission=sub))
     decisions = {k: d.applied for k, d in in_force.items() if k in penalty_ids}
-    total = coursework_total(rubric, auto, marker, auto_penalties, decisions,
-                             late_factor(sub.late_minutes, rubric.late_policy))
+    total = coursework_total(
+        rubric, auto, marker, auto_penalties, decisions, late_factor(sub.late_minutes, rubric.late_policy)
+    )
     comments = {k: m.comment for k, m in manual.items() if m.comment}
     return SubmissionMarks(sub, run, total, comments)
 
 
 def student_view(rubric: Rubric, marks: SubmissionMarks, released: bool) -> dict[str, Any]:
     """What the student may see of their marks. Absent keys are withheld, not zero."""
-    view: dict[str, Any] = {"coursework": rubric.coursework, "released": released, "status": marks.status,
-                            "items": [], "penalties": []}
+    view: dict[str, Any] = {
+        "coursework": rubric.coursework,
+        "released": released,
+        "status": marks.status,
+        "items": [],
+        "penalties": [],
+    }
     if marks.submission is not None:
         view["submission_id"] = str(marks.submission.id)
     run_items = {i.item_id: i for i in (marks.run.items if marks.run else [])}
@@ -126,6 +140,11 @@ def student_view(rubric: Rubric, marks: SubmissionMarks, released: bool) -> dict
                 entry["message"] = run_penalty.message
         view["penalties"].append(entry)
     if released and marks.total is not None:
-        view.update(total=marks.total.total, max_score=marks.total.max_score, late_minutes=marks.total.lateness.minutes,
-                    notes=list(marks.total.notes), complete=marks.total.complete)
+        view.update(
+            total=marks.total.total,
+            max_score=marks.total.max_score,
+            late_minutes=marks.total.lateness.minutes,
+            notes=list(marks.total.notes),
+            complete=marks.total.complete,
+        )
     return view

@@ -19,7 +19,6 @@ from grader.notebooks.render import RenderError
 from grader.notebooks.render_child import EXIT_OUT_OF_MEMORY, EXIT_UNREADABLE
 from grader.settings import RenderLimits
 
-
 # All the child needs to find Python, the grader package and nbconvert's templates; not the
 # worker's settings (database URL, secret key), which student input has no business near.
 CHILD_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH", "JUPYTER_PATH", "JUPYTER_DATA_DIR")
@@ -38,11 +37,26 @@ def render_bounded(data: bytes, *, title: str, limits: RenderLimits) -> bytes:
 
     Raises ``RenderTimedOut``, ``RenderOutOfMemory``, or ``RenderError`` (not a readable notebook).
     """
-    command = [sys.executable, "-m", "grader.notebooks.render_child", "--title", title,
-               "--memory-mb", str(limits.memory_mb), "--cpu-s", str(math.ceil(limits.timeout_s) + 1)]
+    command = [
+        sys.executable,
+        "-m",
+        "grader.notebooks.render_child",
+        "--title",
+        title,
+        "--memory-mb",
+        str(limits.memory_mb),
+        "--cpu-s",
+        str(math.ceil(limits.timeout_s) + 1),
+    ]
     environment = {k: os.environ[k] for k in CHILD_ENVIRONMENT if k in os.environ}
-    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=environment, start_new_session=True)  # its own group: killed with what it started
+    child = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+        start_new_session=True,
+    )  # its own group: killed with what it started
     try:
         page, errors = child.communicate(data, timeout=limits.timeout_s)
     except subprocess.TimeoutExpired:
@@ -56,8 +70,9 @@ def render_bounded(data: bytes, *, title: str, limits: RenderLimits) -> bytes:
     if child.returncode == EXIT_UNREADABLE:
         raise RenderError(errors.decode("utf-8", "replace"))
     if child.returncode == EXIT_OUT_OF_MEMORY or child.returncode < 0:  # a signal: an allocation abort, mostly
-        raise RenderOutOfMemory(f"rendering the notebook needed more than {limits.memory_mb} MB of memory "
-                                f"(exit {child.returncode})")
+        raise RenderOutOfMemory(
+            f"rendering the notebook needed more than {limits.memory_mb} MB of memory (exit {child.returncode})"
+        )
     raise RenderError(f"the renderer failed (exit {child.returncode}): {errors.decode('utf-8', 'replace')[-500:]}")
 
 

@@ -11,8 +11,14 @@ import io
 from pathlib import Path
 from typing import BinaryIO
 
-from grader.notebooks.zip_members import ZipRefused, notebook_member, open_zip, read_member, readable_size
-from grader.notebooks.zip_members import student_members
+from grader.notebooks.zip_members import (
+    ZipRefused,
+    notebook_member,
+    open_zip,
+    read_member,
+    readable_size,
+    student_members,
+)
 
 
 class NotebookUnreadable(Exception):
@@ -45,4 +51,3 @@ def notebook_from_stream(stream: BinaryIO, notebook_name: str, max_bytes: int) -
             return out.getvalue()
     except ZipRefused as exc:
         raise NotebookUnreadable(str(exc)) from None
-

@@ -44,14 +44,62 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
 _DATA_IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/=\s]*", re.IGNORECASE)
 _LINK = re.compile(r"(https?://|mailto:|#)", re.IGNORECASE)
 # Anything in a style value that could load, escape or script: dropped with the whole attribute.
-_STYLE_DANGER = re.compile(r"url\s*\(|image\s*\(|image-set|expression|@import|\\|/\*|javascript:|<|>",
-                           re.IGNORECASE)
+_STYLE_DANGER = re.compile(r"url\s*\(|image\s*\(|image-set|expression|@import|\\|/\*|javascript:|<|>", re.IGNORECASE)
 
 _TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del", "details",
-    "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img",
-    "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strong", "sub",
-    "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul", "var",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "caption",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "mark",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "s",
+    "samp",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
+    "var",
 }
 _ATTRIBUTES = {
     "*": {"class", "title", "lang", "dir", "style"},
@@ -64,11 +112,41 @@ _ATTRIBUTES = {
     **{f"h{n}": {"id"} for n in range(1, 7)},
 }
 _STYLE_PROPERTIES = {
-    "color", "background-color", "font-weight", "font-style", "font-family", "font-size", "text-align",
-    "text-decoration", "vertical-align", "white-space", "width", "max-width", "min-width", "height",
-    "max-height", "padding", "padding-left", "padding-right", "padding-top", "padding-bottom", "margin",
-    "margin-left", "margin-right", "margin-top", "margin-bottom", "border", "border-collapse", "border-color",
-    "border-style", "border-width", "border-left", "border-right", "border-top", "border-bottom", "display",
+    "color",
+    "background-color",
+    "font-weight",
+    "font-style",
+    "font-family",
+    "font-size",
+    "text-align",
+    "text-decoration",
+    "vertical-align",
+    "white-space",
+    "width",
+    "max-width",
+    "min-width",
+    "height",
+    "max-height",
+    "padding",
+    "padding-left",
+    "padding-right",
+    "padding-top",
+    "padding-bottom",
+    "margin",
+    "margin-left",
+    "margin-right",
+    "margin-top",
+    "margin-bottom",
+    "border",
+    "border-collapse",
+    "border-color",
+    "border-style",
+    "border-width",
+    "border-left",
+    "border-right",
+    "border-top",
+    "border-bottom",
+    "display",
 }
 
 
@@ -79,9 +157,15 @@ class RenderError(Exception):
 def sanitize_html(fragment: str) -> str:
     """Only inert markup from ``fragment`` (see the module's docstring for what is kept)."""
     return nh3.clean(
-        fragment, tags=_TAGS, attributes=_ATTRIBUTES, clean_content_tags={"script", "style"},
-        url_schemes={"http", "https", "mailto", "data"}, filter_style_properties=_STYLE_PROPERTIES,
-        attribute_filter=_attribute_filter, strip_comments=True, link_rel="noopener noreferrer nofollow",
+        fragment,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        clean_content_tags={"script", "style"},
+        url_schemes={"http", "https", "mailto", "data"},
+        filter_style_properties=_STYLE_PROPERTIES,
+        attribute_filter=_attribute_filter,
+        strip_comments=True,
+        link_rel="noopener noreferrer nofollow",
     )
 
 
@@ -127,8 +211,11 @@ def _safe_notebook(cells: list) -> nbformat.NotebookNode:
         elif kind == "code":
             outputs = [o for o in map(_output, cell.get("outputs") or []) if o is not None]
             count = cell.get("execution_count")
-            kept.append(nbformat.v4.new_code_cell(
-                source, outputs=outputs, execution_count=count if isinstance(count, int) else None))
+            kept.append(
+                nbformat.v4.new_code_cell(
+                    source, outputs=outputs, execution_count=count if isinstance(count, int) else None
+                )
+            )
         elif kind == "raw":
             kept.append(nbformat.v4.new_raw_cell(source))  # shown as text: no format metadata kept
     return nbformat.v4.new_notebook(cells=kept, metadata={"language_info": {"name": "python"}})
@@ -149,8 +236,9 @@ def _output(out: object) -> nbformat.NotebookNode | None:
         return nbformat.v4.new_output("stream", name=name, text=_text(out.get("text")))
     if kind == "error":
         trace = [t for t in out.get("traceback") or [] if isinstance(t, str)]
-        return nbformat.v4.new_output("error", ename=str(out.get("ename", ""))[:200],
-                                      evalue=str(out.get("evalue", ""))[:2000], traceback=trace)
+        return nbformat.v4.new_output(
+            "error", ename=str(out.get("ename", ""))[:200], evalue=str(out.get("evalue", ""))[:2000], traceback=trace
+        )
     if kind in ("display_data", "execute_result"):
         data = _mime_bundle(out.get("data"))
         if not data:
@@ -188,8 +276,14 @@ def _image_size(metadata: object) -> dict:
     for mime in ("image/png", "image/jpeg"):
         size = metadata.get(mime)
         if isinstance(size, dict):
-            dims = {k: int(v) for k, v in size.items() if k in ("width", "height")
-                    and isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 100_000}
+            dims = {
+                k: int(v)
+                for k, v in size.items()
+                if k in ("width", "height")
+                and isinstance(v, (int, float))
+                and not isinstance(v, bool)
+                and 0 < v < 100_000
+            }
             if dims:
                 kept[mime] = dims
     return kept
@@ -216,8 +310,13 @@ def _attachments(attachments: object) -> dict | None:
 @cache
 def _exporter() -> HTMLExporter:
     # basic: the cells only, no CSS or scripts of nbconvert's own; SVG encoded as an <img>.
-    return HTMLExporter(template_name="basic", skip_svg_encoding=False, sanitize_html=False,
-                        exclude_input_prompt=False, anchor_link_text="")
+    return HTMLExporter(
+        template_name="basic",
+        skip_svg_encoding=False,
+        sanitize_html=False,
+        exclude_input_prompt=False,
+        anchor_link_text="",
+    )
 
 
 @cache
@@ -228,13 +327,12 @@ def _stylesheet() -> str:
 
 def _page(body: str, title: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{RENDER_CSP}\">"
-        f"<meta name=\"grader-renderer\" content=\"{RENDERER_VERSION}\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{RENDER_CSP}">'
+        f'<meta name="grader-renderer" content="{RENDERER_VERSION}">'
         f"<title>{html.escape(title)}</title><style>{_stylesheet()}</style></head>\n"
-        f"<body class=\"notebook\">\n{body}\n</body></html>\n"
+        f'<body class="notebook">\n{body}\n</body></html>\n'
     )
-
 
 
 def notice_page(title: str, message: str) -> bytes:

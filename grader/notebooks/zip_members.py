@@ -31,12 +31,24 @@ from typing import BinaryIO
 JUNK_FOLDERS = frozenset({"__MACOSX", ".ipynb_checkpoints"})
 JUNK_FILES = frozenset({".DS_Store"})
 # What Python's zipfile unpacks; anything else (Deflate64, PPMd, AES, ...) is refused by name.
-READABLE_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate",
-                    zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}
+READABLE_METHODS = {
+    zipfile.ZIP_STORED: "stored",
+    zipfile.ZIP_DEFLATED: "deflate",
+    zipfile.ZIP_BZIP2: "bzip2",
+    zipfile.ZIP_LZMA: "lzma",
+}
 ENCRYPTED_FLAG = 0x1
 # What unpacking a damaged or crafted member raises, whatever its compression method.
-UNPACK_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError, ValueError,
-                 RuntimeError, NotImplementedError)
+UNPACK_ERRORS = (
+    zipfile.BadZipFile,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+)
 OPEN_ERRORS = (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError)
 # A submission holds a few files: 64 entries with long names fit in well under this.
 MAX_DIRECTORY_BYTES = 1 << 20
@@ -63,8 +75,10 @@ def open_zip(source: Path | BinaryIO) -> zipfile.ZipFile:
             size = directory_size(source)
             source.seek(0)
         if size is not None and size > MAX_DIRECTORY_BYTES:
-            raise ZipRefused(f"the zip lists far too many files (its directory is {readable_size(size)}); "
-                             "a submission holds a few files.")
+            raise ZipRefused(
+                f"the zip lists far too many files (its directory is {readable_size(size)}); "
+                "a submission holds a few files."
+            )
         return zipfile.ZipFile(source)
     except OPEN_ERRORS:
         raise ZipRefused("the file is not a valid zip archive.") from None
@@ -82,7 +96,7 @@ def directory_size(fh: BinaryIO) -> int | None:
         return None
     (size,) = struct.unpack_from("<I", tail, at + 12)
     locator = at - 20
-    if size == 0xFFFFFFFF and locator >= 0 and tail[locator:locator + 4] == ZIP64_LOCATOR:
+    if size == 0xFFFFFFFF and locator >= 0 and tail[locator : locator + 4] == ZIP64_LOCATOR:
         (record_at,) = struct.unpack_from("<Q", tail, locator + 8)
         fh.seek(record_at)
         record = fh.read(56)
@@ -111,12 +125,15 @@ def check_safe_path(info: zipfile.ZipInfo) -> None:
 def check_readable(info: zipfile.ZipInfo) -> None:
     """Refuse a member that is encrypted or packed with a method this service does not unpack."""
     if info.flag_bits & ENCRYPTED_FLAG:
-        raise ZipRefused(f"{info.filename!r} in the zip is encrypted (password-protected); "
-                         "zip the files again without a password.")
+        raise ZipRefused(
+            f"{info.filename!r} in the zip is encrypted (password-protected); zip the files again without a password."
+        )
     if info.compress_type not in READABLE_METHODS:
         method = zipfile.compressor_names.get(info.compress_type, f"method {info.compress_type}")
-        raise ZipRefused(f"{info.filename!r} in the zip is compressed with {method}, which is not accepted; "
-                         "zip the files again with ordinary (deflate) compression.")
+        raise ZipRefused(
+            f"{info.filename!r} in the zip is compressed with {method}, which is not accepted; "
+            "zip the files again with ordinary (deflate) compression."
+        )
 
 
 def student_members(infos: Iterable[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
@@ -141,8 +158,10 @@ def notebook_member(members: list[zipfile.ZipInfo], notebook_name: str) -> zipfi
     if len(named) > 1:
         listed = " and ".join(repr(m.filename) for m in named[:2])
         more = f" (and {len(named) - 2} more)" if len(named) > 2 else ""
-        raise ZipRefused(f"the zip holds {notebook_name} more than once: {listed}{more}. "
-                         f"Keep only the {notebook_name} to be graded and zip the files again.")
+        raise ZipRefused(
+            f"the zip holds {notebook_name} more than once: {listed}{more}. "
+            f"Keep only the {notebook_name} to be graded and zip the files again."
+        )
     if named:
         return named[0]
     notebooks = [m for m in members if PurePosixPath(m.filename).suffix == ".ipynb"]
@@ -173,8 +192,10 @@ def _unpacking(info: zipfile.ZipInfo) -> Iterator[None]:
     try:
         yield
     except UNPACK_ERRORS as exc:
-        raise ZipRefused(f"{info.filename!r} in the zip is damaged and cannot be unpacked "
-                         f"({type(exc).__name__}); zip the files again.") from None
+        raise ZipRefused(
+            f"{info.filename!r} in the zip is damaged and cannot be unpacked "
+            f"({type(exc).__name__}); zip the files again."
+        ) from None
 
 
 def readable_size(n: int) -> str:

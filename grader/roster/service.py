@@ -48,8 +48,14 @@ def import_students(*, session: Session, entries: Iterable[RosterEntry], actor_i
         else:
             unchanged += 1
     session.flush()
-    record_event(session=session, actor_id=actor_id, action="roster.import", subject_type="roster", subject_id="-",
-                 details={"created": created, "updated": updated, "unchanged": unchanged})
+    record_event(
+        session=session,
+        actor_id=actor_id,
+        action="roster.import",
+        subject_type="roster",
+        subject_id="-",
+        details={"created": created, "updated": updated, "unchanged": unchanged},
+    )
     session.commit()
     return ImportResult(created, updated, unchanged)
 
@@ -57,7 +63,7 @@ def import_students(*, session: Session, entries: Iterable[RosterEntry], actor_i
 def _by_external_ids(session: Session, external_ids: set[str], chunk: int = 1000) -> dict[str, Student]:
     wanted, found = sorted(external_ids), {}
     for start in range(0, len(wanted), chunk):  # bounded IN lists (SQLite's parameter limit)
-        rows = session.scalars(select(Student).where(Student.external_id.in_(wanted[start:start + chunk])))
+        rows = session.scalars(select(Student).where(Student.external_id.in_(wanted[start : start + chunk])))
         found.update({s.external_id: s for s in rows})
     return found
 
@@ -72,5 +78,6 @@ def student_for_user(*, session: Session, user_id: int) -> Student | None:
 
 def roster(*, session: Session) -> list[Student]:
     """Every enrolled student in roster order (the order they were imported)."""
-    return list(session.scalars(select(Student).where(Student.withdrawn_at.is_(None))
-                                .order_by(Student.enrolled_at, Student.id)))
+    return list(
+        session.scalars(select(Student).where(Student.withdrawn_at.is_(None)).order_by(Student.enrolled_at, Student.id))
+    )

@@ -12,8 +12,9 @@ from grader.settings import Settings
 SKELETON_MAX_SHARE = 0.05  # the blank skeleton may earn at most this share of the auto points
 
 
-def check_rubric(cw: CourseworkFiles, settings: Settings, *, judge: JudgeLauncher,
-                 backend: str | None = None) -> Iterator[tuple[str, bool]]:
+def check_rubric(
+    cw: CourseworkFiles, settings: Settings, *, judge: JudgeLauncher, backend: str | None = None
+) -> Iterator[tuple[str, bool]]:
     rubric = cw.rubric
     yield (f"points add up: {len(rubric.items)} items in {len(rubric.parts)} parts = {rubric.total_points:g}", True)
     for label, path in (("reference", cw.solution), ("skeleton", cw.skeleton)):
@@ -27,13 +28,21 @@ def check_rubric(cw: CourseworkFiles, settings: Settings, *, judge: JudgeLaunche
         assert report.marks is not None
         applied = [p.id for p in report.marks.penalties if p.applied]
         if label == "reference":
-            short = [f"{i.id} {i.score:g}/{i.max_score:g} ({i.status.value}: {i.message})"
-                     for i in report.marks.items if i.kind == "auto" and i.score < i.max_score]
+            short = [
+                f"{i.id} {i.score:g}/{i.max_score:g} ({i.status.value}: {i.message})"
+                for i in report.marks.items
+                if i.kind == "auto" and i.score < i.max_score
+            ]
             good = not short and not applied
             detail = "; ".join(short + [f"penalty {p}" for p in applied])
-            yield (f"reference earns {report.score:g}/{rubric.auto_max_score:g} auto points" +
-                   (f": short on {detail}" if detail else ""), good)
+            yield (
+                f"reference earns {report.score:g}/{rubric.auto_max_score:g} auto points"
+                + (f": short on {detail}" if detail else ""),
+                good,
+            )
         else:
             cap = SKELETON_MAX_SHARE * rubric.auto_max_score
-            yield (f"skeleton earns {report.score:g}/{rubric.auto_max_score:g} auto points (at most {cap:g})",
-                   report.score <= cap)
+            yield (
+                f"skeleton earns {report.score:g}/{rubric.auto_max_score:g} auto points (at most {cap:g})",
+                report.score <= cap,
+            )

@@ -66,8 +66,11 @@ def load_coursework(coursework: str, settings: Settings) -> CourseworkFiles:
     folder = settings.rubrics_dir / coursework
     path = folder / "rubric.yaml"
     if not path.is_file():
-        known = sorted(p.name for p in settings.rubrics_dir.iterdir() if (p / "rubric.yaml").is_file()) \
-            if settings.rubrics_dir.is_dir() else []
+        known = (
+            sorted(p.name for p in settings.rubrics_dir.iterdir() if (p / "rubric.yaml").is_file())
+            if settings.rubrics_dir.is_dir()
+            else []
+        )
         raise RubricError(path, [("", f"no coursework {coursework!r}; known: {', '.join(known) or 'none'}")])
     rubric = parse_rubric(path)
     if rubric.coursework != coursework:

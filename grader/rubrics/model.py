@@ -51,7 +51,7 @@ class Item(Strict):
     visibility: Visibility = Visibility.visible
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "Item":
+    def _one_kind(self) -> Item:
         kinds = [self.auto is not None, self.manual, self.suggest is not None]
         if sum(kinds) != 1:
             raise ValueError("an item is exactly one of: auto, manual: true, suggest")
@@ -76,7 +76,7 @@ class Penalty(Strict):
     visibility: Visibility = Visibility.after_release
 
     @model_validator(mode="after")
-    def _at_most_one_spec(self) -> "Penalty":
+    def _at_most_one_spec(self) -> Penalty:
         if self.auto is not None and self.suggest is not None:
             raise ValueError("a penalty is auto, suggest, or marked by hand: not both auto and suggest")
         return self
@@ -110,8 +110,9 @@ class Resources(Strict):
     notebook_timeout_s: float | None = Field(None, gt=0)
     test_call_timeout_s: float | None = Field(None, gt=0)
     reproducible: bool = Field(
-        False, description="seed random, numpy and torch (CPU and CUDA) with `seed` and turn on torch's "
-        "deterministic algorithms in the student's kernel"
+        False,
+        description="seed random, numpy and torch (CPU and CUDA) with `seed` and turn on torch's "
+        "deterministic algorithms in the student's kernel",
     )
     seed: int = Field(0, ge=0, lt=2**32, description="the kernel's seed when reproducible")
 
@@ -133,7 +134,7 @@ class Rubric(Strict):
     penalties: list[Penalty] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Rubric":
+    def _consistent(self) -> Rubric:
         part_ids = [p.id for p in self.parts]
         if len(set(part_ids)) != len(part_ids):
             raise ValueError("part ids must be unique")

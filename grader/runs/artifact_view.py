@@ -23,8 +23,9 @@ def item_for_test(rubric: Rubric, test_id: str | None) -> str | None:
     """The id of the item whose automatic or suggested score ``test_id`` decides; None if none does."""
     if test_id is None:
         return None
-    scored = [item for item in rubric.items
-              if (spec := item.auto or item.suggest) is not None and test_id in spec.tests]
+    scored = [
+        item for item in rubric.items if (spec := item.auto or item.suggest) is not None and test_id in spec.tests
+    ]
     if not scored:
         return None
     return max(scored, key=lambda item: _RESERVE[item.visibility.value]).id  # ties: the rubric's first
@@ -43,5 +44,8 @@ def artifacts_for_reader(run: GradingRun, *, student_view: bool, released: bool)
     if not student_view:
         return list(run.artifacts)
     visibility = {row.item_id: row.visibility for row in run.items}
-    return [a for a in run.artifacts
-            if a.item_id is not None and shown_to_student(visibility.get(a.item_id), released=released)]
+    return [
+        a
+        for a in run.artifacts
+        if a.item_id is not None and shown_to_student(visibility.get(a.item_id), released=released)
+    ]

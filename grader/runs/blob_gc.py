@@ -27,8 +27,12 @@ from grader.submissions.models import Submission
 
 DEFAULT_GRACE = dt.timedelta(days=1)
 # Every column holding a blob key. A new kind of stored file adds its column here.
-REFERENCES = (Submission.blob_key, GradingRun.executed_notebook_key, GradingRun.rendered_notebook_key,
-              RunArtifact.blob_key)
+REFERENCES = (
+    Submission.blob_key,
+    GradingRun.executed_notebook_key,
+    GradingRun.rendered_notebook_key,
+    RunArtifact.blob_key,
+)
 BATCH = 500
 
 
@@ -41,8 +45,12 @@ class GcReport:
 
 
 def collect_orphans(
-    store: BlobStore, session: Session, older_than: dt.timedelta = DEFAULT_GRACE, *,
-    dry_run: bool = False, now: float | None = None,
+    store: BlobStore,
+    session: Session,
+    older_than: dt.timedelta = DEFAULT_GRACE,
+    *,
+    dry_run: bool = False,
+    now: float | None = None,
 ) -> GcReport:
     """Delete blobs that no submission or grading run references and that were last stored more
     than ``older_than`` ago. ``now`` is Unix time (the store's files carry the host's clock)."""
@@ -77,7 +85,7 @@ def referenced_keys(session: Session, keys: Iterable[str]) -> set[str]:
     keys = list(keys)
     used: set[str] = set()
     for start in range(0, len(keys), BATCH):
-        batch = keys[start:start + BATCH]
+        batch = keys[start : start + BATCH]
         for column in REFERENCES:
             used.update(session.scalars(select(column).where(column.in_(batch)).distinct()))
     return used

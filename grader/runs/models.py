@@ -49,8 +49,12 @@ class GradingRun(Base):
     __table_args__ = (
         # One live run per submission and kind: enqueuing twice (a retried request) is harmless.
         Index(
-            "uq_grading_runs_live_submission_kind", "submission_id", "kind", unique=True,
-            postgresql_where=text(_LIVE), sqlite_where=text(_LIVE),
+            "uq_grading_runs_live_submission_kind",
+            "submission_id",
+            "kind",
+            unique=True,
+            postgresql_where=text(_LIVE),
+            sqlite_where=text(_LIVE),
         ),
         # What claiming scans: queued runs by queue, prechecks first, oldest first.
         Index("ix_grading_runs_claim_order", "status", "queue", "priority", "enqueued_at"),

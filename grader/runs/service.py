@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from grader.db.clock import db_now
 from grader.grading.report import GradeReport
-from grader.scoring.outcomes import TestResult
 from grader.runs.models import (
     LIVE_STATUSES,
     GradingRun,
@@ -33,6 +32,7 @@ from grader.runs.models import (
     RunStatus,
     RunTestResult,
 )
+from grader.scoring.outcomes import TestResult
 from grader.settings import RUN_LEASE_S as DEFAULT_LEASE_S  # one default: the settings'
 from grader.settings import RUN_MAX_ATTEMPTS as DEFAULT_MAX_ATTEMPTS
 from grader.webhooks.service import emit_run_event
@@ -67,8 +67,13 @@ def enqueue_run(
     if existing is not None:
         return existing
     run = GradingRun(
-        submission_id=submission_id, kind=kind, queue=queue, priority=PRIORITY[kind],
-        status=RunStatus.queued, attempt=1, requested_by_id=requested_by_id,
+        submission_id=submission_id,
+        kind=kind,
+        queue=queue,
+        priority=PRIORITY[kind],
+        status=RunStatus.queued,
+        attempt=1,
+        requested_by_id=requested_by_id,
         enqueued_at=now or db_now(session),
     )
     try:
@@ -164,8 +169,15 @@ def complete_run(
     twice never counts twice. An infrastructure error is not a verdict: it goes to ``fail_run``.
     """
     if report.status == "error" and report.error_kind != "submission":
-        return fail_run(session=session, lease=lease, error=report.error or "infrastructure error",
-                        log=log, max_attempts=max_attempts, now=now, public_url=public_url)
+        return fail_run(
+            session=session,
+            lease=lease,
+            error=report.error or "infrastructure error",
+            log=log,
+            max_attempts=max_attempts,
+            now=now,
+            public_url=public_url,
+        )
     now = now or db_now(session)
     graded = report.status == "graded"
     result = session.execute(
@@ -173,13 +185,22 @@ def complete_run(
         .where(_held(lease))
         .values(
             status=RunStatus.graded if graded else RunStatus.error,
-            finished_at=now, lease_expires_at=None, duration_s=report.duration_s, seed=report.seed,
-            score=report.score if graded else None, max_score=report.max_score,
-            auto_max_score=report.auto_max_score, error=report.error, error_kind=report.error_kind,
+            finished_at=now,
+            lease_expires_at=None,
+            duration_s=report.duration_s,
+            seed=report.seed,
+            score=report.score if graded else None,
+            max_score=report.max_score,
+            auto_max_score=report.auto_max_score,
+            error=report.error,
+            error_kind=report.error_kind,
             protocol_violation=report.protocol_violation,
             details={"execution": report.execution, "sandbox": report.sandbox},
-            backend=backend, environment_digest=environment_digest, hidden_digest=hidden_digest,
-            executed_notebook_key=executed_notebook_key, rendered_notebook_key=rendered_notebook_key,
+            backend=backend,
+            environment_digest=environment_digest,
+            hidden_digest=hidden_digest,
+            executed_notebook_key=executed_notebook_key,
+            rendered_notebook_key=rendered_notebook_key,
             log=_tail(log),
         )
         .execution_options(synchronize_session=False)
@@ -246,10 +267,18 @@ def complete_precheck(
     result = session.execute(
         update(GradingRun)
         .where(_held(lease))
-        .values(status=RunStatus.graded if passed else RunStatus.error, finished_at=now, lease_expires_at=None,
-                duration_s=duration_s, score=None, error=None if passed else text,
-                error_kind=None if passed else "submission", details=dict(details), backend=backend,
-                log=_tail(text))
+        .values(
+            status=RunStatus.graded if passed else RunStatus.error,
+            finished_at=now,
+            lease_expires_at=None,
+            duration_s=duration_s,
+            score=None,
+            error=None if passed else text,
+            error_kind=None if passed else "submission",
+            details=dict(details),
+            backend=backend,
+            log=_tail(text),
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -274,18 +303,20 @@ def sweep_expired_leases(
     session.execute(
         update(GradingRun)
         .where(expired, GradingRun.attempt >= max_attempts)
-        .values(error="the worker stopped renewing its lease", error_kind="infrastructure",
-                **_give_up_values(now))
+        .values(error="the worker stopped renewing its lease", error_kind="infrastructure", **_give_up_values(now))
         .execution_options(synchronize_session=False)
     )
-    requeued = session.execute(
-        update(GradingRun)
-        .where(expired)
-        .values(error="the worker stopped renewing its lease", error_kind="infrastructure",
-                **_requeue_values())
-        .returning(GradingRun.id)
-        .execution_options(synchronize_session=False)
-    ).scalars().all()
+    requeued = (
+        session.execute(
+            update(GradingRun)
+            .where(expired)
+            .values(error="the worker stopped renewing its lease", error_kind="infrastructure", **_requeue_values())
+            .returning(GradingRun.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
     session.commit()
     return sorted(requeued)
 
@@ -295,14 +326,13 @@ def get_run(*, session: Session, run_id: int) -> GradingRun | None:
     return session.get(GradingRun, run_id, populate_existing=True)
 
 
-def latest_graded_run(
-    *, session: Session, submission_id: uuid.UUID, kind: RunKind = RunKind.full
-) -> GradingRun | None:
+def latest_graded_run(*, session: Session, submission_id: uuid.UUID, kind: RunKind = RunKind.full) -> GradingRun | None:
     """The run whose results stand for a submission: its most recently finished graded run."""
     return session.scalars(
         select(GradingRun)
-        .where(GradingRun.submission_id == submission_id, GradingRun.kind == kind,
-               GradingRun.status == RunStatus.graded)
+        .where(
+            GradingRun.submission_id == submission_id, GradingRun.kind == kind, GradingRun.status == RunStatus.graded
+        )
         .order_by(GradingRun.finished_at.desc(), GradingRun.id.desc())
         .limit(1)
     ).first()
@@ -311,8 +341,10 @@ def latest_graded_run(
 def oldest_queued_at(*, session: Session) -> dt.datetime | None:
     """When the longest-waiting queued run was enqueued (for the oldest-waiting metric)."""
     return session.scalars(
-        select(GradingRun.enqueued_at).where(GradingRun.status == RunStatus.queued)
-        .order_by(GradingRun.enqueued_at).limit(1)
+        select(GradingRun.enqueued_at)
+        .where(GradingRun.status == RunStatus.queued)
+        .order_by(GradingRun.enqueued_at)
+        .limit(1)
     ).first()
 
 
@@ -326,8 +358,14 @@ def _claim(
         # The status guard makes the claim safe whatever the dialect: only one UPDATE can flip
         # a queued row to running.
         .where(which, GradingRun.status == RunStatus.queued)
-        .values(status=RunStatus.running, worker_id=worker_id, lease_expires_at=expires,
-                heartbeat_at=now, started_at=now, finished_at=None)
+        .values(
+            status=RunStatus.running,
+            worker_id=worker_id,
+            lease_expires_at=expires,
+            heartbeat_at=now,
+            started_at=now,
+            finished_at=None,
+        )
         .returning(GradingRun.id, GradingRun.submission_id, GradingRun.kind, GradingRun.attempt)
         .execution_options(synchronize_session=False)
     ).first()
@@ -339,20 +377,30 @@ def _claim(
 
 def _live_run(session: Session, submission_id: uuid.UUID, kind: RunKind) -> GradingRun | None:
     return session.scalars(
-        select(GradingRun).where(GradingRun.submission_id == submission_id, GradingRun.kind == kind,
-                                 GradingRun.status.in_(LIVE_STATUSES))
+        select(GradingRun).where(
+            GradingRun.submission_id == submission_id, GradingRun.kind == kind, GradingRun.status.in_(LIVE_STATUSES)
+        )
     ).first()
 
 
 def _held(lease: Lease) -> ColumnElement[bool]:
     """The run is still running under this very lease (same worker, same attempt)."""
-    return and_(GradingRun.id == lease.run_id, GradingRun.status == RunStatus.running,
-                GradingRun.worker_id == lease.worker_id, GradingRun.attempt == lease.attempt)
+    return and_(
+        GradingRun.id == lease.run_id,
+        GradingRun.status == RunStatus.running,
+        GradingRun.worker_id == lease.worker_id,
+        GradingRun.attempt == lease.attempt,
+    )
 
 
 def _requeue_values() -> dict[str, object]:
-    return dict(status=RunStatus.queued, attempt=GradingRun.attempt + 1, worker_id=None,
-                lease_expires_at=None, heartbeat_at=None)
+    return dict(
+        status=RunStatus.queued,
+        attempt=GradingRun.attempt + 1,
+        worker_id=None,
+        lease_expires_at=None,
+        heartbeat_at=None,
+    )
 
 
 def _give_up_values(now: dt.datetime) -> dict[str, object]:
@@ -371,29 +419,62 @@ def _artifact_rows(run_id: int, report: GradeReport, keys: Mapping[str, str]) ->
     missing = [a.name for a in report.artifacts if a.name not in keys]
     if missing:  # a caller bug: the rows would point at nothing
         raise ValueError(f"artifacts not stored: {', '.join(missing)}")
-    return [RunArtifact(run_id=run_id, name=a.name, position=n, title=a.title, media_type=a.media_type,
-                        blob_key=keys[a.name], sha256=a.sha256, size_bytes=a.size_bytes, item_id=a.item_id)
-            for n, a in enumerate(report.artifacts)]
+    return [
+        RunArtifact(
+            run_id=run_id,
+            name=a.name,
+            position=n,
+            title=a.title,
+            media_type=a.media_type,
+            blob_key=keys[a.name],
+            sha256=a.sha256,
+            size_bytes=a.size_bytes,
+            item_id=a.item_id,
+        )
+        for n, a in enumerate(report.artifacts)
+    ]
 
 
 def _result_rows(
     run_id: int, report: GradeReport, tests: Mapping[str, TestResult]
 ) -> list[RunTestResult | RunItemScore | RunPenalty]:
     rows: list[RunTestResult | RunItemScore | RunPenalty] = [
-        RunTestResult(run_id=run_id, test_id=node, outcome=t.outcome.value, fraction=t.fraction,
-                      message=t.message, duration_s=t.duration_s)
+        RunTestResult(
+            run_id=run_id,
+            test_id=node,
+            outcome=t.outcome.value,
+            fraction=t.fraction,
+            message=t.message,
+            duration_s=t.duration_s,
+        )
         for node, t in sorted(tests.items())
     ]
     if report.status == "graded" and report.marks is not None:
         rows += [
-            RunItemScore(run_id=run_id, item_id=i.id, position=n, part=i.part, kind=i.kind,
-                         status=i.status.value, score=i.score, max_score=i.max_score, message=i.message,
-                         visibility=i.visibility)
+            RunItemScore(
+                run_id=run_id,
+                item_id=i.id,
+                position=n,
+                part=i.part,
+                kind=i.kind,
+                status=i.status.value,
+                score=i.score,
+                max_score=i.max_score,
+                message=i.message,
+                visibility=i.visibility,
+            )
             for n, i in enumerate(report.marks.items)
         ]
         rows += [
-            RunPenalty(run_id=run_id, penalty_id=p.id, position=n, points=p.points, applied=p.applied,
-                       message=p.message, visibility=p.visibility)
+            RunPenalty(
+                run_id=run_id,
+                penalty_id=p.id,
+                position=n,
+                points=p.points,
+                applied=p.applied,
+                message=p.message,
+                visibility=p.visibility,
+            )
             for n, p in enumerate(report.marks.penalties)
         ]
     return rows

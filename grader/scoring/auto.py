@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from grader.rubrics.model import AutoSpec, Item, Penalty, Rubric
 from grader.scoring.outcomes import (
     ItemResult,
     ItemStatus,
@@ -16,7 +17,6 @@ from grader.scoring.outcomes import (
     TestOutcome,
     TestResult,
 )
-from grader.rubrics.model import AutoSpec, Item, Penalty, Rubric
 
 MISSING = TestResult(TestOutcome.missing, 0.0, "this test did not run")
 
@@ -60,8 +60,17 @@ def _message(results: list[TestResult]) -> str:
 
 
 def _item_result(item: Item, score: float, status: ItemStatus, message: str) -> ItemResult:
-    return ItemResult(id=item.id, part=item.part, title=item.title, score=score, max_score=item.points,
-                      status=status, message=message, visibility=item.visibility.value, kind=item.kind)
+    return ItemResult(
+        id=item.id,
+        part=item.part,
+        title=item.title,
+        score=score,
+        max_score=item.points,
+        status=status,
+        message=message,
+        visibility=item.visibility.value,
+        kind=item.kind,
+    )
 
 
 def score_item(item: Item, tests: Mapping[str, TestResult]) -> ItemResult:
@@ -90,14 +99,21 @@ def score_penalty(penalty: Penalty, tests: Mapping[str, TestResult]) -> PenaltyR
         results = [tests.get(t, MISSING) for t in penalty.suggest.tests]
         if any(r.outcome is TestOutcome.failed for r in results):
             message = f"suggested: {_message(results)}".strip()
-    return PenaltyResult(id=penalty.id, title=penalty.title, points=penalty.points, applied=applied,
-                         message=message, visibility=penalty.visibility.value)
+    return PenaltyResult(
+        id=penalty.id,
+        title=penalty.title,
+        points=penalty.points,
+        applied=applied,
+        message=message,
+        visibility=penalty.visibility.value,
+    )
 
 
 def part_totals(rubric: Rubric, items: list[ItemResult]) -> list[PartTotal]:
     return [
-        PartTotal(id=p.id, title=p.title, score=round(sum(i.score for i in items if i.part == p.id), 4),
-                  max_score=p.points)
+        PartTotal(
+            id=p.id, title=p.title, score=round(sum(i.score for i in items if i.part == p.id), 4), max_score=p.points
+        )
         for p in rubric.parts
     ]
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from grader.rubrics.model import LatePolicy, Rubric
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 MINUTE = dt.timedelta(minutes=1)
 DAY_MINUTES = 24 * 60
 

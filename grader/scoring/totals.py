@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from grader.rubrics.model import Item, Rubric
 from grader.scoring.lateness import ON_TIME, Lateness
 from grader.scoring.outcomes import Marks, PartTotal
-from grader.rubrics.model import Item, Rubric
 
 EPS = 1e-9
 
@@ -94,8 +94,16 @@ def _item_line(item: Item, auto: Mapping[str, float], marker: Mapping[str, float
     else:
         # Manual and auto-suggested items count only once a marker has marked or confirmed them.
         score, source = 0.0, "unmarked"
-    return ItemLine(id=item.id, part=item.part, title=item.title, score=score, max_score=item.points,
-                    source=source, auto_score=auto_score, visibility=item.visibility.value)
+    return ItemLine(
+        id=item.id,
+        part=item.part,
+        title=item.title,
+        score=score,
+        max_score=item.points,
+        source=source,
+        auto_score=auto_score,
+        visibility=item.visibility.value,
+    )
 
 
 def coursework_total(
@@ -126,25 +134,44 @@ def coursework_total(
     for p in rubric.penalties:
         by_run = p.id in auto_penalties
         decided = p.id in penalty_decisions
-        penalties.append(PenaltyLine(
-            id=p.id, title=p.title, points=p.points,
-            applied=penalty_decisions[p.id] if decided else by_run,
-            auto_applied=by_run, marker_decided=decided, visibility=p.visibility.value,
-        ))
+        penalties.append(
+            PenaltyLine(
+                id=p.id,
+                title=p.title,
+                points=p.points,
+                applied=penalty_decisions[p.id] if decided else by_run,
+                auto_applied=by_run,
+                marker_decided=decided,
+                visibility=p.visibility.value,
+            )
+        )
 
     items_score = sum(i.score for i in items)
     penalty_points = sum(p.points for p in penalties if p.applied)
     before_late = min(max(items_score - penalty_points, 0.0), rubric.total_points)
-    parts = [PartTotal(id=p.id, title=p.title, score=round(sum(i.score for i in items if i.part == p.id), 4),
-                       max_score=p.points) for p in rubric.parts]
+    parts = [
+        PartTotal(
+            id=p.id, title=p.title, score=round(sum(i.score for i in items if i.part == p.id), 4), max_score=p.points
+        )
+        for p in rubric.parts
+    ]
     notes = []
     if lateness.penalised:
-        notes.append(f"submitted {lateness.minutes} minutes late ({lateness.days} started days): "
-                     + ("mark is zero" if lateness.zeroed else f"mark multiplied by {lateness.factor:g}"))
+        notes.append(
+            f"submitted {lateness.minutes} minutes late ({lateness.days} started days): "
+            + ("mark is zero" if lateness.zeroed else f"mark multiplied by {lateness.factor:g}")
+        )
     return CourseworkTotal(
-        coursework=rubric.coursework, items=items, parts=parts, penalties=penalties,
-        items_score=round(items_score, 4), penalty_points=round(penalty_points, 4),
-        before_late=round(before_late, 4), lateness=lateness,
+        coursework=rubric.coursework,
+        items=items,
+        parts=parts,
+        penalties=penalties,
+        items_score=round(items_score, 4),
+        penalty_points=round(penalty_points, 4),
+        before_late=round(before_late, 4),
+        lateness=lateness,
         # Rounding is monotone, so it keeps the bounds and the monotonicity properties.
-        total=round(before_late * lateness.factor, 4), max_score=rubric.total_points, notes=notes,
+        total=round(before_late * lateness.factor, 4),
+        max_score=rubric.total_points,
+        notes=notes,
     )

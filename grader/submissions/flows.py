@@ -21,14 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.blobs import BlobStore
-from grader.db.clock import db_now
 from grader.grading.intake import SubmissionError
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun, RunKind
 from grader.runs.service import enqueue_run
 from grader.settings import ExecutionLimits, Settings
 from grader.submissions.models import Submission
-from grader.submissions.quota import RateLimited, count_upload_attempt
+from grader.submissions.quota import count_upload_attempt
 from grader.submissions.run_queue import RunQueue
 from grader.submissions.service import IdempotencyConflict, ReceivedFile, record_submission
 from grader.submissions.upload_check import CheckBounds, check_upload
@@ -65,8 +64,11 @@ def spool(stream: BinaryIO, folder: Path, max_bytes: int) -> Spooled:
 
 def check_bounds_of(settings: Settings) -> CheckBounds:
     """The upload check's limits from the settings."""
-    return CheckBounds(cpu_s=settings.upload_check_cpu_s, timeout_s=settings.upload_check_timeout_s,
-                       memory_mb=settings.upload_check_memory_mb)
+    return CheckBounds(
+        cpu_s=settings.upload_check_cpu_s,
+        timeout_s=settings.upload_check_timeout_s,
+        memory_mb=settings.upload_check_memory_mb,
+    )
 
 
 def safe_filename(name: str | None) -> str:
@@ -117,15 +119,21 @@ def receive_upload(
         earlier = _by_key(session, student_id, coursework_id, idempotency_key) if idempotency_key else None
         session.rollback()
     else:
-        earlier = admit_upload(session=session, student_id=student_id, coursework_id=coursework_id,
-                               per_hour=per_hour, idempotency_key=idempotency_key)
+        earlier = admit_upload(
+            session=session,
+            student_id=student_id,
+            coursework_id=coursework_id,
+            per_hour=per_hour,
+            idempotency_key=idempotency_key,
+        )
     with tempfile.TemporaryDirectory(prefix="grader-upload-") as tmp:
         spooled = spool(stream, Path(tmp), max_bytes)
         if earlier is not None:
             # A retry: the same file gets the same receipt; another file is refused, storing nothing.
             if earlier.sha256 != spooled.sha256:
                 raise IdempotencyConflict(
-                    "this Idempotency-Key was already used for a different file; use a new key for a new upload.")
+                    "this Idempotency-Key was already used for a different file; use a new key for a new upload."
+                )
             return earlier, False
         checked = check_upload(spooled.path, rubric, Path(tmp) / "staged", limits, check_bounds)
         files = [ReceivedFile(f.name, f.sha256, f.size_bytes) for f in checked]
@@ -134,15 +142,28 @@ def receive_upload(
     if blob.sha256 != spooled.sha256:  # the temp copy changed under us: never record a wrong hash
         raise RuntimeError("upload changed while it was being stored")
     return record_submission(
-        session=session, coursework_id=coursework_id, student_id=student_id, sha256=blob.sha256,
-        size_bytes=blob.size, original_filename=original_filename, blob_key=blob.sha256, files=files,
-        idempotency_key=idempotency_key, stated_received_at=stated_received_at, submitted_by_id=submitted_by_id,
+        session=session,
+        coursework_id=coursework_id,
+        student_id=student_id,
+        sha256=blob.sha256,
+        size_bytes=blob.size,
+        original_filename=original_filename,
+        blob_key=blob.sha256,
+        files=files,
+        idempotency_key=idempotency_key,
+        stated_received_at=stated_received_at,
+        submitted_by_id=submitted_by_id,
     )
 
 
 def queue_grading(
-    *, session: Session, run_queue: RunQueue, submission_id: uuid.UUID, queue: str,
-    requested_by_id: int | None = None, precheck: bool = False,
+    *,
+    session: Session,
+    run_queue: RunQueue,
+    submission_id: uuid.UUID,
+    queue: str,
+    requested_by_id: int | None = None,
+    precheck: bool = False,
 ) -> GradingRun | None:
     """Enqueue a full grading run and wake a worker through ``run_queue``; with ``precheck`` (a new
     submission), a pre-check run first, on its own queue, claimed ahead of any full run. Returns the
@@ -164,8 +185,9 @@ def _enqueue(
     session: Session, submission_id: uuid.UUID, kind: RunKind, queue: str, requested_by_id: int | None
 ) -> GradingRun | None:
     try:
-        return enqueue_run(session=session, submission_id=submission_id, kind=kind, queue=queue,
-                           requested_by_id=requested_by_id)
+        return enqueue_run(
+            session=session, submission_id=submission_id, kind=kind, queue=queue, requested_by_id=requested_by_id
+        )
     except Exception:
         session.rollback()
         log.exception("could not enqueue a %s run for submission %s", kind.value, submission_id)
@@ -181,6 +203,9 @@ def _wake(run_queue: RunQueue, run_id: int, queue: str) -> None:
 
 def _by_key(session: Session, student_id: int, coursework_id: int, key: str) -> Submission | None:
     return session.scalars(
-        select(Submission).where(Submission.student_id == student_id, Submission.coursework_id == coursework_id,
-                                 Submission.idempotency_key == key)
+        select(Submission).where(
+            Submission.student_id == student_id,
+            Submission.coursework_id == coursework_id,
+            Submission.idempotency_key == key,
+        )
     ).first()

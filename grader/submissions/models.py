@@ -21,8 +21,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from grader.courseworks.models import Coursework  # noqa: F401  (referenced tables first)
 from grader.db.base import Base
 from grader.db.types import UTCDateTime, utcnow
-from grader.scoring.lateness import received_at
 from grader.roster.models import Student  # noqa: F401
+from grader.scoring.lateness import received_at
 from grader.users.models import User  # noqa: F401
 
 
@@ -65,9 +65,7 @@ class SubmissionFile(Base):
 
     __tablename__ = "submission_files"
 
-    submission_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True
-    )
+    submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
     path: Mapped[str] = mapped_column(String(255), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)

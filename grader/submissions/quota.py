@@ -52,8 +52,11 @@ def count_upload_attempt(
     if count >= per_hour:
         session.rollback()
         wait = max(1, math.ceil((oldest + RATE_WINDOW - now).total_seconds()))
-        raise RateLimited(f"at most {per_hour} uploads an hour are accepted for this coursework, refused ones "
-                          f"included; try again in {math.ceil(wait / 60)} minutes.", wait)
+        raise RateLimited(
+            f"at most {per_hour} uploads an hour are accepted for this coursework, refused ones "
+            f"included; try again in {math.ceil(wait / 60)} minutes.",
+            wait,
+        )
     session.add(UploadAttempt(student_id=student_id, coursework_id=coursework_id, at=now))
     session.commit()
 
@@ -63,5 +66,8 @@ def _take_turn(session: Session, student_id: int, coursework_id: int, now: dt.da
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(UploadQuota).values(student_id=student_id, coursework_id=coursework_id, last_attempt_at=now)
-    session.execute(statement.on_conflict_do_update(
-        index_elements=[UploadQuota.student_id, UploadQuota.coursework_id], set_={"last_attempt_at": now}))
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[UploadQuota.student_id, UploadQuota.coursework_id], set_={"last_attempt_at": now}
+        )
+    )

@@ -64,9 +64,16 @@ def record_submission(
     ours = now or db_now(session)
     deadline = effective_deadline(session=session, student_id=student_id, coursework_id=coursework_id)
     submission = Submission(
-        id=uuid.uuid4(), coursework_id=coursework_id, student_id=student_id, sha256=sha256,
-        size_bytes=size_bytes, original_filename=original_filename, blob_key=blob_key, received_at=ours,
-        stated_received_at=stated_received_at, idempotency_key=idempotency_key,
+        id=uuid.uuid4(),
+        coursework_id=coursework_id,
+        student_id=student_id,
+        sha256=sha256,
+        size_bytes=size_bytes,
+        original_filename=original_filename,
+        blob_key=blob_key,
+        received_at=ours,
+        stated_received_at=stated_received_at,
+        idempotency_key=idempotency_key,
         submitted_by_id=submitted_by_id,
     )
     submission.late_minutes = late_minutes(submission.receipt_time, deadline)
@@ -74,8 +81,10 @@ def record_submission(
     try:
         with session.begin_nested():
             session.add(submission)
-            session.add_all(SubmissionFile(submission_id=submission.id, path=f.path, sha256=f.sha256,
-                                           size_bytes=f.size_bytes) for f in files)
+            session.add_all(
+                SubmissionFile(submission_id=submission.id, path=f.path, sha256=f.sha256, size_bytes=f.size_bytes)
+                for f in files
+            )
             session.flush()
             session.add_all(_duplicate_flags(session, submission, files))
     except IntegrityError:
@@ -88,9 +97,7 @@ def record_submission(
     return submission, True
 
 
-def list_submissions(
-    *, session: Session, student_id: int, coursework_id: int | None = None
-) -> list[Submission]:
+def list_submissions(*, session: Session, student_id: int, coursework_id: int | None = None) -> list[Submission]:
     """A student's submissions, oldest first."""
     query = select(Submission).where(Submission.student_id == student_id)
     if coursework_id is not None:
@@ -108,7 +115,8 @@ def counting_submission(
     time, the latest. None when the student sent nothing.
     """
     chosen = session.scalars(
-        select(Submission).join(CountingChoice, CountingChoice.submission_id == Submission.id)
+        select(Submission)
+        .join(CountingChoice, CountingChoice.submission_id == Submission.id)
         .where(CountingChoice.student_id == student_id, CountingChoice.coursework_id == coursework_id)
     ).first()
     if chosen is not None:
@@ -120,8 +128,9 @@ def counting_submission(
     return rule_counting(submissions, deadline, grace_minutes)
 
 
-def rule_counting(submissions: Sequence[Submission], deadline: dt.datetime | None,
-                  grace_minutes: int = 0) -> Submission | None:
+def rule_counting(
+    submissions: Sequence[Submission], deadline: dt.datetime | None, grace_minutes: int = 0
+) -> Submission | None:
     """The rubric's rule alone (pure; the dashboard applies it to a whole coursework at once): the
     latest received by ``deadline`` (plus grace), else, with none in time, the latest."""
     if not submissions:
@@ -148,26 +157,40 @@ def choose_counting_submission(
     if submission is None:
         raise LookupError(f"no submission {submission_id}")
     choice = session.scalars(
-        select(CountingChoice).where(CountingChoice.student_id == submission.student_id,
-                                     CountingChoice.coursework_id == submission.coursework_id)
+        select(CountingChoice).where(
+            CountingChoice.student_id == submission.student_id, CountingChoice.coursework_id == submission.coursework_id
+        )
     ).first()
     previous = choice.submission_id if choice else None
     if choice is None:
         choice = CountingChoice(student_id=submission.student_id, coursework_id=submission.coursework_id)
         session.add(choice)
     choice.submission_id, choice.chosen_by_id, choice.chosen_at, choice.reason = (
-        submission.id, chosen_by_id, now, reason)
-    record_event(session=session, actor_id=chosen_by_id, action="submission.choose_counting",
-                 subject_type="submission", subject_id=submission.id, at=now,
-                 details={"previous": str(previous) if previous else None, "reason": reason})
+        submission.id,
+        chosen_by_id,
+        now,
+        reason,
+    )
+    record_event(
+        session=session,
+        actor_id=chosen_by_id,
+        action="submission.choose_counting",
+        subject_type="submission",
+        subject_id=submission.id,
+        at=now,
+        details={"previous": str(previous) if previous else None, "reason": reason},
+    )
     session.commit()
     return choice
 
 
 def counting_choice(*, session: Session, student_id: int, coursework_id: int) -> CountingChoice | None:
     """The lecturer's pick for a student's coursework, if there is one."""
-    return session.scalars(select(CountingChoice).where(CountingChoice.student_id == student_id,
-                                                        CountingChoice.coursework_id == coursework_id)).first()
+    return session.scalars(
+        select(CountingChoice).where(
+            CountingChoice.student_id == student_id, CountingChoice.coursework_id == coursework_id
+        )
+    ).first()
 
 
 def clear_counting_choice(
@@ -177,9 +200,15 @@ def clear_counting_choice(
     choice = counting_choice(session=session, student_id=student_id, coursework_id=coursework_id)
     if choice is None:
         return False
-    record_event(session=session, actor_id=cleared_by_id, action="submission.clear_counting",
-                 subject_type="submission", subject_id=choice.submission_id, at=now or db_now(session),
-                 details={"previous": str(choice.submission_id), "reason": choice.reason})
+    record_event(
+        session=session,
+        actor_id=cleared_by_id,
+        action="submission.clear_counting",
+        subject_type="submission",
+        subject_id=choice.submission_id,
+        at=now or db_now(session),
+        details={"previous": str(choice.submission_id), "reason": choice.reason},
+    )
     session.delete(choice)
     session.commit()
     return True
@@ -198,9 +227,11 @@ class DuplicateLink:
 
 def duplicates_of(*, session: Session, submission_id: uuid.UUID) -> list[DuplicateLink]:
     """The flags naming this submission, either way round, oldest flag first."""
-    flags = session.scalars(select(DuplicateFlag).where(
-        (DuplicateFlag.submission_id == submission_id) | (DuplicateFlag.duplicate_of_id == submission_id))
-        .order_by(DuplicateFlag.id)).all()
+    flags = session.scalars(
+        select(DuplicateFlag)
+        .where((DuplicateFlag.submission_id == submission_id) | (DuplicateFlag.duplicate_of_id == submission_id))
+        .order_by(DuplicateFlag.id)
+    ).all()
     links = []
     for flag in flags:
         earlier = flag.submission_id == submission_id
@@ -220,8 +251,12 @@ class DuplicateHolder:
 
 def coursework_duplicates(*, session: Session, coursework_id: int) -> dict[str, list[DuplicateHolder]]:
     """Every flagged file of a coursework: sha256 -> its holders (the earliest first), first flagged first."""
-    flags = session.scalars(select(DuplicateFlag).join(Submission, Submission.id == DuplicateFlag.submission_id)
-                            .where(Submission.coursework_id == coursework_id).order_by(DuplicateFlag.id)).all()
+    flags = session.scalars(
+        select(DuplicateFlag)
+        .join(Submission, Submission.id == DuplicateFlag.submission_id)
+        .where(Submission.coursework_id == coursework_id)
+        .order_by(DuplicateFlag.id)
+    ).all()
     groups: dict[str, dict[uuid.UUID, DuplicateHolder]] = {}
     for flag in flags:
         holders = groups.setdefault(flag.sha256, {})
@@ -229,27 +264,39 @@ def coursework_duplicates(*, session: Session, coursework_id: int) -> dict[str, 
             original = session.get(Submission, flag.duplicate_of_id)
             holders[original.id] = DuplicateHolder(original, _path_of(session, original.id, flag.sha256), False)
         holders[flag.submission_id] = DuplicateHolder(session.get(Submission, flag.submission_id), flag.path, True)
-    return {sha: sorted(h.values(), key=lambda h: (h.submission.received_at, str(h.submission.id)))
-            for sha, h in groups.items()}
+    return {
+        sha: sorted(h.values(), key=lambda h: (h.submission.received_at, str(h.submission.id)))
+        for sha, h in groups.items()
+    }
 
 
 def _path_of(session: Session, submission_id: uuid.UUID, sha256: str) -> str:
-    return session.scalars(select(SubmissionFile.path).where(SubmissionFile.submission_id == submission_id,
-                                                             SubmissionFile.sha256 == sha256)
-                           .order_by(SubmissionFile.path).limit(1)).first() or ""
+    return (
+        session.scalars(
+            select(SubmissionFile.path)
+            .where(SubmissionFile.submission_id == submission_id, SubmissionFile.sha256 == sha256)
+            .order_by(SubmissionFile.path)
+            .limit(1)
+        ).first()
+        or ""
+    )
 
 
 def _by_key(session: Session, student_id: int, coursework_id: int, key: str) -> Submission | None:
     return session.scalars(
-        select(Submission).where(Submission.student_id == student_id, Submission.coursework_id == coursework_id,
-                                 Submission.idempotency_key == key)
+        select(Submission).where(
+            Submission.student_id == student_id,
+            Submission.coursework_id == coursework_id,
+            Submission.idempotency_key == key,
+        )
     ).first()
 
 
 def _same_upload(existing: Submission, sha256: str) -> Submission:
     if existing.sha256 != sha256:
         raise IdempotencyConflict(
-            f"this Idempotency-Key was used for submission {existing.id}, which holds a different file")
+            f"this Idempotency-Key was used for submission {existing.id}, which holds a different file"
+        )
     return existing
 
 
@@ -258,13 +305,24 @@ def _duplicate_flags(session: Session, submission: Submission, files: Sequence[R
     flags = []
     for f in files:
         original = session.scalars(
-            select(Submission.id).join(SubmissionFile, SubmissionFile.submission_id == Submission.id)
-            .where(SubmissionFile.sha256 == f.sha256, Submission.coursework_id == submission.coursework_id,
-                   Submission.student_id != submission.student_id)
-            .order_by(Submission.received_at, Submission.id).limit(1)
+            select(Submission.id)
+            .join(SubmissionFile, SubmissionFile.submission_id == Submission.id)
+            .where(
+                SubmissionFile.sha256 == f.sha256,
+                Submission.coursework_id == submission.coursework_id,
+                Submission.student_id != submission.student_id,
+            )
+            .order_by(Submission.received_at, Submission.id)
+            .limit(1)
         ).first()
         if original is not None:
-            flags.append(DuplicateFlag(submission_id=submission.id, path=f.path, sha256=f.sha256,
-                                       duplicate_of_id=original, flagged_at=submission.received_at))
+            flags.append(
+                DuplicateFlag(
+                    submission_id=submission.id,
+                    path=f.path,
+                    sha256=f.sha256,
+                    duplicate_of_id=original,
+                    flagged_at=submission.received_at,
+                )
+            )
     return flags
-

@@ -52,27 +52,41 @@ class CheckedFile:
     size_bytes: int
 
 
-def check_upload(path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits,
-                 bounds: CheckBounds) -> list[CheckedFile]:
+def check_upload(
+    path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits, bounds: CheckBounds
+) -> list[CheckedFile]:
     """Stage ``path`` into ``dest`` in a limited child process; raise ``SubmissionError`` when
     the file is refused or its check ran out of CPU, memory or time."""
-    request = {"path": str(path), "dest": str(dest), "rubric": rubric.model_dump(mode="json"),
-               "limits": limits.model_dump(mode="json"), "cpu_s": bounds.cpu_s, "memory_mb": bounds.memory_mb,
-               "file_mb": rubric.submission.max_mb + 1}
-    too_costly = (f"checking the file took more than the service allows ({bounds.cpu_s} s of CPU, "
-                  f"{bounds.timeout_s:g} s in all, {bounds.memory_mb} MB of memory); make it smaller, e.g. "
-                  "clear large outputs, and submit again.")
+    request = {
+        "path": str(path),
+        "dest": str(dest),
+        "rubric": rubric.model_dump(mode="json"),
+        "limits": limits.model_dump(mode="json"),
+        "cpu_s": bounds.cpu_s,
+        "memory_mb": bounds.memory_mb,
+        "file_mb": rubric.submission.max_mb + 1,
+    }
+    too_costly = (
+        f"checking the file took more than the service allows ({bounds.cpu_s} s of CPU, "
+        f"{bounds.timeout_s:g} s in all, {bounds.memory_mb} MB of memory); make it smaller, e.g. "
+        "clear large outputs, and submit again."
+    )
     try:
-        done = subprocess.run([sys.executable, "-m", "grader.submissions.upload_check"],
-                              input=json.dumps(request).encode(), capture_output=True, timeout=bounds.timeout_s,
-                              cwd=dest.parent)
+        done = subprocess.run(
+            [sys.executable, "-m", "grader.submissions.upload_check"],
+            input=json.dumps(request).encode(),
+            capture_output=True,
+            timeout=bounds.timeout_s,
+            cwd=dest.parent,
+        )
     except subprocess.TimeoutExpired:  # run() has killed the child
         raise SubmissionError(too_costly) from None
     if done.returncode in (-signal.SIGXCPU, -signal.SIGKILL, -signal.SIGXFSZ):
         raise SubmissionError(too_costly)
     if done.returncode != 0:
-        raise RuntimeError(f"the upload check failed (exit {done.returncode}): "
-                           f"{done.stderr.decode(errors='replace')[-2000:]}")
+        raise RuntimeError(
+            f"the upload check failed (exit {done.returncode}): {done.stderr.decode(errors='replace')[-2000:]}"
+        )
     answer = json.loads(done.stdout)
     if "refused" in answer:
         raise SubmissionError(answer["refused"])

@@ -52,8 +52,9 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[str]] = mapped_column(JSONValue, default=list)
-    view: Mapped[TokenView] = mapped_column(str_enum(TokenView, "token_view"), default=TokenView.student,
-                                            server_default=TokenView.student.value)
+    view: Mapped[TokenView] = mapped_column(
+        str_enum(TokenView, "token_view"), default=TokenView.student, server_default=TokenView.student.value
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

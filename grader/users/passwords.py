@@ -49,8 +49,14 @@ def password_matches(stored: str | None, password: str) -> bool:
 def set_password(*, session: Session, user: User, password: str, actor_id: int | None = None) -> None:
     """Give ``user`` a local password (commits). Their open sessions stay: revoke them apart."""
     user.password_hash = hash_password(password)
-    record_event(session=session, actor_id=actor_id, action="user.password", subject_type="user",
-                 subject_id=user.id, details={"username": user.username})
+    record_event(
+        session=session,
+        actor_id=actor_id,
+        action="user.password",
+        subject_type="user",
+        subject_id=user.id,
+        details={"username": user.username},
+    )
     session.commit()
 
 

@@ -24,8 +24,12 @@ SCOPES = ("submit", "read", "mark", "release", "roster", "export")
 ALL_SCOPES = "*"
 # A token's view when none is asked for: the safe one for accounts that relay to students (a
 # service account is a course system: it sees what each student would), the full one for markers.
-DEFAULT_VIEW = {Role.student: TokenView.student, Role.service: TokenView.student,
-                Role.gta: TokenView.staff, Role.lecturer: TokenView.staff}
+DEFAULT_VIEW = {
+    Role.student: TokenView.student,
+    Role.service: TokenView.student,
+    Role.gta: TokenView.staff,
+    Role.lecturer: TokenView.staff,
+}
 # How stale a token's last_used_at may get: one write a minute per token, not one per request.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
@@ -53,7 +57,12 @@ class TokenOwner:
 
 
 def create_user(
-    *, session: Session, username: str, role: Role, name: str | None = None, email: str | None = None,
+    *,
+    session: Session,
+    username: str,
+    role: Role,
+    name: str | None = None,
+    email: str | None = None,
     actor_id: int | None = None,
 ) -> User:
     if session.scalars(select(User).where(User.username == username)).first() is not None:
@@ -61,8 +70,14 @@ def create_user(
     user = User(username=username, name=name or username, email=email, role=role)
     session.add(user)
     session.flush()
-    record_event(session=session, actor_id=actor_id, action="user.add", subject_type="user", subject_id=user.id,
-                 details={"username": username, "role": role.value})
+    record_event(
+        session=session,
+        actor_id=actor_id,
+        action="user.add",
+        subject_type="user",
+        subject_id=user.id,
+        details={"username": username, "role": role.value},
+    )
     session.commit()
     return user
 
@@ -72,8 +87,14 @@ def get_user(*, session: Session, username: str) -> User | None:
 
 
 def create_token(
-    *, session: Session, user: User, name: str = "cli", scopes: Sequence[str] = (ALL_SCOPES,),
-    expires_at: dt.datetime | None = None, actor_id: int | None = None, view: TokenView | str | None = None,
+    *,
+    session: Session,
+    user: User,
+    name: str = "cli",
+    scopes: Sequence[str] = (ALL_SCOPES,),
+    expires_at: dt.datetime | None = None,
+    actor_id: int | None = None,
+    view: TokenView | str | None = None,
 ) -> tuple[str, ApiToken]:
     """A new token for ``user``. Returns (secret, row): the secret is shown once and never stored.
 
@@ -85,13 +106,24 @@ def create_token(
         raise ValueError(f"unknown scopes: {', '.join(unknown)} (known: {', '.join(SCOPES)}, {ALL_SCOPES})")
     view = token_view(user.role, view)
     secret = new_token()
-    token = ApiToken(user_id=user.id, name=name, token_sha256=hash_token(secret), scopes=list(scopes),
-                     expires_at=expires_at, view=view)
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_sha256=hash_token(secret),
+        scopes=list(scopes),
+        expires_at=expires_at,
+        view=view,
+    )
     session.add(token)
     session.flush()
-    record_event(session=session, actor_id=actor_id, action="token.create", subject_type="user",
-                 subject_id=user.id,
-                 details={"token_id": token.id, "name": name, "scopes": list(scopes), "view": view.value})
+    record_event(
+        session=session,
+        actor_id=actor_id,
+        action="token.create",
+        subject_type="user",
+        subject_id=user.id,
+        details={"token_id": token.id, "name": name, "scopes": list(scopes), "view": view.value},
+    )
     session.commit()
     return secret, token
 
@@ -117,7 +149,8 @@ def authenticate(*, session: Session, secret: str, now: dt.datetime | None = Non
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
     row = session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_sha256 == hash_token(secret))
     ).first()
     if row is None:
@@ -137,9 +170,10 @@ def _note_use(session: Session, token: ApiToken, now: dt.datetime) -> None:
         return
     stale = now - LAST_USED_RESOLUTION
     written = session.execute(
-        update(ApiToken).where(ApiToken.id == token.id,
-                               or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= stale))
-        .values(last_used_at=now).execution_options(synchronize_session=False)
+        update(ApiToken)
+        .where(ApiToken.id == token.id, or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= stale))
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
     ).rowcount
     session.commit()
     if written:

@@ -57,17 +57,21 @@ def begin_sign_in(
     row = SignInFailure(username=username_key(username), address=address[:64], at=now)
     session.add(row)
     session.commit()
-    for column, value, allowed, who in ((SignInFailure.username, row.username, limits.per_account, "this account"),
-                                        (SignInFailure.address, row.address, limits.per_address, "your address")):
+    for column, value, allowed, who in (
+        (SignInFailure.username, row.username, limits.per_account, "this account"),
+        (SignInFailure.address, row.address, limits.per_address, "your address"),
+    ):
         count, oldest = session.execute(
-            select(func.count(SignInFailure.id), func.min(SignInFailure.at)).where(column == value,
-                                                                                 SignInFailure.at > since)
+            select(func.count(SignInFailure.id), func.min(SignInFailure.at)).where(
+                column == value, SignInFailure.at > since
+            )
         ).one()
         if count > allowed:
             forget_attempt(session=session, attempt_id=row.id)
             wait = max(1, math.ceil((oldest + limits.window - now).total_seconds()))
-            raise SignInThrottled(f"Too many failed sign-ins for {who}; try again in {math.ceil(wait / 60)} minutes.",
-                                  wait)
+            raise SignInThrottled(
+                f"Too many failed sign-ins for {who}; try again in {math.ceil(wait / 60)} minutes.", wait
+            )
     return row.id
 
 
@@ -81,6 +85,9 @@ def forget_attempt(*, session: Session, attempt_id: int) -> None:
 def sign_in_succeeded(*, session: Session, username: str, attempt_id: int) -> None:
     """A successful sign-in: its own row and the account's earlier failures go."""
     session.commit()  # end any read first: SQLite cannot turn a stale read into a write
-    session.execute(delete(SignInFailure).where(
-        (SignInFailure.id == attempt_id) | (SignInFailure.username == username_key(username))))
+    session.execute(
+        delete(SignInFailure).where(
+            (SignInFailure.id == attempt_id) | (SignInFailure.username == username_key(username))
+        )
+    )
     session.commit()

@@ -40,46 +40,77 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def start_session(*, session: Session, user: User, provider: str, policy: SessionPolicy,
-                  now: dt.datetime | None = None) -> tuple[str, WebSession]:
+def start_session(
+    *, session: Session, user: User, provider: str, policy: SessionPolicy, now: dt.datetime | None = None
+) -> tuple[str, WebSession]:
     """A new session for ``user`` (commits). Returns (cookie secret, row): the secret is never stored."""
     now = now or db_now(session)
     secret = secrets.token_urlsafe(32)
-    row = WebSession(token_sha256=_digest(secret), user_id=user.id, csrf_token=secrets.token_urlsafe(32),
-                     provider=provider, created_at=now, last_seen_at=now, expires_at=now + policy.absolute)
+    row = WebSession(
+        token_sha256=_digest(secret),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        provider=provider,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + policy.absolute,
+    )
     session.add(row)
     session.flush()
-    record_event(session=session, actor_id=user.id, action="web.sign_in", subject_type="user",
-                 subject_id=user.id, details={"provider": provider, "session_id": row.id})
+    record_event(
+        session=session,
+        actor_id=user.id,
+        action="web.sign_in",
+        subject_type="user",
+        subject_id=user.id,
+        details={"provider": provider, "session_id": row.id},
+    )
     session.commit()
     return secret, row
 
 
-def find_session(*, session: Session, secret: str | None, policy: SessionPolicy,
-                 now: dt.datetime | None = None) -> LiveSession | None:
+def find_session(
+    *, session: Session, secret: str | None, policy: SessionPolicy, now: dt.datetime | None = None
+) -> LiveSession | None:
     """The live session a cookie names (and mark it seen), or None: unknown, expired or signed out."""
     if not secret or len(secret) > 100:
         return None
-    found = session.execute(select(WebSession, User).join(User, User.id == WebSession.user_id)
-                            .where(WebSession.token_sha256 == _digest(secret))).first()
+    found = session.execute(
+        select(WebSession, User)
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.token_sha256 == _digest(secret))
+    ).first()
     if found is None:
         return None
     row, user = found
     now = now or db_now(session)
-    if (row.revoked_at is not None or now >= row.expires_at or now - row.last_seen_at >= policy.idle
-            or not user.active):
+    if row.revoked_at is not None or now >= row.expires_at or now - row.last_seen_at >= policy.idle or not user.active:
         return None
     if now - row.last_seen_at >= TOUCH_RESOLUTION:
-        session.execute(update(WebSession).where(WebSession.id == row.id).values(last_seen_at=now)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(WebSession)
+            .where(WebSession.id == row.id)
+            .values(last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )
         session.commit()
     return LiveSession(row, user)
 
 
 def end_session(*, session: Session, row: WebSession) -> None:
     now = db_now(session)
-    session.execute(update(WebSession).where(WebSession.id == row.id, WebSession.revoked_at.is_(None))
-                    .values(revoked_at=now).execution_options(synchronize_session=False))
-    record_event(session=session, actor_id=row.user_id, action="web.sign_out", subject_type="user",
-                 subject_id=row.user_id, details={"session_id": row.id})
+    session.execute(
+        update(WebSession)
+        .where(WebSession.id == row.id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    record_event(
+        session=session,
+        actor_id=row.user_id,
+        action="web.sign_out",
+        subject_type="user",
+        subject_id=row.user_id,
+        details={"session_id": row.id},
+    )
     session.commit()

@@ -22,8 +22,9 @@ def hides_names(session: Session, user: WebUser, coursework_id: int) -> bool:
 
 def identities(session: Session, user: WebUser, ref: CourseworkRef) -> IdentityView:
     """How the signed-in marker may name the coursework's students."""
-    return identity_view(session=session, coursework_id=ref.row.id, reader_role=user.role,
-                         safe_names=rubric_file_names(ref.files.rubric))
+    return identity_view(
+        session=session, coursework_id=ref.row.id, reader_role=user.role, safe_names=rubric_file_names(ref.files.rubric)
+    )
 
 
 def masked_rows(view: IdentityView, rows: list[OverviewRow]) -> list[OverviewRow]:
@@ -33,5 +34,4 @@ def masked_rows(view: IdentityView, rows: list[OverviewRow]) -> list[OverviewRow
     if not view.hides:
         return rows
     rows = view.ordered(rows, lambda r: r.student_id)
-    return [dataclasses.replace(r, name=view.label(r.student_id), external_id=view.label(r.student_id))
-            for r in rows]
+    return [dataclasses.replace(r, name=view.label(r.student_id), external_id=view.label(r.student_id)) for r in rows]

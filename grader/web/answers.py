@@ -39,4 +39,3 @@ def answer_for(blobs: BlobStore, blob_key: str, notebook_name: str, title: str, 
         while len(_cache) > CACHED:
             _cache.popitem(last=False)
     return answer
-

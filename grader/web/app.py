@@ -24,8 +24,10 @@ from grader.web.templating import render
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # No inline scripts anywhere: JavaScript lives in /static. Inline styles are allowed (SVG charts).
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-            "frame-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'; object-src 'none'")
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "frame-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'; object-src 'none'"
+)
 API_PATHS = ("/api/", "/docs", "/redoc", "/openapi.json", "/metrics")
 # The dashboard's routes that receive a submitted file: the app's body limit gives them the upload cap.
 UPLOAD_PATHS = ("/courseworks/{cw}/submissions",)
@@ -34,8 +36,11 @@ UPLOAD_PATHS = ("/courseworks/{cw}/submissions",)
 def wants_json(request: Request) -> bool:
     """A fetch or htmx request, not a page load."""
     accept = request.headers.get("accept", "")
-    return ("HX-Request" in request.headers or request.headers.get("X-Requested-With") == "fetch"
-            or ("application/json" in accept and "text/html" not in accept))
+    return (
+        "HX-Request" in request.headers
+        or request.headers.get("X-Requested-With") == "fetch"
+        or ("application/json" in accept and "text/html" not in accept)
+    )
 
 
 class PageHeaders:
@@ -53,8 +58,12 @@ class PageHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
-                defaults = {b"content-security-policy": PAGE_CSP.encode(), b"x-content-type-options": b"nosniff",
-                            b"referrer-policy": b"same-origin", b"cache-control": b"no-store"}
+                defaults = {
+                    b"content-security-policy": PAGE_CSP.encode(),
+                    b"x-content-type-options": b"nosniff",
+                    b"referrer-policy": b"same-origin",
+                    b"cache-control": b"no-store",
+                }
                 headers += [(k, v) for k, v in defaults.items() if k not in names]
                 message = {**message, "headers": headers}
             await send(message)
@@ -77,8 +86,9 @@ def mount_web(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
         if wants_json(request):
-            return JSONResponse({"detail": "sign in first."}, status_code=401,
-                                headers={"HX-Redirect": login_url(exc.next_url)})
+            return JSONResponse(
+                {"detail": "sign in first."}, status_code=401, headers={"HX-Redirect": login_url(exc.next_url)}
+            )
         return RedirectResponse(login_url(exc.next_url), status_code=303)
 
     @app.exception_handler(WebError)

@@ -54,8 +54,10 @@ class WebUser:
 
 
 def session_policy(settings: Settings) -> SessionPolicy:
-    return SessionPolicy(idle=dt.timedelta(minutes=settings.web_session_idle_minutes),
-                         absolute=dt.timedelta(hours=settings.web_session_max_hours))
+    return SessionPolicy(
+        idle=dt.timedelta(minutes=settings.web_session_idle_minutes),
+        absolute=dt.timedelta(hours=settings.web_session_max_hours),
+    )
 
 
 def _next_url(request: Request) -> str:
@@ -71,9 +73,15 @@ def signed_in(request: Request, session: Session) -> WebUser | None:
     if live is None or live.user.role is Role.service:  # course systems use API tokens, never the dashboard
         return None
     student = student_for_user(session=session, user_id=live.user.id) if live.user.role is Role.student else None
-    return WebUser(id=live.user.id, username=live.user.username, name=live.user.name, role=live.user.role,
-                   csrf_token=live.row.csrf_token, session_id=live.row.id,
-                   student_id=student.id if student else None)
+    return WebUser(
+        id=live.user.id,
+        username=live.user.username,
+        name=live.user.name,
+        role=live.user.role,
+        csrf_token=live.row.csrf_token,
+        session_id=live.row.id,
+        student_id=student.id if student else None,
+    )
 
 
 async def web_user(request: Request, session: SessionDep) -> WebUser:

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from grader.rubrics.model import Rubric
 from grader.scoring.module import CourseworkMark, coursework_mark
 from grader.scoring.totals import CourseworkTotal
-from grader.rubrics.model import Rubric
 
 SECTION = re.compile(r"^(\d+(?:\.\d+)*[a-z]?)\s+(.+)$")
 
@@ -90,15 +90,27 @@ def feedback_sheet(rubric: Rubric, view: Mapping[str, Any], total: CourseworkTot
             code, title = split_title(item.title)
             if not sheet_part.sections or sheet_part.sections[-1].code != code:
                 sheet_part.sections.append(Section(code))
-            sheet_part.sections[-1].items.append(SheetItem(
-                item.id, title, entry.get("score"), item.points, entry.get("message"), entry.get("comment")))
+            sheet_part.sections[-1].items.append(
+                SheetItem(item.id, title, entry.get("score"), item.points, entry.get("message"), entry.get("comment"))
+            )
         parts.append(sheet_part)
-    penalties = [SheetPenalty(p["id"], p["title"], p["points"], p.get("message"))
-                 for p in view["penalties"] if p.get("applied")]
-    return Sheet(coursework=rubric.coursework, title=rubric.title, parts=parts, penalties=penalties,
-                 items_score=total.items_score, before_late=total.before_late, late_minutes=total.lateness.minutes,
-                 late_factor=total.lateness.factor, total=total.total, max_score=total.max_score,
-                 weight=rubric.weight, notes=list(view.get("notes") or []))
+    penalties = [
+        SheetPenalty(p["id"], p["title"], p["points"], p.get("message")) for p in view["penalties"] if p.get("applied")
+    ]
+    return Sheet(
+        coursework=rubric.coursework,
+        title=rubric.title,
+        parts=parts,
+        penalties=penalties,
+        items_score=total.items_score,
+        before_late=total.before_late,
+        late_minutes=total.lateness.minutes,
+        late_factor=total.lateness.factor,
+        total=total.total,
+        max_score=total.max_score,
+        weight=rubric.weight,
+        notes=list(view.get("notes") or []),
+    )
 
 
 def weighted_mark(weights: Mapping[str, float], released: Mapping[str, tuple[float, float]]) -> CourseworkMark | None:

@@ -58,7 +58,10 @@ class GradingState:
 
     @property
     def done(self) -> bool:
-        return self.status not in ("received", "queued", "running") and self.precheck_status not in ("queued", "running")
+        return self.status not in ("received", "queued", "running") and self.precheck_status not in (
+            "queued",
+            "running",
+        )
 
 
 def grading_state(session: Session, sub: Submission) -> GradingState:
@@ -66,7 +69,13 @@ def grading_state(session: Session, sub: Submission) -> GradingState:
     full = next((r for r in runs if r.kind is RunKind.full), None)
     check = next((r for r in runs if r.kind is RunKind.precheck), None)
     pre = precheck_outcome(check) if check is not None else None
-    error = full.error if full is not None and full.status is RunStatus.error and full.error_kind == "submission" else None
-    return GradingState(status=full.status.value if full else "received",
-                        precheck_status=pre.status if pre else None, precheck_messages=pre.messages if pre else [],
-                        error=error, run=full)
+    error = (
+        full.error if full is not None and full.status is RunStatus.error and full.error_kind == "submission" else None
+    )
+    return GradingState(
+        status=full.status.value if full else "received",
+        precheck_status=pre.status if pre else None,
+        precheck_messages=pre.messages if pre else [],
+        error=error,
+        run=full,
+    )

@@ -14,12 +14,14 @@ from grader.web.anonymity import identities, masked_rows
 from grader.web.deps import WebUser
 
 
-def staff_rows(request: Request, session: Session, user: WebUser, ref: CourseworkRef,
-               mine: bool = False) -> list[OverviewRow]:
+def staff_rows(
+    request: Request, session: Session, user: WebUser, ref: CourseworkRef, mine: bool = False
+) -> list[OverviewRow]:
     rows = coursework_overview(session=session, rubric=ref.files.rubric, coursework=ref.row)
     rows = masked_rows(identities(session, user, ref), rows)
     if mine:
-        own = {sid for sid, marker in allocations(session=session, coursework_id=ref.row.id).items()
-               if marker == user.id}
+        own = {
+            sid for sid, marker in allocations(session=session, coursework_id=ref.row.id).items() if marker == user.id
+        }
         rows = [r for r in rows if r.student_id in own]
     return rows

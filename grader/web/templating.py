@@ -41,9 +41,14 @@ TEMPLATES.env.filters["when"] = _when
 TEMPLATES.env.filters["points"] = _points
 
 
-def render(request: Request, name: str, context: dict[str, Any] | None = None, *, status: int = 200,
-           user: Any = None) -> HTMLResponse:
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status: int = 200, user: Any = None
+) -> HTMLResponse:
     user = user if user is not None else getattr(request.state, "web_user", None)
-    ctx = {"user": user, "csrf_token": user.csrf_token if user is not None else "",
-           "nav": NAV.get(user.role, []) if user is not None else [], **(context or {})}
+    ctx = {
+        "user": user,
+        "csrf_token": user.csrf_token if user is not None else "",
+        "nav": NAV.get(user.role, []) if user is not None else [],
+        **(context or {}),
+    }
     return TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)

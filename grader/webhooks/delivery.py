@@ -138,8 +138,14 @@ def _claim(session: Session, now: dt.datetime, lease_s: float, max_attempts: int
         # The guard makes the claim safe whatever the dialect: only one UPDATE moves a due row.
         .where(WebhookDelivery.id == next_id, _due(now), WebhookDelivery.attempts < max_attempts)
         .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=now + dt.timedelta(seconds=lease_s))
-        .returning(WebhookDelivery.id, WebhookDelivery.attempts, WebhookDelivery.endpoint_id,
-                   WebhookDelivery.event_id, WebhookDelivery.event_type, WebhookDelivery.payload)
+        .returning(
+            WebhookDelivery.id,
+            WebhookDelivery.attempts,
+            WebhookDelivery.endpoint_id,
+            WebhookDelivery.event_id,
+            WebhookDelivery.event_type,
+            WebhookDelivery.payload,
+        )
         .execution_options(synchronize_session=False)
     ).first()
     if row is None:
@@ -148,12 +154,20 @@ def _claim(session: Session, now: dt.datetime, lease_s: float, max_attempts: int
     endpoint = session.get(WebhookEndpoint, row.endpoint_id)
     session.commit()
     live = endpoint is not None and endpoint.active
-    return Claim(row.id, row.attempts, row.event_id, row.event_type, row.payload,
-                 endpoint.url if live else None, endpoint.secret_sealed if live else "")
+    return Claim(
+        row.id,
+        row.attempts,
+        row.event_id,
+        row.event_type,
+        row.payload,
+        endpoint.url if live else None,
+        endpoint.secret_sealed if live else "",
+    )
 
 
-def _post(client: httpx.Client, claim: Claim, timeout_s: float, box: SecretBox,
-          egress: EgressPolicy) -> tuple[int | None, str | None, bool]:
+def _post(
+    client: httpx.Client, claim: Claim, timeout_s: float, box: SecretBox, egress: EgressPolicy
+) -> tuple[int | None, str | None, bool]:
     """(status code, error, final): error is None only for a 2xx; final when retrying cannot help."""
     if claim.url is None:
         return None, "the endpoint was removed or deactivated", True
@@ -176,8 +190,15 @@ def _post(client: httpx.Client, claim: Claim, timeout_s: float, box: SecretBox,
     extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
     try:
         # Redirects are not followed: a 3xx is a failure the lecturer sees, never a new target.
-        with client.stream("POST", target.url, content=body, headers=headers, timeout=timeout_s,
-                           follow_redirects=False, extensions=extensions) as response:
+        with client.stream(
+            "POST",
+            target.url,
+            content=body,
+            headers=headers,
+            timeout=timeout_s,
+            follow_redirects=False,
+            extensions=extensions,
+        ) as response:
             if 200 <= response.status_code < 300:
                 return response.status_code, None, False
             return response.status_code, _status_reason(response.status_code), False
@@ -220,8 +241,11 @@ def _record(
         outcome = DeliveryStatus.pending
     result = session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.id == claim.delivery_id, WebhookDelivery.status == DeliveryStatus.pending,
-               WebhookDelivery.attempts == claim.attempt)
+        .where(
+            WebhookDelivery.id == claim.delivery_id,
+            WebhookDelivery.status == DeliveryStatus.pending,
+            WebhookDelivery.attempts == claim.attempt,
+        )
         .values(last_status_code=code, **values)
         .execution_options(synchronize_session=False)
     )
@@ -231,13 +255,19 @@ def _record(
 
 def _give_up_abandoned(session: Session, now: dt.datetime, max_attempts: int) -> list[int]:
     """Fail rows whose last allowed attempt was claimed but never recorded (its deliverer died)."""
-    ids = session.execute(
-        update(WebhookDelivery)
-        .where(_due(now), WebhookDelivery.attempts >= max_attempts)
-        .values(status=DeliveryStatus.failed,
-                last_error="the last attempt was never recorded (its deliverer stopped); not retried")
-        .returning(WebhookDelivery.id)
-        .execution_options(synchronize_session=False)
-    ).scalars().all()
+    ids = (
+        session.execute(
+            update(WebhookDelivery)
+            .where(_due(now), WebhookDelivery.attempts >= max_attempts)
+            .values(
+                status=DeliveryStatus.failed,
+                last_error="the last attempt was never recorded (its deliverer stopped); not retried",
+            )
+            .returning(WebhookDelivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
     session.commit()
     return sorted(ids)

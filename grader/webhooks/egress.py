@@ -154,8 +154,11 @@ class EgressPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings, resolve: Resolver = resolve_host) -> EgressPolicy:
-        return cls(allowed_hosts=frozenset(normalise_host(h) for h in settings.webhook_allowed_hosts),
-                   service_hosts=service_hosts(settings.database_url, settings.broker_url), resolve=resolve)
+        return cls(
+            allowed_hosts=frozenset(normalise_host(h) for h in settings.webhook_allowed_hosts),
+            service_hosts=service_hosts(settings.database_url, settings.broker_url),
+            resolve=resolve,
+        )
 
     def allows_any_address(self, host: str) -> bool:
         return normalise_host(host) in self.allowed_hosts

@@ -37,8 +37,9 @@ class WebhookEndpoint(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The view of the token that registered it: a student-view endpoint is told only what the
     # student concerned may see (no score that includes hidden items before release).
-    view: Mapped[TokenView] = mapped_column(str_enum(TokenView, "webhook_endpoint_view"), default=TokenView.student,
-                                            server_default=TokenView.student.value)
+    view: Mapped[TokenView] = mapped_column(
+        str_enum(TokenView, "webhook_endpoint_view"), default=TokenView.student, server_default=TokenView.student.value
+    )
 
 
 class WebhookDelivery(Base):

@@ -51,9 +51,14 @@ class WebhookSender(threading.Thread):
                 if self._stop_event.is_set():
                     return
                 try:
-                    deliver_due(self.sessions, client, box=box, egress=egress,
-                                timeout_s=self.settings.webhook_timeout_s,
-                                max_attempts=self.settings.webhook_max_attempts)
+                    deliver_due(
+                        self.sessions,
+                        client,
+                        box=box,
+                        egress=egress,
+                        timeout_s=self.settings.webhook_timeout_s,
+                        max_attempts=self.settings.webhook_max_attempts,
+                    )
                 except Exception:  # the database is away: the next kick tries again
                     log.warning("webhooks: delivery pass failed; the next kick retries", exc_info=True)
 

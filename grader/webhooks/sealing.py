@@ -45,8 +45,10 @@ class SecretBox:
     @classmethod
     def from_settings(cls, settings: Settings) -> SecretBox:
         if not settings.secret_key:
-            raise NoSecretKey("webhook secrets are sealed with the service's secret key, and none is set: "
-                              "the operators must set GRADER_SECRET_KEY.")
+            raise NoSecretKey(
+                "webhook secrets are sealed with the service's secret key, and none is set: "
+                "the operators must set GRADER_SECRET_KEY."
+            )
         return cls(settings.secret_key)
 
     def seal(self, secret: str) -> str:
@@ -58,4 +60,5 @@ class SecretBox:
         except (InvalidToken, UnicodeError):
             raise SecretUnreadable(
                 "the endpoint's secret cannot be read with this service's secret key (was GRADER_SECRET_KEY "
-                "changed?); register the endpoint again.") from None
+                "changed?); register the endpoint again."
+            ) from None

@@ -81,9 +81,16 @@ def check_events(events: Sequence[str]) -> list[str]:
 
 
 def create_endpoint(
-    *, session: Session, box: SecretBox, url: str, secret: str | None = None,
-    events: Sequence[str] = DEFAULT_EVENTS, description: str = "", actor_id: int | None = None,
-    view: TokenView = TokenView.student, egress: EgressPolicy = EgressPolicy(),
+    *,
+    session: Session,
+    box: SecretBox,
+    url: str,
+    secret: str | None = None,
+    events: Sequence[str] = DEFAULT_EVENTS,
+    description: str = "",
+    actor_id: int | None = None,
+    view: TokenView = TokenView.student,
+    egress: EgressPolicy = EgressPolicy(),
 ) -> tuple[WebhookEndpoint, str | None]:
     """Register an endpoint. Returns (row, generated secret or None): a generated secret is shown once.
     The secret is stored sealed by ``box``.
@@ -97,13 +104,27 @@ def create_endpoint(
         secret = generated = "whsec_" + secrets.token_urlsafe(32)
     elif not MIN_SECRET_CHARS <= len(secret) <= MAX_SECRET_CHARS:
         raise WebhookError(f"the secret must be {MIN_SECRET_CHARS} to {MAX_SECRET_CHARS} characters long.")
-    endpoint = WebhookEndpoint(url=url, secret_sealed=box.seal(secret), description=description, events=events,
-                               active=True, created_by_id=actor_id, created_at=db_now(session), view=TokenView(view))
+    endpoint = WebhookEndpoint(
+        url=url,
+        secret_sealed=box.seal(secret),
+        description=description,
+        events=events,
+        active=True,
+        created_by_id=actor_id,
+        created_at=db_now(session),
+        view=TokenView(view),
+    )
     session.add(endpoint)
     session.flush()
     # The audit log names the endpoint, never its secret.
-    record_event(session=session, actor_id=actor_id, action="webhook.add", subject_type="webhook",
-                 subject_id=endpoint.id, details={"url": url, "events": events, "view": endpoint.view.value})
+    record_event(
+        session=session,
+        actor_id=actor_id,
+        action="webhook.add",
+        subject_type="webhook",
+        subject_id=endpoint.id,
+        details={"url": url, "events": events, "view": endpoint.view.value},
+    )
     session.commit()
     return endpoint, generated
 
@@ -125,8 +146,9 @@ def get_endpoint(*, session: Session, endpoint_id: int, view: TokenView | None =
     return endpoint
 
 
-def delete_endpoint(*, session: Session, endpoint_id: int, actor_id: int | None = None,
-                    view: TokenView | None = None) -> bool:
+def delete_endpoint(
+    *, session: Session, endpoint_id: int, actor_id: int | None = None, view: TokenView | None = None
+) -> bool:
     """Remove an endpoint and its deliveries (pending ones are never sent). False if there was none
     (with this view, when one is named)."""
     endpoint = get_endpoint(session=session, endpoint_id=endpoint_id, view=view)
@@ -135,17 +157,27 @@ def delete_endpoint(*, session: Session, endpoint_id: int, actor_id: int | None 
     # Explicit, not left to ON DELETE CASCADE: SQLite may run with foreign keys off.
     session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id))
     session.delete(endpoint)
-    record_event(session=session, actor_id=actor_id, action="webhook.delete", subject_type="webhook",
-                 subject_id=endpoint_id, details={"url": endpoint.url})
+    record_event(
+        session=session,
+        actor_id=actor_id,
+        action="webhook.delete",
+        subject_type="webhook",
+        subject_id=endpoint_id,
+        details={"url": endpoint.url},
+    )
     session.commit()
     return True
 
 
 def recent_deliveries(*, session: Session, endpoint_id: int, limit: int = 50) -> list[WebhookDelivery]:
-    return list(session.scalars(
-        select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
-        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()).limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.endpoint_id == endpoint_id)
+            .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def run_event_type(run: GradingRun) -> str | None:
@@ -160,9 +192,17 @@ def run_event_type(run: GradingRun) -> str | None:
 
 
 def run_event_payload(
-    *, event_id: uuid.UUID, event_type: str, occurred_at: dt.datetime, run: GradingRun,
-    submission: Submission, coursework_code: str, student_external_id: str, public_url: str,
-    student_view: bool = False, released: bool = False,
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    occurred_at: dt.datetime,
+    run: GradingRun,
+    submission: Submission,
+    coursework_code: str,
+    student_external_id: str,
+    public_url: str,
+    student_view: bool = False,
+    released: bool = False,
 ) -> dict[str, Any]:
     """What the course system is told. Totals only: item details (some hidden) stay behind the
     API, which filters them by visibility for whoever fetches ``data.url``.
@@ -196,7 +236,11 @@ def run_event_payload(
 
 
 def emit_run_event(
-    *, session: Session, run_id: int, now: dt.datetime | None = None, public_url: str | None = None,
+    *,
+    session: Session,
+    run_id: int,
+    now: dt.datetime | None = None,
+    public_url: str | None = None,
 ) -> list[WebhookDelivery]:
     """Add one outbox row per active endpoint subscribed to the event this finished run causes.
     Flushes, never commits: the caller's commit records the result and its event together.
@@ -207,8 +251,11 @@ def emit_run_event(
     event_type = run_event_type(run) if run is not None else None
     if event_type is None:
         return []
-    endpoints = [e for e in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active))
-                 if event_type in (e.events or [])]
+    endpoints = [
+        e
+        for e in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active))
+        if event_type in (e.events or [])
+    ]
     if not endpoints:
         return []
     row = session.execute(
@@ -222,17 +269,36 @@ def emit_run_event(
     now = now or db_now(session)
     event_id = uuid.uuid4()
     submission = row[0]
-    released = is_released(session=session, coursework=session.get(Coursework, submission.coursework_id),
-                           student_id=submission.student_id)
+    released = is_released(
+        session=session, coursework=session.get(Coursework, submission.coursework_id), student_id=submission.student_id
+    )
     # One payload per view: a student-view endpoint is told only what the student may see now.
-    payloads = {view: run_event_payload(event_id=event_id, event_type=event_type, occurred_at=now, run=run,
-                                        submission=submission, coursework_code=row[1], student_external_id=row[2],
-                                        public_url=public_url, student_view=view is TokenView.student,
-                                        released=released)
-                for view in TokenView}
+    payloads = {
+        view: run_event_payload(
+            event_id=event_id,
+            event_type=event_type,
+            occurred_at=now,
+            run=run,
+            submission=submission,
+            coursework_code=row[1],
+            student_external_id=row[2],
+            public_url=public_url,
+            student_view=view is TokenView.student,
+            released=released,
+        )
+        for view in TokenView
+    }
     deliveries = [
-        WebhookDelivery(event_id=event_id, endpoint_id=e.id, event_type=event_type, payload=payloads[e.view],
-                        status=DeliveryStatus.pending, attempts=0, next_attempt_at=now, created_at=now)
+        WebhookDelivery(
+            event_id=event_id,
+            endpoint_id=e.id,
+            event_type=event_type,
+            payload=payloads[e.view],
+            status=DeliveryStatus.pending,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
         for e in endpoints
     ]
     session.add_all(deliveries)

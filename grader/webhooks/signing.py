@@ -42,8 +42,9 @@ def signed_headers(secret: str, body: bytes, event_id: str, event_type: str, tim
     }
 
 
-def verify(secret: str, header: str | None, body: bytes, tolerance_s: int = DEFAULT_TOLERANCE_S,
-           now: float | None = None) -> int:
+def verify(
+    secret: str, header: str | None, body: bytes, tolerance_s: int = DEFAULT_TOLERANCE_S, now: float | None = None
+) -> int:
     """Check a ``Grader-Signature`` header against the raw body; return its timestamp.
 
     Raises ``SignatureError`` when the header is malformed, no ``v1`` signature matches, or the

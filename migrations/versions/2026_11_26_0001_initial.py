@@ -21,388 +21,542 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0001'
+revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table('courseworks',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('code', sa.String(length=32), nullable=False),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('weight', sa.Float(), nullable=False),
-    sa.Column('rubric_version', sa.String(length=32), nullable=False),
-    sa.Column('rubric_digest', sa.String(length=64), nullable=False),
-    sa.Column('hidden_digest', sa.String(length=64), nullable=False),
-    sa.Column('deadline', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('timezone', sa.String(length=64), nullable=False),
-    sa.Column('released_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint('weight > 0 AND weight <= 1', name=op.f('ck_courseworks_weight_range')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_courseworks')),
-    sa.UniqueConstraint('code', name=op.f('uq_courseworks_code'))
+    op.create_table(
+        "courseworks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("weight", sa.Float(), nullable=False),
+        sa.Column("rubric_version", sa.String(length=32), nullable=False),
+        sa.Column("rubric_digest", sa.String(length=64), nullable=False),
+        sa.Column("hidden_digest", sa.String(length=64), nullable=False),
+        sa.Column("deadline", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("released_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("weight > 0 AND weight <= 1", name=op.f("ck_courseworks_weight_range")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_courseworks")),
+        sa.UniqueConstraint("code", name=op.f("uq_courseworks_code")),
     )
-    op.create_table('users',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('username', sa.String(length=64), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('email', sa.String(length=320), nullable=True),
-    sa.Column('role', sa.Enum('student', 'gta', 'lecturer', 'service', name='user_role', native_enum=False, create_constraint=True, length=32), nullable=False),
-    sa.Column('password_hash', sa.String(length=255), nullable=True),
-    sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
-    sa.UniqueConstraint('username', name=op.f('uq_users_username'))
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=True),
+        sa.Column(
+            "role",
+            sa.Enum(
+                "student",
+                "gta",
+                "lecturer",
+                "service",
+                name="user_role",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("password_hash", sa.String(length=255), nullable=True),
+        sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
+        sa.UniqueConstraint("username", name=op.f("uq_users_username")),
     )
-    op.create_table('api_tokens',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=100), nullable=False),
-    sa.Column('token_sha256', sa.String(length=64), nullable=False),
-    sa.Column('scopes', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_tokens_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
-    sa.UniqueConstraint('token_sha256', name=op.f('uq_api_tokens_token_sha256'))
+    op.create_table(
+        "api_tokens",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("token_sha256", sa.String(length=64), nullable=False),
+        sa.Column(
+            "scopes", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_api_tokens_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
+        sa.UniqueConstraint("token_sha256", name=op.f("uq_api_tokens_token_sha256")),
     )
-    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_api_tokens_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_api_tokens_user_id"), ["user_id"], unique=False)
 
-    op.create_table('audit_events',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('actor_id', sa.Integer(), nullable=True),
-    sa.Column('action', sa.String(length=64), nullable=False),
-    sa.Column('subject_type', sa.String(length=64), nullable=False),
-    sa.Column('subject_id', sa.String(length=64), nullable=False),
-    sa.Column('details', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_audit_events_actor_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events'))
+    op.create_table(
+        "audit_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("subject_type", sa.String(length=64), nullable=False),
+        sa.Column("subject_id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "details", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(["actor_id"], ["users.id"], name=op.f("fk_audit_events_actor_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
     )
-    with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_audit_events_actor_id'), ['actor_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_events_at'), ['at'], unique=False)
-        batch_op.create_index('ix_audit_events_subject', ['subject_type', 'subject_id'], unique=False)
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_events_actor_id"), ["actor_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_events_at"), ["at"], unique=False)
+        batch_op.create_index("ix_audit_events_subject", ["subject_type", "subject_id"], unique=False)
 
-    op.create_table('students',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('external_id', sa.String(length=64), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('email', sa.String(length=320), nullable=True),
-    sa.Column('user_id', sa.Integer(), nullable=True),
-    sa.Column('enrolled_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_students_user_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_students')),
-    sa.UniqueConstraint('external_id', name=op.f('uq_students_external_id')),
-    sa.UniqueConstraint('user_id', name=op.f('uq_students_user_id'))
+    op.create_table(
+        "students",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("external_id", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=True),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("enrolled_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_students_user_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_students")),
+        sa.UniqueConstraint("external_id", name=op.f("uq_students_external_id")),
+        sa.UniqueConstraint("user_id", name=op.f("uq_students_user_id")),
     )
-    op.create_table('deadline_extensions',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('student_id', sa.Integer(), nullable=False),
-    sa.Column('coursework_id', sa.Integer(), nullable=False),
-    sa.Column('deadline', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('reason', sa.Text(), nullable=False),
-    sa.Column('granted_by_id', sa.Integer(), nullable=True),
-    sa.Column('granted_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['coursework_id'], ['courseworks.id'], name=op.f('fk_deadline_extensions_coursework_id_courseworks')),
-    sa.ForeignKeyConstraint(['granted_by_id'], ['users.id'], name=op.f('fk_deadline_extensions_granted_by_id_users')),
-    sa.ForeignKeyConstraint(['student_id'], ['students.id'], name=op.f('fk_deadline_extensions_student_id_students')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_deadline_extensions')),
-    sa.UniqueConstraint('student_id', 'coursework_id', name=op.f('uq_deadline_extensions_student_id_coursework_id'))
+    op.create_table(
+        "deadline_extensions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("student_id", sa.Integer(), nullable=False),
+        sa.Column("coursework_id", sa.Integer(), nullable=False),
+        sa.Column("deadline", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("granted_by_id", sa.Integer(), nullable=True),
+        sa.Column("granted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["coursework_id"], ["courseworks.id"], name=op.f("fk_deadline_extensions_coursework_id_courseworks")
+        ),
+        sa.ForeignKeyConstraint(
+            ["granted_by_id"], ["users.id"], name=op.f("fk_deadline_extensions_granted_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["student_id"], ["students.id"], name=op.f("fk_deadline_extensions_student_id_students")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_deadline_extensions")),
+        sa.UniqueConstraint(
+            "student_id", "coursework_id", name=op.f("uq_deadline_extensions_student_id_coursework_id")
+        ),
     )
-    with op.batch_alter_table('deadline_extensions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_deadline_extensions_coursework_id'), ['coursework_id'], unique=False)
+    with op.batch_alter_table("deadline_extensions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_deadline_extensions_coursework_id"), ["coursework_id"], unique=False)
 
-    op.create_table('releases',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('coursework_id', sa.Integer(), nullable=False),
-    sa.Column('student_id', sa.Integer(), nullable=True),
-    sa.Column('released_by_id', sa.Integer(), nullable=True),
-    sa.Column('released_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('note', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['coursework_id'], ['courseworks.id'], name=op.f('fk_releases_coursework_id_courseworks')),
-    sa.ForeignKeyConstraint(['released_by_id'], ['users.id'], name=op.f('fk_releases_released_by_id_users')),
-    sa.ForeignKeyConstraint(['student_id'], ['students.id'], name=op.f('fk_releases_student_id_students')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_releases'))
+    op.create_table(
+        "releases",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("coursework_id", sa.Integer(), nullable=False),
+        sa.Column("student_id", sa.Integer(), nullable=True),
+        sa.Column("released_by_id", sa.Integer(), nullable=True),
+        sa.Column("released_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["coursework_id"], ["courseworks.id"], name=op.f("fk_releases_coursework_id_courseworks")
+        ),
+        sa.ForeignKeyConstraint(["released_by_id"], ["users.id"], name=op.f("fk_releases_released_by_id_users")),
+        sa.ForeignKeyConstraint(["student_id"], ["students.id"], name=op.f("fk_releases_student_id_students")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_releases")),
     )
-    with op.batch_alter_table('releases', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_releases_coursework_id'), ['coursework_id'], unique=False)
+    with op.batch_alter_table("releases", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_releases_coursework_id"), ["coursework_id"], unique=False)
 
-    op.create_table('submissions',
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('coursework_id', sa.Integer(), nullable=False),
-    sa.Column('student_id', sa.Integer(), nullable=False),
-    sa.Column('sha256', sa.String(length=64), nullable=False),
-    sa.Column('size_bytes', sa.BigInteger(), nullable=False),
-    sa.Column('original_filename', sa.String(length=255), nullable=False),
-    sa.Column('blob_key', sa.String(length=255), nullable=False),
-    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('stated_received_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('late_minutes', sa.Integer(), nullable=False),
-    sa.Column('idempotency_key', sa.String(length=255), nullable=True),
-    sa.Column('submitted_by_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['coursework_id'], ['courseworks.id'], name=op.f('fk_submissions_coursework_id_courseworks')),
-    sa.ForeignKeyConstraint(['student_id'], ['students.id'], name=op.f('fk_submissions_student_id_students')),
-    sa.ForeignKeyConstraint(['submitted_by_id'], ['users.id'], name=op.f('fk_submissions_submitted_by_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_submissions')),
-    sa.UniqueConstraint('id', 'student_id', 'coursework_id', name=op.f('uq_submissions_id_student_id_coursework_id')),
-    sa.UniqueConstraint('student_id', 'coursework_id', 'idempotency_key', name=op.f('uq_submissions_student_id_coursework_id_idempotency_key'))
+    op.create_table(
+        "submissions",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("coursework_id", sa.Integer(), nullable=False),
+        sa.Column("student_id", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("size_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("original_filename", sa.String(length=255), nullable=False),
+        sa.Column("blob_key", sa.String(length=255), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("stated_received_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("late_minutes", sa.Integer(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=255), nullable=True),
+        sa.Column("submitted_by_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["coursework_id"], ["courseworks.id"], name=op.f("fk_submissions_coursework_id_courseworks")
+        ),
+        sa.ForeignKeyConstraint(["student_id"], ["students.id"], name=op.f("fk_submissions_student_id_students")),
+        sa.ForeignKeyConstraint(["submitted_by_id"], ["users.id"], name=op.f("fk_submissions_submitted_by_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_submissions")),
+        sa.UniqueConstraint(
+            "id", "student_id", "coursework_id", name=op.f("uq_submissions_id_student_id_coursework_id")
+        ),
+        sa.UniqueConstraint(
+            "student_id",
+            "coursework_id",
+            "idempotency_key",
+            name=op.f("uq_submissions_student_id_coursework_id_idempotency_key"),
+        ),
     )
-    with op.batch_alter_table('submissions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_submissions_sha256'), ['sha256'], unique=False)
-        batch_op.create_index('ix_submissions_student_coursework_received', ['student_id', 'coursework_id', 'received_at'], unique=False)
+    with op.batch_alter_table("submissions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_submissions_sha256"), ["sha256"], unique=False)
+        batch_op.create_index(
+            "ix_submissions_student_coursework_received", ["student_id", "coursework_id", "received_at"], unique=False
+        )
 
-    op.create_table('counting_choices',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('student_id', sa.Integer(), nullable=False),
-    sa.Column('coursework_id', sa.Integer(), nullable=False),
-    sa.Column('submission_id', sa.Uuid(), nullable=False),
-    sa.Column('chosen_by_id', sa.Integer(), nullable=True),
-    sa.Column('chosen_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('reason', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['chosen_by_id'], ['users.id'], name=op.f('fk_counting_choices_chosen_by_id_users')),
-    sa.ForeignKeyConstraint(['coursework_id'], ['courseworks.id'], name=op.f('fk_counting_choices_coursework_id_courseworks')),
-    sa.ForeignKeyConstraint(['student_id'], ['students.id'], name=op.f('fk_counting_choices_student_id_students')),
-    sa.ForeignKeyConstraint(['submission_id', 'student_id', 'coursework_id'], ['submissions.id', 'submissions.student_id', 'submissions.coursework_id'], name=op.f('fk_counting_choices_submission_id_submissions')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_counting_choices')),
-    sa.UniqueConstraint('student_id', 'coursework_id', name=op.f('uq_counting_choices_student_id_coursework_id'))
+    op.create_table(
+        "counting_choices",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("student_id", sa.Integer(), nullable=False),
+        sa.Column("coursework_id", sa.Integer(), nullable=False),
+        sa.Column("submission_id", sa.Uuid(), nullable=False),
+        sa.Column("chosen_by_id", sa.Integer(), nullable=True),
+        sa.Column("chosen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(["chosen_by_id"], ["users.id"], name=op.f("fk_counting_choices_chosen_by_id_users")),
+        sa.ForeignKeyConstraint(
+            ["coursework_id"], ["courseworks.id"], name=op.f("fk_counting_choices_coursework_id_courseworks")
+        ),
+        sa.ForeignKeyConstraint(["student_id"], ["students.id"], name=op.f("fk_counting_choices_student_id_students")),
+        sa.ForeignKeyConstraint(
+            ["submission_id", "student_id", "coursework_id"],
+            ["submissions.id", "submissions.student_id", "submissions.coursework_id"],
+            name=op.f("fk_counting_choices_submission_id_submissions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_counting_choices")),
+        sa.UniqueConstraint("student_id", "coursework_id", name=op.f("uq_counting_choices_student_id_coursework_id")),
     )
-    with op.batch_alter_table('counting_choices', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_counting_choices_submission_id'), ['submission_id'], unique=False)
+    with op.batch_alter_table("counting_choices", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_counting_choices_submission_id"), ["submission_id"], unique=False)
 
-    op.create_table('duplicate_flags',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('submission_id', sa.Uuid(), nullable=False),
-    sa.Column('path', sa.String(length=255), nullable=False),
-    sa.Column('sha256', sa.String(length=64), nullable=False),
-    sa.Column('duplicate_of_id', sa.Uuid(), nullable=False),
-    sa.Column('flagged_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['duplicate_of_id'], ['submissions.id'], name=op.f('fk_duplicate_flags_duplicate_of_id_submissions')),
-    sa.ForeignKeyConstraint(['submission_id'], ['submissions.id'], name=op.f('fk_duplicate_flags_submission_id_submissions'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_duplicate_flags')),
-    sa.UniqueConstraint('submission_id', 'path', name=op.f('uq_duplicate_flags_submission_id_path'))
+    op.create_table(
+        "duplicate_flags",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("submission_id", sa.Uuid(), nullable=False),
+        sa.Column("path", sa.String(length=255), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("duplicate_of_id", sa.Uuid(), nullable=False),
+        sa.Column("flagged_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["duplicate_of_id"], ["submissions.id"], name=op.f("fk_duplicate_flags_duplicate_of_id_submissions")
+        ),
+        sa.ForeignKeyConstraint(
+            ["submission_id"],
+            ["submissions.id"],
+            name=op.f("fk_duplicate_flags_submission_id_submissions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_duplicate_flags")),
+        sa.UniqueConstraint("submission_id", "path", name=op.f("uq_duplicate_flags_submission_id_path")),
     )
-    with op.batch_alter_table('duplicate_flags', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_duplicate_flags_duplicate_of_id'), ['duplicate_of_id'], unique=False)
+    with op.batch_alter_table("duplicate_flags", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_duplicate_flags_duplicate_of_id"), ["duplicate_of_id"], unique=False)
 
-    op.create_table('grading_runs',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('submission_id', sa.Uuid(), nullable=False),
-    sa.Column('kind', sa.Enum('precheck', 'full', name='run_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
-    sa.Column('queue', sa.String(length=32), nullable=False),
-    sa.Column('priority', sa.SmallInteger(), nullable=False),
-    sa.Column('status', sa.Enum('queued', 'running', 'graded', 'error', 'cancelled', name='run_status', native_enum=False, create_constraint=True, length=32), nullable=False),
-    sa.Column('attempt', sa.Integer(), nullable=False),
-    sa.Column('requested_by_id', sa.Integer(), nullable=True),
-    sa.Column('worker_id', sa.String(length=200), nullable=True),
-    sa.Column('backend', sa.String(length=32), nullable=True),
-    sa.Column('environment_digest', sa.String(length=64), nullable=True),
-    sa.Column('hidden_digest', sa.String(length=64), nullable=True),
-    sa.Column('seed', sa.BigInteger(), nullable=True),
-    sa.Column('lease_expires_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('enqueued_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('duration_s', sa.Float(), nullable=True),
-    sa.Column('score', sa.Float(), nullable=True),
-    sa.Column('max_score', sa.Float(), nullable=True),
-    sa.Column('auto_max_score', sa.Float(), nullable=True),
-    sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('error_kind', sa.String(length=32), nullable=True),
-    sa.Column('protocol_violation', sa.Text(), nullable=True),
-    sa.Column('details', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
-    sa.Column('executed_notebook_key', sa.String(length=255), nullable=True),
-    sa.Column('log', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['requested_by_id'], ['users.id'], name=op.f('fk_grading_runs_requested_by_id_users')),
-    sa.ForeignKeyConstraint(['submission_id'], ['submissions.id'], name=op.f('fk_grading_runs_submission_id_submissions')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_grading_runs'))
+    op.create_table(
+        "grading_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("submission_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("precheck", "full", name="run_kind", native_enum=False, create_constraint=True, length=32),
+            nullable=False,
+        ),
+        sa.Column("queue", sa.String(length=32), nullable=False),
+        sa.Column("priority", sa.SmallInteger(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "queued",
+                "running",
+                "graded",
+                "error",
+                "cancelled",
+                name="run_status",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("requested_by_id", sa.Integer(), nullable=True),
+        sa.Column("worker_id", sa.String(length=200), nullable=True),
+        sa.Column("backend", sa.String(length=32), nullable=True),
+        sa.Column("environment_digest", sa.String(length=64), nullable=True),
+        sa.Column("hidden_digest", sa.String(length=64), nullable=True),
+        sa.Column("seed", sa.BigInteger(), nullable=True),
+        sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("enqueued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("duration_s", sa.Float(), nullable=True),
+        sa.Column("score", sa.Float(), nullable=True),
+        sa.Column("max_score", sa.Float(), nullable=True),
+        sa.Column("auto_max_score", sa.Float(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("error_kind", sa.String(length=32), nullable=True),
+        sa.Column("protocol_violation", sa.Text(), nullable=True),
+        sa.Column(
+            "details", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
+        ),
+        sa.Column("executed_notebook_key", sa.String(length=255), nullable=True),
+        sa.Column("log", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(["requested_by_id"], ["users.id"], name=op.f("fk_grading_runs_requested_by_id_users")),
+        sa.ForeignKeyConstraint(
+            ["submission_id"], ["submissions.id"], name=op.f("fk_grading_runs_submission_id_submissions")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_grading_runs")),
     )
-    with op.batch_alter_table('grading_runs', schema=None) as batch_op:
-        batch_op.create_index('ix_grading_runs_claim_order', ['status', 'queue', 'priority', 'enqueued_at'], unique=False)
-        batch_op.create_index('ix_grading_runs_lease_expires_at', ['lease_expires_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_grading_runs_submission_id'), ['submission_id'], unique=False)
-        batch_op.create_index('uq_grading_runs_live_submission_kind', ['submission_id', 'kind'], unique=True, postgresql_where=sa.text("status IN ('queued', 'running')"), sqlite_where=sa.text("status IN ('queued', 'running')"))
+    with op.batch_alter_table("grading_runs", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_grading_runs_claim_order", ["status", "queue", "priority", "enqueued_at"], unique=False
+        )
+        batch_op.create_index("ix_grading_runs_lease_expires_at", ["lease_expires_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_grading_runs_submission_id"), ["submission_id"], unique=False)
+        batch_op.create_index(
+            "uq_grading_runs_live_submission_kind",
+            ["submission_id", "kind"],
+            unique=True,
+            postgresql_where=sa.text("status IN ('queued', 'running')"),
+            sqlite_where=sa.text("status IN ('queued', 'running')"),
+        )
 
-    op.create_table('manual_marks',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('student_id', sa.Integer(), nullable=False),
-    sa.Column('coursework_id', sa.Integer(), nullable=False),
-    sa.Column('submission_id', sa.Uuid(), nullable=True),
-    sa.Column('item_id', sa.String(length=64), nullable=False),
-    sa.Column('kind', sa.Enum('manual', 'override', name='mark_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
-    sa.Column('score', sa.Float(), nullable=True),
-    sa.Column('comment', sa.Text(), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('updated_by_id', sa.Integer(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint('score IS NULL OR score >= 0', name=op.f('ck_manual_marks_score_not_negative')),
-    sa.ForeignKeyConstraint(['coursework_id'], ['courseworks.id'], name=op.f('fk_manual_marks_coursework_id_courseworks')),
-    sa.ForeignKeyConstraint(['student_id'], ['students.id'], name=op.f('fk_manual_marks_student_id_students')),
-    sa.ForeignKeyConstraint(['submission_id', 'student_id', 'coursework_id'], ['submissions.id', 'submissions.student_id', 'submissions.coursework_id'], name=op.f('fk_manual_marks_submission_id_submissions')),
-    sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_manual_marks_updated_by_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_manual_marks'))
+    op.create_table(
+        "manual_marks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("student_id", sa.Integer(), nullable=False),
+        sa.Column("coursework_id", sa.Integer(), nullable=False),
+        sa.Column("submission_id", sa.Uuid(), nullable=True),
+        sa.Column("item_id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("manual", "override", name="mark_kind", native_enum=False, create_constraint=True, length=32),
+            nullable=False,
+        ),
+        sa.Column("score", sa.Float(), nullable=True),
+        sa.Column("comment", sa.Text(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("updated_by_id", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("score IS NULL OR score >= 0", name=op.f("ck_manual_marks_score_not_negative")),
+        sa.ForeignKeyConstraint(
+            ["coursework_id"], ["courseworks.id"], name=op.f("fk_manual_marks_coursework_id_courseworks")
+        ),
+        sa.ForeignKeyConstraint(["student_id"], ["students.id"], name=op.f("fk_manual_marks_student_id_students")),
+        sa.ForeignKeyConstraint(
+            ["submission_id", "student_id", "coursework_id"],
+            ["submissions.id", "submissions.student_id", "submissions.coursework_id"],
+            name=op.f("fk_manual_marks_submission_id_submissions"),
+        ),
+        sa.ForeignKeyConstraint(["updated_by_id"], ["users.id"], name=op.f("fk_manual_marks_updated_by_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_manual_marks")),
     )
-    with op.batch_alter_table('manual_marks', schema=None) as batch_op:
-        batch_op.create_index('uq_manual_marks_student_coursework_item', ['student_id', 'coursework_id', 'item_id'], unique=True, postgresql_where=sa.text('submission_id IS NULL'), sqlite_where=sa.text('submission_id IS NULL'))
-        batch_op.create_index('uq_manual_marks_submission_item', ['submission_id', 'item_id'], unique=True, postgresql_where=sa.text('submission_id IS NOT NULL'), sqlite_where=sa.text('submission_id IS NOT NULL'))
+    with op.batch_alter_table("manual_marks", schema=None) as batch_op:
+        batch_op.create_index(
+            "uq_manual_marks_student_coursework_item",
+            ["student_id", "coursework_id", "item_id"],
+            unique=True,
+            postgresql_where=sa.text("submission_id IS NULL"),
+            sqlite_where=sa.text("submission_id IS NULL"),
+        )
+        batch_op.create_index(
+            "uq_manual_marks_submission_item",
+            ["submission_id", "item_id"],
+            unique=True,
+            postgresql_where=sa.text("submission_id IS NOT NULL"),
+            sqlite_where=sa.text("submission_id IS NOT NULL"),
+        )
 
-    op.create_table('penalty_decisions',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('student_id', sa.Integer(), nullable=False),
-    sa.Column('coursework_id', sa.Integer(), nullable=False),
-    sa.Column('submission_id', sa.Uuid(), nullable=True),
-    sa.Column('penalty_id', sa.String(length=64), nullable=False),
-    sa.Column('applied', sa.Boolean(), nullable=False),
-    sa.Column('points', sa.Float(), nullable=True),
-    sa.Column('comment', sa.Text(), nullable=False),
-    sa.Column('decided_by_id', sa.Integer(), nullable=False),
-    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint('points IS NULL OR points >= 0', name=op.f('ck_penalty_decisions_points_not_negative')),
-    sa.ForeignKeyConstraint(['coursework_id'], ['courseworks.id'], name=op.f('fk_penalty_decisions_coursework_id_courseworks')),
-    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_penalty_decisions_decided_by_id_users')),
-    sa.ForeignKeyConstraint(['student_id'], ['students.id'], name=op.f('fk_penalty_decisions_student_id_students')),
-    sa.ForeignKeyConstraint(['submission_id', 'student_id', 'coursework_id'], ['submissions.id', 'submissions.student_id', 'submissions.coursework_id'], name=op.f('fk_penalty_decisions_submission_id_submissions')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_penalty_decisions'))
+    op.create_table(
+        "penalty_decisions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("student_id", sa.Integer(), nullable=False),
+        sa.Column("coursework_id", sa.Integer(), nullable=False),
+        sa.Column("submission_id", sa.Uuid(), nullable=True),
+        sa.Column("penalty_id", sa.String(length=64), nullable=False),
+        sa.Column("applied", sa.Boolean(), nullable=False),
+        sa.Column("points", sa.Float(), nullable=True),
+        sa.Column("comment", sa.Text(), nullable=False),
+        sa.Column("decided_by_id", sa.Integer(), nullable=False),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("points IS NULL OR points >= 0", name=op.f("ck_penalty_decisions_points_not_negative")),
+        sa.ForeignKeyConstraint(
+            ["coursework_id"], ["courseworks.id"], name=op.f("fk_penalty_decisions_coursework_id_courseworks")
+        ),
+        sa.ForeignKeyConstraint(["decided_by_id"], ["users.id"], name=op.f("fk_penalty_decisions_decided_by_id_users")),
+        sa.ForeignKeyConstraint(["student_id"], ["students.id"], name=op.f("fk_penalty_decisions_student_id_students")),
+        sa.ForeignKeyConstraint(
+            ["submission_id", "student_id", "coursework_id"],
+            ["submissions.id", "submissions.student_id", "submissions.coursework_id"],
+            name=op.f("fk_penalty_decisions_submission_id_submissions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_penalty_decisions")),
     )
-    with op.batch_alter_table('penalty_decisions', schema=None) as batch_op:
-        batch_op.create_index('ix_penalty_decisions_student_coursework', ['student_id', 'coursework_id', 'penalty_id'], unique=False)
+    with op.batch_alter_table("penalty_decisions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_penalty_decisions_student_coursework", ["student_id", "coursework_id", "penalty_id"], unique=False
+        )
 
-    op.create_table('submission_files',
-    sa.Column('submission_id', sa.Uuid(), nullable=False),
-    sa.Column('path', sa.String(length=255), nullable=False),
-    sa.Column('sha256', sa.String(length=64), nullable=False),
-    sa.Column('size_bytes', sa.BigInteger(), nullable=False),
-    sa.ForeignKeyConstraint(['submission_id'], ['submissions.id'], name=op.f('fk_submission_files_submission_id_submissions'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('submission_id', 'path', name=op.f('pk_submission_files'))
+    op.create_table(
+        "submission_files",
+        sa.Column("submission_id", sa.Uuid(), nullable=False),
+        sa.Column("path", sa.String(length=255), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("size_bytes", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["submission_id"],
+            ["submissions.id"],
+            name=op.f("fk_submission_files_submission_id_submissions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("submission_id", "path", name=op.f("pk_submission_files")),
     )
-    with op.batch_alter_table('submission_files', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_submission_files_sha256'), ['sha256'], unique=False)
+    with op.batch_alter_table("submission_files", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_submission_files_sha256"), ["sha256"], unique=False)
 
-    op.create_table('mark_changes',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('mark_id', sa.Integer(), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('changed_by_id', sa.Integer(), nullable=False),
-    sa.Column('changed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('old_score', sa.Float(), nullable=True),
-    sa.Column('new_score', sa.Float(), nullable=True),
-    sa.Column('comment', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['changed_by_id'], ['users.id'], name=op.f('fk_mark_changes_changed_by_id_users')),
-    sa.ForeignKeyConstraint(['mark_id'], ['manual_marks.id'], name=op.f('fk_mark_changes_mark_id_manual_marks')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_mark_changes'))
+    op.create_table(
+        "mark_changes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("mark_id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("changed_by_id", sa.Integer(), nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("old_score", sa.Float(), nullable=True),
+        sa.Column("new_score", sa.Float(), nullable=True),
+        sa.Column("comment", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(["changed_by_id"], ["users.id"], name=op.f("fk_mark_changes_changed_by_id_users")),
+        sa.ForeignKeyConstraint(["mark_id"], ["manual_marks.id"], name=op.f("fk_mark_changes_mark_id_manual_marks")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_mark_changes")),
     )
-    with op.batch_alter_table('mark_changes', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_mark_changes_mark_id'), ['mark_id'], unique=False)
+    with op.batch_alter_table("mark_changes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_mark_changes_mark_id"), ["mark_id"], unique=False)
 
-    op.create_table('run_item_scores',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('run_id', sa.Integer(), nullable=False),
-    sa.Column('item_id', sa.String(length=64), nullable=False),
-    sa.Column('position', sa.Integer(), nullable=False),
-    sa.Column('part', sa.String(length=64), nullable=False),
-    sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('score', sa.Float(), nullable=False),
-    sa.Column('max_score', sa.Float(), nullable=False),
-    sa.Column('message', sa.Text(), nullable=False),
-    sa.Column('visibility', sa.String(length=16), nullable=False),
-    sa.ForeignKeyConstraint(['run_id'], ['grading_runs.id'], name=op.f('fk_run_item_scores_run_id_grading_runs'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_run_item_scores')),
-    sa.UniqueConstraint('run_id', 'item_id', name=op.f('uq_run_item_scores_run_id_item_id'))
+    op.create_table(
+        "run_item_scores",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("item_id", sa.String(length=64), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("part", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("max_score", sa.Float(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("visibility", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["grading_runs.id"], name=op.f("fk_run_item_scores_run_id_grading_runs"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_run_item_scores")),
+        sa.UniqueConstraint("run_id", "item_id", name=op.f("uq_run_item_scores_run_id_item_id")),
     )
-    op.create_table('run_penalties',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('run_id', sa.Integer(), nullable=False),
-    sa.Column('penalty_id', sa.String(length=64), nullable=False),
-    sa.Column('position', sa.Integer(), nullable=False),
-    sa.Column('points', sa.Float(), nullable=False),
-    sa.Column('applied', sa.Boolean(), nullable=False),
-    sa.Column('message', sa.Text(), nullable=False),
-    sa.Column('visibility', sa.String(length=16), nullable=False),
-    sa.ForeignKeyConstraint(['run_id'], ['grading_runs.id'], name=op.f('fk_run_penalties_run_id_grading_runs'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_run_penalties')),
-    sa.UniqueConstraint('run_id', 'penalty_id', name=op.f('uq_run_penalties_run_id_penalty_id'))
+    op.create_table(
+        "run_penalties",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("penalty_id", sa.String(length=64), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("points", sa.Float(), nullable=False),
+        sa.Column("applied", sa.Boolean(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("visibility", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["grading_runs.id"], name=op.f("fk_run_penalties_run_id_grading_runs"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_run_penalties")),
+        sa.UniqueConstraint("run_id", "penalty_id", name=op.f("uq_run_penalties_run_id_penalty_id")),
     )
-    op.create_table('run_test_results',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('run_id', sa.Integer(), nullable=False),
-    sa.Column('test_id', sa.String(length=500), nullable=False),
-    sa.Column('outcome', sa.String(length=32), nullable=False),
-    sa.Column('fraction', sa.Float(), nullable=False),
-    sa.Column('message', sa.Text(), nullable=False),
-    sa.Column('duration_s', sa.Float(), nullable=False),
-    sa.ForeignKeyConstraint(['run_id'], ['grading_runs.id'], name=op.f('fk_run_test_results_run_id_grading_runs'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_run_test_results')),
-    sa.UniqueConstraint('run_id', 'test_id', name=op.f('uq_run_test_results_run_id_test_id'))
+    op.create_table(
+        "run_test_results",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("test_id", sa.String(length=500), nullable=False),
+        sa.Column("outcome", sa.String(length=32), nullable=False),
+        sa.Column("fraction", sa.Float(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("duration_s", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["grading_runs.id"], name=op.f("fk_run_test_results_run_id_grading_runs"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_run_test_results")),
+        sa.UniqueConstraint("run_id", "test_id", name=op.f("uq_run_test_results_run_id_test_id")),
     )
 
 
 def downgrade() -> None:
-    op.drop_table('run_test_results')
-    op.drop_table('run_penalties')
-    op.drop_table('run_item_scores')
-    with op.batch_alter_table('mark_changes', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_mark_changes_mark_id'))
+    op.drop_table("run_test_results")
+    op.drop_table("run_penalties")
+    op.drop_table("run_item_scores")
+    with op.batch_alter_table("mark_changes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_mark_changes_mark_id"))
 
-    op.drop_table('mark_changes')
-    with op.batch_alter_table('submission_files', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_submission_files_sha256'))
+    op.drop_table("mark_changes")
+    with op.batch_alter_table("submission_files", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_submission_files_sha256"))
 
-    op.drop_table('submission_files')
-    with op.batch_alter_table('penalty_decisions', schema=None) as batch_op:
-        batch_op.drop_index('ix_penalty_decisions_student_coursework')
+    op.drop_table("submission_files")
+    with op.batch_alter_table("penalty_decisions", schema=None) as batch_op:
+        batch_op.drop_index("ix_penalty_decisions_student_coursework")
 
-    op.drop_table('penalty_decisions')
-    with op.batch_alter_table('manual_marks', schema=None) as batch_op:
-        batch_op.drop_index('uq_manual_marks_submission_item', postgresql_where=sa.text('submission_id IS NOT NULL'), sqlite_where=sa.text('submission_id IS NOT NULL'))
-        batch_op.drop_index('uq_manual_marks_student_coursework_item', postgresql_where=sa.text('submission_id IS NULL'), sqlite_where=sa.text('submission_id IS NULL'))
+    op.drop_table("penalty_decisions")
+    with op.batch_alter_table("manual_marks", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_manual_marks_submission_item",
+            postgresql_where=sa.text("submission_id IS NOT NULL"),
+            sqlite_where=sa.text("submission_id IS NOT NULL"),
+        )
+        batch_op.drop_index(
+            "uq_manual_marks_student_coursework_item",
+            postgresql_where=sa.text("submission_id IS NULL"),
+            sqlite_where=sa.text("submission_id IS NULL"),
+        )
 
-    op.drop_table('manual_marks')
-    with op.batch_alter_table('grading_runs', schema=None) as batch_op:
-        batch_op.drop_index('uq_grading_runs_live_submission_kind', postgresql_where=sa.text("status IN ('queued', 'running')"), sqlite_where=sa.text("status IN ('queued', 'running')"))
-        batch_op.drop_index(batch_op.f('ix_grading_runs_submission_id'))
-        batch_op.drop_index('ix_grading_runs_lease_expires_at')
-        batch_op.drop_index('ix_grading_runs_claim_order')
+    op.drop_table("manual_marks")
+    with op.batch_alter_table("grading_runs", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_grading_runs_live_submission_kind",
+            postgresql_where=sa.text("status IN ('queued', 'running')"),
+            sqlite_where=sa.text("status IN ('queued', 'running')"),
+        )
+        batch_op.drop_index(batch_op.f("ix_grading_runs_submission_id"))
+        batch_op.drop_index("ix_grading_runs_lease_expires_at")
+        batch_op.drop_index("ix_grading_runs_claim_order")
 
-    op.drop_table('grading_runs')
-    with op.batch_alter_table('duplicate_flags', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_duplicate_flags_duplicate_of_id'))
+    op.drop_table("grading_runs")
+    with op.batch_alter_table("duplicate_flags", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_duplicate_flags_duplicate_of_id"))
 
-    op.drop_table('duplicate_flags')
-    with op.batch_alter_table('counting_choices', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_counting_choices_submission_id'))
+    op.drop_table("duplicate_flags")
+    with op.batch_alter_table("counting_choices", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_counting_choices_submission_id"))
 
-    op.drop_table('counting_choices')
-    with op.batch_alter_table('submissions', schema=None) as batch_op:
-        batch_op.drop_index('ix_submissions_student_coursework_received')
-        batch_op.drop_index(batch_op.f('ix_submissions_sha256'))
+    op.drop_table("counting_choices")
+    with op.batch_alter_table("submissions", schema=None) as batch_op:
+        batch_op.drop_index("ix_submissions_student_coursework_received")
+        batch_op.drop_index(batch_op.f("ix_submissions_sha256"))
 
-    op.drop_table('submissions')
-    with op.batch_alter_table('releases', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_releases_coursework_id'))
+    op.drop_table("submissions")
+    with op.batch_alter_table("releases", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_releases_coursework_id"))
 
-    op.drop_table('releases')
-    with op.batch_alter_table('deadline_extensions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_deadline_extensions_coursework_id'))
+    op.drop_table("releases")
+    with op.batch_alter_table("deadline_extensions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_deadline_extensions_coursework_id"))
 
-    op.drop_table('deadline_extensions')
-    op.drop_table('students')
-    with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_audit_events_subject')
-        batch_op.drop_index(batch_op.f('ix_audit_events_at'))
-        batch_op.drop_index(batch_op.f('ix_audit_events_actor_id'))
+    op.drop_table("deadline_extensions")
+    op.drop_table("students")
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_events_subject")
+        batch_op.drop_index(batch_op.f("ix_audit_events_at"))
+        batch_op.drop_index(batch_op.f("ix_audit_events_actor_id"))
 
-    op.drop_table('audit_events')
-    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
+    op.drop_table("audit_events")
+    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_api_tokens_user_id"))
 
-    op.drop_table('api_tokens')
-    op.drop_table('users')
-    op.drop_table('courseworks')
+    op.drop_table("api_tokens")
+    op.drop_table("users")
+    op.drop_table("courseworks")

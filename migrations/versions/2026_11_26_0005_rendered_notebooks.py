@@ -14,17 +14,17 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0005'
-down_revision: str | None = '0004'
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('grading_runs') as batch:
-        batch.add_column(sa.Column('rendered_notebook_key', sa.String(length=255), nullable=True))
+    with op.batch_alter_table("grading_runs") as batch:
+        batch.add_column(sa.Column("rendered_notebook_key", sa.String(length=255), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('grading_runs') as batch:
-        batch.drop_column('rendered_notebook_key')
+    with op.batch_alter_table("grading_runs") as batch:
+        batch.drop_column("rendered_notebook_key")

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0007_token_views'
-down_revision: str | None = '0006'
+revision: str = "0007_token_views"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -27,26 +27,33 @@ STAFF_ROLES = "('gta', 'lecturer')"
 
 
 def _view(name: str) -> sa.Column:
-    return sa.Column('view', sa.Enum('student', 'staff', name=name, native_enum=False, create_constraint=True,
-                                     length=32), nullable=False, server_default='student')
+    return sa.Column(
+        "view",
+        sa.Enum("student", "staff", name=name, native_enum=False, create_constraint=True, length=32),
+        nullable=False,
+        server_default="student",
+    )
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
-        batch_op.add_column(_view('token_view'))
-    with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
-        batch_op.add_column(_view('webhook_endpoint_view'))
-    op.execute(f"UPDATE api_tokens SET view = 'staff' WHERE user_id IN "
-               f"(SELECT id FROM users WHERE role IN {STAFF_ROLES})")
-    op.execute(f"UPDATE webhook_endpoints SET view = 'staff' WHERE created_by_id IN "
-               f"(SELECT id FROM users WHERE role IN {STAFF_ROLES})")
+    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
+        batch_op.add_column(_view("token_view"))
+    with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
+        batch_op.add_column(_view("webhook_endpoint_view"))
+    op.execute(
+        f"UPDATE api_tokens SET view = 'staff' WHERE user_id IN (SELECT id FROM users WHERE role IN {STAFF_ROLES})"
+    )
+    op.execute(
+        f"UPDATE webhook_endpoints SET view = 'staff' WHERE created_by_id IN "
+        f"(SELECT id FROM users WHERE role IN {STAFF_ROLES})"
+    )
 
 
 def downgrade() -> None:
     # The CHECK goes first: SQLite's batch copy would otherwise keep it on a table without the column.
-    with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
-        batch_op.drop_constraint('webhook_endpoint_view', type_='check')
-        batch_op.drop_column('view')
-    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
-        batch_op.drop_constraint('token_view', type_='check')
-        batch_op.drop_column('view')
+    with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
+        batch_op.drop_constraint("webhook_endpoint_view", type_="check")
+        batch_op.drop_column("view")
+    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
+        batch_op.drop_constraint("token_view", type_="check")
+        batch_op.drop_column("view")

@@ -23,8 +23,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-revision: str = '0009_webhook_secrets_sealed'
-down_revision: str | None = '0008_httplimits'
+revision: str = "0009_webhook_secrets_sealed"
+down_revision: str | None = "0008_httplimits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -39,8 +39,10 @@ def _fernet() -> Fernet:
 
         secret_key = get_settings().secret_key
     if not secret_key:
-        raise RuntimeError("webhook endpoints exist and their secrets are sealed with the service's secret key, "
-                           "but none is set: set GRADER_SECRET_KEY and run the upgrade again.")
+        raise RuntimeError(
+            "webhook endpoints exist and their secrets are sealed with the service's secret key, "
+            "but none is set: set GRADER_SECRET_KEY and run the upgrade again."
+        )
     raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=KEY_PURPOSE).derive(secret_key.encode("utf-8"))
     return Fernet(base64.urlsafe_b64encode(raw))
 
@@ -54,8 +56,8 @@ def _is_sealed(fernet: Fernet, value: str) -> bool:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
-        batch_op.alter_column('secret', existing_type=sa.String(length=200), type_=sa.Text(), existing_nullable=False)
+    with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
+        batch_op.alter_column("secret", existing_type=sa.String(length=200), type_=sa.Text(), existing_nullable=False)
     conn = op.get_bind()
     rows = conn.execute(sa.select(endpoints.c.id, endpoints.c.secret)).all()
     if not rows:
@@ -77,5 +79,5 @@ def downgrade() -> None:
         except (InvalidToken, UnicodeError):
             continue  # already in clear (or under another key: left as it is, it was never usable)
         conn.execute(endpoints.update().where(endpoints.c.id == row_id).values(secret=secret))
-    with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
-        batch_op.alter_column('secret', existing_type=sa.Text(), type_=sa.String(length=200), existing_nullable=False)
+    with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
+        batch_op.alter_column("secret", existing_type=sa.Text(), type_=sa.String(length=200), existing_nullable=False)

@@ -16,17 +16,17 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0011_artifact_items'
-down_revision: str | None = '0010_candidate_pseudonyms'
+revision: str = "0011_artifact_items"
+down_revision: str | None = "0010_candidate_pseudonyms"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('run_artifacts', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('item_id', sa.String(length=64), nullable=True))
+    with op.batch_alter_table("run_artifacts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("item_id", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('run_artifacts', schema=None) as batch_op:
-        batch_op.drop_column('item_id')
+    with op.batch_alter_table("run_artifacts", schema=None) as batch_op:
+        batch_op.drop_column("item_id")

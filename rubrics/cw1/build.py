@@ -23,14 +23,16 @@ def digits_cell(path: Path = HERE / "digits.py") -> str:
     """The notebook's copy of the course's digit generator: ``digits.py`` without its docstring, so that
     students train on exactly what the hidden test set is drawn from (with another seed)."""
     source = path.read_text()
-    body = source[source.index('"""', 3) + 3:].lstrip("\n")
+    body = source[source.index('"""', 3) + 3 :].lstrip("\n")
     return "# given: the course's digit generator (rubrics/cw1/digits.py)\n" + body
 
 
 DIGITS_CELL = digits_cell()
 
 CELLS: list[Cell] = [
-    md("intro", """
+    md(
+        "intro",
+        """
         # Coursework 1: Make machine learning deep
 
         In this coursework you implement the layers of a convolutional network **from scratch**, build a
@@ -50,8 +52,11 @@ CELLS: list[Cell] = [
           time limit per cell: training must finish in well under a minute.
 
         **Marks** (100): layers 42, network and test accuracy 30, discussion 28.
-        """),
-    code("imports", """
+        """,
+    ),
+    code(
+        "imports",
+        """
         # given
         import time
 
@@ -64,8 +69,11 @@ CELLS: list[Cell] = [
         torch.manual_seed(0)
         device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
         print('device:', device)
-        """),
-    md("part1", """
+        """,
+    ),
+    md(
+        "part1",
+        """
         ## Part 1: Layers (42 points)
 
         Each layer must behave like its PyTorch counterpart: same constructor arguments, same parameter
@@ -80,8 +88,11 @@ CELLS: list[Cell] = [
         `(out_channels,)`, or is `None` when `bias=False`.
         Input `(N, C_in, H, W)`, output `(N, C_out, H_out, W_out)` with
         $H_{out} = \\lfloor (H + 2\\,\\text{padding} - \\text{kernel\\_size}) / \\text{stride} \\rfloor + 1$.
-        """),
-    code("conv2d", '''
+        """,
+    ),
+    code(
+        "conv2d",
+        '''
         class Conv2d(nn.Module):
             """2-D convolution (cross-correlation), like torch.nn.Conv2d with square kernels."""
 
@@ -111,7 +122,8 @@ CELLS: list[Cell] = [
                 if self.bias is not None:
                     out = out + self.bias.reshape(1, -1, 1)
                 return out.reshape(n, self.out_channels, h_out, w_out)
-        ''', skeleton='''
+        ''',
+        skeleton='''
         class Conv2d(nn.Module):
             """2-D convolution (cross-correlation), like torch.nn.Conv2d with square kernels."""
 
@@ -124,14 +136,20 @@ CELLS: list[Cell] = [
             def forward(self, x):
                 # TODO: x is (N, in_channels, H, W); return (N, out_channels, H_out, W_out).
                 raise NotImplementedError
-        '''),
-    md("maxpool-md", """
+        ''',
+    ),
+    md(
+        "maxpool-md",
+        """
         ### 1.2 `MaxPool2d` (7 points)
         `MaxPool2d(kernel_size, stride=None)`: the maximum over each `kernel_size x kernel_size` window;
         `stride` defaults to `kernel_size`, as in PyTorch. No padding. The gradient flows to the maximum
         of each window.
-        """),
-    code("maxpool2d", '''
+        """,
+    ),
+    code(
+        "maxpool2d",
+        '''
         class MaxPool2d(nn.Module):
             """2-D max pooling, like torch.nn.MaxPool2d without padding or dilation."""
 
@@ -145,7 +163,8 @@ CELLS: list[Cell] = [
                 # (N, C, h_out, w_out, k, k): one k x k window per output position.
                 windows = x.unfold(2, k, s).unfold(3, k, s)
                 return windows.flatten(-2).amax(dim=-1)
-        ''', skeleton='''
+        ''',
+        skeleton='''
         class MaxPool2d(nn.Module):
             """2-D max pooling, like torch.nn.MaxPool2d without padding or dilation."""
 
@@ -157,8 +176,11 @@ CELLS: list[Cell] = [
             def forward(self, x):
                 # TODO: x is (N, C, H, W); return (N, C, H_out, W_out).
                 raise NotImplementedError
-        '''),
-    md("batchnorm-md", """
+        ''',
+    ),
+    md(
+        "batchnorm-md",
+        """
         ### 1.3 `BatchNorm2d` (11 points)
         `BatchNorm2d(num_features, eps=1e-5, momentum=0.1)`, with learnable `weight` (ones) and `bias`
         (zeros) of shape `(num_features,)` and buffers `running_mean` (zeros) and `running_var` (ones)
@@ -168,8 +190,11 @@ CELLS: list[Cell] = [
           `running = (1 - momentum) * running + momentum * batch_statistic`, using the **unbiased**
           variance of the batch for `running_var`, as PyTorch does.
         - Evaluation mode (`model.eval()`): normalise with the running statistics; change nothing.
-        """),
-    code("batchnorm2d", '''
+        """,
+    ),
+    code(
+        "batchnorm2d",
+        '''
         class BatchNorm2d(nn.Module):
             """Batch normalisation over (N, H, W) for each channel, like torch.nn.BatchNorm2d."""
 
@@ -196,7 +221,8 @@ CELLS: list[Cell] = [
                     mean, var = self.running_mean, self.running_var
                 x_hat = (x - mean.reshape(1, -1, 1, 1)) / torch.sqrt(var.reshape(1, -1, 1, 1) + self.eps)
                 return x_hat * self.weight.reshape(1, -1, 1, 1) + self.bias.reshape(1, -1, 1, 1)
-        ''', skeleton='''
+        ''',
+        skeleton='''
         class BatchNorm2d(nn.Module):
             """Batch normalisation over (N, H, W) for each channel, like torch.nn.BatchNorm2d."""
 
@@ -209,16 +235,22 @@ CELLS: list[Cell] = [
                 # TODO: batch statistics (and running-statistics update) in training mode,
                 # running statistics in evaluation mode (self.training tells which).
                 raise NotImplementedError
-        '''),
-    md("linear-md", """
+        ''',
+    ),
+    md(
+        "linear-md",
+        """
         ### 1.4 `Linear` (5 points)
         `Linear(in_features, out_features, bias=True)`: `y = x W^T + b`, with `weight` of shape
         `(out_features, in_features)` and `bias` of shape `(out_features,)` or `None`.
 
         Gradients (4 points) are checked for every layer: with autograd they come for free if the
         forward pass is right.
-        """),
-    code("linear", '''
+        """,
+    ),
+    code(
+        "linear",
+        '''
         class Linear(nn.Module):
             """Fully connected layer, like torch.nn.Linear."""
 
@@ -238,7 +270,8 @@ CELLS: list[Cell] = [
                 if self.bias is not None:
                     out = out + self.bias
                 return out
-        ''', skeleton='''
+        ''',
+        skeleton='''
         class Linear(nn.Module):
             """Fully connected layer, like torch.nn.Linear."""
 
@@ -250,8 +283,11 @@ CELLS: list[Cell] = [
             def forward(self, x):
                 # TODO
                 raise NotImplementedError
-        '''),
-    md("part2", """
+        ''',
+    ),
+    md(
+        "part2",
+        """
         ## Part 2: A small ResNet (30 points)
 
         Build `SmallResNet`, a simplified ResNet-18 for 1 x 8 x 8 images and 10 classes, **from your own
@@ -264,8 +300,11 @@ CELLS: list[Cell] = [
         The trained network must be left in the global variable `model` (the training cell below does
         this). It is marked on a hidden test set of digits you never see: 26 points in bands of
         test accuracy, 4 points for a network that runs and is built from your layers.
-        """),
-    code("model", '''
+        """,
+    ),
+    code(
+        "model",
+        """
         class ResidualBlock(nn.Module):
             def __init__(self, in_channels, out_channels, stride=1):
                 super().__init__()
@@ -301,7 +340,8 @@ CELLS: list[Cell] = [
                 x = self.layer2(x)          # 32 x 4 x 4
                 x = x.mean(dim=(2, 3))      # global average pooling
                 return self.fc(x)
-        ''', skeleton='''
+        """,
+        skeleton="""
         class SmallResNet(nn.Module):
             def __init__(self, num_classes=10):
                 super().__init__()
@@ -311,8 +351,11 @@ CELLS: list[Cell] = [
             def forward(self, x):
                 # TODO: x is (N, 1, 8, 8); return logits (N, num_classes).
                 raise NotImplementedError
-        '''),
-    md("data-md", """
+        """,
+    ),
+    md(
+        "data-md",
+        """
         ### Data (given)
         The course's digits: grey-scale 8 x 8 images in [0, 1], each one of the ten digits drawn in one of
         matplotlib's fonts, with a random stroke thickness, rotation, scale, shear and shift, and a little
@@ -321,9 +364,12 @@ CELLS: list[Cell] = [
         from other seeds if you like). **The hidden test set comes from the same generator with a secret
         seed**: digits you never see, so it measures how well your network generalises. The training loop
         below also augments the training images with random shifts.
-        """),
+        """,
+    ),
     code("digits", DIGITS_CELL),
-    code("data", """
+    code(
+        "data",
+        """
         # given
         TRAIN_SEED = 2026  # public; the hidden test set uses a secret one
         N_TRAIN, N_VAL = 1200, 300
@@ -333,8 +379,11 @@ CELLS: list[Cell] = [
         X_train, y_train = images[:N_TRAIN], labels[:N_TRAIN]
         X_val, y_val = images[N_TRAIN:], labels[N_TRAIN:]
         print('train', tuple(X_train.shape), 'validation', tuple(X_val.shape))
-        """),
-    code("train-fn", """
+        """,
+    ),
+    code(
+        "train-fn",
+        """
         # given
         def random_shift(x, max_shift=1):
             \"\"\"Shift each image by up to max_shift pixels along each axis (zero fill).\"\"\"
@@ -388,23 +437,32 @@ CELLS: list[Cell] = [
                 print(f'epoch {epoch + 1:2d}  train loss {total_loss / len(X_train):.3f} '
                       f'acc {correct / len(X_train):.3f}  val loss {val_loss:.3f} acc {val_acc:.3f}')
             return history
-        """),
-    code("hyper", """
+        """,
+    ),
+    code(
+        "hyper",
+        """
         # Hyper-parameters: change them if you like (training must stay well under a minute on one CPU core).
         EPOCHS = 15
         LR = 5e-3
         BATCH_SIZE = 64
         WEIGHT_DECAY = 1e-4
-        """),
-    code("train", """
+        """,
+    ),
+    code(
+        "train",
+        """
         # given
         model = SmallResNet().to(device)
         print(sum(p.numel() for p in model.parameters()), 'parameters')
         start = time.time()
         history = train(model, EPOCHS, LR, BATCH_SIZE, WEIGHT_DECAY)
         print(f'trained in {time.time() - start:.1f}s')
-        """),
-    code("plot", """
+        """,
+    ),
+    code(
+        "plot",
+        """
         # given
         epochs = range(1, len(history['train_loss']) + 1)
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
@@ -420,19 +478,28 @@ CELLS: list[Cell] = [
         ax2.legend()
         plt.tight_layout()
         plt.show()
-        """),
-    md("part3", """
+        """,
+    ),
+    md(
+        "part3",
+        """
         ## Part 3: Discussion (28 points, marked by hand)
 
         Answer in the markdown cells below, a paragraph or two each. Refer to your own plots and numbers.
-        """),
-    md("q-curves", """
+        """,
+    ),
+    md(
+        "q-curves",
+        """
         **3.1 Training curves (10 points).** Describe the training and validation curves above. Does the
         network under- or over-fit, and where do you see it? Why does the validation accuracy lag behind
         the training accuracy and jump around in the early epochs, and why can the validation loss end
         below the training loss?
-        """),
-    md("a-curves", """
+        """,
+    ),
+    md(
+        "a-curves",
+        """
         The first epoch barely moves (the one-cycle schedule starts at 1/25 of the peak learning rate);
         then the training loss falls steeply until about epoch 5 and slowly afterwards, as the learning rate
         anneals, ending near 0.07 with the validation loss close to it and validation accuracy near 98 %.
@@ -443,13 +510,20 @@ CELLS: list[Cell] = [
         trail weights that are still changing fast. At the end the validation loss is below the training
         loss because training images are shifted (harder) and the training loss is averaged over an epoch
         in which the network was still improving.
-        """, skeleton=ANSWER_STUB),
-    md("q-design", """
+        """,
+        skeleton=ANSWER_STUB,
+    ),
+    md(
+        "q-design",
+        """
         **3.2 Design choices (10 points).** Justify your architecture and hyper-parameters: depth and
         width, residual connections, batch normalisation, the optimiser and learning-rate schedule, data
         augmentation. What did you try, and what changed?
-        """),
-    md("a-design", """
+        """,
+    ),
+    md(
+        "a-design",
+        """
         The 8 x 8 input only supports a shallow network: a 3 x 3 stem, one block at full resolution and one
         that halves it (to 4 x 4) while doubling the channels, then global average pooling, which makes
         the classifier insensitive to where the digit sits. Residual connections and batch norm let the
@@ -457,13 +531,20 @@ CELLS: list[Cell] = [
         its best accuracy in 15 epochs (~8 s on one core): about 98 % on freshly drawn digits, 74 % after
         3 epochs. The random one-pixel shifts make little difference here (98 % without them too): the
         generator already moves, rotates, shears and thickens every digit, so the data carry that variety.
-        """, skeleton=ANSWER_STUB),
-    md("q-bn", """
+        """,
+        skeleton=ANSWER_STUB,
+    ),
+    md(
+        "q-bn",
+        """
         **3.3 Batch normalisation (8 points).** Explain why `BatchNorm2d` behaves differently in training
         and evaluation mode. What would go wrong at test time if the running statistics were never
         updated, or if the batch statistics were used in evaluation mode?
-        """),
-    md("a-bn", """
+        """,
+    ),
+    md(
+        "a-bn",
+        """
         In training the batch statistics normalise each batch (and their noise regularises); at test time
         a prediction must not depend on the other images of its batch, and batches may have one image, so
         the running averages estimated during training are used. Running statistics that were never updated
@@ -471,7 +552,9 @@ CELLS: list[Cell] = [
         than the network was trained with, and the accuracy collapses. Batch statistics in evaluation
         mode make predictions depend on the batch, fail for a single image, and break on small or
         unbalanced batches.
-        """, skeleton=ANSWER_STUB),
+        """,
+        skeleton=ANSWER_STUB,
+    ),
 ]
 
 

@@ -16,10 +16,22 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 DIGIT_FONTS = (
-    "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf",
-    "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf",
-    "DejaVuSerif-Italic.ttf", "STIXGeneral.ttf", "STIXGeneralBol.ttf", "STIXGeneralItalic.ttf",
-    "cmr10.ttf", "cmss10.ttf", "cmtt10.ttf", "cmb10.ttf",
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSans-Oblique.ttf",
+    "DejaVuSans-BoldOblique.ttf",
+    "DejaVuSansMono.ttf",
+    "DejaVuSansMono-Bold.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSerif-Bold.ttf",
+    "DejaVuSerif-Italic.ttf",
+    "STIXGeneral.ttf",
+    "STIXGeneralBol.ttf",
+    "STIXGeneralItalic.ttf",
+    "cmr10.ttf",
+    "cmss10.ttf",
+    "cmtt10.ttf",
+    "cmb10.ttf",
 )
 SIZE = 8  # the images' side
 SCALE = 8  # glyphs are drawn at SIZE * SCALE pixels, then each SCALE x SCALE block is averaged
@@ -38,8 +50,9 @@ def draw_digit(digit, rng):
     big = SIZE * SCALE
     font = _font(DIGIT_FONTS[rng.integers(len(DIGIT_FONTS))], int(rng.integers(66, 80)))
     canvas = Image.new("L", (2 * big, 2 * big), 0)
-    ImageDraw.Draw(canvas).text((big, big), str(digit), fill=255, font=font, anchor="mm",
-                                stroke_width=int(rng.integers(1, 6)), stroke_fill=255)
+    ImageDraw.Draw(canvas).text(
+        (big, big), str(digit), fill=255, font=font, anchor="mm", stroke_width=int(rng.integers(1, 6)), stroke_fill=255
+    )
     # The affine map from output pixels (centred) to canvas pixels: PIL wants the inverse map.
     angle = np.deg2rad(rng.uniform(-15, 15))
     scale = rng.uniform(0.85, 1.1, 2)

@@ -20,7 +20,9 @@ from grader.rubrics.authoring import ANSWER_STUB, Cell, build_notebook, code, md
 HERE = Path(__file__).resolve().parent
 
 CELLS: list[Cell] = [
-    md("intro", """
+    md(
+        "intro",
+        """
         # Coursework 2: Generative models
 
         Part 1 trains a **variational auto-encoder** (VAE) and Part 2 a **DCGAN**, both on scikit-learn's
@@ -38,8 +40,11 @@ CELLS: list[Cell] = [
         than 400 000 parameters (generator and discriminator together).
 
         **Marks** (100): Part 1 (VAE) 50, Part 2 (DCGAN) 50.
-        """),
-    code("imports", """
+        """,
+    ),
+    code(
+        "imports",
+        """
         # given
         import numpy as np
         import matplotlib.pyplot as plt
@@ -67,15 +72,21 @@ CELLS: list[Cell] = [
             if title:
                 plt.title(title)
             plt.show()
-        """),
-    md("part1", """
+        """,
+    ),
+    md(
+        "part1",
+        """
         ## Part 1: Variational auto-encoder (50 points)
 
         ### Data (given)
         Digits scaled to [0, 1]. The first 1500 are yours (1300 to train, 200 to test); **the last 297 are
         held out**: the marking reconstructs a hidden selection of them with your trained VAE.
-        """),
-    code("vae-data", """
+        """,
+    ),
+    code(
+        "vae-data",
+        """
         # given
         digits = load_digits()
         images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0  # N x 1 x 8 x 8 in [0, 1]
@@ -85,8 +96,11 @@ CELLS: list[Cell] = [
         X_train, X_test = images[perm[:1300]], images[perm[1300:]]
         y_train, y_test = labels[perm[:1300]], labels[perm[1300:]]
         print('train', tuple(X_train.shape), 'test', tuple(X_test.shape))
-        """),
-    md("vae-md", """
+        """,
+    ),
+    md(
+        "vae-md",
+        """
         ### 1.1a The VAE (25 points)
         Implement `VAE(nn.Module)`; `VAE()` must work without arguments. Use **convolutions** in the encoder
         and decoder (an MLP-only VAE earns the layer marks but not the CNN ones) and batch normalisation or
@@ -96,15 +110,21 @@ CELLS: list[Cell] = [
         - `reparametrize(mu, logvar)`: a sample `z ~ N(mu, exp(logvar))`, differentiable in `mu` and `logvar`.
         - `decode(z)`: `(N, latent_dim)` to images `(N, 1, 8, 8)` with values in [0, 1].
         - `forward(x)`: return `(reconstruction, mu, logvar)`.
-        """),
-    code("vae-hyper", """
+        """,
+    ),
+    code(
+        "vae-hyper",
+        """
         # Hyper-parameters: change them if you like.
         LATENT_DIM = 8
         VAE_EPOCHS = 30
         VAE_LR = 3e-3
         BETA = 1.0
-        """),
-    code("vae", '''
+        """,
+    ),
+    code(
+        "vae",
+        """
         class VAE(nn.Module):
             def __init__(self, latent_dim=LATENT_DIM):
                 super().__init__()
@@ -139,7 +159,8 @@ CELLS: list[Cell] = [
                 mu, logvar = self.encode(x)
                 z = self.reparametrize(mu, logvar)
                 return self.decode(z), mu, logvar
-        ''', skeleton='''
+        """,
+        skeleton="""
         class VAE(nn.Module):
             def __init__(self, latent_dim=LATENT_DIM):
                 super().__init__()
@@ -161,32 +182,49 @@ CELLS: list[Cell] = [
             def forward(self, x):
                 # TODO: return reconstruction, mu, logvar
                 raise NotImplementedError
-        '''),
-    md("loss-md", """
+        """,
+    ),
+    md(
+        "loss-md",
+        """
         ### 1.1b The loss (3 points)
         `loss_function_VAE(recon_x, x, mu, logvar, beta)`: the binary cross-entropy between `recon_x` and `x`
         plus `beta` times the KL divergence between q(z|x) = N(mu, exp(logvar)) and N(0, I), both **summed**
         over the batch. Return one scalar tensor.
-        """),
-    code("loss", '''
+        """,
+    ),
+    code(
+        "loss",
+        """
         def loss_function_VAE(recon_x, x, mu, logvar, beta):
             bce = F.binary_cross_entropy(recon_x, x, reduction='sum')
             kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
             return bce + beta * kld
-        ''', skeleton='''
+        """,
+        skeleton="""
         def loss_function_VAE(recon_x, x, mu, logvar, beta):
             # TODO: reconstruction (binary cross-entropy) + beta * KL divergence, summed over the batch
             raise NotImplementedError
-        '''),
-    md("q-loss", """
+        """,
+    ),
+    md(
+        "q-loss",
+        """
         **1.1b Discussion (1 point).** Why is the KL term there, and what does `beta` trade off?
-        """),
-    md("a-loss", """
+        """,
+    ),
+    md(
+        "a-loss",
+        """
         The KL term pulls every posterior towards the prior N(0, I), so that the latent space has no holes and
         decoding a sample of the prior gives a plausible digit. A larger `beta` makes the latent space smoother
         and closer to the prior at the cost of blurrier reconstructions; a smaller one the reverse.
-        """, skeleton=ANSWER_STUB),
-    code("train-vae-fn", """
+        """,
+        skeleton=ANSWER_STUB,
+    ),
+    code(
+        "train-vae-fn",
+        """
         # given
         def train_vae(model, epochs, lr, beta, batch_size=64):
             optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -212,46 +250,71 @@ CELLS: list[Cell] = [
                 if (epoch + 1) % 5 == 0:
                     print(f'epoch {epoch + 1:3d}  train loss {history["train"][-1]:.2f}  test loss {history["test"][-1]:.2f}')
             return history
-        """),
-    code("train-vae", """
+        """,
+    ),
+    code(
+        "train-vae",
+        """
         # given: train, then save the model you submit
         torch.manual_seed(0)
         vae = VAE().to(device)
         vae_history = train_vae(vae, VAE_EPOCHS, VAE_LR, BETA)
         torch.save(vae.state_dict(), 'VAE_model.pth')
-        """),
-    md("vae-plots-md", """
+        """,
+    ),
+    md(
+        "vae-plots-md",
+        """
         ### 1.2a Loss curves (3 points)
-        """),
-    code("vae-plots", """
+        """,
+    ),
+    code(
+        "vae-plots",
+        """
         plt.plot(vae_history['train'], label='train')
         plt.plot(vae_history['test'], label='test')
         plt.xlabel('epoch')
         plt.ylabel('loss per image (BCE + beta KL)')
         plt.legend()
         plt.show()
-        """),
-    md("recon-md", """
+        """,
+    ),
+    md(
+        "recon-md",
+        """
         ### 1.2b Reconstructions and samples (6 points)
         Show test digits with their reconstructions, and digits decoded from samples of the prior; discuss.
-        """),
-    code("recon", """
+        """,
+    ),
+    code(
+        "recon",
+        """
         vae.eval()
         with torch.no_grad():
             recon, _, _ = vae(X_test[:50].to(device))
             samples = vae.decode(torch.randn(50, vae.latent_dim, device=device))
         show_grid(torch.cat([X_test[:50], recon.cpu()]), title='test digits (top), reconstructions (bottom)')
         show_grid(samples, title='samples from the prior')
-        """),
-    md("a-recon", """
+        """,
+    ),
+    md(
+        "a-recon",
+        """
         Reconstructions keep the digit's identity and stroke, slightly blurred (the decoder predicts the mean
         pixel under a Bernoulli likelihood). Samples from the prior are mostly recognisable digits; the
         failures are blends of two classes, from regions of the latent space between clusters.
-        """, skeleton=ANSWER_STUB),
-    md("tsne-md", """
+        """,
+        skeleton=ANSWER_STUB,
+    ),
+    md(
+        "tsne-md",
+        """
         ### 1.3a t-SNE of the latent space (7 points) and 1.3b interpolation (4 points)
-        """),
-    code("tsne", """
+        """,
+    ),
+    code(
+        "tsne",
+        """
         with torch.no_grad():
             mu, _ = vae.encode(X_test.to(device))
         embedded = TSNE(n_components=2, init='pca', perplexity=30, random_state=0).fit_transform(mu.cpu().numpy())
@@ -259,22 +322,32 @@ CELLS: list[Cell] = [
         plt.colorbar()
         plt.title('t-SNE of the latent means (test set)')
         plt.show()
-        """),
-    code("interp", """
+        """,
+    ),
+    code(
+        "interp",
+        """
         with torch.no_grad():
             mu, _ = vae.encode(X_test[:2].to(device))
             steps = torch.linspace(0, 1, 10, device=device).unsqueeze(1)
             path = vae.decode((1 - steps) * mu[0] + steps * mu[1])
         show_grid(path, title='interpolation between two test digits')
-        """),
-    md("a-tsne", """
+        """,
+    ),
+    md(
+        "a-tsne",
+        """
         The classes form clear clusters; 4/9 and 3/5/8 touch, which matches the digits that reconstructions
         confuse. With beta = 1 the clusters are packed around the origin; a small beta spreads them apart
         (better reconstructions, holes between clusters) and a large beta merges them. t-SNE preserves
         neighbourhoods, not distances or cluster sizes, so only the grouping is reliable. The interpolation
         passes through blurry mixtures where the straight line leaves the clusters seen in the t-SNE plot.
-        """, skeleton=ANSWER_STUB),
-    md("part2", """
+        """,
+        skeleton=ANSWER_STUB,
+    ),
+    md(
+        "part2",
+        """
         ## Part 2: DCGAN (50 points)
 
         The same digits, scaled to [-1, 1]. The generator maps noise `(N, NZ, 1, 1)` to images `(N, 1, 8, 8)`
@@ -282,25 +355,37 @@ CELLS: list[Cell] = [
         `NZ = 16` and the fixed noise below: the marking draws a 10 x 10 grid from it and another from noise
         of its own, and checks that different noise gives different digits (no mode collapse). The generator
         and discriminator together must have at most **400 000 parameters**.
-        """),
-    code("gan-data", """
+        """,
+    ),
+    code(
+        "gan-data",
+        """
         # given
         NZ = 16
         FIXED_NOISE_SEED = 2026
         gan_images = images[:N_DEV] * 2 - 1  # N x 1 x 8 x 8 in [-1, 1]
         fixed_noise = torch.tensor(np.random.default_rng(FIXED_NOISE_SEED).standard_normal((100, NZ, 1, 1)),
                                    dtype=torch.float32)
-        """),
-    code("gan-hyper", """
+        """,
+    ),
+    code(
+        "gan-hyper",
+        """
         # Hyper-parameters: change them if you like.
         GAN_EPOCHS = 60
         GAN_LR = 2e-3
         GAN_BATCH_SIZE = 64
-        """),
-    md("gan-md", """
+        """,
+    ),
+    md(
+        "gan-md",
+        """
         ### 2.1a Generator and discriminator (8 points), 2.1b training (12 points)
-        """),
-    code("gan", '''
+        """,
+    ),
+    code(
+        "gan",
+        """
         class Generator(nn.Module):
             def __init__(self, nz=NZ, ngf=32):
                 super().__init__()
@@ -325,7 +410,8 @@ CELLS: list[Cell] = [
 
             def forward(self, x):
                 return self.main(x).view(-1)
-        ''', skeleton='''
+        """,
+        skeleton="""
         class Generator(nn.Module):
             def __init__(self, nz=NZ):
                 super().__init__()
@@ -344,8 +430,11 @@ CELLS: list[Cell] = [
 
             def forward(self, x):
                 raise NotImplementedError
-        '''),
-    code("train-gan-fn", '''
+        """,
+    ),
+    code(
+        "train-gan-fn",
+        """
         def train_gan(G, D, epochs, lr, batch_size):
             criterion = nn.BCELoss()
             opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
@@ -373,13 +462,17 @@ CELLS: list[Cell] = [
                 if (epoch + 1) % 10 == 0:
                     print(f'epoch {epoch + 1:3d}  D loss {loss_d.item():.3f}  G loss {loss_g.item():.3f}')
             return history
-        ''', skeleton='''
+        """,
+        skeleton="""
         def train_gan(G, D, epochs, lr, batch_size):
             history = {'D': [], 'G': []}
             # TODO: alternate discriminator and generator updates; record both losses in history.
             raise NotImplementedError
-        '''),
-    code("train-gan", """
+        """,
+    ),
+    code(
+        "train-gan",
+        """
         # given: train, then save the models you submit
         torch.manual_seed(0)
         G = Generator().to(device)
@@ -388,11 +481,17 @@ CELLS: list[Cell] = [
         gan_history = train_gan(G, D, GAN_EPOCHS, GAN_LR, GAN_BATCH_SIZE)
         torch.save(G.state_dict(), 'GAN_G_model.pth')
         torch.save(D.state_dict(), 'GAN_D_model.pth')
-        """),
-    md("samples-md", """
+        """,
+    ),
+    md(
+        "samples-md",
+        """
         ### 2.1c Generated images (10 points), 2.2 loss plot (5 points)
-        """),
-    code("gan-samples", """
+        """,
+    ),
+    code(
+        "gan-samples",
+        """
         G.eval()
         with torch.no_grad():
             show_grid(G(fixed_noise.to(device)), title='samples from the fixed noise', value_range=(-1, 1))
@@ -402,22 +501,34 @@ CELLS: list[Cell] = [
         plt.xlabel('step')
         plt.legend()
         plt.show()
-        """),
-    md("a-gan", """
+        """,
+    ),
+    md(
+        "a-gan",
+        """
         At the theoretical optimum the discriminator outputs 1/2 everywhere, so its loss is 2 log 2 = 1.39
         and the generator's log 2 = 0.69; our losses oscillate around these values, the discriminator's
         slightly lower because of label smoothing. Engineering features: one-sided label smoothing, Adam with
         beta1 = 0.5, batch normalisation in both networks and the non-saturating generator loss.
-        """, skeleton=ANSWER_STUB),
-    md("q-collapse", """
+        """,
+        skeleton=ANSWER_STUB,
+    ),
+    md(
+        "q-collapse",
+        """
         ### 2.3 Mode collapse (5 points)
         Did your generator collapse onto a few digits? How did you check, and what did you do about it?
-        """),
-    md("a-collapse", """
+        """,
+    ),
+    md(
+        "a-collapse",
+        """
         The fixed-noise grid shows all ten classes with varied strokes, so there was no collapse. An earlier
         run without label smoothing and with a higher learning rate produced mostly 1s and 7s after 40 epochs;
         label smoothing and a lower learning rate fixed it.
-        """, skeleton=ANSWER_STUB),
+        """,
+        skeleton=ANSWER_STUB,
+    ),
 ]
 
 
@@ -427,8 +538,6 @@ def build(which: str) -> nbformat.NotebookNode:
 
 NOTEBOOK = "cw2.ipynb"
 MODEL_FILES = ("VAE_model.pth", "GAN_G_model.pth", "GAN_D_model.pth")
-
-
 
 
 def main(out_dir: Path = HERE) -> int:

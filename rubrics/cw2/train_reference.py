@@ -34,8 +34,18 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import build  # noqa: E402
 
-DEFINITIONS = ("imports", "vae-data", "vae-hyper", "vae", "loss", "train-vae-fn",
-               "gan-data", "gan-hyper", "gan", "train-gan-fn")
+DEFINITIONS = (
+    "imports",
+    "vae-data",
+    "vae-hyper",
+    "vae",
+    "loss",
+    "train-vae-fn",
+    "gan-data",
+    "gan-hyper",
+    "gan",
+    "train-gan-fn",
+)
 TRAINING = {"vae": ("train-vae",), "gan": ("train-gan",)}
 _IPYTHON_LINE = re.compile(r"^\s*[!%]")
 
@@ -62,8 +72,7 @@ def run_cells(nb: nbformat.NotebookNode, ids: Iterable[str], ns: dict | None = N
     return ns
 
 
-def train(nb: nbformat.NotebookNode, out_dir: Path, parts: Iterable[str] = ("vae", "gan"),
-          quiet: bool = True) -> dict:
+def train(nb: nbformat.NotebookNode, out_dir: Path, parts: Iterable[str] = ("vae", "gan"), quiet: bool = True) -> dict:
     """Run the definitions and the training cells of ``parts`` in ``out_dir`` (where the cells save
     their models). Returns the notebook's namespace."""
     import torch
@@ -88,12 +97,13 @@ def save_torchscript(ns: dict, state_dicts: Path, out_dir: Path) -> None:
 
 
 TORCHSCRIPT_SAVES = {
-    "train-vae": [("torch.save(vae.state_dict(), 'VAE_model.pth')",
-                   "torch.jit.save(torch.jit.script(vae), 'VAE_model.pth')")],
-    "train-gan": [("torch.save(G.state_dict(), 'GAN_G_model.pth')",
-                   "torch.jit.save(torch.jit.script(G), 'GAN_G_model.pth')"),
-                  ("torch.save(D.state_dict(), 'GAN_D_model.pth')",
-                   "torch.jit.save(torch.jit.script(D), 'GAN_D_model.pth')")],
+    "train-vae": [
+        ("torch.save(vae.state_dict(), 'VAE_model.pth')", "torch.jit.save(torch.jit.script(vae), 'VAE_model.pth')")
+    ],
+    "train-gan": [
+        ("torch.save(G.state_dict(), 'GAN_G_model.pth')", "torch.jit.save(torch.jit.script(G), 'GAN_G_model.pth')"),
+        ("torch.save(D.state_dict(), 'GAN_D_model.pth')", "torch.jit.save(torch.jit.script(D), 'GAN_D_model.pth')"),
+    ],
 }
 
 
@@ -117,8 +127,10 @@ def main() -> int:
         print(f"trained in {time.monotonic() - started:.1f}s")
         scripted = Path(tmp) / "torchscript"
         save_torchscript(ns, out, scripted)
-        for zip_name, notebook, folder in (("solution.zip", nb, out),
-                                           ("solution_torchscript.zip", torchscript_notebook(nb), scripted)):
+        for zip_name, notebook, folder in (
+            ("solution.zip", nb, out),
+            ("solution_torchscript.zip", torchscript_notebook(nb), scripted),
+        ):
             members = {build.NOTEBOOK: nbformat.writes(notebook).encode() + b"\n"}
             members.update({name: (folder / name).read_bytes() for name in build.MODEL_FILES})
             build.write_zip(HERE / zip_name, members)

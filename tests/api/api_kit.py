@@ -7,15 +7,15 @@ import uuid
 import zipfile
 
 import nbformat
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.grading.report import GradeReport
-from grader.scoring.auto import auto_marks
-from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run
-from sqlalchemy import select
+from grader.scoring.auto import auto_marks
+from grader.scoring.outcomes import TestOutcome, TestResult
 
 
 def notebook(text: str = "print('hello')") -> bytes:
@@ -34,8 +34,11 @@ def zipped(members: dict[str, bytes]) -> bytes:
 
 def upload(client, headers, data: bytes, name: str = "cwa.ipynb", key: str | None = None, cw: str = "cwa"):
     extra = {"Idempotency-Key": key} if key else {}
-    return client.post(f"/api/v1/courseworks/{cw}/submissions", headers={**headers, **extra},
-                       files={"file": (name, data, "application/octet-stream")})
+    return client.post(
+        f"/api/v1/courseworks/{cw}/submissions",
+        headers={**headers, **extra},
+        files={"file": (name, data, "application/octet-stream")},
+    )
 
 
 TESTS = {
@@ -48,12 +51,22 @@ TESTS = {
 def grade(sessions: sessionmaker[Session], rubric: Rubric, submission_id: str) -> int:
     """Grade a submission's queued full run as a worker would: claim it, complete it with a report."""
     with sessions() as session:
-        run_id = session.scalars(select(GradingRun.id).where(GradingRun.submission_id == uuid.UUID(submission_id),
-                                                             GradingRun.kind == RunKind.full,
-                                                             GradingRun.status == RunStatus.queued)).one()
+        run_id = session.scalars(
+            select(GradingRun.id).where(
+                GradingRun.submission_id == uuid.UUID(submission_id),
+                GradingRun.kind == RunKind.full,
+                GradingRun.status == RunStatus.queued,
+            )
+        ).one()
         lease = claim_run(session=session, run_id=run_id, worker_id="test-worker")
         assert lease is not None
-        report = GradeReport(coursework=rubric.coursework, status="graded", max_score=rubric.total_points,
-                             auto_max_score=rubric.auto_max_score, duration_s=1.0, marks=auto_marks(rubric, TESTS))
+        report = GradeReport(
+            coursework=rubric.coursework,
+            status="graded",
+            max_score=rubric.total_points,
+            auto_max_score=rubric.auto_max_score,
+            duration_s=1.0,
+            marks=auto_marks(rubric, TESTS),
+        )
         assert complete_run(session=session, lease=lease, report=report, tests=TESTS) is RunStatus.graded
         return run_id

@@ -14,18 +14,16 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pg_database import empty_tables, migrated_database
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-
-from pg_database import empty_tables, migrated_database
 from grader.db.engine import make_engine, session_factory
 from grader.roster.models import Student
 from grader.server import create_app
 from grader.settings import Settings
 from grader.users.models import Role
 from grader.users.service import create_token, create_user
-
 
 RUBRIC = """\
 coursework: cwa
@@ -73,9 +71,16 @@ def rubrics_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, rubrics_dir: Path, api_pg_url: str) -> Settings:
-    return Settings(rubrics_dir=rubrics_dir, database_url=api_pg_url, blob_dir=tmp_path / "blobs",
-                    broker_url="filesystem://", broker_dir=tmp_path / "broker", upload_max_mb=1,
-                    submissions_per_hour=5, secret_key="api-tests-secret-key-" + "k" * 24)
+    return Settings(
+        rubrics_dir=rubrics_dir,
+        database_url=api_pg_url,
+        blob_dir=tmp_path / "blobs",
+        broker_url="filesystem://",
+        broker_dir=tmp_path / "broker",
+        upload_max_mb=1,
+        submissions_per_hour=5,
+        secret_key="api-tests-secret-key-" + "k" * 24,
+    )
 
 
 @pytest.fixture
@@ -103,17 +108,24 @@ class People:
 def people(client: TestClient, sessions: sessionmaker[Session]) -> People:
     out = People(headers={"anonymous": {}})
     with sessions() as session:
-        for role, username, ext in [("student", "alice", "s1"), ("other", "bob", "s2"), ("gta", "gina", None),
-                                    ("lecturer", "lee", None), ("service", "cate", None)]:
+        for role, username, ext in [
+            ("student", "alice", "s1"),
+            ("other", "bob", "s2"),
+            ("gta", "gina", None),
+            ("lecturer", "lee", None),
+            ("service", "cate", None),
+        ]:
             user = create_user(session=session, username=username, role=Role(role if role != "other" else "student"))
             if ext:
-                student = Student(external_id=ext, name=username.title(), email=f"{username}@example.ac.uk",
-                                  user_id=user.id)
+                student = Student(
+                    external_id=ext, name=username.title(), email=f"{username}@example.ac.uk", user_id=user.id
+                )
                 session.add(student)
                 session.commit()
                 out.student_ids[role] = student.id
-            secret, _ = create_token(session=session, user=user,
-                                     view="staff" if role == "service" else None)  # CATe, staff-level
+            secret, _ = create_token(
+                session=session, user=user, view="staff" if role == "service" else None
+            )  # CATe, staff-level
             out.headers[role] = {"Authorization": f"Bearer {secret}"}
         out.headers["service"]["X-On-Behalf-Of"] = "s1"
         # A roster entry that never submits: exports must list them.

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.grading.report import GradeReport
-from grader.scoring.auto import auto_marks
-from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run
+from grader.scoring.auto import auto_marks
+from grader.scoring.outcomes import TestOutcome, TestResult
 
 RUBRIC = """\
 coursework: cwa
@@ -61,17 +61,30 @@ def marking_rubrics(root: Path) -> Path:
     return root
 
 
-def grade_with(sessions: sessionmaker[Session], rubric: Rubric, submission_id: str,
-               tests: Mapping[str, TestResult] = TESTS) -> int:
+def grade_with(
+    sessions: sessionmaker[Session], rubric: Rubric, submission_id: str, tests: Mapping[str, TestResult] = TESTS
+) -> int:
     """Complete the submission's queued full run with these test results, as a worker would."""
     with sessions() as session:
-        run_id = session.scalars(select(GradingRun.id).where(GradingRun.submission_id == uuid.UUID(submission_id),
-                                                             GradingRun.kind == RunKind.full,
-                                                             GradingRun.status == RunStatus.queued)).one()
+        run_id = session.scalars(
+            select(GradingRun.id).where(
+                GradingRun.submission_id == uuid.UUID(submission_id),
+                GradingRun.kind == RunKind.full,
+                GradingRun.status == RunStatus.queued,
+            )
+        ).one()
         lease = claim_run(session=session, run_id=run_id, worker_id="test-worker")
         assert lease is not None
-        report = GradeReport(coursework=rubric.coursework, status="graded", max_score=rubric.total_points,
-                             auto_max_score=rubric.auto_max_score, duration_s=1.0, marks=auto_marks(rubric, tests))
-        assert complete_run(session=session, lease=lease, report=report, tests=dict(tests), log="ran 5 tests") \
+        report = GradeReport(
+            coursework=rubric.coursework,
+            status="graded",
+            max_score=rubric.total_points,
+            auto_max_score=rubric.auto_max_score,
+            duration_s=1.0,
+            marks=auto_marks(rubric, tests),
+        )
+        assert (
+            complete_run(session=session, lease=lease, report=report, tests=dict(tests), log="ran 5 tests")
             is RunStatus.graded
+        )
         return run_id

@@ -18,8 +18,9 @@ from grader.runs.models import GradingRun
 def graded(client, people, sessions) -> tuple[str, int]:
     sub = upload(client, people.headers["student"], notebook("mine = 1")).json()
     rubric = client.app.state.courseworks["cwa"].rubric
-    run_id = grade_with_artifacts(sessions, client.app.state.blobs, rubric, sub["id"],
-                                  {"samples": png(200), "loss-curve": png(7, (4, 5))})
+    run_id = grade_with_artifacts(
+        sessions, client.app.state.blobs, rubric, sub["id"], {"samples": png(200), "loss-curve": png(7, (4, 5))}
+    )
     return sub["id"], run_id
 
 
@@ -30,7 +31,9 @@ def test_markers_list_and_fetch_the_pngs(client, people, sessions):
         listed = client.get(base, headers=people.headers[role])
         assert listed.status_code == 200, listed.text
         assert [(a["name"], a["title"], a["media_type"]) for a in listed.json()] == [
-            ("samples", "samples title", "image/png"), ("loss-curve", "loss-curve title", "image/png")]
+            ("samples", "samples title", "image/png"),
+            ("loss-curve", "loss-curve title", "image/png"),
+        ]
         for a in listed.json():
             assert a["url"] == f"{base}/{a['name']}"
             r = client.get(a["url"], headers=people.headers[role])
@@ -53,8 +56,14 @@ def test_the_marking_view_lists_them(client, people, sessions):
 def test_students_see_each_as_its_items_visibility_allows(client, people, sessions):
     sub = upload(client, people.headers["student"], notebook("mine = 1")).json()["id"]
     drawn = {"shown-grid": png(10), "later-grid": png(20), "secret-grid": png(30), "fixture-grid": png(40)}
-    run = grade_with_artifacts(sessions, client.app.state.blobs, client.app.state.courseworks["cwa"].rubric, sub,
-                               drawn, items={"shown-grid": "shown", "later-grid": "later", "secret-grid": "secret"})
+    run = grade_with_artifacts(
+        sessions,
+        client.app.state.blobs,
+        client.app.state.courseworks["cwa"].rubric,
+        sub,
+        drawn,
+        items={"shown-grid": "shown", "later-grid": "later", "secret-grid": "secret"},
+    )
     base = f"/api/v1/submissions/{sub}/runs/{run}/artifacts"
     student = people.headers["student"]
 
@@ -92,11 +101,13 @@ def test_unknown_runs_and_names_are_not_found(client, people, sessions):
     sub, run = graded(client, people, sessions)
     other_sub = upload(client, people.headers["other"], notebook("theirs = 2")).json()["id"]
     gta = people.headers["gta"]
-    for url in (f"/api/v1/submissions/{sub}/runs/{run}/artifacts/nope",
-                f"/api/v1/submissions/{sub}/runs/{run}/artifacts/..%2F..%2Fetc",
-                f"/api/v1/submissions/{sub}/runs/999999/artifacts",
-                f"/api/v1/submissions/{other_sub}/runs/{run}/artifacts",  # a run of another submission
-                f"/api/v1/submissions/{other_sub}/runs/{run}/artifacts/samples"):
+    for url in (
+        f"/api/v1/submissions/{sub}/runs/{run}/artifacts/nope",
+        f"/api/v1/submissions/{sub}/runs/{run}/artifacts/..%2F..%2Fetc",
+        f"/api/v1/submissions/{sub}/runs/999999/artifacts",
+        f"/api/v1/submissions/{other_sub}/runs/{run}/artifacts",  # a run of another submission
+        f"/api/v1/submissions/{other_sub}/runs/{run}/artifacts/samples",
+    ):
         r = client.get(url, headers=gta)
         assert r.status_code == 404 and set(r.json()) == {"detail"}, (url, r.text)
     assert client.get(f"/api/v1/submissions/{sub}/runs/x/artifacts", headers=gta).status_code == 422

@@ -14,8 +14,7 @@ def test_users_add_and_token_create(client, sessions, api_pg_url, monkeypatch):
     get_settings.cache_clear()
     try:
         runner = CliRunner()
-        r = runner.invoke(main, ["users", "add", "dora", "--role", "student", "--name", "Dora",
-                                 "--external-id", "s77"])
+        r = runner.invoke(main, ["users", "add", "dora", "--role", "student", "--name", "Dora", "--external-id", "s77"])
         assert r.exit_code == 0, r.output
         assert runner.invoke(main, ["users", "add", "dora", "--role", "student"]).exit_code == 2  # exists
         r = runner.invoke(main, ["token", "create", "dora", "--scope", "submit", "--scope", "read"])

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from grader.audit.models import AuditEvent
 from grader.marking import desk
 from grader.marking.models import ManualMark, MarkChange, PenaltyDecision
-from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.rubrics.loader import load_coursework
+from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.submissions.models import CountingChoice
 from grader.users.service import get_user
 
@@ -47,13 +47,19 @@ def view(client, people, sub_id, role="gta"):
 
 
 def put_mark(client, people, sub_id, item, score, version, role="gta", comment=""):
-    return client.put(f"{API}/submissions/{sub_id}/marks/{item}", headers=people.headers[role],
-                      json={"score": score, "comment": comment, "expected_version": version})
+    return client.put(
+        f"{API}/submissions/{sub_id}/marks/{item}",
+        headers=people.headers[role],
+        json={"score": score, "comment": comment, "expected_version": version},
+    )
 
 
 def put_penalty(client, people, sub_id, penalty, applied, version, role="gta", comment=""):
-    return client.put(f"{API}/submissions/{sub_id}/penalties/{penalty}", headers=people.headers[role],
-                      json={"applied": applied, "comment": comment, "expected_version": version})
+    return client.put(
+        f"{API}/submissions/{sub_id}/penalties/{penalty}",
+        headers=people.headers[role],
+        json={"applied": applied, "comment": comment, "expected_version": version},
+    )
 
 
 def count(sessions, model, *where) -> int:
@@ -70,10 +76,20 @@ def test_the_marking_view_has_everything_a_marker_needs(client, people, graded):
     items = by_id(v["items"])
     assert list(items) == ["shown", "later", "secret", "essay", "tidy"]
     # Markers see hidden items with their messages.
-    assert items["secret"] == {"id": "secret", "part": "p1", "title": "Secret item", "points": 5.0, "kind": "auto",
-                               "visibility": "hidden", "auto_score": 3.0, "status": "partial",
-                               "message": "secret: hidden expected [1, 2]", "score": 3.0, "source": "auto",
-                               "mark": None}
+    assert items["secret"] == {
+        "id": "secret",
+        "part": "p1",
+        "title": "Secret item",
+        "points": 5.0,
+        "kind": "auto",
+        "visibility": "hidden",
+        "auto_score": 3.0,
+        "status": "partial",
+        "message": "secret: hidden expected [1, 2]",
+        "score": 3.0,
+        "source": "auto",
+        "mark": None,
+    }
     assert items["essay"]["kind"] == "manual" and items["essay"]["source"] == "unmarked"
     assert items["tidy"]["kind"] == "suggest" and items["tidy"]["message"].startswith("suggested 4/5")
     layers = by_id(v["penalties"])["layers"]
@@ -91,8 +107,9 @@ def test_students_and_services_may_not_open_the_desk(client, people, graded, ses
         r = put_mark(client, people, graded, "essay", 5, None, role=role)
         assert r.status_code == 403, (role, r.text)
     assert count(sessions, ManualMark) == 0
-    missing = client.get(f"{API}/submissions/00000000-0000-0000-0000-000000000000/marking",
-                         headers=people.headers["gta"])
+    missing = client.get(
+        f"{API}/submissions/00000000-0000-0000-0000-000000000000/marking", headers=people.headers["gta"]
+    )
     assert missing.status_code == 404
 
 
@@ -106,17 +123,35 @@ def test_the_desk_itself_refuses_roles_that_may_not_use_it(client, people, grade
         for username in ("alice", "cate"):
             user = get_user(session=session, username=username)
             with pytest.raises(desk.RoleRefused):
-                desk.marking_view(session=session, courseworks=courseworks, submission_id=sub_id, reader=user,
-                                  artifact_url=lambda *_: "")
+                desk.marking_view(
+                    session=session,
+                    courseworks=courseworks,
+                    submission_id=sub_id,
+                    reader=user,
+                    artifact_url=lambda *_: "",
+                )
             with pytest.raises(desk.RoleRefused):
-                desk.save_mark(session=session, courseworks=courseworks, submission_id=sub_id, item_id="essay",
-                               marker=user, score=5, comment="", expected_version=None)
+                desk.save_mark(
+                    session=session,
+                    courseworks=courseworks,
+                    submission_id=sub_id,
+                    item_id="essay",
+                    marker=user,
+                    score=5,
+                    comment="",
+                    expected_version=None,
+                )
         gta = get_user(session=session, username="gina")
         with pytest.raises(desk.RoleRefused):
-            desk.choose_counting(session=session, courseworks=courseworks, submission_id=sub_id, lecturer=gta,
-                                 reason="the better one")
-        assert desk.marking_view(session=session, courseworks=courseworks, submission_id=sub_id, reader=gta,
-                                 artifact_url=lambda *_: "").submission_id == sub_id
+            desk.choose_counting(
+                session=session, courseworks=courseworks, submission_id=sub_id, lecturer=gta, reason="the better one"
+            )
+        assert (
+            desk.marking_view(
+                session=session, courseworks=courseworks, submission_id=sub_id, reader=gta, artifact_url=lambda *_: ""
+            ).submission_id
+            == sub_id
+        )
     assert count(sessions, ManualMark) == 0 and count(sessions, CountingChoice) == 0
 
 
@@ -176,8 +211,10 @@ def test_history_lists_who_when_old_and_new(client, people, graded):
     assert r.status_code == 200, r.text
     history = r.json()
     assert [(h["version"], h["old_score"], h["new_score"], h["comment"], h["changed_by"]) for h in history] == [
-        (1, None, 2.0, "thin", "gina"), (2, 2.0, 4.0, "second reading", "lee"),
-        (3, 4.0, None, "to be moderated", "gina")]
+        (1, None, 2.0, "thin", "gina"),
+        (2, 2.0, 4.0, "second reading", "lee"),
+        (3, 4.0, None, "to be moderated", "gina"),
+    ]
     times = [h["changed_at"] for h in history]
     assert times == sorted(times) and all(times)
     never = client.get(f"{API}/submissions/{graded}/marks/secret/history", headers=people.headers["lecturer"])
@@ -186,15 +223,18 @@ def test_history_lists_who_when_old_and_new(client, people, graded):
     assert unknown.status_code == 404
 
 
-@pytest.mark.parametrize("body, why", [
-    ({"score": 5.5, "expected_version": None}, "above the item's points"),
-    ({"score": -1, "expected_version": None}, "negative"),
-    ({"score": "3", "expected_version": None}, "a string"),
-    ({"score": True, "expected_version": None}, "a boolean"),
-    ({"score": 3}, "no expected_version"),
-    ({"score": 3, "expected_version": 0}, "version 0"),
-    ({"score": 3, "expected_version": None, "comment": "x" * 5001}, "comment too long"),
-])
+@pytest.mark.parametrize(
+    "body, why",
+    [
+        ({"score": 5.5, "expected_version": None}, "above the item's points"),
+        ({"score": -1, "expected_version": None}, "negative"),
+        ({"score": "3", "expected_version": None}, "a string"),
+        ({"score": True, "expected_version": None}, "a boolean"),
+        ({"score": 3}, "no expected_version"),
+        ({"score": 3, "expected_version": 0}, "version 0"),
+        ({"score": 3, "expected_version": None, "comment": "x" * 5001}, "comment too long"),
+    ],
+)
 def test_bad_marks_are_refused_with_422_and_change_nothing(client, people, graded, sessions, body, why):
     r = client.put(f"{API}/submissions/{graded}/marks/essay", headers=people.headers["gta"], json=body)
     assert r.status_code == 422, (why, r.text)
@@ -213,8 +253,11 @@ def test_an_override_survives_a_regrade(client, people, settings, sessions, grad
     first_run = view(client, people, graded)["run"]["id"]
     assert client.post(f"{API}/submissions/{graded}/regrade", headers=people.headers["lecturer"]).status_code == 202
     # The regrade scores the item differently (full marks now) and lifts the penalty.
-    better = {**TESTS, "test_a.py::test_shown": TestResult(TestOutcome.passed, 1.0, ""),
-              "test_a.py::test_layers": TestResult(TestOutcome.passed, 1.0, "")}
+    better = {
+        **TESTS,
+        "test_a.py::test_shown": TestResult(TestOutcome.passed, 1.0, ""),
+        "test_a.py::test_layers": TestResult(TestOutcome.passed, 1.0, ""),
+    }
     new_run = grade_with(sessions, load_coursework("cwa", settings).rubric, graded, better)
     v = view(client, people, graded)
     assert v["run"]["id"] == new_run != first_run
@@ -234,8 +277,15 @@ def test_a_coursework_wide_mark_is_the_one_edited(client, people, graded, sessio
     with sessions() as s:
         lee = s.scalars(select(User.id).where(User.username == "lee")).one()
         cw = coursework_by_code(session=s, code="cwa").id
-        set_mark(session=s, student_id=people.student_ids["student"], coursework_id=cw, item_id="essay", score=2,
-                 by_user_id=lee, expected_version=None)
+        set_mark(
+            session=s,
+            student_id=people.student_ids["student"],
+            coursework_id=cw,
+            item_id="essay",
+            score=2,
+            by_user_id=lee,
+            expected_version=None,
+        )
     essay = by_id(view(client, people, graded)["items"])["essay"]
     assert essay["mark"]["scope"] == "coursework" and essay["mark"]["version"] == 1
     r = put_mark(client, people, graded, "essay", 3, 1)
@@ -290,13 +340,22 @@ def test_the_counting_pick_changes_what_marks_and_export_show(client, people, se
     assert view(client, people, first)["counting"] is False
 
     # Only a lecturer picks, and gives a reason.
-    assert client.post(f"{API}/submissions/{first}/counting", headers=people.headers["gta"],
-                       json={"reason": "x"}).status_code == 403
-    assert client.post(f"{API}/submissions/{first}/counting", headers=people.headers["lecturer"],
-                       json={}).status_code == 422
+    assert (
+        client.post(
+            f"{API}/submissions/{first}/counting", headers=people.headers["gta"], json={"reason": "x"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(f"{API}/submissions/{first}/counting", headers=people.headers["lecturer"], json={}).status_code
+        == 422
+    )
     assert count(sessions, CountingChoice) == 0
-    r = client.post(f"{API}/submissions/{first}/counting", headers=people.headers["lecturer"],
-                    json={"reason": "the second upload was a mistake (email of 3 Feb)"})
+    r = client.post(
+        f"{API}/submissions/{first}/counting",
+        headers=people.headers["lecturer"],
+        json={"reason": "the second upload was a mistake (email of 3 Feb)"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["counting_submission_id"] == first and r.json()["choice"]["chosen_by"] == "lee"
     assert r.json()["student"]["external_id"] == "s1"
@@ -332,11 +391,12 @@ def test_identical_files_of_two_students_are_listed(client, people):
     assert len(groups) == 1
     holders = groups[0]["submissions"]
     assert [(h["submission_id"], h["student"]["external_id"], h["path"], h["flagged"]) for h in holders] == [
-        (alice, "s1", "cwa.ipynb", False), (bob, "s2", "cwa.ipynb", True)]
+        (alice, "s1", "cwa.ipynb", False),
+        (bob, "s2", "cwa.ipynb", True),
+    ]
     flag = view(client, people, bob)["duplicates"]
     assert len(flag) == 1 and flag[0]["other_submission_id"] == alice and flag[0]["other_is_earlier"] is True
-    assert flag[0]["other_student"] == {"external_id": "s1", "name": "Alice", "pseudonym": None,
-                                         "anonymous": False}
+    assert flag[0]["other_student"] == {"external_id": "s1", "name": "Alice", "pseudonym": None, "anonymous": False}
     assert flag[0]["sha256"] == groups[0]["sha256"] and flag[0]["path"] == "cwa.ipynb"
     original = view(client, people, alice, role="lecturer")["duplicates"]
     assert [(d["other_submission_id"], d["other_is_earlier"]) for d in original] == [(bob, False)]
@@ -361,8 +421,14 @@ def test_two_markers_deciding_a_penalty_at_once_cannot_both_win(client, people, 
 
         def marker_b():
             try:
-                decide_penalty(session=b, submission=b.get(Submission, sub_id), penalty_id="layers", applied=False,
-                               by_user_id=lee, expected_version=None)
+                decide_penalty(
+                    session=b,
+                    submission=b.get(Submission, sub_id),
+                    penalty_id="layers",
+                    applied=False,
+                    by_user_id=lee,
+                    expected_version=None,
+                )
                 outcome["b"] = "saved"
             except StaleDecision:
                 outcome["b"] = "stale"
@@ -371,8 +437,9 @@ def test_two_markers_deciding_a_penalty_at_once_cannot_both_win(client, people, 
         thread.start()
         thread.join(1.0)
         assert thread.is_alive(), "B must wait for A's decision on the same submission"
-        decide_penalty(session=a, submission=sub_a, penalty_id="layers", applied=True, by_user_id=gina,
-                       expected_version=None)
+        decide_penalty(
+            session=a, submission=sub_a, penalty_id="layers", applied=True, by_user_id=gina, expected_version=None
+        )
         thread.join(30)
     assert outcome == {"b": "stale"}
     assert count(sessions, PenaltyDecision) == 1

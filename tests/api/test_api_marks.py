@@ -19,8 +19,16 @@ def _graded_submission(client, people, settings, sessions) -> tuple[str, int]:
     with sessions() as s:
         lee = people_user_id(s, "lee")
         cw_id = coursework_id(s)
-        set_mark(session=s, student_id=people.student_ids["student"], coursework_id=cw_id, item_id="essay",
-                 score=4, by_user_id=lee, expected_version=None, comment="clear argument")
+        set_mark(
+            session=s,
+            student_id=people.student_ids["student"],
+            coursework_id=cw_id,
+            item_id="essay",
+            score=4,
+            by_user_id=lee,
+            expected_version=None,
+            comment="clear argument",
+        )
     return sub["id"], run_id
 
 
@@ -50,8 +58,13 @@ def test_visibility_before_and_after_release(client, people, settings, sessions)
     assert before["released"] is False and before["status"] == "graded" and before["submission_id"] == sub_id
     items = by_id(before["items"])
     # visible: name, score, message
-    assert items["shown"] == {"id": "shown", "title": "Shown item", "score": 2.0, "max_score": 5.0,
-                              "message": "shape (3, 3) expected, got (3, 4)"}
+    assert items["shown"] == {
+        "id": "shown",
+        "title": "Shown item",
+        "score": 2.0,
+        "max_score": 5.0,
+        "message": "shape (3, 3) expected, got (3, 4)",
+    }
     # after_release: name only
     assert items["later"] == {"id": "later", "title": "Later item"}
     # hidden: nothing; manual items and comments: only after release
@@ -65,12 +78,22 @@ def test_visibility_before_and_after_release(client, people, settings, sessions)
     assert after["released"] is True
     items = by_id(after["items"])
     assert items["shown"]["score"] == 2.0 and items["shown"]["message"].startswith("shape")
-    assert items["later"] == {"id": "later", "title": "Later item", "score": 0.0, "max_score": 5.0,
-                              "message": "later: wrong values"}
+    assert items["later"] == {
+        "id": "later",
+        "title": "Later item",
+        "score": 0.0,
+        "max_score": 5.0,
+        "message": "later: wrong values",
+    }
     # hidden: name and score, never its message
     assert items["secret"] == {"id": "secret", "title": "Secret item", "score": 3.0, "max_score": 5.0}
-    assert items["essay"] == {"id": "essay", "title": "Essay", "score": 4.0, "max_score": 5.0,
-                              "comment": "clear argument"}
+    assert items["essay"] == {
+        "id": "essay",
+        "title": "Essay",
+        "score": 4.0,
+        "max_score": 5.0,
+        "comment": "clear argument",
+    }
     assert after["total"] == 9.0 and after["max_score"] == 20.0
     assert "hidden expected" not in str(after)
 
@@ -146,5 +169,9 @@ def test_a_token_without_the_scope_is_refused(client, people, sessions):
         secret, _ = create_token(session=s, user=alice, name="read only", scopes=["read"])
     r = upload(client, {"Authorization": f"Bearer {secret}"}, notebook())
     assert r.status_code == 403 and "'submit' scope" in r.json()["detail"]
-    assert client.get("/api/v1/courseworks/cwa/submissions/mine",
-                      headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    assert (
+        client.get(
+            "/api/v1/courseworks/cwa/submissions/mine", headers={"Authorization": f"Bearer {secret}"}
+        ).status_code
+        == 200
+    )

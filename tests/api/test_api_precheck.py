@@ -31,8 +31,14 @@ def precheck_verdict(sessions, run_id: int, passed: bool, messages: list[str]) -
     with sessions() as s:
         lease = claim_run(session=s, run_id=run_id, worker_id="test-worker")
         assert lease is not None and lease.kind is RunKind.precheck
-        assert complete_precheck(session=s, lease=lease, passed=passed, messages=messages,
-                                 details={"precheck": {"passed": passed, "messages": messages}}, duration_s=1.5)
+        assert complete_precheck(
+            session=s,
+            lease=lease,
+            passed=passed,
+            messages=messages,
+            details={"precheck": {"passed": passed, "messages": messages}},
+            duration_s=1.5,
+        )
 
 
 def test_an_upload_queues_a_precheck_that_is_woken_and_claimed_first(client, people, sessions, woken):
@@ -77,8 +83,10 @@ def test_a_passed_precheck_is_shown_but_never_counts_as_the_graded_run(client, p
 def test_a_failed_precheck_shows_its_reasons_and_full_grading_still_runs(client, people, sessions):
     sub = upload(client, people.headers["student"], notebook()).json()
     check = runs_by_kind(sessions, sub["id"])[RunKind.precheck]
-    messages = ["received cwa.ipynb: named as the rubric asks, and the notebook is valid.",
-                "model.pt does not load: it is not a file of tensors that loads safely."]
+    messages = [
+        "received cwa.ipynb: named as the rubric asks, and the notebook is valid.",
+        "model.pt does not load: it is not a file of tensors that loads safely.",
+    ]
     precheck_verdict(sessions, check.id, False, messages)
     body = read(client, people, sub["id"])
     assert body["precheck"] == {"status": "failed", "messages": messages}

@@ -13,8 +13,13 @@ from marking_kit import marking_rubrics
 
 ROLES = ("anonymous", "student", "other", "gta", "lecturer", "service")
 EVERYONE = set(ROLES)
-PUBLIC = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
-          ("GET", "/api/v1/health")}
+PUBLIC = {
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("GET", "/api/v1/health"),
+}
 
 # (method, path) -> roles allowed. "student" owns the submission {submission_id}; "other" does not;
 # the service acts for "student" (X-On-Behalf-Of: s1).
@@ -48,10 +53,12 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     **{route: EVERYONE for route in PUBLIC},
 }
 # Reading a submission that is not yours says "not found": it does not confirm the id exists.
-DENIED_AS_NOT_FOUND = {("GET", "/api/v1/submissions/{submission_id}"),
-                       ("GET", "/api/v1/submissions/{submission_id}/file"),
-                       ("GET", "/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts"),
-                       ("GET", "/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts/{name}")}
+DENIED_AS_NOT_FOUND = {
+    ("GET", "/api/v1/submissions/{submission_id}"),
+    ("GET", "/api/v1/submissions/{submission_id}/file"),
+    ("GET", "/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts"),
+    ("GET", "/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts/{name}"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +99,9 @@ def call(client, method: str, path: str, headers: dict[str, str], values: dict[s
     if path.endswith("/counting"):
         return client.post(url, headers=headers, json={"reason": "the student asked"})
     if path.endswith("/submissions"):
-        return client.post(url, headers=headers, files={"file": ("cwa.ipynb", notebook("z = 3"), "application/x-ipynb+json")})
+        return client.post(
+            url, headers=headers, files={"file": ("cwa.ipynb", notebook("z = 3"), "application/x-ipynb+json")}
+        )
     if path.endswith("/webhooks"):
         return client.post(url, headers=headers, json={"url": "https://cate.example.ac.uk/hooks"})
     if path.endswith("/roster"):
@@ -121,12 +130,26 @@ def test_the_table_names_every_route(client):
 
 def test_every_route_for_every_role(client, people, sessions):
     sub = upload(client, people.headers["student"], notebook("mine = 1")).json()
-    run_id = grade_with_artifacts(sessions, client.app.state.blobs, client.app.state.courseworks["cwa"].rubric,
-                                  sub["id"], {"samples": png(9)}, tests={}, items={"samples": "later"})
-    values = {"cw": "cwa", "submission_id": sub["id"], "item_id": "essay", "penalty_id": "layers",
-              "run_id": str(run_id), "name": "samples",
-              "webhook_id": lambda: client.post("/api/v1/webhooks", headers=people.headers["lecturer"],
-                                                json={"url": "https://cate.example.ac.uk/hooks"}).json()["id"]}
+    run_id = grade_with_artifacts(
+        sessions,
+        client.app.state.blobs,
+        client.app.state.courseworks["cwa"].rubric,
+        sub["id"],
+        {"samples": png(9)},
+        tests={},
+        items={"samples": "later"},
+    )
+    values = {
+        "cw": "cwa",
+        "submission_id": sub["id"],
+        "item_id": "essay",
+        "penalty_id": "layers",
+        "run_id": str(run_id),
+        "name": "samples",
+        "webhook_id": lambda: client.post(
+            "/api/v1/webhooks", headers=people.headers["lecturer"], json={"url": "https://cate.example.ac.uk/hooks"}
+        ).json()["id"],
+    }
     failures = []
     for (method, path), allowed in sorted(ALLOWED.items()):
         for role in ROLES:

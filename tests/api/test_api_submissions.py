@@ -42,8 +42,9 @@ def test_upload_gives_a_receipt_stores_the_blob_and_queues_a_run(client, people,
         sub = s.get(Submission, uuid.UUID(receipt["id"]))
         assert sub is not None and sub.student_id == people.student_ids["student"]
         assert sub.blob_key == receipt["sha256"]
-        check, run = s.scalars(select(GradingRun).where(GradingRun.submission_id == sub.id)
-                               .order_by(GradingRun.id)).all()
+        check, run = s.scalars(
+            select(GradingRun).where(GradingRun.submission_id == sub.id).order_by(GradingRun.id)
+        ).all()
         assert check.kind is RunKind.precheck and check.queue == "precheck"
         assert run.kind is RunKind.full and run.status is RunStatus.queued and run.queue == "cpu"
     assert woken == [(check.id, "precheck"), (run.id, "cpu")]
@@ -162,7 +163,7 @@ def test_health_and_metrics(client, people):
     assert 'grader_uploads_total{coursework="cwa"} 1.0' in text
     assert 'grader_upload_rejections_total{coursework="cwa",reason="invalid"} 1.0' in text
     assert 'grader_runs{status="queued"} 2.0' in text  # the pre-check and the full run
-    line = next(l for l in text.splitlines() if l.startswith("grader_oldest_waiting_submission_age_seconds "))
+    line = next(row for row in text.splitlines() if row.startswith("grader_oldest_waiting_submission_age_seconds "))
     assert 0 <= float(line.split()[1]) <= time.time() - started + 1  # uploaded during this test (1 s: rounding)
 
 
@@ -176,7 +177,7 @@ def test_courseworks_are_synced_from_the_rubrics(client, sessions):
         cw = coursework_by_code(session=s, code="cwa")
         assert cw.title == "CW A: a test coursework" and cw.weight == 0.4 and cw.rubric_version == "1"
         # 12:00 in London in January is 12:00 UTC (GMT)
-        assert cw.deadline == dt.datetime(2099, 1, 15, 12, 0, tzinfo=dt.timezone.utc)
+        assert cw.deadline == dt.datetime(2099, 1, 15, 12, 0, tzinfo=dt.UTC)
         assert cw.rubric_digest == file_digest(client.app.state.settings.rubrics_dir / "cwa" / "rubric.yaml")
         assert len(cw.hidden_digest) == 64
 

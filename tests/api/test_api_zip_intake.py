@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 from api_kit import notebook, upload
-from sqlalchemy import func, select
-
 from crafted_zips import truncated_member, with_crc, with_flag, with_method, with_sizes, zipped
+from sqlalchemy import func, select
 
 from grader.submissions.models import Submission, SubmissionFile
 
@@ -36,25 +35,34 @@ def stored(settings, sessions) -> tuple[int, list[Path]]:
 
 
 @pytest.mark.parametrize("members", DECOYS_FIRST.values(), ids=DECOYS_FIRST.keys())
-def test_the_notebook_graded_and_compared_is_the_real_one_never_a_decoy_placed_first(client, people, sessions,
-                                                                                      members):
+def test_the_notebook_graded_and_compared_is_the_real_one_never_a_decoy_placed_first(client, people, sessions, members):
     # bob hands in the real notebook itself; alice zips a decoy first and then bob's notebook.
     bob = upload(client, people.headers["other"], REAL)
     assert bob.status_code == 201, bob.text
     alice = upload(client, people.headers["student"], zipped(members), name="cwa.zip")
     assert alice.status_code == 201, alice.text
     with sessions() as s:
-        files = dict(s.execute(select(SubmissionFile.path, SubmissionFile.sha256)
-                               .where(SubmissionFile.submission_id == uuid.UUID(alice.json()["id"]))).all())
+        files = dict(
+            s.execute(
+                select(SubmissionFile.path, SubmissionFile.sha256).where(
+                    SubmissionFile.submission_id == uuid.UUID(alice.json()["id"])
+                )
+            ).all()
+        )
     assert files == {"cwa.ipynb": hashlib.sha256(REAL).hexdigest()}  # what intake staged for the judge
     groups = client.get(f"{API}/courseworks/cwa/duplicates", headers=people.headers["lecturer"]).json()["groups"]
     assert [(g["sha256"], sorted(h["submission_id"] for h in g["submissions"])) for g in groups] == [
-        (hashlib.sha256(REAL).hexdigest(), sorted([bob.json()["id"], alice.json()["id"]]))]
+        (hashlib.sha256(REAL).hexdigest(), sorted([bob.json()["id"], alice.json()["id"]]))
+    ]
 
 
 def test_an_honest_zip_with_checkpoints_and_mac_junk_goes_through(client, people, sessions):
-    members = [("cw/.ipynb_checkpoints/cwa-checkpoint.ipynb", DECOY), ("__MACOSX/cw/._cwa.ipynb", b"\x00\x05\x16\x07"),
-               ("cw/.DS_Store", b"\x00\x00\x00\x01Bud1"), ("cw/cwa.ipynb", REAL)]
+    members = [
+        ("cw/.ipynb_checkpoints/cwa-checkpoint.ipynb", DECOY),
+        ("__MACOSX/cw/._cwa.ipynb", b"\x00\x05\x16\x07"),
+        ("cw/.DS_Store", b"\x00\x00\x00\x01Bud1"),
+        ("cw/cwa.ipynb", REAL),
+    ]
     r = upload(client, people.headers["student"], zipped(members), name="cw.zip")
     assert r.status_code == 201, r.text
 
@@ -95,7 +103,11 @@ def test_crafted_zips_get_422_with_a_reason_and_store_nothing(client, people, se
 
 def test_a_zip_bomb_by_ratio_within_the_size_cap_is_read_no_further_than_the_cap(client, people, settings, sessions):
     # 40 MB of zeros deflate to ~40 KB: the upload is small, the declared size far over the 1 MB cap.
-    r = upload(client, people.headers["student"], zipped([("cwa.ipynb", REAL), ("zeros.bin", bytes(40 * 2**20))]),
-               name="cwa.zip")
+    r = upload(
+        client,
+        people.headers["student"],
+        zipped([("cwa.ipynb", REAL), ("zeros.bin", bytes(40 * 2**20))]),
+        name="cwa.zip",
+    )
     assert r.status_code == 422 and "unpacks to 40 MB; at most 1 MB" in r.json()["detail"], r.text
     assert stored(settings, sessions) == (0, [])

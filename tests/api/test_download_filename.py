@@ -9,18 +9,20 @@ import pytest
 from api_kit import notebook, upload
 
 
-
 def _params(header: str) -> dict[str, str]:
     kind, *params = [p.strip() for p in header.split(";")]
     assert kind == "attachment"
     return dict(p.split("=", 1) for p in params)
 
 
-@pytest.mark.parametrize("name, fallback", [
-    ("résumé-测试.ipynb", "resume-.ipynb"),
-    ("try; ünïcode.ipynb", "try unicode.ipynb"),  # a semicolon cannot split the header
-    ("测试.ipynb", ".ipynb"),
-])
+@pytest.mark.parametrize(
+    "name, fallback",
+    [
+        ("résumé-测试.ipynb", "resume-.ipynb"),
+        ("try; ünïcode.ipynb", "try unicode.ipynb"),  # a semicolon cannot split the header
+        ("测试.ipynb", ".ipynb"),
+    ],
+)
 def test_a_non_latin1_name_downloads(client, people, name, fallback):
     data = notebook()
     receipt = upload(client, people.headers["student"], data, name=name)
@@ -33,7 +35,7 @@ def test_a_non_latin1_name_downloads(client, people, name, fallback):
         params = _params(r.headers["content-disposition"])
         assert params["filename"] == f'"{fallback}"'
         assert params["filename*"].startswith("UTF-8''")
-        assert unquote(params["filename*"][len("UTF-8''"):], encoding="utf-8") == stored
+        assert unquote(params["filename*"][len("UTF-8''") :], encoding="utf-8") == stored
 
 
 def test_a_plain_name_keeps_the_plain_header(client, people):

@@ -21,8 +21,9 @@ def test_a_student_named_like_a_formula_is_exported_as_text(client, people, sett
     sub = upload(client, people.headers["student"], notebook()).json()
     run_id = grade(sessions, load_coursework("cwa", settings).rubric, sub["id"])
     with sessions() as session:
-        session.execute(update(Student).where(Student.external_id == "s1")
-                        .values(name=HYPERLINK, email="@SUM(1+1)@example.ac.uk"))
+        session.execute(
+            update(Student).where(Student.external_id == "s1").values(name=HYPERLINK, email="@SUM(1+1)@example.ac.uk")
+        )
         session.execute(update(Student).where(Student.external_id == "s3").values(name="-2+3", email="\tx"))
         session.execute(update(Student).where(Student.external_id == "s2").values(name="+44 Bob"))
         session.execute(update(GradingRun).where(GradingRun.id == run_id).values(score=-1.0))  # a penalty won
@@ -51,4 +52,17 @@ def test_cells():
     from grader.marking.csv_cells import cell  # here, so the route test above runs on any version
 
     assert [cell(v) for v in (None, -1.0, 2.5, -3, True, "=1+1", "+1", "-x", "@a", "\tz", "\rz", "plain", "-1")] == [
-        "", "-1", "2.5", "-3", "yes", "'=1+1", "'+1", "'-x", "'@a", "'\tz", "'\rz", "plain", "'-1"]
+        "",
+        "-1",
+        "2.5",
+        "-3",
+        "yes",
+        "'=1+1",
+        "'+1",
+        "'-x",
+        "'@a",
+        "'\tz",
+        "'\rz",
+        "plain",
+        "'-1",
+    ]

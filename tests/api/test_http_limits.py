@@ -48,33 +48,45 @@ def test_anonymous_upload_stops_being_read_at_once(live_200mb):
 
 
 def test_a_bad_token_is_refused_before_the_body(live_200mb):
-    head = request_head("POST", UPLOAD, {"Content-Type": MULTIPART, "Content-Length": str(200 * MB),
-                                         "Authorization": "Bearer grd_not-a-real-token"})
+    head = request_head(
+        "POST",
+        UPLOAD,
+        {"Content-Type": MULTIPART, "Content-Length": str(200 * MB), "Authorization": "Bearer grd_not-a-real-token"},
+    )
     assert send_head_then_wait(live_200mb, head, wait_s=10).startswith(b"HTTP/1.1 401")
 
 
 def test_a_throttled_student_is_refused_before_the_body(live_200mb, people, settings):
     for n in range(settings.submissions_per_hour):
-        assert httpx.post(live_200mb + UPLOAD, headers=people.headers["student"],
-                          files={"file": ("cwa.ipynb", notebook(f"n = {n}"))}).status_code == 201
-    head = request_head("POST", UPLOAD, {"Content-Type": MULTIPART, "Content-Length": str(100 * MB),
-                                         **people.headers["student"]})
+        assert (
+            httpx.post(
+                live_200mb + UPLOAD,
+                headers=people.headers["student"],
+                files={"file": ("cwa.ipynb", notebook(f"n = {n}"))},
+            ).status_code
+            == 201
+        )
+    head = request_head(
+        "POST", UPLOAD, {"Content-Type": MULTIPART, "Content-Length": str(100 * MB), **people.headers["student"]}
+    )
     answer = send_head_then_wait(live_200mb, head, wait_s=10)
     assert answer.startswith(b"HTTP/1.1 429"), answer[:200] or "no answer: the server waits for the body"
     assert b"retry-after" in answer.lower()
 
 
 def test_the_dashboards_upload_form_needs_a_session_before_its_body(live_200mb):
-    head = request_head("POST", "/courseworks/cwa/submissions", {"Content-Type": MULTIPART,
-                                                                 "Content-Length": str(200 * MB)})
+    head = request_head(
+        "POST", "/courseworks/cwa/submissions", {"Content-Type": MULTIPART, "Content-Length": str(200 * MB)}
+    )
     answer = send_head_then_wait(live_200mb, head, wait_s=10)
     assert answer.startswith(b"HTTP/1.1 303"), answer[:200] or "no answer: the server waits for the body"
     assert b"/login" in answer
 
 
 def test_a_declared_oversize_upload_is_413_before_its_body(live_200mb, people):
-    head = request_head("POST", UPLOAD, {"Content-Type": MULTIPART, "Content-Length": str(300 * MB),
-                                         **people.headers["student"]})
+    head = request_head(
+        "POST", UPLOAD, {"Content-Type": MULTIPART, "Content-Length": str(300 * MB), **people.headers["student"]}
+    )
     answer = send_head_then_wait(live_200mb, head, wait_s=10)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert b"larger than the 200 MB" in answer
@@ -86,13 +98,16 @@ def test_an_authenticated_oversize_upload_is_413(client, people, sessions, setti
     assert r.status_code == 413 and "larger than the 1 MB" in r.json()["detail"], r.text
 
     def chunked():
-        yield b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cwa.ipynb\"\r\n\r\n"
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="cwa.ipynb"\r\n\r\n'
         for _ in range(3 * 16):
             yield b"x" * (64 * 1024)
         yield b"\r\n--b--\r\n"
 
-    r = client.post(UPLOAD, headers={**people.headers["student"], "Content-Type": "multipart/form-data; boundary=b"},
-                    content=chunked())
+    r = client.post(
+        UPLOAD,
+        headers={**people.headers["student"], "Content-Type": "multipart/form-data; boundary=b"},
+        content=chunked(),
+    )
     assert r.status_code == 413 and "larger than the 1 MB" in r.json()["detail"], r.text
     with sessions() as s:
         assert s.scalar(select(func.count(Submission.id))) == 0
@@ -125,8 +140,9 @@ def test_a_2mb_chunked_body_is_413(client_200mb, people):
             yield b'{"external_id": "x%07d", "name": "%s"},' % (n, b"A" * 200)
         yield b'{"external_id": "last", "name": "B"}]}'
 
-    r = client.post("/api/v1/roster", headers={**people.headers["lecturer"], "Content-Type": "application/json"},
-                    content=chunks())
+    r = client.post(
+        "/api/v1/roster", headers={**people.headers["lecturer"], "Content-Type": "application/json"}, content=chunks()
+    )
     assert r.status_code == 413, r.text
 
 
@@ -140,15 +156,19 @@ def test_a_body_under_the_limit_is_taken(client, people):
 DEEP = b"[" * 100_000 + b"]" * 100_000  # 200 KB: under the body limit, past json's recursion limit
 
 
-@pytest.mark.parametrize("method,path,role", [
-    ("POST", "/api/v1/roster", "lecturer"),
-    ("PUT", "/api/v1/submissions/00000000-0000-0000-0000-000000000000/marks/essay", "gta"),
-    ("POST", "/api/v1/webhooks", "lecturer"),
-])
+@pytest.mark.parametrize(
+    "method,path,role",
+    [
+        ("POST", "/api/v1/roster", "lecturer"),
+        ("PUT", "/api/v1/submissions/00000000-0000-0000-0000-000000000000/marks/essay", "gta"),
+        ("POST", "/api/v1/webhooks", "lecturer"),
+    ],
+)
 def test_deeply_nested_json_is_422_not_500(client, people, method, path, role):
     for body in (DEEP, b'{"students": ' + DEEP + b"}"):
-        r = client.request(method, path, headers={**people.headers[role], "Content-Type": "application/json"},
-                           content=body)
+        r = client.request(
+            method, path, headers={**people.headers[role], "Content-Type": "application/json"}, content=body
+        )
         assert r.status_code == 422, r.text
         assert "nested too deeply" in r.json()["detail"]
 

@@ -17,6 +17,7 @@ def metrics_client(settings, api_engine, sessions):
     def make(**overrides) -> TestClient:
         configured = Settings.model_validate({**settings.model_dump(), **overrides})  # validated, like the env's
         return TestClient(create_app(configured, engine=api_engine))
+
     return make
 
 
@@ -26,10 +27,17 @@ def bearer(token: str) -> dict[str, str]:
 
 def test_metrics_need_the_metrics_token_or_a_staff_token(metrics_client, people):
     with metrics_client(metrics_token=TOKEN) as client:
-        for headers, status in [({}, 401), (bearer("wrong"), 401), (bearer(TOKEN + "x"), 401),
-                                (people.headers["student"], 403), (people.headers["other"], 403),
-                                (bearer(TOKEN), 200), (people.headers["gta"], 200), (people.headers["lecturer"], 200),
-                                (people.headers["service"], 200)]:
+        for headers, status in [
+            ({}, 401),
+            (bearer("wrong"), 401),
+            (bearer(TOKEN + "x"), 401),
+            (people.headers["student"], 403),
+            (people.headers["other"], 403),
+            (bearer(TOKEN), 200),
+            (people.headers["gta"], 200),
+            (people.headers["lecturer"], 200),
+            (people.headers["service"], 200),
+        ]:
             r = client.get("/metrics", headers=headers)
             assert r.status_code == status, (headers, r.text)
             if status == 200:

@@ -16,8 +16,9 @@ from grader.rubrics.model import Rubric
 from grader.settings import ExecutionLimits
 from grader.submissions.upload_check import CheckBounds, check_upload
 
-DEEP_NOTEBOOK = (b'{"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": '
-                 + b"[" * 100_000 + b"]" * 100_000 + b"}")
+DEEP_NOTEBOOK = (
+    b'{"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+)
 
 
 def _bad_crc_zip() -> bytes:
@@ -30,11 +31,14 @@ def _bad_crc_zip() -> bytes:
     return bytes(data)
 
 
-@pytest.mark.parametrize("name,data,words", [
-    ("cwa.ipynb", DEEP_NOTEBOOK, "nested too deeply"),
-    ("sub.zip", zipped({"cwa.ipynb": DEEP_NOTEBOOK}), "nested too deeply"),
-    ("sub.zip", _bad_crc_zip(), "damaged"),
-])
+@pytest.mark.parametrize(
+    "name,data,words",
+    [
+        ("cwa.ipynb", DEEP_NOTEBOOK, "nested too deeply"),
+        ("sub.zip", zipped({"cwa.ipynb": DEEP_NOTEBOOK}), "nested too deeply"),
+        ("sub.zip", _bad_crc_zip(), "damaged"),
+    ],
+)
 def test_hostile_files_are_422_with_a_reason(client, people, name, data, words):
     r = upload(client, people.headers["student"], data, name=name)
     assert r.status_code == 422, r.text
@@ -48,10 +52,16 @@ def test_good_uploads_still_pass_and_record_their_files(client, people):
 
 @pytest.fixture
 def rubric() -> Rubric:
-    raw = {"coursework": "cwx", "title": "Check", "weight": 0.4, "total_points": 1,
-           "submission": {"notebook": "cwx.ipynb", "max_mb": 64}, "mode": "full",
-           "parts": [{"id": "1", "title": "One", "points": 1}],
-           "items": [{"id": "a", "part": "1", "title": "A", "points": 1, "manual": True}]}
+    raw = {
+        "coursework": "cwx",
+        "title": "Check",
+        "weight": 0.4,
+        "total_points": 1,
+        "submission": {"notebook": "cwx.ipynb", "max_mb": 64},
+        "mode": "full",
+        "parts": [{"id": "1", "title": "One", "points": 1}],
+        "items": [{"id": "a", "part": "1", "title": "A", "points": 1, "manual": True}],
+    }
     return Rubric.model_validate(raw)
 
 
@@ -70,8 +80,9 @@ def test_a_check_past_its_cpu_limit_is_refused(tmp_path, rubric):
     slow = _many_cells(tmp_path / "slow.ipynb", 60_000)  # about 4 MB, seconds of CPU to validate
     started = time.monotonic()
     with pytest.raises(SubmissionError, match="took more than the service allows"):
-        check_upload(slow, rubric, tmp_path / "a", ExecutionLimits(), CheckBounds(cpu_s=1, timeout_s=300,
-                                                                                  memory_mb=4096))
+        check_upload(
+            slow, rubric, tmp_path / "a", ExecutionLimits(), CheckBounds(cpu_s=1, timeout_s=300, memory_mb=4096)
+        )
     assert time.monotonic() - started < 60
     # The same file within generous limits is a valid notebook: the limit, not the file, refused it.
     files = check_upload(slow, rubric, tmp_path / "b", ExecutionLimits(), GENEROUS)
@@ -82,8 +93,9 @@ def test_a_check_past_its_deadline_is_killed(tmp_path, rubric):
     slow = _many_cells(tmp_path / "slow.ipynb", 60_000)
     started = time.monotonic()
     with pytest.raises(SubmissionError, match="took more than the service allows"):
-        check_upload(slow, rubric, tmp_path / "a", ExecutionLimits(), CheckBounds(cpu_s=120, timeout_s=1,
-                                                                                  memory_mb=4096))
+        check_upload(
+            slow, rubric, tmp_path / "a", ExecutionLimits(), CheckBounds(cpu_s=120, timeout_s=1, memory_mb=4096)
+        )
     assert time.monotonic() - started < 10
 
 
@@ -103,6 +115,7 @@ def test_the_staged_files_and_hashes_come_back(tmp_path, rubric):
     files = check_upload(upload_path, rubric, tmp_path / "staged", ExecutionLimits(), GENEROUS)
     import hashlib
 
-    assert [(f.name, f.sha256, f.size_bytes) for f in files] == [("cwx.ipynb", hashlib.sha256(data).hexdigest(),
-                                                                   len(data))]
+    assert [(f.name, f.sha256, f.size_bytes) for f in files] == [
+        ("cwx.ipynb", hashlib.sha256(data).hexdigest(), len(data))
+    ]
     assert (tmp_path / "staged" / "cwx.ipynb").read_bytes() == data

@@ -39,9 +39,15 @@ def two_courseworks(tmp_path_factory: pytest.TempPathFactory, rubrics_dir: Path)
 
 @pytest.fixture
 def settings(tmp_path: Path, two_courseworks: Path, api_pg_url: str) -> Settings:
-    return Settings(rubrics_dir=two_courseworks, database_url=api_pg_url, blob_dir=tmp_path / "blobs",
-                    broker_url="filesystem://", broker_dir=tmp_path / "broker", upload_max_mb=1,
-                    submissions_per_hour=PER_HOUR)
+    return Settings(
+        rubrics_dir=two_courseworks,
+        database_url=api_pg_url,
+        blob_dir=tmp_path / "blobs",
+        broker_url="filesystem://",
+        broker_dir=tmp_path / "broker",
+        upload_max_mb=1,
+        submissions_per_hour=PER_HOUR,
+    )
 
 
 def stored(sessions) -> int:
@@ -68,10 +74,16 @@ def test_oversized_uploads_count_too(client, people):
 
 def test_the_limit_is_per_coursework(client, people, sessions):
     for n in range(PER_HOUR):
-        assert upload(client, people.headers["student"], notebook(f"n = {n}"), cw="practice",
-                      name="practice.ipynb").status_code == 201
-    assert upload(client, people.headers["student"], notebook("more"), cw="practice",
-                  name="practice.ipynb").status_code == 429
+        assert (
+            upload(
+                client, people.headers["student"], notebook(f"n = {n}"), cw="practice", name="practice.ipynb"
+            ).status_code
+            == 201
+        )
+    assert (
+        upload(client, people.headers["student"], notebook("more"), cw="practice", name="practice.ipynb").status_code
+        == 429
+    )
     # Practice used up its own quota, not the assessed coursework's.
     assert upload(client, people.headers["student"], notebook("the real one")).status_code == 201
 
@@ -93,8 +105,12 @@ def live(settings, api_engine, sessions, woken):
 
 def _parallel_uploads(url: str, headers: dict[str, str], bodies: list[bytes]) -> list[int]:
     def send(body: bytes) -> int:
-        return httpx.post(f"{url}/api/v1/courseworks/cwa/submissions", headers=headers, timeout=120,
-                          files={"file": ("cwa.ipynb", body, "application/octet-stream")}).status_code
+        return httpx.post(
+            f"{url}/api/v1/courseworks/cwa/submissions",
+            headers=headers,
+            timeout=120,
+            files={"file": ("cwa.ipynb", body, "application/octet-stream")},
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
         return list(pool.map(send, bodies))
@@ -115,15 +131,30 @@ def test_attempts_leave_the_window_after_an_hour(sessions, people, client):
     with sessions() as session:
         cw = session.scalars(select(Coursework).where(Coursework.code == "cwa")).one()
         student = people.student_ids["student"]
-        start = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc)
+        start = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
         for n in range(PER_HOUR):
-            count_upload_attempt(session=session, student_id=student, coursework_id=cw.id, per_hour=PER_HOUR,
-                                 now=start + dt.timedelta(minutes=n))
+            count_upload_attempt(
+                session=session,
+                student_id=student,
+                coursework_id=cw.id,
+                per_hour=PER_HOUR,
+                now=start + dt.timedelta(minutes=n),
+            )
         with pytest.raises(RateLimited) as refused:
-            count_upload_attempt(session=session, student_id=student, coursework_id=cw.id, per_hour=PER_HOUR,
-                                 now=start + dt.timedelta(minutes=30))
+            count_upload_attempt(
+                session=session,
+                student_id=student,
+                coursework_id=cw.id,
+                per_hour=PER_HOUR,
+                now=start + dt.timedelta(minutes=30),
+            )
         assert refused.value.retry_after_s == 30 * 60  # the first attempt leaves the window at 10:00
-        count_upload_attempt(session=session, student_id=student, coursework_id=cw.id, per_hour=PER_HOUR,
-                             now=start + RATE_WINDOW + dt.timedelta(seconds=1))
+        count_upload_attempt(
+            session=session,
+            student_id=student,
+            coursework_id=cw.id,
+            per_hour=PER_HOUR,
+            now=start + RATE_WINDOW + dt.timedelta(seconds=1),
+        )
         # The attempt that left the window was deleted; four remain plus the new one.
         assert session.scalar(select(func.count(UploadAttempt.id))) == PER_HOUR

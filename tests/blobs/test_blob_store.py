@@ -199,8 +199,19 @@ def test_failed_stream_leaves_nothing(store):
     assert blob_files(store) == [] and temp_files(store) == []
 
 
-BAD_KEYS = ["", "a" * 63, "a" * 65, "A" * 64, "g" * 64, "a" * 64 + "\n", "../" + "a" * 61,
-            "/etc/passwd", "a" * 32 + "/" + "a" * 31, None, 12345]
+BAD_KEYS = [
+    "",
+    "a" * 63,
+    "a" * 65,
+    "A" * 64,
+    "g" * 64,
+    "a" * 64 + "\n",
+    "../" + "a" * 61,
+    "/etc/passwd",
+    "a" * 32 + "/" + "a" * 31,
+    None,
+    12345,
+]
 
 
 @pytest.mark.parametrize("key", BAD_KEYS)
@@ -249,8 +260,12 @@ def test_concurrent_puts_of_the_same_content_processes(store, tmp_path):
     src = tmp_path / "upload.bin"
     src.write_bytes(DATA)
     go = str(time.time() + 2.0)
-    procs = [subprocess.Popen([sys.executable, "-c", PUT_SCRIPT, str(store.root), str(src), go],
-                              stdout=subprocess.PIPE, text=True) for _ in range(8)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", PUT_SCRIPT, str(store.root), str(src), go], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(8)
+    ]
     outs = [p.communicate(timeout=60)[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert set(outs) == {SHA}

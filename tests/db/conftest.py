@@ -15,13 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from pg_database import empty_tables, migrated_database
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-
-from pg_database import empty_tables, migrated_database
 from grader.db.engine import make_engine, session_factory
-
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from gradebook_factory import add_coursework, add_student
 from sqlalchemy.orm import Session, sessionmaker
 
-from gradebook_factory import add_coursework, add_student
 from grader.blobs import LocalBlobStore
-from grader.runs.blob_gc import collect_orphans
 from grader.cli import main
+from grader.runs.blob_gc import collect_orphans
 from grader.runs.service import enqueue_run
 from grader.settings import get_settings
 from grader.submissions.service import record_submission
@@ -36,9 +36,15 @@ def stored_world(session: Session, store: LocalBlobStore) -> dict[str, str]:
     keys["young"] = put(store, b"young", 60)
     cw, student = add_coursework(session), add_student(session)
     session.commit()
-    submission, _ = record_submission(session=session, coursework_id=cw.id, student_id=student.id,
-                                      sha256=keys["submitted"], size_bytes=9, original_filename="cw.ipynb",
-                                      blob_key=keys["submitted"])
+    submission, _ = record_submission(
+        session=session,
+        coursework_id=cw.id,
+        student_id=student.id,
+        sha256=keys["submitted"],
+        size_bytes=9,
+        original_filename="cw.ipynb",
+        blob_key=keys["submitted"],
+    )
     run = enqueue_run(session=session, submission_id=submission.id)
     run.executed_notebook_key = keys["executed"]
     session.commit()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from gradebook_factory import DEADLINE, add_coursework, add_student, add_user, submit
 from sqlalchemy import func, select
 
 import grader.marking.service as marking
-from gradebook_factory import DEADLINE, add_coursework, add_student, add_user, submit
 from grader.audit.models import AuditEvent
 from grader.marking.models import ManualMark, MarkChange, MarkKind
 from grader.marking.service import StaleMark, mark_history, marks_for_submission, set_mark
@@ -24,14 +24,32 @@ def sheet(session):
 
 def test_every_change_of_a_mark_is_kept_with_who_when_old_new_and_comment(session, sheet):
     gta, lecturer = add_user(session), add_user(session)
-    mark = set_mark(session=session, **sheet, item_id="disc", score=5, by_user_id=gta.id, expected_version=None,
-                    comment="clear but brief", now=T1)
+    mark = set_mark(
+        session=session,
+        **sheet,
+        item_id="disc",
+        score=5,
+        by_user_id=gta.id,
+        expected_version=None,
+        comment="clear but brief",
+        now=T1,
+    )
     assert mark.version == 1
-    mark = set_mark(session=session, **sheet, item_id="disc", score=7, by_user_id=lecturer.id, expected_version=1,
-                    comment="moderated up", now=T2)
+    mark = set_mark(
+        session=session,
+        **sheet,
+        item_id="disc",
+        score=7,
+        by_user_id=lecturer.id,
+        expected_version=1,
+        comment="moderated up",
+        now=T2,
+    )
     assert (mark.version, mark.score, mark.comment) == (2, 7, "moderated up")
-    history = [(c.version, c.changed_by_id, c.changed_at, c.old_score, c.new_score, c.comment)
-               for c in mark_history(session=session, mark_id=mark.id)]
+    history = [
+        (c.version, c.changed_by_id, c.changed_at, c.old_score, c.new_score, c.comment)
+        for c in mark_history(session=session, mark_id=mark.id)
+    ]
     assert history == [(1, gta.id, T1, None, 5, "clear but brief"), (2, lecturer.id, T2, 5, 7, "moderated up")]
     assert session.scalar(select(func.count()).where(AuditEvent.action == "mark.set")) == 2
 
@@ -81,8 +99,18 @@ def test_a_submissions_own_mark_wins_over_the_students_coursework_mark(session, 
     set_mark(session=session, **whole, item_id="disc", score=3, by_user_id=gta.id, expected_version=None)
     set_mark(session=session, **whole, item_id="viva", score=4, by_user_id=gta.id, expected_version=None)
     set_mark(session=session, **sheet, item_id="disc", score=6, by_user_id=gta.id, expected_version=None)
-    set_mark(session=session, **sheet, item_id="conv", score=1, kind=MarkKind.override, by_user_id=gta.id,
-             expected_version=None)
+    set_mark(
+        session=session,
+        **sheet,
+        item_id="conv",
+        score=1,
+        kind=MarkKind.override,
+        by_user_id=gta.id,
+        expected_version=None,
+    )
     marks = marks_for_submission(session=session, **sheet)
     assert {k: (m.score, m.kind) for k, m in marks.items()} == {
-        "disc": (6, MarkKind.manual), "viva": (4, MarkKind.manual), "conv": (1, MarkKind.override)}
+        "disc": (6, MarkKind.manual),
+        "viva": (4, MarkKind.manual),
+        "conv": (1, MarkKind.override),
+    }

@@ -6,9 +6,6 @@ import datetime as dt
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
-
 from gradebook_factory import (
     DEADLINE,
     TESTS,
@@ -18,6 +15,9 @@ from gradebook_factory import (
     infrastructure_error,
     submit,
 )
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
 from grader.runs.models import GradingRun, RunItemScore, RunKind, RunPenalty, RunStatus, RunTestResult
 from grader.runs.service import (
     claim_next_run,
@@ -39,8 +39,9 @@ S = dt.timedelta(seconds=1)
 def queued_runs(session: Session, n: int, kind: RunKind = RunKind.full, start: dt.datetime = T0) -> list[int]:
     cw, student = add_coursework(session), add_student(session)
     return [
-        enqueue_run(session=session, submission_id=submit(session, student, cw, start + i * S).id, kind=kind,
-                    now=start + i * S).id
+        enqueue_run(
+            session=session, submission_id=submit(session, student, cw, start + i * S).id, kind=kind, now=start + i * S
+        ).id
         for i in range(n)
     ]
 
@@ -145,12 +146,15 @@ def test_a_run_whose_worker_keeps_vanishing_ends_as_an_infrastructure_error(sess
 def test_infrastructure_errors_are_retried_up_to_the_limit_then_recorded(session):
     (run_id,) = queued_runs(session, 1)
     lease = claim_next_run(session=session, worker_id="a", now=T0)
-    assert complete_run(session=session, lease=lease, report=infrastructure_error(), max_attempts=2,
-                        now=T0) is RunStatus.queued
+    assert (
+        complete_run(session=session, lease=lease, report=infrastructure_error(), max_attempts=2, now=T0)
+        is RunStatus.queued
+    )
     assert get_run(session=session, run_id=run_id).attempt == 2
     lease = claim_next_run(session=session, worker_id="a", now=T0 + S)
-    assert fail_run(session=session, lease=lease, error="broker hiccup", max_attempts=2,
-                    now=T0 + 2 * S) is RunStatus.error
+    assert (
+        fail_run(session=session, lease=lease, error="broker hiccup", max_attempts=2, now=T0 + 2 * S) is RunStatus.error
+    )
     run = get_run(session=session, run_id=run_id)
     assert (run.status, run.error, run.score) == (RunStatus.error, "broker hiccup", None)
     assert count(session, RunItemScore, run_id) == 0
@@ -159,17 +163,39 @@ def test_infrastructure_errors_are_retried_up_to_the_limit_then_recorded(session
 def test_completing_twice_writes_the_results_once(session):
     (run_id,) = queued_runs(session, 1)
     lease = claim_next_run(session=session, worker_id="a", now=T0)
-    assert complete_run(session=session, lease=lease, report=graded_report(), tests=TESTS, log="ok",
-                        backend="bwrap", environment_digest="e" * 64, now=T0 + 5 * S) is RunStatus.graded
+    assert (
+        complete_run(
+            session=session,
+            lease=lease,
+            report=graded_report(),
+            tests=TESTS,
+            log="ok",
+            backend="bwrap",
+            environment_digest="e" * 64,
+            now=T0 + 5 * S,
+        )
+        is RunStatus.graded
+    )
     assert complete_run(session=session, lease=lease, report=graded_report(), tests=TESTS, now=T0 + 6 * S) is None
     run = get_run(session=session, run_id=run_id)
     assert (run.status, run.score, run.finished_at, run.seed, run.backend) == (
-        RunStatus.graded, 4.0, T0 + 5 * S, 1234, "bwrap")
+        RunStatus.graded,
+        4.0,
+        T0 + 5 * S,
+        1234,
+        "bwrap",
+    )
     assert run.details == {"execution": {"cells": 5}, "sandbox": {"rc": 0}}
-    assert (count(session, RunItemScore, run_id), count(session, RunPenalty, run_id),
-            count(session, RunTestResult, run_id)) == (3, 1, 3)
+    assert (
+        count(session, RunItemScore, run_id),
+        count(session, RunPenalty, run_id),
+        count(session, RunTestResult, run_id),
+    ) == (3, 1, 3)
     assert [(i.item_id, i.score, i.status) for i in run.items] == [
-        ("conv", 4.0, "passed"), ("pool", 0.0, "failed"), ("disc", 0.0, "manual")]
+        ("conv", 4.0, "passed"),
+        ("pool", 0.0, "failed"),
+        ("disc", 0.0, "manual"),
+    ]
     assert latest_graded_run(session=session, submission_id=run.submission_id).id == run_id
 
 

@@ -7,9 +7,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from gradebook_factory import DEADLINE, add_coursework, add_student, graded_report, submit
 from sqlalchemy import text
 
-from gradebook_factory import DEADLINE, add_coursework, add_student, graded_report, submit
 from grader.db.engine import make_engine, session_factory
 from grader.db.migrate import upgrade
 from grader.runs.models import RunStatus

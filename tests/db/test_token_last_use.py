@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from grader.users.models import ApiToken, Role
 from grader.users.service import _note_use, authenticate, create_token, create_user
 
-T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture

@@ -14,16 +14,19 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent.parent
 IMAGE = "grader-worker-gpu:ci"
-ENV = {**os.environ, "POSTGRES_PASSWORD": "ci-password", "GRADER_SECRET_KEY": "ci-secret",
-       "REDIS_PASSWORD": "ci-redis-password"}
+ENV = {
+    **os.environ,
+    "POSTGRES_PASSWORD": "ci-password",
+    "GRADER_SECRET_KEY": "ci-secret",
+    "REDIS_PASSWORD": "ci-redis-password",
+}
 
 
 @pytest.fixture(scope="module")
 def compose() -> str:
     exe = shutil.which("docker-compose")
     if exe is None:
-        pytest.fail("docker-compose is not installed: bash scripts/ensure_docker.sh installs it",
-                    pytrace=False)
+        pytest.fail("docker-compose is not installed: bash scripts/ensure_docker.sh installs it", pytrace=False)
     return exe
 
 
@@ -34,14 +37,16 @@ def docker_engine() -> None:
 
 
 def test_compose_file_validates_and_wires_the_services(compose):
-    done = subprocess.run([compose, "-f", "docker-compose.yml", "config"], cwd=REPO, env=ENV,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [compose, "-f", "docker-compose.yml", "config"], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     services = yaml.safe_load(done.stdout)["services"]
     assert {"postgres", "redis", "migrate", "api", "worker-cpu", "worker-gpu-0"} <= set(services)
     gpu = services["worker-gpu-0"]
     assert gpu["deploy"]["resources"]["reservations"]["devices"] == [
-        {"driver": "nvidia", "device_ids": ["0"], "capabilities": ["gpu"]}]
+        {"driver": "nvidia", "device_ids": ["0"], "capabilities": ["gpu"]}
+    ]
     assert gpu["command"][:3] == ["worker", "--queues", "gpu"] and "--gpu-device" in gpu["command"]
     assert services["migrate"]["command"] == ["db", "upgrade"]
     assert services["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
@@ -58,28 +63,47 @@ def test_compose_file_validates_and_wires_the_services(compose):
 @pytest.mark.parametrize("missing", ["POSTGRES_PASSWORD", "GRADER_SECRET_KEY", "REDIS_PASSWORD"])
 def test_compose_refuses_to_run_without_its_secrets(compose, missing):
     env = {k: v for k, v in ENV.items() if k != missing}
-    done = subprocess.run([compose, "-f", "docker-compose.yml", "config", "-q"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [compose, "-f", "docker-compose.yml", "config", "-q"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0 and f"set {missing}" in done.stderr + done.stdout
 
 
 def test_the_gpu_worker_image_builds_and_runs(docker_engine):
-    done = subprocess.run(["bash", "scripts/build_gpu_image.sh", "--ci", IMAGE], cwd=REPO, capture_output=True,
-                          text=True, timeout=1500)
+    done = subprocess.run(
+        ["bash", "scripts/build_gpu_image.sh", "--ci", IMAGE], cwd=REPO, capture_output=True, text=True, timeout=1500
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     def run(*args: str, entrypoint: str | None = None) -> subprocess.CompletedProcess:
-        cmd = ["docker", "run", "--rm", "--network", "none", *(["--entrypoint", entrypoint] if entrypoint else []),
-               IMAGE, *args]
+        cmd = [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            *(["--entrypoint", entrypoint] if entrypoint else []),
+            IMAGE,
+            *args,
+        ]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
     who = run("-u", entrypoint="id")
     assert who.stdout.strip() == "10001", "the image runs as a non-root user by default"
-    runtime = run("-c", "import torch, numpy, ipykernel, nbclient; import grader",
-                  entrypoint="/opt/grader/runtime/bin/python")
+    runtime = run(
+        "-c", "import torch, numpy, ipykernel, nbclient; import grader", entrypoint="/opt/grader/runtime/bin/python"
+    )
     assert runtime.returncode != 0 and "No module named 'grader'" in runtime.stderr  # the runtime holds no grader
-    ok = run("-c", "import torch, numpy, ipykernel, nbclient; print(torch.__version__)",
-             entrypoint="/opt/grader/runtime/bin/python")
+    ok = run(
+        "-c",
+        "import torch, numpy, ipykernel, nbclient; print(torch.__version__)",
+        entrypoint="/opt/grader/runtime/bin/python",
+    )
     assert ok.returncode == 0 and ok.stdout.startswith("2.13.0"), ok.stderr
     pinned = run("worker", "--gpu-device", "0")
     assert pinned.returncode == 1 and "no NVIDIA GPU here" in pinned.stderr  # no GPU in CI: refused, clearly

@@ -26,8 +26,13 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("GRADER_DATABASE_URL", url)
     monkeypatch.setenv("GRADER_RUBRICS_DIR", str(REPO_ROOT / "rubrics"))
     get_settings.cache_clear()
-    yield Settings(database_url=url, rubrics_dir=REPO_ROOT / "rubrics", blob_dir=tmp_path / "blobs",
-                   broker_dir=tmp_path / "broker", log_dir=tmp_path / "log")
+    yield Settings(
+        database_url=url,
+        rubrics_dir=REPO_ROOT / "rubrics",
+        blob_dir=tmp_path / "blobs",
+        broker_dir=tmp_path / "broker",
+        log_dir=tmp_path / "log",
+    )
     get_settings.cache_clear()
 
 

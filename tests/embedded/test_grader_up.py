@@ -37,19 +37,30 @@ def test_up_grades_the_reference_exports_stops_and_starts_again(service: Service
     first = service.start()
     accounts = first.accounts()
     assert {a: accounts[a].role for a in accounts} == {
-        "lecturer": "lecturer", "gta": "gta", "student1": "student", "student2": "student"}
+        "lecturer": "lecturer",
+        "gta": "gta",
+        "student1": "student",
+        "student2": "student",
+    }
     student, lecturer = accounts["student1"], accounts["lecturer"]
     assert f"{service.url}/docs" in first.output() and "courseworks: cw1" in first.output()
 
     with httpx.Client(base_url=service.url, timeout=60) as api:
         assert api.get("/api/v1/health").json()["status"] == "ok"
         with SOLUTION.open("rb") as fh:
-            r = api.post("/api/v1/courseworks/cw1/submissions", headers=student.headers,
-                         files={"file": ("cw1.ipynb", fh, "application/x-ipynb+json")})
+            r = api.post(
+                "/api/v1/courseworks/cw1/submissions",
+                headers=student.headers,
+                files={"file": ("cw1.ipynb", fh, "application/x-ipynb+json")},
+            )
         assert r.status_code == 201, r.text
         sub_id = r.json()["id"]
-        done = wait_until(lambda: (s := _status(api, student.headers, sub_id))["status"] in ("graded", "error") and s,
-                          GRADE_TIMEOUT_S, "the reference to be graded", first.output)
+        done = wait_until(
+            lambda: (s := _status(api, student.headers, sub_id))["status"] in ("graded", "error") and s,
+            GRADE_TIMEOUT_S,
+            "the reference to be graded",
+            first.output,
+        )
         assert done["status"] == "graded", done
         # Before release the student reads the visible items' score, never a total hidden items are
         # part of; staff read the full 72.
@@ -65,8 +76,9 @@ def test_up_grades_the_reference_exports_stops_and_starts_again(service: Service
         # The printed status curl works as printed.
         status_curl = first.curls()[1]
         assert status_curl.endswith("/courseworks/cw1/submissions/mine")
-        mine = json.loads(subprocess.run(["bash", "-c", status_curl], capture_output=True, text=True,
-                                         timeout=60, check=True).stdout)
+        mine = json.loads(
+            subprocess.run(["bash", "-c", status_curl], capture_output=True, text=True, timeout=60, check=True).stdout
+        )
         assert [(m["id"], m["status"]) for m in mine] == [(sub_id, "graded")]
 
         # `grader export` reads the same gradebook: the same bytes as the API's CSV.
@@ -94,10 +106,17 @@ def test_up_grades_the_reference_exports_stops_and_starts_again(service: Service
         assert [row["external_id"] for row in roster] == ["demo-0001", "demo-0002"]  # no duplicates
 
         # The printed submit curl works; stopped in the middle of grading, nothing is left behind.
-        receipt = json.loads(subprocess.run(["bash", "-c", second.curls()[0]], capture_output=True, text=True,
-                                            timeout=60, check=True).stdout)
-        wait_until(lambda: _status(api, again["student1"].headers, receipt["id"])["status"] == "running",
-                   GRADE_TIMEOUT_S, "the second submission to be running", second.output)
+        receipt = json.loads(
+            subprocess.run(
+                ["bash", "-c", second.curls()[0]], capture_output=True, text=True, timeout=60, check=True
+            ).stdout
+        )
+        wait_until(
+            lambda: _status(api, again["student1"].headers, receipt["id"])["status"] == "running",
+            GRADE_TIMEOUT_S,
+            "the second submission to be running",
+            second.output,
+        )
     assert service.stop(second) == 0
     assert "stopped in the middle of a job" in second.output()
 

@@ -14,8 +14,11 @@ pytestmark = [pytest.mark.slow]
 
 
 def _children_secrets(running) -> set[str | None]:
-    return {p.environ().get("GRADER_SECRET_KEY") for p in running.descendants()
-            if any(a in ("serve", "worker") for a in p.cmdline())}
+    return {
+        p.environ().get("GRADER_SECRET_KEY")
+        for p in running.descendants()
+        if any(a in ("serve", "worker") for a in p.cmdline())
+    }
 
 
 def test_up_makes_keeps_and_hands_down_its_own_secret(service: Service):
@@ -36,13 +39,17 @@ def test_up_makes_keeps_and_hands_down_its_own_secret(service: Service):
 
 @pytest.mark.parametrize("placeholder", ["dev-only-secret", "changeme", "short-but-not-a-word"])
 def test_up_refuses_a_placeholder_secret_before_changing_anything(service: Service, placeholder: str):
-    r = subprocess.run([GRADER, "up"], env=service.env(GRADER_SECRET_KEY=placeholder), capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [GRADER, "up"], env=service.env(GRADER_SECRET_KEY=placeholder), capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert "GRADER_SECRET_KEY" in r.stderr and "refusing to start" in r.stderr and placeholder not in r.stderr
     assert not (service.var / "grader.db").exists() and not (service.var / "state").exists()
-    allowed = subprocess.run([GRADER, "db", "upgrade"], env=service.env(GRADER_SECRET_KEY=placeholder,
-                                                                         GRADER_DEV_MODE="1"),
-                             capture_output=True, text=True, timeout=120)
+    allowed = subprocess.run(
+        [GRADER, "db", "upgrade"],
+        env=service.env(GRADER_SECRET_KEY=placeholder, GRADER_DEV_MODE="1"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert allowed.returncode == 0, allowed.stderr  # an explicit development mode allows it
-

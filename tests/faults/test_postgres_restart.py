@@ -32,15 +32,15 @@ from pathlib import Path
 import httpx
 import nbformat
 import pytest
+from private_services import PrivatePostgres, PrivateRedis, free_port, private_postgres, private_redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from private_services import PrivatePostgres, PrivateRedis, free_port, private_postgres, private_redis
 from grader.blobs import LocalBlobStore
-from grader.runs.blob_gc import collect_orphans
 from grader.db.engine import make_engine, session_factory
 from grader.db.migrate import upgrade
 from grader.roster.models import Student
+from grader.runs.blob_gc import collect_orphans
 from grader.settings import REPO_ROOT
 from grader.submissions.models import Submission
 from grader.users.models import Role
@@ -101,9 +101,11 @@ class Api:
 
     def upload(self, client: httpx.Client, student: int, content: bytes, key: str | None = None) -> httpx.Response:
         extra = {"Idempotency-Key": key} if key else {}
-        return client.post(f"{self.base}/api/v1/courseworks/cwa/submissions",
-                           headers={**self.headers[student], **extra},
-                           files={"file": ("cwa.ipynb", content, "application/octet-stream")})
+        return client.post(
+            f"{self.base}/api/v1/courseworks/cwa/submissions",
+            headers={**self.headers[student], **extra},
+            files={"file": ("cwa.ipynb", content, "application/octet-stream")},
+        )
 
 
 @pytest.fixture
@@ -126,13 +128,27 @@ def api(cluster: PrivatePostgres, broker: PrivateRedis, tmp_path: Path) -> Itera
     (rubrics / "cwa" / "hidden" / "test_a.py").write_text("def test_shown():\n    pass\n")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
-    env.update(GRADER_DATABASE_URL=url, GRADER_BLOB_DIR=str(tmp_path / "blobs"), GRADER_BROKER_URL=broker.url(),
-               GRADER_BROKER_DIR=str(tmp_path / "broker"), GRADER_RUBRICS_DIR=str(rubrics),
-               GRADER_SUBMISSIONS_PER_HOUR="1000", GRADER_UPLOAD_MAX_MB="1", PYTHONUNBUFFERED="1")
+    env.update(
+        GRADER_DATABASE_URL=url,
+        GRADER_BLOB_DIR=str(tmp_path / "blobs"),
+        GRADER_BROKER_URL=broker.url(),
+        GRADER_BROKER_DIR=str(tmp_path / "broker"),
+        GRADER_RUBRICS_DIR=str(rubrics),
+        GRADER_SUBMISSIONS_PER_HOUR="1000",
+        GRADER_UPLOAD_MAX_MB="1",
+        PYTHONUNBUFFERED="1",
+    )
     log = tmp_path / "api.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([GRADER, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=REPO_ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [GRADER, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     api = Api(f"http://127.0.0.1:{port}", proc, log, sessions, LocalBlobStore(tmp_path / "blobs"), headers)
     try:
         deadline = time.monotonic() + 120
@@ -197,8 +213,13 @@ def attempt(api: Api, client: httpx.Client, up: Upload) -> Attempt:
     except httpx.TransportError as exc:
         return Attempt(None, started, detail=repr(exc))
     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-    return Attempt(r.status_code, started, body.get("id") if r.is_success else None,
-                   str(body.get("detail", r.text[:200])), r.headers.get("Retry-After"))
+    return Attempt(
+        r.status_code,
+        started,
+        body.get("id") if r.is_success else None,
+        str(body.get("detail", r.text[:200])),
+        r.headers.get("Retry-After"),
+    )
 
 
 def burst(api: Api, restart: Callable[[], None]) -> tuple[list[Upload], float]:
@@ -290,9 +311,11 @@ def test_postgres_restart_during_an_upload_burst(api: Api, cluster: PrivatePostg
     with api.sessions() as s:
         report = collect_orphans(api.blobs, s, dt.timedelta(0), now=time.time() + 1)
     assert sorted(report.removed) == sorted(on_disk - referenced) and set(api.blobs.keys()) == referenced
-    print(f"{mode}: {len(uploads)} uploads, {stats['receipts']} receipts, {len(failed)} met the outage "
-          f"({len(keyed_retried)} keyed, {stats['saved_by_retry']} saved by their retry), {len(after)} received "
-          f"after it; {no_reply} attempts got no HTTP reply; {len(on_disk - referenced)} orphaned blobs collected")
+    print(
+        f"{mode}: {len(uploads)} uploads, {stats['receipts']} receipts, {len(failed)} met the outage "
+        f"({len(keyed_retried)} keyed, {stats['saved_by_retry']} saved by their retry), {len(after)} received "
+        f"after it; {no_reply} attempts got no HTTP reply; {len(on_disk - referenced)} orphaned blobs collected"
+    )
 
 
 def test_database_down_gives_a_clean_503_then_the_api_recovers(api: Api, cluster: PrivatePostgres):

@@ -7,7 +7,6 @@ import socket
 
 import psycopg
 import pytest
-
 from private_services import HOST, private_postgres, private_redis
 
 

@@ -22,13 +22,12 @@ from pathlib import Path
 import httpx
 import pytest
 import schemathesis
-from schemathesis.config import SchemathesisConfig
-from sqlalchemy import Engine, update
-from sqlalchemy.orm import Session, sessionmaker
-
 from fuzz_hooks import install_hooks
 from fuzz_kit import Seeded, seed, write_rubrics
 from pg_database import empty_tables, migrated_database
+from schemathesis.config import SchemathesisConfig
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from grader.blobs import BlobStore, LocalBlobStore
 from grader.courseworks.models import Coursework
@@ -61,10 +60,19 @@ def fuzz_engine(fuzz_pg_url: str) -> Iterator[Engine]:
 def fuzz_settings(tmp_path_factory: pytest.TempPathFactory, fuzz_pg_url: str) -> Settings:
     tmp = tmp_path_factory.mktemp("fuzz")
     # A generous rate limit: the fuzzer uploads far more than a student would in an hour.
-    return Settings(rubrics_dir=write_rubrics(tmp / "rubrics"), database_url=fuzz_pg_url, blob_dir=tmp / "blobs",
-                    broker_url="filesystem://", broker_dir=tmp / "broker", log_dir=tmp / "log", upload_max_mb=1,
-                    submissions_per_hour=100_000, jobs_dir=tmp / "jobs", state_dir=tmp / "state",
-                    secret_key=secrets.token_urlsafe(32))
+    return Settings(
+        rubrics_dir=write_rubrics(tmp / "rubrics"),
+        database_url=fuzz_pg_url,
+        blob_dir=tmp / "blobs",
+        broker_url="filesystem://",
+        broker_dir=tmp / "broker",
+        log_dir=tmp / "log",
+        upload_max_mb=1,
+        submissions_per_hour=100_000,
+        jobs_dir=tmp / "jobs",
+        state_dir=tmp / "state",
+        secret_key=secrets.token_urlsafe(32),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -78,20 +86,31 @@ def live_service(fuzz_settings: Settings, server_log: Path) -> Iterator[str]:
     """``grader serve`` in a child process, configured through GRADER_* like a deployment; its
     log (tracebacks of any 500) goes to ``server_log``. Yields its base URL."""
     port = _free_port()
-    env = {**os.environ, "GRADER_RUBRICS_DIR": str(fuzz_settings.rubrics_dir),
-           "GRADER_DATABASE_URL": fuzz_settings.database_url, "GRADER_BLOB_DIR": str(fuzz_settings.blob_dir),
-           "GRADER_BROKER_URL": fuzz_settings.broker_url, "GRADER_BROKER_DIR": str(fuzz_settings.broker_dir),
-           "GRADER_LOG_DIR": str(fuzz_settings.log_dir), "GRADER_UPLOAD_MAX_MB": str(fuzz_settings.upload_max_mb),
-           "GRADER_SUBMISSIONS_PER_HOUR": str(fuzz_settings.submissions_per_hour),
-           "GRADER_JOBS_DIR": str(fuzz_settings.jobs_dir), "GRADER_STATE_DIR": str(fuzz_settings.state_dir),
-           "GRADER_SECRET_KEY": fuzz_settings.secret_key,
-           "GRADER_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           # The code of this checkout, whichever checkout the virtualenv's editable install points at.
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "GRADER_RUBRICS_DIR": str(fuzz_settings.rubrics_dir),
+        "GRADER_DATABASE_URL": fuzz_settings.database_url,
+        "GRADER_BLOB_DIR": str(fuzz_settings.blob_dir),
+        "GRADER_BROKER_URL": fuzz_settings.broker_url,
+        "GRADER_BROKER_DIR": str(fuzz_settings.broker_dir),
+        "GRADER_LOG_DIR": str(fuzz_settings.log_dir),
+        "GRADER_UPLOAD_MAX_MB": str(fuzz_settings.upload_max_mb),
+        "GRADER_SUBMISSIONS_PER_HOUR": str(fuzz_settings.submissions_per_hour),
+        "GRADER_JOBS_DIR": str(fuzz_settings.jobs_dir),
+        "GRADER_STATE_DIR": str(fuzz_settings.state_dir),
+        "GRADER_SECRET_KEY": fuzz_settings.secret_key,
+        "GRADER_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        # The code of this checkout, whichever checkout the virtualenv's editable install points at.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
     grader = Path(sys.executable).with_name("grader")
     with server_log.open("ab") as log:
-        proc = subprocess.Popen([str(grader), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(grader), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -124,8 +143,13 @@ def fuzz_blobs(fuzz_settings: Settings) -> BlobStore:
 
 
 @pytest.fixture
-def seeded(live_service: str, fuzz_engine: Engine, fuzz_sessions: sessionmaker[Session], fuzz_blobs: BlobStore,
-           fuzz_settings: Settings) -> Seeded:
+def seeded(
+    live_service: str,
+    fuzz_engine: Engine,
+    fuzz_sessions: sessionmaker[Session],
+    fuzz_blobs: BlobStore,
+    fuzz_settings: Settings,
+) -> Seeded:
     """The same starting gradebook for every role's run (ids restart), courseworks kept as the
     service synced them at its start."""
     empty_tables(fuzz_engine, keep=frozenset({"courseworks"}))
@@ -139,8 +163,13 @@ def api_schema(live_service: str, seeded: Seeded, role: str):
     """The running service's OpenAPI document as this role's fuzzer sees it."""
     # A request the document says is invalid must get one of these; 413 is the body-size limit
     # every route has (a too-long roster is also too large), 5xx never (not_a_server_error).
-    config = SchemathesisConfig.from_dict({"checks": {"negative_data_rejection": {
-        "expected-statuses": [400, 401, 403, 404, 405, 409, 413, 415, 422, 429]}}})
+    config = SchemathesisConfig.from_dict(
+        {
+            "checks": {
+                "negative_data_rejection": {"expected-statuses": [400, 401, 403, 404, 405, 409, 413, 415, 422, 429]}
+            }
+        }
+    )
     schema = schemathesis.openapi.from_url(f"{live_service}/openapi.json", config=config)
     if os.environ.get("GRADER_FUZZ_SEED"):  # replay a failed run (its message names the seed)
         schema.config.seed = int(os.environ["GRADER_FUZZ_SEED"])

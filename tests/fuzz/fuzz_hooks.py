@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import strategies as st
-
 from fuzz_kit import PENALTIES, ROLES, Seeded, notebook
+from hypothesis import strategies as st
 
 ACTING_HEADER = "x-on-behalf-of"
 # The external id each role names in X-On-Behalf-Of: a service token acts for any student on the
@@ -29,8 +28,11 @@ def _mostly(known: list, generated: Any) -> st.SearchStrategy:
 def _header_names(context: Any) -> set[str]:
     """The header parameters the operation declares, lower-cased."""
     op = context.operation
-    return {p["name"].lower() for p in op.definition.raw.get("parameters", []) if p.get("in") == "header"} \
-        if op is not None else set()
+    return (
+        {p["name"].lower() for p in op.definition.raw.get("parameters", []) if p.get("in") == "header"}
+        if op is not None
+        else set()
+    )
 
 
 def _operation_name(context: Any) -> str:
@@ -54,14 +56,16 @@ def install_hooks(schema: Any, seeded: Seeded, role: str) -> None:
             pair = _mostly(pairs, (params["submission_id"], params["run_id"]))
             rest = {k: v for k, v in fields.items() if k not in ("submission_id", "run_id")}
             return st.tuples(pair, st.fixed_dictionaries(rest)).map(
-                lambda t: {**t[1], "submission_id": t[0][0], "run_id": t[0][1]})
+                lambda t: {**t[1], "submission_id": t[0][0], "run_id": t[0][1]}
+            )
         return st.fixed_dictionaries(fields)
 
     @schema.hook
     def before_generate_path_parameters(context, strategy):
         deleting = context.operation is not None and context.operation.method.upper() == "DELETE"
         return strategy.flatmap(
-            lambda params: realistic(params, deleting) if isinstance(params, dict) else st.just(params))
+            lambda params: realistic(params, deleting) if isinstance(params, dict) else st.just(params)
+        )
 
     acting = ACTING_FOR.get(role, [])
 
@@ -73,7 +77,8 @@ def install_hooks(schema: Any, seeded: Seeded, role: str) -> None:
             rest = {k: v for k, v in headers.items() if k.lower() != ACTING_HEADER}
             original = next((v for k, v in headers.items() if k.lower() == ACTING_HEADER), None)
             return _mostly(acting, original).map(
-                lambda value: {**rest, ACTING_HEADER: value} if value is not None else rest)
+                lambda value: {**rest, ACTING_HEADER: value} if value is not None else rest
+            )
 
         return strategy.flatmap(mix)
 
@@ -92,48 +97,65 @@ def install_hooks(schema: Any, seeded: Seeded, role: str) -> None:
 
 def _valid_request(method_path: str, seeded: Seeded, role: str) -> dict[str, Any] | None:
     """One request this role may make with success, or None where no 2xx is possible for it."""
-    graded = seeded.submissions["alice-cwa-graded"] if not role.startswith("service") else seeded.submissions["bob-cwa-graded"]
+    graded = (
+        seeded.submissions["alice-cwa-graded"]
+        if not role.startswith("service")
+        else seeded.submissions["bob-cwa-graded"]
+    )
     released = seeded.submissions["alice-cwb-graded"]
     acting = {ACTING_HEADER: "s1"} if role.startswith("service") else {}
     webhook = seeded.webhooks[0]
     requests: dict[str, dict[str, Any]] = {
-        "POST /api/v1/courseworks/{cw}/submissions": dict(path_parameters={"cw": "cwa"}, headers=acting,
-                                                          body={"file": NOTEBOOK}, media_type="multipart/form-data"),
+        "POST /api/v1/courseworks/{cw}/submissions": dict(
+            path_parameters={"cw": "cwa"}, headers=acting, body={"file": NOTEBOOK}, media_type="multipart/form-data"
+        ),
         "GET /api/v1/submissions/{submission_id}": dict(path_parameters={"submission_id": graded}),
         "GET /api/v1/submissions/{submission_id}/file": dict(path_parameters={"submission_id": graded}),
         "GET /api/v1/courseworks/{cw}/submissions/mine": dict(path_parameters={"cw": "cwa"}, headers=acting),
         "POST /api/v1/submissions/{submission_id}/regrade": dict(path_parameters={"submission_id": graded}),
-        "GET /api/v1/submissions/{submission_id}/runs/{run_id}/artifacts": dict(path_parameters={
-            "submission_id": released, "run_id": seeded.runs["alice-cwb-graded"]}),
-        "GET /api/v1/submissions/{submission_id}/runs/{run_id}/artifacts/{name}": dict(path_parameters={
-            "submission_id": released, "run_id": seeded.runs["alice-cwb-graded"], "name": "grid"}),
+        "GET /api/v1/submissions/{submission_id}/runs/{run_id}/artifacts": dict(
+            path_parameters={"submission_id": released, "run_id": seeded.runs["alice-cwb-graded"]}
+        ),
+        "GET /api/v1/submissions/{submission_id}/runs/{run_id}/artifacts/{name}": dict(
+            path_parameters={"submission_id": released, "run_id": seeded.runs["alice-cwb-graded"], "name": "grid"}
+        ),
         "GET /api/v1/courseworks/{cw}/marks/mine": dict(path_parameters={"cw": "cwb"}, headers=acting),
         "GET /api/v1/courseworks/{cw}/marks": dict(path_parameters={"cw": "cwa"}),
-        "POST /api/v1/courseworks/{cw}/release": dict(path_parameters={"cw": "cwa"}, body={"note": "fuzz"},
-                                                      media_type="application/json"),
+        "POST /api/v1/courseworks/{cw}/release": dict(
+            path_parameters={"cw": "cwa"}, body={"note": "fuzz"}, media_type="application/json"
+        ),
         "GET /api/v1/courseworks/{cw}/export.csv": dict(path_parameters={"cw": "cwa"}),
         "GET /api/v1/submissions/{submission_id}/marking": dict(path_parameters={"submission_id": graded}),
         "PUT /api/v1/submissions/{submission_id}/marks/{item_id}": dict(
             path_parameters={"submission_id": graded, "item_id": "essay"},
-            body={"score": 3.5, "comment": "clear", "expected_version": None}, media_type="application/json"),
+            body={"score": 3.5, "comment": "clear", "expected_version": None},
+            media_type="application/json",
+        ),
         "GET /api/v1/submissions/{submission_id}/marks/{item_id}/history": dict(
-            path_parameters={"submission_id": graded, "item_id": "shown"}),
+            path_parameters={"submission_id": graded, "item_id": "shown"}
+        ),
         "PUT /api/v1/submissions/{submission_id}/penalties/{penalty_id}": dict(
             path_parameters={"submission_id": graded, "penalty_id": PENALTIES[0]},
-            body={"applied": True, "comment": "no labels", "expected_version": None}, media_type="application/json"),
+            body={"applied": True, "comment": "no labels", "expected_version": None},
+            media_type="application/json",
+        ),
         "POST /api/v1/submissions/{submission_id}/counting": dict(
-            path_parameters={"submission_id": graded}, body={"reason": "the better one"},
-            media_type="application/json"),
+            path_parameters={"submission_id": graded}, body={"reason": "the better one"}, media_type="application/json"
+        ),
         "DELETE /api/v1/submissions/{submission_id}/counting": dict(path_parameters={"submission_id": graded}),
         "GET /api/v1/courseworks/{cw}/duplicates": dict(path_parameters={"cw": "cwa"}),
-        "POST /api/v1/roster": dict(body={"students": [{"external_id": "s9", "name": "Dana", "email": None}]},
-                                    media_type="application/json"),
+        "POST /api/v1/roster": dict(
+            body={"students": [{"external_id": "s9", "name": "Dana", "email": None}]}, media_type="application/json"
+        ),
         "GET /api/v1/webhooks": dict(),
-        "POST /api/v1/webhooks": dict(body={"url": "https://course.example.org/new", "events": ["submission.graded"],
-                                            "description": "fuzz"}, media_type="application/json"),
+        "POST /api/v1/webhooks": dict(
+            body={"url": "https://course.example.org/new", "events": ["submission.graded"], "description": "fuzz"},
+            media_type="application/json",
+        ),
         "DELETE /api/v1/webhooks/{webhook_id}": dict(path_parameters={"webhook_id": webhook}),
-        "GET /api/v1/webhooks/{webhook_id}/deliveries": dict(path_parameters={"webhook_id": seeded.webhooks[-1]},
-                                                             query={"limit": 10}),
+        "GET /api/v1/webhooks/{webhook_id}/deliveries": dict(
+            path_parameters={"webhook_id": seeded.webhooks[-1]}, query={"limit": 10}
+        ),
         "GET /api/v1/health": dict(),
         "GET /metrics": dict(),
     }
@@ -147,4 +169,3 @@ def valid_case(operation: Any, seeded: Seeded, role: str) -> Any:
     # Explicit cases do not get the schema's configured headers: the token goes in here.
     request["headers"] = {**request.get("headers", {}), **seeded.headers(role)}
     return operation.Case(**request)
-

@@ -24,12 +24,12 @@ from grader.blobs import BlobStore
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import release_coursework
 from grader.grading.report import ArtifactFile, GradeReport
-from grader.scoring.auto import auto_marks
-from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.roster.models import Student
 from grader.rubrics.loader import load_coursework
 from grader.runs.models import GradingRun, RunArtifact, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run
+from grader.scoring.auto import auto_marks
+from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.settings import Settings
 from grader.submissions.models import Submission
 from grader.users.models import Role, TokenView
@@ -49,6 +49,7 @@ def fuzz_examples() -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ValueError(f"GRADER_FUZZ_EXAMPLES must be a positive whole number, not {raw!r}")
     return int(raw)
+
 
 # Every visibility, a hand-marked item and a penalty: the routes that filter by them all answer.
 RUBRIC = """\
@@ -123,25 +124,44 @@ class Seeded:
 
     def path_values(self) -> dict[str, list]:
         """Realistic values per path parameter name."""
-        return {"cw": list(COURSEWORKS), "submission_id": list(self.submissions.values()),
-                "run_id": list(self.runs.values()), "name": list(ARTIFACTS), "item_id": list(ITEMS),
-                "penalty_id": list(PENALTIES), "webhook_id": list(self.webhooks)}
+        return {
+            "cw": list(COURSEWORKS),
+            "submission_id": list(self.submissions.values()),
+            "run_id": list(self.runs.values()),
+            "name": list(ARTIFACTS),
+            "item_id": list(ITEMS),
+            "penalty_id": list(PENALTIES),
+            "webhook_id": list(self.webhooks),
+        }
 
 
 def _accounts(session: Session, seeded: Seeded) -> None:
-    for role, username, external_id in [("student", "alice", "s1"), (None, "bob", "s2"), ("gta", "gina", None),
-                                        ("lecturer", "lee", None), ("service", "cate", None)]:
-        user = create_user(session=session, username=username, name=username.title(),
-                           role=Role(role if role in ("gta", "lecturer", "service") else "student"))
+    for role, username, external_id in [
+        ("student", "alice", "s1"),
+        (None, "bob", "s2"),
+        ("gta", "gina", None),
+        ("lecturer", "lee", None),
+        ("service", "cate", None),
+    ]:
+        user = create_user(
+            session=session,
+            username=username,
+            name=username.title(),
+            role=Role(role if role in ("gta", "lecturer", "service") else "student"),
+        )
         if external_id:
-            session.add(Student(external_id=external_id, name=username.title(), email=f"{username}@example.ac.uk",
-                                user_id=user.id))
+            session.add(
+                Student(
+                    external_id=external_id, name=username.title(), email=f"{username}@example.ac.uk", user_id=user.id
+                )
+            )
             session.commit()
         if role:
             seeded.tokens[role], _ = create_token(session=session, user=user)
         if role == "service":
-            seeded.tokens["service_staff"], _ = create_token(session=session, user=user, name="staff view",
-                                                             view=TokenView.staff)
+            seeded.tokens["service_staff"], _ = create_token(
+                session=session, user=user, name="staff view", view=TokenView.staff
+            )
     session.add(Student(external_id="s3", name="Carol"))  # on the roster, never submits
     session.commit()
 
@@ -150,8 +170,12 @@ def _upload(base_url: str, token: str, code: str, data: bytes, on_behalf_of: str
     headers = {"Authorization": f"Bearer {token}"}
     if on_behalf_of:
         headers["X-On-Behalf-Of"] = on_behalf_of
-    response = httpx.post(f"{base_url}/api/v1/courseworks/{code}/submissions", headers=headers,
-                          files={"file": (f"{code}.ipynb", data, "application/octet-stream")}, timeout=30)
+    response = httpx.post(
+        f"{base_url}/api/v1/courseworks/{code}/submissions",
+        headers=headers,
+        files={"file": (f"{code}.ipynb", data, "application/octet-stream")},
+        timeout=30,
+    )
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
@@ -160,26 +184,47 @@ def _grade(sessions: sessionmaker[Session], blobs: BlobStore, settings: Settings
     """Complete the submission's queued full run as a worker would, with two PNG artifacts."""
     sid = uuid.UUID(submission_id)
     with sessions() as session:
-        code = session.scalars(select(Coursework.code).join(Submission, Submission.coursework_id == Coursework.id)
-                               .where(Submission.id == sid)).one()
+        code = session.scalars(
+            select(Coursework.code)
+            .join(Submission, Submission.coursework_id == Coursework.id)
+            .where(Submission.id == sid)
+        ).one()
         rubric = load_coursework(code, settings).rubric
-        run_id = session.scalars(select(GradingRun.id).where(GradingRun.submission_id == sid,
-                                                             GradingRun.kind == RunKind.full,
-                                                             GradingRun.status == RunStatus.queued)).one()
+        run_id = session.scalars(
+            select(GradingRun.id).where(
+                GradingRun.submission_id == sid, GradingRun.kind == RunKind.full, GradingRun.status == RunStatus.queued
+            )
+        ).one()
         artifacts, keys = [], {}
         for n, (name, (test, item_id)) in enumerate(ARTIFACTS.items()):
             data = png(40 * n)
             keys[name] = blobs.put(io.BytesIO(data)).sha256
-            artifacts.append(ArtifactFile(name=name, title=f"{name} title", media_type="image/png",
-                                          sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
-                                          test=test, item_id=item_id))
+            artifacts.append(
+                ArtifactFile(
+                    name=name,
+                    title=f"{name} title",
+                    media_type="image/png",
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    size_bytes=len(data),
+                    test=test,
+                    item_id=item_id,
+                )
+            )
         lease = claim_run(session=session, run_id=run_id, worker_id="fuzz-seed")
         assert lease is not None
-        report = GradeReport(coursework=code, status="graded", max_score=rubric.total_points,
-                             auto_max_score=rubric.auto_max_score, duration_s=1.0, marks=auto_marks(rubric, TESTS),
-                             artifacts=artifacts)
-        assert complete_run(session=session, lease=lease, report=report, tests=TESTS,
-                            artifact_keys=keys) is RunStatus.graded
+        report = GradeReport(
+            coursework=code,
+            status="graded",
+            max_score=rubric.total_points,
+            auto_max_score=rubric.auto_max_score,
+            duration_s=1.0,
+            marks=auto_marks(rubric, TESTS),
+            artifacts=artifacts,
+        )
+        assert (
+            complete_run(session=session, lease=lease, report=report, tests=TESTS, artifact_keys=keys)
+            is RunStatus.graded
+        )
         return run_id
 
 
@@ -203,8 +248,9 @@ def seed(base_url: str, sessions: sessionmaker[Session], blobs: BlobStore, setti
         cwb = session.scalars(select(Coursework).where(Coursework.code == "cwb")).one()
         release_coursework(session=session, coursework=cwb, released_by_id=None, note="seeded")
         for n in range(4):  # the last is read (deliveries), the rest are the fuzzer's to delete
-            endpoint, _ = create_endpoint(session=session, box=box, url=f"https://course.example.org/hook/{n}",
-                                          description=f"seeded {n}")
+            endpoint, _ = create_endpoint(
+                session=session, box=box, url=f"https://course.example.org/hook/{n}", description=f"seeded {n}"
+            )
             seeded.webhooks.append(endpoint.id)
     return seeded
 
@@ -240,8 +286,9 @@ def gradebook_problems(sessions: sessionmaker[Session], blobs: BlobStore, receip
                 data = fh.read()
             if hashlib.sha256(data).hexdigest() != sub.sha256 or len(data) != sub.size_bytes:
                 problems.append(f"submission {sid}: its blob is not the file received")
-            full = session.scalars(select(GradingRun.id).where(GradingRun.submission_id == sub.id,
-                                                               GradingRun.kind == RunKind.full)).first()
+            full = session.scalars(
+                select(GradingRun.id).where(GradingRun.submission_id == sub.id, GradingRun.kind == RunKind.full)
+            ).first()
             if full is None:
                 problems.append(f"submission {sid} has no full grading run")
         for artifact in session.scalars(select(RunArtifact)):

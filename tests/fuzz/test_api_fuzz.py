@@ -1,6 +1,7 @@
 """Property-based fuzzing of the whole REST API, driven by its own OpenAPI document, against a
 running ``grader serve``, once per role (student, GTA, lecturer, and a course system's service
-token acting for a student: one with the default student view, one made with the staff view). schemathesis sends the document's examples, its coverage cases (boundaries, missing and
+token acting for a student: one with the default student view, one made with the staff view).
+schemathesis sends the document's examples, its coverage cases (boundaries, missing and
 wrong-typed fields) and random valid and invalid requests; every answer must be:
 
 - never a 5xx;
@@ -16,27 +17,40 @@ from __future__ import annotations
 
 import hypothesis
 import pytest
+from fuzz_kit import HIDDEN_ARTIFACT, HIDDEN_MESSAGE, ROLES, Tally, fuzz_examples, gradebook_problems
 from hypothesis import HealthCheck
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.feedback import FeedbackSources
 from schemathesis.pytest._test_builder import build_operation_test  # the builder the pytest plugin uses
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from fuzz_kit import HIDDEN_ARTIFACT, HIDDEN_MESSAGE, ROLES, Tally, fuzz_examples, gradebook_problems
-
 # What each role can never get a 2xx from, and why: the route's guard (deps.py) refuses the role.
-STUDENT_ONLY = ("POST /api/v1/courseworks/{cw}/submissions", "GET /api/v1/courseworks/{cw}/submissions/mine",
-                "GET /api/v1/courseworks/{cw}/marks/mine")  # a student's own, or a service token acting for one
-MARKER = ("POST /api/v1/submissions/{submission_id}/regrade", "GET /api/v1/submissions/{submission_id}/marking",
-          "PUT /api/v1/submissions/{submission_id}/marks/{item_id}",
-          "GET /api/v1/submissions/{submission_id}/marks/{item_id}/history",
-          "PUT /api/v1/submissions/{submission_id}/penalties/{penalty_id}",
-          "GET /api/v1/courseworks/{cw}/duplicates")  # GTAs and lecturers
-LECTURER = ("POST /api/v1/courseworks/{cw}/release", "POST /api/v1/submissions/{submission_id}/counting",
-            "DELETE /api/v1/submissions/{submission_id}/counting")  # lecturers alone
-EXPORTER = ("GET /api/v1/courseworks/{cw}/export.csv", "POST /api/v1/roster", "GET /api/v1/webhooks",
-            "POST /api/v1/webhooks", "DELETE /api/v1/webhooks/{webhook_id}",
-            "GET /api/v1/webhooks/{webhook_id}/deliveries")  # lecturers and service accounts
+STUDENT_ONLY = (
+    "POST /api/v1/courseworks/{cw}/submissions",
+    "GET /api/v1/courseworks/{cw}/submissions/mine",
+    "GET /api/v1/courseworks/{cw}/marks/mine",
+)  # a student's own, or a service token acting for one
+MARKER = (
+    "POST /api/v1/submissions/{submission_id}/regrade",
+    "GET /api/v1/submissions/{submission_id}/marking",
+    "PUT /api/v1/submissions/{submission_id}/marks/{item_id}",
+    "GET /api/v1/submissions/{submission_id}/marks/{item_id}/history",
+    "PUT /api/v1/submissions/{submission_id}/penalties/{penalty_id}",
+    "GET /api/v1/courseworks/{cw}/duplicates",
+)  # GTAs and lecturers
+LECTURER = (
+    "POST /api/v1/courseworks/{cw}/release",
+    "POST /api/v1/submissions/{submission_id}/counting",
+    "DELETE /api/v1/submissions/{submission_id}/counting",
+)  # lecturers alone
+EXPORTER = (
+    "GET /api/v1/courseworks/{cw}/export.csv",
+    "POST /api/v1/roster",
+    "GET /api/v1/webhooks",
+    "POST /api/v1/webhooks",
+    "DELETE /api/v1/webhooks/{webhook_id}",
+    "GET /api/v1/webhooks/{webhook_id}/deliveries",
+)  # lecturers and service accounts
 STAFF_READ = ("GET /api/v1/courseworks/{cw}/marks",)  # GTAs, lecturers, service accounts
 METRICS = ("GET /metrics",)  # the metrics token or a staff API token (GTA, lecturer, service account)
 NO_SUCCESS_FOR = {
@@ -69,8 +83,9 @@ def error_has_a_sentence(ctx, response, case) -> None:
     if 400 <= response.status_code < 500:
         body = response.json()
         detail = body.get("detail") if isinstance(body, dict) else None
-        assert isinstance(detail, str) and len(detail.split()) >= 3, \
+        assert isinstance(detail, str) and len(detail.split()) >= 3, (
             f"a {response.status_code} without a sentence in 'detail': {response.text[:300]}"
+        )
 
 
 def no_hidden_message(ctx, response, case) -> None:
@@ -110,10 +125,17 @@ def fuzz_operation(operation, tally: Tally, auth: dict[str, str], role: str) -> 
         # Named as the credentials sent, so ``ignored_auth`` retries without them and with a wrong token.
         case.validate_response(response, checks=checks, headers=auth)
 
-    settings = hypothesis.settings(max_examples=fuzz_examples(), deadline=None, database=None,
-                                   suppress_health_check=list(HealthCheck))
-    test = build_operation_test(config=operation.schema.config, operation=operation, test_func=check,
-                                given_kwargs={}, feedback=FeedbackSources(), explicit_settings=settings)
+    settings = hypothesis.settings(
+        max_examples=fuzz_examples(), deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    test = build_operation_test(
+        config=operation.schema.config,
+        operation=operation,
+        test_func=check,
+        given_kwargs={},
+        feedback=FeedbackSources(),
+        explicit_settings=settings,
+    )
     try:
         test()
     except (Exception, BaseExceptionGroup) as exc:  # failed checks: keep going, report every operation
@@ -126,17 +148,20 @@ def test_api_fuzz(role: str, api_schema, seeded, tally: Tally, fuzz_sessions, fu
     operations = [r.ok() for r in api_schema.get_all_operations()]
     assert len(operations) >= 20, "the OpenAPI document lost its operations"
     failures = [f for f in (fuzz_operation(op, tally, seeded.headers(role), role) for op in operations) if f]
-    assert not failures, f"{role}: {len(failures)} operations failed their checks (server log: {server_log}; " \
-        f"replay with GRADER_FUZZ_SEED={api_schema.config.seed})\n\n" \
-        + "\n\n".join(failures)
+    assert not failures, (
+        f"{role}: {len(failures)} operations failed their checks (server log: {server_log}; "
+        f"replay with GRADER_FUZZ_SEED={api_schema.config.seed})\n\n" + "\n\n".join(failures)
+    )
 
     labels = [f"{op.method.upper()} {op.path}" for op in operations]
     never = sorted(op for op in labels if op not in NO_SUCCESS_FOR[role] and tally.successes(op) == 0)
     assert not never, f"{role}: these operations never answered 2xx: " + "; ".join(
-        f"{op} {dict(tally.statuses[op])}" for op in never)
+        f"{op} {dict(tally.statuses[op])}" for op in never
+    )
     # The other side of the same list: a route's guard lets no other role through.
     let_through = sorted(op for op in NO_SUCCESS_FOR[role] if tally.successes(op))
     assert not let_through, f"{role} got 2xx from: " + "; ".join(
-        f"{op} {dict(tally.statuses[op])}" for op in let_through)
+        f"{op} {dict(tally.statuses[op])}" for op in let_through
+    )
     problems = gradebook_problems(fuzz_sessions, fuzz_blobs, tally.receipts)
     assert not problems, "half-stored after the fuzz run: " + "; ".join(problems[:20])

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fuzz_kit import notebook
 from sqlalchemy import event, func, select
 
-from fuzz_kit import notebook
 from grader.courseworks.models import Coursework
 from grader.marking.models import ManualMark
 from grader.roster.models import Student
@@ -46,14 +46,19 @@ def test_an_oversized_body_is_a_declared_413(live_service: str, seeded, fuzz_set
     """``BodyLimit`` answers 413 on every route before the route runs: a roster past the upload limit
     got a status the document did not declare for it."""
     doc = httpx.get(f"{live_service}/openapi.json").json()
-    undeclared = [f"{m.upper()} {p}" for p, ops in doc["paths"].items() for m, op in ops.items()
-                  if "requestBody" in op and "413" not in op["responses"]]
+    undeclared = [
+        f"{m.upper()} {p}"
+        for p, ops in doc["paths"].items()
+        for m, op in ops.items()
+        if "requestBody" in op and "413" not in op["responses"]
+    ]
     assert not undeclared, "413 not declared: " + ", ".join(undeclared)
     # The largest roster the schema allows, with long names: ~2.4 MB, past the 1 MB (+1 MB slack) limit.
     students = [{"external_id": f"big{i}", "name": "n" * 200} for i in range(10_000)]
     assert fuzz_settings.upload_max_mb == 1
-    response = httpx.post(f"{live_service}/api/v1/roster", headers=seeded.headers("lecturer"),
-                          json={"students": students}, timeout=60)
+    response = httpx.post(
+        f"{live_service}/api/v1/roster", headers=seeded.headers("lecturer"), json={"students": students}, timeout=60
+    )
     assert response.status_code == 413 and "larger than" in response.json()["detail"]
 
 
@@ -68,11 +73,15 @@ def _count(sessions, model, *where) -> int:
         return session.scalar(select(func.count()).select_from(model).where(*where))
 
 
-@pytest.mark.parametrize("body", [
-    {"students": [{"external_id": NUL, "name": "Dana"}]},
-    {"students": [{"external_id": "s7", "name": NUL}]},
-    {"students": [{"external_id": "s7", "name": "Dana", "email": NUL}]},
-], ids=["external_id", "name", "email"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"students": [{"external_id": NUL, "name": "Dana"}]},
+        {"students": [{"external_id": "s7", "name": NUL}]},
+        {"students": [{"external_id": "s7", "name": "Dana", "email": NUL}]},
+    ],
+    ids=["external_id", "name", "email"],
+)
 def test_roster_text_with_nul_is_refused_by_name(live_service: str, seeded, fuzz_sessions, body) -> None:
     """PostgreSQL cannot store NUL: it was a 500; now a 422 naming the field, and no one is added."""
     before = _count(fuzz_sessions, Student)
@@ -102,10 +111,15 @@ def test_marker_text_with_nul_is_refused(live_service: str, seeded, fuzz_session
     assert marking["counting_choice"] is None and marking["penalties"][0]["decision"] is None
 
 
-@pytest.mark.parametrize("body", [{"url": "https://course.example.org/x", "description": NUL},
-                                  {"url": "https://course.example.org/x", "secret": NUL * 20},
-                                  {"url": "https://course.example.org/x", "events": [NUL]}],
-                         ids=["description", "secret", "events"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"url": "https://course.example.org/x", "description": NUL},
+        {"url": "https://course.example.org/x", "secret": NUL * 20},
+        {"url": "https://course.example.org/x", "events": [NUL]},
+    ],
+    ids=["description", "secret", "events"],
+)
 def test_webhook_text_with_nul_is_refused(live_service: str, seeded, fuzz_sessions, body) -> None:
     before = _count(fuzz_sessions, WebhookEndpoint)
     response = httpx.post(f"{live_service}/api/v1/webhooks", headers=seeded.headers("lecturer"), json=body)
@@ -114,9 +128,14 @@ def test_webhook_text_with_nul_is_refused(live_service: str, seeded, fuzz_sessio
     assert _count(fuzz_sessions, WebhookEndpoint) == before
 
 
-@pytest.mark.parametrize("suffix, field", [(f"runs/{2**31}/artifacts", "run_id"),
-                                           (f"runs/{2**70}/artifacts/grid", "run_id"),
-                                           ("runs/{run}/artifacts/gr%00id", "name")])
+@pytest.mark.parametrize(
+    "suffix, field",
+    [
+        (f"runs/{2**31}/artifacts", "run_id"),
+        (f"runs/{2**70}/artifacts/grid", "run_id"),
+        ("runs/{run}/artifacts/gr%00id", "name"),
+    ],
+)
 def test_artifact_paths_beyond_the_columns_are_invalid_not_a_crash(live_service: str, seeded, suffix, field) -> None:
     """A run id past the integer column, or a name no test can save, reached the database: 500."""
     sub = seeded.submissions["alice-cwa-graded"]
@@ -131,9 +150,11 @@ def test_a_stated_receipt_time_outside_utc_is_refused(live_service: str, seeded,
     """A course system's X-Received-At that has no UTC time failed lateness with a 500 after the
     file was stored; now a 400 that says so, and no submission is recorded."""
     before = _count(fuzz_sessions, Submission)
-    response = httpx.post(f"{live_service}/api/v1/courseworks/cwa/submissions",
-                          headers={**seeded.headers("service"), "X-On-Behalf-Of": "s1", "X-Received-At": stated},
-                          files={"file": ("cwa.ipynb", notebook("late = True"), "application/octet-stream")})
+    response = httpx.post(
+        f"{live_service}/api/v1/courseworks/cwa/submissions",
+        headers={**seeded.headers("service"), "X-On-Behalf-Of": "s1", "X-Received-At": stated},
+        files={"file": ("cwa.ipynb", notebook("late = True"), "application/octet-stream")},
+    )
     assert response.status_code == 400, response.text
     assert "X-Received-At" in response.json()["detail"]
     assert _count(fuzz_sessions, Submission) == before

@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from gpu_kit import FakeSmi
 
 collect_ignore_glob = ["courseworks/*"]  # hidden suites: the judge runs them, not this pytest

@@ -32,7 +32,8 @@ esac
 
     def set_gpus(self, gpus: list[tuple[int, str, int]], migs: dict[str, list[str]] | None = None) -> None:
         (self.folder / "gpus.csv").write_text(
-            "".join(f"{i}, {u}, 00000000:{0x3B + i:02X}:00.0, {m}\n" for i, u, m in gpus))
+            "".join(f"{i}, {u}, 00000000:{0x3B + i:02X}:00.0, {m}\n" for i, u, m in gpus)
+        )
         lines = []
         for i, u, _ in gpus:
             lines.append(f"GPU {i}: NVIDIA H100 80GB HBM3 (UUID: {u})")

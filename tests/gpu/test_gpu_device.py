@@ -4,7 +4,6 @@ sandbox binds, and the device taken out of service after a job that left memory 
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -43,7 +42,10 @@ def test_driver_libraries_outside_usr_are_bound_and_the_cuda_runtime_is_not(tmp_
         "\tlibnvidia-ptxjitcompiler.so.1 (libc6,x86-64) => /lib/x86_64-linux-gnu/libnvidia-ptxjitcompiler.so.1\n"
     )
     assert [p.name for p in gpu.parse_ldconfig(ldconfig)] == [
-        "libcuda.so.1", "libnvidia-ml.so.1", "libnvidia-ptxjitcompiler.so.1"]
+        "libcuda.so.1",
+        "libnvidia-ml.so.1",
+        "libnvidia-ptxjitcompiler.so.1",
+    ]
     assert gpu.driver_library_dirs(ldconfig) == [nvidia_lib]  # /usr and /lib are in every sandbox
 
 
@@ -81,8 +83,9 @@ def test_bwrap_options_bind_only_the_jobs_device(fake_dev):
     assert binds == [(str(fake_dev / n), f"/dev/{n}") for n in names]
     assert gpu.sandbox_env(Device(uuid=GPU1, gpu_uuid=GPU1, index=1, minor=1))["CUDA_VISIBLE_DEVICES"] == GPU1
     mig = gpu.bwrap_options(Device(uuid=MIG1, gpu_uuid=GPU0, index=0, minor=0), fake_dev, ldconfig_text="")
-    assert [str(fake_dev / "nvidia-caps"), "/dev/nvidia-caps"] == mig[mig.index("--dev-bind", mig.index(
-        str(fake_dev / "nvidia-uvm-tools"))) + 1:][:2]
+    assert [str(fake_dev / "nvidia-caps"), "/dev/nvidia-caps"] == mig[
+        mig.index("--dev-bind", mig.index(str(fake_dev / "nvidia-uvm-tools"))) + 1 :
+    ][:2]
     with pytest.raises(GpuError, match="nvidia3"):
         gpu.bwrap_options(Device(uuid=GPU0, gpu_uuid=GPU0, index=3, minor=3), fake_dev, ldconfig_text="")
 
@@ -162,4 +165,3 @@ def test_rubric_resources_default_to_not_reproducible():
     assert Resources(reproducible=True, seed=7).seed == 7
     with pytest.raises(ValueError):
         Resources(seed=-1)
-

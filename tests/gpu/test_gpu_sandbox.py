@@ -42,10 +42,15 @@ def job_dirs():
 def test_bwrap_binds_the_pinned_gpu_only(fake_smi, fake_dev, job_dirs, tmp_path):
     fake_smi.set_gpus([(0, GPU0, 0), (1, "GPU-66666666-7777-8888-9999-000000000000", 0)])
     settings = Settings(gpu_dev_root=fake_dev, state_dir=tmp_path / "state", gpu_device="1")
-    spec = SandboxSpec(argv=[str(RUNTIME / "bin" / "python"), "/opt/grader/runner/prog.py"], runtime_dir=RUNTIME,
-                       runner_dir=job_dirs / "runner", submission_dir=job_dirs / "submission",
-                       limits=SandboxLimits(memory_mb=256, wall_time_s=30), env={"CUDA_VISIBLE_DEVICES": "0,1"},
-                       gpu=True)
+    spec = SandboxSpec(
+        argv=[str(RUNTIME / "bin" / "python"), "/opt/grader/runner/prog.py"],
+        runtime_dir=RUNTIME,
+        runner_dir=job_dirs / "runner",
+        submission_dir=job_dirs / "submission",
+        limits=SandboxLimits(memory_mb=256, wall_time_s=30),
+        env={"CUDA_VISIBLE_DEVICES": "0,1"},
+        gpu=True,
+    )
     proc = get_backend("bwrap", settings).start(spec)
     out = proc.stdout.read()
     proc.wait(30)
@@ -58,8 +63,14 @@ def test_bwrap_binds_the_pinned_gpu_only(fake_smi, fake_dev, job_dirs, tmp_path)
 
 def test_a_gpu_job_without_a_driver_is_refused_before_the_sandbox(no_smi, job_dirs, tmp_path):
     settings = Settings(state_dir=tmp_path / "state")
-    spec = SandboxSpec(argv=["/bin/true"], runtime_dir=RUNTIME, runner_dir=job_dirs / "runner",
-                       submission_dir=job_dirs / "submission", limits=SandboxLimits(), gpu=True)
+    spec = SandboxSpec(
+        argv=["/bin/true"],
+        runtime_dir=RUNTIME,
+        runner_dir=job_dirs / "runner",
+        submission_dir=job_dirs / "submission",
+        limits=SandboxLimits(),
+        gpu=True,
+    )
     with pytest.raises(gpu.GpuError, match="no NVIDIA GPU here"):
         get_backend("bwrap", settings).start(spec)
 

@@ -25,8 +25,11 @@ def _printed(report) -> str:
 def test_a_reproducible_rubric_draws_the_same_numbers_in_every_grading(tmp_path):
     shutil.copytree(COURSEWORKS / "seeded", tmp_path / "seeded")
     rubric = tmp_path / "seeded" / "rubric.yaml"
-    rubric.write_text(rubric.read_text().replace("coursework: seeded", "coursework: unseeded")
-                      .replace("reproducible: true", "reproducible: false"))
+    rubric.write_text(
+        rubric.read_text()
+        .replace("coursework: seeded", "coursework: unseeded")
+        .replace("reproducible: true", "reproducible: false")
+    )
     (tmp_path / "seeded").rename(tmp_path / "unseeded")
     seeded_settings, unseeded_settings = Settings(rubrics_dir=COURSEWORKS), Settings(rubrics_dir=tmp_path)
     seeded, unseeded = load_coursework("seeded", seeded_settings), load_coursework("unseeded", unseeded_settings)

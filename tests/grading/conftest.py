@@ -1,6 +1,5 @@
 import pytest
 
-
 from grader.rubrics.loader import load_coursework
 from grader.settings import get_settings
 

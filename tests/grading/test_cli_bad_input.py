@@ -25,8 +25,11 @@ def notebook(cells: int) -> str:
         ("empty.ipynb", b"", "is empty"),
         ("photo.ipynb", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "not UTF-8"),
         ("script.ipynb", b"import torch\nprint(1)\n", "not valid JSON"),
-        ("old.ipynb", json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "cells": [],
-                                  "metadata": {}}).encode(), "format 3"),
+        (
+            "old.ipynb",
+            json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "cells": [], "metadata": {}}).encode(),
+            "format 3",
+        ),
         ("huge.ipynb", notebook(5000).encode(), "5000 code cells"),
         ("broken.zip", b"PK\x03\x04\x00\x00not a zip", "not a valid zip"),
         ("deep.ipynb", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "nested too deeply"),

@@ -5,11 +5,11 @@ Whole grading runs: real bwrap, a real kernel, the real hidden suite."""
 
 import nbformat
 import pytest
-
 from cw1_submissions import SOLUTION, _load
+from notebook_edits import cell
+
 from grader.grading.pipeline import grade_submission
 from workers.judge.launcher import SubprocessJudge
-from notebook_edits import cell
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # grades whole notebooks
 
@@ -23,7 +23,8 @@ def getattr_trick() -> nbformat.NotebookNode:
     start = conv.source.index("        n, _, h, w = x.shape")
     conv.source = conv.source[:start] + (
         "        library = getattr(F, 'con' + 'v2d')\n"
-        "        return library(x, self.weight, self.bias, stride=self.stride, padding=self.padding)\n")
+        "        return library(x, self.weight, self.bias, stride=self.stride, padding=self.padding)\n"
+    )
     nbformat.validate(nb)
     return nb
 

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from cw1_submissions import SOLUTION
 
 from grader.grading.pipeline import grade_submission
 from workers.judge.launcher import SubprocessJudge
-
-from cw1_submissions import SOLUTION
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # grades whole notebooks
 
@@ -60,8 +59,9 @@ def test_hidden_inputs_raised_or_encoded_by_the_model_reach_no_student(cw1, sett
     assert items["accuracy"].message == "your code raised ValueError on the hidden test set"
     # test_model_output fails on the logits' shape; test_model_uses_own_layers still passes: 2 of 4.
     assert items["model_output"].status.value == "partial" and items["model_output"].score == pytest.approx(2.0)
-    assert re.findall(r"\d+", items["model_output"].message) in (["8", "10", "8"], ["10", "8"]), \
+    assert re.findall(r"\d+", items["model_output"].message) in (["8", "10", "8"], ["10", "8"]), (
         f"the message names a number the student's code chose: {items['model_output'].message}"
+    )
     assert report.score == pytest.approx(72 - 26 - 2)
 
     # Everything students could be shown of this run (the marker-only sandbox log left out).

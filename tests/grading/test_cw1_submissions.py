@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from cw1_submissions import SUBMISSIONS
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # grades whole notebooks
@@ -28,12 +27,26 @@ def test_submission_gets_its_expected_marks(name, cw1, settings, graded_cw1):
 
 
 def test_reference_through_the_cli_prints_the_documented_json(cw1):
-    proc = subprocess.run([sys.executable, "-m", "grader.cli", "grade", str(cw1.solution), "--coursework", "cw1",
-                           "--json"], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "grade", str(cw1.solution), "--coursework", "cw1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    for key in ("status", "coursework", "score", "max_score", "auto_max_score", "items", "penalties", "error",
-                "error_kind", "duration_s"):
+    for key in (
+        "status",
+        "coursework",
+        "score",
+        "max_score",
+        "auto_max_score",
+        "items",
+        "penalties",
+        "error",
+        "error_kind",
+        "duration_s",
+    ):
         assert key in result
     assert result["status"] == "graded" and result["error"] is None and result["error_kind"] is None
     assert result["score"] == result["auto_max_score"] == 72 and result["max_score"] == 100

@@ -14,10 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from up_kit import Service, free_port, wait_until
-
 from cw2_submissions import SUBMISSIONS, pickle_marker
+from up_kit import Service, free_port, wait_until
 
 GRADE_TIMEOUT_S = 400
 
@@ -49,8 +47,11 @@ def test_every_cw2_sample_through_the_api_gets_its_marks(service: Service, tmp_p
         for name, sample in sorted(SUBMISSIONS.items()):
             path = sample.build(tmp_path / name)
             with path.open("rb") as fh:
-                r = api.post("/api/v1/courseworks/cw2/submissions", headers=student.headers,
-                             files={"file": ("cw2.zip", fh, "application/zip")})
+                r = api.post(
+                    "/api/v1/courseworks/cw2/submissions",
+                    headers=student.headers,
+                    files={"file": ("cw2.zip", fh, "application/zip")},
+                )
             assert r.status_code == 201, (name, r.text)
             ids[name] = r.json()["id"]
 
@@ -83,13 +84,21 @@ def test_every_cw2_sample_through_the_api_gets_its_marks(service: Service, tmp_p
             assert applied == sorted(expected.penalties), (name, applied)
             assert items["gan_images"]["kind"] == "suggest"
             if expected.suggested is not None:
-                assert items["gan_images"]["message"].startswith(f"suggested {expected.suggested:g}/10"), \
-                    (name, items["gan_images"])
+                assert items["gan_images"]["message"].startswith(f"suggested {expected.suggested:g}/10"), (
+                    name,
+                    items["gan_images"],
+                )
 
         # The markers' pictures come with the run; a VAE file that does not load has no reconstructions.
-        pictures = {name: {a["name"] for a in api.get(f"/api/v1/submissions/{ids[name]}/marking",
-                                                      headers=lecturer.headers).json()["artifacts"]}
-                    for name in ("correct", "vae_file_does_not_load")}
+        pictures = {
+            name: {
+                a["name"]
+                for a in api.get(f"/api/v1/submissions/{ids[name]}/marking", headers=lecturer.headers).json()[
+                    "artifacts"
+                ]
+            }
+            for name in ("correct", "vae_file_does_not_load")
+        }
         assert pictures["correct"] == {"gan-fixed-noise", "gan-judge-noise", "vae-reconstructions"}
         assert pictures["vae_file_does_not_load"] == {"gan-fixed-noise", "gan-judge-noise"}
 
@@ -101,8 +110,11 @@ def test_every_cw2_sample_through_the_api_gets_its_marks(service: Service, tmp_p
                 if name != "GAN_D_model.pth":
                     dst.writestr(name, src.read(name))
         with broken.open("rb") as fh:
-            r = api.post("/api/v1/courseworks/cw2/submissions", headers=student.headers,
-                         files={"file": ("cw2.zip", fh, "application/zip")})
+            r = api.post(
+                "/api/v1/courseworks/cw2/submissions",
+                headers=student.headers,
+                files={"file": ("cw2.zip", fh, "application/zip")},
+            )
         assert 400 <= r.status_code < 500, r.text
         assert "missing GAN_D_model.pth" in r.text, r.text
     assert service.stop(running) == 0

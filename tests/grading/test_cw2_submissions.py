@@ -12,16 +12,19 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from cw2_submissions import MODEL_FILES, NOTEBOOK, SOLUTION_ZIP, SUBMISSIONS
+
 from grader.grading.pipeline import grade_submission
 from grader.rubrics.loader import load_coursework
 from workers.judge.launcher import SubprocessJudge
 
 # Each picture with the item whose test draws it: the markers decide 2.1c and 1.2b from them, and a
 # student sees them as those (after-release) items' output.
-ARTIFACTS = {"gan-fixed-noise": "gan_images", "gan-judge-noise": "gan_images",
-             "vae-reconstructions": "vae_reconstruction"}
+ARTIFACTS = {
+    "gan-fixed-noise": "gan_images",
+    "gan-judge-noise": "gan_images",
+    "vae-reconstructions": "vae_reconstruction",
+}
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -64,11 +67,14 @@ def _zip(path: Path, names: list[str]) -> Path:
     return path
 
 
-@pytest.mark.parametrize("names, message", [
-    ([NOTEBOOK, "VAE_model.pth", "GAN_G_model.pth"], "missing GAN_D_model.pth"),
-    ([NOTEBOOK, *MODEL_FILES, "notes.txt"], "unexpected notes.txt"),
-    (["VAE_model.pth", "GAN_G_model.pth", "GAN_D_model.pth"], "missing cw2.ipynb"),
-])
+@pytest.mark.parametrize(
+    "names, message",
+    [
+        ([NOTEBOOK, "VAE_model.pth", "GAN_G_model.pth"], "missing GAN_D_model.pth"),
+        ([NOTEBOOK, *MODEL_FILES, "notes.txt"], "unexpected notes.txt"),
+        (["VAE_model.pth", "GAN_G_model.pth", "GAN_D_model.pth"], "missing cw2.ipynb"),
+    ],
+)
 def test_missing_or_extra_files_are_refused_with_a_clear_message(names, message, cw2, settings, tmp_path: Path):
     report = grade_submission(_zip(tmp_path / "sub.zip", names), cw2, settings, judge=SubprocessJudge())
     assert report.status == "error" and report.error_kind == "submission", report
@@ -82,14 +88,30 @@ def test_a_bare_notebook_is_refused(cw2, settings, tmp_path: Path):
         notebook.write_bytes(src.read(NOTEBOOK))
     report = grade_submission(notebook, cw2, settings, judge=SubprocessJudge())
     assert report.status == "error" and report.error_kind == "submission"
-    assert report.error == ("this coursework needs a zip holding cw2.ipynb and VAE_model.pth, GAN_G_model.pth, "
-                            "GAN_D_model.pth.")
+    assert report.error == (
+        "this coursework needs a zip holding cw2.ipynb and VAE_model.pth, GAN_G_model.pth, GAN_D_model.pth."
+    )
 
 
 def test_reference_through_the_cli_with_its_pictures(cw2, tmp_path: Path):
     out = tmp_path / "pictures"
-    proc = subprocess.run([sys.executable, "-m", "grader.cli", "grade", str(cw2.solution), "--coursework", "cw2",
-                           "--json", "--artifacts-dir", str(out)], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "grade",
+            str(cw2.solution),
+            "--coursework",
+            "cw2",
+            "--json",
+            "--artifacts-dir",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["status"] == "graded" and result["score"] == result["auto_max_score"] == 28
@@ -97,8 +119,10 @@ def test_reference_through_the_cli_with_its_pictures(cw2, tmp_path: Path):
     skipped = {s["reason"].split(" (")[0] for s in result["execution"]["skipped"]}
     assert {"training call", "writes files"} <= skipped  # the notebook's training and saving did not run
     assert {a["name"]: a["item_id"] for a in result["artifacts"]} == ARTIFACTS
-    assert {a["test"] for a in result["artifacts"]} == {"test_gan.py::test_generated_images",
-                                                        "test_vae_model.py::test_reconstruction"}
+    assert {a["test"] for a in result["artifacts"]} == {
+        "test_gan.py::test_generated_images",
+        "test_vae_model.py::test_reconstruction",
+    }
     rubric = {i.id: i for i in cw2.rubric.items}
     assert {rubric[item].visibility.value for item in ARTIFACTS.values()} == {"after_release"}
     for name in ARTIFACTS:
@@ -106,8 +130,9 @@ def test_reference_through_the_cli_with_its_pictures(cw2, tmp_path: Path):
 
 
 def test_cw2_rubric_is_sound():
-    proc = subprocess.run([sys.executable, "-m", "grader.cli", "rubric", "check", "cw2"], capture_output=True,
-                          text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "rubric", "check", "cw2"], capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "reference earns 28/28 auto points" in proc.stdout
     assert "skeleton earns 0/28 auto points" in proc.stdout

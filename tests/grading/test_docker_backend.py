@@ -16,8 +16,24 @@ def test_reference_grades_72_of_72_with_backend_docker(cw1):
     api = docker.from_env().api
     since = int(time.time()) - 1
     env = {**os.environ, "GRADER_SANDBOX_BACKEND": "bwrap"}  # the flag, not the setting, picks docker
-    proc = subprocess.run([sys.executable, "-m", "grader.cli", "grade", str(cw1.solution), "--coursework", "cw1",
-                           "--backend", "docker", "--json"], capture_output=True, text=True, timeout=600, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "grade",
+            str(cw1.solution),
+            "--coursework",
+            "cw1",
+            "--backend",
+            "docker",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["status"] == "graded", result["error"]
@@ -26,8 +42,9 @@ def test_reference_grades_72_of_72_with_backend_docker(cw1):
     assert result["sandbox"]["exit_code"] == 0 and not result["sandbox"]["oom_killed"]
     # The engine's own record: a container of this grading was created and destroyed. Its judge (the
     # CLI's child) has exited; containers of live hosts belong to concurrent tests.
-    events = api.events(since=since, until=int(time.time()) + 1, decode=True,
-                        filters={"type": "container", "label": "grader.sandbox"})
+    events = api.events(
+        since=since, until=int(time.time()) + 1, decode=True, filters={"type": "container", "label": "grader.sandbox"}
+    )
     actions: dict[str, set[str]] = {}
     for e in events:
         host_pid = e["Actor"]["Attributes"].get("grader.host_pid", "")

@@ -5,11 +5,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from rubric_factory import make_rubric
 
 from grader.grading.intake import SubmissionError, stage_submission
 from grader.settings import ExecutionLimits
-
-from rubric_factory import make_rubric
 
 LIMITS = ExecutionLimits(max_cells=50)
 RUBRIC = make_rubric()
@@ -43,8 +42,10 @@ def test_valid_notebook_is_staged_under_the_rubric_name(tmp_path):
         (b"print('hello')", "not valid JSON"),
         (json.dumps({"a": 1}).encode(), "not a Jupyter notebook"),
         (json.dumps({"nbformat": 3, "nbformat_minor": 0, "cells": [], "metadata": {}}).encode(), "format 3"),
-        (json.dumps({"nbformat": 4, "nbformat_minor": 5, "cells": [{"cell_type": "code"}], "metadata": {}}).encode(),
-         "not a valid Jupyter notebook"),
+        (
+            json.dumps({"nbformat": 4, "nbformat_minor": 5, "cells": [{"cell_type": "code"}], "metadata": {}}).encode(),
+            "not a valid Jupyter notebook",
+        ),
         (notebook_bytes(cells=51), "51 code cells; at most 50"),
     ],
 )
@@ -66,8 +67,9 @@ def make_zip(tmp_path: Path, members: dict[str, bytes], links=()) -> bytes:
 
 
 def test_zip_with_required_files_is_staged(tmp_path):
-    data = make_zip(tmp_path, {"sub/cwx.ipynb": notebook_bytes(), "sub/model.pth": b"weights",
-                               "__MACOSX/._model.pth": b"junk"})
+    data = make_zip(
+        tmp_path, {"sub/cwx.ipynb": notebook_bytes(), "sub/model.pth": b"weights", "__MACOSX/._model.pth": b"junk"}
+    )
     staged = stage(tmp_path, data, name="up.zip", rubric=ZIP_RUBRIC)
     assert sorted(staged.files) == ["cwx.ipynb", "model.pth"]
     assert staged.files["model.pth"].read_bytes() == b"weights"

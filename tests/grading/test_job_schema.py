@@ -26,21 +26,28 @@ def test_the_job_file_the_host_writes_is_the_one_the_judge_reads(tmp_path: Path,
 
 def test_a_result_round_trips(tmp_path: Path):
     passed = JudgedTest(outcome=TestOutcome.passed, fraction=0.5, message="half")
-    result = JudgeResult(seed=3, tests={"t.py::a": passed},
-                         artifacts=[ArtifactRecord(name="a", media_type="image/png", sha256="0" * 64, size_bytes=1,
-                                                   path=tmp_path / "a.png")])
+    result = JudgeResult(
+        seed=3,
+        tests={"t.py::a": passed},
+        artifacts=[
+            ArtifactRecord(name="a", media_type="image/png", sha256="0" * 64, size_bytes=1, path=tmp_path / "a.png")
+        ],
+    )
     write_model(tmp_path / "result.json", result)
     assert read_result(tmp_path / "result.json") == result
     assert pipeline.test_results(result)["t.py::a"].fraction == 0.5
     assert json.loads((tmp_path / "result.json").read_text())["tests"]["t.py::a"]["outcome"] == "passed"
 
 
-@pytest.mark.parametrize(("content", "reason"), [
-    ("{not json", "malformed"),
-    ('{"seed": 1, "tests": {"t": {"outcome": "won"}}}', "tests.t.outcome"),
-    ('{"seed": 1, "tests": {"t": {"outcome": "passed", "fraction": 2}}}', "tests.t.fraction"),
-    ('{"seed": 1, "surprise": true}', "surprise"),
-])
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("{not json", "malformed"),
+        ('{"seed": 1, "tests": {"t": {"outcome": "won"}}}', "tests.t.outcome"),
+        ('{"seed": 1, "tests": {"t": {"outcome": "passed", "fraction": 2}}}', "tests.t.fraction"),
+        ('{"seed": 1, "surprise": true}', "surprise"),
+    ],
+)
 def test_a_malformed_result_is_an_infrastructure_error(tmp_path: Path, content: str, reason: str):
     (tmp_path / "result.json").write_text(content)
     with pytest.raises(InfrastructureError, match=reason):

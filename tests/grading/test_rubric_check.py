@@ -14,14 +14,20 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # `rubric check` grades th
 
 def check(coursework: str, rubrics_dir: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, **({"GRADER_RUBRICS_DIR": str(rubrics_dir)} if rubrics_dir else {})}
-    return subprocess.run([sys.executable, "-m", "grader.cli", "rubric", "check", coursework], env=env,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "grader.cli", "rubric", "check", coursework],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def mini_coursework(root: Path, solution_body: str) -> None:
     cw = root / "mini"
     (cw / "hidden").mkdir(parents=True)
-    (cw / "rubric.yaml").write_text(textwrap.dedent("""\
+    (cw / "rubric.yaml").write_text(
+        textwrap.dedent("""\
         coursework: mini
         title: Mini
         weight: 0.4
@@ -32,12 +38,15 @@ def mini_coursework(root: Path, solution_body: str) -> None:
         items:
           - {id: add, part: "1", title: Add one, points: 2, auto: {tests: ["test_mini.py::test_add"]}}
           - {id: talk, part: "1", title: Discussion, points: 1, manual: true}
-        """))
-    (cw / "hidden" / "test_mini.py").write_text(textwrap.dedent("""\
+        """)
+    )
+    (cw / "hidden" / "test_mini.py").write_text(
+        textwrap.dedent("""\
         def test_add(student, run_seed):
             x = run_seed % 1000
             assert student.run("y = add_one(x)", inputs={"x": x}, outputs=["y"])["y"] == x + 1, "wrong sum"
-        """))
+        """)
+    )
     for name, body in (("solution", solution_body), ("skeleton", "raise NotImplementedError")):
         cell = nbformat.v4.new_code_cell(f"def add_one(x):\n    {body}")
         nbformat.write(nbformat.v4.new_notebook(cells=[cell]), cw / f"{name}.ipynb")

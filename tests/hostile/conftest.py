@@ -1,10 +1,8 @@
+import hostile_kit
 import pytest
 
-
-import hostile_kit
 from grader.rubrics.loader import load_coursework
 from grader.settings import get_settings
-
 
 BACKENDS = ("bwrap", "docker")
 

@@ -32,9 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-
-
 from cw1_submissions import SUBMISSIONS
+
 from grader.grading.pipeline import grade_submission
 from workers.judge.launcher import SubprocessJudge
 
@@ -94,16 +93,34 @@ class Verdict:
                     messages[i.id] = i.message
             penalties = frozenset(p.id for p in report.marks.penalties if p.applied)
         sandbox = dict(report.sandbox or {})
-        return cls(status=report.status, error=report.error, score=round(float(report.score), 4), items=items,
-                   messages=messages, penalties=penalties, violation=report.protocol_violation, sandbox=sandbox,
-                   execution=report.execution, records=_records(report, sandbox.get("log_tail") or ""),
-                   duration_s=report.duration_s)
+        return cls(
+            status=report.status,
+            error=report.error,
+            score=round(float(report.score), 4),
+            items=items,
+            messages=messages,
+            penalties=penalties,
+            violation=report.protocol_violation,
+            sandbox=sandbox,
+            execution=report.execution,
+            records=_records(report, sandbox.get("log_tail") or ""),
+            duration_s=report.duration_s,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "error": self.error, "score": self.score, "items": self.items,
-                "messages": self.messages, "penalties": sorted(self.penalties), "violation": self.violation,
-                "sandbox": self.sandbox, "execution": self.execution, "records": self.records,
-                "duration_s": self.duration_s}
+        return {
+            "status": self.status,
+            "error": self.error,
+            "score": self.score,
+            "items": self.items,
+            "messages": self.messages,
+            "penalties": sorted(self.penalties),
+            "violation": self.violation,
+            "sandbox": self.sandbox,
+            "execution": self.execution,
+            "records": self.records,
+            "duration_s": self.duration_s,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Verdict:
@@ -115,11 +132,13 @@ class Verdict:
     def summary(self) -> str:
         short = {k: (*v, self.messages.get(k, "")[:80]) for k, v in self.items.items() if v[1] != "passed"}
         log = (self.sandbox.get("log_tail") or "")[-1500:]
-        return (f"status={self.status} error={self.error} score={self.score} not passed={short} "
-                f"penalties={sorted(self.penalties)} violation={self.violation!r} "
-                f"sandbox={ {k: v for k, v in self.sandbox.items() if k != 'log_tail'} } "
-                f"cells={[(c['index'], c['status']) for c in (self.execution or {}).get('cells', [])][-4:]} "
-                f"records={json.dumps(self.records)[:1500]} log tail:\n{log}")
+        return (
+            f"status={self.status} error={self.error} score={self.score} not passed={short} "
+            f"penalties={sorted(self.penalties)} violation={self.violation!r} "
+            f"sandbox={ {k: v for k, v in self.sandbox.items() if k != 'log_tail'} } "
+            f"cells={[(c['index'], c['status']) for c in (self.execution or {}).get('cells', [])][-4:]} "
+            f"records={json.dumps(self.records)[:1500]} log tail:\n{log}"
+        )
 
     def of_attack(self, attack: str) -> list[dict[str, Any]]:
         return [r for r in self.records if r.get("attack") == attack]
@@ -150,7 +169,9 @@ def diff(got: Verdict, base: Verdict) -> list[str]:
     lines = []
     for item in sorted(set(got.items) | set(base.items)):
         if got.items.get(item) != base.items.get(item):
-            lines.append(f"{item}: {base.items.get(item)} -> {got.items.get(item)} ({got.messages.get(item, '')[:100]})")
+            lines.append(
+                f"{item}: {base.items.get(item)} -> {got.items.get(item)} ({got.messages.get(item, '')[:100]})"
+            )
     if got.penalties != base.penalties:
         lines.append(f"penalties: {sorted(base.penalties)} -> {sorted(got.penalties)}")
     return lines
@@ -168,8 +189,10 @@ def assert_same_verdict(got: Verdict, base: Verdict, *, changed_status: dict[str
         g_score, g_status = got.items.get(item, (None, None))
         want = changed_status.get(item, status)
         if g_score is None or abs(g_score - score) > 0.01 or g_status != want:
-            problems.append(f"{item}: base ({score}, {status}), want status {want}, got ({g_score}, {g_status}) "
-                            f"{got.messages.get(item, '')[:120]!r}")
+            problems.append(
+                f"{item}: base ({score}, {status}), want status {want}, got ({g_score}, {g_status}) "
+                f"{got.messages.get(item, '')[:120]!r}"
+            )
     if got.penalties != base.penalties:
         problems.append(f"penalties {sorted(got.penalties)} != base {sorted(base.penalties)}")
     assert not problems, "\n".join(problems) + "\n" + got.summary()
@@ -270,8 +293,14 @@ def sandbox_uid_processes(uid: int) -> list[HostProcess]:
             if uid not in _uids(pid):
                 continue
             path = _proc_cgroups(pid).get(key, "")
-            state = next((ln.split()[1] for ln in Path(f"/proc/{pid}/status").read_text().splitlines()
-                          if ln.startswith("State:")), "?")
+            state = next(
+                (
+                    ln.split()[1]
+                    for ln in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if ln.startswith("State:")
+                ),
+                "?",
+            )
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except (OSError, ValueError):
             continue  # gone meanwhile
@@ -330,8 +359,10 @@ class JobWatcher:
                 self.others.add(name)
         if time.monotonic() - last_scan > 0.5:
             last_scan = time.monotonic()
-            self.seen_sandbox_processes = max(self.seen_sandbox_processes, sum(
-                1 for p in sandbox_uid_processes(self.uid) if p.cgroup.rsplit("/", 1)[-1] in self.mine))
+            self.seen_sandbox_processes = max(
+                self.seen_sandbox_processes,
+                sum(1 for p in sandbox_uid_processes(self.uid) if p.cgroup.rsplit("/", 1)[-1] in self.mine),
+            )
         return last_scan
 
 
@@ -411,10 +442,12 @@ def grade(path: Path, cw, settings, *, check_host: bool = True) -> Verdict:
     if check_host:
         assert watcher.mine and watcher.seen_sandbox_processes, (
             f"the watcher saw no job cgroup, container or sandbox process of this grading ({watcher.errors[:3]}): "
-            "the host check would be vacuous")
+            "the host check would be vacuous"
+        )
         left = watcher.leftovers() if docker else leftovers(watcher)
-        assert not left, ("the job left things behind on the host:\n  " + "\n  ".join(left)
-                          + f"\nthe grade: {verdict.summary()}")
+        assert not left, (
+            "the job left things behind on the host:\n  " + "\n  ".join(left) + f"\nthe grade: {verdict.summary()}"
+        )
     return verdict
 
 

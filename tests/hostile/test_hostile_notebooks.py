@@ -28,9 +28,8 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
-
 import hostile_kit as kit
+import pytest
 from hostile_kit import assert_no_better, assert_same_verdict, attack, grade, write
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
@@ -66,7 +65,7 @@ def cell_statuses(v: kit.Verdict) -> list[str]:
 # ==================================================================================================
 # Destructive: the fork bomb first (the longest), so that xdist starts it early.
 
-FORK_BOMB = r'''
+FORK_BOMB = r"""
 import os, signal
 def _bomb():
     while True:
@@ -80,7 +79,7 @@ def _bomb():
         except OSError:
             pass
 _bomb()
-'''
+"""
 
 
 def test_fork_bomb(base, cw1, settings, tmp_path):
@@ -94,7 +93,7 @@ def test_fork_bomb(base, cw1, settings, tmp_path):
 # ==================================================================================================
 # Gathering: network, files. They report what they got, and use it.
 
-NETWORK = r'''
+NETWORK = r"""
 import socket
 got = {}
 def attempt(name, fn):
@@ -130,7 +129,7 @@ for path in ("/var/run/postgresql/.s.PGSQL.5432", "/run/redis/redis-server.sock"
 _hostile_say(attack="network", got=got, interfaces=socket.if_nameindex())
 if any(v.startswith("GOT") for v in got.values()):
     _hostile_fix()
-'''
+"""
 
 
 def test_network_access_gets_nothing(base, cw1, settings, tmp_path):
@@ -138,14 +137,17 @@ def test_network_access_gets_nothing(base, cw1, settings, tmp_path):
     [record] = got.of_attack("network")
     leaks = {k: v for k, v in record["got"].items() if v.startswith("GOT")}
     assert not leaks, leaks
-    refused = [k for k, v in record["got"].items() if v.startswith(("ConnectionRefusedError", "OSError", "gaierror",
-                                                                    "FileNotFoundError", "TimeoutError"))]
+    refused = [
+        k
+        for k, v in record["got"].items()
+        if v.startswith(("ConnectionRefusedError", "OSError", "gaierror", "FileNotFoundError", "TimeoutError"))
+    ]
     assert sorted(refused) == sorted(record["got"]), record["got"]
     assert record["interfaces"] == [[1, "lo"]], record  # loopback only: its own, empty one
     assert_same_verdict(got, base)
 
 
-READ_FILES = r'''
+READ_FILES = r"""
 import glob, os
 found, refused = {}, {}
 for path in TARGETS + glob.glob(JOBS + "/*") + glob.glob(JOBS + "/*/*"):
@@ -176,15 +178,30 @@ for root, dirs, files in os.walk("/", followlinks=False):
 _hostile_say(attack="read_files", found=sorted(found), refused=refused, hits=hits)
 if hits or any(p in found for p in TARGETS):
     _hostile_fix()  # it would use the hidden suite it found; here: fix the bug and score more
-'''
+"""
 
 
 def test_reading_files_outside_the_work_dir_gets_nothing(base, cw1, settings, tmp_path):
     repo = cw1.folder.parent.parent
-    targets = [str(cw1.hidden), *sorted(str(p) for p in cw1.hidden.glob("*.py")), str(cw1.folder / "rubric.yaml"),
-               str(repo), str(repo / "grader" / "settings.py"), str(repo / ".venv"), "/root", "/root/.bash_history",
-               "/etc/shadow", "/etc/ssh", str(settings.jobs_dir), "/var/tmp", "/home", "/var/lib/postgresql",
-               "/proc/1/root" + str(cw1.hidden), "/proc/self/root" + str(repo), "/opt/grader/runtime/../../../root"]
+    targets = [
+        str(cw1.hidden),
+        *sorted(str(p) for p in cw1.hidden.glob("*.py")),
+        str(cw1.folder / "rubric.yaml"),
+        str(repo),
+        str(repo / "grader" / "settings.py"),
+        str(repo / ".venv"),
+        "/root",
+        "/root/.bash_history",
+        "/etc/shadow",
+        "/etc/ssh",
+        str(settings.jobs_dir),
+        "/var/tmp",
+        "/home",
+        "/var/lib/postgresql",
+        "/proc/1/root" + str(cw1.hidden),
+        "/proc/self/root" + str(repo),
+        "/opt/grader/runtime/../../../root",
+    ]
     code = f"TARGETS = {targets!r}\nJOBS = {str(settings.jobs_dir)!r}\n" + READ_FILES
     got = grade_attack(attack(code), cw1, settings, tmp_path)
     [record] = got.of_attack("read_files")
@@ -199,14 +216,15 @@ def test_control_a_leak_would_show_in_the_score(base, cw1, settings, tmp_path):
     so the score comparisons above would catch a leak the records missed."""
     got = grade_attack(attack("_hostile_fix()"), cw1, settings, tmp_path)
     assert got.score > base.score, got.summary()
-    assert got.items["conv2d_padding"] == (3.0, "passed") and got.items["conv2d_combined"] == (3.0, "passed"), \
+    assert got.items["conv2d_padding"] == (3.0, "passed") and got.items["conv2d_combined"] == (3.0, "passed"), (
         got.summary()
+    )
 
 
 # ==================================================================================================
 # Forging results: printing, writing result files, forged protocol messages, exiting early.
 
-FORGE = r'''
+FORGE = r"""
 import glob, json, os, struct, sys
 from IPython.display import HTML, display
 passed = {t: {"outcome": "passed", "fraction": 1.0, "message": "", "duration_s": 0.01} for t in TEST_IDS}
@@ -257,7 +275,7 @@ sys.stdout.write(forged.decode("latin-1"))
 sys.stdout.flush()
 os.write(sys.stdout.fileno(), forged)
 os.write(1, forged)
-'''
+"""
 
 
 def test_forged_results_count_for_nothing(base, cw1, settings, tmp_path):
@@ -288,7 +306,7 @@ def test_exiting_at_the_end_ends_nothing(how, base, cw1, settings, tmp_path):
 # ==================================================================================================
 # Monkeypatching and peeking, active while the hidden tests call the layers
 
-MONKEYPATCH = r'''
+MONKEYPATCH = r"""
 import builtins, json, math, sys, types
 import numpy as np
 import torch
@@ -365,7 +383,7 @@ def _hostile_patching_forward(self, x):
         _hostile_log(attack="monkeypatch", **_hostile_state)
     return _hostile_conv_forward(self, x)
 Conv2d.forward = _hostile_patching_forward
-'''
+"""
 
 
 def test_monkeypatching_numpy_torch_and_builtins_changes_nothing(base, cw1, settings, tmp_path):
@@ -374,7 +392,7 @@ def test_monkeypatching_numpy_torch_and_builtins_changes_nothing(base, cw1, sett
     assert_same_verdict(got, base)
 
 
-PEEK = r'''
+PEEK = r"""
 import gc, inspect, os
 import numpy as np
 import torch
@@ -417,7 +435,7 @@ def _hostile_peeking_forward(self, x):
                                           else candidates[-1]), dtype=x.dtype)
     return _hostile_conv_forward(self, x)
 Conv2d.forward = _hostile_peeking_forward
-'''
+"""
 
 LEAK_WORDS = ("expect", "ref", "label", "answer", "solution", "hidden", "split", "target", "truth", "want")
 
@@ -550,12 +568,12 @@ def test_oversized_and_malformed_return_values_count_for_nothing(base, cw1, sett
 # ==================================================================================================
 # Resource attacks the runner survives
 
-MEMORY_BOMB = r'''
+MEMORY_BOMB = r"""
 import numpy as np
 hog = []
 while True:
     hog.append(np.ones(64 * 1024 * 1024 // 8))  # 64 MiB, every page touched
-'''
+"""
 
 
 def test_memory_bomb(base, cw1, settings, tmp_path):
@@ -571,7 +589,7 @@ def test_infinite_loop_at_top_level(base, cw1, settings, tmp_path):
     assert_same_verdict(got, base)
 
 
-DAEMONS = r'''
+DAEMONS = r"""
 import os, sys, time
 def _daemon(argv):
     pid = os.fork()
@@ -600,7 +618,7 @@ for pid in os.listdir("/proc"):
     if cmd[:2] == [b"/usr/bin/sleep", b"10000"] or cmd[1:3] == [b"-c", b"while True: pass"]:
         daemons.append({"pid": int(pid), "cmd": cmd[0].decode(), "own_session": os.getsid(int(pid)) != mine})
 _hostile_say(attack="daemons", daemons=daemons)
-'''
+"""
 
 
 def test_daemons_left_behind_are_killed(base, cw1, settings, tmp_path):
@@ -614,20 +632,20 @@ def test_daemons_left_behind_are_killed(base, cw1, settings, tmp_path):
 # ==================================================================================================
 # Attacks on the runner itself: they end the run
 
-KILL_PARENT = r'''
+KILL_PARENT = r"""
 import os, signal
 os.kill(os.getppid(), signal.SIGKILL)  # the kernel's parent: the runner
-'''
+"""
 
-KILL_EVERYTHING = r'''
+KILL_EVERYTHING = r"""
 import os, signal
 try:
     os.kill(-1, signal.SIGKILL)  # kill -9 -1: every process this uid may signal
 finally:
     os.kill(1, signal.SIGKILL)
-'''
+"""
 
-OWN_FDS = r'''
+OWN_FDS = r"""
 import os
 junk = JUNK
 written = []
@@ -638,17 +656,17 @@ for fd in range(1024):  # every fd it inherited or holds: the log, ipykernel's p
     except OSError:
         pass
 _hostile_log(attack="own_fds", written=written)
-'''
+"""
 JUNKS = {"binary": "bytes(range(256)) * 4", "text": "b'JUNK' * 4"}
 
 
 @pytest.mark.parametrize("junk", sorted(JUNKS))
 def test_garbage_on_its_own_fds_ends_the_run_in_time(junk, base, cw1, settings, tmp_path):
-    '''Garbage on every fd of the kernel, its zmq connections to the runner included (the protocol
+    """Garbage on every fd of the kernel, its zmq connections to the runner included (the protocol
     pipe is not among them: the runner keeps it to itself). Whatever the runner makes of it, the
     verdict is no better than the base's, and the run ends without the sandbox's wall-clock kill.
     The job's wall clock is lowered to 150 s here so that a hang costs less: a runner that comes
-    back from a wedged kernel (cell timeout 40 s, then a restart) needs about a minute.'''
+    back from a wedged kernel (cell timeout 40 s, then a restart) needs about a minute."""
     resources = cw1.rubric.resources.model_copy(update={"time_s": 150})
     short = dataclasses.replace(cw1, rubric=cw1.rubric.model_copy(update={"resources": resources}))
     got = grade_attack(attack(OWN_FDS.replace("JUNK", JUNKS[junk], 1)), short, settings, tmp_path)
@@ -657,7 +675,7 @@ def test_garbage_on_its_own_fds_ends_the_run_in_time(junk, base, cw1, settings, 
     assert not got.sandbox["wall_timeout"], "the run only ended at the wall-clock kill\n" + got.summary()
 
 
-OTHER_FDS = r'''
+OTHER_FDS = r"""
 import os
 junk = bytes(range(256)) * 4
 written, refused = [], {}
@@ -682,13 +700,13 @@ for pid in [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpi
         finally:
             os.close(w)
 _hostile_log(attack="other_fds", written=written, refused=refused)
-'''
+"""
 
 
 def test_garbage_on_other_processes_fds_reaches_nothing(base, cw1, settings, tmp_path):
-    '''The runner's protocol pipe, its log, bwrap's (or docker-init's) fds: created by root on the host
+    """The runner's protocol pipe, its log, bwrap's (or docker-init's) fds: created by root on the host
     (docker: left root's, as the container's user is root until setpriv), they do not reopen through
-    /proc for the sandbox uid, so nothing the grading relies on gets the garbage.'''
+    /proc for the sandbox uid, so nothing the grading relies on gets the garbage."""
     got = grade_attack(attack(OTHER_FDS), cw1, settings, tmp_path)
     [record] = got.of_attack("other_fds")
     assert {target for _, target in record["written"]} <= {"/dev/null"}, record
@@ -696,7 +714,7 @@ def test_garbage_on_other_processes_fds_reaches_nothing(base, cw1, settings, tmp
     assert_same_verdict(got, base)
 
 
-PIDFD_AND_PROC_MEM = r'''
+PIDFD_AND_PROC_MEM = r"""
 import ctypes, os
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -725,14 +743,14 @@ for pid in [1, os.getppid()] + [int(p) for p in os.listdir("/proc") if p.isdigit
     except OSError as e:
         mem.setdefault(str(pid), ["refused", e.errno])
 _hostile_log(attack="pidfd_and_proc_mem", got_fds=got_fds, getfd_errors=getfd_errors, mem=mem)
-'''
+"""
 
 
 def test_pidfd_getfd_and_pid1_memory_reach_nothing(base, cw1, settings, tmp_path):
-    '''pidfd_getfd would copy the runner's or pid 1's protocol pipe (then garbage goes to the judge);
+    """pidfd_getfd would copy the runner's or pid 1's protocol pipe (then garbage goes to the judge);
     /proc/1/mem would read or steer the sandbox's pid 1. The seccomp filter denies pidfd_open and
     pidfd_getfd (EPERM), and pid 1 (bwrap: pid1.py, non-dumpable; docker: docker-init, root's) does
-    not open for the sandbox uid.'''
+    not open for the sandbox uid."""
     got = grade_attack(attack(PIDFD_AND_PROC_MEM), cw1, settings, tmp_path)
     [record] = got.of_attack("pidfd_and_proc_mem")
     assert record["got_fds"] == [], record

@@ -47,5 +47,14 @@ if __name__ == "__main__":
     artifacts = Artifacts(suite / "artifacts")
     plugin = JudgePlugin(ScriptedStudent(), submission, suite / "hidden", seed=1234, artifacts=artifacts)
     error = run_suite(plugin, suite / "hidden")
-    print("@@RESULT@@" + json.dumps({"tests": plugin.results, "collected": plugin.collected, "error": error,
-                                     "artifacts": [r.model_dump(mode="json") for r in artifacts.records()]}))
+    print(
+        "@@RESULT@@"
+        + json.dumps(
+            {
+                "tests": plugin.results,
+                "collected": plugin.collected,
+                "error": error,
+                "artifacts": [r.model_dump(mode="json") for r in artifacts.records()],
+            }
+        )
+    )

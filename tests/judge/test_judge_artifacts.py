@@ -46,10 +46,10 @@ def test_grid_tiles_in_rows_of_nrow_with_padding():
     assert got.shape == (3 * (3 + pad) + pad, 2 * (4 + pad) + pad)  # 3 rows of 2
     for k in range(5):
         top, left = pad + (k // 2) * (3 + pad), pad + (k % 2) * (4 + pad)
-        tile = got[top:top + 3, left:left + 4]
+        tile = got[top : top + 3, left : left + 4]
         assert (tile == round((k + 1) / 5 * 255)).all(), k
     assert (got[:pad] == 0).all() and (got[:, :pad] == 0).all()
-    last = got[pad + 2 * (3 + pad):, pad + (4 + pad):]  # the sixth place is empty
+    last = got[pad + 2 * (3 + pad) :, pad + (4 + pad) :]  # the sixth place is empty
     assert (last == 0).all()
 
 
@@ -62,23 +62,26 @@ def test_rgb_grid_from_minus_one_one():
     assert got[2:4, 6:8].tolist() == [[[255, 0, 0]] * 2] * 2
 
 
-@pytest.mark.parametrize("call", [
-    lambda: draw.image_png(np.zeros((2, 2, 4))),  # four channels
-    lambda: draw.image_png(np.zeros(5)),
-    lambda: draw.image_png([[0.0, 1.0]]),  # not an array
-    lambda: draw.image_png(np.zeros((2, 2), dtype=np.int64)),
-    lambda: draw.image_png(np.zeros((2, 2), dtype=bool)),
-    lambda: draw.image_png(np.zeros((1, draw.MAX_SIDE + 1), dtype=np.uint8)),
-    lambda: draw.image_png(np.zeros((2, 2)), value_range=(1, 1)),
-    lambda: draw.grid_png(np.zeros((2, 2, 4, 4))),  # two channels
-    lambda: draw.grid_png(np.zeros((4, 4, 1))),
-    lambda: draw.grid_png(np.zeros((0, 1, 4, 4))),
-    lambda: draw.grid_png(np.zeros((2, 1, 0, 4))),
-    lambda: draw.grid_png(np.zeros((2, 1, 4, 4)), nrow=0),
-    lambda: draw.grid_png(np.zeros((2, 1, 4, 4)), nrow=True),
-    lambda: draw.grid_png(np.zeros((draw.MAX_TILES + 1, 1, 1, 1))),
-    lambda: draw.grid_png(np.zeros((300, 1, 28, 28), dtype=np.uint8), nrow=300),  # 9002 px wide
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: draw.image_png(np.zeros((2, 2, 4))),  # four channels
+        lambda: draw.image_png(np.zeros(5)),
+        lambda: draw.image_png([[0.0, 1.0]]),  # not an array
+        lambda: draw.image_png(np.zeros((2, 2), dtype=np.int64)),
+        lambda: draw.image_png(np.zeros((2, 2), dtype=bool)),
+        lambda: draw.image_png(np.zeros((1, draw.MAX_SIDE + 1), dtype=np.uint8)),
+        lambda: draw.image_png(np.zeros((2, 2)), value_range=(1, 1)),
+        lambda: draw.grid_png(np.zeros((2, 2, 4, 4))),  # two channels
+        lambda: draw.grid_png(np.zeros((4, 4, 1))),
+        lambda: draw.grid_png(np.zeros((0, 1, 4, 4))),
+        lambda: draw.grid_png(np.zeros((2, 1, 0, 4))),
+        lambda: draw.grid_png(np.zeros((2, 1, 4, 4)), nrow=0),
+        lambda: draw.grid_png(np.zeros((2, 1, 4, 4)), nrow=True),
+        lambda: draw.grid_png(np.zeros((draw.MAX_TILES + 1, 1, 1, 1))),
+        lambda: draw.grid_png(np.zeros((300, 1, 28, 28), dtype=np.uint8), nrow=300),  # 9002 px wide
+    ],
+)
 def test_bad_arrays_are_refused_with_an_artifact_error(call):
     with pytest.raises(ArtifactError):
         call()

@@ -16,9 +16,16 @@ from workers.judge.client import InfrastructureError, StudentClient
 from workers.runner import wire
 
 READ = wire.WireLimits(1 << 20, 1 << 26, 1 << 27)
-REPORT = {"mode": "full", "cells": [{"index": 0, "status": "ok", "error": None, "duration_s": 0.1}],
-          "skipped": [{"cell": 0, "line": 1, "source": "!pip install x", "reason": "shell command"}],
-          "skipped_total": 1, "duration_s": 0.2, "restarts": 0, "timed_out": False, "error": None}
+REPORT = {
+    "mode": "full",
+    "cells": [{"index": 0, "status": "ok", "error": None, "duration_s": 0.1}],
+    "skipped": [{"cell": 0, "line": 1, "source": "!pip install x", "reason": "shell command"}],
+    "skipped_total": 1,
+    "duration_s": 0.2,
+    "restarts": 0,
+    "timed_out": False,
+    "error": None,
+}
 
 
 def npy(a) -> bytes:
@@ -68,8 +75,9 @@ class FakeProc:
 
 
 def limits(**kw) -> ExecutionLimits:
-    return ExecutionLimits(**{"test_call_timeout_s": 2, "notebook_timeout_s": 5, "max_blob_mb": 1,
-                              "max_message_mb": 2, **kw})
+    return ExecutionLimits(
+        **{"test_call_timeout_s": 2, "notebook_timeout_s": 5, "max_blob_mb": 1, "max_message_mb": 2, **kw}
+    )
 
 
 def client_for(script, **kw) -> StudentClient:
@@ -80,12 +88,14 @@ def client_for(script, **kw) -> StudentClient:
 
 def serve(*replies):
     """A runner that starts cleanly, then answers each run with the next reply function."""
+
     def script(r: FakeProc):
         r.startup()
         for reply in replies:
             msg = r.recv()
             reply(r, msg.header)
         time.sleep(5)
+
     return script
 
 
@@ -100,6 +110,7 @@ def started(script, **kw) -> StudentClient:
 
 
 # --- good replies ---------------------------------------------------------------------------------
+
 
 def test_values_come_back_checked():
     arr = np.arange(6, dtype=np.float32).reshape(2, 3)
@@ -126,11 +137,14 @@ def test_request_carries_inputs_as_npy_and_json():
     assert np.array_equal(np.load(io.BytesIO(seen["blobs"][0]), allow_pickle=False), np.arange(3))
 
 
-@pytest.mark.parametrize("reply, exc", [
-    ({"status": "error", "error": {"name": "ZeroDivisionError", "message": "division by zero"}}, StudentException),
-    ({"status": "timeout", "restarted": True}, StudentTimeout),
-    ({"status": "crashed", "restarted": False}, StudentCrashed),
-])
+@pytest.mark.parametrize(
+    "reply, exc",
+    [
+        ({"status": "error", "error": {"name": "ZeroDivisionError", "message": "division by zero"}}, StudentException),
+        ({"status": "timeout", "restarted": True}, StudentTimeout),
+        ({"status": "crashed", "restarted": False}, StudentCrashed),
+    ],
+)
 def test_student_side_failures_are_not_violations(reply, exc):
     c = started(serve(lambda r, h: r.send({"type": "result", "id": h["id"], **reply}), ok({})))
     with pytest.raises(exc):
@@ -141,6 +155,7 @@ def test_student_side_failures_are_not_violations(reply, exc):
 
 # --- violations -------------------------------------------------------------------------------------
 
+
 def result(h, **kw):
     return {"type": "result", "id": h["id"], "status": "ok", **kw}
 
@@ -148,22 +163,31 @@ def result(h, **kw):
 HOSTILE = {
     "wrong id": lambda r, h: r.send({**result(h, outputs={"y": {"kind": "json", "value": 1}}), "id": h["id"] + 1}),
     "missing output": lambda r, h: r.send(result(h, outputs={})),
-    "extra output": lambda r, h: r.send(result(h, outputs={"y": {"kind": "json", "value": 1},
-                                                           "z": {"kind": "json", "value": 2}})),
+    "extra output": lambda r, h: r.send(
+        result(h, outputs={"y": {"kind": "json", "value": 1}, "z": {"kind": "json", "value": 2}})
+    ),
     "extra key": lambda r, h: r.send(result(h, outputs={"y": {"kind": "json", "value": 1}}, verdict="passed")),
     "forged passed status": lambda r, h: r.send({"type": "result", "id": h["id"], "status": "passed"}),
-    "pickled npy": lambda r, h: r.send(result(h, outputs={"y": {"kind": "npy", "blob": 0}}),
-                                       [npy(np.array([object()], dtype=object))]),
-    "structured npy": lambda r, h: r.send(result(h, outputs={"y": {"kind": "npy", "blob": 0}}),
-                                          [npy(np.zeros(2, dtype=[("a", "i4")]))]),
-    "blob index out of range": lambda r, h: r.send(result(h, outputs={"y": {"kind": "npy", "blob": 3}}), [npy(np.ones(1))]),
+    "pickled npy": lambda r, h: r.send(
+        result(h, outputs={"y": {"kind": "npy", "blob": 0}}), [npy(np.array([object()], dtype=object))]
+    ),
+    "structured npy": lambda r, h: r.send(
+        result(h, outputs={"y": {"kind": "npy", "blob": 0}}), [npy(np.zeros(2, dtype=[("a", "i4")]))]
+    ),
+    "blob index out of range": lambda r, h: r.send(
+        result(h, outputs={"y": {"kind": "npy", "blob": 3}}), [npy(np.ones(1))]
+    ),
     "unused blob": lambda r, h: r.send(result(h, outputs={"y": {"kind": "json", "value": 1}}), [b"junk"]),
     "garbage": lambda r, h: r.raw(b"2 passed, 0 failed\n" * 10),
-    "oversize blob": lambda r, h: r.raw(wire.encode_message(result(h, outputs={})).replace(b'"blobs":[]', b'"blobs":[99999999]')),
-    "bad error name": lambda r, h: r.send({"type": "result", "id": h["id"], "status": "error",
-                                           "error": {"name": "x\n2 passed", "message": ""}}),
-    "error with blobs": lambda r, h: r.send({"type": "result", "id": h["id"], "status": "error",
-                                             "error": {"name": "E", "message": ""}}, [b"x"]),
+    "oversize blob": lambda r, h: r.raw(
+        wire.encode_message(result(h, outputs={})).replace(b'"blobs":[]', b'"blobs":[99999999]')
+    ),
+    "bad error name": lambda r, h: r.send(
+        {"type": "result", "id": h["id"], "status": "error", "error": {"name": "x\n2 passed", "message": ""}}
+    ),
+    "error with blobs": lambda r, h: r.send(
+        {"type": "result", "id": h["id"], "status": "error", "error": {"name": "E", "message": ""}}, [b"x"]
+    ),
     "timeout without restarted": lambda r, h: r.send({"type": "result", "id": h["id"], "status": "timeout"}),
     "dead runner": lambda r, h: os.close(r.rout),
     "silence": lambda r, h: time.sleep(10),
@@ -187,6 +211,7 @@ def test_hostile_reply_breaks_the_client_for_good(behaviour):
 
 # --- start ------------------------------------------------------------------------------------------
 
+
 def test_fatal_before_hello_is_infrastructure():
     def script(r):
         r.recv()
@@ -201,14 +226,20 @@ def test_dead_runner_before_hello_is_infrastructure():
         client_for(lambda r: r.recv()).start("nb.ipynb", "full")
 
 
-@pytest.mark.parametrize("ready", [
-    {"type": "ready", "report": {**REPORT, "verdict": "pass"}, "notebook": None},
-    {"type": "ready", "report": {**REPORT, "cells": [{"index": 0, "status": "passed", "error": None, "duration_s": 1}]},
-     "notebook": None},
-    {"type": "ready", "report": {**REPORT, "duration_s": float("inf")}, "notebook": None},
-    {"type": "ready", "report": REPORT, "notebook": 0},  # no blob
-    {"type": "result", "id": 1, "status": "ok", "outputs": {}},
-])
+@pytest.mark.parametrize(
+    "ready",
+    [
+        {"type": "ready", "report": {**REPORT, "verdict": "pass"}, "notebook": None},
+        {
+            "type": "ready",
+            "report": {**REPORT, "cells": [{"index": 0, "status": "passed", "error": None, "duration_s": 1}]},
+            "notebook": None,
+        },
+        {"type": "ready", "report": {**REPORT, "duration_s": float("inf")}, "notebook": None},
+        {"type": "ready", "report": REPORT, "notebook": 0},  # no blob
+        {"type": "result", "id": 1, "status": "ok", "outputs": {}},
+    ],
+)
 def test_bad_ready_after_hello_is_a_violation(ready):
     def script(r):
         r.recv()
@@ -238,6 +269,7 @@ def test_report_strings_are_capped():
 
 
 # --- the test author's mistakes are not violations -------------------------------------------------
+
 
 def test_bad_arguments_raise_before_sending():
     c = started(serve(ok({})))

@@ -26,17 +26,20 @@ def forged(header: str, body: bytes = b"", version: bytes = b"\x01\x00") -> byte
     return b"\x93NUMPY" + version + len(text).to_bytes(2, "little") + text + body
 
 
-@pytest.mark.parametrize("array", [
-    np.arange(12, dtype=np.int64).reshape(3, 4),
-    np.linspace(0, 1, 7, dtype=np.float32),
-    np.array([True, False]),
-    np.array(3.5),
-    np.zeros((0, 5), dtype=np.uint8),
-    np.array([1 + 2j], dtype=np.complex64),
-    np.asfortranarray(np.arange(6.0).reshape(2, 3)),
-    np.arange(4, dtype=">i4"),
-    np.ones(3, dtype=np.float16),
-])
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(12, dtype=np.int64).reshape(3, 4),
+        np.linspace(0, 1, 7, dtype=np.float32),
+        np.array([True, False]),
+        np.array(3.5),
+        np.zeros((0, 5), dtype=np.uint8),
+        np.array([1 + 2j], dtype=np.complex64),
+        np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+        np.arange(4, dtype=">i4"),
+        np.ones(3, dtype=np.float16),
+    ],
+)
 def test_numeric_arrays_round_trip(array):
     out = decode_array(npy(array), CAP)
     assert out.dtype == array.dtype.newbyteorder("=") and out.shape == array.shape
@@ -59,13 +62,16 @@ def test_a_raw_pickle_is_not_an_npy():
         decode_array(pickle.dumps(np.arange(3)), CAP)
 
 
-@pytest.mark.parametrize("array", [
-    np.array([("a", 1)], dtype=[("name", "U4"), ("n", "i4")]),  # structured
-    np.array(["text"]),  # unicode
-    np.array([b"bytes"]),
-    np.array(["2020-01-01"], dtype="datetime64[D]"),
-    np.zeros(2, dtype=("f4", (3,))),  # sub-array dtype collapses to shape (2, 3): allowed as plain float
-])
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.array([("a", 1)], dtype=[("name", "U4"), ("n", "i4")]),  # structured
+        np.array(["text"]),  # unicode
+        np.array([b"bytes"]),
+        np.array(["2020-01-01"], dtype="datetime64[D]"),
+        np.zeros(2, dtype=("f4", (3,))),  # sub-array dtype collapses to shape (2, 3): allowed as plain float
+    ],
+)
 def test_non_numeric_dtypes(array):
     if array.dtype.kind == "f":  # numpy already flattened the sub-array dtype
         assert decode_array(npy(array), CAP).shape == (2, 3)
@@ -80,15 +86,18 @@ def test_huge_shape_over_tiny_data_is_refused_before_allocating():
         decode_array(data, CAP)
 
 
-@pytest.mark.parametrize("header, body, match", [
-    ("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", b"\0" * 15, "needs"),
-    ("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", b"\0" * 17, "needs"),
-    ("{'descr': '<f8', 'fortran_order': False, 'shape': (-1,), }", b"", "bad"),
-    ("{'descr': 'O', 'fortran_order': False, 'shape': (1,), }", b"\0" * 8, "not allowed"),
-    ("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), 'extra': 1}", b"\0" * 16, "bad .npy header"),
-    ("__import__('os').system('echo pwned')", b"", "bad .npy header"),
-    ("{'descr': '<f8', 'fortran_order': False, 'shape': (" + "1," * 40 + "), }", b"\0" * 8, "bad shape"),
-])
+@pytest.mark.parametrize(
+    "header, body, match",
+    [
+        ("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", b"\0" * 15, "needs"),
+        ("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", b"\0" * 17, "needs"),
+        ("{'descr': '<f8', 'fortran_order': False, 'shape': (-1,), }", b"", "bad"),
+        ("{'descr': 'O', 'fortran_order': False, 'shape': (1,), }", b"\0" * 8, "not allowed"),
+        ("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), 'extra': 1}", b"\0" * 16, "bad .npy header"),
+        ("__import__('os').system('echo pwned')", b"", "bad .npy header"),
+        ("{'descr': '<f8', 'fortran_order': False, 'shape': (" + "1," * 40 + "), }", b"\0" * 8, "bad shape"),
+    ],
+)
 def test_forged_headers(header, body, match):
     with pytest.raises(DecodeError, match=match):
         decode_array(forged(header, body), CAP)
@@ -109,7 +118,10 @@ def test_zero_dim_and_strided_inputs_keep_their_shape():
 
 def test_inputs_encode_arrays_and_json_only():
     assert encode_input(np.arange(3))[0] == "npy"
-    assert encode_input({"a": [1, 2.5, None, True, "s"], "b": (1, 2)}) == ("json", {"a": [1, 2.5, None, True, "s"], "b": [1, 2]})
+    assert encode_input({"a": [1, 2.5, None, True, "s"], "b": (1, 2)}) == (
+        "json",
+        {"a": [1, 2.5, None, True, "s"], "b": [1, 2]},
+    )
     assert encode_input(np.float64(2.5)) == ("json", 2.5)
     with pytest.raises(TypeError):
         encode_input(object())

@@ -33,8 +33,16 @@ pytestmark = pytest.mark.sandbox
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
 RUNTIME = Path("/opt/grader/runtime")
-TESTS = ["state_dict", "torchscript", "garbage", "code_running_pickle", "checkpoint_is_not_a_state_dict",
-         "missing", "bad_names", "artifacts"]
+TESTS = [
+    "state_dict",
+    "torchscript",
+    "garbage",
+    "code_running_pickle",
+    "checkpoint_is_not_a_state_dict",
+    "missing",
+    "bad_names",
+    "artifacts",
+]
 NOTEBOOK = "import numpy as np\n\ndef samples(n):\n    return np.linspace(0, 1, n * 25).reshape(n, 1, 5, 5)\n"
 
 
@@ -61,9 +69,13 @@ def root():
 def coursework(root: Path) -> Path:
     cw = root / "rubrics" / "cwm"
     shutil.copytree(HERE / "suites" / "models", cw / "hidden")
-    items = "\n".join(f'  - {{id: {t.replace("_", "-")}, part: "1", title: {t}, points: 1, '
-                      f'auto: {{tests: ["test_models.py::test_{t}"]}}}}' for t in TESTS)
-    (cw / "rubric.yaml").write_text(textwrap.dedent(f"""\
+    items = "\n".join(
+        f'  - {{id: {t.replace("_", "-")}, part: "1", title: {t}, points: 1, '
+        f'auto: {{tests: ["test_models.py::test_{t}"]}}}}'
+        for t in TESTS
+    )
+    (cw / "rubric.yaml").write_text(
+        textwrap.dedent(f"""\
         coursework: cwm
         title: Models and artifacts
         weight: 0.5
@@ -73,7 +85,10 @@ def coursework(root: Path) -> Path:
                      optional_files: [absent.pt]}}
         parts: [{{id: "1", title: One, points: {len(TESTS)}}}]
         items:
-        """) + items + "\n")
+        """)
+        + items
+        + "\n"
+    )
     nb = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NOTEBOOK)]))
     for name in ("solution", "skeleton"):
         (cw / f"{name}.ipynb").write_text(nb)
@@ -87,14 +102,21 @@ def submission_zip(root: Path, marker: Path) -> Path:
         return buf.getvalue()
 
     bn = torch.nn.BatchNorm1d(3)
-    state = {"fc.weight": torch.ones(3, 4), "fc.bias": torch.ones(3), "bn.running_mean": bn.running_mean,
-             "bn.num_batches_tracked": bn.num_batches_tracked}
+    state = {
+        "fc.weight": torch.ones(3, 4),
+        "fc.bias": torch.ones(3),
+        "bn.running_mean": bn.running_mean,
+        "bn.num_batches_tracked": bn.num_batches_tracked,
+    }
     script = io.BytesIO()
     torch.jit.save(torch.jit.script(torch.nn.Linear(4, 2)), script)
     members = {
         "cwm.ipynb": nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NOTEBOOK)])).encode(),
-        "sd.pt": saved(state), "ts.pt": script.getvalue(), "garbage.pt": b"\x80\x04 this is not a model" * 10,
-        "evil.pt": saved(Evil(marker)), "ckpt.pt": saved({"model": state, "epoch": 3}),
+        "sd.pt": saved(state),
+        "ts.pt": script.getvalue(),
+        "garbage.pt": b"\x80\x04 this is not a model" * 10,
+        "evil.pt": saved(Evil(marker)),
+        "ckpt.pt": saved({"model": state, "epoch": 3}),
     }
     path = root / "sub.zip"
     with zipfile.ZipFile(path, "w") as zf:
@@ -110,11 +132,28 @@ def decode(path: Path) -> np.ndarray:
 def test_models_and_artifacts_in_a_graded_run(root: Path):
     marker = root / "pwned"
     out = root / "artifacts-out"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GRADER_")},
-           "GRADER_RUBRICS_DIR": str(coursework(root)), "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([str(Path(sys.executable).parent / "grader"), "grade", str(submission_zip(root, marker)),
-                           "-c", "cwm", "--json", "--artifacts-dir", str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GRADER_")},
+        "GRADER_RUBRICS_DIR": str(coursework(root)),
+        "PYTHONPATH": str(REPO),
+    }
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "grader"),
+            "grade",
+            str(submission_zip(root, marker)),
+            "-c",
+            "cwm",
+            "--json",
+            "--artifacts-dir",
+            str(out),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     assert report["status"] == "graded", report["error"]
@@ -126,8 +165,9 @@ def test_models_and_artifacts_in_a_graded_run(root: Path):
     # Listed without host paths, written where asked, and drawn from the student's arrays.
     listed = {a["name"]: a for a in report["artifacts"]}
     assert list(listed) == ["samples", "first"]
-    assert all(set(a) == {"name", "title", "media_type", "sha256", "size_bytes", "test", "item_id"}
-               for a in listed.values())
+    assert all(
+        set(a) == {"name", "title", "media_type", "sha256", "size_bytes", "test", "item_id"} for a in listed.values()
+    )
     # Each with the test that drew it and the item that test scores (whose visibility a student gets).
     assert {(a["test"], a["item_id"]) for a in listed.values()} == {("test_models.py::test_artifacts", "artifacts")}
     assert listed["samples"]["title"] == "Six samples" and listed["first"]["title"] == "The first one"
@@ -143,7 +183,7 @@ def test_models_and_artifacts_in_a_graded_run(root: Path):
     assert grid.shape == (2 * (5 + pad) + pad, 3 * (5 + pad) + pad)  # two rows of three
     for k in range(6):
         top, left = pad + (k // 3) * (5 + pad), pad + (k % 3) * (5 + pad)
-        assert np.array_equal(grid[top:top + 5, left:left + 5], values[k, 0]), k
+        assert np.array_equal(grid[top : top + 5, left : left + 5], values[k, 0]), k
 
 
 def test_an_inspector_that_cannot_run_is_an_infrastructure_error(root: Path):
@@ -156,16 +196,32 @@ def test_an_inspector_that_cannot_run_is_an_infrastructure_error(root: Path):
     for p in sub.iterdir():
         p.chmod(0o644)
     job = root / "job.json"
-    job.write_text(json.dumps({
-        "coursework": "cw-test", "hidden_dir": str(HERE / "suites" / "models_infra"), "submission_dir": str(sub),
-        "notebook": "nb.ipynb", "mode": "full", "backend": "bwrap", "seed": 1, "runtime_dir": str(RUNTIME),
-        "runner_dir": str(root / "runner"), "result_path": str(root / "out" / "result.json"),
-        "limits": {"memory_mb": 3072, "pids": 256, "wall_time_s": 120, "cpu_time_s": 120},
-        "execution": {"cell_timeout_s": 30, "notebook_timeout_s": 60, "test_call_timeout_s": 10},
-    }))
-    proc = subprocess.run([sys.executable, str(HERE / "judge_harness.py"), str(job), "dies_after_hello"],
-                          cwd=REPO, capture_output=True, text=True, timeout=400,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    job.write_text(
+        json.dumps(
+            {
+                "coursework": "cw-test",
+                "hidden_dir": str(HERE / "suites" / "models_infra"),
+                "submission_dir": str(sub),
+                "notebook": "nb.ipynb",
+                "mode": "full",
+                "backend": "bwrap",
+                "seed": 1,
+                "runtime_dir": str(RUNTIME),
+                "runner_dir": str(root / "runner"),
+                "result_path": str(root / "out" / "result.json"),
+                "limits": {"memory_mb": 3072, "pids": 256, "wall_time_s": 120, "cpu_time_s": 120},
+                "execution": {"cell_timeout_s": 30, "notebook_timeout_s": 60, "test_call_timeout_s": 10},
+            }
+        )
+    )
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "judge_harness.py"), str(job), "dies_after_hello"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads((root / "out" / "result.json").read_text())
     assert result["infrastructure_error"] and "model inspector" in result["infrastructure_error"], result
@@ -178,8 +234,24 @@ def test_an_artifacts_dir_that_cannot_be_written_is_a_usage_error(tmp_path: Path
     nb = tmp_path / "cw1.ipynb"
     nb.write_text(nbformat.writes(nbformat.v4.new_notebook()))
     for target in (taken, taken / "below"):
-        proc = subprocess.run([sys.executable, "-m", "grader.cli", "grade", str(nb), "-c", "cw1", "--json",
-                               "--artifacts-dir", str(target)], cwd=REPO, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "grader.cli",
+                "grade",
+                str(nb),
+                "-c",
+                "cw1",
+                "--json",
+                "--artifacts-dir",
+                str(target),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 2 and "--artifacts-dir" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
         assert proc.stdout == ""  # nothing graded
     assert taken.read_text() == "not a folder"

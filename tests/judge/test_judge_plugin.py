@@ -25,17 +25,22 @@ def judge(tmp_path: Path, tests: dict[str, str], files: dict[str, str] | None = 
         (hidden / name).write_text(textwrap.dedent(src))
     sub = tmp_path / "submission"
     sub.mkdir()
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# CW"),
-                                         nbformat.v4.new_code_cell("import torch"),
-                                         nbformat.v4.new_code_cell("def f(x):\n    return 2 * x")])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# CW"),
+            nbformat.v4.new_code_cell("import torch"),
+            nbformat.v4.new_code_cell("def f(x):\n    return 2 * x"),
+        ]
+    )
     nbformat.write(nb, sub / "nb.ipynb")
     for name, text in (files or {}).items():
         (sub / name).write_text(text)
-    proc = subprocess.run([sys.executable, str(HARNESS), str(tmp_path)], capture_output=True, text=True,
-                          cwd=REPO, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(HARNESS), str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
     marker = next((ln for ln in proc.stdout.splitlines() if ln.startswith("@@RESULT@@")), None)
     assert marker, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return json.loads(marker[len("@@RESULT@@"):])
+    return json.loads(marker[len("@@RESULT@@") :])
 
 
 def outcomes(result: dict) -> dict[str, tuple[str, float]]:
@@ -43,7 +48,10 @@ def outcomes(result: dict) -> dict[str, tuple[str, float]]:
 
 
 def test_outcomes_and_credit(tmp_path):
-    result = judge(tmp_path, {"test_a.py": '''
+    result = judge(
+        tmp_path,
+        {
+            "test_a.py": """
         import pytest
 
         def test_pass(student):
@@ -94,7 +102,9 @@ def test_outcomes_and_credit(tmp_path):
         @pytest.mark.xfail
         def test_xfail():
             assert False
-    '''})
+    """
+        },
+    )
     assert result["error"] is None
     assert outcomes(result) == {
         "test_pass": ("passed", 1.0),
@@ -126,7 +136,10 @@ def test_outcomes_and_credit(tmp_path):
 
 
 def test_messages_never_show_values_a_bare_assert_compared(tmp_path):
-    result = judge(tmp_path, {"test_m.py": '''
+    result = judge(
+        tmp_path,
+        {
+            "test_m.py": """
         HIDDEN_LABEL = 7
 
         def test_bare(student):
@@ -137,7 +150,9 @@ def test_messages_never_show_values_a_bare_assert_compared(tmp_path):
 
         def test_custom_exception_name(student):
             student.run("raise custom")
-    '''})
+    """
+        },
+    )
     msgs = {k.split("::")[1]: v["message"] for k, v in result["tests"].items()}
     assert msgs["test_bare"] == "assertion failed"
     assert len(msgs["test_long"]) == 500 and "second" not in msgs["test_long"]
@@ -145,7 +160,10 @@ def test_messages_never_show_values_a_bare_assert_compared(tmp_path):
 
 
 def test_after_a_violation_no_student_test_passes(tmp_path):
-    result = judge(tmp_path, {"test_v.py": '''
+    result = judge(
+        tmp_path,
+        {
+            "test_v.py": """
         from workers.judge.api import StudentError
 
         def test_before(student):
@@ -175,7 +193,10 @@ def test_after_a_violation_no_student_test_passes(tmp_path):
 
         def test_seed_and_dir(run_seed, hidden_dir):
             assert run_seed == 1234 and (hidden_dir / "test_v.py").exists()
-    '''}, files={"model.txt": "weights"})
+    """
+        },
+        files={"model.txt": "weights"},
+    )
     assert outcomes(result) == {
         "test_before": ("passed", 1.0),
         "test_violating": ("error", 0.4),
@@ -188,19 +209,22 @@ def test_after_a_violation_no_student_test_passes(tmp_path):
 
 
 def test_suite_layout_node_ids_and_no_caches(tmp_path):
-    result = judge(tmp_path, {
-        "conftest.py": '''
+    result = judge(
+        tmp_path,
+        {
+            "conftest.py": """
             import pytest
 
             @pytest.fixture(scope="module")
             def doubled(student):
                 return student.run("y = f(21)", outputs=["y"])["y"]
-        ''',
-        "test_layers.py": '''
+        """,
+            "test_layers.py": """
             def test_conv2d_stride(doubled):
                 assert doubled == 42
-        ''',
-    })
+        """,
+        },
+    )
     assert outcomes(result) == {"test_conv2d_stride": ("passed", 1.0)}
     assert list(result["tests"]) == ["test_layers.py::test_conv2d_stride"]
     assert not list((tmp_path / "hidden").rglob("__pycache__"))
@@ -210,16 +234,20 @@ def test_suite_layout_node_ids_and_no_caches(tmp_path):
 def test_a_parent_conftest_and_config_do_not_leak_in(tmp_path):
     (tmp_path / "conftest.py").write_text("import pytest\n@pytest.fixture\ndef student():\n    return 'hijacked'\n")
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --this-option-does-not-exist\n")
-    result = judge(tmp_path, {"test_c.py": '''
+    result = judge(
+        tmp_path,
+        {
+            "test_c.py": """
         def test_real_student(student):
             assert student != "hijacked"
-    '''})
+    """
+        },
+    )
     assert outcomes(result) == {"test_real_student": ("passed", 1.0)}
 
 
 def test_collection_errors_are_the_suite_s_fault(tmp_path):
-    result = judge(tmp_path, {"test_ok.py": "def test_ok():\n    pass\n",
-                              "test_broken.py": "import does_not_exist\n"})
+    result = judge(tmp_path, {"test_ok.py": "def test_ok():\n    pass\n", "test_broken.py": "import does_not_exist\n"})
     assert outcomes(result) == {"test_ok": ("passed", 1.0)}
     assert result["error"] == "the hidden suite has collection errors: test_broken.py"
 
@@ -238,7 +266,10 @@ def test_credit_rejects_nan(bad):
 def test_an_artifact_records_the_test_whose_body_drew_it_and_a_fixtures_none(tmp_path):
     # The rubric maps the recorded test to its item, whose visibility decides who sees the picture; a
     # fixture's picture may serve several tests (of items of any visibility), so it belongs to none.
-    result = judge(tmp_path, {"test_draw.py": '''
+    result = judge(
+        tmp_path,
+        {
+            "test_draw.py": """
         import numpy as np
         import pytest
 
@@ -263,12 +294,19 @@ def test_an_artifact_records_the_test_whose_body_drew_it_and_a_fixtures_none(tmp
         @pytest.mark.parametrize("k", [1])
         def test_param(artifacts, k):
             artifacts.image(f"param-body-{k}", np.zeros((2, 2)))
-    '''})
+    """
+        },
+    )
     assert result["error"] is None, result
     drawn = {a["name"]: a["test"] for a in result["artifacts"]}
-    assert drawn == {"session-setup": None, "function-setup": None, "first-body": "test_draw.py::test_first",
-                     "function-teardown": None, "failing-body": "test_draw.py::test_failing",
-                     "param-body-1": "test_draw.py::test_param[1]"}
+    assert drawn == {
+        "session-setup": None,
+        "function-setup": None,
+        "first-body": "test_draw.py::test_first",
+        "function-teardown": None,
+        "failing-body": "test_draw.py::test_failing",
+        "param-body-1": "test_draw.py::test_param[1]",
+    }
     assert outcomes(result)["test_failing"] == ("failed", 0.0)
 
 
@@ -276,13 +314,17 @@ def test_hidden_data_tests_never_quote_an_exception(tmp_path):
     """A test that reaches hidden data (through ``hidden_dir``, directly or via a fixture, or marked
     ``hidden_data``) fails with the judge's fixed text: the student's code saw hidden inputs and may
     have put them into whatever it raised, and the judge's own errors may quote what it sent back."""
-    result = judge(tmp_path, {"conftest.py": '''
+    result = judge(
+        tmp_path,
+        {
+            "conftest.py": """
         import pytest
 
         @pytest.fixture
         def hidden_images(hidden_dir):
             return [0.7316, 0.2718]
-        ''', "test_h.py": '''
+        """,
+            "test_h.py": """
         import pytest
 
         def test_raises_via_fixture(student, hidden_images):
@@ -317,7 +359,9 @@ def test_hidden_data_tests_never_quote_an_exception(tmp_path):
 
         def test_not_hidden(student):
             student.run("raise")
-        '''})
+        """,
+        },
+    )
     msgs = {k.split("::")[1]: v["message"] for k, v in result["tests"].items()}
     outcomes_ = outcomes(result)
     for name in ("test_raises_via_fixture", "test_raises_with_hidden_dir", "test_raises_marked"):

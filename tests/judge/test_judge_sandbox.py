@@ -28,8 +28,17 @@ NOTEBOOK = [
     "def double(a):\n    return 2 * a\n\ndef triple(a):\n    return 2 * a  # the student's bug\n\n"
     "def spin():\n    while True:\n        pass\n\ndef die():\n    os._exit(1)",
 ]
-RESULT_KEYS = {"tests", "collected", "protocol_violation", "execution", "executed_notebook_path", "sandbox",
-               "infrastructure_error", "seed", "artifacts"}
+RESULT_KEYS = {
+    "tests",
+    "collected",
+    "protocol_violation",
+    "execution",
+    "executed_notebook_path",
+    "sandbox",
+    "infrastructure_error",
+    "seed",
+    "artifacts",
+}
 
 
 @pytest.fixture
@@ -50,9 +59,16 @@ def write_job(root: Path, suite: str, seed: int | None = 4242, **execution) -> P
     for p in sub.iterdir():
         p.chmod(0o644)
     job = {
-        "coursework": "cw-test", "hidden_dir": str(HERE / "suites" / suite), "submission_dir": str(sub),
-        "notebook": "nb.ipynb", "mode": "full", "backend": "bwrap", "seed": seed, "runtime_dir": str(RUNTIME),
-        "runner_dir": str(root / "runner"), "result_path": str(root / "out" / "result.json"),
+        "coursework": "cw-test",
+        "hidden_dir": str(HERE / "suites" / suite),
+        "submission_dir": str(sub),
+        "notebook": "nb.ipynb",
+        "mode": "full",
+        "backend": "bwrap",
+        "seed": seed,
+        "runtime_dir": str(RUNTIME),
+        "runner_dir": str(root / "runner"),
+        "result_path": str(root / "out" / "result.json"),
         "limits": {"memory_mb": 3072, "pids": 256, "wall_time_s": 300, "cpu_time_s": 300},
         "execution": {"cell_timeout_s": 30, "notebook_timeout_s": 60, "test_call_timeout_s": 10, **execution},
     }
@@ -62,10 +78,14 @@ def write_job(root: Path, suite: str, seed: int | None = 4242, **execution) -> P
 
 
 def judge(job: Path, fake: str | None = None) -> dict:
-    cmd = [sys.executable, "-m", "workers.judge", str(job)] if fake is None else \
-        [sys.executable, str(HERE / "judge_harness.py"), str(job), fake]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=400,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    cmd = (
+        [sys.executable, "-m", "workers.judge", str(job)]
+        if fake is None
+        else [sys.executable, str(HERE / "judge_harness.py"), str(job), fake]
+    )
+    proc = subprocess.run(
+        cmd, cwd=REPO, capture_output=True, text=True, timeout=400, env={**os.environ, "PYTHONPATH": str(REPO)}
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(Path(json.loads(job.read_text())["result_path"]).read_text())
     assert set(result) == RESULT_KEYS
@@ -112,8 +132,9 @@ def test_a_lying_runner_scores_nothing(job_dir):
     assert result["execution"]["cells"][0]["status"] == "ok"  # it claims a clean run...
     assert "passed" in result["sandbox"]["log_tail"]  # ...and prints "passed" wherever it can
     assert len(result["tests"]) == 8
-    assert all(v["outcome"] in ("failed", "error") and v["fraction"] == 0 for v in result["tests"].values()), \
-        outcomes(result)
+    assert all(v["outcome"] in ("failed", "error") and v["fraction"] == 0 for v in result["tests"].values()), outcomes(
+        result
+    )
 
 
 def test_garbage_on_the_pipe_ends_the_run(job_dir):
@@ -133,9 +154,12 @@ def test_a_runner_dying_after_hello_is_the_student_side(job_dir):
     assert "dead runner" in result["protocol_violation"]
     assert result["infrastructure_error"] is None and result["execution"] is None
     assert {k: v[0] for k, v in outcomes(result).items()} == {
-        "test_garbage.py::test_1_honest": "error", "test_garbage.py::test_2_garbage": "error",
-        "test_garbage.py::test_3_would_pass": "error", "test_garbage.py::test_4_swallows_errors": "error",
-        "test_garbage.py::test_5_submission_only": "passed"}
+        "test_garbage.py::test_1_honest": "error",
+        "test_garbage.py::test_2_garbage": "error",
+        "test_garbage.py::test_3_would_pass": "error",
+        "test_garbage.py::test_4_swallows_errors": "error",
+        "test_garbage.py::test_5_submission_only": "passed",
+    }
 
 
 def test_a_runner_that_never_started_is_infrastructure(job_dir):

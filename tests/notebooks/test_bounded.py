@@ -28,16 +28,25 @@ STARTUP_SLACK_S = 10  # the child's Python and nbconvert imports, on a busy shar
 
 
 def fine_notebook() -> bytes:
-    return nbformat.writes(v4.new_notebook(cells=[
-        v4.new_markdown_cell("## 2.1 Curves\nThe loss falls."),
-        v4.new_code_cell("print(1)", execution_count=1, outputs=[v4.new_output("stream", name="stdout", text="1\n")]),
-    ])).encode()
+    return nbformat.writes(
+        v4.new_notebook(
+            cells=[
+                v4.new_markdown_cell("## 2.1 Curves\nThe loss falls."),
+                v4.new_code_cell(
+                    "print(1)", execution_count=1, outputs=[v4.new_output("stream", name="stdout", text="1\n")]
+                ),
+            ]
+        )
+    ).encode()
 
 
 def slow_notebook(levels: int = 40_000) -> bytes:
     html = "<div>" * levels
-    return nbformat.writes(v4.new_notebook(cells=[v4.new_code_cell("show()", outputs=[
-        v4.new_output("display_data", data={"text/html": html})])])).encode()
+    return nbformat.writes(
+        v4.new_notebook(
+            cells=[v4.new_code_cell("show()", outputs=[v4.new_output("display_data", data={"text/html": html})])]
+        )
+    ).encode()
 
 
 def children_titled(title: str) -> list[int]:
@@ -94,8 +103,9 @@ def test_a_notebook_slow_to_render_is_killed_on_time_and_nothing_is_left_running
 
 def test_a_notebook_too_big_to_render_in_the_memory_limit_is_stopped():
     text = ("abc def " * 10 + "\n") * 600_000  # 48 MB of output: several copies while rendering
-    data = nbformat.writes(v4.new_notebook(cells=[v4.new_code_cell("x", outputs=[
-        v4.new_output("stream", name="stdout", text=text)])])).encode()
+    data = nbformat.writes(
+        v4.new_notebook(cells=[v4.new_code_cell("x", outputs=[v4.new_output("stream", name="stdout", text=text)])])
+    ).encode()
     with pytest.raises(RenderOutOfMemory, match="256 MB"):
         render_bounded(data, title="big", limits=RenderLimits(timeout_s=120, memory_mb=256))
 
@@ -109,11 +119,13 @@ def test_an_unreadable_notebook_is_a_render_error_not_a_timeout():
 def test_markers_get_a_page_saying_the_notebook_could_not_be_rendered_in_time(tmp_path):
     path = tmp_path / "cwa.ipynb"
     path.write_bytes(slow_notebook())
-    page = marker_page(path, notebook_name="cwa.ipynb", title="cwa: slow", limits=RenderLimits(timeout_s=LIMIT_S),
-                       max_bytes=1 << 20).decode()
+    page = marker_page(
+        path, notebook_name="cwa.ipynb", title="cwa: slow", limits=RenderLimits(timeout_s=LIMIT_S), max_bytes=1 << 20
+    ).decode()
     assert f"The notebook could not be rendered in time (the limit is {LIMIT_S} s)" in page
     assert RENDER_CSP in page and "<div><div>" not in page
     path.write_bytes(fine_notebook())
-    fine = marker_page(path, notebook_name="cwa.ipynb", title="cwa: fine", limits=RenderLimits(timeout_s=60),
-                       max_bytes=1 << 20)
+    fine = marker_page(
+        path, notebook_name="cwa.ipynb", title="cwa: fine", limits=RenderLimits(timeout_s=60), max_bytes=1 << 20
+    )
     assert fine == render_notebook(fine_notebook(), title="cwa: fine")

@@ -19,10 +19,18 @@ from grader.rubrics.model import Rubric
 from grader.settings import ExecutionLimits
 
 LIMITS = ExecutionLimits()
-RUBRIC = Rubric.model_validate({
-    "coursework": "cwx", "title": "X", "weight": 0.4, "total_points": 1, "mode": "full",
-    "submission": {"notebook": "cwx.ipynb"}, "parts": [{"id": "1", "title": "One", "points": 1}],
-    "items": [{"id": "a", "part": "1", "title": "A", "points": 1, "manual": True}]})
+RUBRIC = Rubric.model_validate(
+    {
+        "coursework": "cwx",
+        "title": "X",
+        "weight": 0.4,
+        "total_points": 1,
+        "mode": "full",
+        "submission": {"notebook": "cwx.ipynb"},
+        "parts": [{"id": "1", "title": "One", "points": 1}],
+        "items": [{"id": "a", "part": "1", "title": "A", "points": 1, "manual": True}],
+    }
+)
 
 
 def nb(text: str) -> bytes:
@@ -49,8 +57,10 @@ def both_readers_from(tmp_path, data: bytes):
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "up.zip"
     path.write_bytes(data)
-    return (notebook_from_path(path, "cwx.ipynb", 1 << 20),
-            stage_submission(path, RUBRIC, tmp_path / "staged", LIMITS).notebook.read_bytes())
+    return (
+        notebook_from_path(path, "cwx.ipynb", 1 << 20),
+        stage_submission(path, RUBRIC, tmp_path / "staged", LIMITS).notebook.read_bytes(),
+    )
 
 
 @pytest.mark.parametrize("members", DECOYS_FIRST.values(), ids=DECOYS_FIRST.keys())
@@ -86,12 +96,21 @@ def test_two_members_with_the_notebooks_name_are_refused_by_every_reader_naming_
     assert not (tmp_path / "staged").exists()
 
 
-@pytest.mark.parametrize(("name", "junk"), [
-    ("__MACOSX/._cwx.ipynb", True), (".ipynb_checkpoints/cwx-checkpoint.ipynb", True), (".DS_Store", True),
-    ("a/b/.DS_Store", True), ("a/.ipynb_checkpoints/x.ipynb", True),
-    ("cwx.ipynb", False), ("x.DS_Store/cwx.ipynb", False), ("my__MACOSX/cwx.ipynb", False),
-    (".ipynb_checkpoints.ipynb", False), ("DS_Store", False),
-])
+@pytest.mark.parametrize(
+    ("name", "junk"),
+    [
+        ("__MACOSX/._cwx.ipynb", True),
+        (".ipynb_checkpoints/cwx-checkpoint.ipynb", True),
+        (".DS_Store", True),
+        ("a/b/.DS_Store", True),
+        ("a/.ipynb_checkpoints/x.ipynb", True),
+        ("cwx.ipynb", False),
+        ("x.DS_Store/cwx.ipynb", False),
+        ("my__MACOSX/cwx.ipynb", False),
+        (".ipynb_checkpoints.ipynb", False),
+        ("DS_Store", False),
+    ],
+)
 def test_junk_is_whole_path_parts_not_substrings(name, junk):
     assert is_junk(name) is junk
 
@@ -127,7 +146,6 @@ def test_bzip2_and_lzma_members_are_read(tmp_path):
     for method in (zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA, zipfile.ZIP_STORED):
         shown, graded = both_readers_from(tmp_path / str(method), zipped([("cwx.ipynb", REAL)], method))
         assert shown == graded == REAL
-
 
 
 def test_a_zip_listing_far_too_many_files_is_refused_before_its_directory_is_parsed(tmp_path):

@@ -1,24 +1,28 @@
 from pathlib import Path
 
 import pytest
+from rubric_factory import make_rubric
 
 from grader.rubrics.loader import RubricError, load_coursework, parse_rubric
 from grader.settings import Settings
 
-from rubric_factory import make_rubric
-
 
 def test_points_must_add_up():
     with pytest.raises(ValueError, match="part '1' declares 6 points but its items add up to 5"):
-        make_rubric(parts=[{"id": "1", "title": "L", "points": 6}, {"id": "2", "title": "D", "points": 4}],
-                    items=[{"id": "a", "part": "1", "title": "a", "points": 5, "manual": True},
-                           {"id": "d", "part": "2", "title": "d", "points": 4, "manual": True}])
+        make_rubric(
+            parts=[{"id": "1", "title": "L", "points": 6}, {"id": "2", "title": "D", "points": 4}],
+            items=[
+                {"id": "a", "part": "1", "title": "a", "points": 5, "manual": True},
+                {"id": "d", "part": "2", "title": "d", "points": 4, "manual": True},
+            ],
+        )
 
 
 def test_item_is_exactly_one_kind():
     with pytest.raises(ValueError, match="exactly one of"):
-        make_rubric(items=[{"id": "a", "part": "1", "title": "a", "points": 6, "manual": True,
-                            "auto": {"tests": ["t.py::t"]}}])
+        make_rubric(
+            items=[{"id": "a", "part": "1", "title": "a", "points": 6, "manual": True, "auto": {"tests": ["t.py::t"]}}]
+        )
 
 
 def test_errors_name_file_field_and_reason(tmp_path: Path):

@@ -56,8 +56,14 @@ class Runner:
         return outcome
 
 
-def start_runner(cells: list[str], *, mode: str = "full", files: dict[str, bytes] | None = None,
-                 execution: dict | None = None, notebook: str | None = "nb.ipynb") -> Runner:
+def start_runner(
+    cells: list[str],
+    *,
+    mode: str = "full",
+    files: dict[str, bytes] | None = None,
+    execution: dict | None = None,
+    notebook: str | None = "nb.ipynb",
+) -> Runner:
     from workers.sandbox import get_backend
     from workers.sandbox.base import SandboxSpec
 
@@ -74,11 +80,22 @@ def start_runner(cells: list[str], *, mode: str = "full", files: dict[str, bytes
         p.chmod(0o644)
     stage_runner(root / "runner")
     limits = SandboxLimits(**SANDBOX_LIMITS)
-    proc = get_backend("bwrap", Settings()).start(SandboxSpec(
-        argv=list(RUNNER_ARGV), runtime_dir=RUNTIME, runner_dir=root / "runner", submission_dir=sub,
-        limits=limits, env=dict(RUNNER_ENV)))
-    client = StudentClient(proc, ExecutionLimits(**{"cell_timeout_s": 20, "notebook_timeout_s": 120,
-                                                    "test_call_timeout_s": 10, **(execution or {})}))
+    proc = get_backend("bwrap", Settings()).start(
+        SandboxSpec(
+            argv=list(RUNNER_ARGV),
+            runtime_dir=RUNTIME,
+            runner_dir=root / "runner",
+            submission_dir=sub,
+            limits=limits,
+            env=dict(RUNNER_ENV),
+        )
+    )
+    client = StudentClient(
+        proc,
+        ExecutionLimits(
+            **{"cell_timeout_s": 20, "notebook_timeout_s": 120, "test_call_timeout_s": 10, **(execution or {})}
+        ),
+    )
     runner = Runner(client, proc, root)
     try:
         client.start(notebook, mode)

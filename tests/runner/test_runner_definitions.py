@@ -20,6 +20,7 @@ def kept(src: str) -> list[str]:
 
 # --- every mode: IPython syntax and Colab -------------------------------------------------------
 
+
 def test_shell_and_line_magics_are_removed_and_logged():
     cell = prepare_cell("!pip install torchsummary\n%matplotlib inline\nimport numpy as np\nx = !ls\n")
     assert [(s.line, s.source, s.reason) for s in cell.skipped] == [
@@ -107,33 +108,37 @@ def test_unicode_columns():
 
 # --- definitions mode ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("src", [
-    "import torch",
-    "import torch.nn as nn",
-    "from torchvision import datasets, transforms",
-    "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')",
-    "transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])",
-    "BATCH_SIZE = 64",
-    "classes = ('plane', 'car', 'bird')",
-    "model = Net().to(device)",
-    "optimizer = torch.optim.SGD(model.parameters(), lr=0.01)",
-    "criterion = nn.CrossEntropyLoss()",
-    "X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2)",
-    "test_set = datasets.MNIST('./data', train=False, download=False, transform=transform)",
-    "n_params = sum(p.numel() for p in model.parameters())",
-    "layers = [nn.Linear(8, 8) for _ in range(3)]",
-    "torch.manual_seed(0)",
-    "if torch.cuda.is_available():\n    device = 'cuda'",
-    "model.load_state_dict(torch.load('model.pth', map_location='cpu'))",
-    "plt.savefig('loss.png')",
-    "print(model)",
-])
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "import torch",
+        "import torch.nn as nn",
+        "from torchvision import datasets, transforms",
+        "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')",
+        "transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])",
+        "BATCH_SIZE = 64",
+        "classes = ('plane', 'car', 'bird')",
+        "model = Net().to(device)",
+        "optimizer = torch.optim.SGD(model.parameters(), lr=0.01)",
+        "criterion = nn.CrossEntropyLoss()",
+        "X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2)",
+        "test_set = datasets.MNIST('./data', train=False, download=False, transform=transform)",
+        "n_params = sum(p.numel() for p in model.parameters())",
+        "layers = [nn.Linear(8, 8) for _ in range(3)]",
+        "torch.manual_seed(0)",
+        "if torch.cuda.is_available():\n    device = 'cuda'",
+        "model.load_state_dict(torch.load('model.pth', map_location='cpu'))",
+        "plt.savefig('loss.png')",
+        "print(model)",
+    ],
+)
 def test_kept(src):
     assert verdict(src) is None
 
 
 def test_functions_and_classes_are_kept_whatever_their_body():
-    src = '''
+    src = """
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
@@ -154,40 +159,43 @@ def train(model, loader, epochs=10):
         loss = model(x).sum()
         loss.backward()
         optimizer.step()
-'''
+"""
     assert [s.keep for s in prepare_cell(src).statements] == [True, True, True]
 
 
-@pytest.mark.parametrize("src, reason", [
-    ("for epoch in range(10):\n    train_one_epoch(model)", "loop"),
-    ("while True:\n    pass", "loop"),
-    ("with torch.no_grad():\n    for x, y in test_loader:\n        model(x)", "loop"),
-    ("loss.backward()", "training call (loss.backward())"),
-    ("optimizer.step()", "training call (optimizer.step())"),
-    ("model.fit(X_train, y_train)", "training call (model.fit())"),
-    ("history = model.fit(X, y, epochs=5)", "training call (model.fit())"),
-    ("losses = train(model, train_loader)", "training call (train())"),
-    ("train_model(model)", "training call (train_model())"),
-    ("run_training()", "training call (run_training())"),
-    ("trainer.train()", "training call (trainer.train())"),
-    ("X_scaled = scaler.fit_transform(X)", "training call (scaler.fit_transform())"),
-    ("train_set = datasets.MNIST('./data', train=True, download=True)", "download (download=True)"),
-    ("net = models.resnet18(pretrained=True)", "download (pretrained=True)"),
-    ("urllib.request.urlretrieve(url, 'data.zip')", "download (urllib.request.urlretrieve())"),
-    ("r = requests.get(url)", "download (requests.get())"),
-    ("torch.save(model.state_dict(), 'model.pth')", "writes files (torch.save()); could overwrite submitted files"),
-    ("np.save('x.npy', x)", "writes files (np.save()); could overwrite submitted files"),
-    ("if __name__ == '__main__':\n    main()", "runs main()"),
-    ("accs = [evaluate(model, b) for b in test_loader]", "loop over data (comprehension)"),
-    ("preds = [model(x) for x, _ in dataset]", "loop over data (comprehension)"),
-    ("@register(train(model))\ndef f():\n    pass", "training call (train())"),
-])
+@pytest.mark.parametrize(
+    "src, reason",
+    [
+        ("for epoch in range(10):\n    train_one_epoch(model)", "loop"),
+        ("while True:\n    pass", "loop"),
+        ("with torch.no_grad():\n    for x, y in test_loader:\n        model(x)", "loop"),
+        ("loss.backward()", "training call (loss.backward())"),
+        ("optimizer.step()", "training call (optimizer.step())"),
+        ("model.fit(X_train, y_train)", "training call (model.fit())"),
+        ("history = model.fit(X, y, epochs=5)", "training call (model.fit())"),
+        ("losses = train(model, train_loader)", "training call (train())"),
+        ("train_model(model)", "training call (train_model())"),
+        ("run_training()", "training call (run_training())"),
+        ("trainer.train()", "training call (trainer.train())"),
+        ("X_scaled = scaler.fit_transform(X)", "training call (scaler.fit_transform())"),
+        ("train_set = datasets.MNIST('./data', train=True, download=True)", "download (download=True)"),
+        ("net = models.resnet18(pretrained=True)", "download (pretrained=True)"),
+        ("urllib.request.urlretrieve(url, 'data.zip')", "download (urllib.request.urlretrieve())"),
+        ("r = requests.get(url)", "download (requests.get())"),
+        ("torch.save(model.state_dict(), 'model.pth')", "writes files (torch.save()); could overwrite submitted files"),
+        ("np.save('x.npy', x)", "writes files (np.save()); could overwrite submitted files"),
+        ("if __name__ == '__main__':\n    main()", "runs main()"),
+        ("accs = [evaluate(model, b) for b in test_loader]", "loop over data (comprehension)"),
+        ("preds = [model(x) for x, _ in dataset]", "loop over data (comprehension)"),
+        ("@register(train(model))\ndef f():\n    pass", "training call (train())"),
+    ],
+)
 def test_dropped_with_reason(src, reason):
     assert verdict(src) == reason
 
 
 def test_a_realistic_notebook_cell():
-    src = '''!pip install -q torchsummary
+    src = """!pip install -q torchsummary
 import torch
 from google.colab import drive
 drive.mount('/content/drive')
@@ -201,13 +209,19 @@ for epoch in range(20):
         loss.backward()
         optimizer.step()
 torch.save(model.state_dict(), '/content/drive/MyDrive/model.pth')
-'''
+"""
     cell = prepare_cell(src)
     assert [s.reason for s in cell.skipped] == ["shell command", "Colab-only import", "Colab-only call"]
-    assert kept(src) == ["import torch", 'device = torch.device("cuda")',
-                         "train_loader = DataLoader(train_set, batch_size=64, shuffle=True)"]
+    assert kept(src) == [
+        "import torch",
+        'device = torch.device("cuda")',
+        "train_loader = DataLoader(train_set, batch_size=64, shuffle=True)",
+    ]
     assert [s.reason for s in cell.dropped] == [
-        "download (download=True)", "loop", "writes files (torch.save()); could overwrite submitted files"]
+        "download (download=True)",
+        "loop",
+        "writes files (torch.save()); could overwrite submitted files",
+    ]
     assert ast.parse(cell.code)  # full mode still runs the loop, without the magic and Colab lines
 
 

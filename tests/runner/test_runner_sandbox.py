@@ -51,8 +51,9 @@ FILES = {"helper.py": b"VALUE = 'from helper'\n", "model.pth": b"ORIGINAL"}
 def runner():
     """One kernel shared by the tests that leave it as they found it (kernel start is the slow part)."""
     t0 = time.monotonic()
-    r = start_runner(NOTEBOOK, files=FILES, execution={"max_blob_mb": 1, "max_message_mb": 4,
-                                                        "output_bytes_per_cell": 60_000})
+    r = start_runner(
+        NOTEBOOK, files=FILES, execution={"max_blob_mb": 1, "max_message_mb": 4, "output_bytes_per_cell": 60_000}
+    )
     r.ready_s = time.monotonic() - t0
     yield r
     r.close()
@@ -66,8 +67,11 @@ def test_report(runner):
     assert report["cells"][10]["error"].startswith("StdinNotImplementedError") and report["cells"][10]["duration_s"] < 5
     assert report["cells"][4]["error"] == "RuntimeError: student bug"
     assert [(s["cell"], s["line"], s["reason"]) for s in report["skipped"]] == [
-        (0, 1, "shell command"), (0, 2, "IPython magic %matplotlib"),
-        (1, 1, "Colab-only import"), (1, 2, "Colab-only call")]
+        (0, 1, "shell command"),
+        (0, 2, "IPython magic %matplotlib"),
+        (1, 1, "Colab-only import"),
+        (1, 2, "Colab-only call"),
+    ]
     assert report["skipped"][0]["source"] == "!pip install -q torchsummary"
 
 
@@ -82,8 +86,11 @@ def test_executed_notebook(runner):
 
 def test_values_round_trip(runner):
     x = np.arange(8, dtype=np.float32).reshape(2, 4)
-    out = runner.run("y = model(torch.from_numpy(x))\nd = double(k)\nflag = bool(HELPER)\nt = total",
-                     inputs={"x": x, "k": 21}, outputs=["y", "d", "flag", "t"])
+    out = runner.run(
+        "y = model(torch.from_numpy(x))\nd = double(k)\nflag = bool(HELPER)\nt = total",
+        inputs={"x": x, "k": 21},
+        outputs=["y", "d", "flag", "t"],
+    )
     assert out["y"].shape == (2, 2) and out["y"].dtype == np.float32  # a tensor comes back as an array
     assert out["d"] == 42 and out["flag"] is True and out["t"] == 45
 
@@ -93,7 +100,8 @@ def test_output_conversions(runner):
         "g = torch.ones(3, requires_grad=True) * 2\nb = torch.ones(2, dtype=torch.bfloat16)\n"
         "s = np.float32(0.5)\ni = np.int64(7)\nl = [np.float64(1.5), torch.tensor(2.0), (1, 2)]\n"
         "z = torch.tensor(3.0)\nbo = np.array([True, False])",
-        outputs=["g", "b", "s", "i", "l", "z", "bo"])
+        outputs=["g", "b", "s", "i", "l", "z", "bo"],
+    )
     assert out["g"].tolist() == [2.0, 2.0, 2.0]
     assert out["b"].dtype == np.float32
     assert out["s"] == 0.5 and out["i"] == 7 and out["l"] == [1.5, 2.0, [1, 2]]
@@ -112,13 +120,16 @@ def test_student_exception(runner):
     assert info.value.name == "TypeError" and "NoneType" in info.value.message
 
 
-@pytest.mark.parametrize("code, name", [
-    ("y = object()", "TypeError"),
-    ("y = np.array(['a'])", "TypeError"),
-    ("y = {1, 2}.__iter__()", "TypeError"),
-    ("pass", "NameError"),
-    ("y = np.zeros(1_000_000)", "OutputTooLarge"),  # 8 MB: over this session's 1 MB blob cap
-])
+@pytest.mark.parametrize(
+    "code, name",
+    [
+        ("y = object()", "TypeError"),
+        ("y = np.array(['a'])", "TypeError"),
+        ("y = {1, 2}.__iter__()", "TypeError"),
+        ("pass", "NameError"),
+        ("y = np.zeros(1_000_000)", "OutputTooLarge"),  # 8 MB: over this session's 1 MB blob cap
+    ],
+)
 def test_outputs_that_cannot_come_back(runner, code, name):
     with pytest.raises(StudentException) as info:
         runner.run(code, outputs=["y"])
@@ -167,8 +178,9 @@ for pid in [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, 
         except OSError:
             pass
 """
-    out = runner.run(snippet, outputs=["uid", "cwd", "files", "env", "threads", "home_writable", "fonts", "stdin",
-                                       "links"])
+    out = runner.run(
+        snippet, outputs=["uid", "cwd", "files", "env", "threads", "home_writable", "fonts", "stdin", "links"]
+    )
     assert out["uid"] == 65534 and out["cwd"] == "/work"
     assert out["files"] == ["helper.py", "model.pth", "nb.ipynb"]
     assert out["env"]["OMP_NUM_THREADS"] == "1" and out["env"]["MKL_NUM_THREADS"] == "1"
@@ -182,20 +194,26 @@ for pid in [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, 
 
 
 def test_student_files_are_writable_copies(runner):
-    out = runner.run("import os\nopen('model.pth', 'ab').write(b'!')\nsize = os.path.getsize('model.pth')\n"
-                     "try:\n    open('/submission/x', 'w')\n    ro = False\nexcept OSError:\n    ro = True",
-                     outputs=["size", "ro"])
+    out = runner.run(
+        "import os\nopen('model.pth', 'ab').write(b'!')\nsize = os.path.getsize('model.pth')\n"
+        "try:\n    open('/submission/x', 'w')\n    ro = False\nexcept OSError:\n    ro = True",
+        outputs=["size", "ro"],
+    )
     assert out == {"size": 9, "ro": True}
     runner.run("open('model.pth', 'wb').write(b'ORIGINAL')")
 
 
 # --- tests that restart or time out the kernel: a sandbox each -----------------------------------
 
+
 def test_a_crash_restarts_the_kernel_with_definitions_replayed(runner_factory):
-    r = runner_factory([
-        "import numpy as np\ndef double(a):\n    return a * 2\nK = 5",
-        "for i in range(4):\n    LAST = i",  # a loop, not a definition: not replayed
-    ], execution={"kernel_restarts": 2})
+    r = runner_factory(
+        [
+            "import numpy as np\ndef double(a):\n    return a * 2\nK = 5",
+            "for i in range(4):\n    LAST = i",  # a loop, not a definition: not replayed
+        ],
+        execution={"kernel_restarts": 2},
+    )
     assert r.run("y = double(K) + LAST", outputs=["y"]) == {"y": 13}
 
     with pytest.raises(StudentCrashed) as info:
@@ -209,8 +227,10 @@ def test_a_crash_restarts_the_kernel_with_definitions_replayed(runner_factory):
     # A kernel that ignores interrupts is restarted too, and the call is a timeout.
     t0 = time.monotonic()
     with pytest.raises(StudentTimeout) as info:
-        r.run("import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n"
-              "        pass", timeout=1)
+        r.run(
+            "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass",
+            timeout=1,
+        )
     assert info.value.restarted and time.monotonic() - t0 < 30
     assert r.run("y = double(K)", outputs=["y"]) == {"y": 10}
 
@@ -224,13 +244,16 @@ def test_a_crash_restarts_the_kernel_with_definitions_replayed(runner_factory):
 
 
 def test_cell_and_notebook_timeouts(runner_factory):
-    r = runner_factory([
-        "while True:\n    pass",  # interrupted at the cell timeout (4 s)
-        "AFTER = 1",  # and the next cell runs
-        "import time\ntime.sleep(2)",
-        "time.sleep(60)",  # cut at the notebook's deadline (9 s): less than a cell timeout is left
-        "LATE = 1",  # never started
-    ], execution={"cell_timeout_s": 4, "notebook_timeout_s": 9})
+    r = runner_factory(
+        [
+            "while True:\n    pass",  # interrupted at the cell timeout (4 s)
+            "AFTER = 1",  # and the next cell runs
+            "import time\ntime.sleep(2)",
+            "time.sleep(60)",  # cut at the notebook's deadline (9 s): less than a cell timeout is left
+            "LATE = 1",  # never started
+        ],
+        execution={"cell_timeout_s": 4, "notebook_timeout_s": 9},
+    )
     cells = [(c["status"], c["error"]) for c in r.report["cells"]]
     assert cells[0] == ("timeout", "timed out after 4s"), r.report
     assert cells[1][0] == "ok" and cells[2][0] == "ok", r.report
@@ -241,24 +264,34 @@ def test_cell_and_notebook_timeouts(runner_factory):
 
 
 def test_definitions_mode(runner_factory):
-    r = runner_factory([
-        "!pip install foo\nimport numpy as np\nimport torch\nimport torch.nn as nn",
-        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(2, 1)\n"
-        "    def forward(self, x):\n        return self.fc(x)\nmodel = Net()\nLR = 0.1",
-        "opt = torch.optim.SGD(model.parameters(), lr=LR)\nwhile True:\n    opt.step()",  # never ends if run
-        "torch.save(model.state_dict(), 'model.pth')",  # would overwrite the submitted file
-        "model.fit(1)",
-        "trained = True",
-    ], mode="definitions", files={"model.pth": b"ORIGINAL"})
+    r = runner_factory(
+        [
+            "!pip install foo\nimport numpy as np\nimport torch\nimport torch.nn as nn",
+            "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(2, 1)\n"
+            "    def forward(self, x):\n        return self.fc(x)\nmodel = Net()\nLR = 0.1",
+            "opt = torch.optim.SGD(model.parameters(), lr=LR)\nwhile True:\n    opt.step()",  # never ends if run
+            "torch.save(model.state_dict(), 'model.pth')",  # would overwrite the submitted file
+            "model.fit(1)",
+            "trained = True",
+        ],
+        mode="definitions",
+        files={"model.pth": b"ORIGINAL"},
+    )
     report = r.report
     assert report["mode"] == "definitions"
     assert [c["status"] for c in report["cells"]] == ["ok", "ok", "ok", "skipped", "skipped", "ok"]
     reasons = [(s["cell"], s["reason"]) for s in report["skipped"]]
-    assert reasons == [(0, "shell command"), (2, "loop"),
-                       (3, "writes files (torch.save()); could overwrite submitted files"),
-                       (4, "training call (model.fit())")]
-    out = r.run("n = sum(p.numel() for p in model.parameters())\nlr = LR\nt = trained\n"
-                "orig = open('model.pth', 'rb').read() == b'ORIGINAL'", outputs=["n", "lr", "t", "orig"])
+    assert reasons == [
+        (0, "shell command"),
+        (2, "loop"),
+        (3, "writes files (torch.save()); could overwrite submitted files"),
+        (4, "training call (model.fit())"),
+    ]
+    out = r.run(
+        "n = sum(p.numel() for p in model.parameters())\nlr = LR\nt = trained\n"
+        "orig = open('model.pth', 'rb').read() == b'ORIGINAL'",
+        outputs=["n", "lr", "t", "orig"],
+    )
     assert out == {"n": 3, "lr": 0.1, "t": True, "orig": True}
     assert r.run("has = 'opt' in globals()", outputs=["has"]) == {"has": True}
 
@@ -268,12 +301,17 @@ def test_none_mode_runs_no_student_code(runner_factory):
 
     buf = io.BytesIO()
     torch.save({"w": torch.arange(6.0).reshape(2, 3)}, buf)
-    r = runner_factory(["import os\nRAN = True\nopen('ran.txt', 'w').write('x')"], mode="none",
-                       files={"model.pth": buf.getvalue(), "numpy.py": b"raise SystemExit('student module ran')\n"})
+    r = runner_factory(
+        ["import os\nRAN = True\nopen('ran.txt', 'w').write('x')"],
+        mode="none",
+        files={"model.pth": buf.getvalue(), "numpy.py": b"raise SystemExit('student module ran')\n"},
+    )
     assert [c["status"] for c in r.report["cells"]] == ["not_run"]
-    out = r.run("import os, torch\nran = os.path.exists('ran.txt') or 'RAN' in globals()\n"
-                "sd = torch.load('model.pth', weights_only=True)\nshape = list(sd['w'].shape)",
-                outputs=["ran", "shape"])
+    out = r.run(
+        "import os, torch\nran = os.path.exists('ran.txt') or 'RAN' in globals()\n"
+        "sd = torch.load('model.pth', weights_only=True)\nshape = list(sd['w'].shape)",
+        outputs=["ran", "shape"],
+    )
     assert out == {"ran": False, "shape": [2, 3]}  # the student's numpy.py did not shadow numpy either
     with pytest.raises(StudentException) as info:
         r.run("import helper_that_is_not_there")

@@ -56,24 +56,27 @@ def test_clean_end_between_messages_is_wire_closed(pipe):
         wire.read_message(r, LIMITS, soon())
 
 
-@pytest.mark.parametrize("data, match", [
-    (raw(b"{}", magic=b"EVIL"), "bad magic"),
-    (b"GRD", "truncated prefix"),
-    (raw(b"", length=5000), "over the limit"),
-    (raw(b'{"blobs": []', length=100), "truncated header"),
-    (raw(b"not json"), "bad header"),
-    (raw(b"\xff\xfe"), "bad header"),
-    (raw(b"[1, 2]"), "not a JSON object"),
-    (raw(b'{"a": 1, "a": 2, "blobs": []}'), "duplicate key"),
-    (raw(b'{"type": "x"}'), "'blobs' must be a list"),
-    (raw(b'{"blobs": [-1]}'), "'blobs' must be a list"),
-    (raw(b'{"blobs": [1.5]}'), "'blobs' must be a list"),
-    (raw(b'{"blobs": [true]}'), "'blobs' must be a list"),
-    (raw(b'{"blobs": [2000]}'), "blob of 2000 bytes is over"),
-    (raw(b'{"blobs": [1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000]}'), "message of .* bytes is over"),
-    (raw(b'{"blobs": [10]}') + b"short", "truncated blob 0"),
-    (raw(b"[" * 1000, length=200_000), "over the limit"),
-])
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (raw(b"{}", magic=b"EVIL"), "bad magic"),
+        (b"GRD", "truncated prefix"),
+        (raw(b"", length=5000), "over the limit"),
+        (raw(b'{"blobs": []', length=100), "truncated header"),
+        (raw(b"not json"), "bad header"),
+        (raw(b"\xff\xfe"), "bad header"),
+        (raw(b"[1, 2]"), "not a JSON object"),
+        (raw(b'{"a": 1, "a": 2, "blobs": []}'), "duplicate key"),
+        (raw(b'{"type": "x"}'), "'blobs' must be a list"),
+        (raw(b'{"blobs": [-1]}'), "'blobs' must be a list"),
+        (raw(b'{"blobs": [1.5]}'), "'blobs' must be a list"),
+        (raw(b'{"blobs": [true]}'), "'blobs' must be a list"),
+        (raw(b'{"blobs": [2000]}'), "blob of 2000 bytes is over"),
+        (raw(b'{"blobs": [1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000]}'), "message of .* bytes is over"),
+        (raw(b'{"blobs": [10]}') + b"short", "truncated blob 0"),
+        (raw(b"[" * 1000, length=200_000), "over the limit"),
+    ],
+)
 def test_malformed_messages_are_refused(pipe, data, match):
     r = feed(pipe, data)
     with pytest.raises(wire.WireError, match=match) as info:
@@ -111,7 +114,7 @@ def test_slow_but_complete_message_arrives(pipe):
 
     def dribble():
         for i in range(0, len(data), 50):
-            os.write(w, data[i:i + 50])
+            os.write(w, data[i : i + 50])
             time.sleep(0.01)
 
     threading.Thread(target=dribble).start()

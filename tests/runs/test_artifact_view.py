@@ -8,19 +8,38 @@ from grader.runs.artifact_view import artifacts_for_reader, item_for_test
 from grader.runs.models import GradingRun, RunArtifact, RunItemScore
 
 ITEMS = [
-    {"id": "shown", "part": "1", "title": "Shown", "points": 2, "visibility": "visible",
-     "auto": {"tests": ["test_a.py::test_shown", "test_a.py::test_shared"]}},
-    {"id": "later", "part": "1", "title": "Later", "points": 2, "visibility": "after_release",
-     "suggest": {"tests": ["test_a.py::test_later"]}},
-    {"id": "secret", "part": "1", "title": "Secret", "points": 2, "visibility": "hidden",
-     "auto": {"tests": ["test_a.py::test_secret", "test_a.py::test_shared"]}},
+    {
+        "id": "shown",
+        "part": "1",
+        "title": "Shown",
+        "points": 2,
+        "visibility": "visible",
+        "auto": {"tests": ["test_a.py::test_shown", "test_a.py::test_shared"]},
+    },
+    {
+        "id": "later",
+        "part": "1",
+        "title": "Later",
+        "points": 2,
+        "visibility": "after_release",
+        "suggest": {"tests": ["test_a.py::test_later"]},
+    },
+    {
+        "id": "secret",
+        "part": "1",
+        "title": "Secret",
+        "points": 2,
+        "visibility": "hidden",
+        "auto": {"tests": ["test_a.py::test_secret", "test_a.py::test_shared"]},
+    },
     {"id": "essay", "part": "2", "title": "Essay", "points": 4, "manual": True},
 ]
 
 
 def test_an_artifact_goes_to_the_item_its_test_scores_and_of_several_to_the_one_shown_least():
-    rubric = make_rubric(parts=[{"id": "1", "title": "Auto", "points": 6}, {"id": "2", "title": "Hand", "points": 4}],
-                         items=ITEMS)
+    rubric = make_rubric(
+        parts=[{"id": "1", "title": "Auto", "points": 6}, {"id": "2", "title": "Hand", "points": 4}], items=ITEMS
+    )
     assert item_for_test(rubric, "test_a.py::test_shown") == "shown"
     assert item_for_test(rubric, "test_a.py::test_later") == "later"  # a suggested item's test too
     assert item_for_test(rubric, "test_a.py::test_shared") == "secret"  # never shown earlier than "secret"
@@ -30,10 +49,16 @@ def test_an_artifact_goes_to_the_item_its_test_scores_and_of_several_to_the_one_
 
 
 def _run() -> GradingRun:
-    run = GradingRun(items=[RunItemScore(item_id=i, visibility=v) for i, v in
-                            (("shown", "visible"), ("later", "after_release"), ("secret", "hidden"))])
-    run.artifacts = [RunArtifact(name=name, item_id=item) for name, item in
-                     (("a", "shown"), ("b", "later"), ("c", "secret"), ("d", None), ("e", "gone"))]
+    run = GradingRun(
+        items=[
+            RunItemScore(item_id=i, visibility=v)
+            for i, v in (("shown", "visible"), ("later", "after_release"), ("secret", "hidden"))
+        ]
+    )
+    run.artifacts = [
+        RunArtifact(name=name, item_id=item)
+        for name, item in (("a", "shown"), ("b", "later"), ("c", "secret"), ("d", None), ("e", "gone"))
+    ]
     return run
 
 

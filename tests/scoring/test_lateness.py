@@ -4,7 +4,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from marks_factory import cw_rubric
 
+from grader.rubrics.model import LatePolicy
 from grader.scoring.lateness import (
     UTC,
     NonexistentLocalTime,
@@ -15,8 +17,6 @@ from grader.scoring.lateness import (
     student_deadline,
     to_utc,
 )
-from grader.rubrics.model import LatePolicy
-from marks_factory import cw_rubric
 
 LONDON = ZoneInfo("Europe/London")
 POLICY = LatePolicy(grace_minutes=15, per_day_fraction=0.1, max_days=7)
@@ -31,6 +31,7 @@ def london(*args) -> dt.datetime:
 
 
 # --- deadlines across the clock changes -------------------------------------------------------
+
 
 def test_deadline_after_october_change_is_gmt():
     assert to_utc(dt.datetime(2026, 10, 25, 12, 0)) == utc(2026, 10, 25, 12, 0)
@@ -89,6 +90,7 @@ def test_to_utc_is_monotone(a, b):
 
 # --- late minutes ------------------------------------------------------------------------------
 
+
 def test_late_minutes_across_october_change_count_real_time():
     # Wall clocks say 24 hours; 25 hours passed. Two started days, not one.
     deadline = london(2026, 10, 24, 12, 0)
@@ -129,6 +131,7 @@ def test_naive_receipt_refused():
 
 
 # --- the late policy ---------------------------------------------------------------------------
+
 
 def test_grace_forgives_but_records_minutes():
     within = late_factor(15, POLICY)
@@ -175,10 +178,10 @@ def test_assess_combines_receipt_and_policy():
     assert assess(london(2030, 1, 1, 0, 0), None, POLICY).factor == 1.0
 
 
-policies = st.builds(LatePolicy, grace_minutes=st.integers(0, 120),
-                     per_day_fraction=st.floats(0, 1), max_days=st.integers(0, 20))
-instants = st.datetimes(min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(2027, 12, 31),
-                        timezones=st.just(UTC))
+policies = st.builds(
+    LatePolicy, grace_minutes=st.integers(0, 120), per_day_fraction=st.floats(0, 1), max_days=st.integers(0, 20)
+)
+instants = st.datetimes(min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(2027, 12, 31), timezones=st.just(UTC))
 
 
 @given(policies, instants, instants, instants)
@@ -195,6 +198,7 @@ def test_late_iff_after_deadline(received, deadline):
 
 
 # --- receipt times and extensions --------------------------------------------------------------
+
 
 def test_stated_time_from_service_used_when_earlier():
     ours, theirs = utc(2026, 10, 24, 12, 30), utc(2026, 10, 24, 10, 55)

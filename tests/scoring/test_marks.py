@@ -1,18 +1,21 @@
 import pydantic
 import pytest
+from rubric_factory import make_rubric
 
 from grader.scoring.auto import auto_marks
 from grader.scoring.outcomes import ItemStatus, TestOutcome, TestResult
-
-from rubric_factory import make_rubric
 
 P = TestResult(TestOutcome.passed, 1.0)
 F = TestResult(TestOutcome.failed, 0.0, "wrong output shape")
 
 
 def outcomes(**kw):
-    base = {"test_a.py::test_conv": P, "test_a.py::test_conv_stride": P, "test_a.py::test_pool": P,
-            "test_rules.py::test_no_library": P}
+    base = {
+        "test_a.py::test_conv": P,
+        "test_a.py::test_conv_stride": P,
+        "test_a.py::test_pool": P,
+        "test_rules.py::test_no_library": P,
+    }
     base.update({k.replace("__", "::").replace("_py", ".py"): v for k, v in kw.items()})
     return base
 
@@ -68,8 +71,16 @@ def test_passing_test_with_score_band_counts_band():
 
 
 def test_a_suggested_penalty_carries_its_evidence_to_the_marker_but_never_applies():
-    rubric = make_rubric(penalties=[{"id": "runtime", "title": "library layers at run time", "points": 3,
-                                     "suggest": {"tests": ["test_rules.py::test_runtime"]}}])
+    rubric = make_rubric(
+        penalties=[
+            {
+                "id": "runtime",
+                "title": "library layers at run time",
+                "points": 3,
+                "suggest": {"tests": ["test_rules.py::test_runtime"]},
+            }
+        ]
+    )
     failed = TestResult(TestOutcome.failed, 0.0, "Conv2d ran torch's own conv2d")
     m = auto_marks(rubric, {**outcomes(), "test_rules.py::test_runtime": failed})
     (p,) = m.penalties

@@ -3,9 +3,9 @@ import math
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from marks_factory import cw_rubric
 
 from grader.scoring.module import Split, coursework_mark, module_mark, weights_from_rubrics
-from marks_factory import cw_rubric
 
 WEIGHTS = {"cw1": 0.4, "cw2": 0.6}
 
@@ -97,8 +97,9 @@ def test_weights_not_summing_to_one_refused(ws, off, up):
 
 def totals_for(weights):
     maxima = st.floats(1, 200)
-    return st.fixed_dictionaries({}, optional={
-        cw: maxima.flatmap(lambda mx: st.tuples(st.floats(0, mx), st.just(mx))) for cw in weights})
+    return st.fixed_dictionaries(
+        {}, optional={cw: maxima.flatmap(lambda mx: st.tuples(st.floats(0, mx), st.just(mx))) for cw in weights}
+    )
 
 
 @given(raw_weights.map(normalised).flatmap(lambda w: st.tuples(st.just(w), totals_for(w))))
@@ -107,8 +108,10 @@ def test_coursework_mark_within_0_100(case):
     assert 0 <= coursework_mark(weights, totals).mark <= 100
 
 
-@given(raw_weights.map(normalised).flatmap(lambda w: st.tuples(st.just(w), totals_for(w), st.sampled_from(sorted(w)))),
-       st.floats(0, 1))
+@given(
+    raw_weights.map(normalised).flatmap(lambda w: st.tuples(st.just(w), totals_for(w), st.sampled_from(sorted(w)))),
+    st.floats(0, 1),
+)
 def test_more_on_a_coursework_never_lowers_the_mark(case, share):
     weights, totals, cw = case
     score, mx = totals.get(cw, (0.0, 100.0))

@@ -1,13 +1,13 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from marks_factory import AUTO_ITEMS, MARKER_ITEMS, cw_rubric
 
+from grader.rubrics.model import LatePolicy
 from grader.scoring.auto import auto_marks
 from grader.scoring.lateness import ON_TIME, Lateness, late_factor
 from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.scoring.totals import auto_inputs, coursework_total
-from grader.rubrics.model import LatePolicy
-from marks_factory import AUTO_ITEMS, MARKER_ITEMS, cw_rubric
 
 RUBRIC = cw_rubric()
 POINTS = {i.id: i.points for i in RUBRIC.items}
@@ -49,8 +49,7 @@ def test_auto_scores_for_manual_items_are_ignored():
 def test_auto_penalty_applies_and_a_marker_can_waive_it():
     applied = coursework_total(RUBRIC, FULL_AUTO, auto_penalties={"gan_params"})
     assert applied.total == 49 and applied.penalty_points == 1
-    waived = coursework_total(RUBRIC, FULL_AUTO, auto_penalties={"gan_params"},
-                              penalty_decisions={"gan_params": False})
+    waived = coursework_total(RUBRIC, FULL_AUTO, auto_penalties={"gan_params"}, penalty_decisions={"gan_params": False})
     line = next(p for p in waived.penalties if p.id == "gan_params")
     assert waived.total == 50 and line.waived and line.marker_decided and not line.applied
 
@@ -75,19 +74,28 @@ def test_late_policy_applies_after_penalties_and_clamp():
 
 def test_from_a_grading_run():
     passed, failed = TestResult(TestOutcome.passed, 1.0), TestResult(TestOutcome.failed, 0.0)
-    tests = {"t.py::a": passed, "t.py::b": failed, "t.py::c": passed, "t.py::d": passed,
-             "t.py::params": failed, "t.py::load": passed}
+    tests = {
+        "t.py::a": passed,
+        "t.py::b": failed,
+        "t.py::c": passed,
+        "t.py::d": passed,
+        "t.py::params": failed,
+        "t.py::load": passed,
+    }
     scores, penalties = auto_inputs(auto_marks(RUBRIC, tests))
     assert scores == {"vae_layers": 20, "vae_loss": 0, "gan_arch": 20} and penalties == {"gan_params"}
     assert coursework_total(RUBRIC, scores, auto_penalties=penalties).total == 39
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"auto_scores": {"nope": 1}},
-    {"auto_scores": {}, "marker_scores": {"nope": 1}},
-    {"auto_scores": {}, "auto_penalties": {"nope"}},
-    {"auto_scores": {}, "penalty_decisions": {"nope": True}},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"auto_scores": {"nope": 1}},
+        {"auto_scores": {}, "marker_scores": {"nope": 1}},
+        {"auto_scores": {}, "auto_penalties": {"nope"}},
+        {"auto_scores": {}, "penalty_decisions": {"nope": True}},
+    ],
+)
 def test_unknown_ids_refused(kwargs):
     with pytest.raises(ValueError, match="nope"):
         coursework_total(RUBRIC, **kwargs)
@@ -101,21 +109,28 @@ def test_marker_score_outside_the_item_refused(score):
 
 # --- properties ---------------------------------------------------------------------------------
 
+
 def scores_for(ids):
     return st.fixed_dictionaries({}, optional={i: st.floats(0, POINTS[i]) for i in ids})
 
 
-lateness = st.builds(lambda m, p: late_factor(m, p), st.integers(0, 20 * 24 * 60),
-                     st.builds(LatePolicy, grace_minutes=st.integers(0, 60), per_day_fraction=st.floats(0, 1),
-                               max_days=st.integers(0, 10)))
+lateness = st.builds(
+    lambda m, p: late_factor(m, p),
+    st.integers(0, 20 * 24 * 60),
+    st.builds(
+        LatePolicy, grace_minutes=st.integers(0, 60), per_day_fraction=st.floats(0, 1), max_days=st.integers(0, 10)
+    ),
+)
 penalty_ids = [p.id for p in RUBRIC.penalties]
-inputs = st.fixed_dictionaries({
-    "auto_scores": scores_for(AUTO_ITEMS),
-    "marker_scores": scores_for(AUTO_ITEMS + MARKER_ITEMS),
-    "auto_penalties": st.sets(st.sampled_from([p.id for p in RUBRIC.penalties if p.auto])),
-    "penalty_decisions": st.dictionaries(st.sampled_from(penalty_ids), st.booleans()),
-    "lateness": lateness,
-})
+inputs = st.fixed_dictionaries(
+    {
+        "auto_scores": scores_for(AUTO_ITEMS),
+        "marker_scores": scores_for(AUTO_ITEMS + MARKER_ITEMS),
+        "auto_penalties": st.sets(st.sampled_from([p.id for p in RUBRIC.penalties if p.auto])),
+        "penalty_decisions": st.dictionaries(st.sampled_from(penalty_ids), st.booleans()),
+        "lateness": lateness,
+    }
+)
 
 
 @given(inputs)

@@ -14,10 +14,22 @@ from grader.cli import main
 from grader.settings import Settings, get_settings
 
 
-@pytest.mark.parametrize("value", [
-    "dev-only-secret", "changeme", "secret", "development", "password", "...",
-    "CHANGE-ME-please-before-deploying-this-thing", "your-secret-key-goes-here-0123456789",
-    "tooshort1234", "a" * 64, "abababababababababababababababababab"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "dev-only-secret",
+        "changeme",
+        "secret",
+        "development",
+        "password",
+        "...",
+        "CHANGE-ME-please-before-deploying-this-thing",
+        "your-secret-key-goes-here-0123456789",
+        "tooshort1234",
+        "a" * 64,
+        "abababababababababababababababababab",
+    ],
+)
 def test_placeholder_and_weak_secrets_are_refused(value: str):
     with pytest.raises(ValidationError) as caught:
         Settings(secret_key=value)

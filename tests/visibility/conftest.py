@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pg_database import empty_tables, migrated_database
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-
-from pg_database import empty_tables, migrated_database
 from vis_kit import RUBRICS
 
 from grader.db.engine import make_engine, session_factory
@@ -51,11 +50,18 @@ TEST_SECRET_KEY = "visibility-tests-secret-key-" + "q" * 20
 
 @pytest.fixture
 def settings(tmp_path: Path, rubrics_dir: Path, vis_pg_url: str) -> Settings:
-    return Settings(rubrics_dir=rubrics_dir, database_url=vis_pg_url, blob_dir=tmp_path / "blobs",
-                    broker_url="filesystem://", broker_dir=tmp_path / "broker", upload_max_mb=1,
-                    submissions_per_hour=50, public_url="http://grader.test",
-                    webhook_allowed_hosts=["127.0.0.1"],  # endpoints registered on loopback (never sent to)
-                    secret_key=TEST_SECRET_KEY)  # seals the endpoints' secrets
+    return Settings(
+        rubrics_dir=rubrics_dir,
+        database_url=vis_pg_url,
+        blob_dir=tmp_path / "blobs",
+        broker_url="filesystem://",
+        broker_dir=tmp_path / "broker",
+        upload_max_mb=1,
+        submissions_per_hour=50,
+        public_url="http://grader.test",
+        webhook_allowed_hosts=["127.0.0.1"],  # endpoints registered on loopback (never sent to)
+        secret_key=TEST_SECRET_KEY,
+    )  # seals the endpoints' secrets
 
 
 @pytest.fixture

@@ -19,8 +19,10 @@ def test_artifacts_kept_before_the_migration_belong_to_no_item(tmp_path: Path):
     engine = make_engine(url)
     try:
         with closing(sqlite3.connect(tmp_path / "gradebook.db")) as db, db:  # no foreign keys: no run needed
-            db.execute("INSERT INTO run_artifacts (run_id, name, position, title, media_type, blob_key, sha256, "
-                       "size_bytes) VALUES (1, 'grid', 0, 't', 'image/png', 'k', 'k', 9)")
+            db.execute(
+                "INSERT INTO run_artifacts (run_id, name, position, title, media_type, blob_key, sha256, "
+                "size_bytes) VALUES (1, 'grid', 0, 't', 'image/png', 'k', 'k', 9)"
+            )
         upgrade(url)
         with engine.connect() as conn:
             assert conn.execute(text("SELECT name, item_id FROM run_artifacts")).all() == [("grid", None)]

@@ -28,8 +28,9 @@ def _cli(url: str, monkeypatch, *args: str):
         get_settings.cache_clear()
 
 
-def test_a_service_token_has_the_student_view_unless_created_with_the_staff_view(client, sessions, vis_pg_url,
-                                                                                monkeypatch):
+def test_a_service_token_has_the_student_view_unless_created_with_the_staff_view(
+    client, sessions, vis_pg_url, monkeypatch
+):
     for user, role in (("cate", "service"), ("alice", "student"), ("lee", "lecturer")):
         assert _cli(vis_pg_url, monkeypatch, "users", "add", user, "--role", role).exit_code == 0
     relay = _cli(vis_pg_url, monkeypatch, "token", "create", "cate")
@@ -51,8 +52,11 @@ def test_a_service_token_has_the_student_view_unless_created_with_the_staff_view
         session.commit()
         bob_token = create_token(session=session, user=bob)[0]
         lee_token = create_token(session=session, user=get_user(session=session, username="lee"))[0]
-    r = client.post("/api/v1/courseworks/mix/submissions", headers={"Authorization": f"Bearer {bob_token}"},
-                    files={"file": ("mix.ipynb", notebook("print('bob')"), "application/x-ipynb+json")})
+    r = client.post(
+        "/api/v1/courseworks/mix/submissions",
+        headers={"Authorization": f"Bearer {bob_token}"},
+        files={"file": ("mix.ipynb", notebook("print('bob')"), "application/x-ipynb+json")},
+    )
     assert r.status_code == 201, r.text
     grade(sessions, client.app, "mix", r.json()["id"], artifacts=False)
 
@@ -76,15 +80,19 @@ def test_a_service_token_has_the_student_view_unless_created_with_the_staff_view
     assert bob_csv(as_relay).endswith(",,,,") and f"{MIX_RUN_SCORE:g}" not in bob_csv(as_relay)
     assert f"{MIX_RUN_SCORE:g}" in bob_csv(as_office)
     assert bob_run(as_relay)["score"] is None and bob_run(as_office)["score"] == MIX_RUN_SCORE
-    hooks = {name: client.post("/api/v1/webhooks", headers=h, json={"url": f"http://127.0.0.1:9/{name}"}).json()
-             for name, h in (("relay", as_relay), ("office", as_office))}
+    hooks = {
+        name: client.post("/api/v1/webhooks", headers=h, json={"url": f"http://127.0.0.1:9/{name}"}).json()
+        for name, h in (("relay", as_relay), ("office", as_office))
+    }
     assert hooks["relay"]["view"] == "student" and hooks["office"]["view"] == "staff"
     assert [w["id"] for w in client.get("/api/v1/webhooks", headers=as_relay).json()] == [hooks["relay"]["id"]]
     assert client.delete(f"/api/v1/webhooks/{hooks['office']['id']}", headers=as_relay).status_code == 404
 
     # After release the relay reads what the student reads: the total too.
-    assert client.post("/api/v1/courseworks/mix/release",
-                       headers={"Authorization": f"Bearer {lee_token}"}).status_code == 200
+    assert (
+        client.post("/api/v1/courseworks/mix/release", headers={"Authorization": f"Bearer {lee_token}"}).status_code
+        == 200
+    )
     relayed = bob_row(as_relay)
     assert relayed["auto_score"] == MIX_RUN_SCORE and relayed["total"] == bob_row(as_office)["total"]
     assert bob_csv(as_relay) == bob_csv(as_office) and bob_run(as_relay)["score"] == MIX_RUN_SCORE
@@ -97,20 +105,38 @@ def test_the_migration_gives_existing_tokens_and_endpoints_their_roles_view(tmp_
     try:
         with engine.begin() as conn:
             for n, role in enumerate(("student", "gta", "lecturer", "service"), start=1):
-                conn.execute(text("INSERT INTO users (id, username, name, role, active, created_at) "
-                                  "VALUES (:n, :role, :role, :role, 1, '2026-01-01 00:00:00')"), {"n": n, "role": role})
-                conn.execute(text("INSERT INTO api_tokens (user_id, name, token_sha256, scopes, created_at) "
-                                  "VALUES (:n, 'old', :sha, '[\"*\"]', '2026-01-01 00:00:00')"),
-                             {"n": n, "sha": f"{n:064d}"})
-                conn.execute(text("INSERT INTO webhook_endpoints (url, secret, description, events, active, "
-                                  "created_by_id, created_at) VALUES ('https://x.example/h', :s, '', "
-                                  "'[\"submission.graded\"]', 1, :n, '2026-01-01 00:00:00')"), {"n": n, "s": "k" * 32})
+                conn.execute(
+                    text(
+                        "INSERT INTO users (id, username, name, role, active, created_at) "
+                        "VALUES (:n, :role, :role, :role, 1, '2026-01-01 00:00:00')"
+                    ),
+                    {"n": n, "role": role},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO api_tokens (user_id, name, token_sha256, scopes, created_at) "
+                        "VALUES (:n, 'old', :sha, '[\"*\"]', '2026-01-01 00:00:00')"
+                    ),
+                    {"n": n, "sha": f"{n:064d}"},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO webhook_endpoints (url, secret, description, events, active, "
+                        "created_by_id, created_at) VALUES ('https://x.example/h', :s, '', "
+                        "'[\"submission.graded\"]', 1, :n, '2026-01-01 00:00:00')"
+                    ),
+                    {"n": n, "s": "k" * 32},
+                )
         upgrade(url, secret_key="token-view-tests-secret-key-" + "v" * 20)  # the sealing migration needs one
         with engine.connect() as conn:
-            tokens = dict(conn.execute(text("SELECT u.role, t.view FROM api_tokens t "
-                                            "JOIN users u ON u.id = t.user_id")).all())
-            hooks = dict(conn.execute(text("SELECT u.role, w.view FROM webhook_endpoints w "
-                                           "JOIN users u ON u.id = w.created_by_id")).all())
+            tokens = dict(
+                conn.execute(text("SELECT u.role, t.view FROM api_tokens t JOIN users u ON u.id = t.user_id")).all()
+            )
+            hooks = dict(
+                conn.execute(
+                    text("SELECT u.role, w.view FROM webhook_endpoints w JOIN users u ON u.id = w.created_by_id")
+                ).all()
+            )
     finally:
         engine.dispose()
     expected = {"student": "student", "gta": "staff", "lecturer": "staff", "service": "student"}

@@ -28,9 +28,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from starlette.routing import Mount
 from vis_kit import (
-    grade,
-    notebook,
-    queued_full_run,
     ARTIFACT_ITEMS,
     ARTIFACT_SHA256,
     ARTIFACT_TITLE,
@@ -46,8 +43,11 @@ from vis_kit import (
     MIX_VISIBLE,
     RUN_LOG,
     body_text,
+    grade,
     leaks,
+    notebook,
     payload_text,
+    queued_full_run,
 )
 
 from grader.roster.models import Student
@@ -177,18 +177,25 @@ def _people(sessions):
         session.commit()
         lee = create_user(session=session, username="lee", role=Role.lecturer)
         cate = create_user(session=session, username="cate", role=Role.service)
-        tokens = {"student": create_token(session=session, user=alice)[0],
-                  "lecturer": create_token(session=session, user=lee)[0],
-                  "service": create_token(session=session, user=cate)[0]}  # the default: the student view
-    return {"student": {"Authorization": f"Bearer {tokens['student']}"},
-            "lecturer": {"Authorization": f"Bearer {tokens['lecturer']}"},
-            "service": {"Authorization": f"Bearer {tokens['service']}", "X-On-Behalf-Of": "s1"}}
+        tokens = {
+            "student": create_token(session=session, user=alice)[0],
+            "lecturer": create_token(session=session, user=lee)[0],
+            "service": create_token(session=session, user=cate)[0],
+        }  # the default: the student view
+    return {
+        "student": {"Authorization": f"Bearer {tokens['student']}"},
+        "lecturer": {"Authorization": f"Bearer {tokens['lecturer']}"},
+        "service": {"Authorization": f"Bearer {tokens['service']}", "X-On-Behalf-Of": "s1"},
+    }
 
 
 def _sign_in(browser: TestClient, scan: Scanner) -> str:
     form = browser.get("/login")
-    reply = browser.post("/login", data={"username": "alice", "password": PASSWORD, "next": "/",
-                                         "csrf_token": csrf_of(form.text)}, follow_redirects=False)
+    reply = browser.post(
+        "/login",
+        data={"username": "alice", "password": PASSWORD, "next": "/", "csrf_token": csrf_of(form.text)},
+        follow_redirects=False,
+    )
     assert reply.status_code == 303, reply.text
     scan.check("session", "POST /login", reply, released=False)
     return csrf_of(browser.get("/").text)
@@ -199,8 +206,9 @@ def _fail(sessions, submission_id: str, error: str, *, final: bool) -> None:
     with sessions() as session:
         lease = claim_run(session=session, run_id=queued_full_run(sessions, submission_id), worker_id="vis-worker")
         expected = RunStatus.error if final else RunStatus.queued
-        assert fail_run(session=session, lease=lease, error=error, log=RUN_LOG, max_attempts=1 if final else 3) \
-            is expected
+        assert (
+            fail_run(session=session, lease=lease, error=error, log=RUN_LOG, max_attempts=1 if final else 3) is expected
+        )
 
 
 def _contexts(sessions, submissions: dict[str, tuple[str, str]], webhook_id: int) -> list[dict[str, str]]:
@@ -212,9 +220,19 @@ def _contexts(sessions, submissions: dict[str, tuple[str, str]], webhook_id: int
             for run_id in runs:
                 for name in ARTIFACTS:  # every artifact of the run, whatever item drew it
                     # Visible ids only: a path is echoed in replies (errors, redirects) and must not carry a canary.
-                    out.append({"cw": code, "submission_id": sub_id, "run_id": str(run_id), "name": name,
-                                "item_id": "vis_shape" if code == "mix" else "dark_later", "penalty_id": "pen_vis",
-                                "webhook_id": str(webhook_id), "pick_id": "1", "entry_id": "1"})
+                    out.append(
+                        {
+                            "cw": code,
+                            "submission_id": sub_id,
+                            "run_id": str(run_id),
+                            "name": name,
+                            "item_id": "vis_shape" if code == "mix" else "dark_later",
+                            "penalty_id": "pen_vis",
+                            "webhook_id": str(webhook_id),
+                            "pick_id": "1",
+                            "entry_id": "1",
+                        }
+                    )
     return out
 
 
@@ -222,7 +240,7 @@ def _urls(path: str, contexts: list[dict[str, str]]) -> list[str]:
     names = PARAM.findall(path)
     unknown = [n for n in names if n not in contexts[0]]
     assert not unknown, f"{path}: no test value for {unknown}; add one to _contexts so the route is called"
-    return sorted({PARAM.sub(lambda m: ctx[m[1]], path) for ctx in contexts})
+    return sorted({PARAM.sub(lambda m, ctx=ctx: ctx[m[1]], path) for ctx in contexts})
 
 
 def _denied(response) -> bool:
@@ -231,12 +249,16 @@ def _denied(response) -> bool:
     return response.status_code == 303 and response.headers.get("location", "").startswith("/login")
 
 
-def _sweep(client: TestClient, browser: TestClient, headers, csrf: str, contexts, routes, scan: Scanner,
-           *, released: bool) -> None:
+def _sweep(
+    client: TestClient, browser: TestClient, headers, csrf: str, contexts, routes, scan: Scanner, *, released: bool
+) -> None:
     """Every GET route as the student (token and session) and the student-view service token;
     every staff-only write as the student, which must be refused."""
-    callers = {"student": (client, headers["student"]), "service": (client, headers["service"]),
-               "session": (browser, {"X-CSRF-Token": csrf})}
+    callers = {
+        "student": (client, headers["student"]),
+        "service": (client, headers["service"]),
+        "session": (browser, {"X-CSRF-Token": csrf}),
+    }
     for method, path in sorted(routes):
         if method == "MOUNT" or (method, path) in STUDENT_WRITES:
             continue
@@ -269,32 +291,41 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
 
     # Webhooks: the course system's (student view) and the lecturer's (staff), for both events.
     events = ["submission.graded", "submission.grading_failed"]
-    hook = client.post("/api/v1/webhooks", headers=headers["service"],
-                       json={"url": "http://127.0.0.1:9/cate", "events": events})
+    hook = client.post(
+        "/api/v1/webhooks", headers=headers["service"], json={"url": "http://127.0.0.1:9/cate", "events": events}
+    )
     assert hook.status_code == 201, hook.text
     scan.expect(hook.json().get("view") == "student", f"the service's endpoint has the student view: {hook.text}")
     scan.check("service", "POST /api/v1/webhooks", hook, released=False)
-    staff_hook = client.post("/api/v1/webhooks", headers=headers["lecturer"],
-                             json={"url": "http://127.0.0.1:9/office", "events": events})
+    staff_hook = client.post(
+        "/api/v1/webhooks", headers=headers["lecturer"], json={"url": "http://127.0.0.1:9/office", "events": events}
+    )
     assert staff_hook.status_code == 201, staff_hook.text
-    scan.expect(staff_hook.json().get("view") == "staff",
-                f"the lecturer's endpoint has the staff view: {staff_hook.text}")
+    scan.expect(
+        staff_hook.json().get("view") == "staff", f"the lecturer's endpoint has the staff view: {staff_hook.text}"
+    )
 
     # Four submissions: per coursework, a first whose grading failed on our side, then a graded one
     # (the one that counts). Through the API and through the dashboard's form.
     submissions: dict[str, tuple[str, str]] = {}  # id -> (coursework, what happened)
 
     def api_submit(code: str, n: int) -> str:
-        r = client.post(f"/api/v1/courseworks/{code}/submissions", headers=headers["student"],
-                        files={"file": (f"{code}.ipynb", notebook(f"print('{code} {n}')"), "application/x-ipynb+json")})
+        r = client.post(
+            f"/api/v1/courseworks/{code}/submissions",
+            headers=headers["student"],
+            files={"file": (f"{code}.ipynb", notebook(f"print('{code} {n}')"), "application/x-ipynb+json")},
+        )
         assert r.status_code == 201, r.text
         scan.check("student", f"POST /api/v1/courseworks/{code}/submissions", r, released=False)
         return r.json()["id"]
 
     def web_submit(code: str, n: int) -> str:
-        r = browser.post(f"/courseworks/{code}/submissions", data={"csrf_token": csrf, "upload_key": uuid.uuid4().hex},
-                         files={"file": (f"{code}.ipynb", io.BytesIO(notebook(f"print('{code} {n}')")),
-                                         "application/octet-stream")}, follow_redirects=False)
+        r = browser.post(
+            f"/courseworks/{code}/submissions",
+            data={"csrf_token": csrf, "upload_key": uuid.uuid4().hex},
+            files={"file": (f"{code}.ipynb", io.BytesIO(notebook(f"print('{code} {n}')")), "application/octet-stream")},
+            follow_redirects=False,
+        )
         assert r.status_code == 303, r.text
         scan.check("session", f"POST /courseworks/{code}/submissions", r, released=False)
         return r.headers["location"].rsplit("/", 1)[1]
@@ -305,17 +336,24 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
     mix, dark = api_submit("mix", 2), web_submit("dark", 2)
     grade(sessions, app, "mix", mix, artifacts=True)
     grade(sessions, app, "dark", dark, artifacts=False)
-    submissions.update({retried: ("mix", "retried"), failed: ("dark", "failed"), mix: ("mix", "graded"),
-                        dark: ("dark", "graded")})
+    submissions.update(
+        {retried: ("mix", "retried"), failed: ("dark", "failed"), mix: ("mix", "graded"), dark: ("dark", "graded")}
+    )
     for item, score, comment in MANUAL_MARKS:
-        r = client.put(f"/api/v1/submissions/{mix}/marks/{item}", headers=headers["lecturer"],
-                       json={"score": score, "comment": comment, "expected_version": None})
+        r = client.put(
+            f"/api/v1/submissions/{mix}/marks/{item}",
+            headers=headers["lecturer"],
+            json={"score": score, "comment": comment, "expected_version": None},
+        )
         assert r.status_code == 200, r.text
 
     # Markers see every artifact, each attached to the item whose test drew it (none: a penalty's
     # test, a fixture).
-    mix_run = next(r for r in client.get(f"/api/v1/submissions/{mix}", headers=headers["lecturer"]).json()["runs"]
-                   if r["kind"] == "full")["id"]
+    mix_run = next(
+        r
+        for r in client.get(f"/api/v1/submissions/{mix}", headers=headers["lecturer"]).json()["runs"]
+        if r["kind"] == "full"
+    )["id"]
     drawn = client.get(f"/api/v1/submissions/{mix}/runs/{mix_run}/artifacts", headers=headers["lecturer"]).json()
     assert {a["name"]: a["item_id"] for a in drawn} == ARTIFACT_ITEMS, drawn
     assert {a["name"]: a["sha256"] for a in drawn} == ARTIFACT_SHA256
@@ -329,11 +367,15 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
     staff_failed = client.get(f"/api/v1/submissions/{failed}", headers=headers["lecturer"]).json()
     assert next(r for r in staff_failed["runs"] if r["kind"] == "full")["error"] == INFRA_FINAL
     assert "canary 'CANARY_INFRA'" in leaks(json.dumps(staff_failed), released=True)
-    staff_rows = {r["external_id"]: r for r in
-                  client.get("/api/v1/courseworks/mix/marks", headers=headers["lecturer"]).json()["students"]}
+    staff_rows = {
+        r["external_id"]: r
+        for r in client.get("/api/v1/courseworks/mix/marks", headers=headers["lecturer"]).json()["students"]
+    }
     assert staff_rows["s1"]["total"] == MIX_TOTAL and staff_rows["s1"]["auto_score"] == MIX_RUN_SCORE
-    assert f"{MIX_RUN_SCORE:g},{MIX_TOTAL:g}" in client.get("/api/v1/courseworks/mix/export.csv",
-                                                            headers=headers["lecturer"]).text
+    assert (
+        f"{MIX_RUN_SCORE:g},{MIX_TOTAL:g}"
+        in client.get("/api/v1/courseworks/mix/export.csv", headers=headers["lecturer"]).text
+    )
 
     # Webhooks: the student-view endpoint is told no score a hidden item is part of; the staff one is.
     with sessions() as session:
@@ -347,8 +389,10 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
         for problem in leaks(payload_text(payload), released=False):
             scan.problems.append(f"webhook payload to the student-view endpoint: {problem}")
     cate_mix = next(p["data"] for p in cate_payloads if p["data"]["submission_id"] == mix)
-    scan.expect(cate_mix["score"] is None and (cate_mix.get("visible_score"), cate_mix.get("visible_max_score"))
-                == MIX_VISIBLE, f"student-view webhook: no score, the visible score {MIX_VISIBLE}: {cate_mix}")
+    scan.expect(
+        cate_mix["score"] is None and (cate_mix.get("visible_score"), cate_mix.get("visible_max_score")) == MIX_VISIBLE,
+        f"student-view webhook: no score, the visible score {MIX_VISIBLE}: {cate_mix}",
+    )
     office_mix = next(p["data"] for p in office_payloads if p["data"]["submission_id"] == mix)
     assert office_mix["score"] == MIX_RUN_SCORE
 
@@ -361,18 +405,23 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
         _sweep(client, browser, headers, csrf, contexts, routes, scan, released=released)
         # The staff endpoint's deliveries stay out of the student-view token's reach.
         r = client.get(f"/api/v1/webhooks/{staff_hook.json()['id']}/deliveries", headers=headers["service"])
-        scan.expect(r.status_code == 404,
-                    f"the student-view token reads the staff endpoint's deliveries: {r.status_code}")
+        scan.expect(
+            r.status_code == 404, f"the student-view token reads the staff endpoint's deliveries: {r.status_code}"
+        )
 
         # What the student does read: the runs filtered, the visible feedback, later the rest.
         runs = {}
-        for sub in client.get("/api/v1/courseworks/mix/submissions/mine", headers=headers["student"]).json() + \
-                client.get("/api/v1/courseworks/dark/submissions/mine", headers=headers["student"]).json():
+        for sub in (
+            client.get("/api/v1/courseworks/mix/submissions/mine", headers=headers["student"]).json()
+            + client.get("/api/v1/courseworks/dark/submissions/mine", headers=headers["student"]).json()
+        ):
             runs[sub["id"]] = next(r for r in sub["runs"] if r["kind"] == "full")
         phase = "after release" if released else "before release"
         for sub_id in (retried, failed):
-            scan.expect(OUR_FAILURE in (runs[sub_id]["error"] or ""), f"{phase}: an infrastructure error reads "
-                        f"{runs[sub_id]['error']!r}, not a fixed sentence")
+            scan.expect(
+                OUR_FAILURE in (runs[sub_id]["error"] or ""),
+                f"{phase}: an infrastructure error reads {runs[sub_id]['error']!r}, not a fixed sentence",
+            )
         for sub_id, visible in ((mix, MIX_VISIBLE), (dark, DARK_VISIBLE)):
             shown = (runs[sub_id].get("visible_score"), runs[sub_id].get("visible_max_score"))
             scan.expect(shown == visible, f"{phase}: the visible score is {shown}, not {visible}")
@@ -395,11 +444,15 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
         # A visible item's artifact at any time (listed and downloaded), an after-release item's once released.
         for who in ("student", "service"):
             seen = scan.text(who, released)
-            scan.expect(seen.count(ARTIFACT_SHA256["shape-grid"]) >= 2,
-                        f"{phase}: {who} did not list and download the visible item's artifact")
+            scan.expect(
+                seen.count(ARTIFACT_SHA256["shape-grid"]) >= 2,
+                f"{phase}: {who} did not list and download the visible item's artifact",
+            )
             if released:
-                scan.expect(ARTIFACT_TITLE in seen and seen.count(ARTIFACT_SHA256["grid"]) >= 2,
-                            f"{phase}: {who} did not list and download the after-release item's artifact")
+                scan.expect(
+                    ARTIFACT_TITLE in seen and seen.count(ARTIFACT_SHA256["grid"]) >= 2,
+                    f"{phase}: {who} did not list and download the after-release item's artifact",
+                )
 
     logout = browser.post("/logout", headers={"X-CSRF-Token": csrf}, follow_redirects=False)
     scan.check("session", "POST /logout", logout, released=True)

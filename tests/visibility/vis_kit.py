@@ -35,10 +35,10 @@ from sqlalchemy import select
 
 from grader.grading.pipeline import collect_artifacts
 from grader.grading.report import GradeReport
-from grader.scoring.auto import auto_marks
-from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run
+from grader.scoring.auto import auto_marks
+from grader.scoring.outcomes import TestOutcome, TestResult
 from workers.judge.artifacts import image_png
 from workers.judge.kept import Artifacts
 from workers.run_outputs import store_artifacts
@@ -112,9 +112,11 @@ DARK_RUN_SCORE, DARK_VISIBLE = 3.03, (0.0, 0.0)
 HIDDEN_ITEM_SCORE = 2.02  # hid_zq1 and dark_hid_zq4: shown (as a score) after release
 
 # Marker marks on the counting mix submission: (item, score, comment).
-MANUAL_MARKS = [("essay", 4.16, "CANARY_ESSAY_COMMENT"),
-                ("hid_manual_zq2", 0.32, "CANARY_HIDDEN_COMMENT_zq2"),
-                ("hid_zq1", 2.02, "CANARY_HIDDEN_COMMENT_zq1")]  # an override of a hidden item, same score
+MANUAL_MARKS = [
+    ("essay", 4.16, "CANARY_ESSAY_COMMENT"),
+    ("hid_manual_zq2", 0.32, "CANARY_HIDDEN_COMMENT_zq2"),
+    ("hid_zq1", 2.02, "CANARY_HIDDEN_COMMENT_zq1"),
+]  # an override of a hidden item, same score
 MIX_TOTAL = 13.39  # 3 + 2 + 3.01 + 2.02 + 4.16 + 0.32 - 1 - 0.04 - 0.08
 
 INFRA_RETRIED = "CANARY_INFRA_RETRIED: judge crashed; FAILED test_mix.py::test_hidden_zq1 - AssertionError: 0.37"
@@ -139,16 +141,38 @@ ARTIFACTS = {
 ARTIFACT_PIXELS = {name: _pixels(40 * n + 20) for n, name in enumerate(ARTIFACTS)}
 ARTIFACT_PNGS = {name: image_png(pixels) for name, pixels in ARTIFACT_PIXELS.items()}  # as the judge draws
 ARTIFACT_SHA256 = {name: hashlib.sha256(data).hexdigest() for name, data in ARTIFACT_PNGS.items()}
-ARTIFACT_ITEMS = {"shape-grid": "vis_shape", "grid": "later_values", "secret-grid": "hid_zq1",
-                  "labels-grid": None, "noise-grid": None}  # what the rubric maps each one's test to
+ARTIFACT_ITEMS = {
+    "shape-grid": "vis_shape",
+    "grid": "later_values",
+    "secret-grid": "hid_zq1",
+    "labels-grid": None,
+    "noise-grid": None,
+}  # what the rubric maps each one's test to
 
-NEVER = ("CANARY_HIDDEN_MSG", "CANARY_HIDDEN_PEN_MSG", "CANARY_HIDDEN_COMMENT", "CANARY_INFRA", "CANARY_LOG",
-         "test_hidden_", "CANARY_NEVER_ART",
-         *(ARTIFACT_SHA256[name] for name, (_, _, seen) in ARTIFACTS.items() if seen in (None, "hidden")))
-UNTIL_RELEASE = ("CANARY_HIDDEN_TITLE", "CANARY_HIDDEN_MANUAL_TITLE", "CANARY_HIDDEN_PENALTY_TITLE", "hid_zq1",
-                 "hid_manual_zq2", "pen_hid_zq3", "dark_hid_zq4", "CANARY_LATER_MSG", "CANARY_LATER_PEN_MSG",
-                 "CANARY_ESSAY_COMMENT", "CANARY_ART",
-                 *(ARTIFACT_SHA256[name] for name, (_, _, seen) in ARTIFACTS.items() if seen == "after_release"))
+NEVER = (
+    "CANARY_HIDDEN_MSG",
+    "CANARY_HIDDEN_PEN_MSG",
+    "CANARY_HIDDEN_COMMENT",
+    "CANARY_INFRA",
+    "CANARY_LOG",
+    "test_hidden_",
+    "CANARY_NEVER_ART",
+    *(ARTIFACT_SHA256[name] for name, (_, _, seen) in ARTIFACTS.items() if seen in (None, "hidden")),
+)
+UNTIL_RELEASE = (
+    "CANARY_HIDDEN_TITLE",
+    "CANARY_HIDDEN_MANUAL_TITLE",
+    "CANARY_HIDDEN_PENALTY_TITLE",
+    "hid_zq1",
+    "hid_manual_zq2",
+    "pen_hid_zq3",
+    "dark_hid_zq4",
+    "CANARY_LATER_MSG",
+    "CANARY_LATER_PEN_MSG",
+    "CANARY_ESSAY_COMMENT",
+    "CANARY_ART",
+    *(ARTIFACT_SHA256[name] for name, (_, _, seen) in ARTIFACTS.items() if seen == "after_release"),
+)
 # Numbers with a fraction a student may read before release: the courseworks' weights.
 INNOCENT_NUMBERS = (0.4, 0.6)
 # Prometheus samples that are times, not marks (the oldest queued run's age, when a series began).
@@ -199,9 +223,13 @@ def notebook(text: str) -> bytes:
 
 def queued_full_run(sessions, submission_id: str) -> int:
     with sessions() as session:
-        return session.scalars(select(GradingRun.id).where(
-            GradingRun.submission_id == uuid.UUID(submission_id), GradingRun.kind == RunKind.full,
-            GradingRun.status == RunStatus.queued)).one()
+        return session.scalars(
+            select(GradingRun.id).where(
+                GradingRun.submission_id == uuid.UUID(submission_id),
+                GradingRun.kind == RunKind.full,
+                GradingRun.status == RunStatus.queued,
+            )
+        ).one()
 
 
 def draw_artifacts(folder: Path) -> list[dict]:
@@ -223,12 +251,24 @@ def grade(sessions, app, code: str, submission_id: str, artifacts: bool) -> None
         if artifacts:
             judged = Path(tmp) / "job" / "artifacts"
             files = collect_artifacts(draw_artifacts(judged), judged, Path(tmp) / "kept", rubric)
-            keys = store_artifacts(app.state.blobs, GradeReport(coursework=code, status="graded", max_score=0,
-                                                                 auto_max_score=0, artifacts=files))
-        report = GradeReport(coursework=code, status="graded", max_score=rubric.total_points,
-                             auto_max_score=rubric.auto_max_score, duration_s=1.0,
-                             marks=auto_marks(rubric, RESULTS[code]), artifacts=files)
+            keys = store_artifacts(
+                app.state.blobs,
+                GradeReport(coursework=code, status="graded", max_score=0, auto_max_score=0, artifacts=files),
+            )
+        report = GradeReport(
+            coursework=code,
+            status="graded",
+            max_score=rubric.total_points,
+            auto_max_score=rubric.auto_max_score,
+            duration_s=1.0,
+            marks=auto_marks(rubric, RESULTS[code]),
+            artifacts=files,
+        )
         with sessions() as session:
             lease = claim_run(session=session, run_id=queued_full_run(sessions, submission_id), worker_id="vis-worker")
-            assert complete_run(session=session, lease=lease, report=report, tests=RESULTS[code], log=RUN_LOG,
-                                artifact_keys=keys) is RunStatus.graded
+            assert (
+                complete_run(
+                    session=session, lease=lease, report=report, tests=RESULTS[code], log=RUN_LOG, artifact_keys=keys
+                )
+                is RunStatus.graded
+            )

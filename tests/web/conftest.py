@@ -21,11 +21,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, update
-from sqlalchemy.orm import Session, sessionmaker
-
 from pg_database import empty_tables, migrated_database
 from recorded_wakeups import Woken
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session, sessionmaker
 from web_kit import PASSWORD
 
 from grader.courseworks.models import Coursework
@@ -110,8 +109,15 @@ def web_rubrics_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def web_settings(tmp_path_factory: pytest.TempPathFactory, web_rubrics_dir: Path, web_pg_url: str) -> Settings:
     tmp = tmp_path_factory.mktemp("web-state")
-    return Settings(rubrics_dir=web_rubrics_dir, database_url=web_pg_url, blob_dir=tmp / "blobs",
-                    broker_url="filesystem://", broker_dir=tmp / "broker", upload_max_mb=1, submissions_per_hour=20)
+    return Settings(
+        rubrics_dir=web_rubrics_dir,
+        database_url=web_pg_url,
+        blob_dir=tmp / "blobs",
+        broker_url="filesystem://",
+        broker_dir=tmp / "broker",
+        upload_max_mb=1,
+        submissions_per_hour=20,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -156,15 +162,24 @@ class People:
 def make_people(sessions: sessionmaker[Session]) -> People:
     out = People()
     with sessions() as session:
-        for role, username, ext in [("student", "alice", "s1"), ("other", "bob", "s2"), ("gta", "gina", None),
-                                    ("lecturer", "lee", None)]:
-            user = create_user(session=session, username=username, name=username.title(),
-                               role=Role("student" if role == "other" else role))
+        for role, username, ext in [
+            ("student", "alice", "s1"),
+            ("other", "bob", "s2"),
+            ("gta", "gina", None),
+            ("lecturer", "lee", None),
+        ]:
+            user = create_user(
+                session=session,
+                username=username,
+                name=username.title(),
+                role=Role("student" if role == "other" else role),
+            )
             set_password(session=session, user=user, password=PASSWORD)
             out.usernames[role], out.user_ids[role] = username, user.id
             if ext:
-                student = Student(external_id=ext, name=username.title(), email=f"{username}@example.ac.uk",
-                                  user_id=user.id)
+                student = Student(
+                    external_id=ext, name=username.title(), email=f"{username}@example.ac.uk", user_id=user.id
+                )
                 session.add(student)
                 session.commit()
                 out.student_ids[role] = student.id
@@ -182,6 +197,7 @@ def people(sessions: sessionmaker[Session]) -> People:
 
 # The browser tests: one live server and one Chromium per test session (per xdist worker).
 
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -194,8 +210,9 @@ def live_server(web_settings: Settings, web_engine: Engine, woken) -> Iterator[s
     import uvicorn
 
     port = _free_port()
-    app = create_app(web_settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"}), engine=web_engine,
-                     run_queue=woken)
+    app = create_app(
+        web_settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"}), engine=web_engine, run_queue=woken
+    )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()

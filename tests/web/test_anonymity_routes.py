@@ -32,17 +32,30 @@ from grader.users.service import create_token
 LABEL = re.compile(r"Candidate \d{6}")
 # A JSON body every unsafe route parses (each model ignores the fields it does not know), so writes
 # are checked too, not only refused for a missing body.
-ANY_BODY = {"score": 1.0, "comment": "looks fine", "expected_version": None, "applied": True,
-            "text": "a kept comment", "reason": "the later file counts", "note": "", "students": [],
-            "url": "https://example.org/hook", "events": []}
+ANY_BODY = {
+    "score": 1.0,
+    "comment": "looks fine",
+    "expected_version": None,
+    "applied": True,
+    "text": "a kept comment",
+    "reason": "the later file counts",
+    "note": "",
+    "students": [],
+    "url": "https://example.org/hook",
+    "events": [],
+}
 
 
 def answer_notebook(words: str) -> bytes:
-    return nbformat.writes(nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("## 2.1 Training curves\n" + words),
-        nbformat.v4.new_code_cell("plot_curves()"),
-        nbformat.v4.new_markdown_cell("## 2.2 Design choices\nWe used dropout."),
-    ])).encode()
+    return nbformat.writes(
+        nbformat.v4.new_notebook(
+            cells=[
+                nbformat.v4.new_markdown_cell("## 2.1 Training curves\n" + words),
+                nbformat.v4.new_code_cell("plot_curves()"),
+                nbformat.v4.new_markdown_cell("## 2.2 Design choices\nWe used dropout."),
+            ]
+        )
+    ).encode()
 
 
 class Canary:
@@ -60,8 +73,16 @@ class Canary:
         self.student_id = 800_000_000 + secrets.randbelow(99_999_999)
 
     def strings(self) -> list[str]:
-        return [self.first, self.last, self.external_id, self.email, self.username, self.filename,
-                str(self.user_id), str(self.student_id)]
+        return [
+            self.first,
+            self.last,
+            self.external_id,
+            self.email,
+            self.username,
+            self.filename,
+            str(self.user_id),
+            str(self.student_id),
+        ]
 
 
 @pytest.fixture
@@ -92,25 +113,37 @@ def world(client, people, sessions):
         subs.append(uuid.UUID(reply.headers["location"].rsplit("/", 1)[1]))
         run_id = grade(sessions, client.app.state.courseworks["cwa"].rubric, subs[-1])
         with sessions() as s:  # as a sandbox's log quotes the file it was given
-            s.execute(update(GradingRun).where(GradingRun.id == run_id)
-                      .values(log=f"executing /work/{c.filename} for {c.name}\n"))
+            s.execute(
+                update(GradingRun)
+                .where(GradingRun.id == run_id)
+                .values(log=f"executing /work/{c.filename} for {c.name}\n")
+            )
             s.commit()
     client.cookies.clear()
     lee_csrf = sign_in(client, "lee")
-    assert client.post("/lecturer/courseworks/cwa/anonymous", data={"csrf_token": lee_csrf, "anonymous": "1"},
-                       follow_redirects=False).status_code == 303
+    assert (
+        client.post(
+            "/lecturer/courseworks/cwa/anonymous",
+            data={"csrf_token": lee_csrf, "anonymous": "1"},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
     lecturer = {"Authorization": f"Bearer {lecturer_token}"}
-    picked = client.post(f"/api/v1/submissions/{subs[0]}/counting", headers=lecturer,
-                         json={"reason": f"{canaries[0].first} asked by email ({canaries[0].email})"})
+    picked = client.post(
+        f"/api/v1/submissions/{subs[0]}/counting",
+        headers=lecturer,
+        json={"reason": f"{canaries[0].first} asked by email ({canaries[0].email})"},
+    )
     assert picked.status_code == 200, picked.text
     client.cookies.clear()
-    return {"canaries": canaries, "subs": subs, "gta": {"Authorization": f"Bearer {gta_token}"},
-            "lecturer": lecturer}
+    return {"canaries": canaries, "subs": subs, "gta": {"Authorization": f"Bearer {gta_token}"}, "lecturer": lecturer}
 
 
 def app_routes(app) -> list[tuple[str, str]]:
     """(method, path) of every route the app serves, API and dashboard alike (static files aside).
     FastAPI 0.165 keeps included routers as branches; walk them, adding each include's prefix."""
+
     def walk(routes, prefix: str):
         for route in routes:
             if isinstance(route, Mount):
@@ -140,27 +173,44 @@ def leaks(reply, canaries: list[Canary]) -> list[str]:
 def test_a_gta_learns_no_identity_from_any_route(client, world, sessions):
     canaries, subs = world["canaries"], world["subs"]
     with sessions() as s:
-        run_ids = {sub: s.scalar(select(GradingRun.id).where(GradingRun.submission_id == sub)
-                                 .order_by(GradingRun.id.desc()).limit(1)) for sub in subs}
+        run_ids = {
+            sub: s.scalar(
+                select(GradingRun.id).where(GradingRun.submission_id == sub).order_by(GradingRun.id.desc()).limit(1)
+            )
+            for sub in subs
+        }
     answered: dict[tuple[str, str], int] = {}
     for sub in subs:
         csrf = sign_in(client, "gina")  # again each round: the last route of a round signs out
         headers = {**world["gta"], "X-CSRF-Token": csrf, "X-Requested-With": "fetch"}
-        ids = {"cw": "cwa", "submission_id": str(sub), "run_id": str(run_ids[sub]), "item_id": "curves",
-               "penalty_id": "nolabels", "name": "grid"}
+        ids = {
+            "cw": "cwa",
+            "submission_id": str(sub),
+            "run_id": str(run_ids[sub]),
+            "item_id": "curves",
+            "penalty_id": "nolabels",
+            "name": "grid",
+        }
         for method, path in app_routes(client.app):
             url = fill(path, ids)
-            reply = client.request(method, url, headers=headers, follow_redirects=False,
-                                   json=ANY_BODY if method != "GET" else None)
+            reply = client.request(
+                method, url, headers=headers, follow_redirects=False, json=ANY_BODY if method != "GET" else None
+            )
             assert reply.status_code < 500, (method, url, reply.status_code, reply.text[:300])
             assert not leaks(reply, canaries), (method, url, leaks(reply, canaries))
             answered.setdefault((method, path), reply.status_code)
     # The check means something: the routes that name students did answer the GTA.
-    for route in [("GET", "/api/v1/courseworks/{cw}/marks"), ("GET", "/api/v1/submissions/{submission_id}/marking"),
-                  ("GET", "/api/v1/courseworks/{cw}/duplicates"), ("GET", "/api/v1/submissions/{submission_id}"),
-                  ("GET", "/api/v1/submissions/{submission_id}/file"), ("GET", "/staff/courseworks/{cw}"),
-                  ("GET", "/staff/submissions/{submission_id}"), ("GET", "/staff/courseworks/{cw}/items/{item_id}"),
-                  ("PUT", "/api/v1/submissions/{submission_id}/marks/{item_id}")]:
+    for route in [
+        ("GET", "/api/v1/courseworks/{cw}/marks"),
+        ("GET", "/api/v1/submissions/{submission_id}/marking"),
+        ("GET", "/api/v1/courseworks/{cw}/duplicates"),
+        ("GET", "/api/v1/submissions/{submission_id}"),
+        ("GET", "/api/v1/submissions/{submission_id}/file"),
+        ("GET", "/staff/courseworks/{cw}"),
+        ("GET", "/staff/submissions/{submission_id}"),
+        ("GET", "/staff/courseworks/{cw}/items/{item_id}"),
+        ("PUT", "/api/v1/submissions/{submission_id}/marks/{item_id}"),
+    ]:
         assert answered[route] == 200, route
     assert len(answered) > 40  # API and dashboard routes were both enumerated
 
@@ -175,17 +225,26 @@ def test_gta_lists_are_in_pseudonym_order_with_the_same_labels_everywhere(client
     label_of = {r["submission_id"]: r["name"] for r in ours}
 
     view = client.get(f"/api/v1/submissions/{subs[1]}/marking", headers=world["gta"]).json()
-    assert view["student"] == {"external_id": None, "name": label_of[str(subs[1])],
-                               "pseudonym": label_of[str(subs[1])], "anonymous": True}
+    assert view["student"] == {
+        "external_id": None,
+        "name": label_of[str(subs[1])],
+        "pseudonym": label_of[str(subs[1])],
+        "anonymous": True,
+    }
     assert view["duplicates"][0]["other_student"]["name"] == label_of[str(subs[0])]
     assert view["duplicates"][0]["path"] == "cwa.ipynb"  # the rubric's name for it, not the upload's
     assert label_of[str(subs[1])] in view["run"]["log"]  # the log's name replaced, the rest kept
     assert "executing /work/submission.ipynb" in view["run"]["log"]
-    assert client.get(f"/api/v1/submissions/{subs[0]}/marking",
-                      headers=world["gta"]).json()["counting_choice"]["reason"].startswith(label_of[str(subs[0])])
+    assert (
+        client.get(f"/api/v1/submissions/{subs[0]}/marking", headers=world["gta"])
+        .json()["counting_choice"]["reason"]
+        .startswith(label_of[str(subs[0])])
+    )
     dupes = client.get("/api/v1/courseworks/cwa/duplicates", headers=world["gta"]).json()
     assert {h["student"]["name"] for g in dupes["groups"] for h in g["submissions"]} == {
-        label_of[str(subs[0])], label_of[str(subs[1])]}
+        label_of[str(subs[0])],
+        label_of[str(subs[1])],
+    }
     download = client.get(f"/api/v1/submissions/{subs[2]}/file", headers=world["gta"])
     assert download.headers["content-disposition"] == 'attachment; filename="submission.ipynb"'
 
@@ -201,10 +260,14 @@ def test_gta_lists_are_in_pseudonym_order_with_the_same_labels_everywhere(client
     # The lecturer sees who is who, in roster order, with the pseudonym alongside.
     lecturer = client.get("/api/v1/courseworks/cwa/marks", headers=world["lecturer"]).json()["students"]
     named = {r["submission_id"]: r for r in lecturer}
-    for c, sub in zip(canaries, subs):
+    for c, sub in zip(canaries, subs, strict=True):
         row = named[str(sub)]
         assert (row["name"], row["external_id"], row["pseudonym"], row["anonymous"]) == (
-            c.name, c.external_id, label_of[str(sub)], False)
+            c.name,
+            c.external_id,
+            label_of[str(sub)],
+            False,
+        )
     assert [r["external_id"] for r in lecturer if r["submission_id"]] == [c.external_id for c in canaries]
     lee_view = client.get(f"/api/v1/submissions/{subs[2]}/file", headers=world["lecturer"])
     assert canaries[2].filename in lee_view.headers["content-disposition"]
@@ -213,8 +276,9 @@ def test_gta_lists_are_in_pseudonym_order_with_the_same_labels_everywhere(client
 def test_pseudonyms_are_random_stored_and_survive_a_new_secret(client, world, sessions):
     subs = world["subs"]
     sign_in(client, "gina")
-    shown = {sub: re.search(r"<h1>(Candidate \d{6}[A-Z]*) ", client.get(f"/staff/submissions/{sub}").text)[1]
-             for sub in subs}
+    shown = {
+        sub: re.search(r"<h1>(Candidate \d{6}[A-Z]*) ", client.get(f"/staff/submissions/{sub}").text)[1] for sub in subs
+    }
     with sessions() as s:
         owner = {sub: s.scalar(select(Submission.student_id).where(Submission.id == sub)) for sub in subs}
     # Main derived them from the student's sequential id under a default key: anyone could compute
@@ -237,7 +301,8 @@ def test_pseudonyms_are_random_stored_and_survive_a_new_secret(client, world, se
     with TestClient(create_app(settings, engine=client.app.state.engine), base_url="http://127.0.0.1") as other:
         marks = other.get("/api/v1/courseworks/cwa/marks", headers=world["gta"]).json()["students"]
     assert marks == first and {r["submission_id"]: r["name"] for r in marks if r["submission_id"]} == {
-        str(k): v for k, v in shown.items()}
+        str(k): v for k, v in shown.items()
+    }
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(CandidatePseudonym)) == drawn
 

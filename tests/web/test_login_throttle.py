@@ -11,10 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from live_kit import serving
 from sqlalchemy import func, select
 from web_kit import PASSWORD, csrf_of
-
-from live_kit import serving
 
 from grader.server import create_app
 from grader.users.throttle_models import SignInFailure
@@ -42,8 +41,11 @@ def make_client(web_settings, web_engine, sessions, woken):
 def attempt(client: TestClient, username: str, password: str) -> httpx.Response:
     client.cookies.clear()
     form = client.get("/login")
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": csrf_of(form.text)},
-                       follow_redirects=False)
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf_of(form.text)},
+        follow_redirects=False,
+    )
 
 
 def failures(sessions) -> int:
@@ -95,11 +97,14 @@ def test_signing_in_clears_the_accounts_failures(make_client, people):
 def test_parallel_guesses_get_no_more_than_the_allowance(web_settings, web_engine, people, sessions, woken):
     app = create_app(web_settings.model_copy(update=LIMITS), engine=web_engine)
     with serving(app) as url:
+
         def guess(n: int) -> int:
             with httpx.Client(base_url=url) as c:
                 form = c.get("/login")
-                return c.post("/login", data={"username": "alice", "password": f"wrong guess {n}",
-                                              "csrf_token": csrf_of(form.text)}).status_code
+                return c.post(
+                    "/login",
+                    data={"username": "alice", "password": f"wrong guess {n}", "csrf_token": csrf_of(form.text)},
+                ).status_code
 
         with ThreadPoolExecutor(max_workers=10) as pool:
             codes = list(pool.map(guess, range(10)))
@@ -125,8 +130,9 @@ def test_password_checks_queue_for_the_bound(web_settings, web_engine, people, w
     and no two argon2 verifications ever ran at once."""
     from grader.users import passwords
 
-    app = create_app(web_settings.model_copy(update={"login_hashes_at_once": 1, "login_hash_wait_s": 30}),
-                     engine=web_engine)
+    app = create_app(
+        web_settings.model_copy(update={"login_hashes_at_once": 1, "login_hash_wait_s": 30}), engine=web_engine
+    )
     running, most = 0, 0
     lock = threading.Lock()
     real = passwords._hasher
@@ -150,11 +156,13 @@ def test_password_checks_queue_for_the_bound(web_settings, web_engine, people, w
 
     monkeypatch.setattr(passwords, "_hasher", CountedHasher())
     with serving(app) as url:
+
         def sign_in(username: str) -> int:
             with httpx.Client(base_url=url) as c:
                 form = c.get("/login")
-                return c.post("/login", data={"username": username, "password": PASSWORD,
-                                              "csrf_token": csrf_of(form.text)}).status_code
+                return c.post(
+                    "/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf_of(form.text)}
+                ).status_code
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             codes = list(pool.map(sign_in, ["alice", "bob", "gina", "lee"]))

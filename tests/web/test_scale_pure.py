@@ -33,14 +33,29 @@ def test_section_codes_come_from_the_start_of_the_title():
 
 
 def test_the_answer_runs_from_its_heading_to_the_next_heading_of_the_same_level():
-    notebook = nb(md("# Part 2"), md("## 2.1 Training curves\nDescribe them."),
-                  code("plot()", outputs=[nbformat.v4.new_output("stream", name="stdout", text="epoch 8\n"),
-                                          nbformat.v4.new_output("display_data", data={"image/png": PNG})]),
-                  md("### A note inside 2.1"), md("The loss rises: overfitting."),
-                  md("## 2.10 Something else"), md("## 2.2 Design"), code("design()"))
+    notebook = nb(
+        md("# Part 2"),
+        md("## 2.1 Training curves\nDescribe them."),
+        code(
+            "plot()",
+            outputs=[
+                nbformat.v4.new_output("stream", name="stdout", text="epoch 8\n"),
+                nbformat.v4.new_output("display_data", data={"image/png": PNG}),
+            ],
+        ),
+        md("### A note inside 2.1"),
+        md("The loss rises: overfitting."),
+        md("## 2.10 Something else"),
+        md("## 2.2 Design"),
+        code("design()"),
+    )
     answer = find_answer(notebook, "2.1 Training curves discussed")
-    assert sources(answer) == ["## 2.1 Training curves\nDescribe them.", "plot()", "### A note inside 2.1",
-                               "The loss rises: overfitting."]  # stops at 2.10 (not a match, same level)
+    assert sources(answer) == [
+        "## 2.1 Training curves\nDescribe them.",
+        "plot()",
+        "### A note inside 2.1",
+        "The loss rises: overfitting.",
+    ]  # stops at 2.10 (not a match, same level)
     assert "2.1 Training curves" in answer.found_by
     outputs = answer.cells[1].outputs
     assert outputs[0].kind == "text" and outputs[0].text == "epoch 8\n"
@@ -49,8 +64,13 @@ def test_the_answer_runs_from_its_heading_to_the_next_heading_of_the_same_level(
 
 
 def test_codes_match_whole_tokens_with_emphasis_and_prefixes():
-    notebook = nb(md("## 12.1 Not this"), md("## 2.1.3 Nor this"), md("## 2.1b Nor this"),
-                  md("### Question **2.1**: curves"), code("answer()"))
+    notebook = nb(
+        md("## 12.1 Not this"),
+        md("## 2.1.3 Nor this"),
+        md("## 2.1b Nor this"),
+        md("### Question **2.1**: curves"),
+        code("answer()"),
+    )
     assert sources(find_answer(notebook, "2.1 Curves")) == ["### Question **2.1**: curves", "answer()"]
 
 
@@ -67,8 +87,17 @@ def test_a_missing_subsection_falls_back_to_its_parent_then_to_the_title_words()
 def test_hostile_or_broken_notebooks_give_no_answer_or_safe_data():
     assert find_answer({"cells": "nope"}, "2.1 X").cells == []
     assert find_answer([], "2.1 X").cells == []
-    bad_image = nb(md("## 2.1 X"), code("x", outputs=[nbformat.v4.new_output(
-        "display_data", data={"image/png": '"><script>alert(1)</script>', "text/plain": "fallback"})]))
+    bad_image = nb(
+        md("## 2.1 X"),
+        code(
+            "x",
+            outputs=[
+                nbformat.v4.new_output(
+                    "display_data", data={"image/png": '"><script>alert(1)</script>', "text/plain": "fallback"}
+                )
+            ],
+        ),
+    )
     out = find_answer(bad_image, "2.1 X").cells[1].outputs
     assert [(o.kind, o.text) for o in out] == [("text", "fallback")]  # not base64: never an image
     long = nb(md("## 2.1 X"), *[code(str(n)) for n in range(40)])
@@ -87,7 +116,15 @@ def test_even_split_is_even_and_reproducible():
 
 def test_bands_and_sample_sizes():
     assert [band(t, 20) for t in (20, 14, 13.9, 12, 10, 8, 7.9, 0)] == [
-        "70%+", "70%+", "60–69%", "60–69%", "50–59%", "40–49%", "under 40%", "under 40%"]
+        "70%+",
+        "70%+",
+        "60–69%",
+        "60–69%",
+        "50–59%",
+        "40–49%",
+        "under 40%",
+        "under 40%",
+    ]
     assert band(None, 20) == "not graded"
     assert sample_size(100, 10, 5) == 10 and sample_size(30, 10, 5) == 5 and sample_size(3, 10, 5) == 3
     assert sample_size(101, 10, 0) == 11
@@ -96,8 +133,9 @@ def test_bands_and_sample_sizes():
 def test_the_sample_covers_every_band_and_marker_and_is_reproducible():
     bands = ["70%+", "60–69%", "50–59%", "40–49%", "under 40%"]
     # 100 students: most in 60-69, two markers; one rare stratum (a single fail marked by m2).
-    pool = [Candidate(n, bands[1] if n < 60 else bands[n % 4 if n % 4 != 1 else 0], f"m{n % 2 + 1}")
-            for n in range(99)] + [Candidate(99, "under 40%", "m2")]
+    pool = [
+        Candidate(n, bands[1] if n < 60 else bands[n % 4 if n % 4 != 1 else 0], f"m{n % 2 + 1}") for n in range(99)
+    ] + [Candidate(99, "under 40%", "m2")]
     picked = stratified_sample(pool, 12, seed=1)
     assert len(picked) == 12 and len({c.key for c in picked}) == 12
     strata = {(c.band, c.marker) for c in pool}

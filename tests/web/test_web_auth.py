@@ -20,8 +20,16 @@ def test_pages_redirect_to_login_and_back_after_signing_in(client, people):
     assert reply.headers["location"] == "/login?next=/courseworks/cwa%3Fx%3D1"
     form = client.get(reply.headers["location"])
     assert 'name="next" value="/courseworks/cwa?x=1"' in form.text
-    done = client.post("/login", data={"username": "alice", "password": PASSWORD, "next": "/courseworks/cwa?x=1",
-                                       "csrf_token": csrf_of(form.text)}, follow_redirects=False)
+    done = client.post(
+        "/login",
+        data={
+            "username": "alice",
+            "password": PASSWORD,
+            "next": "/courseworks/cwa?x=1",
+            "csrf_token": csrf_of(form.text),
+        },
+        follow_redirects=False,
+    )
     assert done.status_code == 303 and done.headers["location"] == "/courseworks/cwa?x=1"
     cookie = done.headers["set-cookie"]
     assert f"{COOKIE_NAME}=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
@@ -31,8 +39,11 @@ def test_pages_redirect_to_login_and_back_after_signing_in(client, people):
 def test_wrong_password_unknown_user_and_service_account_are_refused(client, people, sessions):
     for username, password in [("alice", "wrong password!"), ("nobody", PASSWORD), ("cate", PASSWORD)]:
         form = client.get("/login")
-        reply = client.post("/login", data={"username": username, "password": password,
-                                            "csrf_token": csrf_of(form.text)}, follow_redirects=False)
+        reply = client.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": csrf_of(form.text)},
+            follow_redirects=False,
+        )
         assert reply.status_code == 401
         assert "Wrong username or password." in reply.text
         assert COOKIE_NAME not in client.cookies
@@ -42,8 +53,9 @@ def test_wrong_password_unknown_user_and_service_account_are_refused(client, peo
 
 def test_login_form_needs_its_csrf_cookie(client, people):
     client.get("/login")
-    reply = client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf_token": "forged"},
-                        follow_redirects=False)
+    reply = client.post(
+        "/login", data={"username": "alice", "password": PASSWORD, "csrf_token": "forged"}, follow_redirects=False
+    )
     assert reply.status_code == 403
     assert COOKIE_NAME not in client.cookies
 
@@ -52,8 +64,11 @@ def test_next_never_leaves_the_site(client, people):
     for evil in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         form = client.get("/login", params={"next": evil})
         assert 'name="next" value="/"' in form.text
-        reply = client.post("/login", data={"username": "alice", "password": PASSWORD, "next": evil,
-                                            "csrf_token": csrf_of(form.text)}, follow_redirects=False)
+        reply = client.post(
+            "/login",
+            data={"username": "alice", "password": PASSWORD, "next": evil, "csrf_token": csrf_of(form.text)},
+            follow_redirects=False,
+        )
         assert reply.headers["location"] == "/"
         client.cookies.clear()
 
@@ -93,15 +108,17 @@ def test_sessions_expire_when_idle_and_after_the_absolute_limit(client, people, 
 
     sign_in(client, "alice")
     with sessions() as session:  # busy all along, but signed in long ago
-        session.execute(update(WebSession).where(WebSession.revoked_at.is_(None))
-                        .values(expires_at=func.now() - dt.timedelta(seconds=1), last_seen_at=func.now()))
+        session.execute(
+            update(WebSession)
+            .where(WebSession.revoked_at.is_(None))
+            .values(expires_at=func.now() - dt.timedelta(seconds=1), last_seen_at=func.now())
+        )
         session.commit()
     assert client.get("/", follow_redirects=False).status_code == 303
 
 
 def test_fetch_requests_get_401_not_a_redirect(client, people):
-    reply = client.get("/", headers={"X-Requested-With": "fetch", "Accept": "application/json"},
-                       follow_redirects=False)
+    reply = client.get("/", headers={"X-Requested-With": "fetch", "Accept": "application/json"}, follow_redirects=False)
     assert reply.status_code == 401
     assert reply.json() == {"detail": "sign in first."}
 

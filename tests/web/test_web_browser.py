@@ -30,8 +30,9 @@ def _released(sessions, code: str = "cwa") -> bool:
         return session.scalars(select(Coursework.released_at).where(Coursework.code == code)).one() is not None
 
 
-def test_student_signs_in_uploads_and_follows_the_status_live(page, people, sessions, tmp_path, screenshots,
-                                                              cwa_rubric):
+def test_student_signs_in_uploads_and_follows_the_status_live(
+    page, people, sessions, tmp_path, screenshots, cwa_rubric
+):
     sign_in(page, "alice", "/courseworks/cwa")
     assert page.url.endswith("/courseworks/cwa")  # back where they were going
     upload = tmp_path / "cwa.ipynb"
@@ -94,8 +95,9 @@ def test_wrong_password_stays_on_the_sign_in_page(page, people):
     assert page.context.cookies() == [] or all(c["name"] != "grader_session" for c in page.context.cookies())
 
 
-def test_lecturer_releases_and_the_student_reads_and_prints_the_sheet(page, browser, people, sessions, screenshots,
-                                                                     cwa_rubric, tmp_path, live_server):
+def test_lecturer_releases_and_the_student_reads_and_prints_the_sheet(
+    page, browser, people, sessions, screenshots, cwa_rubric, tmp_path, live_server
+):
     rubric = cwa_rubric
     sign_in(page, "alice")
     page.goto("/courseworks/cwa")
@@ -109,11 +111,21 @@ def test_lecturer_releases_and_the_student_reads_and_prints_the_sheet(page, brow
     grade(sessions, rubric, sub_id)
     with sessions() as session:
         sub = session.get(Submission, uuid.UUID(sub_id))
-        for item, score, comment in [("curves", 5, "Clear curves; explain the rising test loss."),
-                                     ("design", 3, "A good ablation of the widths.")]:
-            set_mark(session=session, student_id=sub.student_id, coursework_id=sub.coursework_id, item_id=item,
-                     score=score, comment=comment, by_user_id=people.user_ids["gta"], expected_version=None,
-                     submission_id=sub.id)
+        for item, score, comment in [
+            ("curves", 5, "Clear curves; explain the rising test loss."),
+            ("design", 3, "A good ablation of the widths."),
+        ]:
+            set_mark(
+                session=session,
+                student_id=sub.student_id,
+                coursework_id=sub.coursework_id,
+                item_id=item,
+                score=score,
+                comment=comment,
+                by_user_id=people.user_ids["gta"],
+                expected_version=None,
+                submission_id=sub.id,
+            )
     page.goto("/courseworks/cwa/feedback")
     assert "not released yet" in page.content()
 

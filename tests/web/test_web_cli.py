@@ -42,11 +42,12 @@ def test_demo_accounts_get_fresh_passwords_each_start_and_the_banner_prints_them
         first = ensure_demo_accounts(session=session)
         second = ensure_demo_accounts(session=session)
         auth = LocalAccounts()
-        for old, new in zip(first, second):
+        for old, new in zip(first, second, strict=True):
             assert auth.authenticate(session=session, username=new.user.username, password=new.password)
             assert not auth.authenticate(session=session, username=old.user.username, password=old.password)
-    banner = service_banner(url="http://127.0.0.1:8000", database="sqlite://", courseworks=["cw1"], logs=[],
-                            accounts=second, sample=None)
+    banner = service_banner(
+        url="http://127.0.0.1:8000", database="sqlite://", courseworks=["cw1"], logs=[], accounts=second, sample=None
+    )
     assert "Dashboard: http://127.0.0.1:8000/" in banner
     for a in second:
         assert f"password {a.password}" in banner

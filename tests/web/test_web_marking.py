@@ -11,14 +11,14 @@ import uuid
 import nbformat
 import pytest
 from sqlalchemy import select, update
-from web_kit import grade, notebook, sign_in, upload
+from web_kit import grade, sign_in, upload
 
 from grader.blobs import LocalBlobStore
-from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.marking.models import MarkChange
-from grader.runs.models import GradingRun
-from grader.submissions.models import Submission
 from grader.notebooks.render import RENDER_CSP, render_notebook
+from grader.runs.models import GradingRun
+from grader.scoring.outcomes import TestOutcome, TestResult
+from grader.submissions.models import Submission
 
 # Our own test results (not web_kit's, which other tests may change): auto 1.6 + 3 + 1.8 = 6.4 of 10.
 RESULTS = {
@@ -33,17 +33,29 @@ PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAh
 def submitted(client, sessions, username: str, rendered: bool = True) -> tuple[uuid.UUID, int]:
     """``username`` uploads a notebook with outputs; a worker grades it and stores its render."""
     csrf = sign_in(client, username)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("plot()", execution_count=1, outputs=[
-        nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"}),
-        nbformat.v4.new_output("stream", name="stdout", text=f"{username} trained at home\n")])])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "plot()",
+                execution_count=1,
+                outputs=[
+                    nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"}),
+                    nbformat.v4.new_output("stream", name="stdout", text=f"{username} trained at home\n"),
+                ],
+            )
+        ]
+    )
     data = nbformat.writes(nb).encode()
     assert upload(client, csrf, data).status_code == 303
     with sessions() as s:
         sub = s.scalars(select(Submission).order_by(Submission.received_at.desc())).first()
     run_id = grade(sessions, client.app.state.courseworks["cwa"].rubric, sub.id, RESULTS)
     if rendered:
-        key = LocalBlobStore(client.app.state.settings.blob_dir).put(
-            io.BytesIO(render_notebook(data, title="cwa"))).sha256
+        key = (
+            LocalBlobStore(client.app.state.settings.blob_dir)
+            .put(io.BytesIO(render_notebook(data, title="cwa")))
+            .sha256
+        )
         with sessions() as s:
             s.execute(update(GradingRun).where(GradingRun.id == run_id).values(rendered_notebook_key=key))
             s.commit()
@@ -72,7 +84,7 @@ def test_the_overview_lists_every_student_with_status_scores_progress_and_charts
     assert html.count("<svg") == 1 + 5 and 'data-testid="hist-total"' in html  # totals + one per item
     assert "<script>" not in html  # the page's CSP forbids inline scripts; charts are plain SVG
 
-    assert 's1' not in client.get("/staff/courseworks/cwa", params={"q": "bob"}).text.split("<tbody")[1]
+    assert "s1" not in client.get("/staff/courseworks/cwa", params={"q": "bob"}).text.split("<tbody")[1]
     only = client.get("/staff/courseworks/cwa", params={"status": "graded"}).text.split("<tbody")[1]
     assert 'data-student="s1"' in only and 'data-student="s2"' not in only
     by_total = client.get("/staff/courseworks/cwa", params={"sort": "total", "desc": "1"}).text
@@ -82,8 +94,15 @@ def test_the_overview_lists_every_student_with_status_scores_progress_and_charts
     assert client.get("/staff/courseworks/nope").status_code == 404
 
     # The poll's fragment follows a mark without a reload.
-    assert put(client, csrf, f"/staff/submissions/{sub_id}/marks/curves", {"score": 5, "comment": "clear",
-                                                                           "expected_version": None}).status_code == 200
+    assert (
+        put(
+            client,
+            csrf,
+            f"/staff/submissions/{sub_id}/marks/curves",
+            {"score": 5, "comment": "clear", "expected_version": None},
+        ).status_code
+        == 200
+    )
     frag = client.get("/staff/courseworks/cwa/rows", headers={"X-Requested-With": "fetch"}).json()
     assert frag["done"] is False and "1 / 2" in frag["html"] and "11.4 / 20" in frag["html"]
 
@@ -136,12 +155,15 @@ def test_marks_save_at_once_with_history_and_a_stale_save_gets_409_with_the_othe
     assert put(client, gina, pen, {"applied": False, "expected_version": None}).status_code == 409
     assert put(client, gina, url, {"score": 7, "comment": "", "expected_version": 2}).status_code == 422  # over 6
     assert put(client, gina, url, {"score": "3", "comment": "", "expected_version": 2}).status_code == 422
-    assert put(client, gina, f"/staff/submissions/{sub_id}/marks/nope",
-               {"score": 1, "expected_version": None}).status_code == 404
+    assert (
+        put(client, gina, f"/staff/submissions/{sub_id}/marks/nope", {"score": 1, "expected_version": None}).status_code
+        == 404
+    )
     bad = client.put(url, content=b"[1", headers={"X-CSRF-Token": gina, "Content-Type": "application/json"})
     assert bad.status_code == 400
-    no_csrf = client.put(url, json={"score": 1, "comment": "", "expected_version": 2},
-                         headers={"X-Requested-With": "fetch"})
+    no_csrf = client.put(
+        url, json={"score": 1, "comment": "", "expected_version": 2}, headers={"X-Requested-With": "fetch"}
+    )
     assert no_csrf.status_code == 403
     with sessions() as s:
         assert s.scalar(select(MarkChange.new_score).order_by(MarkChange.version.desc())) == 5
@@ -151,23 +173,42 @@ def test_next_unmarked_skips_marked_submissions_and_wraps(client, people, sessio
     alice, _ = submitted(client, sessions, "alice", rendered=False)
     bob, _ = submitted(client, sessions, "bob", rendered=False)
     gina = sign_in(client, "gina")
-    assert client.get(f"/staff/submissions/{alice}/next", follow_redirects=False).headers["location"] == \
-        f"/staff/submissions/{bob}"
-    assert client.get(f"/staff/submissions/{bob}/next", follow_redirects=False).headers["location"] == \
-        f"/staff/submissions/{alice}"
+    assert (
+        client.get(f"/staff/submissions/{alice}/next", follow_redirects=False).headers["location"]
+        == f"/staff/submissions/{bob}"
+    )
+    assert (
+        client.get(f"/staff/submissions/{bob}/next", follow_redirects=False).headers["location"]
+        == f"/staff/submissions/{alice}"
+    )
     for item in ("curves", "design"):
-        assert put(client, gina, f"/staff/submissions/{alice}/marks/{item}",
-                   {"score": 1, "comment": "", "expected_version": None}).status_code == 200
-    assert client.get(f"/staff/submissions/{bob}/next", follow_redirects=False).headers["location"] == \
-        "/staff/courseworks/cwa?unmarked=1"
+        assert (
+            put(
+                client,
+                gina,
+                f"/staff/submissions/{alice}/marks/{item}",
+                {"score": 1, "comment": "", "expected_version": None},
+            ).status_code
+            == 200
+        )
+    assert (
+        client.get(f"/staff/submissions/{bob}/next", follow_redirects=False).headers["location"]
+        == "/staff/courseworks/cwa?unmarked=1"
+    )
     assert "No rendered notebook" in client.get(f"/staff/submissions/{bob}").text
 
 
 def test_students_and_strangers_reach_no_markers_page(client, people, sessions):
     sub_id, run_id = submitted(client, sessions, "alice")
-    pages = ["/staff/courseworks/cwa", "/staff/courseworks/cwa/rows", f"/staff/submissions/{sub_id}",
-             f"/staff/submissions/{sub_id}/next", f"/staff/runs/{run_id}/notebook",
-             f"/staff/submissions/{sub_id}/marks/curves/history", f"/staff/runs/{run_id}/artifacts/grid"]
+    pages = [
+        "/staff/courseworks/cwa",
+        "/staff/courseworks/cwa/rows",
+        f"/staff/submissions/{sub_id}",
+        f"/staff/submissions/{sub_id}/next",
+        f"/staff/runs/{run_id}/notebook",
+        f"/staff/submissions/{sub_id}/marks/curves/history",
+        f"/staff/runs/{run_id}/artifacts/grid",
+    ]
     for path in pages:
         reply = client.get(path, follow_redirects=False)
         assert reply.status_code == 303 and reply.headers["location"].startswith("/login"), path
@@ -175,8 +216,12 @@ def test_students_and_strangers_reach_no_markers_page(client, people, sessions):
         csrf = sign_in(client, student)
         for path in pages:
             assert client.get(path, follow_redirects=False).status_code == 403, (student, path)
-        reply = put(client, csrf, f"/staff/submissions/{sub_id}/marks/curves",
-                    {"score": 6, "comment": "", "expected_version": None})
+        reply = put(
+            client,
+            csrf,
+            f"/staff/submissions/{sub_id}/marks/curves",
+            {"score": 6, "comment": "", "expected_version": None},
+        )
         assert reply.status_code == 403
     with sessions() as s:
         assert s.scalar(select(MarkChange.id)) is None

@@ -18,12 +18,11 @@ from sqlalchemy import select, update
 from web_kit import PASSWORD, grade, sign_in, upload
 
 from grader.blobs import LocalBlobStore
-from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.marking.models import ManualMark, MarkChange
-from grader.runs.models import GradingRun
-from grader.submissions.models import Submission
 from grader.notebooks.render import render_notebook
-
+from grader.runs.models import GradingRun
+from grader.scoring.outcomes import TestOutcome, TestResult
+from grader.submissions.models import Submission
 
 # Our own test results (not web_kit's, which other tests may change): auto 1.6 + 3 + 1.8 = 6.4 of 10.
 RESULTS = {
@@ -87,16 +86,28 @@ def hostile_outputs(url: str) -> list[str]:
 
 
 def hostile_notebook(url: str) -> bytes:
-    outputs = [nbformat.v4.new_output("display_data", data={"text/html": h, "text/plain": "x"})
-               for h in hostile_outputs(url)]
-    outputs.append(nbformat.v4.new_output("display_data", data={
-        "image/svg+xml": f'<svg xmlns="http://www.w3.org/2000/svg"><script>fetch("{url}/svg-output")</script>'
-                         f'<image href="{url}/svg-image"/></svg>'}))
+    outputs = [
+        nbformat.v4.new_output("display_data", data={"text/html": h, "text/plain": "x"}) for h in hostile_outputs(url)
+    ]
+    outputs.append(
+        nbformat.v4.new_output(
+            "display_data",
+            data={
+                "image/svg+xml": f'<svg xmlns="http://www.w3.org/2000/svg"><script>fetch("{url}/svg-output")</script>'
+                f'<image href="{url}/svg-image"/></svg>'
+            },
+        )
+    )
     outputs.append(nbformat.v4.new_output("display_data", data={"application/javascript": f"fetch('{url}/js')"}))
-    cells = [nbformat.v4.new_markdown_cell(f"# Answers\n<img src=x onerror=\"fetch('{url}/md')\">"),
-             nbformat.v4.new_code_cell("show()", execution_count=1, outputs=outputs),
-             nbformat.v4.new_code_cell("print('the honest part')", execution_count=2, outputs=[
-                 nbformat.v4.new_output("stream", name="stdout", text="the honest part\n")])]
+    cells = [
+        nbformat.v4.new_markdown_cell(f"# Answers\n<img src=x onerror=\"fetch('{url}/md')\">"),
+        nbformat.v4.new_code_cell("show()", execution_count=1, outputs=outputs),
+        nbformat.v4.new_code_cell(
+            "print('the honest part')",
+            execution_count=2,
+            outputs=[nbformat.v4.new_output("stream", name="stdout", text="the honest part\n")],
+        ),
+    ]
     return nbformat.writes(nbformat.v4.new_notebook(cells=cells)).encode()
 
 
@@ -133,8 +144,7 @@ def look_for_execution(page, listener: Listener) -> None:
     assert page.url.endswith("/staff/submissions/" + page.url.rsplit("/", 1)[1])  # never navigated away
 
 
-def test_a_hostile_notebook_runs_nothing_in_the_markers_browser(client, people, sessions, page, listener,
-                                                                 screenshots):
+def test_a_hostile_notebook_runs_nothing_in_the_markers_browser(client, people, sessions, page, listener, screenshots):
     listener.probe()
     data = hostile_notebook(listener.url)
     sub_id = graded_submission(client, sessions, "alice", data, render_notebook(data, title="cwa"))
@@ -147,8 +157,11 @@ def test_a_hostile_notebook_runs_nothing_in_the_markers_browser(client, people, 
 def test_even_an_unsanitised_page_is_held_by_the_csp_and_the_sandbox(client, people, sessions, page, listener):
     """Layer 3 alone: the raw hostile HTML served as if the sanitiser had missed everything."""
     listener.probe()
-    raw = ("<!DOCTYPE html><html><body><p>the honest part</p>"
-           + "".join(h for h in hostile_outputs(listener.url) if "refresh" not in h) + "</body></html>").encode()
+    raw = (
+        "<!DOCTYPE html><html><body><p>the honest part</p>"
+        + "".join(h for h in hostile_outputs(listener.url) if "refresh" not in h)
+        + "</body></html>"
+    ).encode()
     sub_id = graded_submission(client, sessions, "alice", hostile_notebook(listener.url), raw)
     browser_sign_in(page, "gina")
     page.goto(f"/staff/submissions/{sub_id}")
@@ -156,11 +169,18 @@ def test_even_an_unsanitised_page_is_held_by_the_csp_and_the_sandbox(client, peo
 
 
 def test_a_gta_marks_two_items_a_lecturer_releases_and_the_student_reads_the_sheet(
-        client, people, sessions, page, browser, live_server, screenshots):
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("## 2.1 Training curves\nThe test loss rises after epoch 8: overfitting."),
-        nbformat.v4.new_code_cell("plot_curves()", execution_count=3, outputs=[
-            nbformat.v4.new_output("stream", name="stdout", text="epoch 8: train 0.21, test 0.48\n")])])
+    client, people, sessions, page, browser, live_server, screenshots
+):
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("## 2.1 Training curves\nThe test loss rises after epoch 8: overfitting."),
+            nbformat.v4.new_code_cell(
+                "plot_curves()",
+                execution_count=3,
+                outputs=[nbformat.v4.new_output("stream", name="stdout", text="epoch 8: train 0.21, test 0.48\n")],
+            ),
+        ]
+    )
     data = nbformat.writes(nb).encode()
     sub_id = graded_submission(client, sessions, "alice", data, render_notebook(data, title="cwa"))
     graded_submission(client, sessions, "bob", data, None)
@@ -174,8 +194,10 @@ def test_a_gta_marks_two_items_a_lecturer_releases_and_the_student_reads_the_she
     total = page.locator('[data-testid="total"]')
     assert total.inner_text() == "6.4"  # the auto items only (1.6 + 3 + 1.8)
 
-    for item, score, comment in [("curves", "5", "Clear curves; say why the test loss rises."),
-                                 ("design", "3", "Good ablation.")]:
+    for item, score, comment in [
+        ("curves", "5", "Clear curves; say why the test loss rises."),
+        ("design", "3", "Good ablation."),
+    ]:
         box = page.locator(f'[data-testid="item-{item}"]')
         box.locator("textarea.comment").fill(comment)
         box.locator("input.score").fill(score)
@@ -220,5 +242,8 @@ def _sub_of(sessions, external_id: str) -> uuid.UUID:
     from grader.roster.models import Student
 
     with sessions() as s:
-        return s.scalar(select(Submission.id).join(Student, Student.id == Submission.student_id)
-                        .where(Student.external_id == external_id))
+        return s.scalar(
+            select(Submission.id)
+            .join(Student, Student.id == Submission.student_id)
+            .where(Student.external_id == external_id)
+        )

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from crafted_zips import with_flag, with_method, zipped
 from sqlalchemy import select, update
 from web_kit import grade, sign_in
-
-from crafted_zips import with_flag, with_method, zipped
 
 from grader.blobs import LocalBlobStore
 from grader.courseworks.models import Coursework
@@ -27,11 +26,18 @@ from grader.users.service import create_token
 
 
 def answer(words: str) -> bytes:
-    return nbformat.writes(nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell(f"## 2.1 Training curves\n{words}"),
-        nbformat.v4.new_code_cell("plot()", execution_count=1, outputs=[
-            nbformat.v4.new_output("stream", name="stdout", text=f"printed: {words}\n")]),
-    ])).encode()
+    return nbformat.writes(
+        nbformat.v4.new_notebook(
+            cells=[
+                nbformat.v4.new_markdown_cell(f"## 2.1 Training curves\n{words}"),
+                nbformat.v4.new_code_cell(
+                    "plot()",
+                    execution_count=1,
+                    outputs=[nbformat.v4.new_output("stream", name="stdout", text=f"printed: {words}\n")],
+                ),
+            ]
+        )
+    ).encode()
 
 
 REAL, DECOY = answer("REAL-ANSWER the loss rises after epoch 8"), answer("DECOY-ANSWER written for the marker")
@@ -48,8 +54,11 @@ def api_upload(client, sessions, username: str, data: bytes, name: str = "cwa.zi
     with sessions() as s:
         user = s.scalars(select(User).where(User.username == username)).one()
         token, _ = create_token(session=s, user=user)
-    r = client.post("/api/v1/courseworks/cwa/submissions", headers={"Authorization": f"Bearer {token}"},
-                    files={"file": (name, data, "application/octet-stream")})
+    r = client.post(
+        "/api/v1/courseworks/cwa/submissions",
+        headers={"Authorization": f"Bearer {token}"},
+        files={"file": (name, data, "application/octet-stream")},
+    )
     assert r.status_code == 201, r.text
     sub_id = uuid.UUID(r.json()["id"])
     grade(sessions, client.app.state.courseworks["cwa"].rubric, sub_id)
@@ -64,9 +73,16 @@ def render_like_the_worker(client, sessions, sub_id: uuid.UUID, limits: RenderLi
     store = LocalBlobStore(settings.blob_dir)
     with sessions() as s:
         sub = s.get(Submission, sub_id)
-        run = s.scalars(select(GradingRun).where(GradingRun.submission_id == sub_id, GradingRun.status == "graded")).one()
-        page = marker_page(blob_path(settings, sub), notebook_name="cwa.ipynb", title="cwa",
-                           limits=limits or settings.render, max_bytes=1 << 20)
+        run = s.scalars(
+            select(GradingRun).where(GradingRun.submission_id == sub_id, GradingRun.status == "graded")
+        ).one()
+        page = marker_page(
+            blob_path(settings, sub),
+            notebook_name="cwa.ipynb",
+            title="cwa",
+            limits=limits or settings.render,
+            max_bytes=1 << 20,
+        )
         key = store.put(io.BytesIO(page)).sha256
         s.execute(update(GradingRun).where(GradingRun.id == run.id).values(rendered_notebook_key=key))
         s.commit()
@@ -82,12 +98,11 @@ def curves_answer(client, student: str) -> str:
     page = client.get("/staff/courseworks/cwa/items/curves")
     assert page.status_code == 200, page.text
     start = page.text.index(f'data-student="{student}"')
-    return page.text[start:page.text.index("</article>", start)]
+    return page.text[start : page.text.index("</article>", start)]
 
 
 @pytest.mark.parametrize("members", DECOYS_FIRST.values(), ids=DECOYS_FIRST.keys())
-def test_the_question_view_and_the_download_show_the_graded_notebook_not_a_decoy(client, people, sessions,
-                                                                                   members):
+def test_the_question_view_and_the_download_show_the_graded_notebook_not_a_decoy(client, people, sessions, members):
     sub = api_upload(client, sessions, "alice", zipped(members))
     sign_in(client, "gina")
     shown = curves_answer(client, "s1")
@@ -127,17 +142,22 @@ CRAFTED = {
 
 
 @pytest.mark.parametrize(("craft", "reason"), CRAFTED.values(), ids=CRAFTED.keys())
-def test_a_crafted_zip_stored_before_the_checks_existed_breaks_no_marker_view(client, people, sessions,
-                                                                               craft, reason):
+def test_a_crafted_zip_stored_before_the_checks_existed_breaks_no_marker_view(client, people, sessions, craft, reason):
     """Such a zip is refused at upload now; one already in the gradebook must still not give 500s."""
     data = craft(zipped([("cwa.ipynb", REAL)]))
     store = LocalBlobStore(client.app.state.settings.blob_dir)
     blob = store.put(io.BytesIO(data))
     with sessions() as s:  # the row as the API recorded it then (record_submission, minus today's checks)
         cwa = s.scalars(select(Coursework.id).where(Coursework.code == "cwa")).one()
-        sub, _ = record_submission(session=s, coursework_id=cwa, student_id=people.student_ids["student"],
-                                   sha256=blob.sha256, size_bytes=blob.size, original_filename="cwa.zip",
-                                   blob_key=blob.sha256)
+        sub, _ = record_submission(
+            session=s,
+            coursework_id=cwa,
+            student_id=people.student_ids["student"],
+            sha256=blob.sha256,
+            size_bytes=blob.size,
+            original_filename="cwa.zip",
+            blob_key=blob.sha256,
+        )
         sub_id = sub.id
     sign_in(client, "gina")
     shown = curves_answer(client, "s1")
@@ -149,13 +169,25 @@ def test_a_crafted_zip_stored_before_the_checks_existed_breaks_no_marker_view(cl
     from grader.notebooks.reading import NotebookUnreadable
 
     with pytest.raises(NotebookUnreadable, match=reason):
-        marker_page(blob_path(client.app.state.settings, sub), notebook_name="cwa.ipynb", title="cwa",
-                    limits=RenderLimits(), max_bytes=1 << 20)
+        marker_page(
+            blob_path(client.app.state.settings, sub),
+            notebook_name="cwa.ipynb",
+            title="cwa",
+            limits=RenderLimits(),
+            max_bytes=1 << 20,
+        )
 
 
 def test_a_notebook_too_slow_to_render_tells_the_marker_so(client, people, sessions):
-    slow = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("show()", outputs=[
-        nbformat.v4.new_output("display_data", data={"text/html": "<div>" * 40_000})])])).encode()
+    slow = nbformat.writes(
+        nbformat.v4.new_notebook(
+            cells=[
+                nbformat.v4.new_code_cell(
+                    "show()", outputs=[nbformat.v4.new_output("display_data", data={"text/html": "<div>" * 40_000})]
+                )
+            ]
+        )
+    ).encode()
     sub = api_upload(client, sessions, "alice", slow, name="cwa.ipynb")
     run_id = render_like_the_worker(client, sessions, sub, RenderLimits(timeout_s=3))
     sign_in(client, "gina")
@@ -163,4 +195,3 @@ def test_a_notebook_too_slow_to_render_tells_the_marker_so(client, people, sessi
     assert rendered.status_code == 200
     assert "The notebook could not be rendered in time (the limit is 3 s)" in rendered.text
     assert client.get(f"/staff/submissions/{sub}/notebook").content == slow  # still there to download
-

@@ -38,19 +38,38 @@ def world(client, people, sessions):
     reply = upload(client, csrf, notebook())
     sub_id = reply.headers["location"].rsplit("/", 1)[1]
     run_id = grade(sessions, client.app.state.courseworks["cwa"].rubric, sub_id)
-    return {"cw": "cwa", "submission_id": sub_id, "run_id": str(run_id), "item_id": "curves", "item": "curves",
-            "penalty_id": "nolabels", "default": "1"}
+    return {
+        "cw": "cwa",
+        "submission_id": sub_id,
+        "run_id": str(run_id),
+        "item_id": "curves",
+        "item": "curves",
+        "penalty_id": "nolabels",
+        "default": "1",
+    }
 
 
 def _call(client, method: str, url: str, csrf: str):
-    return client.request(method, url, data={"csrf_token": csrf} if method != "GET" else None,
-                          headers={"X-CSRF-Token": csrf} if method != "GET" else {}, follow_redirects=False)
+    return client.request(
+        method,
+        url,
+        data={"csrf_token": csrf} if method != "GET" else None,
+        headers={"X-CSRF-Token": csrf} if method != "GET" else {},
+        follow_redirects=False,
+    )
 
 
 def test_there_are_routes_to_check(client):
     paths = {p for _, p in web_routes(client.app)}
-    assert {"/", "/login", "/courseworks/{cw}", "/courseworks/{cw}/feedback", "/lecturer/courseworks/{cw}",
-            "/staff/courseworks/{cw}/items/{item_id}", "/lecturer/courseworks/{cw}/moderation"} <= paths
+    assert {
+        "/",
+        "/login",
+        "/courseworks/{cw}",
+        "/courseworks/{cw}/feedback",
+        "/lecturer/courseworks/{cw}",
+        "/staff/courseworks/{cw}/items/{item_id}",
+        "/lecturer/courseworks/{cw}/moderation",
+    } <= paths
 
 
 def test_the_anonymous_are_sent_to_sign_in_everywhere(client, world):
@@ -90,8 +109,14 @@ def test_gtas_reach_no_lecturer_page_and_no_student_page(client, world):
 
 def test_lecturers_reach_their_pages(client, world):
     csrf = sign_in(client, "lee")
-    for path in ("/", "/lecturer/courseworks/cwa", "/lecturer/courseworks/cwa/progress",
-                 "/lecturer/courseworks/cwa/export.csv", "/lecturer/courseworks/cwa/marking",
-                 "/lecturer/courseworks/cwa/moderation", "/staff/courseworks/cwa/items/curves"):
+    for path in (
+        "/",
+        "/lecturer/courseworks/cwa",
+        "/lecturer/courseworks/cwa/progress",
+        "/lecturer/courseworks/cwa/export.csv",
+        "/lecturer/courseworks/cwa/marking",
+        "/lecturer/courseworks/cwa/moderation",
+        "/staff/courseworks/cwa/items/curves",
+    ):
         assert _call(client, "GET", path, csrf).status_code == 200, path
     assert _call(client, "GET", "/lecturer/courseworks/nope", csrf).status_code == 404

@@ -14,8 +14,8 @@ from web_kit import PASSWORD, grade, sign_in, upload
 
 from grader.marking.models import ManualMark
 from grader.marking.scale_models import CommentBankEntry, MarkingAllocation, ModerationPick
-from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.roster.models import Student
+from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.submissions.models import Submission
 from grader.users.models import Role
 from grader.users.passwords import set_password
@@ -31,13 +31,20 @@ RESULTS = {
 
 def answer_notebook(words: str) -> bytes:
     """A notebook answering 2.1 (curves) under its heading, and 2.2 (design) under another."""
-    return nbformat.writes(nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# Part 2"),
-        nbformat.v4.new_markdown_cell(f"## 2.1 Training curves\n{words}"),
-        nbformat.v4.new_code_cell("plot_curves()", execution_count=1, outputs=[
-            nbformat.v4.new_output("stream", name="stdout", text=f"epoch 8 {words}\n")]),
-        nbformat.v4.new_markdown_cell("## 2.2 Design choices\nWe used dropout."),
-    ])).encode()
+    return nbformat.writes(
+        nbformat.v4.new_notebook(
+            cells=[
+                nbformat.v4.new_markdown_cell("# Part 2"),
+                nbformat.v4.new_markdown_cell(f"## 2.1 Training curves\n{words}"),
+                nbformat.v4.new_code_cell(
+                    "plot_curves()",
+                    execution_count=1,
+                    outputs=[nbformat.v4.new_output("stream", name="stdout", text=f"epoch 8 {words}\n")],
+                ),
+                nbformat.v4.new_markdown_cell("## 2.2 Design choices\nWe used dropout."),
+            ]
+        )
+    ).encode()
 
 
 def add_student(sessions, username: str, external_id: str, name: str) -> int:
@@ -70,8 +77,10 @@ def post(client, csrf: str, url: str, data: dict | None = None):
 
 def answers(html: str) -> dict[str, str]:
     """data-student -> the answer's article."""
-    return {m[1]: m[0] for m in re.finditer(r'<article class="card answer item" data-student="([^"]+)".*?</article>',
-                                            html, re.S)}
+    return {
+        m[1]: m[0]
+        for m in re.finditer(r'<article class="card answer item" data-student="([^"]+)".*?</article>', html, re.S)
+    }
 
 
 def test_the_question_view_marks_one_item_across_students(client, people, sessions):
@@ -88,15 +97,27 @@ def test_the_question_view_marks_one_item_across_students(client, people, sessio
     assert "<script>" not in page.text
 
     for sub, score, comment in ((alice, 5, "spot on"), (bob, 2, "say why")):
-        saved = put(client, gina, f"/staff/submissions/{sub}/marks/curves",
-                    {"score": score, "comment": comment, "expected_version": None})
+        saved = put(
+            client,
+            gina,
+            f"/staff/submissions/{sub}/marks/curves",
+            {"score": score, "comment": comment, "expected_version": None},
+        )
         assert saved.status_code == 200, saved.text
     lee = sign_in(client, "lee")
-    assert put(client, lee, f"/staff/submissions/{bob}/marks/curves",
-               {"score": 3, "comment": "fairer", "expected_version": 1}).status_code == 200
+    assert (
+        put(
+            client,
+            lee,
+            f"/staff/submissions/{bob}/marks/curves",
+            {"score": 3, "comment": "fairer", "expected_version": 1},
+        ).status_code
+        == 200
+    )
     gina = sign_in(client, "gina")
-    stale = put(client, gina, f"/staff/submissions/{bob}/marks/curves",
-                {"score": 1, "comment": "", "expected_version": 1})
+    stale = put(
+        client, gina, f"/staff/submissions/{bob}/marks/curves", {"score": 1, "comment": "", "expected_version": 1}
+    )
     assert stale.status_code == 409 and stale.json()["current"]["score"] == 3
     assert stale.json()["current"]["updated_by"] == "lee"
 
@@ -126,8 +147,15 @@ def test_the_comment_bank_keeps_lists_and_drops_comments(client, people, session
     assert client.post(url, json={"text": "no token"}, headers={"X-Requested-With": "fetch"}).status_code == 403
     auto_item = "/staff/courseworks/cwa/items/shown/comments"
     assert client.post(auto_item, json={"text": "a"}, headers=headers).status_code == 400
-    assert put(client, gina, f"/staff/submissions/{alice}/marks/curves",
-               {"score": 4, "comment": "Used once already.", "expected_version": None}).status_code == 200
+    assert (
+        put(
+            client,
+            gina,
+            f"/staff/submissions/{alice}/marks/curves",
+            {"score": 4, "comment": "Used once already.", "expected_version": None},
+        ).status_code
+        == 200
+    )
 
     page = client.get("/staff/courseworks/cwa/items/curves").text
     bank = page.split('data-testid="bank-list"')[1].split("</ul>")[0]
@@ -150,34 +178,56 @@ def test_even_allocation_and_the_my_allocation_filter(client, people, sessions):
     gina_id, lee_id = people.user_ids["gta"], people.user_ids["lecturer"]
     setup = client.get("/lecturer/courseworks/cwa/marking")
     assert setup.status_code == 200 and 'data-student="s3"' in setup.text
-    reply = client.post("/lecturer/courseworks/cwa/allocations/even",
-                        data={"csrf_token": lee, "marker": [str(gina_id), str(lee_id)], "seed": "7"},
-                        follow_redirects=False)
+    reply = client.post(
+        "/lecturer/courseworks/cwa/allocations/even",
+        data={"csrf_token": lee, "marker": [str(gina_id), str(lee_id)], "seed": "7"},
+        follow_redirects=False,
+    )
     assert reply.status_code == 303, reply.text
     with sessions() as s:
         first = dict(s.execute(select(MarkingAllocation.student_id, MarkingAllocation.marker_id)).all())
     assert len(first) == 4 and sorted(first.values()).count(gina_id) == 2  # carol (no submission) left out
-    client.post("/lecturer/courseworks/cwa/allocations/even",
-                data={"csrf_token": lee, "marker": [str(lee_id), str(gina_id)], "seed": "7"})
+    client.post(
+        "/lecturer/courseworks/cwa/allocations/even",
+        data={"csrf_token": lee, "marker": [str(lee_id), str(gina_id)], "seed": "7"},
+    )
     with sessions() as s:
         assert dict(s.execute(select(MarkingAllocation.student_id, MarkingAllocation.marker_id)).all()) == first
 
     # Bad input changes nothing.
     assert post(client, lee, "/lecturer/courseworks/cwa/allocations/even", {"seed": "1"}).status_code == 400
-    assert client.post("/lecturer/courseworks/cwa/allocations/even", follow_redirects=False, data={
-        "csrf_token": lee, "marker": [str(people.user_ids["student"])], "seed": "1"}).status_code == 400
-    assert post(client, lee, "/lecturer/courseworks/cwa/allocations/even",
-                {"marker": str(gina_id), "seed": "x"}).status_code == 400
-    assert post(client, lee, "/lecturer/courseworks/cwa/allocations", {"student": "999999",
-                                                                       "marker": str(gina_id)}).status_code == 400
+    assert (
+        client.post(
+            "/lecturer/courseworks/cwa/allocations/even",
+            follow_redirects=False,
+            data={"csrf_token": lee, "marker": [str(people.user_ids["student"])], "seed": "1"},
+        ).status_code
+        == 400
+    )
+    assert (
+        post(
+            client, lee, "/lecturer/courseworks/cwa/allocations/even", {"marker": str(gina_id), "seed": "x"}
+        ).status_code
+        == 400
+    )
+    assert (
+        post(
+            client, lee, "/lecturer/courseworks/cwa/allocations", {"student": "999999", "marker": str(gina_id)}
+        ).status_code
+        == 400
+    )
     with sessions() as s:
         assert dict(s.execute(select(MarkingAllocation.student_id, MarkingAllocation.marker_id)).all()) == first
 
     # By hand: carol to gina.
     with sessions() as s:
         carol = s.scalar(select(Student.id).where(Student.external_id == "s3"))
-    assert post(client, lee, "/lecturer/courseworks/cwa/allocations",
-                {"student": str(carol), "marker": str(gina_id)}).status_code == 303
+    assert (
+        post(
+            client, lee, "/lecturer/courseworks/cwa/allocations", {"student": str(carol), "marker": str(gina_id)}
+        ).status_code
+        == 303
+    )
 
     with sessions() as s:
         ext = dict(s.execute(select(Student.id, Student.external_id)).all())
@@ -196,10 +246,14 @@ def test_even_allocation_and_the_my_allocation_filter(client, people, sessions):
 
 def test_anonymous_marking_hides_names_from_gtas_only(client, people, sessions):
     with sessions() as s:  # distinctive names and ids, so "never in the page" means something
-        s.execute(update(Student).where(Student.external_id == "s1").values(name="Zebedee Quuxworth",
-                                                                            external_id="ZQ-993311"))
-        s.execute(update(Student).where(Student.external_id == "s2").values(name="Ottoline Fairweather",
-                                                                            external_id="OF-771244"))
+        s.execute(
+            update(Student).where(Student.external_id == "s1").values(name="Zebedee Quuxworth", external_id="ZQ-993311")
+        )
+        s.execute(
+            update(Student)
+            .where(Student.external_id == "s2")
+            .values(name="Ottoline Fairweather", external_id="OF-771244")
+        )
         s.commit()
     secrets = ("Zebedee", "Quuxworth", "ZQ-993311", "Ottoline", "Fairweather", "OF-771244")
     same = answer_notebook("the same answer")  # (cell ids are random: the very same bytes twice)
@@ -211,9 +265,17 @@ def test_anonymous_marking_hides_names_from_gtas_only(client, people, sessions):
     assert "<strong>On</strong>" in client.get("/lecturer/courseworks/cwa/marking").text
 
     gina = sign_in(client, "gina")
-    pages = {path: client.get(path) for path in (
-        "/staff/courseworks/cwa", "/staff/courseworks/cwa?sort=student", f"/staff/submissions/{alice}",
-        f"/staff/submissions/{bob}", "/staff/courseworks/cwa/items/curves", "/staff/courseworks/cwa/items/design")}
+    pages = {
+        path: client.get(path)
+        for path in (
+            "/staff/courseworks/cwa",
+            "/staff/courseworks/cwa?sort=student",
+            f"/staff/submissions/{alice}",
+            f"/staff/submissions/{bob}",
+            "/staff/courseworks/cwa/items/curves",
+            "/staff/courseworks/cwa/items/design",
+        )
+    }
     pages["rows"] = client.get("/staff/courseworks/cwa/rows", headers={"X-Requested-With": "fetch"})
     for path, reply in pages.items():
         assert reply.status_code == 200, path
@@ -228,10 +290,16 @@ def test_anonymous_marking_hides_names_from_gtas_only(client, people, sessions):
     assert re.search(r"<h1>(Candidate \d{6}[A-Z]*)", mark)[1] in labels
     # Searching for a name finds nobody; searching a pseudonym finds its student.
     assert "<tr data-student" not in client.get("/staff/courseworks/cwa", params={"q": "Zebedee"}).text
-    assert len(re.findall(r"<tr data-student", client.get("/staff/courseworks/cwa",
-                                                          params={"q": labels[0]}).text)) == 1
-    assert put(client, gina, f"/staff/submissions/{alice}/marks/curves",
-               {"score": 2, "comment": "", "expected_version": None}).status_code == 200
+    assert len(re.findall(r"<tr data-student", client.get("/staff/courseworks/cwa", params={"q": labels[0]}).text)) == 1
+    assert (
+        put(
+            client,
+            gina,
+            f"/staff/submissions/{alice}/marks/curves",
+            {"score": 2, "comment": "", "expected_version": None},
+        ).status_code
+        == 200
+    )
 
     sign_in(client, "lee")  # the lecturer still sees names, and exports are unchanged
     assert "Zebedee Quuxworth" in client.get("/staff/courseworks/cwa").text
@@ -255,30 +323,45 @@ def test_the_moderation_sample_is_stratified_reproducible_and_recorded(client, p
     lee = sign_in(client, "lee")
     markers = {"alice": gina_id, "bob": gina_id, "dan": gina_id, "eve": lee_id, "fay": lee_id, "gus": lee_id}
     for u, marker in markers.items():
-        assert post(client, lee, "/lecturer/courseworks/cwa/allocations",
-                    {"student": str(student_of[u]), "marker": str(marker)}).status_code == 303
+        assert (
+            post(
+                client,
+                lee,
+                "/lecturer/courseworks/cwa/allocations",
+                {"student": str(student_of[u]), "marker": str(marker)},
+            ).status_code
+            == 303
+        )
     # alice and eve score 16.4 / 20 (70%+), the rest 7.4 / 20 (under 40%).
     for u in subs:
         high = u in ("alice", "eve")
         for item, score in (("curves", 6 if high else 1), ("design", 4 if high else 0)):
-            assert put(client, lee, f"/staff/submissions/{subs[u]}/marks/{item}",
-                       {"score": score, "comment": f"{item} ok", "expected_version": None}).status_code == 200
+            assert (
+                put(
+                    client,
+                    lee,
+                    f"/staff/submissions/{subs[u]}/marks/{item}",
+                    {"score": score, "comment": f"{item} ok", "expected_version": None},
+                ).status_code
+                == 200
+            )
 
     def drawn(seed: str) -> dict[str, tuple[str, int | None]]:
-        reply = post(client, lee, "/lecturer/courseworks/cwa/moderation/sample",
-                     {"percent": "10", "minimum": "4", "seed": seed})
+        reply = post(
+            client, lee, "/lecturer/courseworks/cwa/moderation/sample", {"percent": "10", "minimum": "4", "seed": seed}
+        )
         assert reply.status_code == 303, reply.text
         with sessions() as s:
             latest = s.scalar(select(ModerationPick.sample_id).order_by(ModerationPick.sample_id.desc()))
             picks = s.scalars(select(ModerationPick).where(ModerationPick.sample_id == latest)).all()
-            return {next(u for u, sid in student_of.items() if sid == p.student_id): (p.band, p.marker_id)
-                    for p in picks}
+            return {
+                next(u for u, sid in student_of.items() if sid == p.student_id): (p.band, p.marker_id) for p in picks
+            }
 
     first = drawn("3")
     # Four strata (band x marker), four picks: one from each, so alice and eve are always in.
     assert len(first) == 4 and {"alice", "eve"} <= set(first)
-    assert set(first.values()) == {("70%+", gina_id), ("under 40%", gina_id), ("70%+", lee_id),
-                                   ("under 40%", lee_id)}
+    assert set(first.values()) == {("70%+", gina_id), ("under 40%", gina_id), ("70%+", lee_id), ("under 40%", lee_id)}
     assert drawn("3") == first  # the same seed, the same sample
     seen = {frozenset(drawn(str(seed))) for seed in range(8)}
     assert len(seen) > 1  # other seeds pick other students within the strata
@@ -292,8 +375,9 @@ def test_the_moderation_sample_is_stratified_reproducible_and_recorded(client, p
     url = f"/lecturer/courseworks/cwa/moderation/picks/{pick.id}"
     assert post(client, lee, url, {"outcome": "maybe"}).status_code == 400
     assert post(client, lee, url, {"outcome": "adjusted", "note": "design raised by 1"}).status_code == 303
-    assert post(client, lee, "/lecturer/courseworks/cwa/moderation/picks/999999",
-                {"outcome": "agreed"}).status_code == 404
+    assert (
+        post(client, lee, "/lecturer/courseworks/cwa/moderation/picks/999999", {"outcome": "agreed"}).status_code == 404
+    )
     assert post(client, lee, "/lecturer/courseworks/cwa/moderation/sample", {"percent": "0"}).status_code == 400
     assert post(client, lee, "/lecturer/courseworks/cwa/moderation/sample", {"minimum": "x"}).status_code == 400
     with sessions() as s:
@@ -325,7 +409,8 @@ def wait_for(check, timeout: float = 15.0):
 
 
 def test_a_gta_reuses_a_bank_comment_with_one_click_and_moves_with_the_keyboard(
-        client, people, sessions, page, screenshots):
+    client, people, sessions, page, screenshots
+):
     alice = submit(client, sessions, "alice", "The test loss rises after epoch 8: overfitting.")
     bob = submit(client, sessions, "bob", "Both curves fall; no sign of overfitting yet.")
     browser_sign_in(page, "gina")
@@ -348,6 +433,7 @@ def test_a_gta_reuses_a_bank_comment_with_one_click_and_moves_with_the_keyboard(
         with sessions() as s:
             mark = s.scalars(select(ManualMark).where(ManualMark.submission_id == alice)).first()
             return (mark.score, mark.comment) if mark and mark.comment else None
+
     assert wait_for(saved) == (4, "Say why the test loss rises.")
     assert second.locator("textarea.comment").input_value() == ""
 
@@ -361,8 +447,15 @@ def test_a_gta_reuses_a_bank_comment_with_one_click_and_moves_with_the_keyboard(
         assert s.scalar(select(ManualMark.score).where(ManualMark.submission_id == bob)) == 3
 
     lee = sign_in(client, "lee")  # another marker saves bob's mark meanwhile
-    assert put(client, lee, f"/staff/submissions/{bob}/marks/curves",
-               {"score": 5, "comment": "generous", "expected_version": 1}).status_code == 200
+    assert (
+        put(
+            client,
+            lee,
+            f"/staff/submissions/{bob}/marks/curves",
+            {"score": 5, "comment": "generous", "expected_version": 1},
+        ).status_code
+        == 200
+    )
     second.locator("input.score").fill("2")
     second.locator("input.score").press("Tab")
     conflict = second.locator(".conflict")

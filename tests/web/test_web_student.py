@@ -78,11 +78,21 @@ def test_feedback_sheet_after_release_is_laid_out_like_the_marking_template(clie
     grade(sessions, rubric, sub_id)
     with sessions() as session:
         sub = session.get(Submission, uuid.UUID(sub_id))
-        for item, score, comment in [("curves", 5, "Clear curves; say why the test loss rises."),
-                                     ("design", 3, "Good ablation.")]:
-            set_mark(session=session, student_id=sub.student_id, coursework_id=sub.coursework_id, item_id=item,
-                     score=score, comment=comment, by_user_id=people.user_ids["gta"], expected_version=None,
-                     submission_id=sub.id)
+        for item, score, comment in [
+            ("curves", 5, "Clear curves; say why the test loss rises."),
+            ("design", 3, "Good ablation."),
+        ]:
+            set_mark(
+                session=session,
+                student_id=sub.student_id,
+                coursework_id=sub.coursework_id,
+                item_id=item,
+                score=score,
+                comment=comment,
+                by_user_id=people.user_ids["gta"],
+                expected_version=None,
+                submission_id=sub.id,
+            )
         cw = session.scalars(select(Coursework).where(Coursework.code == "cwa")).one()
         release_coursework(session=session, coursework=cw, released_by_id=people.user_ids["lecturer"])
     page = client.get("/courseworks/cwa/feedback")

@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.grading.report import GradeReport
-from grader.scoring.auto import auto_marks
-from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run
+from grader.scoring.auto import auto_marks
+from grader.scoring.outcomes import TestOutcome, TestResult
 
 PASSWORD = "correct horse battery"  # every test account's password
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
@@ -39,8 +39,11 @@ def sign_in(client, username: str, password: str = PASSWORD) -> str:
     client.cookies.clear()
     form = client.get("/login")
     assert form.status_code == 200, form.text
-    reply = client.post("/login", data={"username": username, "password": password, "next": "/",
-                                        "csrf_token": csrf_of(form.text)}, follow_redirects=False)
+    reply = client.post(
+        "/login",
+        data={"username": username, "password": password, "next": "/", "csrf_token": csrf_of(form.text)},
+        follow_redirects=False,
+    )
     assert reply.status_code == 303, reply.text
     home = client.get("/")
     assert home.status_code == 200, home.text
@@ -48,8 +51,12 @@ def sign_in(client, username: str, password: str = PASSWORD) -> str:
 
 
 def upload(client, csrf: str, data: bytes, name: str = "cwa.ipynb", cw: str = "cwa", key: str | None = None):
-    return client.post(f"/courseworks/{cw}/submissions", data={"csrf_token": csrf, "upload_key": key or uuid.uuid4().hex},
-                       files={"file": (name, io.BytesIO(data), "application/octet-stream")}, follow_redirects=False)
+    return client.post(
+        f"/courseworks/{cw}/submissions",
+        data={"csrf_token": csrf, "upload_key": key or uuid.uuid4().hex},
+        files={"file": (name, io.BytesIO(data), "application/octet-stream")},
+        follow_redirects=False,
+    )
 
 
 # The hidden tests' results every graded run in these tests gets (rubric CWA in conftest).
@@ -64,12 +71,22 @@ def grade(sessions: sessionmaker[Session], rubric: Rubric, submission_id: str | 
     """Grade a submission's queued full run as a worker would: claim it, complete it with a report."""
     tests = tests or TESTS
     with sessions() as session:
-        run_id = session.scalars(select(GradingRun.id).where(
-            GradingRun.submission_id == uuid.UUID(str(submission_id)), GradingRun.kind == RunKind.full,
-            GradingRun.status == RunStatus.queued)).one()
+        run_id = session.scalars(
+            select(GradingRun.id).where(
+                GradingRun.submission_id == uuid.UUID(str(submission_id)),
+                GradingRun.kind == RunKind.full,
+                GradingRun.status == RunStatus.queued,
+            )
+        ).one()
         lease = claim_run(session=session, run_id=run_id, worker_id="test-worker")
         assert lease is not None
-        report = GradeReport(coursework=rubric.coursework, status="graded", max_score=rubric.total_points,
-                             auto_max_score=rubric.auto_max_score, duration_s=1.0, marks=auto_marks(rubric, tests))
+        report = GradeReport(
+            coursework=rubric.coursework,
+            status="graded",
+            max_score=rubric.total_points,
+            auto_max_score=rubric.auto_max_score,
+            duration_s=1.0,
+            marks=auto_marks(rubric, tests),
+        )
         assert complete_run(session=session, lease=lease, report=report, tests=tests) is RunStatus.graded
         return run_id

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, text
-
 from gradebook_factory import TESTS, graded_report
+from sqlalchemy import Engine, select, text
+from webhook_kit import SECRET_KEY, leased_run
+
 from grader.audit.models import AuditEvent
 from grader.runs.service import complete_run
 from grader.server import create_app
@@ -19,7 +20,6 @@ from grader.users.models import Role
 from grader.users.service import create_token, create_user
 from grader.webhooks.models import WebhookDelivery, WebhookEndpoint
 from grader.webhooks.sealing import SecretBox
-from webhook_kit import SECRET_KEY, leased_run
 
 SECRET = "whsec_" + "q" * 40
 HOOK = "https://labts.example.ac.uk/hooks/grader"
@@ -27,8 +27,14 @@ HOOK = "https://labts.example.ac.uk/hooks/grader"
 
 @pytest.fixture
 def client(tmp_path: Path, pg_url: str, engine: Engine, sessions) -> Iterator[TestClient]:
-    settings = Settings(rubrics_dir=tmp_path / "rubrics", database_url=pg_url, blob_dir=tmp_path / "blobs",
-                        broker_url="filesystem://", broker_dir=tmp_path / "broker", secret_key=SECRET_KEY)
+    settings = Settings(
+        rubrics_dir=tmp_path / "rubrics",
+        database_url=pg_url,
+        blob_dir=tmp_path / "blobs",
+        broker_url="filesystem://",
+        broker_dir=tmp_path / "broker",
+        secret_key=SECRET_KEY,
+    )
     with TestClient(create_app(settings, engine=engine)) as c:
         yield c
 
@@ -44,7 +50,8 @@ def headers(client, sessions) -> dict[str, dict[str, str]]:
             out[role.value] = {"Authorization": f"Bearer {create_token(session=session, user=user, view=view)[0]}"}
         narrow = create_user(session=session, username="narrow", role=Role.service)
         out["service-read-only"] = {
-            "Authorization": f"Bearer {create_token(session=session, user=narrow, scopes=['read'])[0]}"}
+            "Authorization": f"Bearer {create_token(session=session, user=narrow, scopes=['read'])[0]}"
+        }
     return out
 
 
@@ -66,7 +73,9 @@ def test_register_list_and_delete(client, headers, sessions):
     listed = client.get("/api/v1/webhooks", headers=headers["service"])
     assert listed.status_code == 200
     assert [(w["id"], w["url"], w["active"]) for w in listed.json()] == [
-        (given.json()["id"], HOOK, True), (generated.json()["id"], HOOK, True)]
+        (given.json()["id"], HOOK, True),
+        (generated.json()["id"], HOOK, True),
+    ]
     assert listed.json()[0]["description"] == "LabTS marks"
     assert SECRET not in listed.text and secret not in listed.text and "secret" not in listed.text
     with sessions() as session:  # stored sealed: the raw column never holds a secret, the key opens it
@@ -83,32 +92,35 @@ def test_register_list_and_delete(client, headers, sessions):
     assert [w["id"] for w in client.get("/api/v1/webhooks", headers=lee).json()] == [generated.json()["id"]]
 
 
-@pytest.mark.parametrize("body, why", [
-    ({"url": "ftp://labts.example.ac.uk/x"}, "http"),
-    ({"url": "file:///etc/passwd"}, "http"),
-    ({"url": "not a url"}, "http"),
-    ({"url": "https://"}, "host"),
-    ({"url": "https://me:pw@labts.example.ac.uk/"}, "password"),
-    ({"url": "https://labts.example.ac.uk/" + "a" * 2000}, "url"),
-    ({"secret": "too-short-a-secret"}, "secret"),
-    ({"secret": "s" * 201}, "secret"),
-    ({"events": ["submission.deleted"]}, "unknown events"),
-    ({"events": []}, "at least one"),
-    ({"url": None}, "url"),
-    # Internal addresses, in every spelling a resolver accepts: refused before anything is stored.
-    ({"url": "http://127.0.0.1:8080/hook"}, "loopback"),
-    ({"url": "http://[::1]/hook"}, "loopback"),
-    ({"url": "http://[::ffff:127.0.0.1]/hook"}, "loopback"),
-    ({"url": "http://2130706433/hook"}, "loopback"),
-    ({"url": "http://0177.0.0.1/hook"}, "loopback"),
-    ({"url": "http://0x7f.1/hook"}, "loopback"),
-    ({"url": "http://0.0.0.0:5432/"}, "unspecified"),
-    ({"url": "http://localhost:6379/"}, "loopback"),
-    ({"url": "http://169.254.169.254/latest/meta-data/"}, "link-local"),
-    ({"url": "http://[fe80::1]/"}, "link-local"),
-    ({"url": "https://10.0.0.5/hook"}, "private"),
-    ({"url": "http://192.168.1.10/hook"}, "private"),
-])
+@pytest.mark.parametrize(
+    "body, why",
+    [
+        ({"url": "ftp://labts.example.ac.uk/x"}, "http"),
+        ({"url": "file:///etc/passwd"}, "http"),
+        ({"url": "not a url"}, "http"),
+        ({"url": "https://"}, "host"),
+        ({"url": "https://me:pw@labts.example.ac.uk/"}, "password"),
+        ({"url": "https://labts.example.ac.uk/" + "a" * 2000}, "url"),
+        ({"secret": "too-short-a-secret"}, "secret"),
+        ({"secret": "s" * 201}, "secret"),
+        ({"events": ["submission.deleted"]}, "unknown events"),
+        ({"events": []}, "at least one"),
+        ({"url": None}, "url"),
+        # Internal addresses, in every spelling a resolver accepts: refused before anything is stored.
+        ({"url": "http://127.0.0.1:8080/hook"}, "loopback"),
+        ({"url": "http://[::1]/hook"}, "loopback"),
+        ({"url": "http://[::ffff:127.0.0.1]/hook"}, "loopback"),
+        ({"url": "http://2130706433/hook"}, "loopback"),
+        ({"url": "http://0177.0.0.1/hook"}, "loopback"),
+        ({"url": "http://0x7f.1/hook"}, "loopback"),
+        ({"url": "http://0.0.0.0:5432/"}, "unspecified"),
+        ({"url": "http://localhost:6379/"}, "loopback"),
+        ({"url": "http://169.254.169.254/latest/meta-data/"}, "link-local"),
+        ({"url": "http://[fe80::1]/"}, "link-local"),
+        ({"url": "https://10.0.0.5/hook"}, "private"),
+        ({"url": "http://192.168.1.10/hook"}, "private"),
+    ],
+)
 def test_bad_registrations_are_refused_and_store_nothing(client, headers, sessions, body, why):
     r = client.post("/api/v1/webhooks", headers=headers["lecturer"], json={"url": HOOK, **body})
     assert r.status_code == 422, r.text
@@ -156,9 +168,15 @@ def test_bad_ids_are_a_4xx(client, headers, path):
 
 
 def test_an_allow_listed_internal_host_may_be_registered(client, headers, tmp_path, pg_url, engine):
-    settings = Settings(rubrics_dir=tmp_path / "rubrics", database_url=pg_url, blob_dir=tmp_path / "blobs",
-                        broker_url="filesystem://", broker_dir=tmp_path / "broker", secret_key=SECRET_KEY,
-                        webhook_allowed_hosts=["127.0.0.1"])
+    settings = Settings(
+        rubrics_dir=tmp_path / "rubrics",
+        database_url=pg_url,
+        blob_dir=tmp_path / "blobs",
+        broker_url="filesystem://",
+        broker_dir=tmp_path / "broker",
+        secret_key=SECRET_KEY,
+        webhook_allowed_hosts=["127.0.0.1"],
+    )
     with TestClient(create_app(settings, engine=engine)) as allowing:
         ok = allowing.post("/api/v1/webhooks", headers=headers["lecturer"], json={"url": "http://127.0.0.1:9/h"})
         assert ok.status_code == 201, ok.text

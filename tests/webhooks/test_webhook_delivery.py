@@ -12,18 +12,18 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy import select, text
-
 from gradebook_factory import TESTS, graded_report
+from sqlalchemy import select, text
+from webhook_kit import BOX, LOOPBACK, SECRET, SECRET_KEY, add_endpoint, leased_run
+
 from grader.runs.service import complete_run
 from grader.settings import Settings
 from grader.webhooks.delivery import DeliveryReport, deliver_due
 from grader.webhooks.models import DeliveryStatus, WebhookDelivery
 from grader.webhooks.runner import kick_sender, stop_senders
 from grader.webhooks.signing import SignatureError, verify
-from webhook_kit import BOX, LOOPBACK, SECRET, SECRET_KEY, add_endpoint, leased_run
 
-NOW = dt.datetime(2026, 2, 13, 18, 5, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 2, 13, 18, 5, tzinfo=dt.UTC)
 S = dt.timedelta(seconds=1)
 
 
@@ -72,7 +72,11 @@ def test_a_delivery_is_signed_and_marked_delivered(sessions, receiver, http):
     assert sent.headers["Grader-Event-Type"] == "submission.graded"
     assert sent.headers["Content-Type"] == "application/json"
     assert (delivered.status, delivered.attempts, delivered.last_status_code, delivered.last_error) == (
-        DeliveryStatus.delivered, 1, 200, None)
+        DeliveryStatus.delivered,
+        1,
+        200,
+        None,
+    )
     assert delivered.delivered_at == NOW
 
     assert deliver(sessions, http, NOW + dt.timedelta(days=1)).delivered == []  # never sent again
@@ -100,7 +104,11 @@ def test_a_500_is_retried_after_a_backoff_then_delivered(sessions, receiver, htt
     assert deliver(sessions, http, NOW + 90 * S).delivered == [delivery_id]
     done = row(sessions, delivery_id)
     assert (done.status, done.attempts, done.last_status_code, done.last_error) == (
-        DeliveryStatus.delivered, 3, 200, None)
+        DeliveryStatus.delivered,
+        3,
+        200,
+        None,
+    )
     # Every attempt sent the same event, freshly signed.
     assert len({r.body for r in receiver.requests}) == 1 and len(receiver.requests) == 3
     assert {r.headers["Grader-Event-Id"] for r in receiver.requests} == {str(done.event_id)}
@@ -155,8 +163,15 @@ def test_inactive_endpoints_and_non_http_urls_are_never_posted_to(sessions, rece
         smuggled = add_endpoint(session, "file:///etc/passwd")  # written past the API's check
         now = NOW
         for endpoint_id in (inactive, smuggled):
-            session.add(WebhookDelivery(event_id=uuid.uuid4(), endpoint_id=endpoint_id, event_type="submission.graded",
-                                        payload={"id": "x"}, next_attempt_at=now))
+            session.add(
+                WebhookDelivery(
+                    event_id=uuid.uuid4(),
+                    endpoint_id=endpoint_id,
+                    event_type="submission.graded",
+                    payload={"id": "x"},
+                    next_attempt_at=now,
+                )
+            )
         session.commit()
     report = deliver(sessions, http, NOW)
     assert len(report.failed) == 2 and receiver.requests == []
@@ -180,10 +195,16 @@ def test_two_deliverers_in_parallel_never_send_one_delivery_twice(sessions, rece
     receiver.delay_s = 0.01
     with sessions() as session:
         endpoint_id = add_endpoint(session, receiver.url)
-        session.add_all(WebhookDelivery(event_id=uuid.uuid4(), endpoint_id=endpoint_id,
-                                        event_type="submission.graded", payload={"n": n},
-                                        next_attempt_at=NOW + n * dt.timedelta(milliseconds=1))
-                        for n in range(60))
+        session.add_all(
+            WebhookDelivery(
+                event_id=uuid.uuid4(),
+                endpoint_id=endpoint_id,
+                event_type="submission.graded",
+                payload={"n": n},
+                next_attempt_at=NOW + n * dt.timedelta(milliseconds=1),
+            )
+            for n in range(60)
+        )
         session.commit()
     reports, start = [], threading.Barrier(3)
 
@@ -208,8 +229,16 @@ def test_two_deliverers_in_parallel_never_send_one_delivery_twice(sessions, rece
 def test_a_deliverer_skips_a_delivery_another_one_is_claiming_instead_of_waiting(sessions, receiver, http):
     with sessions() as session:
         endpoint_id = add_endpoint(session, receiver.url)
-        session.add_all(WebhookDelivery(event_id=uuid.uuid4(), endpoint_id=endpoint_id, event_type="submission.graded",
-                                        payload={"n": n}, next_attempt_at=NOW + n * S) for n in range(2))
+        session.add_all(
+            WebhookDelivery(
+                event_id=uuid.uuid4(),
+                endpoint_id=endpoint_id,
+                event_type="submission.graded",
+                payload={"n": n},
+                next_attempt_at=NOW + n * S,
+            )
+            for n in range(2)
+        )
         session.commit()
     with sessions() as holder:
         # Another deliverer is in the middle of claiming the first: it holds the row lock.
@@ -226,8 +255,12 @@ def test_a_deliverer_skips_a_delivery_another_one_is_claiming_instead_of_waiting
 def test_the_workers_sender_thread_delivers_when_kicked(sessions, receiver, pg_url):
     delivery_id = graded_event(sessions, receiver.url)
     try:
-        kick_sender(sessions, Settings(database_url=pg_url, webhook_timeout_s=5, secret_key=SECRET_KEY,
-                                         webhook_allowed_hosts=["127.0.0.1"]))
+        kick_sender(
+            sessions,
+            Settings(
+                database_url=pg_url, webhook_timeout_s=5, secret_key=SECRET_KEY, webhook_allowed_hosts=["127.0.0.1"]
+            ),
+        )
         deadline = time.monotonic() + 30
         while row(sessions, delivery_id).status != DeliveryStatus.delivered and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -242,9 +275,15 @@ def test_the_workers_sweeper_thread_sends_what_is_due(sessions, receiver, pg_url
     from workers.sweeper import SweeperThread
 
     delivery_id = graded_event(sessions, receiver.url)
-    settings = Settings(database_url=pg_url, sweep_interval_s=1, broker_url="filesystem://",
-                        broker_dir=tmp_path / "broker", blob_dir=tmp_path / "blobs", secret_key=SECRET_KEY,
-                        webhook_allowed_hosts=["127.0.0.1"])
+    settings = Settings(
+        database_url=pg_url,
+        sweep_interval_s=1,
+        broker_url="filesystem://",
+        broker_dir=tmp_path / "broker",
+        blob_dir=tmp_path / "blobs",
+        secret_key=SECRET_KEY,
+        webhook_allowed_hosts=["127.0.0.1"],
+    )
     sweeper = SweeperThread(settings, CeleryRunQueue(settings).wake)
     sweeper.start()
     try:

@@ -25,18 +25,18 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from sqlalchemy import select
-
 from gradebook_factory import TESTS, graded_report
+from sqlalchemy import select
+from webhook_kit import BOX, LOOPBACK, SECRET, Receiver, add_endpoint, leased_run
+
 from grader.runs.service import complete_run
 from grader.settings import Settings
 from grader.webhooks.delivery import deliver_due
 from grader.webhooks.egress import AddressRefused, EgressPolicy
 from grader.webhooks.models import DeliveryStatus, WebhookDelivery
 from grader.webhooks.signing import verify
-from webhook_kit import BOX, LOOPBACK, SECRET, Receiver, add_endpoint, leased_run
 
-NOW = dt.datetime(2026, 2, 13, 18, 5, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 2, 13, 18, 5, tzinfo=dt.UTC)
 STRICT = EgressPolicy()  # the default: no internal address allowed
 
 
@@ -91,14 +91,17 @@ def test_a_loopback_receiver_is_refused_without_the_allow_list_and_reached_with_
     assert verify(SECRET, sent.headers["Grader-Signature"], sent.body)
 
 
-@pytest.mark.parametrize("host", [
-    "[::ffff:127.0.0.1]",  # IPv4-mapped IPv6: reaches the IPv4 receiver
-    "2130706433",  # 127.0.0.1 as one decimal number
-    "0177.0.0.1",  # octal
-    "0x7f.0.0.1",  # hex
-    "127.1",  # short form
-    "0.0.0.0",  # "this host": Linux connects it to loopback
-])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[::ffff:127.0.0.1]",  # IPv4-mapped IPv6: reaches the IPv4 receiver
+        "2130706433",  # 127.0.0.1 as one decimal number
+        "0177.0.0.1",  # octal
+        "0x7f.0.0.1",  # hex
+        "127.1",  # short form
+        "0.0.0.0",  # "this host": Linux connects it to loopback
+    ],
+)
 def test_every_spelling_of_loopback_is_refused_though_each_reaches_the_receiver(sessions, receiver, http, host):
     url = f"http://{host}:{receiver.server.server_address[1]}/hook"
     delivery_id = graded_event(sessions, url)
@@ -127,13 +130,16 @@ def test_this_machines_own_name_resolved_for_real_is_refused(sessions, receiver,
     assert receiver.requests == [] and "resolves to" in row(sessions, delivery_id).last_error
 
 
-@pytest.mark.parametrize("answer, why", [
-    (["10.1.2.3"], "private"),
-    (["172.20.0.4"], "private"),
-    (["169.254.169.254"], "link-local"),
-    (["fd00::7"], "private"),
-    (["93.184.215.14", "127.0.0.1"], "loopback"),  # every address is checked, not only the first
-])
+@pytest.mark.parametrize(
+    "answer, why",
+    [
+        (["10.1.2.3"], "private"),
+        (["172.20.0.4"], "private"),
+        (["169.254.169.254"], "link-local"),
+        (["fd00::7"], "private"),
+        (["93.184.215.14", "127.0.0.1"], "loopback"),  # every address is checked, not only the first
+    ],
+)
 def test_a_name_resolving_to_an_internal_address_is_refused_at_delivery(sessions, receiver, http, answer, why):
     dns = Resolver({"hooks.example.test": answer})
     delivery_id = graded_event(sessions, "http://hooks.example.test/hook")  # registration asks no DNS
@@ -198,36 +204,55 @@ def test_the_endpoints_reply_never_comes_back(sessions, receiver, http):
 
 
 def test_the_databases_and_brokers_own_addresses_are_refused():
-    dns = Resolver({"db.example.test": ["93.184.215.20"], "redis.example.test": ["93.184.215.21"],
-                    "hooks.example.test": ["93.184.215.20"], "cache.example.test": ["93.184.215.21"],
-                    "labts.example.test": ["93.184.215.99"]})
-    settings = Settings(database_url="postgresql+psycopg://grader@db.example.test:5432/grader",
-                        broker_url="redis://:pw@redis.example.test:6379/0")
+    dns = Resolver(
+        {
+            "db.example.test": ["93.184.215.20"],
+            "redis.example.test": ["93.184.215.21"],
+            "hooks.example.test": ["93.184.215.20"],
+            "cache.example.test": ["93.184.215.21"],
+            "labts.example.test": ["93.184.215.99"],
+        }
+    )
+    settings = Settings(
+        database_url="postgresql+psycopg://grader@db.example.test:5432/grader",
+        broker_url="redis://:pw@redis.example.test:6379/0",
+    )
     policy = EgressPolicy.from_settings(settings, resolve=dns)
     for name in ("hooks.example.test", "cache.example.test"):
         with pytest.raises(AddressRefused, match="database or the broker"):
             policy.pin(f"https://{name}/hook")
     target = policy.pin("https://labts.example.test/hook?x=1")
     assert (target.url, target.host_header, target.sni_hostname) == (
-        "https://93.184.215.99/hook?x=1", "labts.example.test", "labts.example.test")
+        "https://93.184.215.99/hook?x=1",
+        "labts.example.test",
+        "labts.example.test",
+    )
 
 
 # -- HTTPS: pinned to the IP, the certificate is still checked against the host name ---------------
 
+
 def _certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 

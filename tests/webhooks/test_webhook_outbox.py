@@ -7,18 +7,18 @@ import dataclasses
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, select, text
-
 from gradebook_factory import TESTS, graded_report, infrastructure_error
+from sqlalchemy import func, select, text
+from webhook_kit import SECRET, add_endpoint, leased_run
+
 from grader.roster.models import Student
 from grader.runs.models import RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run, fail_run, get_run, sweep_expired_leases
 from grader.submissions.models import Submission
 from grader.webhooks.models import DeliveryStatus, WebhookDelivery
-from webhook_kit import SECRET, add_endpoint, leased_run
 
 URL = "https://cate.example.ac.uk/hooks"
-NOW = dt.datetime(2026, 2, 13, 18, 5, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 2, 13, 18, 5, tzinfo=dt.UTC)
 
 
 def deliveries(session, endpoint_id=None) -> list[WebhookDelivery]:
@@ -42,28 +42,41 @@ def test_a_graded_run_writes_one_delivery_per_subscribed_active_endpoint(session
         ids = endpoints(session)
         lease = leased_run(session)
         report = graded_report()
-        assert complete_run(session=session, lease=lease, report=report, tests=TESTS, now=NOW,
-                            public_url="https://grader.example/") is RunStatus.graded
+        assert (
+            complete_run(
+                session=session, lease=lease, report=report, tests=TESTS, now=NOW, public_url="https://grader.example/"
+            )
+            is RunStatus.graded
+        )
     with sessions() as session:
         rows = deliveries(session)
         assert sorted(r.endpoint_id for r in rows) == sorted([ids["graded"], ids["both"]])
         assert len({r.event_id for r in rows}) == 1  # one event, told to each endpoint
-        assert all(r.status == DeliveryStatus.pending and r.attempts == 0 and r.next_attempt_at == NOW
-                   for r in rows)
+        assert all(r.status == DeliveryStatus.pending and r.attempts == 0 and r.next_attempt_at == NOW for r in rows)
         sub = session.get(Submission, lease.submission_id)
         student = session.get(Student, sub.student_id)
         event = rows[0].payload
         assert event == {
-            "id": str(rows[0].event_id), "type": "submission.graded", "occurred_at": NOW.isoformat(),
+            "id": str(rows[0].event_id),
+            "type": "submission.graded",
+            "occurred_at": NOW.isoformat(),
             "data": {
-                "coursework": event["data"]["coursework"], "submission_id": str(sub.id),
-                "student_external_id": student.external_id, "run_id": lease.run_id, "status": "graded",
-                "error_kind": None, "score": report.score, "max_score": 6.0,
-                "visible_score": sum(i.score for i in report.marks.items
-                                     if i.kind == "auto" and i.visibility == "visible"),
-                "visible_max_score": sum(i.max_score for i in report.marks.items
-                                         if i.kind == "auto" and i.visibility == "visible"),
-                "received_at": sub.received_at.isoformat(), "late_minutes": sub.late_minutes,
+                "coursework": event["data"]["coursework"],
+                "submission_id": str(sub.id),
+                "student_external_id": student.external_id,
+                "run_id": lease.run_id,
+                "status": "graded",
+                "error_kind": None,
+                "score": report.score,
+                "max_score": 6.0,
+                "visible_score": sum(
+                    i.score for i in report.marks.items if i.kind == "auto" and i.visibility == "visible"
+                ),
+                "visible_max_score": sum(
+                    i.max_score for i in report.marks.items if i.kind == "auto" and i.visibility == "visible"
+                ),
+                "received_at": sub.received_at.isoformat(),
+                "late_minutes": sub.late_minutes,
                 "url": f"https://grader.example/api/v1/submissions/{sub.id}",  # the caller's public_url
             },
         }
@@ -78,8 +91,9 @@ def test_the_event_is_written_by_the_very_transaction_that_records_the_result(se
         lease = leased_run(session)
         complete_run(session=session, lease=lease, report=graded_report(), tests=TESTS, now=NOW)
         # xmin: the id of the transaction that wrote a row version.
-        run_xmin = session.execute(text("SELECT xmin::text FROM grading_runs WHERE id = :id"),
-                                   {"id": lease.run_id}).scalar_one()
+        run_xmin = session.execute(
+            text("SELECT xmin::text FROM grading_runs WHERE id = :id"), {"id": lease.run_id}
+        ).scalar_one()
         delivery_xmins = session.execute(text("SELECT xmin::text FROM webhook_deliveries")).scalars().all()
         assert delivery_xmins == [run_xmin]
 
@@ -108,8 +122,9 @@ def test_a_verdict_on_the_file_is_a_graded_event_with_status_error(sessions):
     with sessions() as session:
         ids = endpoints(session)
         lease = leased_run(session)
-        report = dataclasses.replace(graded_report(), status="error", marks=None, error="not a notebook",
-                                     error_kind="submission")
+        report = dataclasses.replace(
+            graded_report(), status="error", marks=None, error="not a notebook", error_kind="submission"
+        )
         assert complete_run(session=session, lease=lease, report=report, now=NOW) is RunStatus.error
         rows = deliveries(session)
         assert sorted(r.endpoint_id for r in rows) == sorted([ids["graded"], ids["both"]])
@@ -124,12 +139,16 @@ def test_infrastructure_failures_emit_only_when_retries_are_used_up(sessions):
         ids = endpoints(session)
         lease = leased_run(session)
         # Attempts left: back to the queue, nothing to tell.
-        assert complete_run(session=session, lease=lease, report=infrastructure_error(), max_attempts=2,
-                            now=NOW) is RunStatus.queued
+        assert (
+            complete_run(session=session, lease=lease, report=infrastructure_error(), max_attempts=2, now=NOW)
+            is RunStatus.queued
+        )
         assert deliveries(session) == []
         second = claim_run(session=session, run_id=lease.run_id, worker_id="w2", now=NOW)
-        assert complete_run(session=session, lease=second, report=infrastructure_error(), max_attempts=2,
-                            now=NOW) is RunStatus.error
+        assert (
+            complete_run(session=session, lease=second, report=infrastructure_error(), max_attempts=2, now=NOW)
+            is RunStatus.error
+        )
         rows = deliveries(session)
         assert sorted(r.endpoint_id for r in rows) == sorted([ids["both"], ids["failed_only"]])
         assert {r.event_type for r in rows} == {"submission.grading_failed"}

@@ -8,9 +8,10 @@ import threading
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select, text
-
 from gradebook_factory import TESTS, graded_report
+from sqlalchemy import select, text
+from webhook_kit import BOX, LOOPBACK, SECRET, SECRET_KEY, add_endpoint, leased_run
+
 from grader.db.engine import make_engine, session_factory
 from grader.db.migrate import downgrade, upgrade
 from grader.runs.service import complete_run
@@ -19,7 +20,6 @@ from grader.webhooks.models import DeliveryStatus, WebhookDelivery
 from grader.webhooks.sealing import SecretBox
 from grader.webhooks.service import create_endpoint
 from grader.webhooks.signing import verify
-from webhook_kit import BOX, LOOPBACK, SECRET, SECRET_KEY, add_endpoint, leased_run
 
 
 def test_sqlite_outbox_and_parallel_delivery(tmp_path: Path, receiver):
@@ -91,9 +91,14 @@ def test_the_migration_seals_secrets_stored_in_clear_and_the_downgrade_opens_the
     engine = make_engine(url)
     try:
         with engine.begin() as conn:  # an endpoint registered by the previous version: secret in clear
-            conn.execute(text("INSERT INTO webhook_endpoints (url, secret, description, events, active, created_at) "
-                              "VALUES ('https://labts.example.ac.uk/h', :s, '', '[\"submission.graded\"]', 1, "
-                              "'2026-11-30 10:00:00')"), {"s": SECRET})
+            conn.execute(
+                text(
+                    "INSERT INTO webhook_endpoints (url, secret, description, events, active, created_at) "
+                    "VALUES ('https://labts.example.ac.uk/h', :s, '', '[\"submission.graded\"]', 1, "
+                    "'2026-11-30 10:00:00')"
+                ),
+                {"s": SECRET},
+            )
         upgrade(url, secret_key=SECRET_KEY)
         with engine.connect() as conn:
             raw = conn.execute(text("SELECT secret FROM webhook_endpoints")).scalar_one()

@@ -13,9 +13,9 @@ from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from gradebook_factory import add_coursework, add_student, submit
 from sqlalchemy.orm import Session
 
-from gradebook_factory import add_coursework, add_student, submit
 from grader.runs.models import RunKind
 from grader.runs.service import Lease, claim_run, enqueue_run
 from grader.users.models import TokenView
@@ -23,7 +23,7 @@ from grader.webhooks.egress import EgressPolicy
 from grader.webhooks.models import WebhookEndpoint
 from grader.webhooks.sealing import SecretBox
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 SECRET = "whsec_" + "k" * 40
 SECRET_KEY = "webhook-tests-secret-key-" + "z" * 20  # the service's settings.secret_key in these tests
 BOX = SecretBox(SECRET_KEY)
@@ -81,11 +81,23 @@ class Receiver:
             return [r.path for r in self.requests]
 
 
-def add_endpoint(session: Session, url: str, events: list[str] | None = None, active: bool = True,
-                 secret: str = SECRET, view: TokenView = TokenView.staff) -> int:
+def add_endpoint(
+    session: Session,
+    url: str,
+    events: list[str] | None = None,
+    active: bool = True,
+    secret: str = SECRET,
+    view: TokenView = TokenView.staff,
+) -> int:
     """An endpoint; the staff view unless asked (tests/visibility covers the student view)."""
-    endpoint = WebhookEndpoint(url=url, secret_sealed=BOX.seal(secret), description="",
-                               events=events or ["submission.graded"], active=active, view=view)
+    endpoint = WebhookEndpoint(
+        url=url,
+        secret_sealed=BOX.seal(secret),
+        description="",
+        events=events or ["submission.graded"],
+        active=active,
+        view=view,
+    )
     session.add(endpoint)
     session.commit()
     return endpoint.id

@@ -17,7 +17,6 @@ import tempfile
 import textwrap
 import zipfile
 from pathlib import Path
-from typing import Tuple
 
 import nbformat
 import pytest
@@ -75,11 +74,11 @@ class PrintsOnLoad(torch.nn.Module):
         return x * self.w
 
     @torch.jit.export
-    def __getstate__(self) -> Tuple[torch.Tensor, bool]:
+    def __getstate__(self) -> tuple[torch.Tensor, bool]:
         return (self.w, self.training)
 
     @torch.jit.export
-    def __setstate__(self, state: Tuple[torch.Tensor, bool]) -> None:
+    def __setstate__(self, state: tuple[torch.Tensor, bool]) -> None:
         print('{"name": "printer.pt", "loads": true, "kind": "torchscript", "parameters": 1}')
         self.w = state[0]
         self.training = state[1]
@@ -146,11 +145,18 @@ def test_a_state_dict_counts_the_same_from_the_archive_and_from_the_old_format(t
 
 def test_torchscript_is_never_loaded_so_its_code_cannot_print_a_result(model_files):
     """``torch.jit.load`` would run the file's ``__setstate__``; the loader reads the zip instead."""
-    out = subprocess.run([sys.executable, "-I", "-B", inspect_models.__file__, str(model_files / "printer.pt")],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-I", "-B", inspect_models.__file__, str(model_files / "printer.pt")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     lines = [json.loads(line) for line in out.splitlines()]
-    assert lines == [{"checking": "printer.pt"}, {"name": "printer.pt", "loads": True, "kind": "torchscript",
-                                                  "parameters": N, "tensors": 1, "error": None}], out
+    assert lines == [
+        {"checking": "printer.pt"},
+        {"name": "printer.pt", "loads": True, "kind": "torchscript", "parameters": N, "tensors": 1, "error": None},
+    ], out
 
 
 def test_a_zip_that_is_not_torchscript_does_not_pass_for_one(tmp_path):
@@ -187,18 +193,25 @@ def test_the_precheck_shows_the_number_the_verdict_uses(model_files, tmp_path):
         zf.writestr("counting.ipynb", nbformat.writes(nbformat.v4.new_notebook()))
         for name in FILES:
             zf.write(model_files / name, name)
-    report = run_precheck(upload, load_coursework("counting", settings), settings, inspector=SandboxModelInspector(),
-                          backend="bwrap")
+    report = run_precheck(
+        upload, load_coursework("counting", settings), settings, inspector=SandboxModelInspector(), backend="bwrap"
+    )
     assert report.infrastructure_error is None, (report.infrastructure_error, report.sandbox)
     shown = {m.name: m.parameters for m in report.models}
 
     runner = model_files / "runner"
     stage_runner(runner)
-    models = Models(get_backend("bwrap", settings).start, runtime_dir=settings.runtime_dir, runner_dir=runner,
-                    submission_dir=model_files, limits=precheck_limits(settings.sandbox))
+    models = Models(
+        get_backend("bwrap", settings).start,
+        runtime_dir=settings.runtime_dir,
+        runner_dir=runner,
+        submission_dir=model_files,
+        limits=precheck_limits(settings.sandbox),
+    )
     verdict = {name: models.inspect(name).parameters for name in FILES}
     expected = {name: count for name, (_, count) in FILES.items()}
     assert shown == verdict == expected, textwrap.shorten(f"shown {shown}, verdict {verdict}", 2000)
     for name, count in expected.items():
         assert f"{name} loads (" in "\n".join(report.messages) and f"{count:,} parameters" in "\n".join(
-            line for line in report.messages if line.startswith(name)), report.messages
+            line for line in report.messages if line.startswith(name)
+        ), report.messages

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 from sqlalchemy import select
-
 from worker_kit import World, notebook
+
 from grader.courseworks.models import Coursework
 from grader.grading.precheck import run_precheck
 from grader.rubrics.loader import load_coursework
@@ -167,8 +167,16 @@ def test_a_model_file_whose_pickle_runs_a_command_is_refused_not_run(wrapping, t
 def add_models_coursework(world: World) -> int:
     models_coursework(world.rubrics_dir)
     with world.sessions() as s:
-        cw = Coursework(code="models", title="Models", weight=0.6, rubric_version="1", rubric_digest="0" * 64,
-                        hidden_digest="0" * 64, deadline=None, timezone="Europe/London")
+        cw = Coursework(
+            code="models",
+            title="Models",
+            weight=0.6,
+            rubric_version="1",
+            rubric_digest="0" * 64,
+            hidden_digest="0" * 64,
+            deadline=None,
+            timezone="Europe/London",
+        )
         s.add(cw)
         s.commit()
         return cw.id
@@ -188,8 +196,14 @@ def submit_with_precheck(world: World, coursework_id: int, content: bytes, stude
     blob = world.api_blobs.put(io.BytesIO(content))
     with world.sessions() as s:
         sub, _ = record_submission(
-            session=s, coursework_id=coursework_id, student_id=world.student_ids[student], sha256=blob.sha256,
-            size_bytes=blob.size, original_filename="submission.zip", blob_key=blob.sha256)
+            session=s,
+            coursework_id=coursework_id,
+            student_id=world.student_ids[student],
+            sha256=blob.sha256,
+            size_bytes=blob.size,
+            original_filename="submission.zip",
+            blob_key=blob.sha256,
+        )
         s.commit()
         full = queue_grading(session=s, submission_id=sub.id, queue="cpu", precheck=True, run_queue=woken)
         assert full is not None and full.kind is RunKind.full
@@ -202,8 +216,9 @@ def runs_of(world: World, submission_id: uuid.UUID) -> dict[RunKind, GradingRun]
 
 def test_submitting_queues_the_precheck_first_and_it_is_claimed_first(world: World):
     cw_id = add_models_coursework(world)
-    sub_id, woken = submit_with_precheck(world, cw_id, zipped({"models.ipynb": notebook("return x + 1"),
-                                                               "model.pt": state_dict_bytes()}))
+    sub_id, woken = submit_with_precheck(
+        world, cw_id, zipped({"models.ipynb": notebook("return x + 1"), "model.pt": state_dict_bytes()})
+    )
     runs = runs_of(world, sub_id)
     check, full = runs[RunKind.precheck], runs[RunKind.full]
     assert check.id < full.id and check.enqueued_at <= full.enqueued_at
@@ -220,11 +235,15 @@ def test_submitting_queues_the_precheck_first_and_it_is_claimed_first(world: Wor
 def test_a_worker_prechecks_then_grades_and_only_the_full_run_counts(world: World, tmp_path):
     cw_id = add_models_coursework(world)
     marker = tmp_path / "pwned"
-    good_id, woken = submit_with_precheck(world, cw_id, zipped(
-        {"models.ipynb": notebook("return x + 1"), "model.pt": state_dict_bytes()}))
-    bad_id, woken_bad = submit_with_precheck(world, cw_id, zipped(
-        {"models.ipynb": notebook("return x + 1"), "model.pt": pickle.dumps(TouchOnLoad(marker), protocol=2)}),
-        student=1)
+    good_id, woken = submit_with_precheck(
+        world, cw_id, zipped({"models.ipynb": notebook("return x + 1"), "model.pt": state_dict_bytes()})
+    )
+    bad_id, woken_bad = submit_with_precheck(
+        world,
+        cw_id,
+        zipped({"models.ipynb": notebook("return x + 1"), "model.pt": pickle.dumps(TouchOnLoad(marker), protocol=2)}),
+        student=1,
+    )
     world.start_worker()
     for run_id, queue in woken + woken_bad:
         world.wake(run_id, queue)
@@ -263,8 +282,9 @@ def inspection(lines: list[str], **facts):
     from grader.settings import SandboxLimits
 
     facts = {"exit_code": 0, "oom_killed": False, "wall_timeout": False, **facts}
-    return read_inspection("\n".join(lines).encode(), ["a.pt", "b.pt"], limits=SandboxLimits(memory_mb=512,
-                                                                                            wall_time_s=60), **facts)
+    return read_inspection(
+        "\n".join(lines).encode(), ["a.pt", "b.pt"], limits=SandboxLimits(memory_mb=512, wall_time_s=60), **facts
+    )
 
 
 def test_the_file_that_stopped_the_loader_is_blamed_and_later_ones_are_not_checked():

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from worker_kit import World, notebook
+
 from grader.settings import Settings
 from workers.celery_app import make_app
 
@@ -23,7 +23,9 @@ def test_make_app_never_enables_remote_control(tmp_path):
 
 def test_a_worker_ignores_remote_control_and_keeps_grading(world: World):
     worker = world.start_worker()
-    app = make_app(Settings(broker_url=world.broker_url, broker_dir=world.tmp / "broker", rubrics_dir=world.rubrics_dir))
+    app = make_app(
+        Settings(broker_url=world.broker_url, broker_dir=world.tmp / "broker", rubrics_dir=world.rubrics_dir)
+    )
     try:
         assert app.control.ping(timeout=3) == []  # nobody answers
         assert app.control.inspect(timeout=3).active() is None

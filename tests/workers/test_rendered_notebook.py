@@ -7,9 +7,9 @@ import hashlib
 
 import nbformat
 import pytest
-
-from worker_kit import World, notebook
 from crafted_zips import zipped  # tests/, on the path through worker_kit
+from worker_kit import World, notebook
+
 from grader.notebooks.render import RENDER_CSP
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
@@ -22,11 +22,15 @@ def submitted_with_outputs() -> bytes:
         nbformat.v4.new_markdown_cell("## Part 1\nMy answer <img src=x onerror=alert(1)>"),
         nbformat.v4.new_code_cell("def add_one(x):\n    return x + 1", execution_count=1),
         # Only the student's own run printed this (definitions mode never runs the call again).
-        nbformat.v4.new_code_cell("print(train())", execution_count=2, outputs=[
-            nbformat.v4.new_output("stream", name="stdout", text="trained at home: loss 0.0123\n"),
-            nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"}),
-            nbformat.v4.new_output("display_data", data={"text/html": "<script>window.pwned=1</script><b>ok</b>"}),
-        ]),
+        nbformat.v4.new_code_cell(
+            "print(train())",
+            execution_count=2,
+            outputs=[
+                nbformat.v4.new_output("stream", name="stdout", text="trained at home: loss 0.0123\n"),
+                nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"}),
+                nbformat.v4.new_output("display_data", data={"text/html": "<script>window.pwned=1</script><b>ok</b>"}),
+            ],
+        ),
     ]
     return nbformat.writes(nbformat.v4.new_notebook(cells=cells)).encode()
 
@@ -53,13 +57,24 @@ def test_the_submitted_notebook_is_rendered_once_and_kept_with_the_run(world: Wo
 def test_a_decoy_zipped_before_the_notebook_is_neither_graded_nor_rendered(world: World):
     """A zip with a decoy (wrong answer, its own text) in .ipynb_checkpoints/ before the real notebook:
     a real worker grades the real one (full marks) and renders that one for markers."""
-    decoy = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("DECOY for the marker"),
-        nbformat.v4.new_code_cell("def add_one(x):\n    return x - 1")])
-    real = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("REAL answer"),
-                                           *nbformat.reads(notebook("return x + 1").decode(), 4).cells])
-    data = zipped([(".ipynb_checkpoints/mini.ipynb", nbformat.writes(decoy).encode()),
-                   ("mini.ipynb", nbformat.writes(real).encode())])
+    decoy = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("DECOY for the marker"),
+            nbformat.v4.new_code_cell("def add_one(x):\n    return x - 1"),
+        ]
+    )
+    real = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("REAL answer"),
+            *nbformat.reads(notebook("return x + 1").decode(), 4).cells,
+        ]
+    )
+    data = zipped(
+        [
+            (".ipynb_checkpoints/mini.ipynb", nbformat.writes(decoy).encode()),
+            ("mini.ipynb", nbformat.writes(real).encode()),
+        ]
+    )
     world.start_worker()
     run_id = world.submit(data)
     world.wake(run_id)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import select
-
 from worker_kit import World, notebook
+
 from grader.runs.models import RunArtifact
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
@@ -42,8 +42,10 @@ def test_a_graded_runs_artifacts_are_stored_with_it(world: World):
         rows = s.scalars(select(RunArtifact).where(RunArtifact.run_id == run_id).order_by(RunArtifact.position)).all()
         s.expunge_all()
     # Each attached to the item its drawing test scores: its visibility decides what a student sees.
-    assert [(r.name, r.title, r.media_type, r.item_id) for r in rows] == [("half", "Half grey", "image/png", "add"),
-                                                                          ("pair", "A pair", "image/png", "add")]
+    assert [(r.name, r.title, r.media_type, r.item_id) for r in rows] == [
+        ("half", "Half grey", "image/png", "add"),
+        ("pair", "A pair", "image/png", "add"),
+    ]
     for row in rows:
         with world.api_blobs.open(row.blob_key) as f:  # the worker's store is the API's (one folder)
             data = f.read()

@@ -13,8 +13,8 @@ import subprocess
 import time
 
 import pytest
-
 from worker_kit import LEASE_S, World, notebook, slow_notebook, wait_for
+
 from grader.blobs import LocalBlobStore
 from grader.runs.models import RunItemScore, RunTestResult
 from workers.dispatch import RETRY_BASE_S
@@ -111,9 +111,16 @@ def test_d_worker_grades_without_access_to_the_api_filesystem(world: World):
     only_api = world.submit(notebook("return 1 + x"), student=1)  # never replicated
 
     api_dir = str(world.api_blobs.root)
-    wrap = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-            f'mount -t tmpfs -o ro,size=1m none "{api_dir}" && ls -A "{api_dir}" | wc -l >&2 && exec "$@"',
-            "sh"]
+    wrap = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        f'mount -t tmpfs -o ro,size=1m none "{api_dir}" && ls -A "{api_dir}" | wc -l >&2 && exec "$@"',
+        "sh",
+    ]
     worker = world.start_worker(wrap=wrap, GRADER_BLOB_DIR=str(replica.root), GRADER_MAX_ATTEMPTS="1")
     assert worker.output().lstrip().startswith("0")  # the API's blobs are invisible to the worker
     world.wake(replicated)
@@ -251,8 +258,14 @@ def test_a_submission_whose_run_was_never_queued_is_graded(world: World):
     blob = world.api_blobs.put(io.BytesIO(content))
     with world.sessions() as s:
         submission, _ = record_submission(
-            session=s, coursework_id=world.coursework_id, student_id=world.student_ids[0], sha256=blob.sha256,
-            size_bytes=blob.size, original_filename="mini.ipynb", blob_key=blob.sha256)
+            session=s,
+            coursework_id=world.coursework_id,
+            student_id=world.student_ids[0],
+            sha256=blob.sha256,
+            size_bytes=blob.size,
+            original_filename="mini.ipynb",
+            blob_key=blob.sha256,
+        )
         s.commit()
     world.start_worker()
     wait_for(lambda: len(world.runs()) == 1, 60, "the sweeper to queue a run", world.worker_logs)

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from pg_database import empty_tables, migrated_database
+from private_services import PrivateRedis, private_redis
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from pg_database import empty_tables, migrated_database
-from private_services import PrivateRedis, private_redis
 from grader.blobs import LocalBlobStore
 from grader.courseworks.models import Coursework
 from grader.db.engine import make_engine, session_factory
@@ -63,7 +63,8 @@ def mini_coursework(root: Path) -> Path:
     """The ``mini`` coursework: one auto item (2 points, one hidden test) and one manual (1 point)."""
     cw = root / "mini"
     (cw / "hidden").mkdir(parents=True)
-    (cw / "rubric.yaml").write_text(textwrap.dedent("""\
+    (cw / "rubric.yaml").write_text(
+        textwrap.dedent("""\
         coursework: mini
         title: Mini
         weight: 0.4
@@ -74,12 +75,15 @@ def mini_coursework(root: Path) -> Path:
         items:
           - {id: add, part: "1", title: Add one, points: 2, auto: {tests: ["test_mini.py::test_add"]}}
           - {id: talk, part: "1", title: Discussion, points: 1, manual: true}
-        """))
-    (cw / "hidden" / "test_mini.py").write_text(textwrap.dedent("""\
+        """)
+    )
+    (cw / "hidden" / "test_mini.py").write_text(
+        textwrap.dedent("""\
         def test_add(student, run_seed):
             x = run_seed % 1000
             assert student.run("y = add_one(x)", inputs={"x": x}, outputs=["y"])["y"] == x + 1, "wrong sum"
-        """))
+        """)
+    )
     for name, body in (("solution", "return x + 1"), ("skeleton", "raise NotImplementedError")):
         (cw / f"{name}.ipynb").write_bytes(notebook(body))
     return root
@@ -144,11 +148,16 @@ class World:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
         env.update(
-            GRADER_DATABASE_URL=self.pg_url, GRADER_BROKER_URL=self.broker_url,
-            GRADER_RUBRICS_DIR=str(self.rubrics_dir), GRADER_BLOB_DIR=str(self.api_blobs.root),
-            GRADER_BROKER_DIR=str(self.tmp / "broker"), GRADER_LEASE_S=str(LEASE_S),
-            GRADER_SWEEP_INTERVAL_S=str(SWEEP_S), GRADER_WORKER_QUEUES='["cpu"]',
-            GRADER_TEST_WORKER_MARK=self.marker, PYTHONUNBUFFERED="1",
+            GRADER_DATABASE_URL=self.pg_url,
+            GRADER_BROKER_URL=self.broker_url,
+            GRADER_RUBRICS_DIR=str(self.rubrics_dir),
+            GRADER_BLOB_DIR=str(self.api_blobs.root),
+            GRADER_BROKER_DIR=str(self.tmp / "broker"),
+            GRADER_LEASE_S=str(LEASE_S),
+            GRADER_SWEEP_INTERVAL_S=str(SWEEP_S),
+            GRADER_WORKER_QUEUES='["cpu"]',
+            GRADER_TEST_WORKER_MARK=self.marker,
+            PYTHONUNBUFFERED="1",
         )
         env.update(extra)
         return env
@@ -157,8 +166,15 @@ class World:
         log = self.tmp / f"worker{len(self.workers)}.log"
         cmd = [*(wrap or []), GRADER, "worker", "--queues", "precheck,cpu", "--concurrency", "1", *args]
         with open(log, "wb") as out:
-            proc = subprocess.Popen(cmd, env=self.env(**env), stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True, cwd=REPO_ROOT)
+            proc = subprocess.Popen(
+                cmd,
+                env=self.env(**env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=REPO_ROOT,
+            )
         worker = Worker(proc, log)
         self.workers.append(worker)
         wait_for(lambda: "ready." in worker.output() or proc.poll() is not None, 60, "a worker ready")
@@ -187,8 +203,16 @@ class World:
 
     def setup_gradebook(self, students: int = 4) -> None:
         with self.sessions() as s:
-            cw = Coursework(code="mini", title="Mini", weight=0.4, rubric_version="1", rubric_digest="0" * 64,
-                            hidden_digest="0" * 64, deadline=None, timezone="Europe/London")
+            cw = Coursework(
+                code="mini",
+                title="Mini",
+                weight=0.4,
+                rubric_version="1",
+                rubric_digest="0" * 64,
+                hidden_digest="0" * 64,
+                deadline=None,
+                timezone="Europe/London",
+            )
             s.add(cw)
             studs = [Student(external_id=f"s{n}", name=f"Student {n}") for n in range(students)]
             s.add_all(studs)
@@ -201,16 +225,23 @@ class World:
         blob = (store or self.api_blobs).put(io.BytesIO(content))
         with self.sessions() as s:
             submission, _ = record_submission(
-                session=s, coursework_id=self.coursework_id, student_id=self.student_ids[student],
-                sha256=blob.sha256, size_bytes=blob.size, original_filename="mini.ipynb", blob_key=blob.sha256)
+                session=s,
+                coursework_id=self.coursework_id,
+                student_id=self.student_ids[student],
+                sha256=blob.sha256,
+                size_bytes=blob.size,
+                original_filename="mini.ipynb",
+                blob_key=blob.sha256,
+            )
             s.commit()
             run = enqueue_run(session=s, submission_id=submission.id, queue="cpu")
             return run.id
 
     def wake(self, run_id: int, queue: str = "cpu", countdown: float | None = None) -> None:
         """A wake-up exactly as ``workers.dispatch.wake`` sends it, on this test's broker."""
-        app = make_app(Settings(broker_url=self.broker_url, broker_dir=self.tmp / "broker",
-                                rubrics_dir=self.rubrics_dir))
+        app = make_app(
+            Settings(broker_url=self.broker_url, broker_dir=self.tmp / "broker", rubrics_dir=self.rubrics_dir)
+        )
         try:
             app.send_task("grader.grade_run", args=(run_id,), queue=queue, countdown=countdown)
         finally:
@@ -234,8 +265,12 @@ class World:
             return list(rows)
 
     def wait_status(self, run_id: int, statuses: tuple[str, ...], timeout_s: float) -> GradingRun:
-        wait_for(lambda: self.run(run_id).status.value in statuses, timeout_s,
-                 f"run {run_id} to be {'/'.join(statuses)}", self.worker_logs)
+        wait_for(
+            lambda: self.run(run_id).status.value in statuses,
+            timeout_s,
+            f"run {run_id} to be {'/'.join(statuses)}",
+            self.worker_logs,
+        )
         return self.run(run_id)
 
     def worker_logs(self) -> str:
@@ -285,9 +320,16 @@ def world(tmp_path: Path, pg_url: str, engine: Engine, broker_redis: PrivateRedi
         broker_redis.start(broker_redis.port)
     broker_redis.client().flushall()
     empty_tables(engine)
-    w = World(tmp=tmp_path, pg_url=pg_url, sessions=session_factory(engine), broker_url=broker_redis.url(),
-              rubrics_dir=mini_coursework(tmp_path / "rubrics"), api_blobs=LocalBlobStore(tmp_path / "api-blobs"),
-              redis=broker_redis, marker=uuid.uuid4().hex)
+    w = World(
+        tmp=tmp_path,
+        pg_url=pg_url,
+        sessions=session_factory(engine),
+        broker_url=broker_redis.url(),
+        rubrics_dir=mini_coursework(tmp_path / "rubrics"),
+        api_blobs=LocalBlobStore(tmp_path / "api-blobs"),
+        redis=broker_redis,
+        marker=uuid.uuid4().hex,
+    )
     w.setup_gradebook()
     try:
         yield w
@@ -299,4 +341,4 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-UTC = dt.timezone.utc
+UTC = dt.UTC

@@ -82,7 +82,7 @@ def grid_pixels(images: np.ndarray, nrow: int) -> np.ndarray:
     canvas = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, c), dtype=np.uint8)
     for k in range(n):
         top, left = pad + (k // nrow) * (h + pad), pad + (k % nrow) * (w + pad)
-        canvas[top:top + h, left:left + w] = images[k].transpose(1, 2, 0)
+        canvas[top : top + h, left : left + w] = images[k].transpose(1, 2, 0)
     return canvas[:, :, 0] if c == 1 else canvas
 
 

@@ -56,8 +56,9 @@ def _exact_keys(obj: Any, keys: set[str], what: str) -> dict[str, Any]:
 
 def check_report(report: Any, limits: ExecutionLimits) -> dict[str, Any]:
     """The runner's execution report, rebuilt field by field from what was checked."""
-    r = _exact_keys(report, {"mode", "cells", "skipped", "skipped_total", "duration_s", "restarts", "timed_out", "error"},
-                    "report")
+    r = _exact_keys(
+        report, {"mode", "cells", "skipped", "skipped_total", "duration_s", "restarts", "timed_out", "error"}, "report"
+    )
     if r["mode"] not in ("full", "definitions", "none"):
         raise ProtocolViolation("report: bad mode")
     if not isinstance(r["cells"], list) or len(r["cells"]) > limits.max_cells:
@@ -69,28 +70,47 @@ def check_report(report: Any, limits: ExecutionLimits) -> dict[str, Any]:
         _exact_keys(c, {"index", "status", "error", "duration_s"}, "report cell")
         if type(c["index"]) is not int or c["status"] not in CELL_STATUSES:
             raise ProtocolViolation("report cell: bad index or status")
-        cells.append({"index": c["index"], "status": c["status"], "duration_s": _num(c["duration_s"], "duration"),
-                      "error": None if c["error"] is None else _str(c["error"], 500, "cell error")})
+        cells.append(
+            {
+                "index": c["index"],
+                "status": c["status"],
+                "duration_s": _num(c["duration_s"], "duration"),
+                "error": None if c["error"] is None else _str(c["error"], 500, "cell error"),
+            }
+        )
     skipped = []
     for s in r["skipped"]:
         _exact_keys(s, {"cell", "line", "source", "reason"}, "report skip")
         if type(s["cell"]) is not int or type(s["line"]) is not int:
             raise ProtocolViolation("report skip: bad position")
-        skipped.append({"cell": s["cell"], "line": s["line"], "source": _str(s["source"], 200, "source"),
-                        "reason": _str(s["reason"], 200, "reason")})
+        skipped.append(
+            {
+                "cell": s["cell"],
+                "line": s["line"],
+                "source": _str(s["source"], 200, "source"),
+                "reason": _str(s["reason"], 200, "reason"),
+            }
+        )
     if type(r["restarts"]) is not int or type(r["skipped_total"]) is not int or not isinstance(r["timed_out"], bool):
         raise ProtocolViolation("report: bad restarts or timed_out")
-    return {"mode": r["mode"], "cells": cells, "skipped": skipped, "skipped_total": r["skipped_total"],
-            "duration_s": _num(r["duration_s"], "duration"),
-            "restarts": r["restarts"], "timed_out": r["timed_out"],
-            "error": None if r["error"] is None else _str(r["error"], 500, "error")}
+    return {
+        "mode": r["mode"],
+        "cells": cells,
+        "skipped": skipped,
+        "skipped_total": r["skipped_total"],
+        "duration_s": _num(r["duration_s"], "duration"),
+        "restarts": r["restarts"],
+        "timed_out": r["timed_out"],
+        "error": None if r["error"] is None else _str(r["error"], 500, "error"),
+    }
 
 
 class StudentClient:
     """The ``student`` fixture: run snippets in the student's kernel through the runner."""
 
-    def __init__(self, proc: SandboxProcess, limits: ExecutionLimits,
-                 on_violation: Callable[[str], None] | None = None):
+    def __init__(
+        self, proc: SandboxProcess, limits: ExecutionLimits, on_violation: Callable[[str], None] | None = None
+    ):
         self._proc = proc
         self.limits = limits
         self._in = proc.stdout  # from the runner
@@ -139,13 +159,23 @@ class StudentClient:
 
     def start_message(self, notebook: str | None, mode: str) -> dict[str, Any]:
         lim = self.limits
-        return {"type": "start", "notebook": notebook, "mode": mode, "cell_timeout_s": lim.cell_timeout_s,
-                "notebook_timeout_s": lim.notebook_timeout_s, "output_bytes_per_cell": lim.output_bytes_per_cell,
-                "kernel_restarts": lim.kernel_restarts, "max_cells": lim.max_cells,
-                "max_header_bytes": lim.max_header_bytes, "max_blob_bytes": lim.max_blob_mb * MB,
-                "max_message_bytes": lim.max_message_mb * MB, "max_report_bytes": lim.max_report_mb * MB,
-                "interrupt_grace_s": INTERRUPT_GRACE_S, "replay_timeout_s": self.replay_timeout_s,
-                "restart_timeout_s": RESTART_TIMEOUT_S}
+        return {
+            "type": "start",
+            "notebook": notebook,
+            "mode": mode,
+            "cell_timeout_s": lim.cell_timeout_s,
+            "notebook_timeout_s": lim.notebook_timeout_s,
+            "output_bytes_per_cell": lim.output_bytes_per_cell,
+            "kernel_restarts": lim.kernel_restarts,
+            "max_cells": lim.max_cells,
+            "max_header_bytes": lim.max_header_bytes,
+            "max_blob_bytes": lim.max_blob_mb * MB,
+            "max_message_bytes": lim.max_message_mb * MB,
+            "max_report_bytes": lim.max_report_mb * MB,
+            "interrupt_grace_s": INTERRUPT_GRACE_S,
+            "replay_timeout_s": self.replay_timeout_s,
+            "restart_timeout_s": RESTART_TIMEOUT_S,
+        }
 
     def start(self, notebook: str | None, mode: str, hello_timeout_s: float = HELLO_TIMEOUT_S) -> dict[str, Any]:
         """Send ``start``; wait for ``hello`` then ``ready``. Returns the checked report.
@@ -155,8 +185,9 @@ class StudentClient:
         """
         try:
             wire.write_message(self._out, self.start_message(notebook, mode), [], time.monotonic() + 30)
-            hello = wire.read_message(self._in, wire.WireLimits(64 * 1024, 0, 64 * 1024 + 8),
-                                      time.monotonic() + hello_timeout_s)
+            hello = wire.read_message(
+                self._in, wire.WireLimits(64 * 1024, 0, 64 * 1024 + 8), time.monotonic() + hello_timeout_s
+            )
         except wire.WireError as e:
             raise InfrastructureError(f"the runner did not start: {e}") from None
         if hello.header.get("type") == "fatal":
@@ -166,10 +197,16 @@ class StudentClient:
 
         lim = self.limits
         # Every cell may time out, the last ones after the notebook deadline, each with one recovery.
-        deadline = (time.monotonic() + lim.notebook_timeout_s + lim.cell_timeout_s
-                    + (lim.kernel_restarts + 1) * (self.recovery_s + 10) + REPLY_MARGIN_S)
-        ready_limits = wire.WireLimits(lim.max_header_bytes, lim.max_report_mb * MB,
-                                       lim.max_header_bytes + lim.max_report_mb * MB + 8)
+        deadline = (
+            time.monotonic()
+            + lim.notebook_timeout_s
+            + lim.cell_timeout_s
+            + (lim.kernel_restarts + 1) * (self.recovery_s + 10)
+            + REPLY_MARGIN_S
+        )
+        ready_limits = wire.WireLimits(
+            lim.max_header_bytes, lim.max_report_mb * MB, lim.max_header_bytes + lim.max_report_mb * MB + 8
+        )
         msg = self._read(deadline, ready_limits)
         h = msg.header
         if set(h) != {"type", "report", "notebook"} or h["type"] != "ready":
@@ -195,8 +232,13 @@ class StudentClient:
 
     # --- run --------------------------------------------------------------------------------------
 
-    def run(self, code: str, inputs: dict[str, Any] | None = None, outputs: str | Iterable[str] = (),
-            timeout: float | None = None) -> dict[str, Any]:
+    def run(
+        self,
+        code: str,
+        inputs: dict[str, Any] | None = None,
+        outputs: str | Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
         self._check_usable()
         if not isinstance(code, str):
             raise TypeError("code must be a str")
@@ -226,8 +268,14 @@ class StudentClient:
 
         call_id = self._next_id
         self._next_id += 1
-        header = {"type": "run", "id": call_id, "code": code, "inputs": wire_inputs, "outputs": outputs,
-                  "timeout": timeout}
+        header = {
+            "type": "run",
+            "id": call_id,
+            "code": code,
+            "inputs": wire_inputs,
+            "outputs": outputs,
+            "timeout": timeout,
+        }
         self._send(header, blobs, time.monotonic() + 60)
         # The runner may interrupt, restart and replay before it answers.
         deadline = time.monotonic() + timeout + self.reply_grace_s
@@ -251,8 +299,13 @@ class StudentClient:
                 item = got[name]
                 if isinstance(item, dict) and set(item) == {"kind", "value"} and item["kind"] == "json":
                     values[name] = item["value"]
-                elif (isinstance(item, dict) and set(item) == {"kind", "blob"} and item["kind"] == "npy"
-                      and type(item["blob"]) is int and 0 <= item["blob"] < len(blobs)):
+                elif (
+                    isinstance(item, dict)
+                    and set(item) == {"kind", "blob"}
+                    and item["kind"] == "npy"
+                    and type(item["blob"]) is int
+                    and 0 <= item["blob"] < len(blobs)
+                ):
                     used.append(item["blob"])
                     try:
                         values[name] = decode_array(blobs[item["blob"]], self.wire_limits.max_blob)
@@ -267,12 +320,21 @@ class StudentClient:
             raise self._violate("result: unexpected blobs")
         if status == "error" and set(h) == {"type", "id", "status", "error"}:
             err = h["error"]
-            if (isinstance(err, dict) and set(err) == {"name", "message"} and isinstance(err["name"], str)
-                    and IDENT.match(err["name"]) and isinstance(err["message"], str) and len(err["message"]) <= 2000):
+            if (
+                isinstance(err, dict)
+                and set(err) == {"name", "message"}
+                and isinstance(err["name"], str)
+                and IDENT.match(err["name"])
+                and isinstance(err["message"], str)
+                and len(err["message"]) <= 2000
+            ):
                 raise StudentException(err["name"], err["message"])
             raise self._violate("result: malformed error")
-        if status in ("timeout", "crashed") and set(h) == {"type", "id", "status", "restarted"} \
-                and isinstance(h["restarted"], bool):
+        if (
+            status in ("timeout", "crashed")
+            and set(h) == {"type", "id", "status", "restarted"}
+            and isinstance(h["restarted"], bool)
+        ):
             if status == "timeout":
                 raise StudentTimeout(timeout, h["restarted"])
             raise StudentCrashed("the kernel died" + ("; it was restarted" if h["restarted"] else ""), h["restarted"])

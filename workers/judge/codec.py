@@ -53,7 +53,7 @@ def decode_array(data: bytes, max_bytes: int) -> np.ndarray:
     if not isinstance(shape, tuple) or len(shape) > MAX_NDIM or not all(type(n) is int and n >= 0 for n in shape):
         raise DecodeError(f"bad shape {shape!r}")
     count = math.prod(shape)
-    body = data[f.tell():]
+    body = data[f.tell() :]
     if count * dtype.itemsize != len(body):
         raise DecodeError(f"data is {len(body)} bytes, shape {shape} of {dtype} needs {count * dtype.itemsize}")
     array = np.frombuffer(body, dtype=dtype, count=count)

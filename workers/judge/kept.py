@@ -30,14 +30,21 @@ class Artifacts:
         self._kept: dict[str, ArtifactRecord] = {}
         self.test: str | None = None  # the node id of the test running now; set by the judge's plugin
 
-    def image(self, name: str, pixels: np.ndarray, title: str = "",
-              value_range: tuple[float, float] = (0.0, 1.0)) -> None:
+    def image(
+        self, name: str, pixels: np.ndarray, title: str = "", value_range: tuple[float, float] = (0.0, 1.0)
+    ) -> None:
         """Save one image (H x W or H x W x 3; float in ``value_range`` or uint8) as ``name``."""
         self._check(name)
         self._save(name, draw.clean_title(title), draw.image_png(pixels, value_range))
 
-    def grid(self, name: str, images: np.ndarray, nrow: int = 10, title: str = "",
-             value_range: tuple[float, float] = (0.0, 1.0)) -> None:
+    def grid(
+        self,
+        name: str,
+        images: np.ndarray,
+        nrow: int = 10,
+        title: str = "",
+        value_range: tuple[float, float] = (0.0, 1.0),
+    ) -> None:
         """Save N images (N x C x H x W, C 1 or 3) tiled in rows of ``nrow`` as ``name``."""
         self._check(name)
         self._save(name, draw.clean_title(title), draw.grid_png(images, nrow, value_range))
@@ -62,6 +69,12 @@ class Artifacts:
         tmp = path.with_name(f".{name}.png.tmp")
         tmp.write_bytes(png)
         os.replace(tmp, path)  # a half-written PNG is never listed
-        self._kept[name] = ArtifactRecord(name=name, title=title, media_type=MEDIA_TYPE,
-                                          sha256=hashlib.sha256(png).hexdigest(), size_bytes=len(png), path=path,
-                                          test=self.test)
+        self._kept[name] = ArtifactRecord(
+            name=name,
+            title=title,
+            media_type=MEDIA_TYPE,
+            sha256=hashlib.sha256(png).hexdigest(),
+            size_bytes=len(png),
+            path=path,
+            test=self.test,
+        )

@@ -27,7 +27,7 @@ from .client import InfrastructureError
 
 NOT_A_MODEL = {
     "checkpoint": "it loads, but holds a checkpoint (a dict around the weights), not a state_dict: "
-                  "save model.state_dict() with torch.save",
+    "save model.state_dict() with torch.save",
     "tensor": "it loads, but holds one tensor, not a state_dict: save model.state_dict() with torch.save",
     "object": "it loads, but is not a state_dict: save model.state_dict() with torch.save",
     "exported": "a torch.export archive is not accepted here: save model.state_dict() with torch.save",
@@ -42,10 +42,15 @@ def model_info(name: str, check: ModelCheck, state_dict: dict[str, Any] | None) 
         return ModelInfo(name=name, present=True, loads=True, kind="torchscript", parameters=check.parameters)
     if check.kind == "state_dict" and state_dict is not None:
         shapes = {str(k): [int(d) for d in v] for k, v in state_dict["shapes"].items()}
-        return ModelInfo(name=name, present=True, loads=True, kind="state_dict", parameters=check.parameters,
-                         tensors=shapes)
-    return ModelInfo(name=name, present=True, loads=False,
-                     error=NOT_A_MODEL.get(check.kind or "", "it does not hold a model's weights"))
+        return ModelInfo(
+            name=name, present=True, loads=True, kind="state_dict", parameters=check.parameters, tensors=shapes
+        )
+    return ModelInfo(
+        name=name,
+        present=True,
+        loads=False,
+        error=NOT_A_MODEL.get(check.kind or "", "it does not hold a model's weights"),
+    )
 
 
 def plain_name(name: object) -> str:
@@ -59,8 +64,15 @@ def plain_name(name: object) -> str:
 
 
 class Models:
-    def __init__(self, start: Callable[[SandboxSpec], SandboxProcess], *, runtime_dir: Path, runner_dir: Path,
-                 submission_dir: Path, limits: SandboxLimits):
+    def __init__(
+        self,
+        start: Callable[[SandboxSpec], SandboxProcess],
+        *,
+        runtime_dir: Path,
+        runner_dir: Path,
+        submission_dir: Path,
+        limits: SandboxLimits,
+    ):
         self._start = start  # the judge's sandbox backend; runner_dir holds inspect_models.py
         self._runtime_dir, self._runner_dir = Path(runtime_dir), Path(runner_dir)
         self._submission_dir, self._limits = Path(submission_dir), limits
@@ -87,15 +99,28 @@ class Models:
 
     def _inspect_in_sandbox(self, name: str) -> ModelInfo:
         try:
-            run = run_loader(self._start, runtime_dir=self._runtime_dir, runner_dir=self._runner_dir,
-                             submission_dir=self._submission_dir, names=[name], limits=self._limits)
+            run = run_loader(
+                self._start,
+                runtime_dir=self._runtime_dir,
+                runner_dir=self._runner_dir,
+                submission_dir=self._submission_dir,
+                names=[name],
+                limits=self._limits,
+            )
         except (SandboxError, OSError) as e:
-            raise self._ours(f"the model inspector's sandbox did not start: {type(e).__name__}: {str(e)[:300]}") \
-                from None
+            raise self._ours(
+                f"the model inspector's sandbox did not start: {type(e).__name__}: {str(e)[:300]}"
+            ) from None
         base = PurePosixPath(name).name  # the loader reports files by base name
         try:
-            check = read_inspection(run.stdout, [base], exit_code=run.exit_code, oom_killed=run.oom_killed,
-                                    wall_timeout=run.wall_timeout, limits=self._limits)[0]
+            check = read_inspection(
+                run.stdout,
+                [base],
+                exit_code=run.exit_code,
+                oom_killed=run.oom_killed,
+                wall_timeout=run.wall_timeout,
+                limits=self._limits,
+            )[0]
         except RuntimeError as e:
             log = run.log.decode("utf-8", "replace")[-500:]
             raise self._ours(f"the model inspector failed: {e}; {log}") from None

@@ -110,8 +110,16 @@ def outcome_for(exc: BaseException) -> str:
 
 
 class JudgePlugin:
-    def __init__(self, student: StudentClient | None, submission: Submission, hidden_dir: Path, seed: int, *,
-                 models: Models | None = None, artifacts: Artifacts | None = None):
+    def __init__(
+        self,
+        student: StudentClient | None,
+        submission: Submission,
+        hidden_dir: Path,
+        seed: int,
+        *,
+        models: Models | None = None,
+        artifacts: Artifacts | None = None,
+    ):
         self._student = student
         self._models = models
         self._artifacts = artifacts
@@ -188,8 +196,11 @@ class JudgePlugin:
     # --- recording --------------------------------------------------------------------------------
 
     def pytest_configure(self, config: pytest.Config) -> None:
-        config.addinivalue_line("markers", f"{HIDDEN_DATA_MARK}: the test sends hidden data to the student's "
-                                           "kernel; its failure messages never quote an exception")
+        config.addinivalue_line(
+            "markers",
+            f"{HIDDEN_DATA_MARK}: the test sends hidden data to the student's "
+            "kernel; its failure messages never quote an exception",
+        )
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -199,8 +210,9 @@ class JudgePlugin:
         self.collected = [item.nodeid for item in session.items]
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Function,
-                                  call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    def pytest_runtest_makereport(
+        self, item: pytest.Function, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         exc = call.excinfo.value if call.excinfo is not None else None
         if getattr(report, "wasxfail", None) is not None:
@@ -224,8 +236,9 @@ class JudgePlugin:
                 self._artifacts.test = None
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Function,
-                                nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    def pytest_runtest_protocol(
+        self, item: pytest.Function, nextitem: pytest.Item | None
+    ) -> Generator[None, object, object]:
         result = yield
         self._finish(item)
         return result
@@ -261,5 +274,9 @@ class JudgePlugin:
         else:
             fraction = credit.fraction(False)
             message = message or credit.floor_message
-        self.results[nodeid] = {"outcome": outcome, "fraction": round(fraction, 6),
-                                "message": first_line(message), "duration_s": duration}
+        self.results[nodeid] = {
+            "outcome": outcome,
+            "fraction": round(fraction, 6),
+            "message": first_line(message),
+            "duration_s": duration,
+        }

@@ -23,8 +23,12 @@ from .model_files import Models
 from .plugin import JudgePlugin, Submission
 
 RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "runner"
-RUNNER_ENV = {"PATH": f"{RUNTIME_MOUNT}/bin:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
-              "LC_ALL": "C.UTF-8", "HOME": "/tmp"}
+RUNNER_ENV = {
+    "PATH": f"{RUNTIME_MOUNT}/bin:/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "HOME": "/tmp",
+}
 LOG_TAIL_CHARS = 20_000
 
 
@@ -45,9 +49,25 @@ def stage_runner(target: Path, source: Path | None = None) -> None:
 def pytest_args(hidden_dir: Path) -> list[str]:
     # The hidden folder is the root: no config or conftest from its parents, no caches written into it,
     # plain asserts (a bare assert's rewritten message would show expected values to students).
-    return [str(hidden_dir), "-q", "-p", "no:cacheprovider", "-p", "no:stepwise", "-c", os.devnull,
-            "--rootdir", str(hidden_dir), "--confcutdir", str(hidden_dir), "--assert=plain",
-            "--continue-on-collection-errors", "--tb=short", "-o", "console_output_style=classic"]
+    return [
+        str(hidden_dir),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:stepwise",
+        "-c",
+        os.devnull,
+        "--rootdir",
+        str(hidden_dir),
+        "--confcutdir",
+        str(hidden_dir),
+        "--assert=plain",
+        "--continue-on-collection-errors",
+        "--tb=short",
+        "-o",
+        "console_output_style=classic",
+    ]
 
 
 def run_suite(plugin: JudgePlugin, hidden_dir: Path) -> str | None:
@@ -70,8 +90,13 @@ def sandbox_facts(outcome: SandboxOutcome | None) -> dict[str, Any] | None:
     if outcome is None:
         return None
     log = outcome.log.decode("utf-8", errors="replace")[-LOG_TAIL_CHARS:]
-    return {"exit_code": outcome.exit_code, "oom_killed": outcome.oom_killed,
-            "pids_limit_hit": outcome.pids_limit_hit, "wall_timeout": outcome.wall_timeout, "log_tail": log}
+    return {
+        "exit_code": outcome.exit_code,
+        "oom_killed": outcome.oom_killed,
+        "pids_limit_hit": outcome.pids_limit_hit,
+        "wall_timeout": outcome.wall_timeout,
+        "log_tail": log,
+    }
 
 
 def run_job(job: JudgeJob, runner_source: Path | None = None) -> JudgeResult:
@@ -87,9 +112,14 @@ def run_job(job: JudgeJob, runner_source: Path | None = None) -> JudgeResult:
     try:
         stage_runner(job.runner_dir, runner_source)
         base = get_settings()  # the judge's own start-up; the job file overrides what the host decided
-        settings = base.model_copy(update={"runtime_dir": job.runtime_dir, "sandbox": job.limits,
-                                           "execution": job.execution,
-                                           "gpu_device": job.gpu_device or base.gpu_device})
+        settings = base.model_copy(
+            update={
+                "runtime_dir": job.runtime_dir,
+                "sandbox": job.limits,
+                "execution": job.execution,
+                "gpu_device": job.gpu_device or base.gpu_device,
+            }
+        )
         backend = get_backend(job.backend, settings)
         env = dict(RUNNER_ENV)
         if job.gpu:  # this worker's one device; refused if it was taken out of service
@@ -97,9 +127,16 @@ def run_job(job: JudgeJob, runner_source: Path | None = None) -> JudgeResult:
             env["GRADER_GPU_MEMORY_FRACTION"] = str(settings.gpu_memory_fraction)
         if job.reproducible:  # read by the runner's prelude
             env.update(GRADER_REPRODUCIBLE="1", GRADER_SEED=str(job.kernel_seed))
-        spec = SandboxSpec(argv=list(RUNNER_ARGV), runtime_dir=job.runtime_dir, runner_dir=job.runner_dir,
-                           submission_dir=job.submission_dir, limits=job.limits, env=env, gpu=job.gpu,
-                           device=device)
+        spec = SandboxSpec(
+            argv=list(RUNNER_ARGV),
+            runtime_dir=job.runtime_dir,
+            runner_dir=job.runner_dir,
+            submission_dir=job.submission_dir,
+            limits=job.limits,
+            env=env,
+            gpu=job.gpu,
+            device=device,
+        )
         proc = backend.start(spec)
     except (SandboxError, OSError) as e:
         result.infrastructure_error = f"the sandbox did not start: {type(e).__name__}: {str(e)[:500]}"
@@ -122,8 +159,13 @@ def run_job(job: JudgeJob, runner_source: Path | None = None) -> JudgeResult:
             path.write_bytes(client.notebook_bytes)
             result.executed_notebook_path = path
         submission = Submission(job.submission_dir, job.notebook, job.execution.max_notebook_mb * 2**20)
-        models = Models(backend.start, runtime_dir=job.runtime_dir, runner_dir=job.runner_dir,
-                        submission_dir=job.submission_dir, limits=precheck_limits(job.limits))
+        models = Models(
+            backend.start,
+            runtime_dir=job.runtime_dir,
+            runner_dir=job.runner_dir,
+            submission_dir=job.submission_dir,
+            limits=precheck_limits(job.limits),
+        )
         artifacts = Artifacts(job.artifacts_dir or job.result_path.with_name("artifacts"))
         plugin = JudgePlugin(client, submission, job.hidden_dir, seed, models=models, artifacts=artifacts)
         # A model inspector that could not run is ours: the whole run is retried, never marked.
@@ -154,7 +196,9 @@ def main(argv: list[str]) -> int:
         result = run_job(job)
     except Exception as e:  # a bug of ours: still a result, marked as infrastructure
         traceback.print_exc()
-        result = JudgeResult(seed=job.seed if job.seed is not None else 0,
-                             infrastructure_error=f"judge failed: {type(e).__name__}: {str(e)[:500]}")
+        result = JudgeResult(
+            seed=job.seed if job.seed is not None else 0,
+            infrastructure_error=f"judge failed: {type(e).__name__}: {str(e)[:500]}",
+        )
     write_model(job.result_path, result)
     return 0

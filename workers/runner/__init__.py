@@ -12,8 +12,18 @@ RUNTIME_PYTHON = "/opt/grader/runtime/bin/python"
 RUNNER_ARGV = [RUNTIME_PYTHON, "-I", "-B", f"{RUNNER_MOUNT}/boot.py"]
 
 # What the judge copies into the job's runner dir (and nothing else: no caches, no tests).
-RUNNER_FILES = ("__init__.py", "boot.py", "wire.py", "main.py", "kernel.py", "notebook.py",
-                "definitions.py", "calls.py", "prelude.py", "inspect_models.py")
+RUNNER_FILES = (
+    "__init__.py",
+    "boot.py",
+    "wire.py",
+    "main.py",
+    "kernel.py",
+    "notebook.py",
+    "definitions.py",
+    "calls.py",
+    "prelude.py",
+    "inspect_models.py",
+)
 
 # The pre-check's command: reads model files (torch.load weights-only; TorchScript unloaded), no student code.
 INSPECT_ARGV = [RUNTIME_PYTHON, "-I", "-B", f"{RUNNER_MOUNT}/inspect_models.py"]

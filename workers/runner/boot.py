@@ -11,8 +11,9 @@ import sys
 
 def _load_package() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
-    spec = importlib.util.spec_from_file_location("runner", os.path.join(here, "__init__.py"),
-                                                  submodule_search_locations=[here])
+    spec = importlib.util.spec_from_file_location(
+        "runner", os.path.join(here, "__init__.py"), submodule_search_locations=[here]
+    )
     assert spec is not None and spec.loader is not None  # a file location always gives both
     package = importlib.util.module_from_spec(spec)
     sys.modules["runner"] = package

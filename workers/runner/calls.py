@@ -19,7 +19,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MESSAGE_CAP = 1000
 
 # Runs in the kernel, in a private dict holding _user_ns (the notebook's globals) and _io (the call dir).
-KERNEL_CALL = r'''
+KERNEL_CALL = r"""
 import json as _json, os as _os, sys as _sys
 import numpy as _np
 
@@ -80,14 +80,15 @@ def _call():
     _os.replace(tmp, _os.path.join(_io, "result.json"))
 
 _call()
-'''
+"""
 
 
 def kernel_code(io_dir: Path) -> str:
     """The cell sent to the kernel: compile the wrapper in a private dict, reached through builtins."""
-    return ("__import__('builtins').exec(__import__('builtins').compile({src!r}, '<grader-call>', 'exec'), "
-            "{{'__name__': '__grader_call__', '_user_ns': __import__('builtins').globals(), '_io': {io!r}}})"
-            ).format(src=KERNEL_CALL, io=str(io_dir))
+    return (
+        f"__import__('builtins').exec(__import__('builtins').compile({KERNEL_CALL!r}, '<grader-call>', 'exec'), "
+        f"{{'__name__': '__grader_call__', '_user_ns': __import__('builtins').globals(), '_io': {str(io_dir)!r}}})"
+    )
 
 
 class BadRequest(Exception):
@@ -103,7 +104,9 @@ def check_request(header: dict[str, Any], nblobs: int) -> None:
     t = header["timeout"]
     if type(t) not in (int, float) or not 0 < t <= 86400:
         raise BadRequest("bad timeout")
-    if not isinstance(header["outputs"], list) or not all(isinstance(n, str) and _NAME.match(n) for n in header["outputs"]):
+    if not isinstance(header["outputs"], list) or not all(
+        isinstance(n, str) and _NAME.match(n) for n in header["outputs"]
+    ):
         raise BadRequest("bad outputs")
     if len(set(header["outputs"])) != len(header["outputs"]):
         raise BadRequest("duplicate outputs")
@@ -138,13 +141,18 @@ def write_call(io_dir: Path, header: dict[str, Any], blobs: list[bytes]) -> None
     (io_dir / "call.json").write_text(json.dumps(spec))
 
 
-def read_result(io_dir: Path, call_id: int, outputs: list[str], max_json: int, max_blob: int,
-                max_total: int) -> tuple[dict[str, Any], list[bytes]]:
+def read_result(
+    io_dir: Path, call_id: int, outputs: list[str], max_json: int, max_blob: int, max_total: int
+) -> tuple[dict[str, Any], list[bytes]]:
     """The kernel's result files -> a ``result`` reply. Too large or missing: an error reply."""
 
     def error(name: str, message: str) -> tuple[dict[str, Any], list[bytes]]:
-        return {"type": "result", "id": call_id, "status": "error",
-                "error": {"name": name, "message": message[:MESSAGE_CAP]}}, []
+        return {
+            "type": "result",
+            "id": call_id,
+            "status": "error",
+            "error": {"name": name, "message": message[:MESSAGE_CAP]},
+        }, []
 
     path = io_dir / "result.json"
     try:

@@ -22,25 +22,49 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-_MAGIC_METHODS = {"system": "shell command", "getoutput": "shell command",
-                  "run_line_magic": "IPython magic", "run_cell_magic": "IPython cell magic"}
+_MAGIC_METHODS = {
+    "system": "shell command",
+    "getoutput": "shell command",
+    "run_line_magic": "IPython magic",
+    "run_cell_magic": "IPython cell magic",
+}
 _TRANSPARENT_CELL_MAGICS = {"capture", "time"}
 _COLAB_ALWAYS = {("drive", "mount"), ("drive", "flush_and_unmount")}
 
 _TRAIN_NAMES = {"backward", "step", "main", "fit", "train", "partial_fit", "finetune", "fine_tune"}
 _NOT_TRAINING = {"train_test_split"}
 _TRAIN_RE = re.compile(r"^(train|fit|finetune|fine_tune)_|_(train|fit|training)$|^(run|do|start)_?train")
-_DOWNLOAD_NAMES = {"urlretrieve", "urlopen", "download", "download_url", "download_and_extract_archive",
-                   "download_file_from_google_drive", "hf_hub_download", "snapshot_download",
-                   "load_state_dict_from_url", "download_url_to_file"}
+_DOWNLOAD_NAMES = {
+    "urlretrieve",
+    "urlopen",
+    "download",
+    "download_url",
+    "download_and_extract_archive",
+    "download_file_from_google_drive",
+    "hf_hub_download",
+    "snapshot_download",
+    "load_state_dict_from_url",
+    "download_url_to_file",
+}
 _DOWNLOAD_DOTTED = ("requests.get", "requests.post", "hub.load", "wget.download", "gdown.download")
 _DOWNLOAD_KEYWORDS = {"download", "pretrained"}
-_SAVE_NAMES = {"save", "savez", "savez_compressed", "save_model", "save_pretrained", "save_weights",
-               "save_state_dict"}
+_SAVE_NAMES = {"save", "savez", "savez_compressed", "save_model", "save_pretrained", "save_weights", "save_state_dict"}
 _SAVE_DOTTED = ("joblib.dump", "pickle.dump")
 # Calls that end or kill the kernel: never a definition, and never replayed after a restart.
-_EXIT_DOTTED = {"exit", "quit", "sys.exit", "os._exit", "os.abort", "os.kill", "os.killpg", "signal.raise_signal",
-                "os.system", "subprocess.run", "subprocess.call", "subprocess.Popen"}
+_EXIT_DOTTED = {
+    "exit",
+    "quit",
+    "sys.exit",
+    "os._exit",
+    "os.abort",
+    "os.kill",
+    "os.killpg",
+    "signal.raise_signal",
+    "os.system",
+    "subprocess.run",
+    "subprocess.call",
+    "subprocess.Popen",
+}
 _DATA_WORDS = re.compile(r"loader|dataset|data|batch|epoch", re.I)
 
 
@@ -100,9 +124,14 @@ def _ipython_to_python(source: str) -> str:
 
 def _magic_call(node: ast.AST) -> tuple[str, str] | None:
     """``get_ipython().<method>(args...)`` -> (reason, magic name)."""
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr in _MAGIC_METHODS and isinstance(node.func.value, ast.Call)
-            and isinstance(node.func.value.func, ast.Name) and node.func.value.func.id == "get_ipython"):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in _MAGIC_METHODS
+        and isinstance(node.func.value, ast.Call)
+        and isinstance(node.func.value.func, ast.Name)
+        and node.func.value.func.id == "get_ipython"
+    ):
         name = ""
         if node.func.attr.startswith("run_") and node.args and isinstance(node.args[0], ast.Constant):
             name = str(node.args[0].value)
@@ -147,8 +176,11 @@ def _uses_colab(stmt: ast.stmt, colab_names: set[str]) -> bool:
     for node in ast.walk(stmt):
         if isinstance(node, ast.Name) and node.id in colab_names:
             return True
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                and (node.value.id, node.attr) in _COLAB_ALWAYS):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and (node.value.id, node.attr) in _COLAB_ALWAYS
+        ):
             return True
     return False
 
@@ -181,13 +213,14 @@ def _segment(code_lines: list[str], stmt: ast.stmt) -> str:
     start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])
     assert stmt.end_lineno is not None and stmt.end_col_offset is not None  # ast.parse sets both
     last = code_lines[stmt.end_lineno - 1].encode()
-    tail = last[stmt.end_col_offset:].decode(errors="replace").strip()
+    tail = last[stmt.end_col_offset :].decode(errors="replace").strip()
     if stmt.col_offset != 0 or (tail and not tail.startswith("#")):
         return ast.unparse(stmt)
-    return "".join(code_lines[start - 1: stmt.end_lineno]).rstrip() + "\n"
+    return "".join(code_lines[start - 1 : stmt.end_lineno]).rstrip() + "\n"
 
 
 # --- the definitions filter ---------------------------------------------------------------------
+
 
 def _dotted(node: ast.AST) -> str:
     parts = []
@@ -254,8 +287,11 @@ def definition_verdict(stmt: ast.stmt) -> str | None:
     for node in _executed_now(stmt):
         if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
             return "loop"
-        if isinstance(node, ast.Raise) and (node is stmt or "SystemExit" in _dotted(
-                node.exc.func if isinstance(node.exc, ast.Call) else node.exc or ast.Name("", ast.Load()))):
+        if isinstance(node, ast.Raise) and (
+            node is stmt
+            or "SystemExit"
+            in _dotted(node.exc.func if isinstance(node.exc, ast.Call) else node.exc or ast.Name("", ast.Load()))
+        ):
             return "raise at top level"
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
             reason = _comprehension_reason(node)
@@ -270,6 +306,7 @@ def definition_verdict(stmt: ast.stmt) -> str | None:
 
 # --- one cell -----------------------------------------------------------------------------------
 
+
 def prepare_cell(source: str, colab_names: set[str] | None = None) -> PreparedCell:
     """Split one code cell into what may run. ``colab_names`` carries Colab-bound names across cells."""
     colab_names = set() if colab_names is None else colab_names
@@ -282,8 +319,9 @@ def prepare_cell(source: str, colab_names: set[str] | None = None) -> PreparedCe
         words = original[head].lstrip()[2:].split(maxsplit=1)
         name = words[0] if words else ""
         if name not in _TRANSPARENT_CELL_MAGICS:
-            return PreparedCell(code="", skipped=[Skip(head + 1, _first_line(original[head]),
-                                                       f"cell magic %%{name} is not run")])
+            return PreparedCell(
+                code="", skipped=[Skip(head + 1, _first_line(original[head]), f"cell magic %%{name} is not run")]
+            )
         skipped.append(Skip(head + 1, _first_line(original[head]), f"cell magic %%{name} removed; its body runs"))
         lines = source.splitlines(keepends=True)
         lines[head] = "\n"
@@ -303,8 +341,9 @@ def prepare_cell(source: str, colab_names: set[str] | None = None) -> PreparedCe
         if magic:
             reason, name = magic
             drops.append(stmt)
-            skipped.append(Skip(stmt.lineno, _first_line(_line_of(original, stmt.lineno)),
-                                f"{reason} %{name}" if name else reason))
+            skipped.append(
+                Skip(stmt.lineno, _first_line(_line_of(original, stmt.lineno)), f"{reason} %{name}" if name else reason)
+            )
     dropped_ids = {id(s) for s in drops}
     for stmt in tree.body:
         if id(stmt) in dropped_ids:
@@ -334,8 +373,11 @@ def prepare_cell(source: str, colab_names: set[str] | None = None) -> PreparedCe
 
     final = ast.parse(code)
     code_lines = code.splitlines(keepends=True)
-    statements = [Statement(_segment(code_lines, s), s.lineno, definition_verdict(s))
-                  for s in final.body if not isinstance(s, ast.Pass)]
+    statements = [
+        Statement(_segment(code_lines, s), s.lineno, definition_verdict(s))
+        for s in final.body
+        if not isinstance(s, ast.Pass)
+    ]
     return PreparedCell(code=code, statements=statements, skipped=skipped)
 
 

@@ -61,12 +61,31 @@ def _kind_of_zip(path: str) -> str | None:
 
 # Bytes per element of each storage type torch writes into its archives ("torch FloatStorage").
 STORAGE_ITEMSIZE = {
-    "DoubleStorage": 8, "FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2,
-    "LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1, "BoolStorage": 1,
-    "ComplexDoubleStorage": 16, "ComplexFloatStorage": 8, "QInt8Storage": 1, "QUInt8Storage": 1,
-    "QInt32Storage": 4, "QUInt4x2Storage": 1, "QUInt2x4Storage": 1, "UInt16Storage": 2, "UInt32Storage": 4,
-    "UInt64Storage": 8, "Float8_e4m3fnStorage": 1, "Float8_e5m2Storage": 1, "Float8_e4m3fnuzStorage": 1,
-    "Float8_e5m2fnuzStorage": 1, "UntypedStorage": 1,
+    "DoubleStorage": 8,
+    "FloatStorage": 4,
+    "HalfStorage": 2,
+    "BFloat16Storage": 2,
+    "LongStorage": 8,
+    "IntStorage": 4,
+    "ShortStorage": 2,
+    "CharStorage": 1,
+    "ByteStorage": 1,
+    "BoolStorage": 1,
+    "ComplexDoubleStorage": 16,
+    "ComplexFloatStorage": 8,
+    "QInt8Storage": 1,
+    "QUInt8Storage": 1,
+    "QInt32Storage": 4,
+    "QUInt4x2Storage": 1,
+    "QUInt2x4Storage": 1,
+    "UInt16Storage": 2,
+    "UInt32Storage": 4,
+    "UInt64Storage": 8,
+    "Float8_e4m3fnStorage": 1,
+    "Float8_e5m2Storage": 1,
+    "Float8_e4m3fnuzStorage": 1,
+    "Float8_e5m2fnuzStorage": 1,
+    "UntypedStorage": 1,
 }
 RECORD_PICKLES = {"data.pkl": "data/", "constants.pkl": "constants/"}  # pickle -> the folder of its storages
 
@@ -135,11 +154,11 @@ def _generic(op: pickletools.OpcodeInfo, arg: Any, stack: list[Any], marks: list
     if pickletools.markobject in before:
         start = marks.pop()
         del stack[start:]
-        before = before[:before.index(pickletools.markobject)]
+        before = before[: before.index(pickletools.markobject)]
     if len(stack) < len(before):
         raise ValueError(f"{op.name} on a stack of {len(stack)}")
     if before:
-        del stack[-len(before):]
+        del stack[-len(before) :]
     if len(after) == 1 and not before and op.arg is not None:
         stack.append(arg)  # an int, a float, a string, bytes
     elif op.name == "EMPTY_TUPLE":
@@ -226,8 +245,14 @@ def _short(exc: BaseException) -> str:
 
 def inspect_file(path: str) -> dict[str, Any]:
     """Describe one model file: {"name", "loads", "kind", "parameters", "tensors", "error"}."""
-    result: dict[str, Any] = {"name": os.path.basename(path), "loads": False, "kind": None, "parameters": None,
-              "tensors": None, "error": None}
+    result: dict[str, Any] = {
+        "name": os.path.basename(path),
+        "loads": False,
+        "kind": None,
+        "parameters": None,
+        "tensors": None,
+        "error": None,
+    }
     if not os.path.isfile(path):
         result["error"] = "the file is missing"
         return result

@@ -20,11 +20,11 @@ from queue import Empty
 from typing import Any, Literal, cast
 
 import nbformat
-from jupyter_client.asynchronous.client import AsyncKernelClient
-from jupyter_client.manager import AsyncKernelManager
-from jupyter_client.kernelspec import KernelSpecManager
-from nbclient import NotebookClient
 import zmq
+from jupyter_client.asynchronous.client import AsyncKernelClient
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 KERNEL_NAME = "grader"
@@ -40,8 +40,12 @@ def write_kernelspec(kernels_dir: Path) -> None:
     """
     spec_dir = kernels_dir / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
-    spec = {"argv": [sys.executable, "-I", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "grader", "language": "python", "interrupt_mode": "signal"}
+    spec = {
+        "argv": [sys.executable, "-I", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "grader",
+        "language": "python",
+        "interrupt_mode": "signal",
+    }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
 
 
@@ -86,14 +90,26 @@ class Outcome:
 
 
 class KernelSession:
-    def __init__(self, *, work_dir: Path, kernels_dir: Path, prelude: str, restarts: int,
-                 interrupt_grace_s: float, cell_timeout_s: float, replay_timeout_s: float,
-                 restart_timeout_s: float = 60, log: Callable[..., None] | None = None):
+    def __init__(
+        self,
+        *,
+        work_dir: Path,
+        kernels_dir: Path,
+        prelude: str,
+        restarts: int,
+        interrupt_grace_s: float,
+        cell_timeout_s: float,
+        replay_timeout_s: float,
+        restart_timeout_s: float = 60,
+        log: Callable[..., None] | None = None,
+    ):
         self.work_dir = work_dir
         self.kernels_dir = kernels_dir
         # Compiled in a dict of its own: nothing of it lands in the student's globals.
-        self.prelude = ("__import__('builtins').exec(__import__('builtins').compile({src!r}, '<grader-prelude>', "
-                        "'exec'), {{'__name__': '__grader_prelude__'}})").format(src=prelude)
+        self.prelude = (
+            f"__import__('builtins').exec(__import__('builtins').compile({prelude!r}, '<grader-prelude>', "
+            "'exec'), {'__name__': '__grader_prelude__'})"
+        )
         self.restarts_allowed = restarts
         self.restarts = 0
         self.interrupt_grace_s = interrupt_grace_s
@@ -109,14 +125,25 @@ class KernelSession:
 
     async def start(self, startup_timeout_s: float = 120) -> None:
         # Unix sockets in our private dir, not TCP ports: no loopback needed, nothing listening on the network.
-        km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(self.kernels_dir / "kernel"),
-                                kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(self.kernels_dir)]))
+        km = AsyncKernelManager(
+            kernel_name=KERNEL_NAME,
+            transport="ipc",
+            ip=str(self.kernels_dir / "kernel"),
+            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(self.kernels_dir)]),
+        )
         scratch = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")])
         self.client = CappedClient(
-            scratch, km=km, kernel_name=KERNEL_NAME, allow_errors=True, interrupt_on_timeout=True,
+            scratch,
+            km=km,
+            kernel_name=KERNEL_NAME,
+            allow_errors=True,
+            interrupt_on_timeout=True,
             error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": "cell timed out", "traceback": []},
-            startup_timeout=int(startup_timeout_s), iopub_timeout=4, record_timing=False,
-            resources={"metadata": {"path": str(self.work_dir)}}, store_widget_state=False,
+            startup_timeout=int(startup_timeout_s),
+            iopub_timeout=4,
+            record_timing=False,
+            resources={"metadata": {"path": str(self.work_dir)}},
+            store_widget_state=False,
         )
         # stdin /dev/null: jupyter_client would otherwise hand the kernel a pipe of ours.
         await self.client.async_start_new_kernel(cwd=str(self.work_dir), stdin=subprocess.DEVNULL)
@@ -180,15 +207,15 @@ class KernelSession:
         client.on_cell_executed = lambda execute_reply, **_: replies.append(execute_reply or {})
         try:
             # nbclient interrupts on its own timeout and returns; this bound is only a backstop.
-            await asyncio.wait_for(client.async_execute_cell(cell, 0, store_history=True),
-                                   timeout + client.iopub_timeout + 30)
+            await asyncio.wait_for(
+                client.async_execute_cell(cell, 0, store_history=True), timeout + client.iopub_timeout + 30
+            )
         except DeadKernelError:
             restarted = await self.restart()
             return Outcome("crashed", error="the kernel died", restarted=restarted, outputs=cell.outputs)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             restarted = await self.restart()
-            return Outcome("timeout", error=f"timed out after {timeout:g}s", restarted=restarted,
-                           outputs=cell.outputs)
+            return Outcome("timeout", error=f"timed out after {timeout:g}s", restarted=restarted, outputs=cell.outputs)
         except Exception as e:  # garbage from the kernel's sockets (student code can write to them)
             self.log(f"kernel channel broken: {type(e).__name__}: {e}")
             restarted = await self.restart()
@@ -198,8 +225,7 @@ class KernelSession:
             restarted = False
             if not await self._responsive():  # the interrupt did not take
                 restarted = await self.restart()
-            return Outcome("timeout", error=f"timed out after {timeout:g}s", restarted=restarted,
-                           outputs=cell.outputs)
+            return Outcome("timeout", error=f"timed out after {timeout:g}s", restarted=restarted, outputs=cell.outputs)
         if content.get("status") == "error":
             ename, evalue = str(content.get("ename", "Error")), str(content.get("evalue", ""))
             return Outcome("error", error=f"{ename}: {evalue}", outputs=cell.outputs, ename=ename, evalue=evalue)
@@ -240,8 +266,9 @@ class KernelSession:
         try:
             msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False, stop_on_error=False)
         except zmq.ZMQError:
-            return Outcome("crashed", error="the kernel does not take requests",
-                           restarted=recover and await self.restart())
+            return Outcome(
+                "crashed", error="the kernel does not take requests", restarted=recover and await self.restart()
+            )
         reply = await self._wait_reply(msg_id, timeout)
         if reply == "dead":
             return Outcome("crashed", error="the kernel died", restarted=recover and await self.restart())
@@ -287,8 +314,12 @@ class KernelSession:
         try:
             # Fresh client sockets too: the old ones may hold the student's garbage. The old ones are
             # closed, not stopped: stopping joins a heartbeat thread a wedged socket can block forever.
-            for channel in (self.kc.shell_channel, self.kc.iopub_channel, self.kc.stdin_channel,
-                            self.kc.control_channel):
+            for channel in (
+                self.kc.shell_channel,
+                self.kc.iopub_channel,
+                self.kc.stdin_channel,
+                self.kc.control_channel,
+            ):
                 channel.close()
             await self.km.restart_kernel(now=True)
             await self._started.async_start_new_kernel_client()
@@ -312,4 +343,3 @@ class KernelSession:
                 self.log("replay stopped: the kernel does not answer")
                 break
         return self.available
-

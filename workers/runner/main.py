@@ -32,10 +32,20 @@ if TYPE_CHECKING:
 PROTOCOL = 1
 MODES = ("full", "definitions", "none")
 START_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "type": str, "notebook": (str, type(None)), "mode": str, "cell_timeout_s": (int, float),
-    "notebook_timeout_s": (int, float), "output_bytes_per_cell": int, "kernel_restarts": int,
-    "max_cells": int, "max_header_bytes": int, "max_blob_bytes": int, "max_message_bytes": int,
-    "max_report_bytes": int, "interrupt_grace_s": (int, float), "replay_timeout_s": (int, float),
+    "type": str,
+    "notebook": (str, type(None)),
+    "mode": str,
+    "cell_timeout_s": (int, float),
+    "notebook_timeout_s": (int, float),
+    "output_bytes_per_cell": int,
+    "kernel_restarts": int,
+    "max_cells": int,
+    "max_header_bytes": int,
+    "max_blob_bytes": int,
+    "max_message_bytes": int,
+    "max_report_bytes": int,
+    "interrupt_grace_s": (int, float),
+    "replay_timeout_s": (int, float),
     "restart_timeout_s": (int, float),
 }
 START_LIMITS = wire.WireLimits(max_header=64 * 1024, max_blob=0, max_total=64 * 1024 + 8)
@@ -71,30 +81,44 @@ def check_start(h: dict[str, Any]) -> None:
 
 def _paths() -> tuple[Path, Path, Path]:
     # The sandbox mounts; overridable only for development outside a sandbox.
-    return (Path(os.environ.get("GRADER_RUNNER_SUBMISSION", "/submission")),
-            Path(os.environ.get("GRADER_RUNNER_WORK", "/work")),
-            Path(os.environ.get("GRADER_RUNNER_TMP", "/tmp")))
+    return (
+        Path(os.environ.get("GRADER_RUNNER_SUBMISSION", "/submission")),
+        Path(os.environ.get("GRADER_RUNNER_WORK", "/work")),
+        Path(os.environ.get("GRADER_RUNNER_TMP", "/tmp")),
+    )
 
 
 def prepare_environment(mode: str, tmp: Path) -> Path:
     """Writable homes under /tmp, the prebuilt font cache, one thread per library. Returns the kernels dir."""
     home = tmp / "grader-home"
     env = {
-        "HOME": home, "IPYTHONDIR": home / ".ipython", "MPLCONFIGDIR": home / ".config" / "matplotlib",
-        "JUPYTER_CONFIG_DIR": home / ".jupyter", "JUPYTER_DATA_DIR": home / ".local" / "share" / "jupyter",
+        "HOME": home,
+        "IPYTHONDIR": home / ".ipython",
+        "MPLCONFIGDIR": home / ".config" / "matplotlib",
+        "JUPYTER_CONFIG_DIR": home / ".jupyter",
+        "JUPYTER_DATA_DIR": home / ".local" / "share" / "jupyter",
         "JUPYTER_RUNTIME_DIR": home / ".local" / "share" / "jupyter" / "runtime",
-        "XDG_CACHE_HOME": home / ".cache", "XDG_CONFIG_HOME": home / ".config",
-        "TORCH_HOME": home / ".cache" / "torch", "TMPDIR": tmp,
+        "XDG_CACHE_HOME": home / ".cache",
+        "XDG_CONFIG_HOME": home / ".config",
+        "TORCH_HOME": home / ".cache" / "torch",
+        "TMPDIR": tmp,
     }
     for path in env.values():
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.environ.update({k: str(v) for k, v in env.items()})
-    os.environ.update({
-        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-        "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1",
-        "JUPYTER_PLATFORM_DIRS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-        "GRADER_ADD_CWD": "0" if mode == "none" else "1", "GRADER_CUDA_FALLBACK": "1",
-    })
+    os.environ.update(
+        {
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "NUMEXPR_NUM_THREADS": "1",
+            "VECLIB_MAXIMUM_THREADS": "1",
+            "JUPYTER_PLATFORM_DIRS": "1",
+            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            "GRADER_ADD_CWD": "0" if mode == "none" else "1",
+            "GRADER_CUDA_FALLBACK": "1",
+        }
+    )
     fonts = Path(sys.prefix) / "mplconfig"  # built with the runtime: matplotlib's first import stays fast
     if fonts.is_dir():
         shutil.copytree(fonts, env["MPLCONFIGDIR"], dirs_exist_ok=True)
@@ -125,6 +149,7 @@ def copy_submission(src: Path, dst: Path) -> None:
 
 def load_notebook(path: Path | None) -> tuple[NotebookNode, str | None]:
     import nbformat
+
     if path is None:
         return nbformat.v4.new_notebook(), None
     try:
@@ -149,9 +174,16 @@ async def serve(start: dict[str, Any], proto_in: int, proto_out: int) -> int:
         write_kernelspec(kernels_dir)
         prelude = (Path(__file__).parent / "prelude.py").read_text()
         kernel = KernelSession(
-            work_dir=work, kernels_dir=kernels_dir, prelude=prelude, restarts=start["kernel_restarts"],
-            interrupt_grace_s=start["interrupt_grace_s"], cell_timeout_s=start["cell_timeout_s"],
-            replay_timeout_s=start["replay_timeout_s"], restart_timeout_s=start["restart_timeout_s"], log=log)
+            work_dir=work,
+            kernels_dir=kernels_dir,
+            prelude=prelude,
+            restarts=start["kernel_restarts"],
+            interrupt_grace_s=start["interrupt_grace_s"],
+            cell_timeout_s=start["cell_timeout_s"],
+            replay_timeout_s=start["replay_timeout_s"],
+            restart_timeout_s=start["restart_timeout_s"],
+            log=log,
+        )
         t0 = time.monotonic()
         await kernel.start(STARTUP_TIMEOUT_S)
         log(f"kernel up in {time.monotonic() - t0:.2f}s")
@@ -163,9 +195,14 @@ async def serve(start: dict[str, Any], proto_in: int, proto_out: int) -> int:
 
     nb, nb_error = load_notebook(work / start["notebook"] if start["notebook"] else None)
     report = await execute_notebook(
-        nb, kernel, mode=start["mode"] if not nb_error else "none", cell_timeout_s=start["cell_timeout_s"],
-        notebook_timeout_s=start["notebook_timeout_s"], output_bytes_per_cell=start["output_bytes_per_cell"],
-        max_cells=start["max_cells"])
+        nb,
+        kernel,
+        mode=start["mode"] if not nb_error else "none",
+        cell_timeout_s=start["cell_timeout_s"],
+        notebook_timeout_s=start["notebook_timeout_s"],
+        output_bytes_per_cell=start["output_bytes_per_cell"],
+        max_cells=start["max_cells"],
+    )
     report["mode"] = start["mode"]
     report["error"] = report["error"] or nb_error
     fit_report(report, start["max_header_bytes"] - 4096)
@@ -188,21 +225,42 @@ async def serve(start: dict[str, Any], proto_in: int, proto_out: int) -> int:
         try:
             check_request(h, len(msg.blobs))
         except BadRequest as e:
-            send({"type": "result", "id": h.get("id") if type(h.get("id")) is int else -1, "status": "error",
-                  "error": {"name": "GraderBadRequest", "message": str(e)[:500]}})
+            send(
+                {
+                    "type": "result",
+                    "id": h.get("id") if type(h.get("id")) is int else -1,
+                    "status": "error",
+                    "error": {"name": "GraderBadRequest", "message": str(e)[:500]},
+                }
+            )
             continue
         io_dir = io_root / str(h["id"])
         write_call(io_dir, h, msg.blobs)
         outcome = await kernel.run_silent(kernel_code(io_dir), timeout=float(h["timeout"]))
         if outcome.status == "ok":
-            reply, blobs = read_result(io_dir, h["id"], h["outputs"], max_json=start["max_header_bytes"] - 4096,
-                                       max_blob=start["max_blob_bytes"], max_total=start["max_message_bytes"] - 65536)
+            reply, blobs = read_result(
+                io_dir,
+                h["id"],
+                h["outputs"],
+                max_json=start["max_header_bytes"] - 4096,
+                max_blob=start["max_blob_bytes"],
+                max_total=start["max_message_bytes"] - 65536,
+            )
         elif outcome.status == "error":  # the call wrapper itself failed: the namespace was interfered with
-            reply, blobs = {"type": "result", "id": h["id"], "status": "error",
-                            "error": {"name": "RuntimeError", "message": (outcome.error or "")[:500]}}, []
+            reply, blobs = (
+                {
+                    "type": "result",
+                    "id": h["id"],
+                    "status": "error",
+                    "error": {"name": "RuntimeError", "message": (outcome.error or "")[:500]},
+                },
+                [],
+            )
         else:
-            reply, blobs = {"type": "result", "id": h["id"], "status": outcome.status,
-                            "restarted": outcome.restarted}, []
+            reply, blobs = (
+                {"type": "result", "id": h["id"], "status": outcome.status, "restarted": outcome.restarted},
+                [],
+            )
         shutil.rmtree(io_dir, ignore_errors=True)
         send(reply, blobs)
     await kernel.shutdown()

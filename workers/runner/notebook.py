@@ -26,12 +26,28 @@ def _cap(text: str | None, n: int = _TEXT_CAP) -> str | None:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-async def execute_notebook(nb: nbformat.NotebookNode, kernel: KernelSession, *, mode: str, cell_timeout_s: float,
-                           notebook_timeout_s: float, output_bytes_per_cell: int, max_cells: int) -> dict[str, Any]:
+async def execute_notebook(
+    nb: nbformat.NotebookNode,
+    kernel: KernelSession,
+    *,
+    mode: str,
+    cell_timeout_s: float,
+    notebook_timeout_s: float,
+    output_bytes_per_cell: int,
+    max_cells: int,
+) -> dict[str, Any]:
     started = time.monotonic()
     deadline = started + notebook_timeout_s
-    report: dict[str, Any] = {"mode": mode, "cells": [], "skipped": [], "skipped_total": 0, "duration_s": 0.0,
-                              "restarts": 0, "timed_out": False, "error": None}
+    report: dict[str, Any] = {
+        "mode": mode,
+        "cells": [],
+        "skipped": [],
+        "skipped_total": 0,
+        "duration_s": 0.0,
+        "restarts": 0,
+        "timed_out": False,
+        "error": None,
+    }
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
     if len(code_cells) > max_cells:
         report["error"] = f"the notebook has {len(code_cells)} code cells, over the limit of {max_cells}"
@@ -47,12 +63,19 @@ async def execute_notebook(nb: nbformat.NotebookNode, kernel: KernelSession, *, 
             continue
         prepared = prepare_cell(cell.source, colab_names)
         for skip in prepared.skipped:
-            report["skipped"].append({"cell": index, "line": skip.line, "source": _cap(skip.source, 200),
-                                      "reason": skip.reason})
+            report["skipped"].append(
+                {"cell": index, "line": skip.line, "source": _cap(skip.source, 200), "reason": skip.reason}
+            )
         if mode == "definitions":
             for st in prepared.dropped:
-                report["skipped"].append({"cell": index, "line": st.line,
-                                          "source": _cap(st.source.strip().splitlines()[0], 200), "reason": st.reason})
+                report["skipped"].append(
+                    {
+                        "cell": index,
+                        "line": st.line,
+                        "source": _cap(st.source.strip().splitlines()[0], 200),
+                        "reason": st.reason,
+                    }
+                )
             pieces = prepared.definitions
         else:
             pieces = [prepared.code] if prepared.code.strip() else []
@@ -87,8 +110,11 @@ async def execute_notebook(nb: nbformat.NotebookNode, kernel: KernelSession, *, 
                 break
         # Replayed after a restart: this cell's definitions, even if the cell itself failed.
         kernel.definitions.extend(prepared.definitions)
-        worst = next((s for s in statuses if s[0] in ("crashed", "timeout")), None) or \
-            next((s for s in statuses if s[0] == "error"), None) or ("ok", None)
+        worst = (
+            next((s for s in statuses if s[0] in ("crashed", "timeout")), None)
+            or next((s for s in statuses if s[0] == "error"), None)
+            or ("ok", None)
+        )
         entry["status"], entry["error"] = worst[0], _cap(worst[1])
         entry["duration_s"] = round(time.monotonic() - cell_started, 3)
 
@@ -100,6 +126,7 @@ async def execute_notebook(nb: nbformat.NotebookNode, kernel: KernelSession, *, 
 
 def fit_report(report: dict[str, Any], max_bytes: int) -> None:
     """Shrink the report until it fits one protocol header: fewer skip entries, then shorter errors."""
+
     def size() -> int:
         return len(json.dumps(report))
 
@@ -124,11 +151,15 @@ def capped_notebook_bytes(nb: nbformat.NotebookNode, max_bytes: int) -> bytes | 
         return data
     nb = copy.deepcopy(nb)
     removed = []
-    cells = sorted((i for i, c in enumerate(nb.cells) if c.get("outputs")),
-                   key=lambda i: -len(json.dumps(nb.cells[i].outputs)))
+    cells = sorted(
+        (i for i, c in enumerate(nb.cells) if c.get("outputs")), key=lambda i: -len(json.dumps(nb.cells[i].outputs))
+    )
     for i in cells:
-        nb.cells[i].outputs = [nbformat.v4.new_output("stream", name="stderr",
-                                                      text="[grader: outputs removed: notebook over the size limit]\n")]
+        nb.cells[i].outputs = [
+            nbformat.v4.new_output(
+                "stream", name="stderr", text="[grader: outputs removed: notebook over the size limit]\n"
+            )
+        ]
         removed.append(i)
         nb.metadata["grader"] = {"outputs_removed": removed}
         data = json.dumps(nb).encode()

@@ -33,8 +33,7 @@ def _grader_prelude() -> None:
 
     if os.environ.get("GRADER_ADD_CWD") == "1" and "" not in sys.path:
         # Like IPython: after the standard library, before site-packages.
-        at = next((i for i, p in enumerate(sys.path) if p.endswith(("site-packages", "dist-packages"))),
-                  len(sys.path))
+        at = next((i for i, p in enumerate(sys.path) if p.endswith(("site-packages", "dist-packages"))), len(sys.path))
         sys.path.insert(at, "")
 
     hooks: dict[str, Callable[[Any], object]] = {}  # module name -> what to do with it once imported
@@ -145,6 +144,7 @@ def _patch_torch(torch: Any) -> None:
             if "device" in kwargs:
                 kwargs["device"] = cpu_if_cuda(kwargs["device"])
             return real(self, *args, **kwargs)
+
         return to
 
     def _same(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -161,11 +161,33 @@ def _patch_torch(torch: Any) -> None:
             if "device" in kwargs:
                 kwargs["device"] = cpu_if_cuda(kwargs["device"])
             return real(*args, **kwargs)
+
         return make
 
-    for name in ("tensor", "as_tensor", "zeros", "ones", "empty", "full", "rand", "randn", "randint",
-                 "randperm", "arange", "linspace", "logspace", "eye", "zeros_like", "ones_like",
-                 "empty_like", "full_like", "rand_like", "randn_like", "randint_like", "normal"):
+    for name in (
+        "tensor",
+        "as_tensor",
+        "zeros",
+        "ones",
+        "empty",
+        "full",
+        "rand",
+        "randn",
+        "randint",
+        "randperm",
+        "arange",
+        "linspace",
+        "logspace",
+        "eye",
+        "zeros_like",
+        "ones_like",
+        "empty_like",
+        "full_like",
+        "rand_like",
+        "randn_like",
+        "randint_like",
+        "normal",
+    ):
         if hasattr(torch, name):
             setattr(torch, name, _factory(getattr(torch, name)))
 

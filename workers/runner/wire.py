@@ -149,9 +149,7 @@ def encode_message(header: dict[str, Any], blobs: Sequence[bytes] = ()) -> bytes
     return b"".join([_PREFIX.pack(MAGIC, len(raw)), raw, *blobs])
 
 
-def write_message(
-    f: Any, header: dict[str, Any], blobs: Sequence[bytes] = (), deadline: float | None = None
-) -> None:
+def write_message(f: Any, header: dict[str, Any], blobs: Sequence[bytes] = (), deadline: float | None = None) -> None:
     """Write one message. With a deadline the write never blocks past it, even if the peer stops reading."""
     fd = _fileno(f)
     data = memoryview(encode_message(header, list(blobs)))

@@ -35,7 +35,7 @@ from .base import (
     SandboxSpec,
 )
 from .cgroup import JobCgroup, create_job_cgroup
-from .common import HOSTNAME, MiB, CappedLog, check_reachable
+from .common import HOSTNAME, CappedLog, MiB, check_reachable
 from .seccomp import deny_filter
 
 REAPER = Path(__file__).with_name("reaper.py")
@@ -116,8 +116,13 @@ class BwrapBackend:
         ]  # fmt: skip
 
     @staticmethod
-    def _options(spec: SandboxSpec, etc: list[str], seccomp_fd: int, gpu_opts: Sequence[str] = (),
-                 gpu_env: dict[str, str] | None = None) -> list[str]:
+    def _options(
+        spec: SandboxSpec,
+        etc: list[str],
+        seccomp_fd: int,
+        gpu_opts: Sequence[str] = (),
+        gpu_env: dict[str, str] | None = None,
+    ) -> list[str]:
         limits = spec.limits
         opts = [
             "--unshare-all", "--unshare-user", "--disable-userns",  # --disable-userns needs an explicit userns
@@ -291,4 +296,3 @@ def _exit_code(code: int | None) -> int | None:
     """The reaper reports the program's exit code, or 128+N for signal N (as bwrap does); the
     same convention when the reaper itself was killed."""
     return code if code is None or code >= 0 else 128 - code
-

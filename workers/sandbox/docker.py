@@ -48,7 +48,7 @@ class DockerBackend:
                 raise SandboxError(f"{tool} is missing on the host (docker.io and coreutils provide it)")
         try:
             reap_orphans(self.client, self.hostname)
-        except Exception:  # noqa: BLE001 - a best-effort sweep; the next backend tries again
+        except Exception:
             pass
 
     def start(self, spec: SandboxSpec) -> DockerProcess:

@@ -48,8 +48,12 @@ def host_config(spec: SandboxSpec, gpu_device: str | None) -> dict[str, Any]:
     from docker.types import DeviceRequest, LogConfig, Mount, Ulimit
 
     limits = spec.limits
-    binds = [("/usr", "/usr"), (str(spec.runtime_dir), RUNTIME_MOUNT), (str(spec.runner_dir), RUNNER_MOUNT),
-             (str(spec.submission_dir), SUBMISSION_MOUNT)]
+    binds = [
+        ("/usr", "/usr"),
+        (str(spec.runtime_dir), RUNTIME_MOUNT),
+        (str(spec.runner_dir), RUNNER_MOUNT),
+        (str(spec.submission_dir), SUBMISSION_MOUNT),
+    ]
     for top in ("bin", "lib", "lib32", "lib64", "sbin"):  # the image mirrors the host's merged-/usr links
         host = Path("/", top)
         if host.is_dir() and not host.is_symlink():

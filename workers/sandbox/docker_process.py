@@ -39,7 +39,9 @@ def pids_events_file(pid: int) -> Path | None:
         fields, _, tail = line.partition(" - ")
         fstype, _, opts = tail.split(" ")[:3]
         root, mountpoint = fields.split(" ")[3:5]
-        path = v1 if fstype == "cgroup" and "pids" in opts.split(",") else v2 if fstype == "cgroup2" and not v1 else None
+        path = (
+            v1 if fstype == "cgroup" and "pids" in opts.split(",") else v2 if fstype == "cgroup2" and not v1 else None
+        )
         if path is not None and root == "/":
             candidate = Path(mountpoint) / path.lstrip("/") / "pids.events"
             if candidate.exists():
@@ -139,7 +141,7 @@ class DockerProcess:
             self._exit_code = int(self._api.wait(self.id, timeout=None)["StatusCode"])
         except (DockerException, OSError, ValueError, KeyError):
             pass  # removed meanwhile: kill() reads what is left from the engine
-        except Exception:  # noqa: BLE001 - requests' errors; never leave the event unset
+        except Exception:
             pass
         self._exited.set()
 

@@ -149,8 +149,10 @@ def pinned_spec(settings: Settings, environ: Mapping[str, str] | None = None) ->
         return None
     entries = [e.strip() for e in visible.split(",") if e.strip()]
     if len(entries) != 1:
-        raise GpuError(f"CUDA_VISIBLE_DEVICES={visible!r} names {len(entries)} devices; "
-                       "pin each gpu worker to exactly one (one worker per GPU or MIG slice)")
+        raise GpuError(
+            f"CUDA_VISIBLE_DEVICES={visible!r} names {len(entries)} devices; "
+            "pin each gpu worker to exactly one (one worker per GPU or MIG slice)"
+        )
     return entries[0]
 
 
@@ -160,8 +162,10 @@ def resolve(spec: str | None, gpus: list[Gpu], proc_gpus: Path | None = None) ->
         raise GpuError("no NVIDIA GPU here: nvidia-smi lists none")
     if spec is None:
         if len(gpus) != 1 or gpus[0].migs:
-            raise GpuError(f"this machine has {len(gpus)} GPU(s){' with MIG slices' if gpus[0].migs else ''}: "
-                           "pin each gpu worker to one (grader worker --gpu-device N)")
+            raise GpuError(
+                f"this machine has {len(gpus)} GPU(s){' with MIG slices' if gpus[0].migs else ''}: "
+                "pin each gpu worker to one (grader worker --gpu-device N)"
+            )
         spec = gpus[0].uuid
     for g in gpus:
         if spec in (str(g.index), g.uuid):
@@ -244,8 +248,14 @@ def take_out_of_service(settings: Settings, device: Device, reason: str) -> None
     tmp = marker.with_name(marker.name + ".tmp")
     tmp.write_text(f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} {reason}\n")
     os.replace(tmp, marker)
-    log.error("GPU %s (index %s) taken OUT OF SERVICE: %s. Its worker stops taking gpu jobs; "
-              "after checking the device, delete %s to bring it back.", device.uuid, device.index, reason, marker)
+    log.error(
+        "GPU %s (index %s) taken OUT OF SERVICE: %s. Its worker stops taking gpu jobs; "
+        "after checking the device, delete %s to bring it back.",
+        device.uuid,
+        device.index,
+        reason,
+        marker,
+    )
 
 
 def parse_compute_apps(csv: str) -> list[tuple[str, int, int | None]]:
@@ -260,8 +270,9 @@ def parse_compute_apps(csv: str) -> list[tuple[str, int, int | None]]:
 def holders(device: Device) -> list[tuple[int, int | None]]:
     """(pid, MiB) of every process holding memory on the device. The job is dead by now, so any
     process there is a leak: this worker runs one job at a time on its device."""
-    apps = parse_compute_apps(nvidia_smi("--query-compute-apps=gpu_uuid,pid,used_memory",
-                                         "--format=csv,noheader,nounits"))
+    apps = parse_compute_apps(
+        nvidia_smi("--query-compute-apps=gpu_uuid,pid,used_memory", "--format=csv,noheader,nounits")
+    )
     # nvidia-smi may name a slice's processes by the slice or by its GPU: for a slice, the slice only
     # (another worker owns the GPU's other slices), which is as far as this check can see.
     uuids = {device.uuid} if device.mig else {device.uuid, device.gpu_uuid}
@@ -277,8 +288,9 @@ def job_device(settings: Settings) -> Device:
     return device
 
 
-def check_released(settings: Settings, device: Device, grace_s: float = RELEASE_GRACE_S,
-                   poll_s: float = 0.5) -> list[tuple[int, int | None]]:
+def check_released(
+    settings: Settings, device: Device, grace_s: float = RELEASE_GRACE_S, poll_s: float = 0.5
+) -> list[tuple[int, int | None]]:
     """After a job is killed: wait up to ``grace_s`` for the device to be free; if a process still
     holds memory on it, take the device out of service. Returns what was left holding it."""
     deadline = time.monotonic() + grace_s
@@ -301,8 +313,9 @@ class OutOfServiceWatch(threading.Thread):
     """In a gpu worker's main process: once its device is taken out of service (by a judge, after
     a job), stop the worker (a warm shutdown: the job in hand finishes) so it takes no more gpu jobs."""
 
-    def __init__(self, settings: Settings, device: Device, interval_s: float = 5.0,
-                 on_out: Callable[[str], None] | None = None):
+    def __init__(
+        self, settings: Settings, device: Device, interval_s: float = 5.0, on_out: Callable[[str], None] | None = None
+    ):
         super().__init__(name="gpu-out-of-service-watch", daemon=True)
         self.settings, self.device, self.interval_s = settings, device, interval_s
         self.on_out = on_out or self._stop_worker
@@ -316,8 +329,9 @@ class OutOfServiceWatch(threading.Thread):
                 return
 
     def _stop_worker(self, reason: str) -> None:
-        log.error("GPU %s is out of service (%s): stopping this worker so it takes no more gpu jobs",
-                  self.device.uuid, reason)
+        log.error(
+            "GPU %s is out of service (%s): stopping this worker so it takes no more gpu jobs", self.device.uuid, reason
+        )
         os.kill(os.getpid(), signal.SIGTERM)
 
     def stop(self) -> None:

@@ -17,10 +17,14 @@ import struct
 
 # <linux/audit.h> architectures and their syscall numbers.
 _ARCHES = {
-    "x86_64": (0xC000003E, {"ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311,
-                            "pidfd_open": 434, "pidfd_getfd": 438}),
-    "aarch64": (0xC00000B7, {"ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271,
-                             "pidfd_open": 434, "pidfd_getfd": 438}),
+    "x86_64": (
+        0xC000003E,
+        {"ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "pidfd_open": 434, "pidfd_getfd": 438},
+    ),
+    "aarch64": (
+        0xC00000B7,
+        {"ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271, "pidfd_open": 434, "pidfd_getfd": 438},
+    ),
 }
 DENIED = frozenset(_ARCHES["x86_64"][1])  # the same names on every architecture (docker.py denies these too)
 _X32_SYSCALL_BIT = 0x40000000

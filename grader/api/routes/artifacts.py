@@ -29,8 +29,11 @@ from grader.runs.models import GradingRun, RunArtifact
 from grader.users.service import TokenOwner
 
 router = APIRouter(tags=["artifacts"])
-PNG_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'",
-               "Cache-Control": "private"}
+PNG_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'",
+    "Cache-Control": "private",
+}
 # Bounded like the columns they are looked up in: a larger id, or a name no test can save (a NUL
 # in it), is refused as invalid (422) before it reaches the database, which would fail (500).
 RunId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the grading run's id")]
@@ -49,36 +52,58 @@ def _run(session: Session, owner: TokenOwner, submission_id: uuid.UUID, run_id: 
     if run is None or run.submission_id != sub.id:
         raise HTTPException(404, "this submission has no such grading run.")
     released = owner.student_view and is_released(
-        session=session, coursework=session.get(Coursework, sub.coursework_id), student_id=sub.student_id)
+        session=session, coursework=session.get(Coursework, sub.coursework_id), student_id=sub.student_id
+    )
     return run, released
 
 
-@router.get("/submissions/{submission_id}/runs/{run_id}/artifacts", response_model=list[ArtifactRead],
-            responses=ERRORS)
-def list_artifacts(submission_id: uuid.UUID, run_id: RunId, session: SessionDep,
-                   owner: CurrentReader) -> list[ArtifactRead]:
+@router.get("/submissions/{submission_id}/runs/{run_id}/artifacts", response_model=list[ArtifactRead], responses=ERRORS)
+def list_artifacts(
+    submission_id: uuid.UUID, run_id: RunId, session: SessionDep, owner: CurrentReader
+) -> list[ArtifactRead]:
     """The run's artifacts in the order its tests saved them; for a student only those the visibility
     table shows (a visible item's; an after-release item's once released)."""
     run, released = _run(session, owner, submission_id, run_id)
-    return artifact_reads(submission_id, run, artifact_url,
-                          artifacts_for_reader(run, student_view=owner.student_view, released=released))
+    return artifact_reads(
+        submission_id, run, artifact_url, artifacts_for_reader(run, student_view=owner.student_view, released=released)
+    )
 
 
-@router.get("/submissions/{submission_id}/runs/{run_id}/artifacts/{name}", response_class=StreamingResponse,
-            responses={**ERRORS, 200: {"content": {"image/png": {}}, "description": "the PNG"}})
-def get_artifact(submission_id: uuid.UUID, run_id: RunId, name: ArtifactName, session: SessionDep, blobs: BlobStoreDep,
-                 owner: CurrentReader) -> StreamingResponse:
+@router.get(
+    "/submissions/{submission_id}/runs/{run_id}/artifacts/{name}",
+    response_class=StreamingResponse,
+    responses={**ERRORS, 200: {"content": {"image/png": {}}, "description": "the PNG"}},
+)
+def get_artifact(
+    submission_id: uuid.UUID,
+    run_id: RunId,
+    name: ArtifactName,
+    session: SessionDep,
+    blobs: BlobStoreDep,
+    owner: CurrentReader,
+) -> StreamingResponse:
     """One artifact's PNG, if the list would show it to this reader."""
     run, released = _run(session, owner, submission_id, run_id)
     row = _named(artifacts_for_reader(run, student_view=owner.student_view, released=released), name)
     if row is None:
-        if owner.student_view and not released and \
-                _named(artifacts_for_reader(run, student_view=True, released=True), name) is not None:
+        if (
+            owner.student_view
+            and not released
+            and _named(artifacts_for_reader(run, student_view=True, released=True), name) is not None
+        ):
             raise HTTPException(403, "this picture is shown once the marks are released.")
         raise HTTPException(404, "this run has no such artifact.")  # a hidden item's, too: it is never shown
-    return stream_blob(blobs, row.blob_key, media_type=row.media_type, headers={
-        **PNG_HEADERS, "Content-Length": str(row.size_bytes), "X-Content-SHA256": row.sha256,
-        "Content-Disposition": f'inline; filename="{row.name}.png"'})
+    return stream_blob(
+        blobs,
+        row.blob_key,
+        media_type=row.media_type,
+        headers={
+            **PNG_HEADERS,
+            "Content-Length": str(row.size_bytes),
+            "X-Content-SHA256": row.sha256,
+            "Content-Disposition": f'inline; filename="{row.name}.png"',
+        },
+    )
 
 
 def _named(artifacts: list[RunArtifact], name: str) -> RunArtifact | None:

@@ -64,24 +64,31 @@ def health(session: SessionDep, settings: SettingsDep) -> JSONResponse:
         db_ok, db_state = False, f"unreachable: {type(exc).__name__}"
     broker_ok, broker_state = _broker_ok(settings)
     ok = db_ok and broker_ok
-    return JSONResponse({"status": "ok" if ok else "degraded", "database": db_state, "broker": broker_state},
-                        status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ok" if ok else "degraded", "database": db_state, "broker": broker_state},
+        status_code=200 if ok else 503,
+    )
 
 
 def metrics_reader(
-    settings: SettingsDep, session: SessionDep,
+    settings: SettingsDep,
+    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_metrics_bearer)],
 ) -> None:
     """Let the scrape through when metrics are public, or the bearer is the metrics token or staff's."""
     if settings.metrics_public:
         return
-    unauthorised = HTTPException(401, "metrics need 'Authorization: Bearer <the metrics token or a staff API token>'.",
-                                 headers={"WWW-Authenticate": "Bearer"})
+    unauthorised = HTTPException(
+        401,
+        "metrics need 'Authorization: Bearer <the metrics token or a staff API token>'.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
     if credentials is None:
         raise unauthorised
     given = credentials.credentials.encode("utf-8")
     if settings.metrics_token is not None and hmac.compare_digest(
-            given, settings.metrics_token.get_secret_value().encode("utf-8")):
+        given, settings.metrics_token.get_secret_value().encode("utf-8")
+    ):
         return
     owner = authenticate(session=session, secret=credentials.credentials)
     if owner is None:
@@ -89,9 +96,15 @@ def metrics_reader(
     _staff(owner)  # 403 for a student's token, or a token without the read scope
 
 
-@metrics_router.get("/metrics", response_class=Response, dependencies=[Depends(metrics_reader)],
-                    responses={401: error("no token, or not the metrics token nor a valid API token"),
-                               403: error("a token whose role or scopes may not read metrics"),
-                               413: ERRORS[413]})
+@metrics_router.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=[Depends(metrics_reader)],
+    responses={
+        401: error("no token, or not the metrics token nor a valid API token"),
+        403: error("a token whose role or scopes may not read metrics"),
+        413: ERRORS[413],
+    },
+)
 def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

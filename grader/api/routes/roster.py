@@ -15,6 +15,9 @@ router = APIRouter(tags=["roster"])
 @router.post("/roster", response_model=RosterImportResult, responses=ERRORS)
 def import_roster(body: RosterImport, session: SessionDep, owner: CurrentRosterManager) -> RosterImportResult:
     """Add students (by external id) or update their name and email. Nobody is removed."""
-    result = import_students(session=session, actor_id=owner.user.id,
-                             entries=[RosterEntry(s.external_id, s.name, s.email) for s in body.students])
+    result = import_students(
+        session=session,
+        actor_id=owner.user.id,
+        entries=[RosterEntry(s.external_id, s.name, s.email) for s in body.students],
+    )
     return RosterImportResult(created=result.created, updated=result.updated, unchanged=result.unchanged)

@@ -33,7 +33,6 @@ from grader.marking.anonymity import IdentityView, identity_view, rubric_file_na
 from grader.marking.sheet import submission_runs
 from grader.roster.service import student_for_user
 from grader.runs.models import RunKind
-from grader.submissions.quota import RateLimited
 from grader.submissions.flows import (
     UploadTooLarge,
     check_bounds_of,
@@ -42,6 +41,7 @@ from grader.submissions.flows import (
     safe_filename,
 )
 from grader.submissions.models import Submission
+from grader.submissions.quota import RateLimited
 from grader.submissions.service import IdempotencyConflict, list_submissions
 from grader.users.models import Role
 from grader.users.service import TokenOwner
@@ -55,10 +55,17 @@ def _receipt(sub: Submission, code: str) -> SubmissionReceipt:
 
 
 @router.post(
-    "/courseworks/{cw}/submissions", status_code=201, response_model=SubmissionReceipt,
-    responses={**ERRORS, 200: {"model": SubmissionReceipt, "description": "a retry: the receipt given before"},
-               409: error("Idempotency-Key reused for another file"), 413: error("file too large"),
-               422: error("the file is not a valid submission"), 429: error("too many upload attempts this hour")},
+    "/courseworks/{cw}/submissions",
+    status_code=201,
+    response_model=SubmissionReceipt,
+    responses={
+        **ERRORS,
+        200: {"model": SubmissionReceipt, "description": "a retry: the receipt given before"},
+        409: error("Idempotency-Key reused for another file"),
+        413: error("file too large"),
+        422: error("the file is not a valid submission"),
+        429: error("too many upload attempts this hour"),
+    },
     openapi_extra=UPLOAD_OPENAPI,
 )
 def submit(
@@ -78,11 +85,21 @@ def submit(
     code = coursework.row.code
     try:
         sub, created = receive_upload(
-            session=session, store=blobs, rubric=coursework.files.rubric, coursework_id=coursework.row.id,
-            student_id=acting.student.id, stream=file.file, original_filename=safe_filename(file.filename),
-            max_bytes=settings.upload_max_mb * 2**20, limits=settings.execution, per_hour=settings.submissions_per_hour,
-            idempotency_key=idempotency_key or None, stated_received_at=stated if acting.by_service else None,
-            submitted_by_id=acting.owner.user.id, check_bounds=check_bounds_of(settings), admitted=True,
+            session=session,
+            store=blobs,
+            rubric=coursework.files.rubric,
+            coursework_id=coursework.row.id,
+            student_id=acting.student.id,
+            stream=file.file,
+            original_filename=safe_filename(file.filename),
+            max_bytes=settings.upload_max_mb * 2**20,
+            limits=settings.execution,
+            per_hour=settings.submissions_per_hour,
+            idempotency_key=idempotency_key or None,
+            stated_received_at=stated if acting.by_service else None,
+            submitted_by_id=acting.owner.user.id,
+            check_bounds=check_bounds_of(settings),
+            admitted=True,
         )
     except UploadTooLarge as exc:
         metrics.rejected(code, "too_large")
@@ -102,8 +119,13 @@ def submit(
         return receipt
     metrics.uploaded(code)
     # The receipt is built from the committed row; queueing comes after and never undoes it.
-    queue_grading(session=session, submission_id=sub.id, queue=coursework.files.rubric.resources.queue,
-                  precheck=True, run_queue=request.app.state.run_queue)
+    queue_grading(
+        session=session,
+        submission_id=sub.id,
+        queue=coursework.files.rubric.resources.queue,
+        precheck=True,
+        run_queue=request.app.state.run_queue,
+    )
     return receipt
 
 
@@ -125,8 +147,12 @@ def staff_view(request: Request, session: Session, owner: TokenOwner, sub: Submi
         return None
     code = session.get(Coursework, sub.coursework_id).code
     files = request.app.state.courseworks.get(code)
-    return identity_view(session=session, coursework_id=sub.coursework_id, reader_role=owner.user.role,
-                         safe_names=rubric_file_names(files.rubric) if files else ())
+    return identity_view(
+        session=session,
+        coursework_id=sub.coursework_id,
+        reader_role=owner.user.role,
+        safe_names=rubric_file_names(files.rubric) if files else (),
+    )
 
 
 def _run_read(run, sub: Submission, owner: TokenOwner, view: IdentityView | None, released: bool) -> RunRead:
@@ -152,13 +178,18 @@ def _read(session: Session, sub: Submission, owner: TokenOwner, view: IdentityVi
         receipt.original_filename = view.filename(sub.original_filename)
         if precheck is not None:
             precheck.messages = [view.text(m, sub.student_id, [sub.original_filename]) for m in precheck.messages]
-    return SubmissionRead(**receipt.model_dump(), status=status, precheck=precheck,
-                          runs=[_run_read(r, sub, owner, view, released) for r in runs])
+    return SubmissionRead(
+        **receipt.model_dump(),
+        status=status,
+        precheck=precheck,
+        runs=[_run_read(r, sub, owner, view, released) for r in runs],
+    )
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionRead, responses=ERRORS)
-def get_submission(request: Request, submission_id: uuid.UUID, session: SessionDep,
-                   owner: CurrentReader) -> SubmissionRead:
+def get_submission(
+    request: Request, submission_id: uuid.UUID, session: SessionDep, owner: CurrentReader
+) -> SubmissionRead:
     """A submission's receipt and grading status. Students (and student-view tokens) get a run's
     full score only once the marks are released; before, its ``visible_score``. Under anonymous
     marking a GTA gets a neutral file name and texts without the student's name."""
@@ -167,15 +198,23 @@ def get_submission(request: Request, submission_id: uuid.UUID, session: SessionD
 
 
 @router.get("/submissions/{submission_id}/file", response_class=StreamingResponse, responses=ERRORS)
-def download_submission(request: Request, submission_id: uuid.UUID, session: SessionDep, blobs: BlobStoreDep,
-                        owner: CurrentReader) -> StreamingResponse:
+def download_submission(
+    request: Request, submission_id: uuid.UUID, session: SessionDep, blobs: BlobStoreDep, owner: CurrentReader
+) -> StreamingResponse:
     """Exactly the bytes received (under anonymous marking a GTA gets a neutral file name)."""
     sub = visible_submission(session, owner, submission_id)
     view = staff_view(request, session, owner, sub)
     name = view.filename(sub.original_filename) if view else sub.original_filename
-    return stream_blob(blobs, sub.blob_key, media_type="application/octet-stream", headers={
-        "Content-Disposition": content_disposition(name), "Content-Length": str(sub.size_bytes),
-        "X-Content-SHA256": sub.sha256})
+    return stream_blob(
+        blobs,
+        sub.blob_key,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": content_disposition(name),
+            "Content-Length": str(sub.size_bytes),
+            "X-Content-SHA256": sub.sha256,
+        },
+    )
 
 
 @router.get("/courseworks/{cw}/submissions/mine", response_model=list[SubmissionRead], responses=ERRORS)
@@ -192,9 +231,15 @@ def regrade(request: Request, submission_id: uuid.UUID, session: SessionDep, own
     code = session.get(Coursework, sub.coursework_id).code
     files = request.app.state.courseworks.get(code)
     queue = files.rubric.resources.queue if files else "cpu"
-    run = queue_grading(session=session, submission_id=sub.id, queue=queue, requested_by_id=owner.user.id,
-                        run_queue=request.app.state.run_queue)
+    run = queue_grading(
+        session=session,
+        submission_id=sub.id,
+        queue=queue,
+        requested_by_id=owner.user.id,
+        run_queue=request.app.state.run_queue,
+    )
     if run is None:
         raise HTTPException(503, "the regrade could not be queued; try again.")
-    return RegradeRead(submission_id=sub.id,
-                       run=_run_read(run, sub, owner, staff_view(request, session, owner, sub), released=False))
+    return RegradeRead(
+        submission_id=sub.id, run=_run_read(run, sub, owner, staff_view(request, session, owner, sub), released=False)
+    )

@@ -43,18 +43,33 @@ def _only(owner: TokenOwner) -> TokenView | None:
 WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the endpoint's id")]
 
 
-@router.post("/webhooks", status_code=201, response_model=WebhookCreated,
-             responses={**ERRORS, 422: error("a bad URL (or one naming an internal address), a short secret or an unknown event"),
-                        503: error("the service has no secret key to seal the secret with")})
-def register_webhook(body: WebhookCreate, session: SessionDep, settings: SettingsDep,
-                     owner: WebhookManager) -> WebhookCreated:
+@router.post(
+    "/webhooks",
+    status_code=201,
+    response_model=WebhookCreated,
+    responses={
+        **ERRORS,
+        422: error("a bad URL (or one naming an internal address), a short secret or an unknown event"),
+        503: error("the service has no secret key to seal the secret with"),
+    },
+)
+def register_webhook(
+    body: WebhookCreate, session: SessionDep, settings: SettingsDep, owner: WebhookManager
+) -> WebhookCreated:
     """Register an endpoint. Each event is POSTed to it signed with the secret (see docs/webhooks.md).
     An endpoint registered with a student-view token is sent the student's view."""
     try:
-        endpoint, generated = create_endpoint(session=session, box=SecretBox.from_settings(settings), url=body.url,
-                                              secret=body.secret, events=body.events, description=body.description,
-                                              actor_id=owner.user.id, view=_view(owner),
-                                              egress=EgressPolicy.from_settings(settings))
+        endpoint, generated = create_endpoint(
+            session=session,
+            box=SecretBox.from_settings(settings),
+            url=body.url,
+            secret=body.secret,
+            events=body.events,
+            description=body.description,
+            actor_id=owner.user.id,
+            view=_view(owner),
+            egress=EgressPolicy.from_settings(settings),
+        )
     except WebhookError as exc:
         raise HTTPException(422, str(exc)) from None
     except NoSecretKey as exc:
@@ -78,11 +93,14 @@ def remove_webhook(webhook_id: WebhookId, session: SessionDep, owner: WebhookMan
 
 @router.get("/webhooks/{webhook_id}/deliveries", response_model=list[DeliveryRead], responses=ERRORS)
 def webhook_deliveries(
-    webhook_id: WebhookId, session: SessionDep, owner: WebhookManager,
+    webhook_id: WebhookId,
+    session: SessionDep,
+    owner: WebhookManager,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[DeliveryRead]:
     """An endpoint's most recent deliveries, newest first: status, attempts, the last error."""
     if get_endpoint(session=session, endpoint_id=webhook_id, view=_only(owner)) is None:
         raise HTTPException(404, f"no webhook {webhook_id}.")
-    return [DeliveryRead.model_validate(d) for d in recent_deliveries(session=session, endpoint_id=webhook_id,
-                                                                       limit=limit)]
+    return [
+        DeliveryRead.model_validate(d) for d in recent_deliveries(session=session, endpoint_id=webhook_id, limit=limit)
+    ]

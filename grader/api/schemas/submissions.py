@@ -50,10 +50,20 @@ class RunRead(BaseModel):
     @classmethod
     def of(cls, run: GradingRun, *, student_view: bool, released: bool) -> RunRead:
         seen = run_outcome(run, student_view=student_view, released=released)
-        return cls(id=run.id, kind=run.kind.value, status=run.status.value, attempt=run.attempt,
-                   enqueued_at=run.enqueued_at, finished_at=run.finished_at, score=seen.score,
-                   max_score=seen.max_score, visible_score=seen.visible_score,
-                   visible_max_score=seen.visible_max_score, error=seen.error, error_kind=run.error_kind)
+        return cls(
+            id=run.id,
+            kind=run.kind.value,
+            status=run.status.value,
+            attempt=run.attempt,
+            enqueued_at=run.enqueued_at,
+            finished_at=run.finished_at,
+            score=seen.score,
+            max_score=seen.max_score,
+            visible_score=seen.visible_score,
+            visible_max_score=seen.visible_max_score,
+            error=seen.error,
+            error_kind=run.error_kind,
+        )
 
 
 class PrecheckRead(BaseModel):

@@ -13,7 +13,8 @@ from grader.webhooks.service import DEFAULT_EVENTS, MAX_SECRET_CHARS, MAX_URL_CH
 class WebhookCreate(BaseModel):
     url: StoredText = Field(max_length=MAX_URL_CHARS, description="http:// or https:// URL we POST events to")
     secret: stored_text(min_length=MIN_SECRET_CHARS, max_length=MAX_SECRET_CHARS) | None = Field(
-        None, description="the shared HMAC key; leave it out and one is generated and returned once",
+        None,
+        description="the shared HMAC key; leave it out and one is generated and returned once",
     )
     events: list[StoredText] = Field(default_factory=lambda: list(DEFAULT_EVENTS), max_length=10)
     description: StoredText = Field("", max_length=500)

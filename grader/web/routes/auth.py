@@ -46,30 +46,46 @@ def _secure(request: Request) -> bool:
     return request.app.state.settings.public_url.startswith("https://")
 
 
-def _login_page(request: Request, next_url: str, *, error: str = "", username: str = "", status: int = 200,
-                headers: dict[str, str] | None = None) -> Response:
+def _login_page(
+    request: Request,
+    next_url: str,
+    *,
+    error: str = "",
+    username: str = "",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
     token = csrf.new_token()
-    response = render(request, "login.html", {"login_csrf": token, "next": next_url, "error": error,
-                                              "username": username}, status=status)
+    response = render(
+        request,
+        "login.html",
+        {"login_csrf": token, "next": next_url, "error": error, "username": username},
+        status=status,
+    )
     response.headers.update(headers or {})
-    response.set_cookie(csrf.LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request),
-                        path="/login")
+    response.set_cookie(
+        csrf.LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request), path="/login"
+    )
     return response
 
 
 def sign_in_limits(settings: Settings) -> SignInLimits:
-    return SignInLimits(window=dt.timedelta(minutes=settings.login_window_minutes),
-                        per_account=settings.login_failures_per_account,
-                        per_address=settings.login_failures_per_address)
+    return SignInLimits(
+        window=dt.timedelta(minutes=settings.login_window_minutes),
+        per_account=settings.login_failures_per_account,
+        per_address=settings.login_failures_per_address,
+    )
 
 
-def _checked_sign_in(request: Request, session: Session, auth: AuthProvider, username: str,
-                     password: str) -> User | None:
+def _checked_sign_in(
+    request: Request, session: Session, auth: AuthProvider, username: str, password: str
+) -> User | None:
     """Throttled (per account and address), then checked under the process's bound on
     concurrent password checks. Raises ``SignInThrottled`` or ``PasswordChecksBusy``."""
     address = request.client.host if request.client else "unknown"
-    attempt = begin_sign_in(session=session, username=username, address=address,
-                            limits=sign_in_limits(request.app.state.settings))
+    attempt = begin_sign_in(
+        session=session, username=username, address=address, limits=sign_in_limits(request.app.state.settings)
+    )
     try:
         with request.app.state.password_checks.slot():
             user = auth.authenticate(session=session, username=username, password=password)
@@ -90,8 +106,13 @@ def login_form(request: Request, session: SessionDep, next: str | None = None) -
 
 
 @router.post("/login")
-async def login(request: Request, session: SessionDep, username: Annotated[str, Form(max_length=200)] = "",
-                password: Annotated[str, Form(max_length=2000)] = "", next: Annotated[str, Form()] = "/") -> Response:
+async def login(
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=2000)] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
     next_url = safe_next(next)
     try:
         await csrf.check(request, request.cookies.get(csrf.LOGIN_COOKIE, ""))
@@ -101,15 +122,30 @@ async def login(request: Request, session: SessionDep, username: Annotated[str, 
     try:
         user = await run_in_threadpool(_checked_sign_in, request, session, auth, username, password)
     except SignInThrottled as exc:
-        return _login_page(request, next_url, error=str(exc), username=username, status=429,
-                           headers={"Retry-After": str(exc.retry_after_s)})
+        return _login_page(
+            request,
+            next_url,
+            error=str(exc),
+            username=username,
+            status=429,
+            headers={"Retry-After": str(exc.retry_after_s)},
+        )
     except PasswordChecksBusy:
-        return _login_page(request, next_url, username=username, status=503, headers={"Retry-After": "5"},
-                           error="The service is checking many sign-ins at this moment; try again in a few seconds.")
+        return _login_page(
+            request,
+            next_url,
+            username=username,
+            status=503,
+            headers={"Retry-After": "5"},
+            error="The service is checking many sign-ins at this moment; try again in a few seconds.",
+        )
     if user is None:
         return _login_page(request, next_url, error="Wrong username or password.", username=username, status=401)
-    secret, _ = await run_in_threadpool(lambda: start_session(session=session, user=user, provider=auth.name,
-                                                               policy=session_policy(request.app.state.settings)))
+    secret, _ = await run_in_threadpool(
+        lambda: start_session(
+            session=session, user=user, provider=auth.name, policy=session_policy(request.app.state.settings)
+        )
+    )
     response = RedirectResponse(next_url, status_code=303)
     # No max-age: the cookie goes with the browser; the server ends the session (idle / absolute).
     response.set_cookie(COOKIE_NAME, secret, httponly=True, samesite="lax", secure=_secure(request), path="/")

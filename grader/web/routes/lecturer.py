@@ -28,17 +28,25 @@ router = APIRouter(prefix="/lecturer")
 
 def _counting(session: Session, ref: CourseworkRef) -> list[tuple[object, Submission | None]]:
     grace = ref.files.rubric.late_policy.grace_minutes
-    return [(s, counting_submission(session=session, student_id=s.id, coursework_id=ref.row.id, grace_minutes=grace))
-            for s in roster(session=session)]
+    return [
+        (s, counting_submission(session=session, student_id=s.id, coursework_id=ref.row.id, grace_minutes=grace))
+        for s in roster(session=session)
+    ]
 
 
 @router.get("/courseworks/{cw}")
 def coursework_admin(request: Request, cw: str, session: SessionDep, user: WebLecturer) -> Response:
     ref = coursework(request, session, cw)
-    rows = [{"student": s, "sub": sub, "state": grading_state(session, sub) if sub else None}
-            for s, sub in _counting(session, ref)]
-    return render(request, "lecturer/coursework.html", {
-        "cw": ref.row, "rows": rows, "progress_html": _progress_html(session, ref)[0]}, user=user)
+    rows = [
+        {"student": s, "sub": sub, "state": grading_state(session, sub) if sub else None}
+        for s, sub in _counting(session, ref)
+    ]
+    return render(
+        request,
+        "lecturer/coursework.html",
+        {"cw": ref.row, "rows": rows, "progress_html": _progress_html(session, ref)[0]},
+        user=user,
+    )
 
 
 @router.get("/courseworks/{cw}/progress")
@@ -53,8 +61,9 @@ def _progress_html(session: Session, ref: CourseworkRef):
 
 
 @router.post("/courseworks/{cw}/release")
-def release(request: Request, cw: str, session: SessionDep, user: WebLecturer,
-            note: Annotated[str, Form(max_length=500)] = "") -> Response:
+def release(
+    request: Request, cw: str, session: SessionDep, user: WebLecturer, note: Annotated[str, Form(max_length=500)] = ""
+) -> Response:
     ref = coursework(request, session, cw)
     release_coursework(session=session, coursework=ref.row, released_by_id=user.id, note=note.strip())
     return RedirectResponse(f"/lecturer/courseworks/{cw}", status_code=303)
@@ -66,8 +75,13 @@ def regrade_all(request: Request, cw: str, session: SessionDep, user: WebLecture
     ref = coursework(request, session, cw)
     for _, sub in _counting(session, ref):
         if sub is not None:
-            queue_grading(session=session, submission_id=sub.id, queue=ref.files.rubric.resources.queue,
-                          requested_by_id=user.id, run_queue=request.app.state.run_queue)
+            queue_grading(
+                session=session,
+                submission_id=sub.id,
+                queue=ref.files.rubric.resources.queue,
+                requested_by_id=user.id,
+                run_queue=request.app.state.run_queue,
+            )
     return RedirectResponse(f"/lecturer/courseworks/{cw}", status_code=303)
 
 
@@ -82,8 +96,16 @@ def regrade_one(request: Request, submission_id: str, session: SessionDep, user:
         raise WebError(404, "there is no such submission.")
     code = session.get(Coursework, sub.coursework_id).code
     ref = coursework(request, session, code)
-    if queue_grading(session=session, submission_id=sub.id, queue=ref.files.rubric.resources.queue,
-                     requested_by_id=user.id, run_queue=request.app.state.run_queue) is None:
+    if (
+        queue_grading(
+            session=session,
+            submission_id=sub.id,
+            queue=ref.files.rubric.resources.queue,
+            requested_by_id=user.id,
+            run_queue=request.app.state.run_queue,
+        )
+        is None
+    ):
         raise WebError(503, "the regrade could not be queued; try again.")
     back = request.headers.get("referer", "")
     host = f"{request.url.scheme}://{request.url.netloc}/"
@@ -94,5 +116,8 @@ def regrade_one(request: Request, submission_id: str, session: SessionDep, user:
 def export(request: Request, cw: str, session: SessionDep, user: WebLecturer) -> Response:
     ref = coursework(request, session, cw)
     body = coursework_csv(session=session, rubric=ref.files.rubric, coursework=ref.row)
-    return Response(body, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{ref.row.code}-marks.csv"'})
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{ref.row.code}-marks.csv"'},
+    )

@@ -90,8 +90,9 @@ class OverviewQuery:
         return urlencode({k: ("1" if v is True else v) for k, v in values.items() if v not in ("", False)})
 
 
-def _overview_query(status: str, q: str, unmarked: bool, late: bool, sort: str, desc: bool,
-                    mine: bool = False) -> OverviewQuery:
+def _overview_query(
+    status: str, q: str, unmarked: bool, late: bool, sort: str, desc: bool, mine: bool = False
+) -> OverviewQuery:
     if status and status not in STATUSES:
         raise WebError(400, f"unknown status {status!r}; one of {', '.join(STATUSES)}.")
     if sort not in SORT_KEYS:
@@ -102,35 +103,80 @@ def _overview_query(status: str, q: str, unmarked: bool, late: bool, sort: str, 
 def _rows(request: Request, session: Session, user: WebUser, cw: str, query: OverviewQuery):
     ref = coursework(request, session, cw)
     rows = staff_rows(request, session, user, ref, query.mine)
-    shown = sort_rows(filter_rows(rows, status=query.status, search=query.q, unmarked=query.unmarked,
-                                  late=query.late), query.sort, query.desc)
+    shown = sort_rows(
+        filter_rows(rows, status=query.status, search=query.q, unmarked=query.unmarked, late=query.late),
+        query.sort,
+        query.desc,
+    )
     return ref, rows, shown
 
 
 @router.get("/courseworks/{cw}")
-def overview(request: Request, cw: str, session: SessionDep, user: WebStaff, status: str = "", q: str = "",
-             unmarked: bool = False, late: bool = False, sort: str = "student", desc: bool = False,
-             mine: bool = False) -> Response:
+def overview(
+    request: Request,
+    cw: str,
+    session: SessionDep,
+    user: WebStaff,
+    status: str = "",
+    q: str = "",
+    unmarked: bool = False,
+    late: bool = False,
+    sort: str = "student",
+    desc: bool = False,
+    mine: bool = False,
+) -> Response:
     query = _overview_query(status, q, unmarked, late, sort, desc, mine)
     ref, rows, shown = _rows(request, session, user, cw, query)
     rubric = ref.files.rubric
     totals = [r.total for r in rows if r.total is not None]
-    item_charts = [{"item": item, "bins": histogram([r.item_scores[item.id] for r in rows if item.id in r.item_scores],
-                                                    item.points, bins=min(10, max(1, int(item.points)) + 1))}
-                   for item in rubric.items]
+    item_charts = [
+        {
+            "item": item,
+            "bins": histogram(
+                [r.item_scores[item.id] for r in rows if item.id in r.item_scores],
+                item.points,
+                bins=min(10, max(1, int(item.points)) + 1),
+            ),
+        }
+        for item in rubric.items
+    ]
     counts = {s: sum(1 for r in rows if r.status == s) for s in STATUSES}
-    return render(request, "staff/overview.html", {
-        "cw": ref.row, "rubric": rubric, "rows": shown, "all_count": len(rows), "counts": counts,
-        "query": query, "statuses": STATUSES, "sort_keys": SORT_KEYS,
-        "total_bins": histogram(totals, rubric.total_points), "item_charts": item_charts,
-        "to_mark": sum(1 for r in rows if r.needs_marking), "anonymous": hides_names(session, user, ref.row.id),
-        "hand_items": [i for i in rubric.items if i.kind != "auto"]}, user=user)
+    return render(
+        request,
+        "staff/overview.html",
+        {
+            "cw": ref.row,
+            "rubric": rubric,
+            "rows": shown,
+            "all_count": len(rows),
+            "counts": counts,
+            "query": query,
+            "statuses": STATUSES,
+            "sort_keys": SORT_KEYS,
+            "total_bins": histogram(totals, rubric.total_points),
+            "item_charts": item_charts,
+            "to_mark": sum(1 for r in rows if r.needs_marking),
+            "anonymous": hides_names(session, user, ref.row.id),
+            "hand_items": [i for i in rubric.items if i.kind != "auto"],
+        },
+        user=user,
+    )
 
 
 @router.get("/courseworks/{cw}/rows")
-def overview_rows(request: Request, cw: str, session: SessionDep, user: WebStaff, status: str = "", q: str = "",
-                  unmarked: bool = False, late: bool = False, sort: str = "student",
-                  desc: bool = False, mine: bool = False) -> JSONResponse:
+def overview_rows(
+    request: Request,
+    cw: str,
+    session: SessionDep,
+    user: WebStaff,
+    status: str = "",
+    q: str = "",
+    unmarked: bool = False,
+    late: bool = False,
+    sort: str = "student",
+    desc: bool = False,
+    mine: bool = False,
+) -> JSONResponse:
     """The table's body for the page's poll: statuses, scores and progress change without a reload."""
     query = _overview_query(status, q, unmarked, late, sort, desc, mine)
     ref, _, shown = _rows(request, session, user, cw, query)
@@ -144,9 +190,13 @@ def overview_rows(request: Request, cw: str, session: SessionDep, user: WebStaff
 def _desk(request: Request, session: Session, user: WebUser, submission_id: str) -> MarkingRead:
     """The desk's marking view of the submission (404 as a page when it is not there)."""
     try:
-        return desk.marking_view(session=session, courseworks=request.app.state.courseworks,
-                                 submission_id=_submission_id(submission_id), reader=_user(session, user),
-                                 artifact_url=_artifact_url)
+        return desk.marking_view(
+            session=session,
+            courseworks=request.app.state.courseworks,
+            submission_id=_submission_id(submission_id),
+            reader=_user(session, user),
+            artifact_url=_artifact_url,
+        )
     except desk.DeskError as exc:
         raise WebError(desk_status(exc), str(exc)) from None
 
@@ -157,20 +207,35 @@ def marking_page(request: Request, submission_id: str, session: SessionDep, user
     run = session.get(GradingRun, view.run.id) if view.run else None
     parts = {p.id: p for p in view.total.parts}
     ref = coursework(request, session, view.coursework)
-    return render(request, "staff/marking.html", {
-        "view": view, "rubric": ref.files.rubric, "parts": parts, "cw": ref.row,
-        **_who(view),
-        "execution": (run.details or {}).get("execution") if run else None,
-        "rendered": bool(run and run.rendered_notebook_key),
-        "artifacts": [{"name": a.name, "title": a.title, "url": a.url} for a in view.artifacts]}, user=user)
+    return render(
+        request,
+        "staff/marking.html",
+        {
+            "view": view,
+            "rubric": ref.files.rubric,
+            "parts": parts,
+            "cw": ref.row,
+            **_who(view),
+            "execution": (run.details or {}).get("execution") if run else None,
+            "rendered": bool(run and run.rendered_notebook_key),
+            "artifacts": [{"name": a.name, "title": a.title, "url": a.url} for a in view.artifacts],
+        },
+        user=user,
+    )
 
 
 def _who(view: MarkingRead) -> dict:
     """How the page names the student and the holders of identical files: as the marking API named
     them for this marker (pseudonyms for a GTA under anonymous marking)."""
-    dupes = [{"path": d.path, "name": d.other_student.name,
-              "external_id": d.other_student.external_id or d.other_student.name,  # the page shows a differing id
-              "earlier": d.other_is_earlier} for d in view.duplicates]
+    dupes = [
+        {
+            "path": d.path,
+            "name": d.other_student.name,
+            "external_id": d.other_student.external_id or d.other_student.name,  # the page shows a differing id
+            "earlier": d.other_is_earlier,
+        }
+        for d in view.duplicates
+    ]
     return {"student_name": view.student.name, "student_ref": view.student.external_id or "", "dupes": dupes}
 
 
@@ -185,7 +250,7 @@ def next_unmarked(request: Request, submission_id: str, session: SessionDep, use
     ref = coursework(request, session, code)
     rows = staff_rows(request, session, user, ref)
     at = next((n for n, r in enumerate(rows) if r.student_id == sub.student_id), -1)
-    ordered: list[OverviewRow] = rows[at + 1:] + rows[:at + 1]
+    ordered: list[OverviewRow] = rows[at + 1 :] + rows[: at + 1]
     target = next((r for r in ordered if r.needs_marking and r.submission_id != sub.id), None)
     if target is None:
         return RedirectResponse(f"/staff/courseworks/{code}?unmarked=1", status_code=303)
@@ -203,8 +268,9 @@ async def _json_body(request: Request) -> dict:
 
 
 @router.put("/submissions/{submission_id}/marks/{item_id}")
-async def save_mark(request: Request, submission_id: str, item_id: str, session: SessionDep,
-                    user: WebStaff) -> Response:
+async def save_mark(
+    request: Request, submission_id: str, item_id: str, session: SessionDep, user: WebStaff
+) -> Response:
     """A mark and its comment, saved as the marker types (409 when someone saved since)."""
     sub_id = _submission_id(submission_id)
     try:
@@ -212,40 +278,64 @@ async def save_mark(request: Request, submission_id: str, item_id: str, session:
     except ValidationError as exc:
         return JSONResponse({"detail": _invalid(exc)}, status_code=422)
     try:
-        saved = await run_in_threadpool(partial(
-            desk.save_mark, session=session, courseworks=request.app.state.courseworks, submission_id=sub_id,
-            item_id=item_id, marker=_user(session, user), score=body.score, comment=body.comment,
-            expected_version=body.expected_version))
+        saved = await run_in_threadpool(
+            partial(
+                desk.save_mark,
+                session=session,
+                courseworks=request.app.state.courseworks,
+                submission_id=sub_id,
+                item_id=item_id,
+                marker=_user(session, user),
+                score=body.score,
+                comment=body.comment,
+                expected_version=body.expected_version,
+            )
+        )
     except desk.DeskError as exc:
         return _refused(exc)
     return JSONResponse(saved.model_dump(mode="json"))
 
 
 @router.put("/submissions/{submission_id}/penalties/{penalty_id}")
-async def save_penalty(request: Request, submission_id: str, penalty_id: str, session: SessionDep,
-                       user: WebStaff) -> Response:
+async def save_penalty(
+    request: Request, submission_id: str, penalty_id: str, session: SessionDep, user: WebStaff
+) -> Response:
     sub_id = _submission_id(submission_id)
     try:
         body = PenaltyWrite.model_validate(await _json_body(request))
     except ValidationError as exc:
         return JSONResponse({"detail": _invalid(exc)}, status_code=422)
     try:
-        saved = await run_in_threadpool(partial(
-            desk.save_penalty, session=session, courseworks=request.app.state.courseworks, submission_id=sub_id,
-            penalty_id=penalty_id, marker=_user(session, user), applied=body.applied, comment=body.comment,
-            expected_version=body.expected_version))
+        saved = await run_in_threadpool(
+            partial(
+                desk.save_penalty,
+                session=session,
+                courseworks=request.app.state.courseworks,
+                submission_id=sub_id,
+                penalty_id=penalty_id,
+                marker=_user(session, user),
+                applied=body.applied,
+                comment=body.comment,
+                expected_version=body.expected_version,
+            )
+        )
     except desk.DeskError as exc:
         return _refused(exc)
     return JSONResponse(saved.model_dump(mode="json"))
 
 
 @router.get("/submissions/{submission_id}/marks/{item_id}/history")
-def mark_history(request: Request, submission_id: str, item_id: str, session: SessionDep,
-                 user: WebStaff) -> JSONResponse:
+def mark_history(
+    request: Request, submission_id: str, item_id: str, session: SessionDep, user: WebStaff
+) -> JSONResponse:
     try:
-        changes = desk.mark_changes(session=session, courseworks=request.app.state.courseworks,
-                                    submission_id=_submission_id(submission_id), item_id=item_id,
-                                    reader=_user(session, user))
+        changes = desk.mark_changes(
+            session=session,
+            courseworks=request.app.state.courseworks,
+            submission_id=_submission_id(submission_id),
+            item_id=item_id,
+            reader=_user(session, user),
+        )
     except desk.DeskError as exc:
         return _refused(exc)
     return JSONResponse([c.model_dump(mode="json") for c in changes])
@@ -253,7 +343,8 @@ def mark_history(request: Request, submission_id: str, item_id: str, session: Se
 
 def _invalid(exc: ValidationError) -> str:
     return "the request is not valid: " + "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in exc.errors())
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in exc.errors()
+    )
 
 
 # -- what a run stored ----------------------------------------------------------------------------
@@ -266,13 +357,18 @@ def rendered_notebook(run_id: int, session: SessionDep, blobs: BlobStoreDep, use
     key = session.scalar(select(GradingRun.rendered_notebook_key).where(GradingRun.id == run_id))
     if not key:
         raise WebError(404, "this run has no rendered notebook.")
-    return stream_blob(blobs, key, media_type="text/html; charset=utf-8", headers={
-        **BLOB_HEADERS, "Content-Security-Policy": RENDER_CSP, "Referrer-Policy": "no-referrer"})
+    return stream_blob(
+        blobs,
+        key,
+        media_type="text/html; charset=utf-8",
+        headers={**BLOB_HEADERS, "Content-Security-Policy": RENDER_CSP, "Referrer-Policy": "no-referrer"},
+    )
 
 
 @router.get("/submissions/{submission_id}/notebook")
-def graded_notebook(request: Request, submission_id: str, session: SessionDep, blobs: BlobStoreDep,
-                    user: WebStaff) -> Response:
+def graded_notebook(
+    request: Request, submission_id: str, session: SessionDep, blobs: BlobStoreDep, user: WebStaff
+) -> Response:
     """The notebook that was graded, to download: the ``.ipynb`` as received, or the zip member
     intake staged (``grader.notebooks.zip_members``), never another member of the same name."""
     sub = session.get(Submission, _submission_id(submission_id))
@@ -285,9 +381,15 @@ def graded_notebook(request: Request, submission_id: str, session: SessionDep, b
             data = notebook_from_stream(stream, name, request.app.state.settings.execution.max_notebook_mb * 2**20)
     except NotebookUnreadable as exc:
         raise WebError(422, f"the notebook could not be read: {exc}") from None
-    return Response(data, media_type="application/x-ipynb+json", headers={
-        **BLOB_HEADERS, "Content-Disposition": f'attachment; filename="{name}"',
-        "Content-Security-Policy": "default-src 'none'"})
+    return Response(
+        data,
+        media_type="application/x-ipynb+json",
+        headers={
+            **BLOB_HEADERS,
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Security-Policy": "default-src 'none'",
+        },
+    )
 
 
 @router.get("/runs/{run_id}/artifacts/{name}")
@@ -295,5 +397,9 @@ def run_artifact(run_id: int, name: str, session: SessionDep, blobs: BlobStoreDe
     row = session.scalars(select(RunArtifact).where(RunArtifact.run_id == run_id, RunArtifact.name == name)).first()
     if row is None:
         raise WebError(404, "this run has no such picture.")
-    return stream_blob(blobs, row.blob_key, media_type=row.media_type,
-                       headers={**BLOB_HEADERS, "Content-Security-Policy": "default-src 'none'"})
+    return stream_blob(
+        blobs,
+        row.blob_key,
+        media_type=row.media_type,
+        headers={**BLOB_HEADERS, "Content-Security-Policy": "default-src 'none'"},
+    )

@@ -35,14 +35,25 @@ def _hand_item(ref: CourseworkRef, item_id: str) -> Item:
     if item is None:
         raise WebError(404, f"{ref.row.code} has no item {item_id!r}.")
     if item.kind == "auto":
-        raise WebError(400, f"item {item_id!r} is marked by its tests; the question view is for hand-marked "
-                            "(manual or suggested) items. Override it on each submission's marking page.")
+        raise WebError(
+            400,
+            f"item {item_id!r} is marked by its tests; the question view is for hand-marked "
+            "(manual or suggested) items. Override it on each submission's marking page.",
+        )
     return item
 
 
 @router.get("/courseworks/{cw}/items/{item_id}")
-def question_view(request: Request, cw: str, item_id: str, session: SessionDep, blobs: BlobStoreDep,
-                  user: WebStaff, mine: bool = False, unmarked: bool = False) -> Response:
+def question_view(
+    request: Request,
+    cw: str,
+    item_id: str,
+    session: SessionDep,
+    blobs: BlobStoreDep,
+    user: WebStaff,
+    mine: bool = False,
+    unmarked: bool = False,
+) -> Response:
     ref = coursework(request, session, cw)
     item = _hand_item(ref, item_id)
     rows = [r for r in staff_rows(request, session, user, ref, mine) if r.submission_id is not None]
@@ -51,24 +62,47 @@ def question_view(request: Request, cw: str, item_id: str, session: SessionDep, 
     given = {sid: m[item.id] for sid, m in marks.items() if item.id in m}
     if unmarked:
         rows = [r for r in rows if r.student_id not in given or given[r.student_id].score is None]
-    keys = dict(session.execute(select(Submission.id, Submission.blob_key)
-                                .where(Submission.id.in_([r.submission_id for r in rows]))).all())
-    users = dict(session.execute(select(User.id, User.username)
-                                 .where(User.id.in_({m.updated_by_id for m in given.values()}))).all())
+    keys = dict(
+        session.execute(
+            select(Submission.id, Submission.blob_key).where(Submission.id.in_([r.submission_id for r in rows]))
+        ).all()
+    )
+    users = dict(
+        session.execute(
+            select(User.id, User.username).where(User.id.in_({m.updated_by_id for m in given.values()}))
+        ).all()
+    )
     max_bytes = request.app.state.settings.execution.max_notebook_mb * 2**20
-    answers = [{"row": r, "mark": given.get(r.student_id),
-                "by": users.get(given[r.student_id].updated_by_id) if r.student_id in given else None,
-                "answer": answer_for(blobs, keys[r.submission_id], ref.files.rubric.submission.notebook, item.title,
-                                     max_bytes)}
-               for r in rows]
+    answers = [
+        {
+            "row": r,
+            "mark": given.get(r.student_id),
+            "by": users.get(given[r.student_id].updated_by_id) if r.student_id in given else None,
+            "answer": answer_for(
+                blobs, keys[r.submission_id], ref.files.rubric.submission.notebook, item.title, max_bytes
+            ),
+        }
+        for r in rows
+    ]
     hand = [i for i in ref.files.rubric.items if i.kind != "auto"]
     at = hand.index(item)
-    return render(request, "staff/question.html", {
-        "cw": ref.row, "item": item, "answers": answers, "mine": mine, "unmarked": unmarked,
-        "anonymous": hides_names(session, user, ref.row.id),
-        "previous_item": hand[at - 1] if at > 0 else None, "next_item": hand[at + 1] if at + 1 < len(hand) else None,
-        "bank": bank(session=session, coursework_id=ref.row.id, item_id=item.id),
-        "used": used_comments(session=session, coursework_id=ref.row.id, item_id=item.id)}, user=user)
+    return render(
+        request,
+        "staff/question.html",
+        {
+            "cw": ref.row,
+            "item": item,
+            "answers": answers,
+            "mine": mine,
+            "unmarked": unmarked,
+            "anonymous": hides_names(session, user, ref.row.id),
+            "previous_item": hand[at - 1] if at > 0 else None,
+            "next_item": hand[at + 1] if at + 1 < len(hand) else None,
+            "bank": bank(session=session, coursework_id=ref.row.id, item_id=item.id),
+            "used": used_comments(session=session, coursework_id=ref.row.id, item_id=item.id),
+        },
+        user=user,
+    )
 
 
 # -- the comment bank -----------------------------------------------------------------------------
@@ -103,8 +137,9 @@ async def keep_comment(request: Request, cw: str, item_id: str, session: Session
 
 
 @router.delete("/courseworks/{cw}/items/{item_id}/comments/{entry_id}")
-def drop_comment(request: Request, cw: str, item_id: str, entry_id: int, session: SessionDep,
-                 user: WebStaff) -> Response:
+def drop_comment(
+    request: Request, cw: str, item_id: str, entry_id: int, session: SessionDep, user: WebStaff
+) -> Response:
     ref = coursework(request, session, cw)
     item = _hand_item(ref, item_id)
     if not remove_comment(session=session, coursework_id=ref.row.id, item_id=item.id, entry_id=entry_id):

@@ -17,7 +17,6 @@ from grader.grading.intake import SubmissionError
 from grader.http.deps import BlobStoreDep, CourseworkRef, SessionDep
 from grader.marking.sheet import marks_of_submission, student_view, submission_marks
 from grader.scoring.module import weights_from_rubrics
-from grader.submissions.quota import RateLimited
 from grader.submissions.flows import (
     UploadTooLarge,
     check_bounds_of,
@@ -26,6 +25,7 @@ from grader.submissions.flows import (
     safe_filename,
 )
 from grader.submissions.models import Submission
+from grader.submissions.quota import RateLimited
 from grader.submissions.service import IdempotencyConflict, list_submissions
 from grader.web.deps import WebError, WebStudent, WebUser
 from grader.web.feedback import feedback_sheet, weighted_mark
@@ -41,19 +41,31 @@ def _enrolled(user: WebUser) -> int:
     return user.student_id
 
 
-def _coursework_page(request: Request, session: Session, user: WebUser, ref: CourseworkRef, *,
-                     error: str = "", status: int = 200) -> Response:
+def _coursework_page(
+    request: Request, session: Session, user: WebUser, ref: CourseworkRef, *, error: str = "", status: int = 200
+) -> Response:
     student_id = _enrolled(user)
     subs = list_submissions(session=session, student_id=student_id, coursework_id=ref.row.id)[::-1]  # newest first
     rows = [{"sub": s, "state": grading_state(session, s)} for s in subs]
     released = is_released(session=session, coursework=ref.row, student_id=student_id)
     marks = submission_marks(session=session, rubric=ref.files.rubric, coursework=ref.row, student_id=student_id)
-    return render(request, "student/coursework.html", {
-        "cw": ref.row, "rubric": ref.files.rubric, "submissions": rows, "released": released,
-        "view": student_view(ref.files.rubric, marks, released) if not released else None,
-        "counting_id": marks.submission.id if marks.submission else None,
-        "deadline": effective_deadline(session=session, student_id=student_id, coursework_id=ref.row.id),
-        "upload_key": uuid.uuid4().hex, "error": error}, status=status, user=user)
+    return render(
+        request,
+        "student/coursework.html",
+        {
+            "cw": ref.row,
+            "rubric": ref.files.rubric,
+            "submissions": rows,
+            "released": released,
+            "view": student_view(ref.files.rubric, marks, released) if not released else None,
+            "counting_id": marks.submission.id if marks.submission else None,
+            "deadline": effective_deadline(session=session, student_id=student_id, coursework_id=ref.row.id),
+            "upload_key": uuid.uuid4().hex,
+            "error": error,
+        },
+        status=status,
+        user=user,
+    )
 
 
 @router.get("/courseworks/{cw}")
@@ -73,8 +85,14 @@ async def _upload_form(request: Request, user: WebStudent) -> AsyncIterator[Form
 
 
 @router.post("/courseworks/{cw}/submissions")
-def upload(request: Request, cw: str, session: SessionDep, blobs: BlobStoreDep, user: WebStudent,
-           form: Annotated[FormData, Depends(_upload_form)]) -> Response:
+def upload(
+    request: Request,
+    cw: str,
+    session: SessionDep,
+    blobs: BlobStoreDep,
+    user: WebStudent,
+    form: Annotated[FormData, Depends(_upload_form)],
+) -> Response:
     """The upload form. The form's one-off key makes a double-click or a resend one submission."""
     ref = coursework(request, session, cw)
     student_id = _enrolled(user)
@@ -86,25 +104,46 @@ def upload(request: Request, cw: str, session: SessionDep, blobs: BlobStoreDep, 
     settings = request.app.state.settings
     try:
         sub, created = receive_upload(
-            session=session, store=blobs, rubric=ref.files.rubric, coursework_id=ref.row.id, student_id=student_id,
-            stream=file.file, original_filename=safe_filename(file.filename),
-            max_bytes=settings.upload_max_mb * 2**20, limits=settings.execution,
-            per_hour=settings.submissions_per_hour, idempotency_key=f"web-{upload_key}" if upload_key else None,
-            submitted_by_id=user.id, check_bounds=check_bounds_of(settings))
+            session=session,
+            store=blobs,
+            rubric=ref.files.rubric,
+            coursework_id=ref.row.id,
+            student_id=student_id,
+            stream=file.file,
+            original_filename=safe_filename(file.filename),
+            max_bytes=settings.upload_max_mb * 2**20,
+            limits=settings.execution,
+            per_hour=settings.submissions_per_hour,
+            idempotency_key=f"web-{upload_key}" if upload_key else None,
+            submitted_by_id=user.id,
+            check_bounds=check_bounds_of(settings),
+        )
     except UploadTooLarge as exc:
         return _coursework_page(request, session, user, ref, error=str(exc), status=413)
     except SubmissionError as exc:
-        return _coursework_page(request, session, user, ref, error=f"Your submission was not accepted: {exc}",
-                                status=422)
+        return _coursework_page(
+            request, session, user, ref, error=f"Your submission was not accepted: {exc}", status=422
+        )
     except IdempotencyConflict:
-        return _coursework_page(request, session, user, ref, status=409,
-                                error="This form was already used for another file; submit again from this page.")
+        return _coursework_page(
+            request,
+            session,
+            user,
+            ref,
+            status=409,
+            error="This form was already used for another file; submit again from this page.",
+        )
     except RateLimited as exc:
         return _coursework_page(request, session, user, ref, error=str(exc), status=429)
     if created:
         request.app.state.metrics.uploaded(ref.row.code)
-        queue_grading(session=session, submission_id=sub.id, queue=ref.files.rubric.resources.queue, precheck=True,
-                      run_queue=request.app.state.run_queue)
+        queue_grading(
+            session=session,
+            submission_id=sub.id,
+            queue=ref.files.rubric.resources.queue,
+            precheck=True,
+            run_queue=request.app.state.run_queue,
+        )
     return RedirectResponse(f"/submissions/{sub.id}", status_code=303)
 
 
@@ -112,8 +151,12 @@ def upload(request: Request, cw: str, session: SessionDep, blobs: BlobStoreDep, 
 def submission_page(request: Request, submission_id: str, session: SessionDep, user: WebStudent) -> Response:
     sub = own_submission(session, user, submission_id)
     ref = coursework(request, session, _code(request, session, sub))
-    return render(request, "student/submission.html", {
-        "cw": ref.row, "sub": sub, "fragment": _status_html(request, session, ref, sub)[0]}, user=user)
+    return render(
+        request,
+        "student/submission.html",
+        {"cw": ref.row, "sub": sub, "fragment": _status_html(request, session, ref, sub)[0]},
+        user=user,
+    )
 
 
 @router.get("/submissions/{submission_id}/status")
@@ -137,10 +180,10 @@ def _status_html(request: Request, session: Session, ref: CourseworkRef, sub: Su
     released = is_released(session=session, coursework=ref.row, student_id=sub.student_id)
     view = None
     if state.status == "graded" and not released:  # before release: the visible tests' feedback only
-        view = student_view(ref.files.rubric, marks_of_submission(session=session, rubric=ref.files.rubric, sub=sub),
-                            released=False)
-    html = TEMPLATES.get_template("student/_status.html").render(
-        state=state, view=view, released=released, cw=ref.row)
+        view = student_view(
+            ref.files.rubric, marks_of_submission(session=session, rubric=ref.files.rubric, sub=sub), released=False
+        )
+    html = TEMPLATES.get_template("student/_status.html").render(state=state, view=view, released=released, cw=ref.row)
     return html, state
 
 
@@ -154,9 +197,12 @@ def feedback(request: Request, cw: str, session: SessionDep, user: WebStudent) -
     if marks.total is None:
         raise WebError(404, "you did not submit this coursework, so there is no feedback sheet.")
     sheet = feedback_sheet(ref.files.rubric, student_view(ref.files.rubric, marks, True), marks.total)
-    return render(request, "student/feedback.html", {
-        "cw": ref.row, "sheet": sheet, "sub": marks.submission,
-        "weighting": _weighting(request, session, student_id)}, user=user)
+    return render(
+        request,
+        "student/feedback.html",
+        {"cw": ref.row, "sheet": sheet, "sub": marks.submission, "weighting": _weighting(request, session, student_id)},
+        user=user,
+    )
 
 
 def _weighting(request: Request, session: Session, student_id: int):

@@ -69,13 +69,22 @@ class LayerResult:
     state: dict = field(default_factory=dict)  # buffer name -> value after the forward passes
 
 
-def _snippet(ctor: str, params: Sequence[str], buffers: Sequence[str], n_inputs: int, train: bool,
-             backward: bool, state: Sequence[str]) -> str:
+def _snippet(
+    ctor: str,
+    params: Sequence[str],
+    buffers: Sequence[str],
+    n_inputs: int,
+    train: bool,
+    backward: bool,
+    state: Sequence[str],
+) -> str:
     """The code run in the student's kernel. ``ctor`` and the names are the judge's own strings."""
     lines = ["import torch", f"layer = {ctor}", "layer.train()" if train else "layer.eval()", "shapes = {}"]
     for name in [*params, *buffers]:
-        lines.append(f"shapes[{name!r}] = None if getattr(layer, {name!r}, None) is None "
-                     f"else list(getattr(layer, {name!r}).shape)")
+        lines.append(
+            f"shapes[{name!r}] = None if getattr(layer, {name!r}, None) is None "
+            f"else list(getattr(layer, {name!r}).shape)"
+        )
     checks = [f"shapes[{n!r}] == list(p_{n}.shape)" for n in params]
     checks += [f"shapes[{n!r}] == list(b_{n}.shape)" for n in buffers]
     lines.append(f"shapes_ok = bool({' and '.join(checks) or 'True'})")
@@ -107,9 +116,16 @@ class LayerCaller:
     def __init__(self, student):
         self.student = student
 
-    def __call__(self, ctor: str, xs: Sequence[np.ndarray] | np.ndarray, params: dict | None = None,
-                 buffers: dict | None = None, train: bool = True, grad_out: np.ndarray | None = None,
-                 state: Iterable[str] = ()) -> LayerResult:
+    def __call__(
+        self,
+        ctor: str,
+        xs: Sequence[np.ndarray] | np.ndarray,
+        params: dict | None = None,
+        buffers: dict | None = None,
+        train: bool = True,
+        grad_out: np.ndarray | None = None,
+        state: Iterable[str] = (),
+    ) -> LayerResult:
         """Build ``ctor`` in the student's kernel, load ``params``/``buffers``, run the forward pass on
         each of ``xs`` in turn, backward from the last with upstream gradient ``grad_out``."""
         xs = [xs] if isinstance(xs, np.ndarray) else list(xs)
@@ -130,7 +146,8 @@ class LayerCaller:
             have = shapes.get(name)
             what = "buffer" if name in buffers else "parameter"
             assert have == list(value.shape), (
-                f"{ctor}: {what} `{name}` has shape {_shape(have)}; torch's layer has {tuple(value.shape)}")
+                f"{ctor}: {what} `{name}` has shape {_shape(have)}; torch's layer has {tuple(value.shape)}"
+            )
         result = LayerResult(shapes=shapes, y=_array(got.get("y")))
         if grad_out is not None:
             result.grads = {"x": _array(got.get("gx"))}
@@ -168,7 +185,9 @@ def assert_close(got: np.ndarray | None, ref: np.ndarray, what: str) -> None:
     assert np.all(np.isfinite(got)), f"{what}: contains NaN or infinity"
     err = np.abs(got - ref)
     ok = err <= ATOL + RTOL * np.abs(ref)
-    assert ok.all(), f"{what}: differs from torch's result ({(~ok).mean():.0%} of values wrong, largest error {err.max():.3g})"
+    assert ok.all(), (
+        f"{what}: differs from torch's result ({(~ok).mean():.0%} of values wrong, largest error {err.max():.3g})"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -193,8 +212,9 @@ def predict(student):
     """``predict(images)``: the logits the student's global ``model`` gives, checked for shape."""
 
     def run(images: np.ndarray) -> np.ndarray:
-        got = student.run(PREDICT, inputs={"images": np.ascontiguousarray(images, dtype=np.float32)},
-                          outputs=["logits"])
+        got = student.run(
+            PREDICT, inputs={"images": np.ascontiguousarray(images, dtype=np.float32)}, outputs=["logits"]
+        )
         logits = _array(got.get("logits"))
         n = len(images)
         assert logits is not None, "`model` returned no tensor of logits"
@@ -213,17 +233,53 @@ def predict(student):
 LAYER_CLASSES = ("Conv2d", "MaxPool2d", "BatchNorm2d", "Linear")
 
 # torch attributes that are the library's own convolution, pooling, batch-norm and linear layers.
-LIBRARY_LAYERS = frozenset({
-    "Conv1d", "Conv2d", "Conv3d", "LazyConv2d", "ConvTranspose2d",
-    "conv1d", "conv2d", "conv3d", "conv_transpose2d", "convolution", "_convolution", "conv2d_input",
-    "conv2d_weight", "mkldnn_convolution", "cudnn_convolution", "slow_conv2d", "thnn_conv2d",
-    "MaxPool2d", "AdaptiveMaxPool2d", "max_pool2d", "max_pool2d_with_indices", "adaptive_max_pool2d",
-    "mkldnn_max_pool2d", "quantized_max_pool2d",
-    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LazyBatchNorm2d", "SyncBatchNorm", "batch_norm",
-    "native_batch_norm", "_native_batch_norm_legit", "_batch_norm_impl_index", "cudnn_batch_norm",
-    "miopen_batch_norm", "batch_norm_elemt", "functional_batch_norm",
-    "Linear", "LazyLinear", "Bilinear", "linear", "_linear", "bilinear",
-})
+LIBRARY_LAYERS = frozenset(
+    {
+        "Conv1d",
+        "Conv2d",
+        "Conv3d",
+        "LazyConv2d",
+        "ConvTranspose2d",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose2d",
+        "convolution",
+        "_convolution",
+        "conv2d_input",
+        "conv2d_weight",
+        "mkldnn_convolution",
+        "cudnn_convolution",
+        "slow_conv2d",
+        "thnn_conv2d",
+        "MaxPool2d",
+        "AdaptiveMaxPool2d",
+        "max_pool2d",
+        "max_pool2d_with_indices",
+        "adaptive_max_pool2d",
+        "mkldnn_max_pool2d",
+        "quantized_max_pool2d",
+        "BatchNorm1d",
+        "BatchNorm2d",
+        "BatchNorm3d",
+        "LazyBatchNorm2d",
+        "SyncBatchNorm",
+        "batch_norm",
+        "native_batch_norm",
+        "_native_batch_norm_legit",
+        "_batch_norm_impl_index",
+        "cudnn_batch_norm",
+        "miopen_batch_norm",
+        "batch_norm_elemt",
+        "functional_batch_norm",
+        "Linear",
+        "LazyLinear",
+        "Bilinear",
+        "linear",
+        "_linear",
+        "bilinear",
+    }
+)
 
 
 @dataclass
@@ -258,8 +314,11 @@ class SourceIndex:
             for alias in node.names:
                 if alias.name == "torch" or alias.name.startswith("torch."):
                     self.roots.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, ast.ImportFrom) and node.module and (
-                node.module == "torch" or node.module.startswith("torch.")):
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and (node.module == "torch" or node.module.startswith("torch."))
+        ):
             for alias in node.names:
                 bound = alias.asname or alias.name
                 if alias.name in LIBRARY_LAYERS:
@@ -315,9 +374,14 @@ class SourceIndex:
                     found.append((n.lineno, ".".join(chain)))
             elif isinstance(n, ast.Name) and n.id in self.imported_layers and n.id not in self.defs:
                 found.append((n.lineno, f"{n.id} (= {self.imported_layers[n.id]})"))
-            elif (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "getattr"
-                  and len(n.args) >= 2 and isinstance(n.args[1], ast.Constant)
-                  and n.args[1].value in LIBRARY_LAYERS):
+            elif (
+                isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Name)
+                and n.func.id == "getattr"
+                and len(n.args) >= 2
+                and isinstance(n.args[1], ast.Constant)
+                and n.args[1].value in LIBRARY_LAYERS
+            ):
                 found.append((n.lineno, f"getattr(..., {n.args[1].value!r})"))
         return sorted(set(found))
 

@@ -25,8 +25,9 @@ def check_conv(call_layer, close, rng, cin, cout, k, size, stride=None, padding=
     ctor = f"Conv2d({', '.join(args)})"
     got = call_layer(ctor, x.astype(np.float32), params=params)
     x32 = {name: v.astype(np.float32) for name, v in params.items()}
-    ref = F.conv2d(_t(x.astype(np.float32)), _t(x32["weight"]), _t(x32.get("bias")),
-                   stride=stride or 1, padding=padding or 0).numpy()
+    ref = F.conv2d(
+        _t(x.astype(np.float32)), _t(x32["weight"]), _t(x32.get("bias")), stride=stride or 1, padding=padding or 0
+    ).numpy()
     close(got.y, ref, f"{ctor} on a {n}x{cin}x{h}x{w} input")
 
 
@@ -55,11 +56,12 @@ def test_conv2d_no_bias(student):
         "layer = Conv2d(3, 4, 3, bias=False)\n"
         "bias_is_none = getattr(layer, 'bias', 0) is None\n"
         "names = sorted(name for name, _ in layer.named_parameters())\n",
-        outputs=["bias_is_none", "names"])
+        outputs=["bias_is_none", "names"],
+    )
     assert got.get("bias_is_none") is True, "Conv2d(3, 4, 3, bias=False) must set `bias` to None"
     assert got.get("names") == ["weight"], (
-        "Conv2d(3, 4, 3, bias=False) must have one parameter, `weight`; it has "
-        f"{got.get('names')!r}"[:200])
+        f"Conv2d(3, 4, 3, bias=False) must have one parameter, `weight`; it has {got.get('names')!r}"[:200]
+    )
 
 
 def test_conv2d_combined(call_layer, close, rng):

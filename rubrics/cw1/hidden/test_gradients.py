@@ -29,19 +29,43 @@ def check_grads(call_layer, close, credit, rng, ctor, x, params, reference):
 def test_grad_conv2d(call_layer, close, credit, rng):
     x = rng.normal(size=(2, 2, 6, 6)).astype(np.float32)
     params = {"weight": rng.normal(size=(3, 2, 3, 3)) / 4.0, "bias": rng.normal(size=3)}
-    check_grads(call_layer, close, credit, rng, "Conv2d(2, 3, 3, bias=True)", x, params,
-                lambda x, weight, bias: F.conv2d(x, weight, bias))
+    check_grads(
+        call_layer,
+        close,
+        credit,
+        rng,
+        "Conv2d(2, 3, 3, bias=True)",
+        x,
+        params,
+        lambda x, weight, bias: F.conv2d(x, weight, bias),
+    )
 
 
 def test_grad_batchnorm2d(call_layer, close, credit, rng):
     x = (rng.normal(size=(4, 3, 3, 3)) * 2.0 + 1.0).astype(np.float32)
     params = {"weight": rng.uniform(0.5, 1.5, size=3), "bias": rng.normal(size=3)}
-    check_grads(call_layer, close, credit, rng, "BatchNorm2d(3)", x, params,
-                lambda x, weight, bias: F.batch_norm(x, None, None, weight, bias, training=True))
+    check_grads(
+        call_layer,
+        close,
+        credit,
+        rng,
+        "BatchNorm2d(3)",
+        x,
+        params,
+        lambda x, weight, bias: F.batch_norm(x, None, None, weight, bias, training=True),
+    )
 
 
 def test_grad_linear(call_layer, close, credit, rng):
     x = rng.normal(size=(5, 6)).astype(np.float32)
     params = {"weight": rng.normal(size=(4, 6)) / 2.5, "bias": rng.normal(size=4)}
-    check_grads(call_layer, close, credit, rng, "Linear(6, 4, bias=True)", x, params,
-                lambda x, weight, bias: F.linear(x, weight, bias))
+    check_grads(
+        call_layer,
+        close,
+        credit,
+        rng,
+        "Linear(6, 4, bias=True)",
+        x,
+        params,
+        lambda x, weight, bias: F.linear(x, weight, bias),
+    )

@@ -31,7 +31,8 @@ def test_linear_bias(student, call_layer, close, credit, rng):
         "on = Linear(5, 3)\n"
         "off_none = getattr(off, 'bias', 0) is None\n"
         "on_shape = None if getattr(on, 'bias', None) is None else list(on.bias.shape)\n",
-        outputs=["off_none", "on_shape"])
+        outputs=["off_none", "on_shape"],
+    )
     assert got.get("off_none") is True, "Linear(5, 3, bias=False) must set `bias` to None"
     assert got.get("on_shape") == [3], "Linear(5, 3) must have a `bias` parameter of shape (3,)"
     credit.partial(0.5, "the bias parameter is right, the output with a bias is not")

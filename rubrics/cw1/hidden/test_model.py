@@ -1,7 +1,5 @@
 """The trained network: it runs, and it is built from the student's own layers."""
 
-import numpy as np
-
 
 def test_model_output(predict, test_split, rng):
     images = test_split[0][rng.choice(len(test_split[0]), size=8, replace=False)]
@@ -17,4 +15,5 @@ def test_model_uses_own_layers(source):
     assert not missing, f"SmallResNet does not use your own {', '.join(missing)}"
     hits = source.library_uses("SmallResNet", skip=layers + ("MaxPool2d",))
     assert not hits, "SmallResNet uses the library's layers instead of yours: " + ", ".join(
-        f"{h.text} (code cell {h.cell + 1}, line {h.line}{', in ' + h.via if h.via else ''})" for h in hits[:5])
+        f"{h.text} (code cell {h.cell + 1}, line {h.line}{', in ' + h.via if h.via else ''})" for h in hits[:5]
+    )

@@ -91,9 +91,11 @@ used = sorted(str(name) for name in _seen)
 def library_calls(student, ctor: str, x: np.ndarray) -> list[str]:
     """The names from our lists that the student's layer reached while running; [] when it could not run."""
     try:
-        got = student.run(RECORD.replace("{ctor}", ctor),
-                          inputs={"x": x, "functions": list(LIBRARY_FUNCTIONS), "operators": list(LIBRARY_OPERATORS)},
-                          outputs=["used"])
+        got = student.run(
+            RECORD.replace("{ctor}", ctor),
+            inputs={"x": x, "functions": list(LIBRARY_FUNCTIONS), "operators": list(LIBRARY_OPERATORS)},
+            outputs=["used"],
+        )
     except StudentError:
         return []
     used = got.get("used")

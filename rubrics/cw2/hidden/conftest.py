@@ -71,7 +71,7 @@ def fixed_noise() -> np.ndarray:
 
 # Loads a submitted model inside the student's kernel (in the sandbox). ``kind`` comes from the
 # ``models`` fixture; a state_dict goes into a fresh instance of the student's own class.
-LOADER = '''
+LOADER = """
 import torch
 
 def _grader_load(path, kind, cls):
@@ -95,7 +95,7 @@ def _grader_load(path, kind, cls):
     model = model.float().cpu()
     model.eval()
     return model
-'''
+"""
 
 
 class ModelMissing(AssertionError):
@@ -125,8 +125,13 @@ class Kernel:
         cls = CLASSES[name]
         needs = () if info.kind == "torchscript" else (cls,)
         code = LOADER + f"model = _grader_load({name!r}, {info.kind!r}, globals().get({cls!r}))\n"
-        return self._run(needs, code + "with torch.no_grad():\n" + _indent(body), inputs, outputs,
-                         f"no class `{cls}` in the notebook to load {name} into")
+        return self._run(
+            needs,
+            code + "with torch.no_grad():\n" + _indent(body),
+            inputs,
+            outputs,
+            f"no class `{cls}` in the notebook to load {name} into",
+        )
 
     def with_class(self, cls: str, body: str, inputs: dict | None = None, outputs=(), grad: bool = False) -> dict:
         """A fresh ``cls()`` (seeded), in evaluation mode; ``body`` runs under no_grad unless ``grad``."""
@@ -155,10 +160,10 @@ def kernel(student, models) -> Kernel:
 
 
 # Returns a tensor, or the first tensor of a tuple/list (some students return (loss, bce, kld)).
-FIRST_TENSOR = '''
+FIRST_TENSOR = """
 def _first(v):
     return v[0] if isinstance(v, (tuple, list)) and v else v
-'''
+"""
 
 
 def array(value) -> np.ndarray | None:

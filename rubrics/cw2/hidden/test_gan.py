@@ -3,7 +3,6 @@ images the judge chooses. The generated-images item is a suggestion the marker c
 grids its test draws (so they share its after-release visibility)."""
 
 import numpy as np
-
 from conftest import D_FILE, G_FILE, HELD_OUT_START, array, digits, draw_for_markers, fixed_noise
 
 GENERATE = """
@@ -19,7 +18,8 @@ def generate(kernel, z: np.ndarray) -> np.ndarray:
     want = (len(z), 1, 8, 8)
     assert images is not None and images.shape == want, (
         f"the generator maps noise of shape {z.shape} to shape "
-        f"{None if images is None else tuple(images.shape)}; expected {want}")
+        f"{None if images is None else tuple(images.shape)}; expected {want}"
+    )
     assert np.all(np.isfinite(images)), "the generator's images contain NaN or infinite values"
     return images
 
@@ -27,7 +27,8 @@ def generate(kernel, z: np.ndarray) -> np.ndarray:
 def test_generator(kernel):
     images = generate(kernel, fixed_noise())
     assert images.min() >= -1 - 1e-4 and images.max() <= 1 + 1e-4, (
-        "the generator's images from the fixed noise are not in [-1, 1] (end with tanh)")
+        "the generator's images from the fixed noise are not in [-1, 1] (end with tanh)"
+    )
 
 
 def test_discriminator(kernel, held_out, rng):
@@ -37,7 +38,8 @@ def test_discriminator(kernel, held_out, rng):
     scores = array(kernel.with_file(D_FILE, SCORE, inputs={"x": x}, outputs=["scores"])["scores"])
     assert scores is not None and scores.size == len(x), (
         f"the discriminator must give one score per image: {len(x)} images gave "
-        f"{None if scores is None else tuple(scores.shape)}")
+        f"{None if scores is None else tuple(scores.shape)}"
+    )
     assert np.all(np.isfinite(scores)), "the discriminator's scores contain NaN or infinite values"
 
 
@@ -52,14 +54,14 @@ QUALITY = [(1.6, 1.0), (2.0, 0.8), (2.6, 0.6)]
 
 def mean_pairwise(a: np.ndarray) -> float:
     flat = a.reshape(len(a), -1)
-    sq = (flat ** 2).sum(1)
+    sq = (flat**2).sum(1)
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * flat @ flat.T, 0)
     return float(np.sqrt(d2)[np.triu_indices(len(a), 1)].mean())
 
 
 def nearest(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
     fa, fr = a.reshape(len(a), -1), ref.reshape(len(ref), -1)
-    d2 = (fa ** 2).sum(1)[:, None] + (fr ** 2).sum(1)[None, :] - 2 * fa @ fr.T
+    d2 = (fa**2).sum(1)[:, None] + (fr**2).sum(1)[None, :] - 2 * fa @ fr.T
     return np.sqrt(np.maximum(d2, 0).min(axis=1))
 
 
@@ -77,24 +79,42 @@ def suggestion(images: np.ndarray, held_out: np.ndarray) -> tuple[float, str]:
     """The share of the item the judge suggests for these samples, and why."""
     diversity, closeness = image_scores(images, held_out)
     if diversity < COLLAPSE:
-        return 0.2, (f"mode collapse: samples from different noise are nearly identical (diversity "
-                     f"{diversity:.2f} of the real digits')")
+        return 0.2, (
+            f"mode collapse: samples from different noise are nearly identical (diversity "
+            f"{diversity:.2f} of the real digits')"
+        )
     for edge, share in QUALITY:
         if closeness <= edge:
-            return share, (f"diversity {diversity:.2f} of the real digits'; distance to the nearest "
-                           f"training digit {closeness:.2f} times the real digits' (band: at most {edge:g})")
-    return 0.4, (f"diversity {diversity:.2f} of the real digits'; samples are far from real digits "
-                 f"(distance to the nearest training digit {closeness:.2f} times the real digits')")
+            return share, (
+                f"diversity {diversity:.2f} of the real digits'; distance to the nearest "
+                f"training digit {closeness:.2f} times the real digits' (band: at most {edge:g})"
+            )
+    return 0.4, (
+        f"diversity {diversity:.2f} of the real digits'; samples are far from real digits "
+        f"(distance to the nearest training digit {closeness:.2f} times the real digits')"
+    )
 
 
 def test_generated_images(kernel, judge_noise, held_out, credit, artifacts):
     images = np.clip(generate(kernel, judge_noise), -1, 1)
     share, message = suggestion(images, held_out)
     # The marker decides 2.1c from these grids: drawn by this item's test, they are its output.
-    draw_for_markers(lambda: artifacts.grid(
-        "gan-fixed-noise", np.clip(generate(kernel, fixed_noise()), -1, 1), nrow=10, value_range=(-1, 1),
-        title="2.1c Generator samples from the fixed noise (10 x 10)"))
-    draw_for_markers(lambda: artifacts.grid(
-        "gan-judge-noise", images[:100], nrow=10, value_range=(-1, 1),
-        title="2.1c Generator samples from noise drawn for this grading run (10 x 10)"))
+    draw_for_markers(
+        lambda: artifacts.grid(
+            "gan-fixed-noise",
+            np.clip(generate(kernel, fixed_noise()), -1, 1),
+            nrow=10,
+            value_range=(-1, 1),
+            title="2.1c Generator samples from the fixed noise (10 x 10)",
+        )
+    )
+    draw_for_markers(
+        lambda: artifacts.grid(
+            "gan-judge-noise",
+            images[:100],
+            nrow=10,
+            value_range=(-1, 1),
+            title="2.1c Generator samples from noise drawn for this grading run (10 x 10)",
+        )
+    )
     credit.score(share, message)

@@ -2,14 +2,16 @@
 
 import numpy as np
 import pytest
-
 from conftest import FIRST_TENSOR, binary_cross_entropy
 
-LOSS = FIRST_TENSOR + """
+LOSS = (
+    FIRST_TENSOR
+    + """
 import torch
 args = [torch.tensor(a) for a in (recon, x, mu, lv)]
 losses = [float(_first(loss_function_VAE(*args, b))) for b in betas]
 """
+)
 RTOL = 1e-3
 
 
@@ -24,10 +26,14 @@ def case(test_split, run_seed):
     mu = rng.normal(0, 1, (n, d)).astype(np.float32)
     lv = rng.uniform(0.2, 1.5, (n, d)).astype(np.float32)
     betas = [1.0, 0.0, float(rng.uniform(0.3, 0.9)), float(rng.uniform(2.0, 5.0))]
-    return dict(n=n, inputs={"recon": recon, "x": x, "mu": mu, "lv": lv, "betas": betas}, betas=betas,
-                bce=float(binary_cross_entropy(recon.astype(np.float64), x.astype(np.float64)).sum()),
-                kl_logvar=float(-0.5 * np.sum(1 + lv - mu.astype(np.float64) ** 2 - np.exp(lv.astype(np.float64)))),
-                kl_variance=float(-0.5 * np.sum(1 + np.log(lv.astype(np.float64)) - mu.astype(np.float64) ** 2 - lv)))
+    return dict(
+        n=n,
+        inputs={"recon": recon, "x": x, "mu": mu, "lv": lv, "betas": betas},
+        betas=betas,
+        bce=float(binary_cross_entropy(recon.astype(np.float64), x.astype(np.float64)).sum()),
+        kl_logvar=float(-0.5 * np.sum(1 + lv - mu.astype(np.float64) ** 2 - np.exp(lv.astype(np.float64)))),
+        kl_variance=float(-0.5 * np.sum(1 + np.log(lv.astype(np.float64)) - mu.astype(np.float64) ** 2 - lv)),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +52,17 @@ def test_loss_kl(losses, case):
     assert np.all(np.isfinite(losses)), "loss_function_VAE returned NaN or infinity"
     assert any(close(losses[0], case["bce"] + kl, case["n"]) for kl in (case["kl_logvar"], case["kl_variance"])), (
         "with beta = 1, loss_function_VAE is not the binary cross-entropy plus the KL divergence "
-        "(check the KL term and its sign)")
+        "(check the KL term and its sign)"
+    )
 
 
 def test_loss_beta(losses, case):
     assert np.all(np.isfinite(losses)), "loss_function_VAE returned NaN or infinity"
     assert close(losses[1], case["bce"], case["n"]), (
-        "with beta = 0, loss_function_VAE is not the binary cross-entropy summed over the batch")
+        "with beta = 0, loss_function_VAE is not the binary cross-entropy summed over the batch"
+    )
     l0, (b1, b2) = losses[1], case["betas"][2:]
     k1, k2 = (losses[2] - l0) / b1, (losses[3] - l0) / b2
     assert abs(k1) > 1e-3 and np.isclose(k1, k2, rtol=RTOL, atol=1e-3), (
-        "loss_function_VAE does not weight the KL term by beta (loss = reconstruction + beta * KL)")
+        "loss_function_VAE does not weight the KL term by beta (loss = reconstruction + beta * KL)"
+    )

@@ -34,4 +34,5 @@ def test_gan_parameter_limit(models):
     total = g.parameters + d.parameters
     assert total <= PARAMETER_LIMIT, (
         f"the generator ({g.parameters:,}) and discriminator ({d.parameters:,}) have {total:,} parameters "
-        f"together, over the limit of {PARAMETER_LIMIT:,}")
+        f"together, over the limit of {PARAMETER_LIMIT:,}"
+    )

@@ -3,7 +3,6 @@ weights, so these marks do not depend on the model file; the file is judged by t
 
 import numpy as np
 import pytest
-
 from conftest import FIRST_TENSOR, array
 
 # (module class names that count, what to call them)
@@ -22,7 +21,8 @@ def test_vae_uses_convolutions(kernel):
     kinds, kernels = got["kinds"] or [], got["kernels"] or []
     spatial = [k for k in kernels if len(k) >= 3 and int(np.prod(k[2:])) > 1]
     assert any(k in CONVOLUTIONS for k in kinds) and spatial, (
-        "the VAE has no convolution with a spatial kernel (an MLP-only VAE earns no CNN marks)")
+        "the VAE has no convolution with a spatial kernel (an MLP-only VAE earns no CNN marks)"
+    )
 
 
 def test_vae_batchnorm_or_dropout(kernel):
@@ -30,7 +30,9 @@ def test_vae_batchnorm_or_dropout(kernel):
     assert any(word in k for k in kinds for word in NORMALISATION), "the VAE uses neither batch norm nor dropout"
 
 
-ENCODE = FIRST_TENSOR + """
+ENCODE = (
+    FIRST_TENSOR
+    + """
 out = model.encode(torch.tensor(x))
 pair = isinstance(out, (tuple, list)) and len(out) == 2
 mu = lv = mu1 = mu_again = None
@@ -39,6 +41,7 @@ if pair:
     mu_again = model.encode(torch.tensor(x))[0]
     mu1 = model.encode(torch.tensor(x[:1]))[0]
 """
+)
 
 
 def test_encode(kernel, test_split, rng, credit):
@@ -49,14 +52,17 @@ def test_encode(kernel, test_split, rng, credit):
     assert mu is not None and lv is not None, "encode(x) must return two tensors, (mu, logvar)"
     assert mu.ndim == 2 and mu.shape[0] == len(x) and lv.shape == mu.shape, (
         f"encode(x) for {len(x)} images returned shapes {tuple(mu.shape)} and {tuple(lv.shape)}; "
-        f"expected two tensors of shape ({len(x)}, latent_dim)")
+        f"expected two tensors of shape ({len(x)}, latent_dim)"
+    )
     credit.partial(0.5, "encode returns mu and logvar of the right shape, but see the other checks")
     assert np.all(np.isfinite(mu)) and np.all(np.isfinite(lv)), "encode(x) returned NaN or infinite values"
     again, one = array(got["mu_again"]), array(got["mu1"])
     assert again is not None and np.allclose(again, mu, atol=1e-5), (
-        "encode(x) gave a different mu for the same images (in evaluation mode mu must not be random)")
+        "encode(x) gave a different mu for the same images (in evaluation mode mu must not be random)"
+    )
     assert one is not None and np.allclose(one[0], mu[0], atol=1e-4), (
-        "in evaluation mode, encode must treat each image on its own (one image gave a different mu)")
+        "in evaluation mode, encode must treat each image on its own (one image gave a different mu)"
+    )
     assert mu.std(axis=0).max() > 1e-6, "encode(x) returns the same mu for every image"
 
 
@@ -84,8 +90,13 @@ def reparam(kernel):
     rng = np.random.default_rng(20260)
     mus = rng.uniform(-2.0, 2.0, (GROUPS, 1)).astype(np.float32)
     lvs = rng.uniform(0.3, 2.0, (GROUPS, 1)).astype(np.float32)  # positive: a variance reading is defined too
-    got = kernel.with_class("VAE", REPARAM, inputs={"mus": mus, "lvs": lvs, "n": SAMPLES},
-                            outputs=["z", "differentiable", "varies"], grad=True)
+    got = kernel.with_class(
+        "VAE",
+        REPARAM,
+        inputs={"mus": mus, "lvs": lvs, "n": SAMPLES},
+        outputs=["z", "differentiable", "varies"],
+        grad=True,
+    )
     z = array(got["z"])
     if z is None or z.ndim != 2 or z.shape[0] != GROUPS * SAMPLES:
         return {"convention": None, "why": "reparametrize(mu, logvar) must return a tensor of mu's shape"}
@@ -117,7 +128,8 @@ def test_logvar(reparam):
     assert reparam["convention"] is not None, reparam["why"]
     assert reparam["convention"] == "logvar", (
         "reparametrize treats its second argument as a variance: encode should return the log-variance "
-        "(exp(logvar) is the variance)")
+        "(exp(logvar) is the variance)"
+    )
 
 
 FORWARD = """
@@ -137,10 +149,13 @@ def test_forward(kernel, test_split, rng, credit):
     recon, mu, mu_enc = array(got["recon"]), array(got["mu"]), array(got["mu_enc"])
     assert recon is not None and recon.shape == x.shape, (
         f"forward(x) returned a reconstruction of shape {None if recon is None else tuple(recon.shape)} "
-        f"for images of shape {x.shape}")
+        f"for images of shape {x.shape}"
+    )
     credit.partial(0.5, "forward returns a reconstruction of the right shape, but see the other checks")
     assert np.all(np.isfinite(recon)) and recon.min() >= 0 and recon.max() <= 1, (
-        "forward(x)'s reconstruction must be finite and in [0, 1]")
+        "forward(x)'s reconstruction must be finite and in [0, 1]"
+    )
     assert not np.allclose(recon, x, atol=1e-6), "forward(x) returns its input instead of a reconstruction"
     assert mu is not None and mu_enc is not None and mu.shape == mu_enc.shape and np.allclose(mu, mu_enc, atol=1e-4), (
-        "forward(x)'s mu differs from encode(x)'s mu")
+        "forward(x)'s mu differs from encode(x)'s mu"
+    )

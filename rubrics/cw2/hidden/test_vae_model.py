@@ -3,7 +3,6 @@ student's kernel. The judge decodes the latent means itself, so a forward() that
 earns nothing here."""
 
 import numpy as np
-
 from conftest import VAE_FILE, array, binary_cross_entropy, draw_for_markers
 
 RECONSTRUCT = """
@@ -20,7 +19,8 @@ def reconstruct(kernel, x: np.ndarray) -> np.ndarray:
     recon = array(kernel.with_file(VAE_FILE, RECONSTRUCT, inputs={"x": x}, outputs=["recon"])["recon"])
     assert recon is not None and recon.shape == x.shape, (
         f"decode(encode(x)[0]) returned shape {None if recon is None else tuple(recon.shape)} for images "
-        f"of shape {x.shape}")
+        f"of shape {x.shape}"
+    )
     assert np.all(np.isfinite(recon)), "the loaded VAE's reconstructions contain NaN or infinite values"
     assert recon.min() >= 0 and recon.max() <= 1, "the loaded VAE's reconstructions are not in [0, 1]"
     return recon
@@ -34,9 +34,13 @@ def draw_reconstructions(kernel, artifacts, held_out: np.ndarray) -> None:
     """For the 1.2b markers: 50 held-out digits (odd rows) above their reconstructions (even rows)."""
     batch = held_out[:50]
     recon = reconstruct(kernel, batch)
-    rows = [block for i in range(0, 50, 10) for block in (batch[i:i + 10], recon[i:i + 10])]
-    artifacts.grid("vae-reconstructions", np.concatenate(rows), nrow=10,
-                   title="1.2b VAE: held-out digits (odd rows) and their reconstructions (even rows)")
+    rows = [block for i in range(0, 50, 10) for block in (batch[i : i + 10], recon[i : i + 10])]
+    artifacts.grid(
+        "vae-reconstructions",
+        np.concatenate(rows),
+        nrow=10,
+        title="1.2b VAE: held-out digits (odd rows) and their reconstructions (even rows)",
+    )
 
 
 def test_reconstruction(kernel, test_split, held_out, credit, artifacts):
@@ -48,8 +52,13 @@ def test_reconstruction(kernel, test_split, held_out, credit, artifacts):
     excess = float(np.mean(binary_cross_entropy(recon, x).sum(axis=(1, 2, 3)) - floor))
     for edge, share in BANDS:
         if excess <= edge:
-            credit.score(share, f"reconstruction error on the hidden test digits: {excess:.1f} nats per image "
-                                f"above the least possible (band: at most {edge:g})")
+            credit.score(
+                share,
+                f"reconstruction error on the hidden test digits: {excess:.1f} nats per image "
+                f"above the least possible (band: at most {edge:g})",
+            )
             return
-    raise AssertionError(f"reconstruction error on the hidden test digits: {excess:.1f} nats per image above "
-                         f"the least possible, over {BANDS[-1][0]:g}: no marks")
+    raise AssertionError(
+        f"reconstruction error on the hidden test digits: {excess:.1f} nats per image above "
+        f"the least possible, over {BANDS[-1][0]:g}: no marks"
+    )

@@ -8,9 +8,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I: our own folder is not on the path
-from common import load, reply_ok, requests, start
-
 import numpy as np
+from common import load, reply_ok, requests, start
 
 STRATEGIES = [
     lambda arrays, n: arrays[0] if arrays else "passed",  # echo the input

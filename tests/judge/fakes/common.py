@@ -8,8 +8,16 @@ import io
 import wire
 
 LIMITS = wire.WireLimits(1 << 20, 64 << 20, 128 << 20)
-REPORT = {"mode": "full", "cells": [{"index": 0, "status": "ok", "error": None, "duration_s": 0.01}],
-          "skipped": [], "skipped_total": 0, "duration_s": 0.01, "restarts": 0, "timed_out": False, "error": None}
+REPORT = {
+    "mode": "full",
+    "cells": [{"index": 0, "status": "ok", "error": None, "duration_s": 0.01}],
+    "skipped": [],
+    "skipped_total": 0,
+    "duration_s": 0.01,
+    "restarts": 0,
+    "timed_out": False,
+    "error": None,
+}
 
 
 def npy(array) -> bytes:

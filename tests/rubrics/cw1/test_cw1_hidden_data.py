@@ -75,9 +75,9 @@ def test_judge_sends_images_unlike_any_sklearn_digit(hidden_split):
 
     sent, _ = hidden_split
     padded = np.pad(load_digits().images / 16.0, ((0, 0), (1, 1), (1, 1)))
-    public = np.concatenate([padded[:, dy:dy + 8, dx:dx + 8].reshape(-1, 64) for dy in range(3) for dx in range(3)])
+    public = np.concatenate([padded[:, dy : dy + 8, dx : dx + 8].reshape(-1, 64) for dy in range(3) for dx in range(3)])
     flat = sent.reshape(len(sent), 64).astype(np.float64)
-    d2 = (flat ** 2).sum(1)[:, None] + (public ** 2).sum(1)[None, :] - 2 * flat @ public.T
+    d2 = (flat**2).sum(1)[:, None] + (public**2).sum(1)[None, :] - 2 * flat @ public.T
     nearest = np.sqrt(np.maximum(d2, 0).min(axis=1) / 64)  # per-pixel RMS distance to the nearest
     assert nearest.min() > 0.08, f"a hidden image is within {nearest.min():.3f} RMS of a scikit-learn digit"
 
@@ -86,7 +86,7 @@ def test_hidden_set_is_not_the_public_training_draw(digits, hidden_split):
     sent, _ = hidden_split
     train, _ = digits.make_digits(1500, seed=2026)  # the notebook's TRAIN_SEED
     flat, pub = sent.reshape(len(sent), 64), train.reshape(len(train), 64)
-    d2 = (flat ** 2).sum(1)[:, None] + (pub ** 2).sum(1)[None, :] - 2 * flat @ pub.T
+    d2 = (flat**2).sum(1)[:, None] + (pub**2).sum(1)[None, :] - 2 * flat @ pub.T
     assert np.sqrt(np.maximum(d2, 0).min(axis=1) / 64).min() > 0.03
 
 
@@ -130,16 +130,24 @@ def test_student_runtime_holds_no_copy_of_the_hidden_files():
 
 
 def test_make_hidden_set_refuses_a_set_without_every_digit(tmp_path):
-    proc = subprocess.run([sys.executable, str(CW1 / "make_hidden_set.py"), str(tmp_path), "--count", "3"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(CW1 / "make_hidden_set.py"), str(tmp_path), "--count", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "at least one image of each digit" in proc.stderr
     assert list(tmp_path.iterdir()) == []
 
 
 def test_make_hidden_set_draws_a_new_secret_set_each_time(tmp_path):
     for out in ("a", "b"):
-        proc = subprocess.run([sys.executable, str(CW1 / "make_hidden_set.py"), str(tmp_path / out),
-                               "--count", "20"], capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, str(CW1 / "make_hidden_set.py"), str(tmp_path / out), "--count", "20"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 0, proc.stderr
     a = np.load(tmp_path / "a" / "digits_test_images.npy", allow_pickle=False)
     b = np.load(tmp_path / "b" / "digits_test_images.npy", allow_pickle=False)
@@ -183,8 +191,9 @@ def test_the_accuracy_test_sends_the_kernel_images_only(tmp_path):
     hidden.mkdir()
     for name in ("conftest.py", "test_accuracy.py", "digits_test_images.npy", "digits_test_labels.npy"):
         shutil.copyfile(HIDDEN / name, hidden / name)
-    proc = subprocess.run([sys.executable, "-c", RECORDING_HARNESS, str(tmp_path)], capture_output=True,
-                          text=True, cwd=REPO, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", RECORDING_HARNESS, str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("@@")), None)
     assert line, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = json.loads(line[2:])

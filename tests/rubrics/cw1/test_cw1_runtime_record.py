@@ -29,18 +29,26 @@ def conv(x, w, b):
 CHEATS = {
     "getattr": (lambda m, x: getattr(F, "con" + "v2d")(x, m.w, m.b, padding=1), "conv2d"),
     "taken_at_import": (lambda m, x: TAKEN_AT_IMPORT(x, m.w, m.b, padding=1), "conv2d"),
-    "torch_namespace": (lambda m, x: getattr(torch, "conv2d")(x, m.w, m.b, padding=1), "aten.convolution"),
+    "torch_namespace": (lambda m, x: torch.conv2d(x, m.w, m.b, padding=1), "aten.convolution"),
     "aten_operator": (lambda m, x: conv(x, m.w, m.b), "aten.convolution"),
     "library_module": (lambda m, x: m.library(x), "conv2d"),
-    "max_pool": (lambda m, x: F.max_pool2d(x, 2).repeat(1, 1, 2, 2)[:, :1].expand(-1, 4, -1, -1) + m.b[:, None, None],
-                 "aten.max_pool2d_with_indices"),
-    "batch_norm": (lambda m, x: torch.batch_norm(x, None, None, None, None, True, 0.1, 1e-5, False)[:, :1]
-                   .expand(-1, 4, -1, -1) * m.b[:, None, None], "aten.native_batch_norm"),
+    "max_pool": (
+        lambda m, x: F.max_pool2d(x, 2).repeat(1, 1, 2, 2)[:, :1].expand(-1, 4, -1, -1) + m.b[:, None, None],
+        "aten.max_pool2d_with_indices",
+    ),
+    "batch_norm": (
+        lambda m, x: (
+            torch.batch_norm(x, None, None, None, None, True, 0.1, 1e-5, False)[:, :1].expand(-1, 4, -1, -1)
+            * m.b[:, None, None]
+        ),
+        "aten.native_batch_norm",
+    ),
     "linear": (lambda m, x: torch._C._nn.linear(x.permute(0, 2, 3, 1), m.w[:, :, 1, 1]).permute(0, 3, 1, 2), "linear"),
 }
 HONEST = {
-    "unfold_matmul": lambda m, x: (m.w.reshape(4, -1) @ F.unfold(x, 3, padding=1)).reshape(x.shape[0], 4, 6, 6)
-    + m.b[:, None, None],
+    "unfold_matmul": lambda m, x: (
+        (m.w.reshape(4, -1) @ F.unfold(x, 3, padding=1)).reshape(x.shape[0], 4, 6, 6) + m.b[:, None, None]
+    ),
     "einsum": lambda m, x: torch.einsum("nchw,oc->nohw", x, m.w[:, :, 1, 1]) + m.b[:, None, None],
 }
 
@@ -59,8 +67,12 @@ class Layer(torch.nn.Module):
 
 def recorded(forward) -> list[str]:
     x = np.random.default_rng(0).normal(size=(2, 3, 6, 6)).astype(np.float32)
-    names = {"Layer": lambda: Layer(forward), "x": x,
-             "functions": list(runtime_layers.LIBRARY_FUNCTIONS), "operators": list(runtime_layers.LIBRARY_OPERATORS)}
+    names = {
+        "Layer": lambda: Layer(forward),
+        "x": x,
+        "functions": list(runtime_layers.LIBRARY_FUNCTIONS),
+        "operators": list(runtime_layers.LIBRARY_OPERATORS),
+    }
     exec(runtime_layers.RECORD.replace("{ctor}", "Layer()"), names)
     return names["used"]
 

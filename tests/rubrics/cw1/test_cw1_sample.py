@@ -47,8 +47,9 @@ def test_rubric_tests_exist_in_the_hidden_suite():
     defined = set()
     for path in (CW1 / "hidden").glob("test_*.py"):
         tree = ast.parse(path.read_text())
-        defined |= {f"{path.name}::{n.name}" for n in tree.body
-                    if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")}
+        defined |= {
+            f"{path.name}::{n.name}" for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
+        }
     assert rubric.test_ids() == defined
     assert rubric.auto_max_score == 72 and rubric.total_points == 100 and rubric.weight == 0.4
 

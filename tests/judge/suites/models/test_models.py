@@ -9,19 +9,29 @@ from workers.judge.api import ArtifactError
 
 def test_state_dict(models):
     info = models.inspect("sd.pt")
-    assert (info.name, info.present, info.loads, info.kind, info.error) == ("sd.pt", True, True, "state_dict", ""), \
-        str(info)
+    assert (info.name, info.present, info.loads, info.kind, info.error) == ("sd.pt", True, True, "state_dict", ""), str(
+        info
+    )
     # Every stored tensor: 12 + 3 + 3 (running_mean) + 2 (the int64 counter's 8 bytes / 4).
     assert info.parameters == 20, str(info)
-    assert info.tensors == {"fc.weight": [3, 4], "fc.bias": [3], "bn.running_mean": [3],
-                            "bn.num_batches_tracked": []}, str(info)
+    assert info.tensors == {
+        "fc.weight": [3, 4],
+        "fc.bias": [3],
+        "bn.running_mean": [3],
+        "bn.num_batches_tracked": [],
+    }, str(info)
     assert models.inspect("sd.pt") is info, "the answer is not cached for the run"
 
 
 def test_torchscript(models):
     info = models.inspect("ts.pt")
-    assert (info.present, info.loads, info.kind, info.parameters, info.tensors) == \
-        (True, True, "torchscript", 10, {}), str(info)
+    assert (info.present, info.loads, info.kind, info.parameters, info.tensors) == (
+        True,
+        True,
+        "torchscript",
+        10,
+        {},
+    ), str(info)
 
 
 def test_garbage(models):
