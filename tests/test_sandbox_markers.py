@@ -49,7 +49,7 @@ def test_the_guard_refuses_the_sandbox_and_the_judge_to_an_unmarked_test(pyteste
         import threading
 
         import pytest
-        from grader.grading import pipeline
+        from workers.judge.launcher import SubprocessJudge
         from workers.sandbox.bwrap import BwrapBackend
 
 
@@ -59,13 +59,13 @@ def test_the_guard_refuses_the_sandbox_and_the_judge_to_an_unmarked_test(pyteste
 
         @pytest.mark.sandbox
         def test_grades_with_sandbox_only():
-            pipeline.run_judge(None, 1.0)
+            SubprocessJudge().run(None, 1.0)
 
 
         def test_swallows_the_refusal_in_a_thread():
             def work():
                 try:
-                    pipeline.run_judge(None, 1.0)
+                    SubprocessJudge().run(None, 1.0)
                 except Exception:
                     pass  # a worker thread turning it into a run error
 
@@ -79,8 +79,8 @@ def test_the_guard_refuses_the_sandbox_and_the_judge_to_an_unmarked_test(pyteste
     result.stdout.fnmatch_lines_random(
         [
             "*test_starts_a_sandbox reached workers.sandbox.bwrap:BwrapBackend.start without @pytest.mark.sandbox*",
-            "*test_grades_with_sandbox_only reached grader.grading.pipeline:run_judge without @pytest.mark.slow*",
-            "*test_swallows_the_refusal_in_a_thread reached grader.grading.pipeline:run_judge without "
+            "*test_grades_with_sandbox_only reached workers.judge.launcher:SubprocessJudge.run without @pytest.mark.slow*",
+            "*test_swallows_the_refusal_in_a_thread reached workers.judge.launcher:SubprocessJudge.run without "
             "@pytest.mark.sandbox, @pytest.mark.slow*",
         ]
     )

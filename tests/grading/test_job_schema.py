@@ -54,6 +54,8 @@ def test_a_malformed_result_is_an_infrastructure_error(tmp_path: Path, content: 
         read_result(tmp_path / "result.json")
 
 
+@pytest.mark.sandbox  # starts the judge (it refuses the job before any sandbox)
+@pytest.mark.slow
 def test_a_judge_that_writes_no_result_is_an_infrastructure_error(tmp_path: Path, cw1, settings):
     sandbox, execution = effective_limits(cw1.rubric, settings)
     job = write_job_file(tmp_path, tmp_path / "submission", cw1, settings, sandbox, execution, "bwrap", seed=7)
