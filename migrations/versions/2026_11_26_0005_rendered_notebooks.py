@@ -1,6 +1,6 @@
 """Rendered notebooks: ``grading_runs.rendered_notebook_key``, the blob of the student's notebook as
 they submitted it (their own outputs), rendered and sanitised once at grading time for markers
-(``grader/web/notebook_render.py``). Null: not rendered (older runs, or the notebook was unreadable).
+(``grader/notebooks/render.py``). Null: not rendered (older runs, or the notebook was unreadable).
 
 Revision ID: 0005
 Revises: 0004
