@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,6 +160,20 @@ class Service:
         while marked(self.marker, kill=True):
             assert time.monotonic() < deadline, "processes of this test survive SIGKILL"
             time.sleep(0.2)
+
+
+@contextmanager
+def service_in(tmp_path: Path, jobs_prefix: str) -> Iterator[Service]:
+    """A Service with its own var/ under ``tmp_path``, a free port and a job folder the sandbox uid
+    can traverse (/var/tmp: the student's tmpfs is elsewhere); everything it left is removed after."""
+    jobs = Path(tempfile.mkdtemp(prefix=jobs_prefix, dir="/var/tmp"))
+    os.chmod(jobs, 0o711)
+    svc = Service(var=tmp_path / "var", jobs=jobs, port=free_port(), marker=uuid.uuid4().hex)
+    try:
+        yield svc
+    finally:
+        svc.cleanup()
+        shutil.rmtree(jobs, ignore_errors=True)
 
 
 def _read_lines(proc: subprocess.Popen, into: list[str]) -> None:

@@ -4,10 +4,6 @@ with the run."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cw2_submissions import SUBMISSIONS, pickle_marker
-from up_kit import Service, free_port, wait_until
+from up_kit import Service, service_in, wait_until
 
 GRADE_TIMEOUT_S = 400
 
@@ -24,14 +20,8 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Service]:
-    jobs = Path(tempfile.mkdtemp(prefix="grader-cw2-api-", dir="/var/tmp"))
-    os.chmod(jobs, 0o711)
-    svc = Service(var=tmp_path / "var", jobs=jobs, port=free_port(), marker=uuid.uuid4().hex)
-    try:
+    with service_in(tmp_path, "grader-cw2-api-") as svc:
         yield svc
-    finally:
-        svc.cleanup()
-        shutil.rmtree(jobs, ignore_errors=True)
 
 
 def test_every_cw2_sample_through_the_api_gets_its_marks(service: Service, tmp_path: Path):
