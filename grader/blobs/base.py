@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, Protocol, runtime_checkable
 
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # the read size for every stream of a stored or uploaded file
 _KEY = re.compile(r"[0-9a-f]{64}")
 
 

@@ -15,9 +15,9 @@ from fastapi import HTTPException
 from fastapi.responses import StreamingResponse
 
 from grader.blobs import BlobNotFound, BlobStore
+from grader.blobs.base import CHUNK
 
 log = logging.getLogger(__name__)
-CHUNK = 1 << 20
 MISSING = "the stored file is missing; the service's operators have been told."
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.blobs import BlobStore
+from grader.blobs.base import CHUNK
 from grader.grading.intake import SubmissionError
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun, RunKind
@@ -33,7 +34,6 @@ from grader.submissions.service import IdempotencyConflict, ReceivedFile, record
 from grader.submissions.upload_check import CheckBounds, check_upload
 
 log = logging.getLogger(__name__)
-CHUNK = 1 << 20
 PRECHECK_QUEUE = "precheck"  # pre-checks need no GPU: every `grader worker` serves this queue
 
 

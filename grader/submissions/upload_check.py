@@ -25,11 +25,11 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.blobs.base import CHUNK
 from grader.grading.intake import SubmissionError, stage_submission
 from grader.rubrics.model import Rubric
 from grader.settings import ExecutionLimits
 
-CHUNK = 1 << 20
 # Failures of the standard library's parsers on damaged or hostile input: the file's fault.
 DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, UnicodeError)
 
