@@ -66,7 +66,7 @@ def ensure_demo_accounts(*, session: Session, users: tuple[DemoUser, ...] = DEMO
                 f"{demo.role.value} of that name (start with --no-demo, or use another gradebook)"
             )
         if demo.external_id:
-            _enrol(session, user, demo)
+            _enrol(session, user, demo, demo.external_id)
             _extend_past_deadlines(session, demo.external_id)
         _revoke_demo_tokens(session, user)
         secret, _ = create_token(session=session, user=user, name=TOKEN_NAME)
@@ -76,11 +76,12 @@ def ensure_demo_accounts(*, session: Session, users: tuple[DemoUser, ...] = DEMO
     return accounts
 
 
-def _enrol(session: Session, user: User, demo: DemoUser) -> None:
-    student = student_by_external_id(session=session, external_id=demo.external_id)
+def _enrol(session: Session, user: User, demo: DemoUser, external_id: str) -> None:
+    """Link ``demo``'s user to the roster's student ``external_id`` (``demo.external_id``, set)."""
+    student = student_by_external_id(session=session, external_id=external_id)
     linked = student_for_user(session=session, user_id=user.id)
     if student is None and linked is None:
-        session.add(Student(external_id=demo.external_id, name=demo.name, user_id=user.id))
+        session.add(Student(external_id=external_id, name=demo.name, user_id=user.id))
     elif student is not None and student.user_id in (None, user.id) and linked in (None, student):
         student.user_id = user.id
     else:
@@ -95,6 +96,7 @@ def _extend_past_deadlines(session: Session, external_id: str) -> None:
     """A demo student whose deadline has passed gets an extension, so the demo shows real totals
     rather than everything zeroed by the late policy."""
     student = student_by_external_id(session=session, external_id=external_id)
+    assert student is not None  # _enrol has just committed them
     now = db_now(session)
     for coursework in session.scalars(select(Coursework)).all():
         deadline = effective_deadline(session=session, student_id=student.id, coursework_id=coursework.id)

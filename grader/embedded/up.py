@@ -16,6 +16,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -44,13 +46,17 @@ class StartError(Exception):
     """The service could not start; the message says why. Nothing is left running."""
 
 
+# What ``signal.signal`` takes and returns: a handler, SIG_DFL or SIG_IGN, or None (not set from Python).
+_Handler = Callable[[int, FrameType | None], Any] | int | None
+
+
 class _Stop:
     """SIGINT, SIGTERM and SIGHUP ask us to stop; a second one means at once."""
 
     def __init__(self) -> None:
         self.count = 0
         self.event = threading.Event()
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, _Handler] = {}
 
     def install(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -112,6 +118,7 @@ def run_service(
         settings = with_secret(settings)
     except (PortTaken, SecretFileError) as exc:
         raise StartError(str(exc)) from None
+    assert settings.secret_key is not None  # with_secret has set one
     env = {**os.environ, "GRADER_SECRET_KEY": settings.secret_key}  # the children read their settings from it
     courseworks, accounts = prepare_gradebook(settings, demo=demo)
     become_subreaper()

@@ -8,11 +8,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from grader.http.text import StoredText, stored_text
+from grader.http.text import REFUSE_NUL, StoredText, stored_field
 
 # Strict: "3" or true is a wrong type (422), not a score; NaN and infinities are refused.
 Score = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
-Comment = stored_text(max_length=5000)
+Comment = Annotated[str, stored_field(max_length=5000), REFUSE_NUL]
 Version = Annotated[int, Field(strict=True, ge=1)]
 
 

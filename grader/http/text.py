@@ -16,11 +16,15 @@ def _storable(value: object) -> object:
     return value
 
 
-def stored_text(**constraints: Any) -> Any:
-    """A string type with these ``Field`` constraints (min_length, max_length) that refuses NUL.
-    The pattern documents the rule in the OpenAPI document; the validator says it in words. The
-    constraints come first, so their own messages ("at most 200 characters") are kept."""
-    return Annotated[str, Field(**constraints, json_schema_extra={"pattern": NO_NUL}), BeforeValidator(_storable)]
+def stored_field(**constraints: Any) -> Any:
+    """The ``Field`` of a stored string, with these constraints (min_length, max_length). The
+    pattern documents the NUL rule in the OpenAPI document; ``REFUSE_NUL`` says it in words. Use
+    both in ``Annotated[str, stored_field(...), REFUSE_NUL]``: the constraints come first, so their
+    own messages ("at most 200 characters") are kept. Spelled out at each use (not built by a
+    function) so that type checkers see the alias as ``str``."""
+    return Field(**constraints, json_schema_extra={"pattern": NO_NUL})
 
 
-StoredText = stored_text()
+REFUSE_NUL = BeforeValidator(_storable)
+
+StoredText = Annotated[str, stored_field(), REFUSE_NUL]

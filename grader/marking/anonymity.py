@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -123,6 +123,10 @@ class IdentityView:
         suffix = PurePosixPath(name).suffix
         return WITHHELD_FILE + (suffix if SAFE_SUFFIX.fullmatch(suffix) else "")
 
+    @overload
+    def text(self, value: str, student_id: int, filenames: Iterable[str] = ()) -> str: ...
+    @overload
+    def text(self, value: None, student_id: int, filenames: Iterable[str] = ()) -> None: ...
     def text(self, value: str | None, student_id: int, filenames: Iterable[str] = ()) -> str | None:
         """A free text about the student's work (a run's log or error, a decision's reason) with
         the student's name, ids, email, username and file names replaced for a reader shown

@@ -102,7 +102,8 @@ def _find_heading(cells: list, title: str) -> tuple[int, int, str] | None:
         for n, level, text in headings:
             if _has_code(text, wanted):
                 return n, level, text
-    words = _words(title[len(_CODE.match(title)[0]) :] if code else title)
+    numbered = _CODE.match(title)  # matches exactly when ``code`` is set
+    words = _words(title[len(numbered[0]) :] if numbered else title)
     if words:
         for n, level, text in headings:
             own = _words(text)
@@ -132,7 +133,8 @@ def find_answer(notebook: dict, title: str) -> Answer:
 
 
 def _cell(index: int, cell: dict) -> AnswerCell:
-    kind = cell.get("cell_type") if cell.get("cell_type") in ("markdown", "code", "raw") else "raw"
+    cell_type = cell.get("cell_type")
+    kind = cell_type if isinstance(cell_type, str) and cell_type in ("markdown", "code", "raw") else "raw"
     outputs = [o for o in map(_output, cell.get("outputs") or []) if o is not None] if kind == "code" else []
     return AnswerCell(index, kind, _text(cell.get("source"))[:MAX_TEXT], outputs)
 

@@ -149,7 +149,7 @@ def _open(
     sub = session.get(Submission, submission_id)
     if sub is None:
         raise NotOnDesk("no such submission.")
-    coursework = session.get(Coursework, sub.coursework_id)
+    coursework = session.get_one(Coursework, sub.coursework_id)  # a foreign key: the row is there
     files = courseworks.get(coursework.code)
     if files is None:
         raise NotOnDesk(f"coursework {coursework.code!r} has no rubric loaded.")
@@ -215,6 +215,12 @@ def _mark_read(mark: ManualMark, users: dict[int, str]) -> MarkRead:
     )
 
 
+def _submitted_total(marks: SubmissionMarks) -> CourseworkTotal:
+    """The total of ``marks_of_submission``'s marks: set there, always (None is for nothing submitted)."""
+    assert marks.total is not None
+    return marks.total
+
+
 def _total_read(total: CourseworkTotal) -> TotalRead:
     return TotalRead(
         items_score=total.items_score,
@@ -241,7 +247,7 @@ def _penalty_reads(
     rows = penalty_decisions(session=session, submission=sub, penalty_id=only)
     users = _usernames(session, (d.decided_by_id for d in rows))
     run_penalties = {p.penalty_id: p for p in (marks.run.penalties if marks.run else [])}
-    lines = {p.id: p for p in marks.total.penalties}
+    lines = {p.id: p for p in _submitted_total(marks).penalties}
     in_force = decisions_in_force(rows)
     reads = []
     for penalty in rubric.penalties:
@@ -290,7 +296,7 @@ def _choice_read(choice: CountingChoice | None, users: dict[int, str], view: Ide
     return CountingChoiceRead(
         submission_id=choice.submission_id,
         reason=view.text(choice.reason, choice.student_id),
-        chosen_by=users.get(choice.chosen_by_id),
+        chosen_by=users.get(choice.chosen_by_id) if choice.chosen_by_id is not None else None,
         chosen_at=choice.chosen_at,
     )
 
@@ -316,7 +322,7 @@ def marking_view(
         session, [*(m.updated_by_id for m in in_force.values() if m), choice.chosen_by_id if choice else None]
     )
     run_items = {i.item_id: i for i in (run.items if run else [])}
-    lines = {line.id: line for line in marks.total.items}
+    lines = {line.id: line for line in _submitted_total(marks).items}
     items = []
     for item in rubric.items:
         run_item, line, mark = run_items.get(item.id), lines[item.id], in_force[item.id]
@@ -368,7 +374,7 @@ def marking_view(
         else None,
         items=items,
         penalties=_penalty_reads(session, rubric, sub, marks, view),
-        total=_total_read(marks.total),
+        total=_total_read(_submitted_total(marks)),
         duplicates=duplicates,
         artifacts=artifact_reads(sub.id, run, artifact_url) if run else [],
     )
@@ -424,7 +430,7 @@ def save_mark(
     return MarkSaved(
         mark=_mark_read(mark, _usernames(session, [mark.updated_by_id])),
         counting=_is_counting(session, sub, rubric),
-        total=_total_read(marks.total),
+        total=_total_read(_submitted_total(marks)),
     )
 
 
@@ -496,7 +502,7 @@ def save_penalty(
     return PenaltySaved(
         penalty=_penalty_reads(session, rubric, sub, marks, view, only=penalty.id)[0],
         counting=_is_counting(session, sub, rubric),
-        total=_total_read(marks.total),
+        total=_total_read(_submitted_total(marks)),
     )
 
 

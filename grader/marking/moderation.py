@@ -116,7 +116,7 @@ def record_outcome(
 ) -> ModerationPick | None:
     """Agreed or adjusted, with a note; None when the pick is not this coursework's."""
     pick = session.get(ModerationPick, pick_id)
-    if pick is None or session.get(ModerationSample, pick.sample_id).coursework_id != coursework_id:
+    if pick is None or session.get_one(ModerationSample, pick.sample_id).coursework_id != coursework_id:
         return None
     now = db_now(session)
     previous = pick.outcome.value if pick.outcome else None

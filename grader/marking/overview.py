@@ -66,8 +66,8 @@ def coursework_overview(*, session: Session, rubric: Rubric, coursework: Coursew
         .order_by(Student.enrolled_at, Student.id)
     ).all()
     subs: dict[int, list[Submission]] = defaultdict(list)
-    for sub in session.scalars(select(Submission).where(Submission.coursework_id == cw_id)):
-        subs[sub.student_id].append(sub)
+    for submission in session.scalars(select(Submission).where(Submission.coursework_id == cw_id)):
+        subs[submission.student_id].append(submission)
     picks = dict(
         session.execute(
             select(CountingChoice.student_id, CountingChoice.submission_id).where(CountingChoice.coursework_id == cw_id)
@@ -84,12 +84,14 @@ def coursework_overview(*, session: Session, rubric: Rubric, coursework: Coursew
     counting: dict[int, Submission] = {}
     for student_id, own in subs.items():
         by_id = {s.id: s for s in own}
-        chosen = by_id.get(picks.get(student_id))
+        pick = picks.get(student_id)
+        chosen = by_id.get(pick) if pick is not None else None
         if chosen is None:
             deadline = coursework.deadline
             if deadline is not None and student_id in extensions:
                 deadline = max(deadline, extensions[student_id])  # as effective_deadline has it
             chosen = rule_counting(own, deadline, grace)
+            assert chosen is not None  # ``own`` is never empty: None is for no submissions
         counting[student_id] = chosen
 
     runs = _runs(session, [s.id for s in counting.values()])

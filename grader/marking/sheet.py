@@ -133,9 +133,9 @@ def student_view(rubric: Rubric, marks: SubmissionMarks, released: bool) -> dict
             if vis == "visible" and run_penalty is not None:
                 entry.update(applied=run_penalty.applied, points=penalty.points, message=run_penalty.message)
         else:
-            line = applied.get(penalty.id)
-            if line is not None:
-                entry.update(applied=line.applied, points=penalty.points)
+            decided = applied.get(penalty.id)
+            if decided is not None:
+                entry.update(applied=decided.applied, points=penalty.points)
             if vis != "hidden" and run_penalty is not None:
                 entry["message"] = run_penalty.message
         view["penalties"].append(entry)

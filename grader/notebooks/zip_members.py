@@ -129,7 +129,8 @@ def check_readable(info: zipfile.ZipInfo) -> None:
             f"{info.filename!r} in the zip is encrypted (password-protected); zip the files again without a password."
         )
     if info.compress_type not in READABLE_METHODS:
-        method = zipfile.compressor_names.get(info.compress_type, f"method {info.compress_type}")
+        names = zipfile.compressor_names  # type: ignore[attr-defined]  # undocumented in zipfile, so absent from typeshed
+        method = names.get(info.compress_type, f"method {info.compress_type}")
         raise ZipRefused(
             f"{info.filename!r} in the zip is compressed with {method}, which is not accepted; "
             "zip the files again with ordinary (deflate) compression."

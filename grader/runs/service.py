@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from grader.db.clock import db_now
+from grader.db.dml import rowcount
 from grader.grading.report import GradeReport
 from grader.runs.models import (
     LIVE_STATUSES,
@@ -137,7 +138,7 @@ def renew_lease(
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         return None
     return Lease(lease.run_id, lease.submission_id, lease.kind, lease.worker_id, lease.attempt, expires)
 
@@ -205,7 +206,7 @@ def complete_run(
         )
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         session.rollback()
         return None
     session.add_all(_result_rows(lease.run_id, report, tests or {}))
@@ -237,7 +238,7 @@ def fail_run(
         .values(error=error, error_kind="infrastructure", log=_tail(log), **values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         session.rollback()
         return None
     if not retry:
@@ -281,7 +282,7 @@ def complete_precheck(
         )
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         session.rollback()
         return None
     session.commit()

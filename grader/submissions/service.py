@@ -238,7 +238,8 @@ def duplicates_of(*, session: Session, submission_id: uuid.UUID) -> list[Duplica
         other_id = flag.duplicate_of_id if earlier else flag.submission_id
         own_path = flag.path if earlier else _path_of(session, submission_id, flag.sha256)
         other_path = _path_of(session, other_id, flag.sha256) if earlier else flag.path
-        links.append(DuplicateLink(own_path, flag.sha256, session.get(Submission, other_id), other_path, earlier))
+        other = session.get_one(Submission, other_id)  # a foreign key: the row is there
+        links.append(DuplicateLink(own_path, flag.sha256, other, other_path, earlier))
     return links
 
 
@@ -261,9 +262,9 @@ def coursework_duplicates(*, session: Session, coursework_id: int) -> dict[str, 
     for flag in flags:
         holders = groups.setdefault(flag.sha256, {})
         if flag.duplicate_of_id not in holders:
-            original = session.get(Submission, flag.duplicate_of_id)
+            original = session.get_one(Submission, flag.duplicate_of_id)  # foreign keys: the rows are there
             holders[original.id] = DuplicateHolder(original, _path_of(session, original.id, flag.sha256), False)
-        holders[flag.submission_id] = DuplicateHolder(session.get(Submission, flag.submission_id), flag.path, True)
+        holders[flag.submission_id] = DuplicateHolder(session.get_one(Submission, flag.submission_id), flag.path, True)
     return {
         sha: sorted(h.values(), key=lambda h: (h.submission.received_at, str(h.submission.id)))
         for sha, h in groups.items()

@@ -77,7 +77,7 @@ class LocalAccounts:
     def authenticate(self, *, session: Session, username: str, password: str) -> User | None:
         user = get_user(session=session, username=username.strip()) if len(username) <= 64 else None
         stored = user.password_hash if user is not None else None
-        if not password_matches(stored, password) or user is None or not user.active:
+        if not password_matches(stored, password) or user is None or stored is None or not user.active:
             return None
         if _hasher.check_needs_rehash(stored):  # costs raised since: upgrade the stored hash now
             user.password_hash = _hasher.hash(password)

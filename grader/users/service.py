@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from grader.audit.service import record_event
 from grader.db.clock import db_now
+from grader.db.dml import rowcount
 from grader.users.models import ApiToken, Role, TokenView, User
 from grader.users.tokens import TOKEN_PREFIX, hash_token, new_token
 
@@ -169,12 +170,14 @@ def _note_use(session: Session, token: ApiToken, now: dt.datetime) -> None:
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
         return
     stale = now - LAST_USED_RESOLUTION
-    written = session.execute(
-        update(ApiToken)
-        .where(ApiToken.id == token.id, or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= stale))
-        .values(last_used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    written = rowcount(
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token.id, or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= stale))
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
     session.commit()
     if written:
         set_committed_value(token, "last_used_at", now)  # the loaded row, without a second write

@@ -35,6 +35,7 @@ from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
 from grader.db.clock import db_now
+from grader.db.dml import rowcount
 from grader.settings import WEBHOOK_MAX_ATTEMPTS as DEFAULT_MAX_ATTEMPTS  # one default: the settings'
 from grader.settings import WEBHOOK_TIMEOUT_S as DEFAULT_TIMEOUT_S
 from grader.webhooks.egress import AddressRefused, EgressPolicy, HostUnresolvable
@@ -153,15 +154,15 @@ def _claim(session: Session, now: dt.datetime, lease_s: float, max_attempts: int
         return None
     endpoint = session.get(WebhookEndpoint, row.endpoint_id)
     session.commit()
-    live = endpoint is not None and endpoint.active
+    live = endpoint if endpoint is not None and endpoint.active else None
     return Claim(
         row.id,
         row.attempts,
         row.event_id,
         row.event_type,
         row.payload,
-        endpoint.url if live else None,
-        endpoint.secret_sealed if live else "",
+        live.url if live is not None else None,
+        live.secret_sealed if live is not None else "",
     )
 
 
@@ -250,7 +251,7 @@ def _record(
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    return outcome if result.rowcount == 1 else None
+    return outcome if rowcount(result) == 1 else None
 
 
 def _give_up_abandoned(session: Session, now: dt.datetime, max_attempts: int) -> list[int]:

@@ -249,7 +249,7 @@ def emit_run_event(
     session.flush()  # the caller's UPDATE of the run is seen by the query below either way
     run = session.get(GradingRun, run_id, populate_existing=True)
     event_type = run_event_type(run) if run is not None else None
-    if event_type is None:
+    if run is None or event_type is None:
         return []
     endpoints = [
         e
@@ -270,7 +270,9 @@ def emit_run_event(
     event_id = uuid.uuid4()
     submission = row[0]
     released = is_released(
-        session=session, coursework=session.get(Coursework, submission.coursework_id), student_id=submission.student_id
+        session=session,
+        coursework=session.get_one(Coursework, submission.coursework_id),
+        student_id=submission.student_id,
     )
     # One payload per view: a student-view endpoint is told only what the student may see now.
     payloads = {

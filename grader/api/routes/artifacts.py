@@ -52,7 +52,7 @@ def _run(session: Session, owner: TokenOwner, submission_id: uuid.UUID, run_id: 
     if run is None or run.submission_id != sub.id:
         raise HTTPException(404, "this submission has no such grading run.")
     released = owner.student_view and is_released(
-        session=session, coursework=session.get(Coursework, sub.coursework_id), student_id=sub.student_id
+        session=session, coursework=session.get_one(Coursework, sub.coursework_id), student_id=sub.student_id
     )
     return run, released
 

@@ -145,7 +145,7 @@ def staff_view(request: Request, session: Session, owner: TokenOwner, sub: Submi
     """How a marker may name this submission's student (None for the student themselves)."""
     if owner.user.role is Role.student:
         return None
-    code = session.get(Coursework, sub.coursework_id).code
+    code = session.get_one(Coursework, sub.coursework_id).code  # a foreign key: the row is there
     files = request.app.state.courseworks.get(code)
     return identity_view(
         session=session,
@@ -166,7 +166,7 @@ def _run_read(run, sub: Submission, owner: TokenOwner, view: IdentityView | None
 
 def _read(session: Session, sub: Submission, owner: TokenOwner, view: IdentityView | None = None) -> SubmissionRead:
     """The submission as ``owner`` may see it (see ``_run_read``)."""
-    coursework = session.get(Coursework, sub.coursework_id)
+    coursework = session.get_one(Coursework, sub.coursework_id)  # a foreign key: the row is there
     runs = submission_runs(session=session, submission_id=sub.id)  # newest first
     full = [r for r in runs if r.kind is RunKind.full]
     checks = [r for r in runs if r.kind is RunKind.precheck]
@@ -228,7 +228,7 @@ def my_submissions(session: SessionDep, coursework: CourseworkDep, acting: Readi
 def regrade(request: Request, submission_id: uuid.UUID, session: SessionDep, owner: CurrentMarker) -> RegradeRead:
     """Queue a new grading run (or return the one already queued or running)."""
     sub = visible_submission(session, owner, submission_id)
-    code = session.get(Coursework, sub.coursework_id).code
+    code = session.get_one(Coursework, sub.coursework_id).code  # a foreign key: the row is there
     files = request.app.state.courseworks.get(code)
     queue = files.rubric.resources.queue if files else "cpu"
     run = queue_grading(

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 
-from grader.http.text import StoredText, stored_text
+from grader.http.text import REFUSE_NUL, StoredText, stored_field
 
 
 class StudentCreate(BaseModel):
     external_id: StoredText = Field(min_length=1, max_length=64)
     name: StoredText = Field(min_length=1, max_length=200)
-    email: stored_text(max_length=320) | None = None
+    email: Annotated[str, stored_field(max_length=320), REFUSE_NUL] | None = None
 
 
 class RosterImport(BaseModel):

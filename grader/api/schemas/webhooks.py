@@ -2,17 +2,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from grader.http.text import StoredText, stored_text
+from grader.http.text import REFUSE_NUL, StoredText, stored_field
 from grader.webhooks.service import DEFAULT_EVENTS, MAX_SECRET_CHARS, MAX_URL_CHARS, MIN_SECRET_CHARS
+
+Secret = Annotated[str, stored_field(min_length=MIN_SECRET_CHARS, max_length=MAX_SECRET_CHARS), REFUSE_NUL]
 
 
 class WebhookCreate(BaseModel):
     url: StoredText = Field(max_length=MAX_URL_CHARS, description="http:// or https:// URL we POST events to")
-    secret: stored_text(min_length=MIN_SECRET_CHARS, max_length=MAX_SECRET_CHARS) | None = Field(
+    secret: Secret | None = Field(
         None,
         description="the shared HMAC key; leave it out and one is generated and returned once",
     )

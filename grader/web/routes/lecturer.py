@@ -94,7 +94,7 @@ def regrade_one(request: Request, submission_id: str, session: SessionDep, user:
         sub = None
     if sub is None:
         raise WebError(404, "there is no such submission.")
-    code = session.get(Coursework, sub.coursework_id).code
+    code = session.get_one(Coursework, sub.coursework_id).code  # a foreign key: the row is there
     ref = coursework(request, session, code)
     if (
         queue_grading(

@@ -48,7 +48,7 @@ BLOB_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, 
 
 def _user(session: Session, user: WebUser) -> User:
     """The signed-in user's row: the desk decides from its role what they may do."""
-    return session.get(User, user.id)
+    return session.get_one(User, user.id)  # signed_in loaded it in this request
 
 
 def _artifact_url(submission_id: uuid.UUID, run_id: int, name: str) -> str:
@@ -246,7 +246,7 @@ def next_unmarked(request: Request, submission_id: str, session: SessionDep, use
     sub = session.get(Submission, _submission_id(submission_id))
     if sub is None:
         raise WebError(404, "there is no such submission.")
-    code = session.get(Coursework, sub.coursework_id).code
+    code = session.get_one(Coursework, sub.coursework_id).code  # a foreign key: the row is there
     ref = coursework(request, session, code)
     rows = staff_rows(request, session, user, ref)
     at = next((n for n, r in enumerate(rows) if r.student_id == sub.student_id), -1)
@@ -374,7 +374,7 @@ def graded_notebook(
     sub = session.get(Submission, _submission_id(submission_id))
     if sub is None:
         raise WebError(404, "there is no such submission.")
-    ref = coursework(request, session, session.get(Coursework, sub.coursework_id).code)
+    ref = coursework(request, session, session.get_one(Coursework, sub.coursework_id).code)  # a foreign key
     name = ref.files.rubric.submission.notebook
     try:
         with open_blob(blobs, sub.blob_key) as stream:

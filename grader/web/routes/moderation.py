@@ -54,7 +54,9 @@ def moderation(request: Request, cw: str, session: SessionDep, user: WebLecturer
             "hand": hand,
             "graded": sum(1 for r in rows.values() if r.total is not None),
             "by_band": Counter(p.band for p in picks),
-            "by_marker": Counter(users.get(p.marker_id, "nobody") for p in picks),
+            "by_marker": Counter(
+                users.get(p.marker_id, "nobody") if p.marker_id is not None else "nobody" for p in picks
+            ),
             "outcomes": [o.value for o in ModerationOutcome],
         },
         user=user,

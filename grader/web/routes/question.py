@@ -6,6 +6,7 @@ page's own route (so the same marking service, versions and 409s); and the item'
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from grader.http.deps import BlobStoreDep, CourseworkRef, SessionDep
 from grader.marking.comment_bank import add_comment, bank, remove_comment, used_comments
 from grader.marking.moderation import marks_in_force
+from grader.marking.overview import OverviewRow
 from grader.rubrics.model import Item
 from grader.submissions.models import Submission
 from grader.users.models import User
@@ -43,6 +45,12 @@ def _hand_item(ref: CourseworkRef, item_id: str) -> Item:
     return item
 
 
+def _submission_id(row: OverviewRow) -> uuid.UUID:
+    """The row's counting submission; the question view keeps only rows that have one."""
+    assert row.submission_id is not None
+    return row.submission_id
+
+
 @router.get("/courseworks/{cw}/items/{item_id}")
 def question_view(
     request: Request,
@@ -57,7 +65,7 @@ def question_view(
     ref = coursework(request, session, cw)
     item = _hand_item(ref, item_id)
     rows = [r for r in staff_rows(request, session, user, ref, mine) if r.submission_id is not None]
-    subs = {r.student_id: r.submission_id for r in rows}
+    subs = {r.student_id: _submission_id(r) for r in rows}
     marks = marks_in_force(session=session, coursework_id=ref.row.id, subs=subs)
     given = {sid: m[item.id] for sid, m in marks.items() if item.id in m}
     if unmarked:
@@ -79,7 +87,7 @@ def question_view(
             "mark": given.get(r.student_id),
             "by": users.get(given[r.student_id].updated_by_id) if r.student_id in given else None,
             "answer": answer_for(
-                blobs, keys[r.submission_id], ref.files.rubric.submission.notebook, item.title, max_bytes
+                blobs, keys[_submission_id(r)], ref.files.rubric.submission.notebook, item.title, max_bytes
             ),
         }
         for r in rows
