@@ -41,7 +41,9 @@ def password_matches(stored: str | None, password: str) -> bool:
     if len(password) > MAX_PASSWORD_LENGTH:
         return False
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        # The dummy hash keeps the timing of an account without a password; it never lets anyone in,
+        # whether the column is NULL or an empty string.
+        return _hasher.verify(stored or _DUMMY_HASH, password) and bool(stored)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
