@@ -74,6 +74,7 @@ def test_compose_refuses_to_run_without_its_secrets(compose, missing):
     assert done.returncode != 0 and f"set {missing}" in done.stderr + done.stdout
 
 
+@pytest.mark.slow  # builds an image with the project's wheels installed (minutes on a cold Docker cache)
 def test_the_gpu_worker_image_builds_and_runs(docker_engine):
     done = subprocess.run(
         ["bash", "scripts/build_gpu_image.sh", "--ci", IMAGE], cwd=REPO, capture_output=True, text=True, timeout=1500

@@ -25,7 +25,7 @@ from pg_database import empty_tables, migrated_database
 from recorded_wakeups import Woken
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
-from web_kit import PASSWORD
+from web_kit import give_password
 
 from grader.courseworks.models import Coursework
 from grader.db.engine import make_engine, session_factory
@@ -33,7 +33,6 @@ from grader.roster.models import Student
 from grader.server import create_app
 from grader.settings import Settings
 from grader.users.models import Role
-from grader.users.passwords import set_password
 from grader.users.service import create_token, create_user
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
@@ -174,7 +173,7 @@ def make_people(sessions: sessionmaker[Session]) -> People:
                 name=username.title(),
                 role=Role("student" if role == "other" else role),
             )
-            set_password(session=session, user=user, password=PASSWORD)
+            give_password(session, user)
             out.usernames[role], out.user_ids[role] = username, user.id
             if ext:
                 student = Student(

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from starlette.routing import Mount
-from web_kit import PASSWORD, grade, sign_in, upload
+from web_kit import give_password, grade, sign_in, upload
 
 from grader.courseworks.models import Coursework
 from grader.roster.models import Student
@@ -26,7 +26,6 @@ from grader.runs.models import GradingRun
 from grader.server import create_app
 from grader.submissions.models import Submission
 from grader.users.models import Role, User
-from grader.users.passwords import set_password
 from grader.users.service import create_token
 
 LABEL = re.compile(r"Candidate \d{6}")
@@ -96,7 +95,7 @@ def world(client, people, sessions):
             user = User(id=c.user_id, username=c.username, name=c.name, email=c.email, role=Role.student)
             s.add(user)
             s.flush()
-            set_password(session=s, user=user, password=PASSWORD)
+            give_password(s, user)
             s.add(Student(id=c.student_id, external_id=c.external_id, name=c.name, email=c.email, user_id=user.id))
             s.commit()
         gina = s.scalars(select(User).where(User.username == "gina")).one()

@@ -10,7 +10,7 @@ import uuid
 
 import nbformat
 from sqlalchemy import select, update
-from web_kit import PASSWORD, grade, sign_in, upload
+from web_kit import PASSWORD, give_password, grade, sign_in, upload
 
 from grader.marking.models import ManualMark
 from grader.marking.scale_models import CommentBankEntry, MarkingAllocation, ModerationPick
@@ -18,7 +18,6 @@ from grader.roster.models import Student
 from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.submissions.models import Submission
 from grader.users.models import Role
-from grader.users.passwords import set_password
 from grader.users.service import create_user
 
 # auto: 0.4*4 + 3 + 0.6*3 = 6.4 of 10 (the hand-marked items make up the other 10 of 20).
@@ -50,7 +49,7 @@ def answer_notebook(words: str) -> bytes:
 def add_student(sessions, username: str, external_id: str, name: str) -> int:
     with sessions() as s:
         user = create_user(session=s, username=username, name=name, role=Role.student)
-        set_password(session=s, user=user, password=PASSWORD)
+        give_password(s, user)
         student = Student(external_id=external_id, name=name, user_id=user.id)
         s.add(student)
         s.commit()

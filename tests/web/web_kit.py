@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import uuid
@@ -16,8 +17,23 @@ from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run
 from grader.scoring.auto import auto_marks
 from grader.scoring.outcomes import TestOutcome, TestResult
+from grader.users.models import User
+from grader.users.passwords import hash_password
 
 PASSWORD = "correct horse battery"  # every test account's password
+
+
+@functools.cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)  # argon2 takes ~0.1 s by design: once per test process, not per account
+
+
+def give_password(session: Session, user: User) -> None:
+    """Give ``user`` the test PASSWORD (commits), as ``set_password`` would, without hashing it again."""
+    user.password_hash = _password_hash()
+    session.commit()
+
+
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
 
