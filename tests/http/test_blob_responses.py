@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi import HTTPException
@@ -13,8 +14,13 @@ from grader.blobs import LocalBlobStore
 from grader.http.blob_responses import CHUNK, MISSING, open_blob, stream_blob
 
 
-async def _body(response) -> bytes:
-    return b"".join([chunk async for chunk in response.body_iterator])
+def _body(response) -> bytes:
+    async def drain() -> bytes:
+        return b"".join([chunk async for chunk in response.body_iterator])
+
+    # In a thread of its own: this process may already run an event loop (the browser tests' driver).
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, drain()).result()
 
 
 def test_a_stored_blob_streams_back_whole_with_its_headers(tmp_path):
@@ -24,7 +30,7 @@ def test_a_stored_blob_streams_back_whole_with_its_headers(tmp_path):
     response = stream_blob(blobs, blob.sha256, media_type="image/png", headers={"X-Content-SHA256": blob.sha256})
     assert response.media_type == "image/png"
     assert response.headers["x-content-sha256"] == blob.sha256
-    assert asyncio.run(_body(response)) == data
+    assert _body(response) == data
 
 
 @pytest.mark.parametrize("use", [open_blob, lambda blobs, key: stream_blob(blobs, key, media_type="text/html")])
