@@ -12,14 +12,14 @@ with no permissions at all.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,7 @@ from grader.web.marker_rows import staff_rows
 from grader.web.templating import TEMPLATES, render
 
 router = APIRouter(prefix="/staff")
+BodyT = TypeVar("BodyT", bound=BaseModel)
 BLOB_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"}
 
 
@@ -267,33 +268,40 @@ async def _json_body(request: Request) -> dict:
     return body
 
 
+async def _save_at_desk(request: Request, body_type: type[BodyT], save: Callable[[BodyT], BaseModel]) -> Response:
+    """The dashboard's saves: a JSON body checked against ``body_type`` (422), the desk's call off
+    the event loop, its refusals as the API answers them (409 carries the current state)."""
+    try:
+        body = body_type.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        return JSONResponse({"detail": _invalid(exc)}, status_code=422)
+    try:
+        saved = await run_in_threadpool(save, body)
+    except desk.DeskError as exc:
+        return _refused(exc)
+    return JSONResponse(saved.model_dump(mode="json"))
+
+
 @router.put("/submissions/{submission_id}/marks/{item_id}")
 async def save_mark(
     request: Request, submission_id: str, item_id: str, session: SessionDep, user: WebStaff
 ) -> Response:
     """A mark and its comment, saved as the marker types (409 when someone saved since)."""
     sub_id = _submission_id(submission_id)
-    try:
-        body = MarkWrite.model_validate(await _json_body(request))
-    except ValidationError as exc:
-        return JSONResponse({"detail": _invalid(exc)}, status_code=422)
-    try:
-        saved = await run_in_threadpool(
-            partial(
-                desk.save_mark,
-                session=session,
-                courseworks=request.app.state.courseworks,
-                submission_id=sub_id,
-                item_id=item_id,
-                marker=_user(session, user),
-                score=body.score,
-                comment=body.comment,
-                expected_version=body.expected_version,
-            )
+
+    def save(body: MarkWrite) -> BaseModel:
+        return desk.save_mark(
+            session=session,
+            courseworks=request.app.state.courseworks,
+            submission_id=sub_id,
+            item_id=item_id,
+            marker=_user(session, user),
+            score=body.score,
+            comment=body.comment,
+            expected_version=body.expected_version,
         )
-    except desk.DeskError as exc:
-        return _refused(exc)
-    return JSONResponse(saved.model_dump(mode="json"))
+
+    return await _save_at_desk(request, MarkWrite, save)
 
 
 @router.put("/submissions/{submission_id}/penalties/{penalty_id}")
@@ -301,27 +309,20 @@ async def save_penalty(
     request: Request, submission_id: str, penalty_id: str, session: SessionDep, user: WebStaff
 ) -> Response:
     sub_id = _submission_id(submission_id)
-    try:
-        body = PenaltyWrite.model_validate(await _json_body(request))
-    except ValidationError as exc:
-        return JSONResponse({"detail": _invalid(exc)}, status_code=422)
-    try:
-        saved = await run_in_threadpool(
-            partial(
-                desk.save_penalty,
-                session=session,
-                courseworks=request.app.state.courseworks,
-                submission_id=sub_id,
-                penalty_id=penalty_id,
-                marker=_user(session, user),
-                applied=body.applied,
-                comment=body.comment,
-                expected_version=body.expected_version,
-            )
+
+    def save(body: PenaltyWrite) -> BaseModel:
+        return desk.save_penalty(
+            session=session,
+            courseworks=request.app.state.courseworks,
+            submission_id=sub_id,
+            penalty_id=penalty_id,
+            marker=_user(session, user),
+            applied=body.applied,
+            comment=body.comment,
+            expected_version=body.expected_version,
         )
-    except desk.DeskError as exc:
-        return _refused(exc)
-    return JSONResponse(saved.model_dump(mode="json"))
+
+    return await _save_at_desk(request, PenaltyWrite, save)
 
 
 @router.get("/submissions/{submission_id}/marks/{item_id}/history")
