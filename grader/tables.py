@@ -6,6 +6,7 @@ It sits above the domain, in no package of it: only migrations/env.py and the te
 from grader.audit.models import AuditEvent
 from grader.courseworks.models import Coursework, DeadlineExtension, Release
 from grader.db.base import Base
+from grader.grading.model_verdicts import ModelVerdict
 from grader.marking.models import ManualMark, MarkChange, PenaltyDecision
 from grader.marking.scale_models import (
     CandidatePseudonym,
@@ -40,6 +41,7 @@ __all__ = [
     "MarkChange",
     "MarkingAllocation",
     "MarkingSettings",
+    "ModelVerdict",
     "ModerationPick",
     "ModerationSample",
     "PenaltyDecision",

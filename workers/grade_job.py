@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from grader.blobs import BlobError, BlobStore, fetch
 from grader.courseworks.models import Coursework
+from grader.grading.model_verdicts import GradebookVerdicts
 from grader.grading.pipeline import grade_submission
 from grader.grading.precheck import PrecheckReport, run_precheck
 from grader.grading.report import GradeReport
@@ -40,7 +41,7 @@ from workers.dispatch import Wake, broker_queue, retry_countdown_s
 from workers.gradebook import blob_store, kick_webhooks, sessions_for
 from workers.heartbeat import Heartbeat
 from workers.judge.launcher import SubprocessJudge
-from workers.precheck_sandbox import SandboxModelInspector
+from workers.precheck_sandbox import SandboxModelInspector, loader_version
 from workers.run_outputs import (
     environment_digest,
     hidden_digest,
@@ -116,7 +117,9 @@ def _grade_leased(
             path = workdir / _local_name(filename)
             fetch(store, blob_key, path)  # checks the sha256 on the way
             if lease.kind == RunKind.precheck:  # files, notebook, models load: no student code runs
-                check = run_precheck(path, cw, settings, inspector=SandboxModelInspector())
+                check = run_precheck(
+                    path, cw, settings, inspector=SandboxModelInspector(), verdicts=_verdicts(settings, sessions)
+                )
             else:
                 report = grade_submission(
                     path, cw, settings, judge=SubprocessJudge(), artifacts_dir=workdir / "artifacts"
@@ -182,6 +185,12 @@ def _record_precheck(
         check.duration_s,
     )
     return status
+
+
+def _verdicts(settings: Settings, sessions: sessionmaker[Session]) -> GradebookVerdicts | None:
+    """The model-file verdicts the pre-check reuses by sha256 (none when the loader cannot be versioned)."""
+    version = loader_version(settings)
+    return GradebookVerdicts(sessions, version) if version else None
 
 
 def _local_name(filename: str) -> str:

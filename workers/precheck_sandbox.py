@@ -7,6 +7,7 @@ per file. Both start it here, and both read its JSON lines with ``grader.grading
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import threading
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from typing import IO
 import workers.runner
 from grader.grading.worker_side import InspectionRun
 from grader.settings import SandboxLimits, Settings
+from workers.run_outputs import environment_digest
 from workers.runner import INSPECT_ARGV
 from workers.sandbox import get_backend
 from workers.sandbox.base import RUNTIME_MOUNT, SUBMISSION_MOUNT, SandboxProcess, SandboxSpec
@@ -30,6 +32,16 @@ SANDBOX_ENV = {
     "MKL_NUM_THREADS": "1",
 }  # torch's threads count as pids
 LOADER = Path(workers.runner.__file__).with_name("inspect_models.py")
+
+
+def loader_version(settings: Settings) -> str | None:
+    """What a model file's verdict depends on besides its bytes (``grader.grading.precheck.VerdictCache``):
+    the loader script and the runtime it runs in (torch's version among them). None when the runtime
+    has no digest: then nothing is reused, since it cannot be told whether the loader is the same."""
+    runtime = environment_digest(settings)
+    if runtime is None:
+        return None
+    return hashlib.sha256(LOADER.read_bytes() + b"\n" + runtime.encode()).hexdigest()
 
 
 def run_loader(

@@ -7,6 +7,7 @@ real Postgres and real ``grader worker`` processes on Redis (``world``, see conf
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from worker_kit import World, notebook
 
 from grader.courseworks.models import Coursework
+from grader.grading.model_verdicts import ModelVerdict
 from grader.grading.precheck import run_precheck
 from grader.rubrics.loader import load_coursework
 from grader.runs.models import GradingRun, RunItemScore, RunKind, RunTestResult
@@ -235,8 +237,9 @@ def test_submitting_queues_the_precheck_first_and_it_is_claimed_first(world: Wor
 def test_a_worker_prechecks_then_grades_and_only_the_full_run_counts(world: World, tmp_path):
     cw_id = add_models_coursework(world)
     marker = tmp_path / "pwned"
+    good_model = state_dict_bytes()
     good_id, woken = submit_with_precheck(
-        world, cw_id, zipped({"models.ipynb": notebook("return x + 1"), "model.pt": state_dict_bytes()})
+        world, cw_id, zipped({"models.ipynb": notebook("return x + 1"), "model.pt": good_model})
     )
     bad_id, woken_bad = submit_with_precheck(
         world,
@@ -260,6 +263,9 @@ def test_a_worker_prechecks_then_grades_and_only_the_full_run_counts(world: Worl
     assert failed.status.value == "error" and failed.error_kind == "submission", (failed.error, world.worker_logs())
     assert "model.pt does not load" in failed.error and failed.attempt == 1
     assert not marker.exists()
+    with world.sessions() as s:  # the worker keeps its verdicts for a resubmission of the same bytes
+        kept = s.scalars(select(ModelVerdict).where(ModelVerdict.sha256 == hashlib.sha256(good_model).hexdigest()))
+        assert [(v.loads, v.kind, v.parameters) for v in kept] == [(True, "state_dict", 29)]
 
     # The full runs grade as usual; a pre-check never has result rows nor stands for the submission.
     for runs in (good, bad):
