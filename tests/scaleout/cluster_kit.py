@@ -218,7 +218,7 @@ def cluster(tmp_path: Path, pg_url: str, engine: Engine, broker_redis: PrivateRe
         marker=uuid.uuid4().hex,
     )
     world.setup_gradebook(students=60)  # a student per submission of the burst
-    network = Network.build(HOSTS, [make_url(pg_url).port or 5432, broker_redis.port])
+    network = Network.build(HOSTS, [make_url(pg_url).port or 5432, broker_redis.port], tmp_path)
     cluster = Cluster(world, network, shared, mount_point)
     try:
         cluster.workers = [

@@ -23,8 +23,11 @@ namespaces, cables and proxies, and is called by the fixture even when the test 
 from __future__ import annotations
 
 import ipaddress
+import os
 import random
+import signal
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,12 +81,14 @@ class Host:
 class Network:
     """The hosts, their cables and the proxies to the shared services (port -> 127.0.0.1:port)."""
 
+    log_dir: Path
     hosts: list[Host] = field(default_factory=list)
     proxies: list[subprocess.Popen] = field(default_factory=list)
 
     @classmethod
-    def build(cls, count: int, forward_ports: list[int]) -> Network:
-        net = cls()
+    def build(cls, count: int, forward_ports: list[int], log_dir: Path) -> Network:
+        """``count`` hosts, each with a proxy per port; the proxies' errors go to ``log_dir``."""
+        net = cls(log_dir)
         try:
             token = uuid.uuid4().hex[:6]
             subnets = list(_free_subnet().subnets(new_prefix=30))
@@ -114,28 +119,24 @@ class Network:
 
     def _proxy(self, bind: str, port: int) -> None:
         # fork: one child per connection, so a hung connection (a cut host) blocks no other.
-        proc = subprocess.Popen(
-            ["socat", f"TCP-LISTEN:{port},bind={bind},reuseaddr,fork", f"TCP:127.0.0.1:{port}"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        with open(self.log_dir / f"socat-{bind}-{port}.log", "wb") as log:
+            proc = subprocess.Popen(
+                ["socat", f"TCP-LISTEN:{port},bind={bind},reuseaddr,fork", f"TCP:127.0.0.1:{port}"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
         self.proxies.append(proc)
         for _ in range(100):  # listening once ss sees it
             if f"{bind}:{port}" in sh("ss", "-Hltn", f"src {bind}").stdout:
                 return
             if proc.poll() is not None:
-                raise RuntimeError(
-                    f"socat for {bind}:{port} exited: {proc.stderr.read().decode() if proc.stderr else ''}"
-                )
-            subprocess.run(["sleep", "0.05"])
+                raise RuntimeError(f"socat for {bind}:{port} exited (its log is in {self.log_dir})")
+            time.sleep(0.05)
         raise RuntimeError(f"socat for {bind}:{port} is not listening")
 
     def close(self) -> None:
-        import os
-        import signal
-
         for proc in self.proxies:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)  # the listener and its per-connection children
