@@ -70,12 +70,23 @@ class Cluster:
         """The world's worker settings, with the services at this host's end of the cable."""
         addr = worker.host.root_addr
         return self.world.env(
+            TMPDIR=str(self.tmp_dir(worker)),
             GRADER_DATABASE_URL=make_url(self.world.pg_url).set(host=addr).render_as_string(hide_password=False),
             GRADER_BROKER_URL=self.world.broker_url.replace("127.0.0.1", addr),
             GRADER_BLOB_DIR=str(self.mount_point),
             **{HOST_ENV: worker.name},
             **extra,
         )
+
+    def tmp_dir(self, worker: HostWorker) -> Path:
+        """The host's own temporary folder: the job folders its worker fetches submissions into."""
+        path = self.world.tmp / f"{worker.name}-tmp"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def fetched(self, worker: HostWorker, run_id: int) -> bool:
+        """Whether the host's worker has the run's submission in its job folder (fetched from the store)."""
+        return any(self.tmp_dir(worker).glob(f"grader-run{run_id}-*/*.ipynb"))
 
     def start(self, worker: HostWorker, **env: str) -> None:
         """Start (or restart) the host's worker; ``wait_ready`` waits for it."""

@@ -90,6 +90,8 @@ def test_a_host_losing_the_shared_blob_directory_mid_job_is_retried_elsewhere(cl
     first = world.wait_status(run_id, ("running",), 60)
     victim = cluster.host_of(first.worker_id)
     assert victim is not None, first.worker_id
+    # After the fetch, while the judge waits on the slow student call: the job's writes will fail.
+    wait_for(lambda: cluster.fetched(victim, run_id), 30, "the submission fetched", cluster.logs)
     cluster.vanish_blobs(victim)
 
     wait_for(lambda: world.run(run_id).attempt >= 2, 60, "the first attempt to fail", cluster.logs)
