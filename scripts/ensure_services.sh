@@ -17,5 +17,9 @@ fi
 # binaries even where the shared servers run elsewhere.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then apt-get update -qq && apt-get install -y -qq postgresql; fi
 if ! command -v redis-server >/dev/null; then apt-get update -qq && apt-get install -y -qq redis-server; fi
+# The scale-out tests (tests/scaleout) make network namespaces and proxy the services into them.
+if ! command -v socat >/dev/null || ! command -v ip >/dev/null || ! command -v nsenter >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq socat iproute2 util-linux
+fi
 pg_isready -h 127.0.0.1 -p 5432
 redis-cli -h 127.0.0.1 -p 6379 ping

@@ -31,6 +31,7 @@ FIXTURES: dict[str, tuple[str, ...]] = {
     "tests/sandbox::run": SANDBOX,
     "tests/runner::runner_factory": SANDBOX,  # the runner inside the sandbox
     "tests/workers::world": SANDBOX,  # a real worker, which runs jobs in the sandbox
+    "tests/scaleout::cluster": GRADING,  # worker hosts that grade notebooks in the sandbox
     "tests::graded_cw1": GRADING,  # tests/conftest.py: the CW1 samples graded
     "tests::graded_cw2": GRADING,  # tests/conftest.py: the CW2 samples graded
 }

@@ -60,6 +60,7 @@ class Sweeper:
                     GradingRun.queue,
                     GradingRun.enqueued_at,
                     GradingRun.started_at,
+                    GradingRun.heartbeat_at,
                     GradingRun.attempt,
                 )
                 .where(GradingRun.status == RunStatus.queued)
@@ -121,8 +122,9 @@ class Sweeper:
 
     @staticmethod
     def _waiting_since(row: Any) -> dt.datetime:
-        # A retried run waits from its last claim (started_at), a new one from its enqueueing.
-        return max(t for t in (row.enqueued_at, row.started_at) if t is not None)
+        # A new run waits from its enqueueing; a retried one from its failure (fail_run leaves it in
+        # heartbeat_at), not from its claim: an attempt that ran a while must not shorten the backoff.
+        return max(t for t in (row.enqueued_at, row.started_at, row.heartbeat_at) if t is not None)
 
     def _patience_s(self, attempt: int) -> float:
         """How long a queued run may wait before its wake-up counts as lost: a retry's wake-up

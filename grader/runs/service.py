@@ -231,7 +231,8 @@ def fail_run(
     attempts used up, an error. Returns the new status (queued: wake a worker), None if not held."""
     now = now or db_now(session)
     retry = lease.attempt < max_attempts
-    values = _requeue_values() if retry else _give_up_values(now)
+    # heartbeat_at: the failed attempt's last sign of life, from which the sweeper counts the backoff.
+    values = {**_requeue_values(), "heartbeat_at": now} if retry else _give_up_values(now)
     result = session.execute(
         update(GradingRun)
         .where(_held(lease))
