@@ -7,6 +7,7 @@ from grader.audit.models import AuditEvent
 from grader.courseworks.models import Coursework, DeadlineExtension, Release
 from grader.db.base import Base
 from grader.marking.models import ManualMark, MarkChange, PenaltyDecision
+from grader.marking.overview_models import OverviewChange
 from grader.marking.scale_models import (
     CandidatePseudonym,
     CommentBankEntry,
@@ -42,6 +43,7 @@ __all__ = [
     "MarkingSettings",
     "ModerationPick",
     "ModerationSample",
+    "OverviewChange",
     "PenaltyDecision",
     "Release",
     "RunArtifact",
