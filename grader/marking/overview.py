@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from grader.courseworks.models import Coursework, DeadlineExtension
 from grader.marking.models import ManualMark, PenaltyDecision
@@ -65,7 +65,7 @@ def coursework_overview(
     ``student_ids`` when given (``overview_rows`` refreshes the changed ones)."""
     cw_id = coursework.id
 
-    def only(column: ColumnElement[int]) -> ColumnElement[bool]:
+    def only(column: InstrumentedAttribute[int]) -> ColumnElement[bool]:
         return column.in_(student_ids) if student_ids is not None else true()
 
     students = session.execute(
@@ -218,7 +218,7 @@ def _run_results(session: Session, run_ids: list[int]) -> tuple[dict[int, dict[s
 
 # (student, submission or None for coursework-wide) -> id -> value
 _Scoped = dict[tuple[int, uuid.UUID | None], dict]
-_Only = Callable[[ColumnElement[int]], ColumnElement[bool]]  # the students asked for, as a WHERE clause
+_Only = Callable[[InstrumentedAttribute[int]], ColumnElement[bool]]  # the students asked for, as a WHERE clause
 
 
 def _marks(session: Session, cw_id: int, only: _Only) -> _Scoped:

@@ -55,7 +55,7 @@ class OverviewRows:
             return CurrentRows(
                 coursework_overview(session=session, rubric=rubric, coursework=coursework), None, Changes.all()
             )
-        key = (session.get_bind().url.render_as_string(hide_password=True), coursework.id)
+        key = (session.get_bind().engine.url.render_as_string(hide_password=True), coursework.id)
         with self._lock:
             entry = self._entries.get(key)
             usable = entry is not None and entry.rubric is rubric and entry.deadline == coursework.deadline
