@@ -8,6 +8,7 @@ from grader.courseworks.models import Coursework, DeadlineExtension, Release
 from grader.db.base import Base
 from grader.grading.model_verdicts import ModelVerdict
 from grader.marking.models import ManualMark, MarkChange, PenaltyDecision
+from grader.marking.overview_models import OverviewChange
 from grader.marking.scale_models import (
     CandidatePseudonym,
     CommentBankEntry,
@@ -44,6 +45,7 @@ __all__ = [
     "ModelVerdict",
     "ModerationPick",
     "ModerationSample",
+    "OverviewChange",
     "PenaltyDecision",
     "Release",
     "RunArtifact",

@@ -54,6 +54,7 @@ from grader.marking.service import (
     decisions_in_force,
     mark_history,
     mark_in_force,
+    marks_for_submission,
     penalty_decisions,
     set_mark,
 )
@@ -316,7 +317,11 @@ def marking_view(
     view = identities(session, reader, coursework.id, rubric)
     marks = marks_of_submission(session=session, rubric=rubric, sub=sub)
     run = marks.run
-    in_force = {i.id: mark_in_force(session=session, submission=sub, item_id=i.id) for i in rubric.items}
+    # One read for every item's mark in force (the submission's own over the coursework-wide one).
+    found = marks_for_submission(
+        session=session, submission_id=sub.id, student_id=sub.student_id, coursework_id=sub.coursework_id
+    )
+    in_force = {i.id: found.get(i.id) for i in rubric.items}
     choice = counting_choice(session=session, student_id=sub.student_id, coursework_id=sub.coursework_id)
     users = _usernames(
         session, [*(m.updated_by_id for m in in_force.values() if m), choice.chosen_by_id if choice else None]

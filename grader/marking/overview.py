@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from grader.courseworks.models import Coursework, DeadlineExtension
 from grader.marking.models import ManualMark, PenaltyDecision
@@ -57,26 +58,37 @@ class OverviewRow:
         return self.submission_id is not None and self.marked < self.to_mark
 
 
-def coursework_overview(*, session: Session, rubric: Rubric, coursework: Coursework) -> list[OverviewRow]:
-    """One row per enrolled student, roster order (non-submitters included)."""
+def coursework_overview(
+    *, session: Session, rubric: Rubric, coursework: Coursework, student_ids: Collection[int] | None = None
+) -> list[OverviewRow]:
+    """One row per enrolled student, roster order (non-submitters included); only those of
+    ``student_ids`` when given (``overview_rows`` refreshes the changed ones)."""
     cw_id = coursework.id
+
+    def only(column: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+        return column.in_(student_ids) if student_ids is not None else true()
+
     students = session.execute(
         select(Student.id, Student.external_id, Student.name)
-        .where(Student.withdrawn_at.is_(None))
+        .where(Student.withdrawn_at.is_(None), only(Student.id))
         .order_by(Student.enrolled_at, Student.id)
     ).all()
     subs: dict[int, list[Submission]] = defaultdict(list)
-    for submission in session.scalars(select(Submission).where(Submission.coursework_id == cw_id)):
+    for submission in session.scalars(
+        select(Submission).where(Submission.coursework_id == cw_id, only(Submission.student_id))
+    ):
         subs[submission.student_id].append(submission)
     picks = dict(
         session.execute(
-            select(CountingChoice.student_id, CountingChoice.submission_id).where(CountingChoice.coursework_id == cw_id)
+            select(CountingChoice.student_id, CountingChoice.submission_id).where(
+                CountingChoice.coursework_id == cw_id, only(CountingChoice.student_id)
+            )
         ).all()
     )
     extensions = dict(
         session.execute(
             select(DeadlineExtension.student_id, DeadlineExtension.deadline).where(
-                DeadlineExtension.coursework_id == cw_id
+                DeadlineExtension.coursework_id == cw_id, only(DeadlineExtension.student_id)
             )
         ).all()
     )
@@ -97,8 +109,8 @@ def coursework_overview(*, session: Session, rubric: Rubric, coursework: Coursew
     runs = _runs(session, [s.id for s in counting.values()])
     graded_ids = [r.graded_id for r in runs.values() if r.graded_id is not None]
     auto_scores, auto_penalties = _run_results(session, graded_ids)
-    marks = _marks(session, cw_id)
-    decisions = _decisions(session, cw_id)
+    marks = _marks(session, cw_id, only)
+    decisions = _decisions(session, cw_id, only)
 
     item_ids = {i.id for i in rubric.items}
     penalty_ids = {p.id for p in rubric.penalties}
@@ -206,20 +218,21 @@ def _run_results(session: Session, run_ids: list[int]) -> tuple[dict[int, dict[s
 
 # (student, submission or None for coursework-wide) -> id -> value
 _Scoped = dict[tuple[int, uuid.UUID | None], dict]
+_Only = Callable[[InstrumentedAttribute[int]], ColumnElement[bool]]  # the students asked for, as a WHERE clause
 
 
-def _marks(session: Session, cw_id: int) -> _Scoped:
+def _marks(session: Session, cw_id: int, only: _Only) -> _Scoped:
     out: _Scoped = defaultdict(dict)
     for student_id, sub_id, item_id, score in session.execute(
         select(ManualMark.student_id, ManualMark.submission_id, ManualMark.item_id, ManualMark.score).where(
-            ManualMark.coursework_id == cw_id
+            ManualMark.coursework_id == cw_id, only(ManualMark.student_id)
         )
     ):
         out[(student_id, sub_id)][item_id] = score
     return out
 
 
-def _decisions(session: Session, cw_id: int) -> _Scoped:
+def _decisions(session: Session, cw_id: int, only: _Only) -> _Scoped:
     out: _Scoped = defaultdict(dict)
     for student_id, sub_id, penalty_id, applied in session.execute(
         select(
@@ -228,7 +241,7 @@ def _decisions(session: Session, cw_id: int) -> _Scoped:
             PenaltyDecision.penalty_id,
             PenaltyDecision.applied,
         )
-        .where(PenaltyDecision.coursework_id == cw_id)
+        .where(PenaltyDecision.coursework_id == cw_id, only(PenaltyDecision.student_id))
         .order_by(PenaltyDecision.id)
     ):
         out[(student_id, sub_id)][penalty_id] = applied  # latest wins

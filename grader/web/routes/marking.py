@@ -31,15 +31,15 @@ from grader.http.marking_bodies import MarkWrite, PenaltyWrite
 from grader.marking import desk
 from grader.marking.desk_models import MarkingRead
 from grader.marking.overview import SORT_KEYS, STATUSES, OverviewRow, filter_rows, histogram, sort_rows
+from grader.marking.overview_changes import Cursor, changes_since
 from grader.notebooks.reading import NotebookUnreadable, notebook_from_stream
 from grader.notebooks.render import RENDER_CSP
 from grader.runs.models import GradingRun, RunArtifact
 from grader.submissions.models import Submission
 from grader.users.models import User
-from grader.web.anonymity import hides_names
 from grader.web.deps import WebError, WebStaff, WebUser
 from grader.web.lookups import coursework
-from grader.web.marker_rows import staff_rows
+from grader.web.marker_rows import MarkerRows, marker_rows, staff_rows
 from grader.web.templating import TEMPLATES, render
 
 router = APIRouter(prefix="/staff")
@@ -103,13 +103,25 @@ def _overview_query(
 
 def _rows(request: Request, session: Session, user: WebUser, cw: str, query: OverviewQuery):
     ref = coursework(request, session, cw)
-    rows = staff_rows(request, session, user, ref, query.mine)
+    current = marker_rows(request, session, user, ref, query.mine)
     shown = sort_rows(
-        filter_rows(rows, status=query.status, search=query.q, unmarked=query.unmarked, late=query.late),
+        filter_rows(current.rows, status=query.status, search=query.q, unmarked=query.unmarked, late=query.late),
         query.sort,
         query.desc,
     )
-    return ref, rows, shown
+    return ref, current, shown
+
+
+def _cursor_token(current: MarkerRows) -> str:
+    """The poll's cursor: whether names were hidden (a page that showed names must not keep them
+    once anonymity is on: another view means everything again) and the change log's snapshot."""
+    return "" if current.cursor is None else f"{int(current.hides)}-{current.cursor}"
+
+
+def _since(token: str, current: MarkerRows) -> Cursor | None:
+    """A page's cursor; None (send everything) when it is unknown, malformed or for another view."""
+    hides, _, snapshot = token.partition("-")
+    return Cursor.parse(snapshot) if hides == str(int(current.hides)) else None
 
 
 @router.get("/courseworks/{cw}")
@@ -127,7 +139,8 @@ def overview(
     mine: bool = False,
 ) -> Response:
     query = _overview_query(status, q, unmarked, late, sort, desc, mine)
-    ref, rows, shown = _rows(request, session, user, cw, query)
+    ref, current, shown = _rows(request, session, user, cw, query)
+    rows = current.rows
     rubric = ref.files.rubric
     totals = [r.total for r in rows if r.total is not None]
     item_charts = [
@@ -157,7 +170,8 @@ def overview(
             "total_bins": histogram(totals, rubric.total_points),
             "item_charts": item_charts,
             "to_mark": sum(1 for r in rows if r.needs_marking),
-            "anonymous": hides_names(session, user, ref.row.id),
+            "anonymous": current.hides,
+            "cursor": _cursor_token(current),
             "hand_items": [i for i in rubric.items if i.kind != "auto"],
         },
         user=user,
@@ -177,12 +191,26 @@ def overview_rows(
     sort: str = "student",
     desc: bool = False,
     mine: bool = False,
+    since: str = "",
 ) -> JSONResponse:
-    """The table's body for the page's poll: statuses, scores and progress change without a reload."""
+    """The table's body for the page's poll. With ``since`` (the cursor of the page's last answer),
+    only the rows that changed since, and every shown row's key in order (the page keeps its other
+    rows, so a filter or sort still holds); without one, or one too old or unknown, every row."""
     query = _overview_query(status, q, unmarked, late, sort, desc, mine)
-    ref, _, shown = _rows(request, session, user, cw, query)
-    html = TEMPLATES.get_template("staff/_overview_rows.html").render(rows=shown, cw=ref.row)
-    return JSONResponse({"html": html, "done": False})
+    ref, current, shown = _rows(request, session, user, cw, query)
+    changed = changes_since(session, ref.row.id, _since(since, current), current.cursor)
+    full = changed.everything or not shown  # no row: the body says "no student matches"
+    sent = shown if full else [r for r in shown if r.student_id in changed.student_ids]
+    html = TEMPLATES.get_template("staff/_overview_rows.html").render(rows=sent, cw=ref.row) if sent or full else ""
+    return JSONResponse(
+        {
+            "html": html,
+            "full": full,
+            "order": [r.external_id for r in shown],  # a row's key: data-student, as the marker may see it
+            "cursor": _cursor_token(current),
+            "done": False,
+        }
+    )
 
 
 # -- one submission -------------------------------------------------------------------------------
