@@ -167,3 +167,36 @@ def _precheck_work_s(session: Session, queue: str) -> float:
         or 0
     )
     return waiting * (typical_job_s(_recent_durations(session, PRECHECK_QUEUE, None)) or 0.0)
+
+
+@dataclass(frozen=True)
+class WaitingRun:
+    """A coursework's full run that waits (queued: with its place) or was superseded, for lecturers."""
+
+    run: GradingRun
+    submission: Submission
+    position: int | None  # in its queue's claim order; None when superseded
+
+
+def coursework_waiting_runs(
+    *, session: Session, coursework_id: int, now: dt.datetime | None = None, limit: int = 200
+) -> list[WaitingRun]:
+    """The coursework's queued full runs in claim order, then its superseded ones, newest first."""
+    now = now or db_now(session)
+    rows = session.execute(
+        select(GradingRun, Submission)
+        .join(Submission, Submission.id == GradingRun.submission_id)
+        .where(
+            Submission.coursework_id == coursework_id,
+            GradingRun.kind == RunKind.full,
+            GradingRun.status.in_((RunStatus.queued, RunStatus.superseded)),
+        )
+        .order_by(GradingRun.enqueued_at.desc())
+        .limit(limit)
+    ).all()
+    positions: dict[int, int] = {}
+    for queue in sorted({run.queue for run, _ in rows if run.status is RunStatus.queued}):
+        order = queued_in_order(session=session, queue=queue, now=now)
+        positions.update({q.id: n for n, q in enumerate(order, start=1)})
+    waiting = [WaitingRun(run, sub, positions.get(run.id)) for run, sub in rows]
+    return sorted(waiting, key=lambda w: (w.position is None, w.position or 0))
