@@ -33,10 +33,11 @@ RAISED = 0  # a lecturer's "grade this first": ahead of every ordinary full run
 
 
 def claim_candidates(
-    queues: Collection[str], now: dt.datetime, window_s: float = FAIR_WINDOW_S
+    queues: Collection[str], now: dt.datetime, window_s: float = FAIR_WINDOW_S, *, round_robin: bool = True
 ) -> tuple[Select[int], type[GradingRun]]:
     """``SELECT id`` of queued runs on ``queues`` in claim order, and the alias of the run it selects
-    (the caller limits, and locks that alias alone: ``FOR UPDATE OF``)."""
+    (the caller limits, and locks that alias alone: ``FOR UPDATE OF``). ``round_robin`` False leaves
+    step 2 out: first in, first out after the priority."""
     run, sub = aliased(GradingRun, name="cand"), aliased(Submission, name="cand_sub")
     other, other_sub = aliased(GradingRun, name="other"), aliased(Submission, name="other_sub")
     since = now - dt.timedelta(seconds=window_s)
@@ -62,7 +63,13 @@ def claim_candidates(
         select(run.id)
         .join(sub, sub.id == run.submission_id)
         .where(run.status == RunStatus.queued, run.queue.in_(list(queues)))
-        .order_by(run.priority, case((run.kind == RunKind.precheck, 0), else_=1), load, run.enqueued_at, run.id)
+        .order_by(
+            run.priority,
+            case((run.kind == RunKind.precheck, 0), else_=1),
+            *([load] if round_robin else []),
+            run.enqueued_at,
+            run.id,
+        )
     )
     return candidates, run
 

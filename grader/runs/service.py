@@ -107,12 +107,14 @@ def claim_next_run(
     queues: Collection[str] = ("cpu",),
     lease_s: float = DEFAULT_LEASE_S,
     fair_window_s: float = FAIR_WINDOW_S,
+    fair: bool = True,
     now: dt.datetime | None = None,
 ) -> Lease | None:
     """Take the next queued run from these queues in the fair order (``grader.runs.fair_queue``:
-    priority, pre-checks, round-robin by student, oldest), or None."""
+    priority, pre-checks, round-robin by student, oldest), or None. ``fair`` False: priority, then
+    first in, first out (the ``fair_queue`` setting off)."""
     now = now or db_now(session)
-    candidates, run = claim_candidates(queues, now, fair_window_s)
+    candidates, run = claim_candidates(queues, now, fair_window_s, round_robin=fair)
     next_id = (
         candidates.limit(1)
         # Postgres: concurrent claimers skip a row another claimer holds instead of queueing on it.

@@ -122,3 +122,11 @@ def test_the_fair_claim_works_on_the_embedded_sqlite_gradebook(tmp_path: Path):
             assert drain(session, T0 + 60 * S) == [a_runs[0], *o_runs, *a_runs[1:]]
     finally:
         engine.dispose()
+
+
+def test_with_the_fair_queue_off_the_claim_is_first_in_first_out(session):
+    a_runs, o_runs = cohort_with_one_eager_student(session)
+    claimed = []
+    while lease := claim_next_run(session=session, worker_id="w", queues=("cpu",), fair=False, now=T0 + 60 * S):
+        claimed.append(lease.run_id)
+    assert claimed == [*a_runs, *o_runs]

@@ -136,7 +136,7 @@ def submit(
         submission_id=sub.id,
         queue=coursework.files.rubric.resources.queue,
         precheck=True,
-        supersede_grace_minutes=coursework.files.rubric.late_policy.grace_minutes,
+        supersede_grace_minutes=coursework.files.rubric.late_policy.grace_minutes if settings.fair_queue else None,
         run_queue=request.app.state.run_queue,
     )
     return receipt

@@ -143,7 +143,7 @@ def upload(
             submission_id=sub.id,
             queue=ref.files.rubric.resources.queue,
             precheck=True,
-            supersede_grace_minutes=ref.files.rubric.late_policy.grace_minutes,
+            supersede_grace_minutes=(ref.files.rubric.late_policy.grace_minutes if settings.fair_queue else None),
             run_queue=request.app.state.run_queue,
         )
     return RedirectResponse(f"/submissions/{sub.id}", status_code=303)
