@@ -63,6 +63,7 @@ bench: setup
 	bash scripts/ensure_services.sh  # Postgres and Redis, for the two below
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/rush.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
