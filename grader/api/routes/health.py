@@ -57,8 +57,9 @@ def _broker_ok(settings: Settings) -> tuple[bool, str]:
 
 
 @router.get("/health", responses={503: {"description": "the database or the broker is unreachable"}})
-# ``workers``/``queues_without_workers``: queues holding runs that no live worker serves (names only).
 def health(session: SessionDep, settings: SettingsDep) -> JSONResponse:
+    """The database and the broker reachable (503 if not), and ``queues_without_workers``: the names
+    of queues holding runs that no live worker serves (``workers`` says it in words)."""
     stranded: list[str] = []
     try:
         session.execute(text("SELECT 1"))

@@ -40,7 +40,7 @@ from grader.http.deps import (
 from grader.marking.anonymity import IdentityView, identity_view, rubric_file_names
 from grader.marking.sheet import submission_runs
 from grader.roster.service import student_for_user
-from grader.runs.models import RunKind
+from grader.runs.models import GradingRun, RunKind
 from grader.runs.waits import run_wait, wait_text
 from grader.submissions.flows import (
     UploadTooLarge,
@@ -200,7 +200,7 @@ def _read(session: Session, sub: Submission, owner: TokenOwner, view: IdentityVi
     )
 
 
-def _queue_wait(session: Session, run) -> QueueWaitRead | None:
+def _queue_wait(session: Session, run: GradingRun) -> QueueWaitRead | None:
     """The full run's own place in the queue and its ETA (``grader.runs.waits``), while it waits."""
     wait = run_wait(session=session, run=run)
     if wait is None:
