@@ -125,6 +125,7 @@ def run_mode(mode: str, plan: list[Upload], args: argparse.Namespace, rubrics: P
 
     from grader.db.engine import make_engine, session_factory
     from grader.runs.models import GradingRun, RunKind, RunStatus
+    from grader.submissions.models import Submission
 
     with ExitStack() as stack:
         tmp = Path(tempfile.mkdtemp(prefix=f"grader-bench-rush-{mode}-"))
@@ -148,7 +149,8 @@ def run_mode(mode: str, plan: list[Upload], args: argparse.Namespace, rubrics: P
         start_workers(stack, env, tmp, args.workers)
         log(f"{mode}: API at {base}, {args.workers} workers; {len(plan)} uploads over {args.window_s:.0f}s...")
 
-        last: dict[int, dict] = {}  # student -> their last upload: id, the ETA shown, when it was read
+        sent: dict[int, list[uuid.UUID]] = {}  # student -> the ids of their receipts
+        shown: dict[uuid.UUID, dict] = {}  # each planned last upload: the ETA shown, when it was read
         lock = threading.Lock()
         client = httpx.Client(timeout=300)
         stack.callback(client.close)
@@ -164,14 +166,15 @@ def run_mode(mode: str, plan: list[Upload], args: argparse.Namespace, rubrics: P
             )
             if r.status_code != 201:
                 raise RuntimeError(f"upload refused: {r.status_code} {r.text[:300]}")
+            sid = r.json()["id"]
+            with lock:
+                sent.setdefault(up.student, []).append(uuid.UUID(sid))
             if not up.last:
                 return
-            sid = r.json()["id"]
             status = client.get(f"{base}/api/v1/submissions/{sid}", headers=headers).json()
             queue = status.get("queue") or {}
             with lock:
-                last[up.student] = {
-                    "id": uuid.UUID(sid),
+                shown[uuid.UUID(sid)] = {
                     "eta_s": queue.get("eta_s"),
                     "position": queue.get("position"),
                     "read_at": time.time(),
@@ -186,7 +189,17 @@ def run_mode(mode: str, plan: list[Upload], args: argparse.Namespace, rubrics: P
         engine = make_engine(url)
         stack.callback(engine.dispose)
         sessions = session_factory(engine)
-        ids = [v["id"] for v in last.values()]
+        # Each student's last upload as the service received it: with uploads in flight at once, the
+        # planned last can arrive before an earlier one (and be superseded by it).
+        with sessions() as session:
+            received = dict(
+                session.execute(
+                    select(Submission.id, Submission.received_at).where(
+                        Submission.id.in_([i for ids in sent.values() for i in ids])
+                    )
+                ).all()
+            )
+        ids = [max(mine, key=lambda i: (received[i], str(i))) for mine in sent.values()]
         while True:
             with sessions() as session:
                 rows = session.execute(
@@ -201,12 +214,7 @@ def run_mode(mode: str, plan: list[Upload], args: argparse.Namespace, rubrics: P
                 raise RuntimeError(f"{mode}: only {len(finished)} of {len(ids)} marks within {args.timeout_s:.0f}s")
             time.sleep(1)
         wall_s = time.monotonic() - start
-        from grader.submissions.models import Submission
-
         with sessions() as session:
-            received = dict(
-                session.execute(select(Submission.id, Submission.received_at).where(Submission.id.in_(ids))).all()
-            )
             counts = dict(
                 session.execute(
                     select(GradingRun.status, func.count())
@@ -215,12 +223,24 @@ def run_mode(mode: str, plan: list[Upload], args: argparse.Namespace, rubrics: P
                 ).all()
             )
     waits = [(finished[i] - received[i]).total_seconds() for i in ids]
+    last = {i: shown[i] for i in ids if i in shown}  # the ETAs read for uploads that were last indeed
     etas = [
-        (v["eta_s"], finished[v["id"]].timestamp() - v["read_at"])
-        for v in last.values()
-        if v["eta_s"] is not None and finished[v["id"]].timestamp() - v["read_at"] > 0
+        (v["eta_s"], finished[i].timestamp() - v["read_at"])
+        for i, v in last.items()
+        if v["eta_s"] is not None and finished[i].timestamp() - v["read_at"] > 0
     ]
     ratios = [shown / real for shown, real in etas]
+    details = sorted(
+        (
+            {
+                "position": v["position"],
+                "eta_s": v["eta_s"],
+                "real_s": round(finished[i].timestamp() - v["read_at"], 1),
+            }
+            for i, v in last.items()
+        ),
+        key=lambda d: d["real_s"],
+    )
     return {
         "mode": mode,
         "uploads": len(plan),
@@ -239,6 +259,7 @@ def run_mode(mode: str, plan: list[Upload], args: argparse.Namespace, rubrics: P
             "median_shown_over_real": round(statistics.median(ratios), 3) if ratios else None,
             "median_abs_error": round(statistics.median(abs(r - 1) for r in ratios), 3) if ratios else None,
             "within_25_percent": round(sum(abs(r - 1) <= 0.25 for r in ratios) / len(ratios), 3) if ratios else None,
+            "per_student": details,  # the place and ETA shown right after the last upload, and the real wait
         },
     }
 
