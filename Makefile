@@ -65,6 +65,7 @@ bench: setup
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/peers.py  # nbgrader in a virtualenv of its own (/tmp/nbgrader-venv, made if missing)
 	$(BIN)/python bench/cw2_reference.py
+	$(BIN)/python bench/rush.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -99,6 +99,11 @@ class Settings(BaseSettings):
         RUN_MAX_ATTEMPTS, ge=1, description="infrastructure failures retried up to this many attempts"
     )
     sweep_interval_s: int = Field(30, ge=1, description="how often expired leases and lost wake-ups are swept")
+    fair_queue: bool = Field(
+        True,
+        description="claim round-robin by student and let a new submission supersede the same student's older "
+        "waiting runs (grader.runs.fair_queue); false: first in, first out, every run graded",
+    )
     upload_max_mb: int = Field(200, ge=1, description="largest upload accepted by the API")
     request_max_kb: int = Field(1024, ge=1, description="largest request body of every route but the uploads")
     submissions_per_hour: int = Field(

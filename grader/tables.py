@@ -19,6 +19,7 @@ from grader.marking.scale_models import (
 )
 from grader.roster.models import Student
 from grader.runs.models import GradingRun, RunArtifact, RunItemScore, RunPenalty, RunTestResult
+from grader.runs.registry_models import WorkerRegistration
 from grader.submissions.models import CountingChoice, DuplicateFlag, Submission, SubmissionFile
 from grader.submissions.quota_models import UploadAttempt, UploadQuota
 from grader.users.models import ApiToken, User
@@ -62,5 +63,6 @@ __all__ = [
     "WebSession",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "WorkerRegistration",
     "metadata",
 ]

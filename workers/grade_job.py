@@ -72,10 +72,21 @@ def grade_one(
     sessions = sessions_for(settings)
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     with sessions() as session:
-        lease = claim_run(session=session, run_id=run_id, worker_id=worker_id, lease_s=settings.lease_s)
-        if lease is None and queue in ("cpu", "gpu"):
+        lease = None
+        grading_queue = queue if queue in ("cpu", "gpu") else None  # a pre-check's wake-up claims its own run
+        if grading_queue and settings.fair_queue:
+            # A wake-up is a turn, not a ticket: it grades the next run in the fair order (round-robin
+            # by student, grader.runs.fair_queue), whichever run it named.
+            lease = claim_next_run(
+                session=session, worker_id=worker_id, queues=[grading_queue], lease_s=settings.lease_s
+            )
+        if lease is None:
+            lease = claim_run(session=session, run_id=run_id, worker_id=worker_id, lease_s=settings.lease_s)
+        if lease is None and grading_queue and not settings.fair_queue:
             # This wake-up's run is done or held: a spare wake-up grades the next waiting run.
-            lease = claim_next_run(session=session, worker_id=worker_id, queues=[queue], lease_s=settings.lease_s)
+            lease = claim_next_run(
+                session=session, worker_id=worker_id, queues=[grading_queue], lease_s=settings.lease_s, fair=False
+            )
     if lease is None:
         log.info("run %s: not claimable (done or held by another worker); nothing to do", run_id)
         return Outcome(None, "idle")

@@ -1,4 +1,5 @@
-"""``grader worker``: a Celery worker on the chosen queues, with the sweeper as a thread beside it."""
+"""``grader worker``: a Celery worker on the chosen queues, with the sweeper and the registry heartbeat
+(``workers.registry``) as threads beside it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def run_worker(
     from workers.celery_app import QUEUES
     from workers.celery_tasks import make_worker_app
     from workers.dispatch import CeleryRunQueue
+    from workers.registry import RegistryHeartbeat
     from workers.sweeper import SweeperThread
 
     unknown = sorted(set(queues) - set(QUEUES))
@@ -30,9 +32,13 @@ def run_worker(
     )
     app = make_worker_app(settings)  # the tasks grade with these settings, not the environment's
     sweeper: list[SweeperThread] = []
+    name = f"grader-{os.getpid()}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
+    registry = RegistryHeartbeat(settings, name, queues, concurrency)
 
     # Started once the pool has forked its children: a thread never crosses a fork.
     def _start_sweeper(**_: object) -> None:
+        if not registry.is_alive():  # announced once ready: a queue counts this worker only when it consumes
+            registry.start()
         if sweep and not sweeper:
             sweeper.append(SweeperThread(settings, CeleryRunQueue(app=app).wake))
             sweeper[0].start()
@@ -41,10 +47,11 @@ def run_worker(
     def _stop_sweeper(**_: object) -> None:
         for thread in sweeper:
             thread.stop()
+        if registry.is_alive():
+            registry.stop()  # withdrawn: no longer counted on its queues
 
     signals.worker_ready.connect(_start_sweeper, weak=False)
     signals.worker_shutting_down.connect(_stop_sweeper, weak=False)
-    name = f"grader-{os.getpid()}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
     argv = [
         "worker",
         "--queues",

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from grader.db.clock import db_now
 from grader.runs.models import GradingRun, RunStatus
 from grader.runs.service import oldest_queued_at
+from grader.runs.waits import QueueState, queue_states
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class _GradebookCollector:
                 )
                 since = oldest_queued_at(session=session)
                 now = db_now(session)
+                queues = queue_states(session=session, now=now)
         except Exception:
             log.exception("metrics: the gradebook could not be read")
             return
@@ -49,6 +51,35 @@ class _GradebookCollector:
         oldest.add_metric([], max(0.0, (now - since).total_seconds()) if isinstance(since, dt.datetime) else 0.0)
         yield runs
         yield oldest
+        yield from _queue_metrics(queues)
+
+
+def _queue_metrics(queues: list[QueueState]):
+    """Per broker queue: its length, what runs, the live workers and their slots, the wait a run
+    joining now would have, and whether it holds work that no live worker will take."""
+    families = {
+        "length": GaugeMetricFamily("grader_queue_length", "queued runs", labels=["queue"]),
+        "running": GaugeMetricFamily("grader_queue_running", "runs being graded", labels=["queue"]),
+        "workers": GaugeMetricFamily("grader_queue_live_workers", "live workers serving the queue", labels=["queue"]),
+        "slots": GaugeMetricFamily("grader_queue_slots", "jobs the live workers grade at once", labels=["queue"]),
+        "wait": GaugeMetricFamily(
+            "grader_queue_wait_estimate_seconds",
+            "estimated seconds from joining the queue now to the result (absent: unknown or no worker)",
+            labels=["queue"],
+        ),
+        "stranded": GaugeMetricFamily(
+            "grader_queue_without_worker", "1: runs wait and no live worker serves the queue", labels=["queue"]
+        ),
+    }
+    for q in queues:
+        families["length"].add_metric([q.queue], q.queued)
+        families["running"].add_metric([q.queue], q.running)
+        families["workers"].add_metric([q.queue], q.live_workers)
+        families["slots"].add_metric([q.queue], q.slots)
+        if q.wait_estimate_s is not None:
+            families["wait"].add_metric([q.queue], q.wait_estimate_s)
+        families["stranded"].add_metric([q.queue], 1 if q.stranded else 0)
+    yield from families.values()
 
 
 class ApiMetrics:

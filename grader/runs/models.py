@@ -38,6 +38,8 @@ class RunStatus(str, enum.Enum):
     graded = "graded"
     error = "error"  # a verdict on the file (error_kind submission) or retries exhausted (infrastructure)
     cancelled = "cancelled"
+    # A newer submission of the same student replaced it while it waited (never the one that counts).
+    superseded = "superseded"
 
 
 LIVE_STATUSES = (RunStatus.queued, RunStatus.running)
@@ -65,7 +67,7 @@ class GradingRun(Base):
     submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id"), index=True)
     kind: Mapped[RunKind] = mapped_column(str_enum(RunKind, "run_kind"))
     queue: Mapped[str] = mapped_column(String(32), default="cpu")  # cpu | gpu, from the rubric
-    priority: Mapped[int] = mapped_column(SmallInteger, default=1)  # lower is claimed first
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1)  # lower is claimed first (grader.runs.fair_queue)
     status: Mapped[RunStatus] = mapped_column(str_enum(RunStatus, "run_status"), default=RunStatus.queued)
     attempt: Mapped[int] = mapped_column(Integer, default=1)  # also the lease's fencing token
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # a regrade's requester
@@ -92,6 +94,8 @@ class GradingRun(Base):
     # The notebook as submitted (the student's own outputs), rendered and sanitised for markers.
     rendered_notebook_key: Mapped[str | None] = mapped_column(String(255))
     log: Mapped[str] = mapped_column(Text, default="")
+    # The submission whose arrival superseded this run while it waited (status superseded).
+    superseded_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("submissions.id"))
 
     tests: Mapped[list[RunTestResult]] = relationship(back_populates="run", order_by="RunTestResult.test_id")
     items: Mapped[list[RunItemScore]] = relationship(back_populates="run", order_by="RunItemScore.position")

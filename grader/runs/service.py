@@ -20,9 +20,11 @@ from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from grader.audit.service import record_event
 from grader.db.clock import db_now
 from grader.db.dml import rowcount
 from grader.grading.report import GradeReport
+from grader.runs.fair_queue import FAIR_WINDOW_S, NORMAL, RAISED, claim_candidates
 from grader.runs.models import (
     LIVE_STATUSES,
     GradingRun,
@@ -39,7 +41,7 @@ from grader.settings import RUN_MAX_ATTEMPTS as DEFAULT_MAX_ATTEMPTS
 from grader.webhooks.service import emit_run_event
 
 MAX_LOG_CHARS = 1_000_000  # the tail is kept: that is where the failure is
-PRIORITY = {RunKind.precheck: 0, RunKind.full: 1}  # pre-checks answer within a minute: first in line
+PRIORITY = NORMAL  # pre-checks answer within a minute: first in line (grader.runs.fair_queue)
 
 
 @dataclass(frozen=True)
@@ -61,17 +63,24 @@ def enqueue_run(
     kind: RunKind = RunKind.full,
     queue: str = "cpu",
     requested_by_id: int | None = None,
+    priority: int | None = None,
     now: dt.datetime | None = None,
 ) -> GradingRun:
-    """Queue a run, or return the run already queued or running for this submission and kind."""
+    """Queue a run, or return the run already queued or running for this submission and kind.
+
+    A run superseded while it waited is queued again (it keeps its place in time) rather than a new
+    one made: asking for a superseded submission to be graded brings its run back."""
     existing = _live_run(session, submission_id, kind)
     if existing is not None:
         return existing
+    revived = _revive_superseded(session, submission_id, kind, requested_by_id, priority)
+    if revived is not None:
+        return revived
     run = GradingRun(
         submission_id=submission_id,
         kind=kind,
         queue=queue,
-        priority=PRIORITY[kind],
+        priority=PRIORITY[kind] if priority is None else priority,
         status=RunStatus.queued,
         attempt=1,
         requested_by_id=requested_by_id,
@@ -97,17 +106,20 @@ def claim_next_run(
     worker_id: str,
     queues: Collection[str] = ("cpu",),
     lease_s: float = DEFAULT_LEASE_S,
+    fair_window_s: float = FAIR_WINDOW_S,
+    fair: bool = True,
     now: dt.datetime | None = None,
 ) -> Lease | None:
-    """Take the next queued run from these queues (pre-checks first, then oldest), or None."""
+    """Take the next queued run from these queues in the fair order (``grader.runs.fair_queue``:
+    priority, pre-checks, round-robin by student, oldest), or None. ``fair`` False: priority, then
+    first in, first out (the ``fair_queue`` setting off)."""
+    now = now or db_now(session)
+    candidates, run = claim_candidates(queues, now, fair_window_s, round_robin=fair)
     next_id = (
-        select(GradingRun.id)
-        .where(GradingRun.status == RunStatus.queued, GradingRun.queue.in_(list(queues)))
-        .order_by(GradingRun.priority, GradingRun.enqueued_at, GradingRun.id)
-        .limit(1)
+        candidates.limit(1)
         # Postgres: concurrent claimers skip a row another claimer holds instead of queueing on it.
         # SQLite ignores this; it serialises writers, and the status guard in _claim does the rest.
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=run)
         .scalar_subquery()
     )
     return _claim(session, GradingRun.id == next_id, worker_id, lease_s, now)
@@ -375,6 +387,66 @@ def _claim(
     if row is None:
         return None
     return Lease(row.id, row.submission_id, RunKind(row.kind), worker_id, row.attempt, expires)
+
+
+def raise_priority(*, session: Session, run: GradingRun, raised_by_id: int, now: dt.datetime | None = None) -> bool:
+    """A lecturer's "grade this first" on a queued run (``RAISED`` beats the round-robin). False
+    when it is no longer queued (nothing written)."""
+    result = session.execute(
+        update(GradingRun)
+        .where(GradingRun.id == run.id, GradingRun.status == RunStatus.queued)
+        .values(priority=RAISED, requested_by_id=raised_by_id)
+        .execution_options(synchronize_session=False)
+    )
+    if rowcount(result) != 1:
+        session.rollback()
+        return False
+    record_event(
+        session=session,
+        actor_id=raised_by_id,
+        action="run.raise_priority",
+        subject_type="submission",
+        subject_id=run.submission_id,
+        at=now or db_now(session),
+        details={"run_id": run.id},
+    )
+    session.commit()
+    return True
+
+
+def _revive_superseded(
+    session: Session, submission_id: uuid.UUID, kind: RunKind, requested_by_id: int | None, priority: int | None
+) -> GradingRun | None:
+    """The submission's latest superseded run of this kind, queued again; None when it has none."""
+    run = session.scalars(
+        select(GradingRun)
+        .where(
+            GradingRun.submission_id == submission_id,
+            GradingRun.kind == kind,
+            GradingRun.status == RunStatus.superseded,
+        )
+        .order_by(GradingRun.id.desc())
+        .limit(1)
+    ).first()
+    if run is None:
+        return None
+    values: dict[str, object] = dict(status=RunStatus.queued, superseded_by_id=None, requested_by_id=requested_by_id)
+    if priority is not None:
+        values["priority"] = priority
+    try:
+        with session.begin_nested():
+            result = session.execute(
+                update(GradingRun)
+                .where(GradingRun.id == run.id, GradingRun.status == RunStatus.superseded)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+    except IntegrityError:  # a live run appeared meanwhile (the unique index): that one stands
+        return _live_run(session, submission_id, kind)
+    session.commit()
+    if rowcount(result) != 1:
+        return _live_run(session, submission_id, kind)
+    return get_run(session=session, run_id=run.id)
 
 
 def _live_run(session: Session, submission_id: uuid.UUID, kind: RunKind) -> GradingRun | None:

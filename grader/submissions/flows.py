@@ -24,13 +24,15 @@ from grader.blobs import BlobStore
 from grader.blobs.base import CHUNK
 from grader.grading.intake import SubmissionError
 from grader.rubrics.model import Rubric
-from grader.runs.models import GradingRun, RunKind
-from grader.runs.service import enqueue_run
+from grader.runs.fair_queue import RAISED
+from grader.runs.models import GradingRun, RunKind, RunStatus
+from grader.runs.service import enqueue_run, get_run, raise_priority
 from grader.settings import ExecutionLimits, Settings
 from grader.submissions.models import Submission
 from grader.submissions.quota import count_upload_attempt
 from grader.submissions.run_queue import RunQueue
 from grader.submissions.service import IdempotencyConflict, ReceivedFile, record_submission
+from grader.submissions.supersede import supersede_waiting_runs
 from grader.submissions.upload_check import CheckBounds, check_upload
 
 log = logging.getLogger(__name__)
@@ -164,15 +166,19 @@ def queue_grading(
     queue: str,
     requested_by_id: int | None = None,
     precheck: bool = False,
+    supersede_grace_minutes: int | None = None,
 ) -> GradingRun | None:
     """Enqueue a full grading run and wake a worker through ``run_queue``; with ``precheck`` (a new
     submission), a pre-check run first, on its own queue, claimed ahead of any full run. Returns the
-    full run.
+    full run. With ``supersede_grace_minutes`` (a new submission: its late policy's grace), the
+    student's older runs still waiting are superseded first (``grader.submissions.supersede``).
 
     Never raises: the submission is already safe. A full run that was not queued or woken is picked
     up by the sweeper; a pre-check that was not queued is not (it is advice: the full run stands
     for it), one that was queued but not woken is re-woken like any queued run.
     """
+    if supersede_grace_minutes is not None:
+        _supersede(session, submission_id, supersede_grace_minutes)
     check = _enqueue(session, submission_id, RunKind.precheck, PRECHECK_QUEUE, requested_by_id) if precheck else None
     run = _enqueue(session, submission_id, RunKind.full, queue, requested_by_id)
     for woken in (check, run):
@@ -181,8 +187,35 @@ def queue_grading(
     return run
 
 
+def grade_first(
+    *, session: Session, run_queue: RunQueue, submission_id: uuid.UUID, queue: str, lecturer_id: int
+) -> GradingRun | None:
+    """A lecturer's "grade this submission first": its queued full run is raised above the round-robin;
+    a superseded one is brought back raised; with none live, a raised run is queued. A running run is
+    left as it is. Returns the run (None: it could not be queued; try again)."""
+    try:
+        run = enqueue_run(
+            session=session, submission_id=submission_id, queue=queue, requested_by_id=lecturer_id, priority=RAISED
+        )
+        run = get_run(session=session, run_id=run.id) or run  # as the database has it now, not as last loaded
+        if run.status is RunStatus.queued and run.priority != RAISED:
+            raise_priority(session=session, run=run, raised_by_id=lecturer_id)
+            run = get_run(session=session, run_id=run.id) or run
+    except Exception:
+        session.rollback()
+        log.exception("could not raise the priority of submission %s", submission_id)
+        return None
+    if run.status is RunStatus.queued:
+        _wake(run_queue, run.id, run.queue)
+    return run
+
+
 def _enqueue(
-    session: Session, submission_id: uuid.UUID, kind: RunKind, queue: str, requested_by_id: int | None
+    session: Session,
+    submission_id: uuid.UUID,
+    kind: RunKind,
+    queue: str,
+    requested_by_id: int | None,
 ) -> GradingRun | None:
     try:
         return enqueue_run(
@@ -192,6 +225,16 @@ def _enqueue(
         session.rollback()
         log.exception("could not enqueue a %s run for submission %s", kind.value, submission_id)
         return None
+
+
+def _supersede(session: Session, submission_id: uuid.UUID, grace_minutes: int) -> None:
+    try:
+        submission = session.get(Submission, submission_id)
+        if submission is not None:
+            supersede_waiting_runs(session=session, submission=submission, grace_minutes=grace_minutes)
+    except Exception:  # the older runs stay queued and are graded: slower, never wrong
+        session.rollback()
+        log.exception("could not supersede the older runs for submission %s", submission_id)
 
 
 def _wake(run_queue: RunQueue, run_id: int, queue: str) -> None:

@@ -5,7 +5,7 @@ Chained onto 0011 on this branch so that its history is whole; the fair queue's 
 main (down_revision "0012_fair_queue" there).
 
 Revision ID: 0013_model_verdicts
-Revises: 0011_artifact_items
+Revises: 0012_fair_queue
 Create Date: 2026-12-05 04:40:00.000000
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_model_verdicts"
-down_revision: str | None = "0011_artifact_items"
+down_revision: str | None = "0012_fair_queue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -45,6 +45,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("PUT", "/api/v1/submissions/{submission_id}/penalties/{penalty_id}"): {"gta", "lecturer"},
     ("POST", "/api/v1/submissions/{submission_id}/counting"): {"lecturer"},
     ("DELETE", "/api/v1/submissions/{submission_id}/counting"): {"lecturer"},
+    ("POST", "/api/v1/submissions/{submission_id}/priority"): {"lecturer"},
     ("GET", "/api/v1/courseworks/{cw}/duplicates"): {"gta", "lecturer"},
     # A student lists a run's artifacts as their items' visibility allows; the table runs before the
     # release, and its artifact is an after-release item's. The service here has the staff view.

@@ -155,7 +155,13 @@ def test_unknown_coursework_and_bad_token(client, people):
 
 def test_health_and_metrics(client, people):
     r = client.get("/api/v1/health")
-    assert r.status_code == 200 and r.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert r.status_code == 200 and r.json() == {
+        "status": "ok",
+        "database": "ok",
+        "broker": "ok",
+        "workers": "ok",
+        "queues_without_workers": [],
+    }
     started = time.time()
     upload(client, people.headers["student"], notebook())
     upload(client, people.headers["student"], b"garbage")

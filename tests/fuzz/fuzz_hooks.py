@@ -143,6 +143,7 @@ def _valid_request(method_path: str, seeded: Seeded, role: str) -> dict[str, Any
             path_parameters={"submission_id": graded}, body={"reason": "the better one"}, media_type="application/json"
         ),
         "DELETE /api/v1/submissions/{submission_id}/counting": dict(path_parameters={"submission_id": graded}),
+        "POST /api/v1/submissions/{submission_id}/priority": dict(path_parameters={"submission_id": graded}),
         "GET /api/v1/courseworks/{cw}/duplicates": dict(path_parameters={"cw": "cwa"}),
         "POST /api/v1/roster": dict(
             body={"students": [{"external_id": "s9", "name": "Dana", "email": None}]}, media_type="application/json"

@@ -27,7 +27,7 @@ from grader.grading.report import ArtifactFile, GradeReport
 from grader.roster.models import Student
 from grader.rubrics.loader import load_coursework
 from grader.runs.models import GradingRun, RunArtifact, RunKind, RunStatus
-from grader.runs.service import claim_run, complete_run
+from grader.runs.service import claim_run, complete_run, enqueue_run
 from grader.scoring.auto import auto_marks
 from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.settings import Settings
@@ -190,11 +190,8 @@ def _grade(sessions: sessionmaker[Session], blobs: BlobStore, settings: Settings
             .where(Submission.id == sid)
         ).one()
         rubric = load_coursework(code, settings).rubric
-        run_id = session.scalars(
-            select(GradingRun.id).where(
-                GradingRun.submission_id == sid, GradingRun.kind == RunKind.full, GradingRun.status == RunStatus.queued
-            )
-        ).one()
+        # Its queued full run; one the student's next upload superseded is brought back (the fair queue).
+        run_id = enqueue_run(session=session, submission_id=sid).id
         artifacts, keys = [], {}
         for n, (name, (test, item_id)) in enumerate(ARTIFACTS.items()):
             data = png(40 * n)

@@ -42,6 +42,7 @@ LECTURER = (
     "POST /api/v1/courseworks/{cw}/release",
     "POST /api/v1/submissions/{submission_id}/counting",
     "DELETE /api/v1/submissions/{submission_id}/counting",
+    "POST /api/v1/submissions/{submission_id}/priority",
 )  # lecturers alone
 EXPORTER = (
     "GET /api/v1/courseworks/{cw}/export.csv",

@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from grader.api.responses import ERRORS, error
 from grader.http.deps import Require, SessionDep, SettingsDep
+from grader.runs.waits import queue_states
 from grader.settings import Settings
 from grader.users.models import Role
 from grader.users.service import authenticate
@@ -57,15 +58,28 @@ def _broker_ok(settings: Settings) -> tuple[bool, str]:
 
 @router.get("/health", responses={503: {"description": "the database or the broker is unreachable"}})
 def health(session: SessionDep, settings: SettingsDep) -> JSONResponse:
+    """The database and the broker reachable (503 if not), and ``queues_without_workers``: the names
+    of queues holding runs that no live worker serves (``workers`` says it in words)."""
+    stranded: list[str] = []
     try:
         session.execute(text("SELECT 1"))
         db_ok, db_state = True, "ok"
+        stranded = [q.queue for q in queue_states(session=session) if q.stranded]
     except Exception as exc:
         db_ok, db_state = False, f"unreachable: {type(exc).__name__}"
     broker_ok, broker_state = _broker_ok(settings)
     ok = db_ok and broker_ok
+    # A queue with work and no live worker (a GPU queue with no GPU worker) is reported, but the API
+    # itself is up: it stays in rotation (200) and keeps taking submissions.
+    workers = f"no live worker for queued work on: {', '.join(stranded)}" if stranded else "ok"
     return JSONResponse(
-        {"status": "ok" if ok else "degraded", "database": db_state, "broker": broker_state},
+        {
+            "status": "ok" if ok else "degraded",
+            "database": db_state,
+            "broker": broker_state,
+            "workers": workers,
+            "queues_without_workers": stranded,
+        },
         status_code=200 if ok else 503,
     )
 

@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 
 from grader.api.content_disposition import content_disposition
 from grader.api.responses import ERRORS, error
-from grader.api.schemas.submissions import PrecheckRead, RegradeRead, RunRead, SubmissionRead, SubmissionReceipt
+from grader.api.schemas.submissions import (
+    PrecheckRead,
+    QueueWaitRead,
+    RegradeRead,
+    RunRead,
+    SubmissionRead,
+    SubmissionReceipt,
+)
 from grader.api.uploads import UPLOAD_OPENAPI, uploaded_file
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import is_released
@@ -24,6 +31,7 @@ from grader.http.deps import (
     CurrentMarker,
     CurrentReader,
     ReadingStudent,
+    Require,
     SessionDep,
     SettingsDep,
     SubmittingStudent,
@@ -32,10 +40,12 @@ from grader.http.deps import (
 from grader.marking.anonymity import IdentityView, identity_view, rubric_file_names
 from grader.marking.sheet import submission_runs
 from grader.roster.service import student_for_user
-from grader.runs.models import RunKind
+from grader.runs.models import GradingRun, RunKind
+from grader.runs.waits import run_wait, wait_text
 from grader.submissions.flows import (
     UploadTooLarge,
     check_bounds_of,
+    grade_first,
     queue_grading,
     receive_upload,
     safe_filename,
@@ -47,6 +57,8 @@ from grader.users.models import Role
 from grader.users.service import TokenOwner
 
 router = APIRouter(tags=["submissions"])
+# "Grade this first" reorders everyone's queue: lecturers alone, with the marking scope.
+PriorityRaiser = Annotated[TokenOwner, Depends(Require(Role.lecturer, scope="mark"))]
 
 
 def _receipt(sub: Submission, code: str) -> SubmissionReceipt:
@@ -124,6 +136,7 @@ def submit(
         submission_id=sub.id,
         queue=coursework.files.rubric.resources.queue,
         precheck=True,
+        supersede_grace_minutes=coursework.files.rubric.late_policy.grace_minutes if settings.fair_queue else None,
         run_queue=request.app.state.run_queue,
     )
     return receipt
@@ -182,8 +195,17 @@ def _read(session: Session, sub: Submission, owner: TokenOwner, view: IdentityVi
         **receipt.model_dump(),
         status=status,
         precheck=precheck,
+        queue=_queue_wait(session, full[0]) if full else None,
         runs=[_run_read(r, sub, owner, view, released) for r in runs],
     )
+
+
+def _queue_wait(session: Session, run: GradingRun) -> QueueWaitRead | None:
+    """The full run's own place in the queue and its ETA (``grader.runs.waits``), while it waits."""
+    wait = run_wait(session=session, run=run)
+    if wait is None:
+        return None
+    return QueueWaitRead(position=wait.position, eta_s=wait.eta_s, message=wait_text(run.queue, wait))
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionRead, responses=ERRORS)
@@ -240,6 +262,30 @@ def regrade(request: Request, submission_id: uuid.UUID, session: SessionDep, own
     )
     if run is None:
         raise HTTPException(503, "the regrade could not be queued; try again.")
+    return RegradeRead(
+        submission_id=sub.id, run=_run_read(run, sub, owner, staff_view(request, session, owner, sub), released=False)
+    )
+
+
+@router.post("/submissions/{submission_id}/priority", status_code=202, response_model=RegradeRead, responses=ERRORS)
+def raise_run_priority(
+    request: Request, submission_id: uuid.UUID, session: SessionDep, owner: PriorityRaiser
+) -> RegradeRead:
+    """Grade this submission ahead of the queue (lecturers): its queued run is claimed before any
+    ordinary run; a run superseded by the student's newer submission is brought back, raised; with
+    no run waiting, a raised one is queued. A run already being graded is returned as it is."""
+    sub = visible_submission(session, owner, submission_id)
+    code = session.get_one(Coursework, sub.coursework_id).code  # a foreign key: the row is there
+    files = request.app.state.courseworks.get(code)
+    run = grade_first(
+        session=session,
+        run_queue=request.app.state.run_queue,
+        submission_id=sub.id,
+        queue=files.rubric.resources.queue if files else "cpu",
+        lecturer_id=owner.user.id,
+    )
+    if run is None:
+        raise HTTPException(503, "the run could not be queued; try again.")
     return RegradeRead(
         submission_id=sub.id, run=_run_read(run, sub, owner, staff_view(request, session, owner, sub), released=False)
     )

@@ -79,11 +79,24 @@ class PrecheckRead(BaseModel):
         return cls(status=outcome.status, messages=outcome.messages)
 
 
+class QueueWaitRead(BaseModel):
+    """Where the submission's full run waits: its place in the claim order (1: next), the estimated
+    seconds until its result (null: not known yet, or no live worker), and the sentence a student
+    reads ("queued: 3rd in line, result in about 2 min", "waiting for a GPU worker"). Only this
+    run's own place: nothing about any other submission."""
+
+    position: int
+    eta_s: float | None
+    message: str
+
+
 class SubmissionRead(SubmissionReceipt):
-    """A receipt with the grading status: received (no run yet), queued, running, graded, error."""
+    """A receipt with the grading status: received (no run yet), queued, running, graded, error,
+    superseded (a newer submission of the same student replaced it while it waited)."""
 
     status: str  # the full grading run's
     precheck: PrecheckRead | None = None  # None: no pre-check was queued (an older submission)
+    queue: QueueWaitRead | None = None  # while the full run is queued
     runs: list[RunRead]
 
 

@@ -1,5 +1,6 @@
 """The lecturer's pages: release a coursework's marks, regrade one or all submissions with the
-progress shown live, and the marks CSV."""
+progress shown live, the queue (each queue's workers, runs waiting and superseded, "grade this
+first"), and the marks CSV."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from grader.http.deps import CourseworkRef, SessionDep
 from grader.marking.export import coursework_csv
 from grader.marking.progress import coursework_progress
 from grader.roster.service import roster
-from grader.submissions.flows import queue_grading
+from grader.runs.waits import coursework_waiting_runs, queue_states
+from grader.submissions.flows import grade_first, queue_grading
 from grader.submissions.models import Submission
 from grader.submissions.service import counting_submission
 from grader.web.deps import WebError, WebLecturer, WebStaff
@@ -44,7 +46,14 @@ def coursework_admin(request: Request, cw: str, session: SessionDep, user: WebLe
     return render(
         request,
         "lecturer/coursework.html",
-        {"cw": ref.row, "rows": rows, "progress_html": _progress_html(session, ref)[0]},
+        {
+            "cw": ref.row,
+            "rows": rows,
+            "progress_html": _progress_html(session, ref)[0],
+            "queues": queue_states(session=session),
+            "waiting": coursework_waiting_runs(session=session, coursework_id=ref.row.id),
+            "names": {s.id: s.name for s in roster(session=session)},
+        },
         user=user,
     )
 
@@ -110,6 +119,29 @@ def regrade_one(request: Request, submission_id: str, session: SessionDep, user:
     back = request.headers.get("referer", "")
     host = f"{request.url.scheme}://{request.url.netloc}/"
     return RedirectResponse(back if back.startswith(host) else f"/lecturer/courseworks/{code}", status_code=303)
+
+
+@router.post("/submissions/{submission_id}/priority")
+def grade_submission_first(request: Request, submission_id: str, session: SessionDep, user: WebLecturer) -> Response:
+    """Lecturers alone (as in the API): this submission's run ahead of the queue; a superseded one back in it."""
+    try:
+        sub = session.get(Submission, uuid.UUID(submission_id))
+    except ValueError:
+        sub = None
+    if sub is None:
+        raise WebError(404, "there is no such submission.")
+    code = session.get_one(Coursework, sub.coursework_id).code  # a foreign key: the row is there
+    ref = coursework(request, session, code)
+    run = grade_first(
+        session=session,
+        run_queue=request.app.state.run_queue,
+        submission_id=sub.id,
+        queue=ref.files.rubric.resources.queue,
+        lecturer_id=user.id,
+    )
+    if run is None:
+        raise WebError(503, "the run could not be queued; try again.")
+    return RedirectResponse(f"/lecturer/courseworks/{code}#queue", status_code=303)
 
 
 @router.get("/courseworks/{cw}/export.csv")

@@ -16,6 +16,7 @@ from grader.courseworks.service import effective_deadline, is_released
 from grader.grading.intake import SubmissionError
 from grader.http.deps import BlobStoreDep, CourseworkRef, SessionDep
 from grader.marking.sheet import marks_of_submission, student_view, submission_marks
+from grader.runs.waits import run_wait, wait_text
 from grader.scoring.module import weights_from_rubrics
 from grader.submissions.flows import (
     UploadTooLarge,
@@ -142,6 +143,7 @@ def upload(
             submission_id=sub.id,
             queue=ref.files.rubric.resources.queue,
             precheck=True,
+            supersede_grace_minutes=(ref.files.rubric.late_policy.grace_minutes if settings.fair_queue else None),
             run_queue=request.app.state.run_queue,
         )
     return RedirectResponse(f"/submissions/{sub.id}", status_code=303)
@@ -183,8 +185,18 @@ def _status_html(request: Request, session: Session, ref: CourseworkRef, sub: Su
         view = student_view(
             ref.files.rubric, marks_of_submission(session=session, rubric=ref.files.rubric, sub=sub), released=False
         )
-    html = TEMPLATES.get_template("student/_status.html").render(state=state, view=view, released=released, cw=ref.row)
+    html = TEMPLATES.get_template("student/_status.html").render(
+        state=state, view=view, released=released, cw=ref.row, queue_text=_queue_text(session, state)
+    )
     return html, state
+
+
+def _queue_text(session: Session, state) -> str | None:
+    """Where the student's own run waits ("queued: 3rd in line, result in about 2 min", "waiting for a
+    GPU worker"); None unless it is queued."""
+    if state.run is None or state.status != "queued":
+        return None
+    return wait_text(state.run.queue, run_wait(session=session, run=state.run))
 
 
 @router.get("/courseworks/{cw}/feedback")

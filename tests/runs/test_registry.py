@@ -1,0 +1,64 @@
+"""The worker registry: liveness by heartbeat, slots per queue, positions and ETAs from it, and a
+queue with work and no live worker."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gradebook_factory import DEADLINE, add_coursework, add_student, graded_report, submit
+
+from grader.runs.registry import LIVE_FOR_S, announce, forget_vanished, live_workers, slots_by_queue, withdraw
+from grader.runs.service import claim_next_run, complete_run, enqueue_run
+from grader.runs.waits import queue_states, run_wait, wait_text
+
+T0 = DEADLINE
+S = dt.timedelta(seconds=1)
+
+
+def test_a_worker_is_live_while_it_beats(session):
+    announce(session=session, name="w1", host="h1", pid=11, queues=["cpu", "precheck"], concurrency=2, now=T0)
+    announce(session=session, name="g1", host="h2", pid=12, queues=["gpu"], concurrency=1, now=T0)
+    assert [w.name for w in live_workers(session=session, now=T0 + 5 * S)] == ["g1", "w1"]
+    announce(session=session, name="w1", host="h1", pid=11, queues=["cpu", "precheck"], concurrency=2, now=T0 + 20 * S)
+    later = T0 + dt.timedelta(seconds=LIVE_FOR_S) + 5 * S  # g1 missed three beats; w1 beat since
+    assert [w.name for w in live_workers(session=session, now=later)] == ["w1"]
+    assert slots_by_queue(live_workers(session=session, now=later)) == {"cpu": 2, "precheck": 2}
+    withdraw(session=session, name="w1")
+    assert live_workers(session=session, now=later) == []
+    assert forget_vanished(session=session, now=T0 + dt.timedelta(days=2)) == 1  # g1's row
+
+
+def test_a_queue_with_work_and_no_live_worker_is_reported(session):
+    cw, student = add_coursework(session), add_student(session)
+    enqueue_run(session=session, submission_id=submit(session, student, cw, T0).id, queue="gpu", now=T0)
+    announce(session=session, name="w1", host="h1", pid=11, queues=["cpu"], concurrency=1, now=T0)
+    states = {q.queue: q for q in queue_states(session=session, now=T0 + S)}
+    assert states["gpu"].stranded and states["gpu"].queued == 1 and states["gpu"].slots == 0
+    assert not states["cpu"].stranded and states["cpu"].slots == 1
+    gpu_run = enqueue_run(session=session, submission_id=submit(session, student, cw, T0 + S).id, queue="gpu")
+    wait = run_wait(session=session, run=gpu_run, now=T0 + 2 * S)
+    assert wait is not None and wait.live_slots == 0 and wait.eta_s is None
+    assert wait_text("gpu", wait) == "waiting for a GPU worker"
+
+
+def test_position_and_eta_from_recent_jobs_and_live_slots(session):
+    cw = add_coursework(session)
+    students = [add_student(session) for _ in range(4)]
+    # Two finished jobs of this coursework, 10 s each.
+    for i in range(2):
+        run = enqueue_run(session=session, submission_id=submit(session, students[0], cw, T0 + i * S).id, now=T0)
+        lease = claim_next_run(session=session, worker_id="w", now=T0 + (20 * i) * S)
+        assert lease is not None and lease.run_id == run.id
+        complete_run(session=session, lease=lease, report=graded_report(), now=T0 + (20 * i + 10) * S)
+    now = T0 + 60 * S
+    announce(session=session, name="w1", host="h1", pid=11, queues=["cpu"], concurrency=1, now=now)
+    waiting = [
+        enqueue_run(session=session, submission_id=submit(session, s, cw, now + i * S).id, now=now + i * S)
+        for i, s in enumerate(students[1:])
+    ]
+    waits = [run_wait(session=session, run=r, now=now + 5 * S) for r in waiting]
+    assert [w.position for w in waits] == [1, 2, 3]
+    # One slot, nothing running: the first gets its result in one job, the third after three.
+    assert [w.eta_s for w in waits] == [10.0, 20.0, 30.0]
+    states = {q.queue: q for q in queue_states(session=session, now=now + 5 * S)}
+    assert states["cpu"].queued == 3 and states["cpu"].job_s == 10.0 and states["cpu"].wait_estimate_s == 40.0
