@@ -14,6 +14,7 @@ queue, up to ``max_attempts``) and a new wake-up with an exponential countdown.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
@@ -39,7 +40,9 @@ from grader.submissions.models import Submission
 from workers.dispatch import Wake, broker_queue, retry_countdown_s
 from workers.gradebook import blob_store, kick_webhooks, sessions_for
 from workers.heartbeat import Heartbeat
+from grader.grading.worker_side import JudgeLauncher
 from workers.judge.launcher import SubprocessJudge
+from workers.judge.warm_pool import WarmJudges
 from workers.precheck_sandbox import SandboxModelInspector
 from workers.run_outputs import (
     environment_digest,
@@ -50,6 +53,20 @@ from workers.run_outputs import (
 )
 
 log = logging.getLogger(__name__)
+
+
+_warm: dict[int, WarmJudges] = {}  # this process's pool, per settings object (a worker has one)
+
+
+def judge_launcher(settings: Settings) -> JudgeLauncher:
+    """The worker's judges: warm ones kept for this process (``settings.warm_judges``), else cold."""
+    if settings.warm_judges <= 0:
+        return SubprocessJudge()
+    pool = _warm.get(id(settings))
+    if pool is None:
+        pool = _warm[id(settings)] = WarmJudges(settings)
+        atexit.register(pool.close)
+    return pool
 
 
 @dataclass
@@ -119,7 +136,7 @@ def _grade_leased(
                 check = run_precheck(path, cw, settings, inspector=SandboxModelInspector())
             else:
                 report = grade_submission(
-                    path, cw, settings, judge=SubprocessJudge(), artifacts_dir=workdir / "artifacts"
+                    path, cw, settings, judge=judge_launcher(settings), artifacts_dir=workdir / "artifacts"
                 )
                 artifact_keys = store_artifacts(store, report)  # before workdir goes; a failure is retried
                 rendered_key = store_rendered_notebook(store, path, cw.rubric.submission.notebook, code, settings)

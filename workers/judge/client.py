@@ -177,14 +177,31 @@ class StudentClient:
             "restart_timeout_s": RESTART_TIMEOUT_S,
         }
 
-    def start(self, notebook: str | None, mode: str, hello_timeout_s: float = HELLO_TIMEOUT_S) -> dict[str, Any]:
+    def start(
+        self,
+        notebook: str | None,
+        mode: str,
+        hello_timeout_s: float = HELLO_TIMEOUT_S,
+        *,
+        files: list[tuple[str, bytes]] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """Send ``start``; wait for ``hello`` then ``ready``. Returns the checked report.
 
+        ``files`` (a warm unit, whose sandbox has no submission bound): the job's files, sent with
+        ``start`` as blobs; ``env``: the job's own environment variables (``GRADER_REPRODUCIBLE``...).
         Before ``hello`` no student code has run: a failure there is an ``InfrastructureError``.
         After it, any failure is the student side's: a ``ProtocolViolation``.
         """
+        message = self.start_message(notebook, mode)
+        blobs: list[bytes] = []
+        if files is not None:
+            message["files"] = [{"name": name, "blob": i} for i, (name, _) in enumerate(files)]
+            blobs = [data for _, data in files]
+        if env:
+            message["env"] = dict(env)
         try:
-            wire.write_message(self._out, self.start_message(notebook, mode), [], time.monotonic() + 30)
+            wire.write_message(self._out, message, blobs, time.monotonic() + 30 + sum(map(len, blobs)) / MB)
             hello = wire.read_message(
                 self._in, wire.WireLimits(64 * 1024, 0, 64 * 1024 + 8), time.monotonic() + hello_timeout_s
             )
