@@ -32,6 +32,7 @@ from grader.courseworks.models import Coursework
 from grader.grading.pipeline import grade_submission
 from grader.grading.precheck import PrecheckReport, run_precheck
 from grader.grading.report import GradeReport
+from grader.grading.worker_side import JudgeLauncher
 from grader.rubrics.loader import RubricError, load_coursework
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import Lease, claim_next_run, claim_run, complete_precheck, complete_run, fail_run
@@ -40,7 +41,6 @@ from grader.submissions.models import Submission
 from workers.dispatch import Wake, broker_queue, retry_countdown_s
 from workers.gradebook import blob_store, kick_webhooks, sessions_for
 from workers.heartbeat import Heartbeat
-from grader.grading.worker_side import JudgeLauncher
 from workers.judge.launcher import SubprocessJudge
 from workers.judge.warm_pool import WarmJudges
 from workers.precheck_sandbox import SandboxModelInspector

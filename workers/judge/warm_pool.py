@@ -26,7 +26,7 @@ from types import TracebackType
 from grader.grading.errors import InfrastructureError
 from grader.grading.job import Job, create_job_folder
 from grader.grading.job_schema import JudgeJob, JudgeResult, WarmUnit, job_warm_key, read_result
-from grader.settings import Settings
+from grader.settings import SandboxLimits, Settings
 
 from .launcher import OUTPUT_TAIL_CHARS, SubprocessJudge
 from .run import WARM_FAILED, WARM_READY
@@ -140,6 +140,14 @@ class WarmJudges:
     ) -> None:
         self.close()
 
+    def warm_for(self, backend: str, runtime_dir: Path, limits: SandboxLimits) -> None:
+        """Start warming units for jobs of this sandbox now, before the first job (which is else cold)."""
+        with self._lock:
+            self._template = WarmUnit(
+                backend=backend, runtime_dir=runtime_dir, limits=limits, folder=Path("/nonexistent"), idle_s=self.idle_s
+            )
+            self._fill()
+
     def run(self, job: Job, timeout_s: float) -> JudgeResult:
         try:
             spec = JudgeJob.model_validate_json(job.job_file.read_bytes())
@@ -167,7 +175,7 @@ class WarmJudges:
                     backend=job.backend,
                     runtime_dir=job.runtime_dir,
                     limits=job.limits,
-                    folder=Path("/nonexistent"),
+                    folder=Path("/nonexistent"),  # each unit gets a folder of its own (_fill)
                     idle_s=self.idle_s,
                 )
             self._fill()
