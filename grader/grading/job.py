@@ -72,10 +72,23 @@ def write_job_file(
         gpu_device=settings.gpu_device,
         reproducible=cw.rubric.resources.reproducible,
         kernel_seed=cw.rubric.resources.seed,
+        model_files=submitted_model_files(cw, submission_dir),
     )
     job_file = folder / "job.json"
     write_model(job_file, spec, mode=0o600)
     return Job(folder=folder, submission_dir=submission_dir, job_file=job_file, result_path=result_path, seed=seed)
+
+
+def submitted_model_files(cw: CourseworkFiles, submission_dir: Path) -> list[str]:
+    """The rubric's model files (as the pre-check picks them) that are in the staged submission."""
+    from grader.grading.precheck import model_files  # here, as precheck imports this module
+
+    staged = {}
+    for name in [*cw.rubric.submission.files, *cw.rubric.submission.optional_files]:
+        path = submission_dir / name
+        if path.is_file() and not path.is_symlink():
+            staged[name] = path
+    return model_files(cw.rubric, staged)
 
 
 def remove_job_folder(folder: Path) -> None:

@@ -46,6 +46,11 @@ class JudgeJob(BaseModel):
     )
     reproducible: bool = Field(False, description="seed the kernel with kernel_seed, deterministic torch")
     kernel_seed: int = 0
+    model_files: list[str] = Field(
+        default_factory=list,
+        description="the rubric's model files that were submitted: inspected in the job's sandbox before any "
+        "student code runs there; the models fixture answers from those facts",
+    )
 
 
 class WarmUnit(BaseModel):

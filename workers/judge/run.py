@@ -228,10 +228,14 @@ def run_job(job: JudgeJob, runner_source: Path | None = None, warm: WarmSandbox 
     client = StudentClient(proc, job.execution)
     try:
         try:
-            if files is None:
-                result.execution = client.start(job.notebook, job.mode)
-            else:
-                result.execution = client.start(job.notebook, job.mode, files=files, env=job_env)
+            result.execution = client.start(
+                job.notebook,
+                job.mode,
+                files=files,
+                env=job_env if files is not None else None,  # a cold sandbox has it from the start
+                models=job.model_files,
+                models_timeout_s=precheck_limits(job.limits).wall_time_s,
+            )
         except InfrastructureError as e:
             result.infrastructure_error = str(e)
             return result
@@ -244,9 +248,8 @@ def run_job(job: JudgeJob, runner_source: Path | None = None, warm: WarmSandbox 
             result.executed_notebook_path = path
         submission = Submission(job.submission_dir, job.notebook, job.execution.max_notebook_mb * 2**20)
         models = Models(
-            backend.start,
-            runtime_dir=job.runtime_dir,
-            runner_dir=job.runner_dir,
+            client.model_facts,
+            declared=job.model_files,
             submission_dir=job.submission_dir,
             limits=precheck_limits(job.limits),
         )

@@ -5,7 +5,8 @@ Conversation on the protocol pipe (see ``wire.py`` for the framing)::
   (a warm unit only: judge -> warm {max_files_bytes, preimport}
                      runner -> warmed      the kernel is up, numpy/torch imported; no job yet)
     judge -> start {notebook, mode, limits..., files?, env?}   a warm unit's files are blobs here
-    runner -> hello                      the kernel is up; no student code has run yet
+    runner -> hello {models?}            the kernel is up; no student code has run yet. blob 0: the
+                                         model files' facts (the loader's JSON lines), if start named any
               (or fatal {message}: the runner could not start; an infrastructure failure)
     runner -> ready {report, notebook}   blob 0: the executed notebook (capped), if any
     judge -> run {id, code, inputs, outputs, timeout}   runner -> result {id, status, ...}
@@ -17,6 +18,7 @@ Imports nothing from the grader: only the standard library, the runtime's packag
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import sys
@@ -60,6 +62,8 @@ PREIMPORT_ALLOWED = ("numpy", "torch")
 # The job environment a start message may set (a warm unit's sandbox started before the job was known).
 JOB_ENV_KEYS = ("GRADER_REPRODUCIBLE", "GRADER_SEED")
 MAX_FILES = 1000
+MAX_MODEL_FILES = 16
+MAX_MODEL_FACTS_BYTES = 4 * 1024 * 1024  # the loader's lines (a state_dict's shapes are capped by the loader)
 
 
 def log(*args: Any) -> None:
@@ -95,6 +99,13 @@ def check_warm(h: dict[str, Any]) -> None:
             raise ValueError(f"warm: bad or missing {key!r}")
     if h["type"] != "warm" or h["max_files_bytes"] < 0 or any(m not in PREIMPORT_ALLOWED for m in h["preimport"]):
         raise ValueError("warm: bad type, size or module")
+
+
+def check_models(h: dict[str, Any]) -> list[str]:
+    names, timeout = h.get("models", []), h.get("models_timeout_s", 60)
+    if not isinstance(names, list) or len(names) > MAX_MODEL_FILES or type(timeout) not in (int, float) or timeout <= 0:
+        raise ValueError("start: bad models")
+    return [plain_relative(n) for n in names]
 
 
 def check_job_env(env: Any) -> dict[str, str]:
@@ -250,6 +261,54 @@ async def boot_kernel(work: Path, tmp: Path, preimport: Sequence[str]) -> Kernel
     return kernel
 
 
+def inspection_code(source: str, path: Path, out: Path) -> str:
+    """The model loader (inspect_models.py's own text) run on one file in the kernel, in a namespace
+    of its own, its result line appended to ``out``."""
+    driver = (
+        f"{source}\n"
+        "import json as _json\n"
+        f"with open({str(out)!r}, 'a') as _out:\n"
+        f"    _out.write(_json.dumps(inspect_file({str(path)!r})) + '\\n')\n"
+    )
+    return f"__import__('builtins').exec({driver!r}, {{'__name__': '__grader_models__'}})"
+
+
+async def inspect_models(
+    kernel: KernelSession, names: Sequence[str], work: Path, tmp: Path, timeout_s: float, preimport: Sequence[str]
+) -> bytes:
+    """The model files' facts, established in this sandbox's kernel before any student code runs in it
+    (the prelude has not even put the work dir on sys.path): the pre-check's loader and counting rule,
+    one file at a time. A file that stops the loader (time, memory, a crash in torch) does not load;
+    the kernel is then started afresh for the next file, and for the student."""
+    source = (Path(__file__).parent / "inspect_models.py").read_text()
+    folder = tmp / "grader-models"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    out = folder / "facts.jsonl"
+    for name in names:
+        base = os.path.basename(name)
+        with out.open("a") as f:
+            f.write(json.dumps({"checking": base}) + "\n")
+        before = out.stat().st_size
+        outcome = await kernel.run_silent(inspection_code(source, work / name, out), timeout=timeout_s, recover=False)
+        if outcome.status == "ok" and out.stat().st_size > before:
+            continue
+        why = {
+            "timeout": f"it did not load within {timeout_s:g} s",
+            "crashed": "loading it stopped the loader (out of memory, or a crash in torch)",
+        }.get(outcome.status, f"the loader failed on it: {(outcome.error or '')[:200]}")
+        entry = {"name": base, "loads": False, "kind": None, "parameters": None, "tensors": None, "error": why}
+        with out.open("a") as f:
+            f.write(json.dumps(entry) + "\n")
+        if outcome.status in ("timeout", "crashed") or not kernel.available:
+            log(f"model loader stopped on {base}: {outcome.status}; a fresh kernel")
+            await kernel.shutdown()
+            await kernel.start(STARTUP_TIMEOUT_S, prelude=False)
+            if preimport:
+                await kernel.run_silent(preimport_code(preimport), timeout=STARTUP_TIMEOUT_S, recover=False)
+    with out.open("rb") as f:
+        return f.read(MAX_MODEL_FACTS_BYTES)
+
+
 async def begin_job(kernel: KernelSession, start: dict[str, Any], job_env: dict[str, str]) -> None:
     """The job's own settings into the kernel (and any restarted one), then the prelude."""
     kernel.configure(
@@ -301,12 +360,19 @@ async def serve(first: dict[str, Any], proto_in: int, proto_out: int) -> int:
             copy_submission(submission, work)
         else:
             write_files(check_files(start.get("files"), len(job_msg.blobs)), job_msg.blobs, work)
+        models, facts = check_models(start), b""
+        if models:
+            preimport = first["preimport"] if warm else []
+            facts = await inspect_models(kernel, models, work, tmp, start.get("models_timeout_s", 60), preimport)
         await begin_job(kernel, start, check_job_env(start.get("env", {})))
     except Exception as e:
         log("startup failed:\n" + traceback.format_exc())
         send({"type": "fatal", "message": f"{type(e).__name__}: {str(e)[:500]}"})
         return 1
-    send({"type": "hello", "protocol": PROTOCOL})
+    if models:  # the facts before any student code: the judge's models fixture answers from them
+        send({"type": "hello", "protocol": PROTOCOL, "models": 0}, [facts])
+    else:
+        send({"type": "hello", "protocol": PROTOCOL})
 
     nb, nb_error = load_notebook(work / start["notebook"] if start["notebook"] else None)
     report = await execute_notebook(
