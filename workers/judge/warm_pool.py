@@ -148,6 +148,12 @@ class WarmJudges:
             )
             self._fill()
 
+    def wait_ready(self, timeout_s: float = WARM_UP_TIMEOUT_S) -> bool:
+        """Wait until every unit has warmed up (or failed to); True if all are warm (benchmarks, tests)."""
+        with self._lock:
+            units = list(self._units)
+        return all(u.ready.wait(timeout_s) and u.warm for u in units)
+
     def run(self, job: Job, timeout_s: float) -> JudgeResult:
         try:
             spec = JudgeJob.model_validate_json(job.job_file.read_bytes())
