@@ -55,18 +55,20 @@ from workers.run_outputs import (
 log = logging.getLogger(__name__)
 
 
-_warm: dict[int, WarmJudges] = {}  # this process's pool, per settings object (a worker has one)
+# This process's pools, one per settings object (a worker has one); the object is kept with its
+# pool, so its id is never reused for another.
+_warm: dict[int, tuple[Settings, WarmJudges]] = {}
 
 
 def judge_launcher(settings: Settings) -> JudgeLauncher:
     """The worker's judges: warm ones kept for this process (``settings.warm_judges``), else cold."""
     if settings.warm_judges <= 0:
         return SubprocessJudge()
-    pool = _warm.get(id(settings))
-    if pool is None:
-        pool = _warm[id(settings)] = WarmJudges(settings)
+    if id(settings) not in _warm:
+        pool = WarmJudges(settings)
+        _warm[id(settings)] = (settings, pool)
         atexit.register(pool.close)
-    return pool
+    return _warm[id(settings)][1]
 
 
 @dataclass
