@@ -79,6 +79,12 @@ PROBE = {PROBE!r}
 def test_clean(student):
     found = student.run(PROBE, outputs="found")["found"]
     assert not found, "found " + " ".join(found)
+
+
+def test_seeded(student):
+    # The rubric asks for reproducible runs: a warm kernel, started before its job, is seeded too.
+    seeded = "import os, torch; s = [os.environ.get('GRADER_SEED'), torch.initial_seed()]"
+    assert student.run(seeded, outputs="s")["s"] == ["7", 7]
 """
 
 
@@ -88,19 +94,16 @@ def tiny_cw(tmp_path_factory: pytest.TempPathFactory) -> CourseworkFiles:
     hidden = folder / "hidden"
     hidden.mkdir()
     (hidden / "test_probe.py").write_text(HIDDEN)
+    item = {"part": "1", "points": 1}
     rubric = make_rubric(
-        total_points=1,
-        parts=[{"id": "1", "title": "Probe", "points": 1}],
+        total_points=2,
+        parts=[{"id": "1", "title": "Probe", "points": 2}],
         items=[
-            {
-                "id": "clean",
-                "part": "1",
-                "title": "Clean",
-                "points": 1,
-                "auto": {"tests": ["test_probe.py::test_clean"]},
-            }
+            {**item, "id": "clean", "title": "Clean", "auto": {"tests": ["test_probe.py::test_clean"]}},
+            {**item, "id": "seed", "title": "Seed", "auto": {"tests": ["test_probe.py::test_seeded"]}},
         ],
         penalties=[],
+        resources={"reproducible": True, "seed": 7},
     )
     return CourseworkFiles(rubric=rubric, folder=folder, hidden=hidden)
 
@@ -127,3 +130,4 @@ def test_job_b_finds_nothing_of_job_a(backend: str, tiny_cw: CourseworkFiles, tm
     assert message.split("found ", 1)[1].split() == TRACES, message  # the probe sees every trace where they are
     assert after.status == "graded", after.error
     assert after.tests["test_probe.py::test_clean"].outcome.value == "passed", after.tests
+    assert [r.tests["test_probe.py::test_seeded"].outcome.value for r in (left, after)] == ["passed"] * 2
