@@ -46,6 +46,10 @@ class JudgeJob(BaseModel):
     )
     reproducible: bool = Field(False, description="seed the kernel with kernel_seed, deterministic torch")
     kernel_seed: int = 0
+    imports: list[str] = Field(
+        default_factory=list,
+        description="the slow modules (numpy, torch) the notebook imports: what the next warm kernel pre-imports",
+    )
     model_files: list[str] = Field(
         default_factory=list,
         description="the rubric's model files that were submitted: inspected in the job's sandbox before any "
@@ -64,6 +68,7 @@ class WarmUnit(BaseModel):
     limits: SandboxLimits
     folder: Path = Field(description="the unit's own scratch folder (its runner, an empty submission dir)")
     idle_s: float = Field(gt=0, description="how long it waits for a job before it exits")
+    preimport: list[str] = Field(default_factory=list, description="what its kernel imports while it waits")
 
     @property
     def key(self) -> str:

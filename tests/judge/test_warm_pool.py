@@ -38,3 +38,16 @@ def test_gpu_jobs_and_other_limits_have_no_warm_key(tmp_path) -> None:
     tighter = job.model_copy(update={"limits": job.limits.model_copy(update={"memory_mb": 1024})})
     assert job_warm_key(tighter) != job_warm_key(job)
     assert job_warm_key(job.model_copy(update={"backend": "docker"})) != job_warm_key(job)
+
+
+def test_the_pool_learns_which_slow_modules_notebooks_import(tmp_path) -> None:
+    import nbformat
+
+    from grader.grading.job import notebook_imports
+
+    cells = ["import numpy as np", "def f():\n    from torch import nn\n    return nn", "import os, math", "!pip x"]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), path)
+    assert notebook_imports(path) == ["numpy", "torch"]
+    path.write_text("not json")
+    assert notebook_imports(path) == []

@@ -37,7 +37,6 @@ LOG_TAIL_CHARS = 20_000
 WARM_READY = "grader-judge: warm"  # the warm judge's first line on stdout: its sandbox waits for a job
 WARM_FAILED = "grader-judge: warm-up failed:"
 WARM_CPU_S = 60  # RLIMIT_CPU on top of the job's: the warm-up's own CPU (interpreter, kernel, imports)
-PREIMPORT = ("numpy", "torch")  # imported by a warm kernel, where the runtime has them
 
 
 def stage_runner(target: Path, source: Path | None = None) -> None:
@@ -151,7 +150,7 @@ def warm_up(unit: WarmUnit, runner_source: Path | None = None) -> WarmSandbox:
     )
     proc = backend.start(spec)
     try:
-        warm = {"type": "warm", "max_files_bytes": unit.limits.work_dir_mb * 2**20, "preimport": list(PREIMPORT)}
+        warm = {"type": "warm", "max_files_bytes": unit.limits.work_dir_mb * 2**20, "preimport": unit.preimport}
         wire.write_message(proc.stdin, warm, [], time.monotonic() + 30)
         reply = wire.read_message(proc.stdout, wire.WireLimits(64 * 1024, 0, 64 * 1024 + 8), time.monotonic() + 180)
         if reply.header != {"type": "warmed"}:

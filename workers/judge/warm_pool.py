@@ -1,7 +1,8 @@
 """Warm judges: a ``JudgeLauncher`` that keeps judges started ahead of their jobs, one job each.
 
 A warm unit is a judge process (``python -m workers.judge --warm``) that has imported pytest and
-the grader, started its job's sandbox, and in it the runner, the kernel, numpy and torch; it then
+the grader, started its job's sandbox, and in it the runner and the kernel, which has imported
+the slow modules (numpy, torch) the last job's notebook imported (``JudgeJob.imports``); it then
 waits for a job file's path on its stdin. It serves that one job and exits, its sandbox killed, as
 a cold judge does: nothing of one job is left for the next. While a job runs the pool starts the
 next unit, so the interpreter starts and imports happen off the job's path (their CPU is still
@@ -20,6 +21,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -140,11 +142,18 @@ class WarmJudges:
     ) -> None:
         self.close()
 
-    def warm_for(self, backend: str, runtime_dir: Path, limits: SandboxLimits) -> None:
+    def warm_for(
+        self, backend: str, runtime_dir: Path, limits: SandboxLimits, preimport: Sequence[str] = ("numpy", "torch")
+    ) -> None:
         """Start warming units for jobs of this sandbox now, before the first job (which is else cold)."""
         with self._lock:
             self._template = WarmUnit(
-                backend=backend, runtime_dir=runtime_dir, limits=limits, folder=Path("/nonexistent"), idle_s=self.idle_s
+                backend=backend,
+                runtime_dir=runtime_dir,
+                limits=limits,
+                folder=Path("/nonexistent"),
+                idle_s=self.idle_s,
+                preimport=list(preimport),
             )
             self._fill()
 
@@ -176,13 +185,14 @@ class WarmJudges:
             stale = [u for u in self._units if not u.usable(key)]
             self._units = [u for u in self._units if u.usable(key)]
             unit = self._units.pop(0) if self._units else None
-            if self._template is None or self._template.key != key:
-                self._template = WarmUnit(
+            if self._template is None or self._template.key != key or self._template.preimport != job.imports:
+                self._template = WarmUnit(  # the next units are made for jobs like this one
                     backend=job.backend,
                     runtime_dir=job.runtime_dir,
                     limits=job.limits,
                     folder=Path("/nonexistent"),  # each unit gets a folder of its own (_fill)
                     idle_s=self.idle_s,
+                    preimport=job.imports,
                 )
             self._fill()
         for old in stale:  # off the job's path: a thread each
