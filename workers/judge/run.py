@@ -152,7 +152,9 @@ def warm_up(unit: WarmUnit, runner_source: Path | None = None) -> WarmSandbox:
     try:
         warm = {"type": "warm", "max_files_bytes": unit.limits.work_dir_mb * 2**20, "preimport": unit.preimport}
         wire.write_message(proc.stdin, warm, [], time.monotonic() + 30)
-        reply = wire.read_message(proc.stdout, wire.WireLimits(64 * 1024, 0, 64 * 1024 + 8), time.monotonic() + 180)
+        reply = wire.read_message(
+            proc.stdout, wire.WireLimits(64 * 1024, 0, 64 * 1024 + 8), time.monotonic() + HELLO_TIMEOUT_S
+        )
         if reply.header != {"type": "warmed"}:
             raise InfrastructureError(f"the warm runner said {str(reply.header)[:300]}")
     except BaseException as e:
