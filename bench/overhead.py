@@ -69,8 +69,8 @@ def main() -> None:
                         if size:
                             judges.warm_for(backend, settings.runtime_dir, limits)
                         for i in range(args.runs):
+                            judges.wait_ready()  # the refill's warm-up slows neither side
                             base_s = nbconvert_s(notebook, root)
-                            judges.wait_ready()
                             start = time.perf_counter()
                             report = grade_submission(notebook, cw, settings, judge=judges)
                             total = time.perf_counter() - start
