@@ -14,7 +14,16 @@ markdown cell) are graded twice:
 
 Reports submissions graded per minute for both and their ratio, and checks that each submission's
 score from the service equals its CLI score (exit 1 if not, or if any run failed). Prints a table
-and a JSON line (also written to bench/results/throughput.json).
+and a JSON line (also written to bench/results/throughput.json). ``--warm-judges K``: the workers
+keep K warm judges each (``GRADER_WARM_JUDGES``).
+
+First, unless ``--no-saturation``: cold against warm judges at saturation (bench/results/
+throughput_saturation.json). ``--workers`` worker-like processes, each grading ``--jobs`` one-cell
+submissions (numpy, then torch) back to back with its own ``WarmJudges`` (size 0: cold; size 1:
+warm), all started together: jobs per minute over the wall time until the last is done, and
+CPU-seconds per job, every process of the run counted (the workers, their judges, their
+sandboxes: bwrap's chain reaps every process, so its CPU reaches our rusage; the pool's warm-up
+of the units it refills, and of those left at the end, included). Every job must score its point.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -204,6 +214,64 @@ def compare(paths: list[Path], cli: list[dict], api: list[dict]) -> list[dict]:
     return rows
 
 
+def _saturating_worker(kind: str, size: int, jobs: int, start_at: float, out: Any) -> None:
+    """One worker-like process: its own pool, ``jobs`` gradings back to back; sends (done, cpu_s)."""
+    import resource
+
+    from _tiny_cw import tiny_coursework
+
+    from grader.grading.pipeline import grade_submission
+    from grader.settings import get_settings
+    from workers.judge.warm_pool import WarmJudges
+
+    settings = get_settings().model_copy(update={"sandbox_backend": "bwrap"})
+    cw, notebook = tiny_coursework(Path(tempfile.mkdtemp(prefix="grader-bench-tiny-")), kind)
+    time.sleep(max(0.0, start_at - time.time()))
+    done = 0
+    with WarmJudges(settings, size) as judges:
+        for _ in range(jobs):
+            report = grade_submission(notebook, cw, settings, judge=judges)
+            done += report.status == "graded" and report.score == 1
+    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    out.send((done, sum(u.ru_utime + u.ru_stime for u in usage)))
+
+
+def saturation(workers: int, jobs: int, warm: int) -> dict[str, Any]:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    results: dict[str, Any] = {"workers": workers, "jobs_per_worker": jobs, "warm_pool": warm}
+    for kind in ("numpy", "torch"):
+        for mode, size in (("cold", 0), ("warm", warm)):
+            start_at = time.time() + 5  # every worker imported and ready: the clock starts together
+            pipes, procs = [], []
+            for _ in range(workers):
+                recv, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_saturating_worker, args=(kind, size, jobs, start_at, send))
+                proc.start()
+                pipes.append(recv)
+                procs.append(proc)
+            got = [p.recv() for p in pipes]
+            wall = time.time() - start_at
+            for proc in procs:
+                proc.join()
+            done, cpu = sum(g[0] for g in got), sum(g[1] for g in got)
+            if done != workers * jobs:
+                raise SystemExit(f"saturation {kind}/{mode}: {done} of {workers * jobs} jobs scored their point")
+            results[f"{kind}/{mode}"] = {
+                "jobs_per_min": round(done / wall * 60, 2),
+                "cpu_s_per_job": round(cpu / done, 2),
+                "wall_s": round(wall, 1),
+            }
+            log(f"saturation {kind}/{mode}: {results[f'{kind}/{mode}']}")
+        cold, hot = results[f"{kind}/cold"], results[f"{kind}/warm"]
+        results[f"{kind}/ratio_warm_vs_cold"] = {
+            "jobs_per_min": round(hot["jobs_per_min"] / cold["jobs_per_min"], 3),
+            "cpu_s_per_job": round(hot["cpu_s_per_job"] / cold["cpu_s_per_job"], 3),
+        }
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", "--submissions", type=int, default=6)
@@ -211,10 +279,23 @@ def main() -> int:
     parser.add_argument("--api-workers", type=int, default=1, help="uvicorn --workers")
     parser.add_argument("--redis-db", type=int, default=DEFAULT_REDIS_DB, help="the broker (flushed at the end)")
     parser.add_argument("--timeout-s", type=float, default=3600, help="give up on the service after this long")
+    parser.add_argument("--warm-judges", type=int, default=0, help="warm judges per service worker")
+    parser.add_argument("--jobs", type=int, default=6, help="saturation: jobs per worker-like process")
+    parser.add_argument("--warm", type=int, default=1, help="saturation: the warm pool's size")
+    parser.add_argument("--no-saturation", action="store_true", help="skip cold against warm at saturation")
+    parser.add_argument("--no-service", action="store_true", help="skip the service against `grader grade`")
     args = parser.parse_args()
     if min(args.submissions, args.workers, args.api_workers) < 1:
         parser.error("-n, --workers and --api-workers must be at least 1")
     interrupt_on_sigterm()
+    out = REPO / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    if not args.no_saturation:
+        sat = saturation(args.workers, args.jobs, args.warm)
+        (out / "throughput_saturation.json").write_text(json.dumps(sat, indent=2))
+        print(json.dumps(sat))
+    if args.no_service:
+        return 0
 
     with ExitStack() as stack:
         tmp = Path(tempfile.mkdtemp(prefix="grader-bench-throughput-"))
@@ -241,6 +322,7 @@ def main() -> int:
             submissions_per_hour=1000,
             jobs_dir=jobs,
         )
+        env["GRADER_WARM_JUDGES"] = str(args.warm_judges)
         base = start_api(stack, env, tmp, workers=args.api_workers)
         start_workers(stack, env, tmp, args.workers)
         log(f"service: API at {base}, {args.workers} workers ready; uploading {len(paths)} submissions...")
@@ -274,8 +356,6 @@ def main() -> int:
         f"`grader grade` one by one: {n} in {cli_s:.1f}s = {cli_rate:.2f}/min; service with {args.workers} "
         f"workers: {n} in {api['wall_s']:.1f}s = {api_rate:.2f}/min; ratio {api_rate / cli_rate:.2f}"
     )
-    out = REPO / "bench" / "results"
-    out.mkdir(exist_ok=True)
     (out / "throughput.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
     if not result["scores_match"]:

@@ -81,7 +81,7 @@ def grade(
         click.echo(json.dumps(report.to_json(), indent=2) if as_json else render_table(report))
         sys.exit(0 if report.status == "graded" else 1)
     errors = 0
-    with make_launcher(settings) as judge:
+    with make_launcher(settings, jobs=len(files)) as judge:
         for item in grade_batch(
             files, cw, settings, judge=judge, backend=backend, seed=seed, artifacts_dir=artifacts_dir
         ):

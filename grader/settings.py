@@ -130,6 +130,13 @@ class Settings(BaseSettings):
     )
     public_url: str = Field("http://127.0.0.1:8000", description="where the service is reached")
     sandbox_backend: str = Field("bwrap", description="bwrap or docker")
+    warm_judges: int = Field(
+        0,
+        ge=0,
+        le=8,
+        description="judges a worker process (or one `grader grade` batch) keeps started ahead of their jobs, "
+        "sandbox, kernel, numpy and torch up; each still serves one job in a fresh sandbox. 0: every job starts cold",
+    )
     bwrap_path: Path = Field(Path("/usr/bin/bwrap"))
     docker_image: str = Field(
         "grader-sandbox:latest", description="the docker backend's image (scripts/build_sandbox_image.sh)"

@@ -43,6 +43,8 @@ ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "workers.sandbox.bwrap:BwrapBackend.start": SANDBOX,
     "workers.sandbox.docker:DockerBackend.start": SANDBOX,
     "workers.judge.launcher:SubprocessJudge.run": GRADING,  # the judge grades a whole notebook
+    "workers.judge.warm_pool:WarmJudges.run": GRADING,  # a warm judge (or a cold one) grades a notebook
+    "workers.judge.warm_pool:WarmJudges.warm_for": SANDBOX,  # starts warm judges, each with its sandbox
 }
 
 _current: list[pytest.Item] = []  # the test being run in this process

@@ -14,6 +14,7 @@ queue, up to ``max_attempts``) and a new wake-up with an exponential countdown.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
@@ -32,6 +33,7 @@ from grader.grading.model_verdicts import GradebookVerdicts
 from grader.grading.pipeline import grade_submission
 from grader.grading.precheck import PrecheckReport, run_precheck
 from grader.grading.report import GradeReport
+from grader.grading.worker_side import JudgeLauncher
 from grader.rubrics.loader import RubricError, load_coursework
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import Lease, claim_next_run, claim_run, complete_precheck, complete_run, fail_run
@@ -41,6 +43,7 @@ from workers.dispatch import Wake, broker_queue, retry_countdown_s
 from workers.gradebook import blob_store, kick_webhooks, sessions_for
 from workers.heartbeat import Heartbeat
 from workers.judge.launcher import SubprocessJudge
+from workers.judge.warm_pool import WarmJudges
 from workers.precheck_sandbox import SandboxModelInspector, loader_version
 from workers.run_outputs import (
     environment_digest,
@@ -51,6 +54,22 @@ from workers.run_outputs import (
 )
 
 log = logging.getLogger(__name__)
+
+
+# This process's pools, one per settings object (a worker has one); the object is kept with its
+# pool, so its id is never reused for another.
+_warm: dict[int, tuple[Settings, WarmJudges]] = {}
+
+
+def judge_launcher(settings: Settings) -> JudgeLauncher:
+    """The worker's judges: warm ones kept for this process (``settings.warm_judges``), else cold."""
+    if settings.warm_judges <= 0:
+        return SubprocessJudge()
+    if id(settings) not in _warm:
+        pool = WarmJudges(settings)
+        _warm[id(settings)] = (settings, pool)
+        atexit.register(pool.close)
+    return _warm[id(settings)][1]
 
 
 @dataclass
@@ -133,7 +152,7 @@ def _grade_leased(
                 )
             else:
                 report = grade_submission(
-                    path, cw, settings, judge=SubprocessJudge(), artifacts_dir=workdir / "artifacts"
+                    path, cw, settings, judge=judge_launcher(settings), artifacts_dir=workdir / "artifacts"
                 )
                 artifact_keys = store_artifacts(store, report)  # before workdir goes; a failure is retried
                 rendered_key = store_rendered_notebook(store, path, cw.rubric.submission.notebook, code, settings)

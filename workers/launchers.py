@@ -1,8 +1,9 @@
 """The judge launcher a batch of gradings shares (``grader grade`` of many files, the benches).
 
-``with make_launcher(settings) as judge:`` keeps one launcher for the whole batch and releases what
-it holds at the end. Today that is a plain ``SubprocessJudge`` (nothing to release); a pool of warm
-judges is a context manager implementing the same ``JudgeLauncher``, swapped in here.
+``with make_launcher(settings, jobs=N) as judge:`` keeps one launcher for the whole batch and releases
+what it holds at the end. A batch gets warm judges (at least one, more with ``settings.warm_judges``):
+while one notebook is graded the next judge, its sandbox and its kernel start beside it. A single job
+gains nothing from a pool (its first judge is cold either way) and gets a plain ``SubprocessJudge``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from contextlib import AbstractContextManager
 from grader.grading.worker_side import JudgeLauncher
 from grader.settings import Settings
 from workers.judge.launcher import SubprocessJudge
+from workers.judge.warm_pool import WarmJudges
 
 
-def make_launcher(settings: Settings) -> AbstractContextManager[JudgeLauncher]:
-    """A launcher for a batch of jobs under ``settings``, as a context manager."""
-    del settings  # the warm pool sizes itself from them; a cold launcher needs none
+def make_launcher(settings: Settings, *, jobs: int = 1) -> AbstractContextManager[JudgeLauncher]:
+    """A launcher for ``jobs`` jobs under ``settings``, as a context manager."""
+    if jobs > 1:
+        return WarmJudges(settings, size=max(1, settings.warm_judges))
     return contextlib.nullcontext(SubprocessJudge())

@@ -6,6 +6,7 @@ The folder sits under ``settings.jobs_dir`` so the sandbox uid can read the stag
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -72,10 +73,49 @@ def write_job_file(
         gpu_device=settings.gpu_device,
         reproducible=cw.rubric.resources.reproducible,
         kernel_seed=cw.rubric.resources.seed,
+        model_files=submitted_model_files(cw, submission_dir),
+        imports=notebook_imports(submission_dir / cw.rubric.submission.notebook)
+        if cw.rubric.submission.notebook
+        else [],
     )
     job_file = folder / "job.json"
     write_model(job_file, spec, mode=0o600)
     return Job(folder=folder, submission_dir=submission_dir, job_file=job_file, result_path=result_path, seed=seed)
+
+
+def submitted_model_files(cw: CourseworkFiles, submission_dir: Path) -> list[str]:
+    """The rubric's model files (as the pre-check picks them) that are in the staged submission."""
+    from grader.grading.precheck import model_files  # here, as precheck imports this module
+
+    staged = {}
+    for name in [*cw.rubric.submission.files, *cw.rubric.submission.optional_files]:
+        path = submission_dir / name
+        if path.is_file() and not path.is_symlink():
+            staged[name] = path
+    return model_files(cw.rubric, staged)
+
+
+SLOW_IMPORTS = ("numpy", "torch")  # worth importing in a warm kernel before its job
+
+
+def notebook_imports(path: Path) -> list[str]:
+    """Which of SLOW_IMPORTS the notebook's code cells import (read, never run): the pool warms its
+    next kernels for the notebooks it sees. A guess only: a wrong one costs time, never a mark."""
+    found: set[str] = set()
+    try:
+        cells = json.loads(path.read_bytes()).get("cells", [])
+        for cell in cells:
+            if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+                continue
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            for line in source.splitlines():
+                words = line.replace(",", " ").split()
+                if words[:1] in (["import"], ["from"]):
+                    found.update(w.split(".")[0] for w in words[1:] if w.split(".")[0] in SLOW_IMPORTS)
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []
+    return sorted(found)
 
 
 def remove_job_folder(folder: Path) -> None:

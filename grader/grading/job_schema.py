@@ -46,6 +46,43 @@ class JudgeJob(BaseModel):
     )
     reproducible: bool = Field(False, description="seed the kernel with kernel_seed, deterministic torch")
     kernel_seed: int = 0
+    imports: list[str] = Field(
+        default_factory=list,
+        description="the slow modules (numpy, torch) the notebook imports: what the next warm kernel pre-imports",
+    )
+    model_files: list[str] = Field(
+        default_factory=list,
+        description="the rubric's model files that were submitted: inspected in the job's sandbox before any "
+        "student code runs there; the models fixture answers from those facts",
+    )
+
+
+class WarmUnit(BaseModel):
+    """What a warm judge (``python -m workers.judge --warm``) reads first: the sandbox to start
+    before its job is known. Its job must match ``key`` (``warm_key``), else it gets none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str
+    runtime_dir: Path
+    limits: SandboxLimits
+    folder: Path = Field(description="the unit's own scratch folder (its runner, an empty submission dir)")
+    idle_s: float = Field(gt=0, description="how long it waits for a job before it exits")
+    preimport: list[str] = Field(default_factory=list, description="what its kernel imports while it waits")
+
+    @property
+    def key(self) -> str:
+        return warm_key(self.backend, self.runtime_dir, self.limits)
+
+
+def warm_key(backend: str, runtime_dir: Path, limits: SandboxLimits) -> str:
+    """What a warm sandbox was made with; a job needing anything else gets a cold one."""
+    return json.dumps([backend, str(runtime_dir), limits.model_dump(mode="json")], sort_keys=True)
+
+
+def job_warm_key(job: JudgeJob) -> str | None:
+    """The warm unit a job can use; None: none (a gpu job starts its sandbox cold)."""
+    return None if job.gpu else warm_key(job.backend, job.runtime_dir, job.limits)
 
 
 class JudgedTest(BaseModel):

@@ -187,8 +187,8 @@ def test_models_and_artifacts_in_a_graded_run(root: Path):
 
 
 def test_an_inspector_that_cannot_run_is_an_infrastructure_error(root: Path):
-    """A runner folder without inspect_models.py (a stand-in runner): the loader reports nothing.
-    That is ours, so the whole run is an infrastructure error (retried), not a zero."""
+    """A stand-in runner whose hello carries no model facts for the declared model file: the loader
+    reported nothing. That is ours, so the whole run is an infrastructure error (retried), not a zero."""
     sub = root / "submission"
     sub.mkdir(mode=0o755)
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), sub / "nb.ipynb")
@@ -211,6 +211,7 @@ def test_an_inspector_that_cannot_run_is_an_infrastructure_error(root: Path):
                 "result_path": str(root / "out" / "result.json"),
                 "limits": {"memory_mb": 3072, "pids": 256, "wall_time_s": 120, "cpu_time_s": 120},
                 "execution": {"cell_timeout_s": 30, "notebook_timeout_s": 60, "test_call_timeout_s": 10},
+                "model_files": ["model.pth"],
             }
         )
     )

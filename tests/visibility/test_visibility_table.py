@@ -76,6 +76,7 @@ STUDENT_WRITES = {
 STAFF_ONLY = {
     # Markers' and lecturers' API.
     ("POST", "/api/v1/submissions/{submission_id}/regrade"),
+    ("POST", "/api/v1/submissions/{submission_id}/priority"),
     ("GET", "/api/v1/courseworks/{cw}/marks"),
     ("POST", "/api/v1/courseworks/{cw}/release"),
     ("GET", "/api/v1/courseworks/{cw}/export.csv"),
@@ -97,6 +98,7 @@ STAFF_ONLY = {
     ("POST", "/lecturer/courseworks/{cw}/release"),
     ("POST", "/lecturer/courseworks/{cw}/regrade"),
     ("POST", "/lecturer/submissions/{submission_id}/regrade"),
+    ("POST", "/lecturer/submissions/{submission_id}/priority"),
     ("GET", "/lecturer/courseworks/{cw}/export.csv"),
     ("GET", "/staff/courseworks/{cw}"),
     ("GET", "/staff/courseworks/{cw}/rows"),

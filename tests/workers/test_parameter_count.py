@@ -4,7 +4,8 @@ cannot be dodged: every stored tensor (parameters, buffers, constants), any dtyp
 max(elements, bytes / 4), each storage once. TorchScript is read as an archive, never loaded.
 
 The first tests call the loader (``workers/runner/inspect_models.py``) directly; the last one runs
-the real pre-check and the real ``models`` fixture, each in its own real bwrap sandbox.
+the real pre-check and the real runner's inspection (the ``models`` fixture's facts), each in its
+own real bwrap sandbox.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ import torch
 
 from grader.grading.precheck import precheck_limits, run_precheck
 from grader.rubrics.loader import load_coursework
-from grader.settings import Settings
+from grader.settings import ExecutionLimits, Settings
+from workers.judge.client import StudentClient
 from workers.judge.model_files import Models
-from workers.judge.run import stage_runner
+from workers.judge.run import RUNNER_ENV, stage_runner
 from workers.precheck_sandbox import SandboxModelInspector
-from workers.runner import inspect_models
+from workers.runner import RUNNER_ARGV, inspect_models
 from workers.sandbox import get_backend
+from workers.sandbox.base import SandboxSpec
 
 N = 1000  # the hidden weights: 1000 float32 values, so 1000 parameters however they are stored
 
@@ -199,12 +202,29 @@ def test_the_precheck_shows_the_number_the_verdict_uses(model_files, tmp_path):
     assert report.infrastructure_error is None, (report.infrastructure_error, report.sandbox)
     shown = {m.name: m.parameters for m in report.models}
 
+    # The verdict's facts: the runner inspects the files in its own sandbox before any student code.
     runner = model_files / "runner"
     stage_runner(runner)
+    proc = get_backend("bwrap", settings).start(
+        SandboxSpec(
+            argv=list(RUNNER_ARGV),
+            runtime_dir=settings.runtime_dir,
+            runner_dir=runner,
+            submission_dir=model_files,
+            limits=settings.sandbox,
+            env=dict(RUNNER_ENV),
+        )
+    )
+    client = StudentClient(proc, ExecutionLimits())
+    try:
+        client.start(None, "none", models=sorted(FILES))
+    finally:
+        client.close()
+        proc.wait(10)
+        proc.kill()
     models = Models(
-        get_backend("bwrap", settings).start,
-        runtime_dir=settings.runtime_dir,
-        runner_dir=runner,
+        client.model_facts,
+        declared=sorted(FILES),
         submission_dir=model_files,
         limits=precheck_limits(settings.sandbox),
     )

@@ -28,6 +28,7 @@ HELLO_TIMEOUT_S = 180  # runner start + kernel start + torch import, before any 
 INTERRUPT_GRACE_S = 5.0  # after an interrupt, before the runner restarts the kernel
 RESTART_TIMEOUT_S = 60.0  # a restarted kernel answering, and again its prelude
 REPLY_MARGIN_S = 15.0
+MODEL_FACTS_BYTES = 4 * MB  # == runner.main.MAX_MODEL_FACTS_BYTES
 CELL_STATUSES = {"ok", "error", "timeout", "crashed", "skipped", "not_run"}
 
 
@@ -119,6 +120,7 @@ class StudentClient:
         self.violation: str | None = None
         self.report: dict[str, Any] | None = None
         self.notebook_bytes: bytes | None = None
+        self.model_facts: bytes | None = None  # the model loader's lines, from hello (None: none came)
         self._on_violation = on_violation
         self.replay_timeout_s = min(limits.notebook_timeout_s, 120.0)
         # The longest a runner may take to recover a kernel (interrupt, restart, prelude, replay).
@@ -177,22 +179,48 @@ class StudentClient:
             "restart_timeout_s": RESTART_TIMEOUT_S,
         }
 
-    def start(self, notebook: str | None, mode: str, hello_timeout_s: float = HELLO_TIMEOUT_S) -> dict[str, Any]:
+    def start(
+        self,
+        notebook: str | None,
+        mode: str,
+        hello_timeout_s: float = HELLO_TIMEOUT_S,
+        *,
+        files: list[tuple[str, bytes]] | None = None,
+        env: dict[str, str] | None = None,
+        models: list[str] | None = None,
+        models_timeout_s: float = 60,
+    ) -> dict[str, Any]:
         """Send ``start``; wait for ``hello`` then ``ready``. Returns the checked report.
 
+        ``files`` (a warm unit, whose sandbox has no submission bound): the job's files, sent with
+        ``start`` as blobs; ``env``: the job's own environment variables (``GRADER_REPRODUCIBLE``...);
+        ``models``: files the runner inspects before any student code runs (``model_facts``, from ``hello``).
         Before ``hello`` no student code has run: a failure there is an ``InfrastructureError``.
         After it, any failure is the student side's: a ``ProtocolViolation``.
         """
+        message = self.start_message(notebook, mode)
+        blobs: list[bytes] = []
+        if files is not None:
+            message["files"] = [{"name": name, "blob": i} for i, (name, _) in enumerate(files)]
+            blobs = [data for _, data in files]
+        if env:
+            message["env"] = dict(env)
+        if models:
+            message["models"], message["models_timeout_s"] = list(models), models_timeout_s
         try:
-            wire.write_message(self._out, self.start_message(notebook, mode), [], time.monotonic() + 30)
+            wire.write_message(self._out, message, blobs, time.monotonic() + 30 + sum(map(len, blobs)) / MB)
             hello = wire.read_message(
-                self._in, wire.WireLimits(64 * 1024, 0, 64 * 1024 + 8), time.monotonic() + hello_timeout_s
+                self._in,
+                wire.WireLimits(64 * 1024, MODEL_FACTS_BYTES, 64 * 1024 + MODEL_FACTS_BYTES + 8),
+                time.monotonic() + hello_timeout_s + (len(models or ()) * models_timeout_s),
             )
         except wire.WireError as e:
             raise InfrastructureError(f"the runner did not start: {e}") from None
         if hello.header.get("type") == "fatal":
             raise InfrastructureError(f"the runner could not start: {str(hello.header.get('message'))[:500]}")
-        if hello.header != {"type": "hello", "protocol": 1} or hello.blobs:
+        if hello.header == {"type": "hello", "protocol": 1, "models": 0} and len(hello.blobs) == 1 and models:
+            self.model_facts = hello.blobs[0]  # sent before any student code ran: trusted as the loader's
+        elif hello.header != {"type": "hello", "protocol": 1} or hello.blobs:
             raise InfrastructureError("the runner's first message was not hello")
 
         lim = self.limits

@@ -1,26 +1,25 @@
 """The ``models`` fixture: what a submitted model file holds, learned without running student code.
 
-Each file is read in a short sandbox of its own by ``workers/runner/inspect_models.py`` (the
+The rubric's model files are read in the job's own sandbox, by its kernel before any student code
+has run there (the runner's ``inspect_models``), with ``workers/runner/inspect_models.py`` (the
 pre-check's loader: ``torch.load(weights_only=True)`` for a state_dict; a TorchScript archive is
 never loaded, its tensor records are read from the zip), never in the judge: model files are
-untrusted. The parameter count is the loader's, the very number the pre-check shows the student
-(one rule for every file: ``inspect_models.storage_count``). The
-student's kernel plays no part either. Answers are cached for the run. A sandbox that does not
-start, or a loader that reports nothing, is ours: ``infrastructure_error`` is set, the judge
-marks the whole run as an infrastructure error (retried, never a zero), and the call raises.
+untrusted. The facts come in the runner's hello, before the notebook's first cell. The parameter
+count is the loader's, the very number the pre-check shows the student (one rule for every file:
+``inspect_models.storage_count``). Answers are cached for the run. A runner that sent no facts for
+a declared file is ours: ``infrastructure_error`` is set, the judge marks the whole run as an
+infrastructure error (retried, never a zero), and the call raises. Files the rubric does not
+declare are not inspected (a ValueError: the hidden suite's mistake).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from grader.grading.precheck import ModelCheck, read_inspection
 from grader.settings import SandboxLimits
-from workers.precheck_sandbox import run_loader
-from workers.sandbox.base import SandboxError, SandboxProcess, SandboxSpec
 
 from .api import ModelInfo
 from .client import InfrastructureError
@@ -64,17 +63,11 @@ def plain_name(name: object) -> str:
 
 
 class Models:
-    def __init__(
-        self,
-        start: Callable[[SandboxSpec], SandboxProcess],
-        *,
-        runtime_dir: Path,
-        runner_dir: Path,
-        submission_dir: Path,
-        limits: SandboxLimits,
-    ):
-        self._start = start  # the judge's sandbox backend; runner_dir holds inspect_models.py
-        self._runtime_dir, self._runner_dir = Path(runtime_dir), Path(runner_dir)
+    """The ``models`` fixture: answers from the facts the runner sent in its hello (``facts``: the
+    loader's lines for ``declared``), established before any student code ran in the sandbox."""
+
+    def __init__(self, facts: bytes | None, *, declared: list[str], submission_dir: Path, limits: SandboxLimits):
+        self._facts, self._declared = facts, list(declared)
         self._submission_dir, self._limits = Path(submission_dir), limits
         self._cache: dict[str, ModelInfo] = {}
         self.infrastructure_error: str | None = None
@@ -88,8 +81,10 @@ class Models:
         path = self._submission_dir / name
         if path.is_symlink() or not path.is_file():
             info = ModelInfo(name=name, present=False, loads=False, error="the file is missing")
+        elif name not in self._declared:
+            raise ValueError(f"models.inspect answers for the rubric's model files, not {name[:80]!r}")
         else:
-            info = self._inspect_in_sandbox(name)
+            info = self._from_facts(name)
         self._cache[name] = info
         return info
 
@@ -97,34 +92,17 @@ class Models:
         self.infrastructure_error = reason
         return InfrastructureError(reason)
 
-    def _inspect_in_sandbox(self, name: str) -> ModelInfo:
-        try:
-            run = run_loader(
-                self._start,
-                runtime_dir=self._runtime_dir,
-                runner_dir=self._runner_dir,
-                submission_dir=self._submission_dir,
-                names=[name],
-                limits=self._limits,
-            )
-        except (SandboxError, OSError) as e:
-            raise self._ours(
-                f"the model inspector's sandbox did not start: {type(e).__name__}: {str(e)[:300]}"
-            ) from None
+    def _from_facts(self, name: str) -> ModelInfo:
+        if self._facts is None:
+            raise self._ours("the model inspector reported nothing: the runner sent no model facts")
         base = PurePosixPath(name).name  # the loader reports files by base name
         try:
             check = read_inspection(
-                run.stdout,
-                [base],
-                exit_code=run.exit_code,
-                oom_killed=run.oom_killed,
-                wall_timeout=run.wall_timeout,
-                limits=self._limits,
+                self._facts, [base], exit_code=0, oom_killed=False, wall_timeout=False, limits=self._limits
             )[0]
         except RuntimeError as e:
-            log = run.log.decode("utf-8", "replace")[-500:]
-            raise self._ours(f"the model inspector failed: {e}; {log}") from None
-        return model_info(name, check, _state_dict_entry(run.stdout, base))
+            raise self._ours(f"the model inspector failed: {e}") from None
+        return model_info(name, check, _state_dict_entry(self._facts, base))
 
 
 def _state_dict_entry(stdout: bytes, base: str) -> dict[str, Any] | None:

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import os
 import secrets
+import select
 import shutil
 import sys
+import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from grader.grading.job_schema import JudgedTest, JudgeJob, JudgeResult, write_model
-from workers.runner import RUNNER_ARGV, RUNNER_FILES
-from workers.sandbox.base import RUNTIME_MOUNT, SandboxOutcome
+from grader.grading.job_schema import JudgedTest, JudgeJob, JudgeResult, WarmUnit, job_warm_key, write_model
+from grader.settings import SandboxLimits, Settings, get_settings
+from workers.runner import RUNNER_ARGV, RUNNER_FILES, wire
+from workers.sandbox.base import RUNTIME_MOUNT, SandboxBackend, SandboxOutcome, SandboxProcess, SandboxSpec
 
 from .api import ProtocolViolation
-from .client import InfrastructureError, StudentClient
+from .client import HELLO_TIMEOUT_S, InfrastructureError, StudentClient
 from .kept import Artifacts
 from .model_files import Models
 from .plugin import JudgePlugin, Submission
@@ -30,6 +34,9 @@ RUNNER_ENV = {
     "HOME": "/tmp",
 }
 LOG_TAIL_CHARS = 20_000
+WARM_READY = "grader-judge: warm"  # the warm judge's first line on stdout: its sandbox waits for a job
+WARM_FAILED = "grader-judge: warm-up failed:"
+WARM_CPU_S = 60  # RLIMIT_CPU on top of the job's: the warm-up's own CPU (interpreter, kernel, imports)
 
 
 def stage_runner(target: Path, source: Path | None = None) -> None:
@@ -99,46 +106,121 @@ def sandbox_facts(outcome: SandboxOutcome | None) -> dict[str, Any] | None:
     }
 
 
-def run_job(job: JudgeJob, runner_source: Path | None = None) -> JudgeResult:
-    from grader.grading.precheck import precheck_limits
+@dataclass
+class WarmSandbox:
+    """A warm unit's sandbox: the runner up, its kernel started and warm, waiting for one job."""
+
+    unit: WarmUnit
+    backend: SandboxBackend
+    proc: SandboxProcess
+
+
+def job_settings(runtime_dir: Path, limits: SandboxLimits, **update: Any) -> Settings:
     from grader.settings import get_settings
+
+    base = get_settings()  # the judge's own start-up; the job (or unit) overrides what the host decided
+    return base.model_copy(update={"runtime_dir": runtime_dir, "sandbox": limits, **update})
+
+
+def warm_up(unit: WarmUnit, runner_source: Path | None = None) -> WarmSandbox:
+    """Start a sandbox for a job not known yet: the runner, the kernel, the slow imports.
+
+    Its wall clock runs for the wait (``restart_clock`` starts the job's own when the job comes);
+    its CPU rlimit allows for the warm-up's CPU on top of the job's. Raises on any failure (ours).
+    """
     from workers.sandbox import get_backend
-    from workers.sandbox.base import SandboxError, SandboxSpec
+
+    stage_runner(unit.folder / "runner", runner_source)
+    empty = unit.folder / "submission"  # nothing is bound for the job: its files come over the pipe
+    empty.mkdir(mode=0o755, exist_ok=True)
+    backend = get_backend(unit.backend, job_settings(unit.runtime_dir, unit.limits))
+    limits = unit.limits.model_copy(
+        update={
+            "cpu_time_s": unit.limits.cpu_time_s + WARM_CPU_S,
+            "wall_time_s": int(unit.idle_s) + HELLO_TIMEOUT_S + unit.limits.wall_time_s,
+        }
+    )
+    spec = SandboxSpec(
+        argv=list(RUNNER_ARGV),
+        runtime_dir=unit.runtime_dir,
+        runner_dir=unit.folder / "runner",
+        submission_dir=empty,
+        limits=limits,
+        env=dict(RUNNER_ENV),
+    )
+    proc = backend.start(spec)
+    try:
+        warm = {"type": "warm", "max_files_bytes": unit.limits.work_dir_mb * 2**20, "preimport": unit.preimport}
+        wire.write_message(proc.stdin, warm, [], time.monotonic() + 30)
+        reply = wire.read_message(
+            proc.stdout, wire.WireLimits(64 * 1024, 0, 64 * 1024 + 8), time.monotonic() + HELLO_TIMEOUT_S
+        )
+        if reply.header != {"type": "warmed"}:
+            raise InfrastructureError(f"the warm runner said {str(reply.header)[:300]}")
+    except BaseException as e:
+        log = proc.kill().log.decode("utf-8", "replace")[-2000:]
+        if isinstance(e, wire.WireError):
+            raise InfrastructureError(f"the warm runner did not start: {e}: {log}") from None
+        raise
+    return WarmSandbox(unit, backend, proc)
+
+
+def submission_files(folder: Path, cap: int) -> list[tuple[str, bytes]]:
+    """The staged submission, for a warm unit's pipe: regular files by relative name (links skipped,
+    as the runner's own copy skips them); over ``cap`` bytes in all is ours (the work dir is that big)."""
+    files, total = [], 0
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink() or not path.is_file() or any(p.is_symlink() for p in path.relative_to(folder).parents):
+            continue
+        data = path.read_bytes()
+        total += len(data)
+        if total > cap:
+            raise InfrastructureError(f"the submission's files are over the work dir's {cap} bytes")
+        files.append((path.relative_to(folder).as_posix(), data))
+    return files
+
+
+def run_job(job: JudgeJob, runner_source: Path | None = None, warm: WarmSandbox | None = None) -> JudgeResult:
+    """Grade ``job``: in a sandbox started now, or in ``warm``'s (which must match the job's key)."""
+    from grader.grading.precheck import precheck_limits
+    from workers.sandbox import get_backend
+    from workers.sandbox.base import SandboxError
     from workers.sandbox.gpu import check_released, job_device
 
     seed = job.seed if job.seed is not None else secrets.randbelow(2**31)
     result = JudgeResult(seed=seed)
     proc = device = None
+    job_env = {"GRADER_REPRODUCIBLE": "1", "GRADER_SEED": str(job.kernel_seed)} if job.reproducible else {}
+    settings = job_settings(
+        job.runtime_dir, job.limits, execution=job.execution, gpu_device=job.gpu_device or get_settings().gpu_device
+    )
     try:
         stage_runner(job.runner_dir, runner_source)
-        base = get_settings()  # the judge's own start-up; the job file overrides what the host decided
-        settings = base.model_copy(
-            update={
-                "runtime_dir": job.runtime_dir,
-                "sandbox": job.limits,
-                "execution": job.execution,
-                "gpu_device": job.gpu_device or base.gpu_device,
-            }
-        )
-        backend = get_backend(job.backend, settings)
-        env = dict(RUNNER_ENV)
-        if job.gpu:  # this worker's one device; refused if it was taken out of service
-            device = job_device(settings)
-            env["GRADER_GPU_MEMORY_FRACTION"] = str(settings.gpu_memory_fraction)
-        if job.reproducible:  # read by the runner's prelude
-            env.update(GRADER_REPRODUCIBLE="1", GRADER_SEED=str(job.kernel_seed))
-        spec = SandboxSpec(
-            argv=list(RUNNER_ARGV),
-            runtime_dir=job.runtime_dir,
-            runner_dir=job.runner_dir,
-            submission_dir=job.submission_dir,
-            limits=job.limits,
-            env=env,
-            gpu=job.gpu,
-            device=device,
-        )
-        proc = backend.start(spec)
-    except (SandboxError, OSError) as e:
+        if warm is not None:
+            if job_warm_key(job) != warm.unit.key:
+                raise SandboxError("the job does not match the warm unit's sandbox")
+            backend, proc = warm.backend, warm.proc
+            proc.restart_clock(job.limits.wall_time_s)  # the job's wall clock starts now, not at warm-up
+        else:
+            backend = get_backend(job.backend, settings)
+            env = dict(RUNNER_ENV)
+            if job.gpu:  # this worker's one device; refused if it was taken out of service
+                device = job_device(settings)
+                env["GRADER_GPU_MEMORY_FRACTION"] = str(settings.gpu_memory_fraction)
+            env.update(job_env)  # read by the runner's prelude
+            spec = SandboxSpec(
+                argv=list(RUNNER_ARGV),
+                runtime_dir=job.runtime_dir,
+                runner_dir=job.runner_dir,
+                submission_dir=job.submission_dir,
+                limits=job.limits,
+                env=env,
+                gpu=job.gpu,
+                device=device,
+            )
+            proc = backend.start(spec)
+        files = submission_files(job.submission_dir, job.limits.work_dir_mb * 2**20) if warm is not None else None
+    except (SandboxError, OSError, InfrastructureError) as e:
         result.infrastructure_error = f"the sandbox did not start: {type(e).__name__}: {str(e)[:500]}"
         if proc is not None:
             result.sandbox = sandbox_facts(proc.kill())
@@ -147,7 +229,14 @@ def run_job(job: JudgeJob, runner_source: Path | None = None) -> JudgeResult:
     client = StudentClient(proc, job.execution)
     try:
         try:
-            result.execution = client.start(job.notebook, job.mode)
+            result.execution = client.start(
+                job.notebook,
+                job.mode,
+                files=files,
+                env=job_env if files is not None else None,  # a cold sandbox has it from the start
+                models=job.model_files,
+                models_timeout_s=precheck_limits(job.limits).wall_time_s,
+            )
         except InfrastructureError as e:
             result.infrastructure_error = str(e)
             return result
@@ -160,9 +249,8 @@ def run_job(job: JudgeJob, runner_source: Path | None = None) -> JudgeResult:
             result.executed_notebook_path = path
         submission = Submission(job.submission_dir, job.notebook, job.execution.max_notebook_mb * 2**20)
         models = Models(
-            backend.start,
-            runtime_dir=job.runtime_dir,
-            runner_dir=job.runner_dir,
+            client.model_facts,
+            declared=job.model_files,
             submission_dir=job.submission_dir,
             limits=precheck_limits(job.limits),
         )
@@ -183,17 +271,57 @@ def run_job(job: JudgeJob, runner_source: Path | None = None) -> JudgeResult:
     return result
 
 
-def main(argv: list[str]) -> int:
+def read_line(fd: int, timeout_s: float | None) -> str:
+    """One line from ``fd`` (unbuffered: nothing after it is consumed); "" on end of file or timeout."""
+    data = bytearray()
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while not data.endswith(b"\n"):
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and (left <= 0 or not select.select([fd], [], [], left)[0]):
+            return ""
+        chunk = os.read(fd, 1)
+        if not chunk:
+            return ""
+        data += chunk
+    return data.decode("utf-8", "replace").strip()
+
+
+def warm_main() -> int:
+    """``python -m workers.judge --warm``: a WarmUnit line on stdin; warm up; say WARM_READY on stdout;
+    then one job file's path on stdin (end of file or the unit's idle time: exit, sandbox killed)."""
+    try:
+        unit = WarmUnit.model_validate_json(read_line(0, 30))
+    except ValueError as e:
+        print(f"bad warm unit: {e}", file=sys.stderr)
+        return 2
+    try:
+        sandbox = warm_up(unit)
+    except Exception as e:
+        print(f"{WARM_FAILED} {type(e).__name__}: {str(e)[:1000]}", flush=True)
+        return 1
+    print(WARM_READY, flush=True)
+    line = read_line(0, unit.idle_s)
+    if not line:
+        sandbox.proc.kill()
+        return 0
+    return main([line], warm=sandbox)
+
+
+def main(argv: list[str], warm: WarmSandbox | None = None) -> int:
+    if argv == ["--warm"]:
+        return warm_main()
     if len(argv) != 1:
-        print("usage: python -m workers.judge JOB.json", file=sys.stderr)
+        print("usage: python -m workers.judge JOB.json | --warm", file=sys.stderr)
         return 2
     try:
         job = JudgeJob.model_validate_json(Path(argv[0]).read_text())
     except (OSError, ValueError) as e:  # no valid job: no result path to write to
         print(f"bad job file: {e}", file=sys.stderr)
+        if warm is not None:
+            warm.proc.kill()
         return 2
     try:
-        result = run_job(job)
+        result = run_job(job, warm=warm)
     except Exception as e:  # a bug of ours: still a result, marked as infrastructure
         traceback.print_exc()
         result = JudgeResult(

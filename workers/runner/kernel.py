@@ -96,10 +96,10 @@ class KernelSession:
         work_dir: Path,
         kernels_dir: Path,
         prelude: str,
-        restarts: int,
-        interrupt_grace_s: float,
-        cell_timeout_s: float,
-        replay_timeout_s: float,
+        restarts: int = 0,
+        interrupt_grace_s: float = 5,
+        cell_timeout_s: float = 60,
+        replay_timeout_s: float = 60,
         restart_timeout_s: float = 60,
         log: Callable[..., None] | None = None,
     ):
@@ -121,9 +121,34 @@ class KernelSession:
         self.log: Callable[..., None] = log or (lambda *a: print(*a, file=sys.stderr, flush=True))
         self.client: CappedClient | None = None
 
+    def configure(
+        self,
+        *,
+        restarts: int,
+        interrupt_grace_s: float,
+        cell_timeout_s: float,
+        replay_timeout_s: float,
+        restart_timeout_s: float,
+    ) -> None:
+        """The job's limits, for a kernel started before its job was known (a warm unit)."""
+        self.restarts_allowed = restarts
+        self.interrupt_grace_s = interrupt_grace_s
+        self.cell_timeout_s = cell_timeout_s
+        self.replay_timeout_s = replay_timeout_s
+        self.restart_timeout_s = restart_timeout_s
+
     # --- life cycle ------------------------------------------------------------------------------
 
-    async def start(self, startup_timeout_s: float = 120) -> None:
+    async def begin(self, env: dict[str, str], timeout_s: float) -> None:
+        """The job's environment into this kernel (and any restarted one), then the prelude: the
+        kernel of a warm unit was started before its job, and so without either."""
+        self.km.update_env(env=env)
+        code = f"__import__('os').environ.update({env!r})\n{self.prelude}"
+        outcome = await self.run_silent(code, timeout=timeout_s, recover=False)
+        if outcome.status != "ok":
+            raise RuntimeError(f"the prelude failed in the kernel: {outcome.status} {outcome.error or ''}")
+
+    async def start(self, startup_timeout_s: float = 120, *, prelude: bool = True) -> None:
         # Unix sockets in our private dir, not TCP ports: no loopback needed, nothing listening on the network.
         km = AsyncKernelManager(
             kernel_name=KERNEL_NAME,
@@ -150,6 +175,8 @@ class KernelSession:
         await self.client.async_start_new_kernel_client()
         self._bound_sends()
         self.available = True
+        if not prelude:
+            return
         outcome = await self.run_silent(self.prelude, timeout=startup_timeout_s, recover=False)
         if outcome.status != "ok":
             raise RuntimeError(f"the prelude failed in the kernel: {outcome.status} {outcome.error or ''}")

@@ -68,6 +68,9 @@ class SandboxProcess(Protocol):
     def kill(self) -> SandboxOutcome:
         """Kill every process of the job (idempotent), release its resources, report what happened."""
 
+    def restart_clock(self, wall_time_s: float) -> None:
+        """Start the wall-clock limit again, from now: a warm unit's job arrives long after its sandbox started."""
+
 
 class SandboxBackend(Protocol):
     name: str

@@ -243,6 +243,15 @@ class BwrapProcess:
         except subprocess.TimeoutExpired:
             return None
 
+    def restart_clock(self, wall_time_s: float) -> None:
+        with self._lock:
+            if self._outcome is not None or self._wall_timeout:
+                return  # over already: kill() reports it
+            self._timer.cancel()
+            self._timer = threading.Timer(wall_time_s, self._on_wall_timeout)
+            self._timer.daemon = True
+            self._timer.start()
+
     def _on_wall_timeout(self) -> None:
         with self._lock:  # never while kill() is removing the cgroup
             if self._outcome is None and self._proc.poll() is None:

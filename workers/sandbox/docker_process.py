@@ -158,6 +158,10 @@ class DockerProcess:
                             pass  # kill() tries again, and reports
                 return
 
+    def restart_clock(self, wall_time_s: float) -> None:
+        with self._lock:
+            self._deadline = time.monotonic() + wall_time_s  # the monitor reads it on its next tick
+
     def _read_pids_events(self) -> None:
         """The cgroup goes with the container; read while it lives (a fork bomb keeps it alive)."""
         if self._pids_events is None or self._pids_hit:
