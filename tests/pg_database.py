@@ -1,4 +1,11 @@
-"""A fresh, migrated Postgres database for one test session (one per xdist worker)."""
+"""A fresh, migrated Postgres database for one test session (one per xdist worker), and the fixtures
+on it that the gradebook suites share.
+
+A suite's conftest names its own database (a ``pg_url`` fixture over ``migrated_database``) and
+imports the fixtures it uses from here: ``engine``; ``session`` (a transaction rolled back after the
+test, its commits released savepoints); ``committed`` (real commits seen by other connections, every
+table emptied afterwards).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
+from grader.db.engine import make_engine, session_factory
 from grader.db.migrate import upgrade
 from grader.tables import metadata
 
@@ -50,3 +59,30 @@ def empty_tables(engine: Engine, keep: frozenset[str] = frozenset()) -> None:
     tables = ", ".join(t.name for t in metadata.sorted_tables if t.name not in keep)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.close()
+            outer.rollback()
+
+
+@pytest.fixture
+def committed(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """Sessions whose commits are real, for tests with several connections. Emptied afterwards."""
+    yield session_factory(engine)
+    empty_tables(engine)

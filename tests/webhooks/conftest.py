@@ -7,12 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pg_database import empty_tables, migrated_database
-from sqlalchemy import Engine
+from pg_database import committed, engine, migrated_database  # noqa: F401 (fixtures of this suite)
 from sqlalchemy.orm import Session, sessionmaker
 from webhook_kit import Receiver
-
-from grader.db.engine import make_engine, session_factory
 
 
 @pytest.fixture(scope="session")
@@ -21,18 +18,10 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
-def engine(pg_url: str) -> Iterator[Engine]:
-    engine = make_engine(pg_url)
-    yield engine
-    engine.dispose()
-
-
 @pytest.fixture
-def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
+def sessions(committed: sessionmaker[Session]) -> sessionmaker[Session]:  # noqa: F811 (the fixture)
     """Sessions whose commits are real (several connections, threads). Emptied afterwards."""
-    yield session_factory(engine)
-    empty_tables(engine)
+    return committed
 
 
 @pytest.fixture
