@@ -5,10 +5,10 @@ Two estimates of when a run is claimed, both divided by a rate:
 - Measured (preferred): the queue's *drain rate*, runs claimed per second over the recent time in
   which runs waited. In a deadline rush the order ahead of a run changes while it waits: runs
   ahead are superseded by their students' next upload (the new run lands behind), and new
-  students' runs cut in ahead under the round-robin; pre-checks share the workers. The rate of
-  claims folds the pre-checks in, and ``bench/rush.py`` (and a simulation of it) found that the
-  supersedes ahead and the cut-ins roughly cancel: the place divided by the claim rate is the
-  estimate within 25 % at the median, where the job-and-slots model overestimated by 1.8x.
+  students' runs cut in ahead under the round-robin; pre-checks share the workers. The claim rate
+  folds the pre-checks in, and the supersedes ahead and the cut-ins roughly cancel: the place
+  divided by the claim rate is a fair estimate, where the job-and-slots model overestimated 1.8x
+  at the median (``bench/rush.py``; the README has the figures).
 - Modelled (too few recent claims to measure): a fluid model, the work ahead of the run (the jobs
   before it, whole; the jobs running now, half done on average; pre-checks waiting) shared by the
   slots of the live workers on its queue.
