@@ -1,8 +1,9 @@
 """Where queued runs stand: a run's position and ETA, each queue's length and live capacity.
 
 Read from the gradebook (the claim order of ``grader.runs.fair_queue``, recent job durations, the
-queue's recent claims and how long runs waited for them) and the worker registry; the arithmetic is ``grader.runs.eta``'s. What a student may see of it is their
-own run's position, ETA and the words of ``wait_text``: nothing about any other student.
+queue's recent claims and how long runs waited for them) and the worker registry; the arithmetic
+is ``grader.runs.eta``'s. What a student may see of it is their own run's position, ETA and the
+words of ``wait_text``: nothing about any other student.
 """
 
 from __future__ import annotations
@@ -195,7 +196,8 @@ def _drain_rate(session: Session, queue: str, now: dt.datetime, job_s: float | N
     ).all()
     waited = []
     for status, enqueued_at, started_at, superseded_at in rows:
-        left = now if status == RunStatus.queued else (started_at or superseded_at)
+        # A run left the queue when claimed (its latest attempt) or superseded; one queued waits still.
+        left = {RunStatus.queued: now, RunStatus.superseded: superseded_at}.get(status, started_at)
         if left is not None:
             waited.append((enqueued_at.timestamp(), left.timestamp()))
     return drain_rate(
