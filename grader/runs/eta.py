@@ -7,8 +7,8 @@ Two estimates of when a run is claimed, both divided by a rate:
   ahead are superseded by their students' next upload (the new run lands behind), and new
   students' runs cut in ahead under the round-robin; pre-checks share the workers. The claim rate
   folds the pre-checks in; the supersedes ahead and the cut-ins are taken to cancel. In
-  ``bench/rush.py`` the median shown/real went from 1.8 (the model) to 1.4: they cancel on
-  average but not run by run, as the round-robin reorders the queue (the README has the figures).
+  ``bench/rush.py`` the median shown/real went from 1.8 (the model) to 0.9 and 1.4 in two runs:
+  they cancel on average, not run by run, as the round-robin reorders the queue (see the README).
 - Modelled (too few recent claims to measure): a fluid model, the work ahead of the run (the jobs
   before it, whole; the jobs running now, half done on average; pre-checks waiting) shared by the
   slots of the live workers on its queue.
