@@ -1,8 +1,9 @@
 """Where queued runs stand: a run's position and ETA, each queue's length and live capacity.
 
-Read from the gradebook (the claim order of ``grader.runs.fair_queue``, recent job durations) and
-the worker registry; the arithmetic is ``grader.runs.eta``'s. What a student may see of it is their
-own run's position, ETA and the words of ``wait_text``: nothing about any other student.
+Read from the gradebook (the claim order of ``grader.runs.fair_queue``, recent job durations, the
+queue's recent claims and how long runs waited for them) and the worker registry; the arithmetic
+is ``grader.runs.eta``'s. What a student may see of it is their own run's position, ETA and the
+words of ``wait_text``: nothing about any other student.
 """
 
 from __future__ import annotations
@@ -11,12 +12,20 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from grader.db.clock import db_now
-from grader.runs.eta import RECENT_JOBS, QueueWait, typical_job_s, wait_estimate_s
-from grader.runs.fair_queue import queued_in_order
+from grader.runs.eta import (
+    MIN_CLAIMS,
+    RECENT_CLAIMS,
+    RECENT_JOBS,
+    QueueWait,
+    drain_rate,
+    typical_job_s,
+    wait_estimate_s,
+)
+from grader.runs.fair_queue import FAIR_WINDOW_S, queued_in_order
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.registry import LIVE_FOR_S, live_workers, slots_by_queue
 from grader.submissions.models import Submission
@@ -67,6 +76,7 @@ def run_wait(
         slots=slots,
         job_s=job_s,
         other_work_s=_precheck_work_s(session, run.queue),
+        drain_per_s=_drain_rate(session, run.queue, now, job_s),
     )
     return QueueWait(position=position, eta_s=eta, live_slots=slots)
 
@@ -90,6 +100,13 @@ def queue_states(
     for q in names:
         queued, running = counts.get((q, RunStatus.queued), 0), counts.get((q, RunStatus.running), 0)
         job_s = typical_job_s(_recent_durations(session, q, None))
+        wait_s = wait_estimate_s(
+            ahead=queued,
+            running=running,
+            slots=slots.get(q, 0),
+            job_s=job_s,
+            drain_per_s=_drain_rate(session, q, now, job_s),
+        )
         states.append(
             QueueState(
                 queue=q,
@@ -98,7 +115,7 @@ def queue_states(
                 live_workers=sum(1 for w in workers if q in w.queues),
                 slots=slots.get(q, 0),
                 job_s=job_s,
-                wait_estimate_s=wait_estimate_s(ahead=queued, running=running, slots=slots.get(q, 0), job_s=job_s),
+                wait_estimate_s=wait_s,
             )
         )
     return states
@@ -141,6 +158,51 @@ def _recent_durations(session: Session, queue: str, coursework_id: int | None) -
         )
     rows = session.execute(query.order_by(GradingRun.finished_at.desc()).limit(RECENT_JOBS)).all()
     return [(r.finished_at - r.started_at).total_seconds() for r in rows]
+
+
+def _drain_rate(session: Session, queue: str, now: dt.datetime, job_s: float | None) -> float | None:
+    """The queue's recent drain rate (``grader.runs.eta.drain_rate``): its latest claims within the
+    fair window, and when each run waited on it since the oldest of them, left by a claim or a
+    supersede (the superseding upload's arrival)."""
+    if job_s is None:
+        return None
+    claimed = session.scalars(
+        select(GradingRun.started_at)
+        .where(
+            GradingRun.queue == queue,
+            GradingRun.started_at.is_not(None),
+            GradingRun.started_at <= now,
+            GradingRun.started_at >= now - dt.timedelta(seconds=FAIR_WINDOW_S),
+        )
+        .order_by(GradingRun.started_at.desc())
+        .limit(RECENT_CLAIMS)
+    ).all()
+    if len(claimed) < MIN_CLAIMS:
+        return None
+    since = min(t for t in claimed if t is not None)
+    superseding = aliased(Submission)
+    rows = session.execute(
+        select(GradingRun.status, GradingRun.enqueued_at, GradingRun.started_at, superseding.received_at)
+        .outerjoin(superseding, superseding.id == GradingRun.superseded_by_id)
+        .where(
+            GradingRun.queue == queue,
+            GradingRun.enqueued_at <= now,
+            or_(
+                GradingRun.status == RunStatus.queued,
+                GradingRun.started_at >= since,
+                superseding.received_at >= since,
+            ),
+        )
+    ).all()
+    waited = []
+    for status, enqueued_at, started_at, superseded_at in rows:
+        # A run left the queue when claimed (its latest attempt) or superseded; one queued waits still.
+        left = {RunStatus.queued: now, RunStatus.superseded: superseded_at}.get(status, started_at)
+        if left is not None:
+            waited.append((enqueued_at.timestamp(), left.timestamp()))
+    return drain_rate(
+        [t.timestamp() for t in claimed if t is not None], waited, now=now.timestamp(), min_waiting_s=job_s
+    )
 
 
 def _running(session: Session, queue: str) -> int:

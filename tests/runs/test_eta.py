@@ -1,10 +1,10 @@
-"""The ETA arithmetic, as a pure function, and the sentence a student reads."""
+"""The ETA arithmetic, as pure functions (the drain rate, the estimate), and the sentence a student reads."""
 
 from __future__ import annotations
 
 import pytest
 
-from grader.runs.eta import QueueWait, typical_job_s, wait_estimate_s
+from grader.runs.eta import RECENT_CLAIMS, QueueWait, drain_rate, typical_job_s, wait_estimate_s, waiting_s
 from grader.runs.waits import wait_text
 
 
@@ -27,6 +27,49 @@ def test_no_worker_or_no_history_means_no_estimate():
     assert wait_estimate_s(ahead=5, running=1, slots=3, job_s=None) is None
     with pytest.raises(ValueError):
         wait_estimate_s(ahead=-1, running=0, slots=1, job_s=10)
+
+
+def test_waiting_time_is_the_union_of_the_runs_waits_within_the_span():
+    # Two overlapping waits (0-10, 5-20), a gap, one more (30-40): 30 s, and 20 s from 10 s on.
+    waits = [(5.0, 20.0), (0.0, 10.0), (30.0, 40.0)]
+    assert waiting_s(waits, 0, 100) == 30
+    assert waiting_s(waits, 10, 35) == 15
+    assert waiting_s([(0.0, 50.0), (10.0, 20.0)], 0, 100) == 50  # a wait inside another counts once
+    assert waiting_s([], 0, 100) == 0
+
+
+def test_the_drain_rate_is_claims_over_the_time_runs_waited():
+    # A claim every 2 s while runs wait throughout: 0.5 a second.
+    claims = [float(t) for t in range(0, 20, 2)]
+    assert drain_rate(claims, [(-5.0, 30.0)], now=18, min_waiting_s=1) == pytest.approx(0.5)
+    # The same claims with an idle minute in the middle (nothing waited): the idle time does not count.
+    gapped = [float(t) for t in range(0, 10, 2)] + [float(t) for t in range(70, 80, 2)]
+    waits = [(-5.0, 8.0), (68.0, 100.0)]
+    assert drain_rate(gapped, waits, now=78, min_waiting_s=1) == pytest.approx(9 / 18)
+    # Only the latest claims count: a slow past does not drag on a fast present.
+    slow_then_fast = [float(t) for t in range(0, 200, 10)] + [200 + float(t) for t in range(RECENT_CLAIMS)]
+    rate = drain_rate(slow_then_fast, [(0.0, 300.0)], now=200 + RECENT_CLAIMS - 1, min_waiting_s=1)
+    assert rate == pytest.approx(1.0)
+
+
+def test_too_little_seen_measures_no_rate():
+    assert drain_rate([1.0, 2.0], [(0.0, 5.0)], now=5, min_waiting_s=1) is None  # two claims
+    assert drain_rate([1.0, 2.0, 3.0], [], now=5, min_waiting_s=1) is None  # claimed as they came: no waiting
+    assert drain_rate([1.0, 2.0, 3.0], [(0.0, 5.0)], now=5, min_waiting_s=30) is None  # under a job's worth
+    # A claim after ``now`` (a clock read late) is not one seen: three claims over 4 s of waiting.
+    assert drain_rate([1.0, 2.0, 3.0, 30.0], [(0.0, 5.0)], now=5, min_waiting_s=1) == pytest.approx(0.5)
+
+
+def test_a_measured_drain_rate_replaces_the_model():
+    # Ten ahead, claims every 2 s (the two slots share their time with pre-checks): claimed in 10.5
+    # intervals, 21 s, then its own 3 s job. The model, blind to the pre-checks still to come, would
+    # say (2 * 3 / 2 + 10 * 3) / 2 + 3 = 19.5 s.
+    assert wait_estimate_s(ahead=10, running=2, slots=2, job_s=3, drain_per_s=0.5) == pytest.approx(24)
+    assert wait_estimate_s(ahead=10, running=2, slots=2, job_s=3) == pytest.approx(19.5)
+    # A slot free and no pre-check waiting: it starts now, whatever the rate.
+    assert wait_estimate_s(ahead=0, running=1, slots=2, job_s=3, drain_per_s=0.01) == 3
+    # No live worker: no estimate, however fast the queue drained before.
+    assert wait_estimate_s(ahead=3, running=0, slots=0, job_s=3, drain_per_s=5) is None
 
 
 def test_the_typical_job_is_the_median_of_recent_durations():

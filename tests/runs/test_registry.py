@@ -1,15 +1,17 @@
-"""The worker registry: liveness by heartbeat, slots per queue, positions and ETAs from it, and a
-queue with work and no live worker."""
+"""The worker registry: liveness by heartbeat, slots per queue, positions and ETAs from it (and
+from the queue's recent claims), and a queue with work and no live worker."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from gradebook_factory import DEADLINE, add_coursework, add_student, graded_report, submit
 
 from grader.runs.registry import LIVE_FOR_S, announce, forget_vanished, live_workers, slots_by_queue, withdraw
 from grader.runs.service import claim_next_run, complete_run, enqueue_run
 from grader.runs.waits import queue_states, run_wait, wait_text
+from grader.submissions.supersede import supersede_waiting_runs
 
 T0 = DEADLINE
 S = dt.timedelta(seconds=1)
@@ -62,3 +64,35 @@ def test_position_and_eta_from_recent_jobs_and_live_slots(session):
     assert [w.eta_s for w in waits] == [10.0, 20.0, 30.0]
     states = {q.queue: q for q in queue_states(session=session, now=now + 5 * S)}
     assert states["cpu"].queued == 3 and states["cpu"].job_s == 10.0 and states["cpu"].wait_estimate_s == 40.0
+
+
+def test_once_claims_are_seen_the_eta_follows_the_queues_drain_rate(session):
+    start = T0 - dt.timedelta(hours=1)  # every upload on time: the newest one counts, older ones give way
+    cw = add_coursework(session)
+    students = [add_student(session) for _ in range(7)]
+    # Four runs queued at once and claimed one after another, 10 s each: claims at 10, 20, 30, 40 s.
+    for student in students[:4]:
+        enqueue_run(session=session, submission_id=submit(session, student, cw, start).id, now=start)
+    for i in range(4):
+        lease = claim_next_run(session=session, worker_id="w", now=start + (10 + 10 * i) * S)
+        assert lease is not None
+        complete_run(session=session, lease=lease, report=graded_report(), now=start + (20 + 10 * i) * S)
+    # A fifth waits from 40 s until its student's next upload supersedes it at 50 s.
+    enqueue_run(session=session, submission_id=submit(session, students[4], cw, start + 40 * S).id, now=start + 40 * S)
+    newer = submit(session, students[4], cw, start + 50 * S)
+    assert len(supersede_waiting_runs(session=session, submission=newer)) == 1
+    # Nothing waits from 50 to 60 s; then three runs join.
+    now = start + 60 * S
+    waiting = [
+        enqueue_run(session=session, submission_id=sub_id, now=now)
+        for sub_id in (newer.id, submit(session, students[5], cw, now).id, submit(session, students[6], cw, now).id)
+    ]
+    announce(session=session, name="w1", host="h1", pid=11, queues=["cpu"], concurrency=1, now=now)
+    wait = run_wait(session=session, run=waiting[2], now=now)
+    # Three claims after the first, over the 40 s in which runs waited since it (10 to 50 s: the
+    # superseded run's wait counts, the idle 10 s do not): 0.075 a second. Third in line: claimed
+    # after 2.5 intervals, 33.3 s, then its own 10 s job. The job-and-slots model would say 30 s.
+    assert wait is not None and wait.position == 3
+    assert wait.eta_s == pytest.approx(2.5 / 0.075 + 10)
+    states = {q.queue: q for q in queue_states(session=session, now=now)}
+    assert states["cpu"].wait_estimate_s == pytest.approx(3.5 / 0.075 + 10)  # one joining at the back
