@@ -97,14 +97,8 @@ def regrade_all(request: Request, cw: str, session: SessionDep, user: WebLecture
 @router.post("/submissions/{submission_id}/regrade")
 def regrade_one(request: Request, submission_id: str, session: SessionDep, user: WebStaff) -> Response:
     """GTAs too (as in the API): a marker who doubts a run may ask for another."""
-    try:
-        sub = session.get(Submission, uuid.UUID(submission_id))
-    except ValueError:
-        sub = None
-    if sub is None:
-        raise WebError(404, "there is no such submission.")
-    code = session.get_one(Coursework, sub.coursework_id).code  # a foreign key: the row is there
-    ref = coursework(request, session, code)
+    sub, ref = _submission_and_coursework(request, session, submission_id)
+    code = ref.row.code
     if (
         queue_grading(
             session=session,
@@ -124,14 +118,8 @@ def regrade_one(request: Request, submission_id: str, session: SessionDep, user:
 @router.post("/submissions/{submission_id}/priority")
 def grade_submission_first(request: Request, submission_id: str, session: SessionDep, user: WebLecturer) -> Response:
     """Lecturers alone (as in the API): this submission's run ahead of the queue; a superseded one back in it."""
-    try:
-        sub = session.get(Submission, uuid.UUID(submission_id))
-    except ValueError:
-        sub = None
-    if sub is None:
-        raise WebError(404, "there is no such submission.")
-    code = session.get_one(Coursework, sub.coursework_id).code  # a foreign key: the row is there
-    ref = coursework(request, session, code)
+    sub, ref = _submission_and_coursework(request, session, submission_id)
+    code = ref.row.code
     run = grade_first(
         session=session,
         run_queue=request.app.state.run_queue,
@@ -153,3 +141,17 @@ def export(request: Request, cw: str, session: SessionDep, user: WebLecturer) ->
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{ref.row.code}-marks.csv"'},
     )
+
+
+def _submission_and_coursework(
+    request: Request, session: Session, submission_id: str
+) -> tuple[Submission, CourseworkRef]:
+    """The submission a form names (404 when there is none) and its coursework."""
+    try:
+        sub = session.get(Submission, uuid.UUID(submission_id))
+    except ValueError:
+        sub = None
+    if sub is None:
+        raise WebError(404, "there is no such submission.")
+    code = session.get_one(Coursework, sub.coursework_id).code  # a foreign key: the row is there
+    return sub, coursework(request, session, code)
