@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     submissions_per_hour: int = Field(
         30, ge=1, description="upload attempts (refused ones too) one student may make per coursework in any hour"
     )
+    tutorial_submissions_per_hour: int = Field(
+        60,
+        ge=1,
+        description="the same limit for unassessed courseworks (tutorials), counted apart from the assessed ones",
+    )
     upload_check_cpu_s: int = Field(30, ge=1, description="CPU seconds the check of one upload may use")
     upload_check_timeout_s: float = Field(120, gt=0, description="wall-clock limit on the check of one upload")
     upload_check_memory_mb: int = Field(4096, ge=256, description="address space of the process checking an upload")

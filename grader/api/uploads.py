@@ -18,7 +18,7 @@ from fastapi import Depends, Header, HTTPException, Request
 from starlette.datastructures import UploadFile
 
 from grader.http.deps import CourseworkDep, SessionDep, SettingsDep, SubmittingStudent
-from grader.submissions.flows import admit_upload
+from grader.submissions.flows import admit_upload, hourly_limit_of
 from grader.submissions.quota import RateLimited
 
 FILE_FIELD = "file"
@@ -59,7 +59,7 @@ def admitted_attempt(
             session=session,
             student_id=acting.student.id,
             coursework_id=coursework.row.id,
-            per_hour=settings.submissions_per_hour,
+            per_hour=hourly_limit_of(settings, coursework.files.rubric),
             idempotency_key=idempotency_key or None,
         )
     except RateLimited as exc:

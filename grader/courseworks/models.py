@@ -15,12 +15,12 @@ from grader.users.models import User  # noqa: F401
 
 class Coursework(Base):
     __tablename__ = "courseworks"
-    __table_args__ = (CheckConstraint("weight > 0 AND weight <= 1", name="weight_range"),)
+    __table_args__ = (CheckConstraint("weight >= 0 AND weight <= 1", name="weight_range"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)  # the rubric's id: cw1
     title: Mapped[str] = mapped_column(String(200))
-    weight: Mapped[float] = mapped_column(Float)  # share of the coursework mark
+    weight: Mapped[float] = mapped_column(Float)  # share of the coursework mark; 0: unassessed (a tutorial)
     rubric_version: Mapped[str] = mapped_column(String(32))
     # Digests pin what grades: a changed rubric or hidden suite is visible, never silent.
     rubric_digest: Mapped[str] = mapped_column(String(64))

@@ -80,8 +80,9 @@ def coursework_by_code(*, session: Session, code: str) -> Coursework | None:
 
 
 def is_released(*, session: Session, coursework: Coursework, student_id: int) -> bool:
-    """Marks visible to this student: released to the cohort, or to them alone (late work)."""
-    if coursework.released_at is not None:
+    """Marks visible to this student: released to the cohort, or to them alone (late work). An
+    unassessed coursework (a tutorial, weight 0) needs no release: its feedback shows once graded."""
+    if coursework.released_at is not None or coursework.weight == 0:
         return True
     return (
         session.scalars(

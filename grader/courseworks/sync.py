@@ -60,7 +60,9 @@ def sync_courseworks(*, session: Session, courseworks: dict[str, CourseworkFiles
             rubric_version=rubric.version,
             rubric_digest=file_digest(files.folder / "rubric.yaml"),
             hidden_digest=tree_digest(files.hidden),
-            deadline=to_utc(rubric.deadline, rubric.timezone) if rubric.deadline else None,
+            # A tutorial's deadline is a soft one, shown from its rubric: in the gradebook it has none,
+            # so nothing sent to it is late and its latest submission is the one that counts.
+            deadline=to_utc(rubric.deadline, rubric.timezone) if rubric.deadline and not rubric.unassessed else None,
             timezone=rubric.timezone,
         )
         row = session.scalars(select(Coursework).where(Coursework.code == code)).first()

@@ -121,7 +121,9 @@ class Rubric(Strict):
     coursework: str = Field(pattern=r"^[a-z0-9_\-]+$")
     title: str
     version: str = "1"
-    weight: float = Field(gt=0, le=1, description="share of the coursework mark (CW1 0.4, CW2 0.6)")
+    weight: float = Field(
+        ge=0, le=1, description="share of the coursework mark (CW1 0.4, CW2 0.6); 0: unassessed (a tutorial)"
+    )
     total_points: float = Field(gt=0)
     deadline: dt.datetime | None = None
     timezone: str = "Europe/London"
@@ -132,6 +134,12 @@ class Rubric(Strict):
     parts: list[Part] = Field(min_length=1)
     items: list[Item] = Field(min_length=1)
     penalties: list[Penalty] = Field(default_factory=list)
+    submissions_per_hour: int | None = Field(
+        None,
+        ge=1,
+        description="upload attempts per student and hour for this coursework; unset: the service's limit "
+        "(`submissions_per_hour`, or `tutorial_submissions_per_hour` when unassessed)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Rubric:
@@ -152,7 +160,16 @@ class Rubric(Strict):
         parts_total = sum(p.points for p in self.parts)
         if abs(parts_total - self.total_points) > 1e-9:
             raise ValueError(f"total_points is {self.total_points:g} but the parts add up to {parts_total:g}")
+        if self.unassessed:
+            problems = unassessed_problems(self)
+            if problems:
+                raise ValueError("an unassessed rubric (weight 0) " + "; ".join(problems))
         return self
+
+    @property
+    def unassessed(self) -> bool:
+        """Weight 0: a tutorial. Never in a coursework or module mark; its feedback is shown at once."""
+        return self.weight == 0
 
     @property
     def auto_items(self) -> list[Item]:
@@ -170,3 +187,20 @@ class Rubric(Strict):
             if spec is not None:
                 ids.update(spec.tests)
         return ids
+
+
+def unassessed_problems(rubric: Rubric) -> list[str]:
+    """What an unassessed rubric may not have: all its feedback is shown the moment grading ends and no
+    marker ever looks at it, so nothing may wait for a release or for a marker, and nothing is late."""
+    problems = []
+    held = [i.id for i in rubric.items if i.visibility is not Visibility.visible]
+    held += [p.id for p in rubric.penalties if p.visibility is not Visibility.visible]
+    if held:
+        problems.append(f"shows everything at once: make these visible: {', '.join(held)}")
+    by_hand = [i.id for i in rubric.items if i.kind != "auto"] + [p.id for p in rubric.penalties if p.auto is None]
+    if by_hand:
+        problems.append(f"has no marker: these need one (manual or suggest): {', '.join(by_hand)}")
+    # Compared with the default rather than field by field, so a policy kind added later is caught too.
+    if rubric.late_policy.model_dump(exclude={"grace_minutes"}) != LatePolicy().model_dump(exclude={"grace_minutes"}):
+        problems.append("has no late penalty: its deadline, if any, is a soft one (drop late_policy)")
+    return problems

@@ -3,7 +3,8 @@
 The rule (round-robin by student, in SQL in the claim itself):
 
 1. ``priority`` first (lower first): a lecturer's raised run (``RAISED``) and pre-checks before
-   ordinary full runs; on a tie, pre-checks first.
+   ordinary full runs, and those before the full runs of unassessed courseworks (``TUTORIAL``:
+   practice waits behind assessed work, always, not only near a deadline); on a tie, pre-checks first.
 2. Then the student's *load*: how many runs of theirs on these queues were claimed within the last
    ``FAIR_WINDOW_S``, plus how many of theirs wait ahead of this one. A student's k-th waiting run
    is served in round load + k, so one who submits ten times gets one run per round, like everyone
@@ -30,6 +31,14 @@ from grader.submissions.models import Submission
 FAIR_WINDOW_S = 3600  # "recently": the last hour (a deadline rush)
 NORMAL = {RunKind.precheck: 0, RunKind.full: 1}  # priorities as enqueued
 RAISED = 0  # a lecturer's "grade this first": ahead of every ordinary full run
+TUTORIAL = 2  # a full run of an unassessed coursework (weight 0): behind every assessed full run
+
+
+def full_run_priority(*, unassessed: bool) -> int:
+    """The priority a full run is enqueued with. Tutorials always wait behind assessed work: a rule
+    that does not depend on how near a deadline is cannot starve an assessed run at the wrong hour,
+    and outside a rush the queue is short enough that practice runs wait seconds."""
+    return TUTORIAL if unassessed else NORMAL[RunKind.full]
 
 
 def claim_candidates(

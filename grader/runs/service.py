@@ -21,10 +21,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from grader.audit.service import record_event
+from grader.courseworks.models import Coursework
 from grader.db.clock import db_now
 from grader.db.dml import rowcount
 from grader.grading.report import GradeReport
-from grader.runs.fair_queue import FAIR_WINDOW_S, NORMAL, RAISED, claim_candidates
+from grader.runs.fair_queue import FAIR_WINDOW_S, NORMAL, RAISED, claim_candidates, full_run_priority
 from grader.runs.models import (
     LIVE_STATUSES,
     GradingRun,
@@ -38,6 +39,7 @@ from grader.runs.models import (
 from grader.scoring.outcomes import TestResult
 from grader.settings import RUN_LEASE_S as DEFAULT_LEASE_S  # one default: the settings'
 from grader.settings import RUN_MAX_ATTEMPTS as DEFAULT_MAX_ATTEMPTS
+from grader.submissions.models import Submission
 from grader.webhooks.service import emit_run_event
 
 MAX_LOG_CHARS = 1_000_000  # the tail is kept: that is where the failure is
@@ -80,7 +82,7 @@ def enqueue_run(
         submission_id=submission_id,
         kind=kind,
         queue=queue,
-        priority=PRIORITY[kind] if priority is None else priority,
+        priority=_default_priority(session, submission_id, kind) if priority is None else priority,
         status=RunStatus.queued,
         attempt=1,
         requested_by_id=requested_by_id,
@@ -447,6 +449,19 @@ def _revive_superseded(
     if rowcount(result) != 1:
         return _live_run(session, submission_id, kind)
     return get_run(session=session, run_id=run.id)
+
+
+def _default_priority(session: Session, submission_id: uuid.UUID, kind: RunKind) -> int:
+    """As enqueued: decided here, so every path that queues a run (upload, regrade, the sweeper) puts
+    a tutorial's full run behind assessed work."""
+    if kind is not RunKind.full:
+        return PRIORITY[kind]
+    weight = session.scalars(
+        select(Coursework.weight)
+        .join(Submission, Submission.coursework_id == Coursework.id)
+        .where(Submission.id == submission_id)
+    ).first()
+    return full_run_priority(unassessed=weight == 0)
 
 
 def _live_run(session: Session, submission_id: uuid.UUID, kind: RunKind) -> GradingRun | None:

@@ -29,7 +29,7 @@ from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import enqueue_run, get_run, raise_priority
 from grader.settings import ExecutionLimits, Settings
 from grader.submissions.models import Submission
-from grader.submissions.quota import count_upload_attempt
+from grader.submissions.quota import count_upload_attempt, hourly_limit
 from grader.submissions.run_queue import RunQueue
 from grader.submissions.service import IdempotencyConflict, ReceivedFile, record_submission
 from grader.submissions.supersede import supersede_waiting_runs
@@ -70,6 +70,13 @@ def check_bounds_of(settings: Settings) -> CheckBounds:
         cpu_s=settings.upload_check_cpu_s,
         timeout_s=settings.upload_check_timeout_s,
         memory_mb=settings.upload_check_memory_mb,
+    )
+
+
+def hourly_limit_of(settings: Settings, rubric: Rubric) -> int:
+    """The upload limit for one coursework (``grader.submissions.quota.hourly_limit``)."""
+    return hourly_limit(
+        rubric, assessed=settings.submissions_per_hour, unassessed=settings.tutorial_submissions_per_hour
     )
 
 

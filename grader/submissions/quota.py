@@ -18,9 +18,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from grader.db.clock import db_now
+from grader.rubrics.model import Rubric
 from grader.submissions.quota_models import UploadAttempt, UploadQuota
 
 RATE_WINDOW = dt.timedelta(hours=1)
+
+
+def hourly_limit(rubric: Rubric, *, assessed: int, unassessed: int) -> int:
+    """A coursework's upload limit: the rubric's own, else the service's for its kind. Counting is per
+    coursework either way, so tutorial practice never uses up an assessed coursework's attempts."""
+    if rubric.submissions_per_hour is not None:
+        return rubric.submissions_per_hour
+    return unassessed if rubric.unassessed else assessed
 
 
 class RateLimited(Exception):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -10,12 +10,13 @@ from grader.api.responses import ERRORS
 from grader.api.schemas.courseworks import CourseworkRead, ReleaseCreate
 from grader.api.schemas.marks import CourseworkMarksRead, ItemLineRead, StudentMarksRead, StudentRowRead
 from grader.courseworks.models import Coursework
-from grader.courseworks.service import is_released, release_coursework
+from grader.courseworks.service import coursework_by_code, is_released, release_coursework
 from grader.http.deps import (
     CourseworkDep,
     CourseworkRef,
     CurrentExporter,
     CurrentLecturer,
+    CurrentReader,
     CurrentStaff,
     ReadingStudent,
     SessionDep,
@@ -25,11 +26,14 @@ from grader.marking.export import coursework_csv
 from grader.marking.sheet import student_view, submission_marks
 from grader.roster.models import Student
 from grader.roster.service import roster
+from grader.rubrics.model import Rubric
+from grader.scoring.lateness import to_utc
 
 router = APIRouter(tags=["courseworks"])
 
 
-def _coursework_read(row: Coursework) -> CourseworkRead:
+def _coursework_read(row: Coursework, rubric: Rubric | None = None) -> CourseworkRead:
+    soft = rubric.deadline if rubric is not None and rubric.unassessed else None
     return CourseworkRead(
         code=row.code,
         title=row.title,
@@ -37,7 +41,20 @@ def _coursework_read(row: Coursework) -> CourseworkRead:
         deadline=row.deadline,
         timezone=row.timezone,
         released_at=row.released_at,
+        unassessed=row.weight == 0,
+        suggested_by=to_utc(soft, rubric.timezone) if soft is not None and rubric is not None else None,
     )
+
+
+@router.get("/courseworks", response_model=list[CourseworkRead], responses=ERRORS)
+def list_courseworks(request: Request, session: SessionDep, owner: CurrentReader) -> list[CourseworkRead]:
+    """Every coursework offered: the assessed ones first, then the tutorials (``unassessed``), by code."""
+    found = []
+    for code, files in request.app.state.courseworks.items():
+        row = coursework_by_code(session=session, code=code)
+        if row is not None:
+            found.append(_coursework_read(row, files.rubric))
+    return sorted(found, key=lambda c: (c.unassessed, c.code))
 
 
 @router.get(
@@ -69,7 +86,9 @@ def all_marks(session: SessionDep, coursework: CourseworkDep, owner: CurrentStaf
     students = view.ordered(students, lambda s: s.id)
     rows = [_row(session, coursework, s, view, owner.student_view) for s in students]
     return CourseworkMarksRead(
-        coursework=coursework.row.code, released=coursework.row.released_at is not None, students=rows
+        coursework=coursework.row.code,
+        released=coursework.row.released_at is not None or coursework.row.weight == 0,  # a tutorial: at once
+        students=rows,
     )
 
 
@@ -131,7 +150,7 @@ def release(
     release_coursework(
         session=session, coursework=coursework.row, released_by_id=owner.user.id, note=body.note if body else ""
     )
-    return _coursework_read(coursework.row)
+    return _coursework_read(coursework.row, coursework.files.rubric)
 
 
 @router.get(

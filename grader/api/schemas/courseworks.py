@@ -18,3 +18,10 @@ class CourseworkRead(BaseModel):
     deadline: dt.datetime | None
     timezone: str
     released_at: dt.datetime | None
+    unassessed: bool = Field(
+        False,
+        description="weight 0, a tutorial: never part of a mark, every item visible, feedback as soon as graded",
+    )
+    suggested_by: dt.datetime | None = Field(
+        None, description="a tutorial's soft deadline (UTC): a suggestion; nothing sent later is late"
+    )

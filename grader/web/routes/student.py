@@ -21,6 +21,7 @@ from grader.scoring.module import weights_from_rubrics
 from grader.submissions.flows import (
     UploadTooLarge,
     check_bounds_of,
+    hourly_limit_of,
     queue_grading,
     receive_upload,
     safe_filename,
@@ -114,7 +115,7 @@ def upload(
             original_filename=safe_filename(file.filename),
             max_bytes=settings.upload_max_mb * 2**20,
             limits=settings.execution,
-            per_hour=settings.submissions_per_hour,
+            per_hour=hourly_limit_of(settings, ref.files.rubric),
             idempotency_key=f"web-{upload_key}" if upload_key else None,
             submitted_by_id=user.id,
             check_bounds=check_bounds_of(settings),
