@@ -17,6 +17,7 @@ from grader.grading.intake import SubmissionError
 from grader.http.deps import BlobStoreDep, CourseworkRef, SessionDep
 from grader.marking.sheet import marks_of_submission, student_view, submission_marks
 from grader.runs.waits import run_wait, wait_text
+from grader.scoring.lateness import to_utc
 from grader.scoring.module import weights_from_rubrics
 from grader.submissions.flows import (
     UploadTooLarge,
@@ -51,15 +52,22 @@ def _coursework_page(
     rows = [{"sub": s, "state": grading_state(session, s)} for s in subs]
     released = is_released(session=session, coursework=ref.row, student_id=student_id)
     marks = submission_marks(session=session, rubric=ref.files.rubric, coursework=ref.row, student_id=student_id)
+    rubric = ref.files.rubric
+    settings = request.app.state.settings
     return render(
         request,
         "student/coursework.html",
         {
             "cw": ref.row,
-            "rubric": ref.files.rubric,
+            "rubric": rubric,
             "submissions": rows,
             "released": released,
-            "view": student_view(ref.files.rubric, marks, released) if not released else None,
+            # A tutorial's feedback is all of it, at once: the latest graded submission's, in full.
+            "view": student_view(rubric, marks, released) if not released or rubric.unassessed else None,
+            "tutorial": rubric.unassessed,
+            "total": marks.total if marks.run is not None else None,  # graded: the latest run's total
+            "per_hour": hourly_limit_of(settings, rubric),
+            "suggested_by": to_utc(rubric.deadline, rubric.timezone) if rubric.unassessed and rubric.deadline else None,
             "counting_id": marks.submission.id if marks.submission else None,
             "deadline": effective_deadline(session=session, student_id=student_id, coursework_id=ref.row.id),
             "upload_key": uuid.uuid4().hex,
@@ -182,12 +190,19 @@ def _status_html(request: Request, session: Session, ref: CourseworkRef, sub: Su
     state = grading_state(session, sub)
     released = is_released(session=session, coursework=ref.row, student_id=sub.student_id)
     view = None
-    if state.status == "graded" and not released:  # before release: the visible tests' feedback only
+    tutorial = ref.files.rubric.unassessed
+    # Before release: the visible tests' feedback only. A tutorial: this submission's, in full, at once.
+    if state.status == "graded" and (not released or tutorial):
         view = student_view(
-            ref.files.rubric, marks_of_submission(session=session, rubric=ref.files.rubric, sub=sub), released=False
+            ref.files.rubric, marks_of_submission(session=session, rubric=ref.files.rubric, sub=sub), released=released
         )
     html = TEMPLATES.get_template("student/_status.html").render(
-        state=state, view=view, released=released, cw=ref.row, queue_text=_queue_text(session, state)
+        state=state,
+        view=view,
+        released=released and not tutorial,
+        cw=ref.row,
+        queue_text=_queue_text(session, state),
+        tutorial=tutorial,
     )
     return html, state
 
@@ -210,17 +225,25 @@ def feedback(request: Request, cw: str, session: SessionDep, user: WebStudent) -
     if marks.total is None:
         raise WebError(404, "you did not submit this coursework, so there is no feedback sheet.")
     sheet = feedback_sheet(ref.files.rubric, student_view(ref.files.rubric, marks, True), marks.total)
+    unassessed = ref.files.rubric.unassessed
     return render(
         request,
         "student/feedback.html",
-        {"cw": ref.row, "sheet": sheet, "sub": marks.submission, "weighting": _weighting(request, session, student_id)},
+        {
+            "cw": ref.row,
+            "sheet": sheet,
+            "sub": marks.submission,
+            "unassessed": unassessed,
+            "weighting": None if unassessed else _weighting(request, session, student_id),
+        },
         user=user,
     )
 
 
 def _weighting(request: Request, session: Session, student_id: int):
-    """Each coursework's weighted share of the coursework mark, from released totals only."""
-    refs = courseworks(request, session)
+    """Each coursework's weighted share of the coursework mark, from released totals only. Tutorials
+    (unassessed, weight 0) are no part of it."""
+    refs = [r for r in courseworks(request, session) if not r.files.rubric.unassessed]
     try:
         weights = weights_from_rubrics(r.files.rubric for r in refs)
     except ValueError:
