@@ -69,3 +69,11 @@ def test_cw1_rubric_is_sound():
     proc = check("cw1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "reference earns 72/72 auto points" in proc.stdout
+
+
+def test_tut1_rubric_is_sound():
+    # The sample tutorial: graded in seconds, by the same judge as the courseworks.
+    proc = check("tut1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "reference earns 10/10 auto points" in proc.stdout
+    assert "ok    skeleton earns 0/10 auto points" in proc.stdout
