@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CWA, CWB
 from fastapi.testclient import TestClient
 from pg_database import empty_tables
 from sqlalchemy import delete, select
@@ -39,9 +38,11 @@ items:
 
 
 @pytest.fixture(scope="module")
-def tut_rubrics(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tut_rubrics(tmp_path_factory: pytest.TempPathFactory, web_rubrics_dir: Path) -> Path:
+    """The dashboard tests' cwa and cwb, and tut, a tutorial."""
     root = tmp_path_factory.mktemp("web-tutorial-rubrics")
-    for code, body in (("cwa", CWA), ("cwb", CWB), ("tut", TUT)):
+    bodies = {code: (web_rubrics_dir / code / "rubric.yaml").read_text() for code in ("cwa", "cwb")}
+    for code, body in (*bodies.items(), ("tut", TUT)):
         (root / code / "hidden").mkdir(parents=True)
         (root / code / "rubric.yaml").write_text(body)
         (root / code / "hidden" / "test_a.py").write_text("def test_shown():\n    pass\n")
