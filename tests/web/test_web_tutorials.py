@@ -102,3 +102,11 @@ def test_a_tutorials_feedback_is_whole_as_soon_as_it_is_graded(client, people, s
     weighting = client.get("/courseworks/cwa/feedback").text.split('data-testid="weighting"')[1]
     assert "CW A: Make it deep" in weighting and "CW B: Generative models" in weighting
     assert "Tutorial 1" not in weighting
+
+
+def test_staff_pages_of_a_tutorial_answer(client, people):
+    sign_in(client, "lee")
+    assert "Tutorial 1: Tensors" in client.get("/").text.split('data-testid="tutorials"')[1]
+    for path in ("/staff/courseworks/tut", "/lecturer/courseworks/tut"):
+        reply = client.get(path)
+        assert reply.status_code == 200, (path, reply.text[:500])
