@@ -115,6 +115,11 @@ def test_feedback_is_whole_as_soon_as_a_run_is_graded_with_no_release(client, pe
     assert items["second"]["score"] == 0.0 and items["second"]["message"] == "later: wrong values"
     with sessions() as s:
         assert s.scalars(select(Coursework.released_at).where(Coursework.code == "tut")).one() is None
+    # The lecturer's table and export answer for a tutorial as for any coursework.
+    table = client.get("/api/v1/courseworks/tut/marks", headers=people.headers["lecturer"]).json()
+    assert table["released"] is True
+    export = client.get("/api/v1/courseworks/tut/export.csv", headers=people.headers["lecturer"])
+    assert export.status_code == 200 and export.text.count("\n") == 4  # header, s1, s2, s3
 
 
 def test_the_latest_submission_counts_and_supersedes_the_waiting_ones(client, people, sessions):
