@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -18,7 +20,8 @@ router = APIRouter()
 
 @router.get("/")
 def home(request: Request, session: SessionDep, user: CurrentWebUser) -> Response:
-    rows, tutorials = [], []
+    rows: list[dict[str, Any]] = []
+    tutorials: list[dict[str, Any]] = []
     for ref in courseworks(request, session):
         rubric = ref.files.rubric
         row = {
