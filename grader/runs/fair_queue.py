@@ -8,7 +8,9 @@ The rule (round-robin by student, in SQL in the claim itself):
 2. Then the student's *load*: how many runs of theirs on these queues were claimed within the last
    ``FAIR_WINDOW_S``, plus how many of theirs wait ahead of this one. A student's k-th waiting run
    is served in round load + k, so one who submits ten times gets one run per round, like everyone
-   else, and one who was served a lot lately waits behind those who were not.
+   else, and one who was served a lot lately waits behind those who were not. Tutorial runs count
+   towards the load of tutorial runs only: practising never costs a student their place for
+   assessed work.
 3. Then the oldest first (``enqueued_at``, then id).
 
 ``claim_order`` builds it for the claim query (Postgres and SQLite alike; the caller adds
@@ -55,6 +57,7 @@ def claim_candidates(
         or_(other.enqueued_at < run.enqueued_at, and_(other.enqueued_at == run.enqueued_at, other.id < run.id)),
     )
     served_lately = and_(other.status != RunStatus.queued, other.started_at >= since)
+    counted = or_(run.priority == TUTORIAL, other.priority != TUTORIAL)  # practice weighs on practice only
     load = (
         select(func.count())
         .select_from(other)
@@ -63,6 +66,7 @@ def claim_candidates(
             other_sub.student_id == sub.student_id,
             other.queue.in_(list(queues)),
             other.id != run.id,
+            counted,
             or_(waiting_ahead, served_lately),
         )
         .correlate(run, sub)
@@ -94,14 +98,24 @@ class Queued:
     enqueued_at: dt.datetime
 
 
-def order_queued(runs: Sequence[Queued], served_lately: Mapping[int, int]) -> list[Queued]:
+def order_queued(
+    runs: Sequence[Queued], served_lately: Mapping[int, int], practice_served: Mapping[int, int] | None = None
+) -> list[Queued]:
     """``runs`` (queued, on one set of queues) in claim order; ``served_lately``: student id -> runs
-    of theirs claimed within the window. The module docstring's rule, as pure Python."""
-    waiting: dict[int, int] = {}
+    of theirs claimed within the window, tutorial runs (``TUTORIAL``) apart in ``practice_served``.
+    The module docstring's rule, as pure Python."""
+    practice_served = practice_served or {}
+    waiting: dict[int, int] = {}  # runs of the student waiting ahead, tutorial runs aside
+    practising: dict[int, int] = {}  # their tutorial runs waiting ahead
     keyed = []
     for r in sorted(runs, key=lambda r: (r.enqueued_at, r.id)):
-        load = served_lately.get(r.student_id, 0) + waiting.get(r.student_id, 0)
-        waiting[r.student_id] = waiting.get(r.student_id, 0) + 1
+        s = r.student_id
+        load = served_lately.get(s, 0) + waiting.get(s, 0)
+        if r.priority == TUTORIAL:
+            load += practice_served.get(s, 0) + practising.get(s, 0)
+            practising[s] = practising.get(s, 0) + 1
+        else:
+            waiting[s] = waiting.get(s, 0) + 1
         keyed.append(((r.priority, 0 if r.kind is RunKind.precheck else 1, load, r.enqueued_at, r.id), r))
     return [r for _, r in sorted(keyed, key=lambda kr: kr[0])]
 
@@ -115,12 +129,14 @@ def queued_in_order(*, session: Session, queue: str, now: dt.datetime, window_s:
     ).all()
     runs = [Queued(r.id, r.student_id, r.priority, RunKind(r.kind), r.enqueued_at) for r in rows]
     since = now - dt.timedelta(seconds=window_s)
-    served = dict(
-        session.execute(
-            select(Submission.student_id, func.count())
-            .join(GradingRun, GradingRun.submission_id == Submission.id)
-            .where(GradingRun.queue == queue, GradingRun.status != RunStatus.queued, GradingRun.started_at >= since)
-            .group_by(Submission.student_id)
-        ).all()
-    )
-    return order_queued(runs, served)
+    served: dict[int, int] = {}
+    practice: dict[int, int] = {}
+    for student_id, priority, count in session.execute(
+        select(Submission.student_id, GradingRun.priority, func.count())
+        .join(GradingRun, GradingRun.submission_id == Submission.id)
+        .where(GradingRun.queue == queue, GradingRun.status != RunStatus.queued, GradingRun.started_at >= since)
+        .group_by(Submission.student_id, GradingRun.priority)
+    ).all():
+        counts = practice if priority == TUTORIAL else served
+        counts[student_id] = counts.get(student_id, 0) + count
+    return order_queued(runs, served, practice)
