@@ -17,6 +17,8 @@ def check_rubric(
 ) -> Iterator[tuple[str, bool]]:
     rubric = cw.rubric
     yield (f"points add up: {len(rubric.items)} items in {len(rubric.parts)} parts = {rubric.total_points:g}", True)
+    if rubric.unassessed:  # the model refused any other kind of weight-0 rubric before this point
+        yield ("unassessed (weight 0): every item auto and visible, no late penalty, feedback at once", True)
     for label, path in (("reference", cw.solution), ("skeleton", cw.skeleton)):
         if not path.is_file():
             yield (f"{label}: {path} is missing", False)

@@ -77,3 +77,4 @@ def test_tut1_rubric_is_sound():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "reference earns 10/10 auto points" in proc.stdout
     assert "ok    skeleton earns 0/10 auto points" in proc.stdout
+    assert "ok    unassessed (weight 0)" in proc.stdout
