@@ -31,6 +31,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/courseworks/{cw}/submissions/mine"): {"student", "other", "service"},
     ("POST", "/api/v1/submissions/{submission_id}/regrade"): {"gta", "lecturer"},
     ("GET", "/api/v1/courseworks/{cw}/marks/mine"): {"student", "other", "service"},
+    ("GET", "/api/v1/courseworks"): {"student", "other", "gta", "lecturer", "service"},  # the list, tutorials too
     ("GET", "/api/v1/courseworks/{cw}/marks"): {"gta", "lecturer", "service"},
     ("POST", "/api/v1/courseworks/{cw}/release"): {"lecturer"},
     ("GET", "/api/v1/courseworks/{cw}/export.csv"): {"lecturer", "service"},
