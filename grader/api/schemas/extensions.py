@@ -11,7 +11,8 @@ from grader.http.text import REFUSE_NUL, StoredText, stored_field
 class ExtensionWrite(BaseModel):
     deadline: Annotated[str, stored_field(min_length=1, max_length=64), REFUSE_NUL] = Field(
         description="the new deadline: '+N minutes' (also +N hours, +N days) from the coursework's "
-        "deadline, an ISO instant with an offset, or a local wall time in the coursework's timezone"
+        "deadline, an ISO instant with an offset, or a local wall time in the coursework's timezone",
+        examples=["+1440 minutes", "2026-03-30 16:00", "2026-03-30T16:00:00+01:00"],
     )
     reason: StoredText = Field("", max_length=2000)
 
@@ -22,7 +23,8 @@ class MitigationWrite(BaseModel):
 
 class ExtensionImport(BaseModel):
     csv: Annotated[str, stored_field(min_length=1, max_length=2_000_000), REFUSE_NUL] = Field(
-        description="CSV text: external_id, coursework, deadline (as in ExtensionWrite), reason; a header line is optional"
+        description="CSV text: external_id, coursework, deadline (as in ExtensionWrite), reason; a header line is optional",
+        examples=["external_id,coursework,deadline,reason\ns1,cwa,+2 days,illness (GP letter)\n"],
     )
 
 
