@@ -115,7 +115,9 @@ def plan_import(
     return ImportPlan(extensions=planned)
 
 
-def import_extensions(*, session: Session, text: str, actor_id: int | None, now: dt.datetime | None = None) -> ImportPlan:
+def import_extensions(
+    *, session: Session, text: str, actor_id: int | None, now: dt.datetime | None = None
+) -> ImportPlan:
     """Grant every extension of the CSV in one transaction, or none (the plan's problems say why)."""
     courseworks = {c.code: c for c in session.scalars(select(Coursework))}
     clocks = {code: CourseworkClock(c.deadline, c.timezone) for code, c in courseworks.items()}
@@ -125,7 +127,9 @@ def import_extensions(*, session: Session, text: str, actor_id: int | None, now:
     now = now or db_now(session)
     students = {
         s.external_id: s
-        for s in session.scalars(select(Student).where(Student.external_id.in_({p.external_id for p in plan.extensions})))
+        for s in session.scalars(
+            select(Student).where(Student.external_id.in_({p.external_id for p in plan.extensions}))
+        )
     }
     try:
         for p in plan.extensions:

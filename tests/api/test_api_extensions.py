@@ -156,7 +156,9 @@ def test_csv_import_refuses_a_bad_file_whole_and_grants_a_good_one(client, peopl
     listed = client.get("/api/v1/courseworks/cwa/extensions", headers=lecturer).json()["students"]
     assert [(s["external_id"], s["extension_reason"]) for s in listed] == [("s1", "ok"), ("s3", "carer")]
     assert _actions(sessions)[-3:] == ["extension.grant", "extension.grant", "extension.import"]
-    assert client.post("/api/v1/extensions/import", headers=people.headers["gta"], json={"csv": good}).status_code == 403
+    assert (
+        client.post("/api/v1/extensions/import", headers=people.headers["gta"], json={"csv": good}).status_code == 403
+    )
 
 
 def test_reasons_are_hidden_from_markers_while_marking_is_anonymous(client, people, sessions, deadline):
@@ -180,6 +182,8 @@ def test_reasons_are_hidden_from_markers_while_marking_is_anonymous(client, peop
     assert row["extension_reason"] is None and row["mitigation_reason"] is None and row["penalty_waived"]
     assert row["pseudonym"] and row["external_id"] is None
     lee_row = listed("lecturer")
-    assert lee_row["extension_reason"].startswith("REASON-EXT") and lee_row["mitigation_reason"].startswith("REASON-MIT")
+    assert lee_row["extension_reason"].startswith("REASON-EXT") and lee_row["mitigation_reason"].startswith(
+        "REASON-MIT"
+    )
     with sessions() as session:
         assert session.scalars(select(MitigatingCircumstance.reason)).one().startswith("REASON-MIT")

@@ -22,7 +22,9 @@ def cli(client, people, api_pg_url, monkeypatch):
 
 
 def test_grant_list_revoke_and_waive(cli, sessions):
-    r = cli.invoke(main, ["extensions", "grant", "s1", "-c", "cwa", "--deadline", "+2 days", "--reason", "flu", "--by", "lee"])
+    r = cli.invoke(
+        main, ["extensions", "grant", "s1", "-c", "cwa", "--deadline", "+2 days", "--reason", "flu", "--by", "lee"]
+    )
     assert r.exit_code == 0, r.output
     assert "2099-01-17T12:00:00+00:00" in r.output
     r = cli.invoke(main, ["extensions", "waive", "s1", "-c", "cwa", "--reason", "hospital"])

@@ -251,10 +251,16 @@ def seed(base_url: str, sessions: sessionmaker[Session], blobs: BlobStore, setti
         for cw in session.scalars(select(Coursework)).all():
             for student in session.scalars(select(Student)).all():
                 extensions.grant(
-                    session=session, student=student, coursework=cw, deadline=cw.deadline + dt.timedelta(days=1),
-                    reason="seeded", actor_id=None,
+                    session=session,
+                    student=student,
+                    coursework=cw,
+                    deadline=cw.deadline + dt.timedelta(days=1),
+                    reason="seeded",
+                    actor_id=None,
                 )
-                extensions.record_mitigation(session=session, student=student, coursework=cw, reason="seeded", actor_id=None)
+                extensions.record_mitigation(
+                    session=session, student=student, coursework=cw, reason="seeded", actor_id=None
+                )
         for n in range(4):  # the last is read (deliveries), the rest are the fuzzer's to delete
             endpoint, _ = create_endpoint(
                 session=session, box=box, url=f"https://course.example.org/hook/{n}", description=f"seeded {n}"

@@ -467,7 +467,9 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
         for who in ("student", "session", "service"):
             seen = scan.text(who, released)
             for secret in ("CANARY_EXT_REASON", "CANARY_MIT_REASON", "2199-05-04"):
-                scan.expect(secret not in seen, f"{phase}: {who} read {secret} (an extension's reason or another's deadline)")
+                scan.expect(
+                    secret not in seen, f"{phase}: {who} read {secret} (an extension's reason or another's deadline)"
+                )
         for who in ("student", "session"):
             seen = scan.text(who, released)
             assert "CANARY_VISIBLE_MSG_shape" in seen, who  # (the dashboard lists no penalty before release)

@@ -79,7 +79,11 @@ def list_extensions(session: SessionDep, coursework: CourseworkDep, owner: Curre
 
 @router.put("/courseworks/{cw}/extensions/{external_id}", response_model=AdjustmentRead, responses=ERRORS)
 def grant_extension(
-    session: SessionDep, coursework: CourseworkDep, owner: CurrentLecturer, external_id: ExternalId, body: ExtensionWrite
+    session: SessionDep,
+    coursework: CourseworkDep,
+    owner: CurrentLecturer,
+    external_id: ExternalId,
+    body: ExtensionWrite,
 ) -> AdjustmentRead:
     """Grant or change one student's extension. The late minutes of what they sent, the submission
     that counts and the late policy follow the new deadline at once."""

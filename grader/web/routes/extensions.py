@@ -102,13 +102,19 @@ def record_mitigation(
 ) -> Response:
     ref = coursework(request, session, cw)
     extensions.record_mitigation(
-        session=session, student=_student(session, external_id), coursework=ref.row, reason=reason.strip(), actor_id=user.id
+        session=session,
+        student=_student(session, external_id),
+        coursework=ref.row,
+        reason=reason.strip(),
+        actor_id=user.id,
     )
     return _back(cw)
 
 
 @router.post("/courseworks/{cw}/mitigations/{external_id}/withdraw")
-def withdraw_mitigation(request: Request, cw: str, external_id: str, session: SessionDep, user: WebLecturer) -> Response:
+def withdraw_mitigation(
+    request: Request, cw: str, external_id: str, session: SessionDep, user: WebLecturer
+) -> Response:
     ref = coursework(request, session, cw)
     try:
         extensions.withdraw_mitigation(
