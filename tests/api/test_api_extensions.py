@@ -132,6 +132,7 @@ def test_penalty_waived_restores_the_total_and_keeps_the_lateness(client, people
     assert waived["late_label"] == "late, penalty waived"
     row = client.get("/api/v1/courseworks/cwa/marks", headers=lecturer).json()["students"][0]
     assert row["total"] == 5 and row["late_minutes"] == late["late_minutes"]
+    assert row["late"] == "late, penalty waived"
 
     assert client.delete(_url("mitigations"), headers=lecturer).status_code == 204
     assert marking()["total"] == pytest.approx(3.5)
