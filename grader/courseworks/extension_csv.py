@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -68,9 +68,7 @@ def _rows(text: str) -> list[tuple[int, list[str]]]:
     return rows
 
 
-def plan_import(
-    text: str, *, students: Mapping[str, int] | set[str], courseworks: Mapping[str, CourseworkClock]
-) -> ImportPlan:
+def plan_import(text: str, *, students: Collection[str], courseworks: Mapping[str, CourseworkClock]) -> ImportPlan:
     """Check every line of the CSV. ``students``: the roster's external ids; ``courseworks``: by code."""
     try:
         rows = _rows(text)
@@ -125,12 +123,7 @@ def import_extensions(
     if not plan.ok:
         return plan
     now = now or db_now(session)
-    students = {
-        s.external_id: s
-        for s in session.scalars(
-            select(Student).where(Student.external_id.in_({p.external_id for p in plan.extensions}))
-        )
-    }
+    students = _students(session, sorted({p.external_id for p in plan.extensions}))
     try:
         for p in plan.extensions:
             stage_extension(
@@ -158,14 +151,19 @@ def import_extensions(
     return plan
 
 
+def _students(session: Session, external_ids: list[str], chunk: int = 1000) -> dict[str, Student]:
+    # Bounded IN lists (SQLite's parameter limit).
+    found: dict[str, Student] = {}
+    for start in range(0, len(external_ids), chunk):
+        rows = session.scalars(select(Student).where(Student.external_id.in_(external_ids[start : start + chunk])))
+        found.update({s.external_id: s for s in rows})
+    return found
+
+
 def _external_ids(session: Session, text: str) -> set[str]:
-    # Only the ids the file names, looked up in bounded chunks (SQLite's parameter limit).
+    """The roster's external ids among those the file names."""
     try:
         wanted = sorted({cells[0] for _, cells in _rows(text) if cells})
     except csv.Error:
         return set()
-    found: set[str] = set()
-    for start in range(0, len(wanted), 1000):
-        chunk = wanted[start : start + 1000]
-        found.update(session.scalars(select(Student.external_id).where(Student.external_id.in_(chunk))))
-    return found
+    return set(_students(session, wanted))
