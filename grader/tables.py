@@ -4,7 +4,7 @@ It sits above the domain, in no package of it: only migrations/env.py and the te
 """
 
 from grader.audit.models import AuditEvent
-from grader.courseworks.models import Coursework, DeadlineExtension, Release
+from grader.courseworks.models import Coursework, DeadlineExtension, MitigatingCircumstance, Release
 from grader.db.base import Base
 from grader.grading.model_verdicts import ModelVerdict
 from grader.marking.models import ManualMark, MarkChange, PenaltyDecision
@@ -43,6 +43,7 @@ __all__ = [
     "MarkChange",
     "MarkingAllocation",
     "MarkingSettings",
+    "MitigatingCircumstance",
     "ModelVerdict",
     "ModerationPick",
     "ModerationSample",

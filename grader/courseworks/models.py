@@ -57,3 +57,21 @@ class Release(Base):
     released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     released_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class MitigatingCircumstance(Base):
+    """A lecturer's decision that a student's late penalty on one coursework is waived.
+
+    The lateness is still recorded and shown to markers ("late, penalty waived"); the reason is
+    the lecturer's (hidden from markers while the coursework is marked anonymously).
+    """
+
+    __tablename__ = "mitigating_circumstances"
+    __table_args__ = (UniqueConstraint("student_id", "coursework_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    coursework_id: Mapped[int] = mapped_column(ForeignKey("courseworks.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

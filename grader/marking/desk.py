@@ -229,6 +229,7 @@ def _total_read(total: CourseworkTotal) -> TotalRead:
         before_late=total.before_late,
         late_minutes=total.lateness.minutes,
         late_factor=total.lateness.factor,
+        late_label=total.lateness.label,
         total=total.total,
         max_score=total.max_score,
         complete=total.complete,

@@ -110,6 +110,7 @@ class TotalRead(BaseModel):
     before_late: float
     late_minutes: int
     late_factor: float
+    late_label: str = "on time"  # "late, capped at 50%", "late, penalty waived" ...
     total: float
     max_score: float
     complete: bool

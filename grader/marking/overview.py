@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from grader.courseworks.extensions import waived_students
 from grader.courseworks.models import Coursework, DeadlineExtension
 from grader.marking.models import ManualMark, PenaltyDecision
 from grader.roster.models import Student
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun, RunItemScore, RunKind, RunPenalty, RunStatus
-from grader.scoring.lateness import late_factor
+from grader.scoring.lateness import Lateness, policy_lateness
 from grader.scoring.totals import coursework_total
 from grader.submissions.models import CountingChoice, Submission
 from grader.submissions.service import rule_counting
@@ -48,6 +49,8 @@ class OverviewRow:
     max_score: float
     complete: bool
     item_scores: dict[str, float] = field(default_factory=dict)  # what counts per item (graded only)
+    late_label: str = "on time"  # the late column: "late, capped at 50%", "late, penalty waived" ...
+    penalty_waived: bool = False  # late, with mitigating circumstances recorded
 
     @property
     def late(self) -> bool:
@@ -92,6 +95,7 @@ def coursework_overview(
             )
         ).all()
     )
+    waived = waived_students(session=session, coursework_id=cw_id)
     grace = rubric.late_policy.grace_minutes
     counting: dict[int, Submission] = {}
     for student_id, own in subs.items():
@@ -146,7 +150,7 @@ def coursework_overview(
             auto = {k: v for k, v in auto_scores.get(graded_id, {}).items() if k in item_ids}
             applied = {p for p in auto_penalties.get(graded_id, set()) if p in penalty_ids}
             total = coursework_total(
-                rubric, auto, marker, applied, decided, late_factor(sub.late_minutes, rubric.late_policy)
+                rubric, auto, marker, applied, decided, _lateness(rubric, coursework, sub, extensions, waived)
             )
         rows.append(
             OverviewRow(
@@ -164,9 +168,28 @@ def coursework_overview(
                 rubric.total_points,
                 total.complete if total else False,
                 {i.id: i.score for i in total.items} if total else {},
+                total.lateness.label if total else ("late" if sub.late_minutes > 0 else "on time"),
+                sub.late_minutes > 0 and student_id in waived,
             )
         )
     return rows
+
+
+def _lateness(
+    rubric: Rubric, coursework: Coursework, sub: Submission, extensions: dict[int, dt.datetime], waived: set[int]
+) -> Lateness:
+    """``lateness_of`` for a whole coursework's rows: the extensions and waivers read once."""
+    deadline = coursework.deadline
+    if deadline is not None and sub.student_id in extensions:
+        deadline = max(deadline, extensions[sub.student_id])  # as effective_deadline has it
+    return policy_lateness(
+        rubric.late_policy,
+        minutes=sub.late_minutes,
+        received=sub.receipt_time,
+        deadline=deadline,
+        tz=rubric.timezone,
+        penalty_waived=sub.late_minutes > 0 and sub.student_id in waived,
+    )
 
 
 @dataclass

@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from grader.courseworks.extensions import lateness_of
 from grader.courseworks.models import Coursework
 from grader.marking.service import decisions_in_force, marks_for_submission, penalty_decisions
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun
 from grader.runs.service import latest_graded_run
-from grader.scoring.lateness import late_factor
 from grader.scoring.totals import CourseworkTotal, coursework_total
 from grader.submissions.models import Submission
 from grader.submissions.service import counting_submission
@@ -83,7 +83,7 @@ def marks_of_submission(*, session: Session, rubric: Rubric, sub: Submission) ->
     in_force = decisions_in_force(penalty_decisions(session=session, submission=sub))
     decisions = {k: d.applied for k, d in in_force.items() if k in penalty_ids}
     total = coursework_total(
-        rubric, auto, marker, auto_penalties, decisions, late_factor(sub.late_minutes, rubric.late_policy)
+        rubric, auto, marker, auto_penalties, decisions, lateness_of(session=session, rubric=rubric, sub=sub)
     )
     comments = {k: m.comment for k, m in manual.items() if m.comment}
     return SubmissionMarks(sub, run, total, comments)

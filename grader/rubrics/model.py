@@ -89,9 +89,27 @@ class Part(Strict):
 
 
 class LatePolicy(Strict):
+    """How lateness changes a mark. ``per_day`` (the default): a share of the mark lost per started
+    day. ``cap`` (as UK universities write it): up to ``cap_working_days`` working days late the mark
+    is capped at ``cap_fraction`` of the maximum (the pass mark), later it is zero; weekends and
+    ``bank_holidays`` are not working days (see docs/extensions.md)."""
+
+    kind: Literal["per_day", "cap"] = "per_day"
     grace_minutes: int = Field(0, ge=0)
     per_day_fraction: float = Field(0.0, ge=0, le=1, description="share of the mark lost per started day late")
     max_days: int = Field(0, ge=0, description="after this many days late the mark is zero")
+    cap_fraction: float = Field(0.5, gt=0, le=1, description="cap: the pass mark, a share of the maximum")
+    cap_working_days: int = Field(5, ge=0, description="cap: working days late with a capped mark, then zero")
+    bank_holidays: tuple[dt.date, ...] = Field(
+        (), description="cap: dates (in the rubric's timezone) that are not working days"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> LatePolicy:
+        # A cap policy with a per-day fraction would be read two ways; make the author pick one.
+        if self.kind == "cap" and (self.per_day_fraction or self.max_days):
+            raise ValueError("a cap late policy takes cap_fraction and cap_working_days, not per_day_fraction/max_days")
+        return self
 
 
 class Submission(Strict):

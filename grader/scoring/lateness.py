@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -90,9 +91,11 @@ def late_minutes(received: dt.datetime, deadline: dt.datetime | None) -> int:
 @dataclass(frozen=True)
 class Lateness:
     minutes: int  # minutes after the deadline (0 = on time); recorded even when forgiven
-    days: int  # started days late counted by the policy (0 = on time or within grace)
+    days: int  # started days late counted by the policy (0 = on time or within grace); working days for cap
     factor: float  # what the coursework total is multiplied by: 1 = no loss, 0 = zero
     zeroed: bool  # later than max_days: the mark is zero
+    cap_fraction: float | None = None  # cap policy: the total is at most this share of the maximum
+    waived: bool = False  # mitigating circumstances: late, but the policy's penalty is not applied
 
     @property
     def late(self) -> bool:
@@ -100,7 +103,27 @@ class Lateness:
 
     @property
     def penalised(self) -> bool:
-        return self.factor < 1.0
+        return self.factor < 1.0 or self.cap_fraction is not None
+
+    def apply(self, mark: float, max_score: float) -> float:
+        """The mark after this lateness: multiplied by the factor, then capped (cap policy)."""
+        mark = mark * self.factor
+        if self.cap_fraction is not None:
+            mark = min(mark, self.cap_fraction * max_score)
+        return mark
+
+    @property
+    def label(self) -> str:
+        """How markers see it in the late column."""
+        if not self.late:
+            return "on time"
+        if self.waived:
+            return "late, penalty waived"
+        if self.zeroed:
+            return "late, mark zero"
+        if self.cap_fraction is not None:
+            return f"late, capped at {self.cap_fraction:.0%}"
+        return "late" if self.factor == 1.0 else f"late, x{self.factor:g}"
 
 
 ON_TIME = Lateness(minutes=0, days=0, factor=1.0, zeroed=False)
@@ -132,3 +155,86 @@ def late_factor(minutes: int, policy: LatePolicy) -> Lateness:
 def assess(received: dt.datetime, deadline: dt.datetime | None, policy: LatePolicy) -> Lateness:
     """Late minutes and the policy's verdict for one receipt against one (student's) deadline."""
     return late_factor(late_minutes(received, deadline), policy)
+
+
+def _is_working_day(day: dt.date, holidays: Collection[dt.date]) -> bool:
+    return day.weekday() < 5 and day not in holidays
+
+
+def _wall_instant(local: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    # The deadline's wall time on another day; one the clocks skip (or repeat) is read as
+    # ``astimezone`` does (fold 0, an hour on): a day boundary is never refused.
+    return local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def working_days_late(
+    received: dt.datetime, deadline: dt.datetime, tz: str = "Europe/London", holidays: Collection[dt.date] = ()
+) -> int:
+    """Started working days after the deadline.
+
+    Day k runs from the deadline's wall time on the k-th calendar day after the deadline to the
+    same wall time a day later, in ``tz`` (so across a clock change a day is 23 or 25 hours and a
+    16:00 deadline's days still end at 16:00). A day counts when the submission came after it
+    started and it starts on a working day (Monday to Friday, not in ``holidays``). Late at all
+    means at least one day: work sent on a Saturday for a Saturday deadline is one day late.
+    """
+    received = _aware(received, "the receipt time")
+    deadline = _aware(deadline, "the deadline")
+    if received <= deadline:
+        return 0
+    zone = ZoneInfo(tz)
+    local = deadline.astimezone(zone).replace(tzinfo=None)
+    days, k = 0, 0
+    while True:
+        start_local = local + dt.timedelta(days=k)
+        if _wall_instant(start_local, zone) >= received:
+            break
+        if _is_working_day(start_local.date(), holidays):
+            days += 1
+        k += 1
+    return max(days, 1)
+
+
+def cap_lateness(minutes: int, working_days: int, policy: LatePolicy) -> Lateness:
+    """The cap policy: within grace nothing; up to ``cap_working_days`` working days the mark is
+    capped at ``cap_fraction`` of the maximum; later, zero."""
+    if minutes < 0 or working_days < 0:
+        raise ValueError("lateness cannot be negative")
+    if minutes == 0:
+        return ON_TIME
+    if minutes <= policy.grace_minutes:
+        return Lateness(minutes=minutes, days=0, factor=1.0, zeroed=False)
+    if working_days > policy.cap_working_days:
+        return Lateness(minutes=minutes, days=working_days, factor=0.0, zeroed=True)
+    return Lateness(minutes=minutes, days=working_days, factor=1.0, zeroed=False, cap_fraction=policy.cap_fraction)
+
+
+def waived(lateness: Lateness) -> Lateness:
+    """Mitigating circumstances: the lateness stays recorded, its penalty is not applied."""
+    if not lateness.late:
+        return lateness
+    return Lateness(minutes=lateness.minutes, days=lateness.days, factor=1.0, zeroed=False, waived=True)
+
+
+def policy_lateness(
+    policy: LatePolicy,
+    *,
+    minutes: int,
+    received: dt.datetime | None = None,
+    deadline: dt.datetime | None = None,
+    tz: str = "Europe/London",
+    penalty_waived: bool = False,
+) -> Lateness:
+    """The late policy's verdict on one submission, whichever kind the rubric names.
+
+    ``minutes`` are the stored late minutes (against the student's own deadline); a cap policy also
+    needs the receipt and that deadline to count working days. ``penalty_waived``: the lecturer
+    recorded mitigating circumstances for this student and coursework.
+    """
+    if policy.kind == "cap" and minutes > 0:
+        if received is None or deadline is None:
+            raise ValueError("a cap late policy needs the receipt time and the student's deadline")
+        verdict = cap_lateness(minutes, working_days_late(received, deadline, tz, policy.bank_holidays), policy)
+    else:
+        verdict = late_factor(minutes, policy)
+    return waived(verdict) if penalty_waived else verdict

@@ -156,11 +156,17 @@ def coursework_total(
         for p in rubric.parts
     ]
     notes = []
-    if lateness.penalised:
-        notes.append(
-            f"submitted {lateness.minutes} minutes late ({lateness.days} started days): "
-            + ("mark is zero" if lateness.zeroed else f"mark multiplied by {lateness.factor:g}")
-        )
+    if lateness.waived:
+        notes.append(f"submitted {lateness.minutes} minutes late: penalty waived (mitigating circumstances)")
+    elif lateness.penalised:
+        if lateness.zeroed:
+            outcome = "mark is zero"
+        elif lateness.cap_fraction is not None:
+            outcome = f"mark capped at {lateness.cap_fraction * rubric.total_points:g} (the pass mark)"
+        else:
+            outcome = f"mark multiplied by {lateness.factor:g}"
+        unit = "working days" if rubric.late_policy.kind == "cap" else "started days"
+        notes.append(f"submitted {lateness.minutes} minutes late ({lateness.days} {unit}): {outcome}")
     return CourseworkTotal(
         coursework=rubric.coursework,
         items=items,
@@ -171,7 +177,7 @@ def coursework_total(
         before_late=round(before_late, 4),
         lateness=lateness,
         # Rounding is monotone, so it keeps the bounds and the monotonicity properties.
-        total=round(before_late * lateness.factor, 4),
+        total=round(lateness.apply(before_late, rubric.total_points), 4),
         max_score=rubric.total_points,
         notes=notes,
     )

@@ -64,6 +64,7 @@ class Sheet:
     before_late: float
     late_minutes: int
     late_factor: float
+    late_label: str
     total: float
     max_score: float
     weight: float
@@ -106,6 +107,7 @@ def feedback_sheet(rubric: Rubric, view: Mapping[str, Any], total: CourseworkTot
         before_late=total.before_late,
         late_minutes=total.lateness.minutes,
         late_factor=total.lateness.factor,
+        late_label=total.lateness.label,
         total=total.total,
         max_score=total.max_score,
         weight=rubric.weight,

@@ -52,6 +52,15 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     # release, and its artifact is an after-release item's. The service here has the staff view.
     ("GET", "/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts"): {"student", "gta", "lecturer", "service"},
     ("GET", "/api/v1/submissions/{submission_id}/runs/{run_id}/artifacts/{name}"): {"gta", "lecturer", "service"},
+    # Extensions and mitigating circumstances: lecturers write them, markers read them, a student
+    # (or the service acting for one) reads their own deadline only.
+    ("GET", "/api/v1/courseworks/{cw}/extensions"): {"gta", "lecturer"},
+    ("PUT", "/api/v1/courseworks/{cw}/extensions/{external_id}"): {"lecturer"},
+    ("DELETE", "/api/v1/courseworks/{cw}/extensions/{external_id}"): {"lecturer"},
+    ("PUT", "/api/v1/courseworks/{cw}/mitigations/{external_id}"): {"lecturer"},
+    ("DELETE", "/api/v1/courseworks/{cw}/mitigations/{external_id}"): {"lecturer"},
+    ("POST", "/api/v1/extensions/import"): {"lecturer"},
+    ("GET", "/api/v1/courseworks/{cw}/deadline/mine"): {"student", "other", "service"},
     **{route: EVERYONE for route in PUBLIC},
 }
 # Reading a submission that is not yours says "not found": it does not confirm the id exists.
@@ -94,6 +103,8 @@ def call(client, method: str, path: str, headers: dict[str, str], values: dict[s
         return client.get(url, headers=headers)
     if method == "DELETE":
         return client.delete(url, headers=headers)
+    if method == "PUT" and ("/extensions/" in path or "/mitigations/" in path):
+        return client.put(url, headers=headers, json={"deadline": "+60", "reason": "ill"})
     if method == "PUT":  # a mark or a penalty decision, naming the version this caller can read
         body = {"score": 1, "comment": "ok"} if "/marks/" in path else {"applied": False, "comment": "lifted"}
         body["expected_version"] = _version(client, path, headers, values)
@@ -106,6 +117,8 @@ def call(client, method: str, path: str, headers: dict[str, str], values: dict[s
         )
     if path.endswith("/webhooks"):
         return client.post(url, headers=headers, json={"url": "https://cate.example.ac.uk/hooks"})
+    if path.endswith("/extensions/import"):
+        return client.post(url, headers=headers, json={"csv": "s2,cwa,+30,ill\n"})
     if path.endswith("/roster"):
         return client.post(url, headers=headers, json={"students": [{"external_id": "s9", "name": "Nia"}]})
     return client.post(url, headers=headers)
@@ -148,6 +161,8 @@ def test_every_route_for_every_role(client, people, sessions):
         "penalty_id": "layers",
         "run_id": str(run_id),
         "name": "samples",
+        # Each call finds an extension and mitigating circumstances to revoke (granted afresh).
+        "external_id": lambda: _adjusted(client, people.headers["lecturer"]),
         "webhook_id": lambda: client.post(
             "/api/v1/webhooks", headers=people.headers["lecturer"], json={"url": "https://cate.example.ac.uk/hooks"}
         ).json()["id"],
@@ -173,3 +188,10 @@ def test_every_route_for_every_role(client, people, sessions):
                 # Whatever another student may read holds nothing of the first student's.
                 assert sub["id"] not in r.text and sub["sha256"] not in r.text, (method, path)
     assert not failures, "\n".join(failures)
+
+
+def _adjusted(client, lecturer: dict[str, str]) -> str:
+    for kind in ("extensions", "mitigations"):
+        r = client.put(f"/api/v1/courseworks/cwa/{kind}/s2", headers=lecturer, json={"deadline": "+90", "reason": "x"})
+        assert r.status_code == 200, r.text
+    return "s2"

@@ -157,6 +157,26 @@ def _valid_request(method_path: str, seeded: Seeded, role: str) -> dict[str, Any
         "GET /api/v1/webhooks/{webhook_id}/deliveries": dict(
             path_parameters={"webhook_id": seeded.webhooks[-1]}, query={"limit": 10}
         ),
+        # Extensions: the seed granted every student one (and waived their penalty) on both courseworks.
+        "GET /api/v1/courseworks/{cw}/extensions": dict(path_parameters={"cw": "cwa"}),
+        "PUT /api/v1/courseworks/{cw}/extensions/{external_id}": dict(
+            path_parameters={"cw": "cwa", "external_id": "s1"},
+            body={"deadline": "+1440 minutes", "reason": "flu"},
+            media_type="application/json",
+        ),
+        "DELETE /api/v1/courseworks/{cw}/extensions/{external_id}": dict(
+            path_parameters={"cw": "cwb", "external_id": "s3"}
+        ),
+        "PUT /api/v1/courseworks/{cw}/mitigations/{external_id}": dict(
+            path_parameters={"cw": "cwa", "external_id": "s1"},
+            body={"reason": "hospital"},
+            media_type="application/json",
+        ),
+        "DELETE /api/v1/courseworks/{cw}/mitigations/{external_id}": dict(
+            path_parameters={"cw": "cwb", "external_id": "s3"}
+        ),
+        "POST /api/v1/extensions/import": dict(body={"csv": "s2,cwa,+2 days,illness\n"}, media_type="application/json"),
+        "GET /api/v1/courseworks/{cw}/deadline/mine": dict(path_parameters={"cw": "cwa"}, headers=acting),
         "GET /api/v1/health": dict(),
         "GET /metrics": dict(),
     }

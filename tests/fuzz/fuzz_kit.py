@@ -5,6 +5,7 @@ the realistic values each role's fuzzer draws from; a tally of answers; the grad
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import os
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.blobs import BlobStore
+from grader.courseworks import extensions
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import release_coursework
 from grader.grading.report import ArtifactFile, GradeReport
@@ -132,6 +134,7 @@ class Seeded:
             "item_id": list(ITEMS),
             "penalty_id": list(PENALTIES),
             "webhook_id": list(self.webhooks),
+            "external_id": ["s1", "s2", "s3"],
         }
 
 
@@ -244,6 +247,20 @@ def seed(base_url: str, sessions: sessionmaker[Session], blobs: BlobStore, setti
     with sessions() as session:
         cwb = session.scalars(select(Coursework).where(Coursework.code == "cwb")).one()
         release_coursework(session=session, coursework=cwb, released_by_id=None, note="seeded")
+        # Extensions and mitigating circumstances for the fuzzer's DELETEs to find.
+        for cw in session.scalars(select(Coursework)).all():
+            for student in session.scalars(select(Student)).all():
+                extensions.grant(
+                    session=session,
+                    student=student,
+                    coursework=cw,
+                    deadline=cw.deadline + dt.timedelta(days=1),
+                    reason="seeded",
+                    actor_id=None,
+                )
+                extensions.record_mitigation(
+                    session=session, student=student, coursework=cw, reason="seeded", actor_id=None
+                )
         for n in range(4):  # the last is read (deliveries), the rest are the fuzzer's to delete
             endpoint, _ = create_endpoint(
                 session=session, box=box, url=f"https://course.example.org/hook/{n}", description=f"seeded {n}"

@@ -29,6 +29,7 @@ STUDENT_ONLY = (
     "POST /api/v1/courseworks/{cw}/submissions",
     "GET /api/v1/courseworks/{cw}/submissions/mine",
     "GET /api/v1/courseworks/{cw}/marks/mine",
+    "GET /api/v1/courseworks/{cw}/deadline/mine",
 )  # a student's own, or a service token acting for one
 MARKER = (
     "POST /api/v1/submissions/{submission_id}/regrade",
@@ -37,12 +38,18 @@ MARKER = (
     "GET /api/v1/submissions/{submission_id}/marks/{item_id}/history",
     "PUT /api/v1/submissions/{submission_id}/penalties/{penalty_id}",
     "GET /api/v1/courseworks/{cw}/duplicates",
+    "GET /api/v1/courseworks/{cw}/extensions",
 )  # GTAs and lecturers
 LECTURER = (
     "POST /api/v1/courseworks/{cw}/release",
     "POST /api/v1/submissions/{submission_id}/counting",
     "DELETE /api/v1/submissions/{submission_id}/counting",
     "POST /api/v1/submissions/{submission_id}/priority",
+    "PUT /api/v1/courseworks/{cw}/extensions/{external_id}",
+    "DELETE /api/v1/courseworks/{cw}/extensions/{external_id}",
+    "PUT /api/v1/courseworks/{cw}/mitigations/{external_id}",
+    "DELETE /api/v1/courseworks/{cw}/mitigations/{external_id}",
+    "POST /api/v1/extensions/import",
 )  # lecturers alone
 EXPORTER = (
     "GET /api/v1/courseworks/{cw}/export.csv",

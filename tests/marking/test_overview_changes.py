@@ -13,7 +13,7 @@ from gradebook_factory import DEADLINE, RUBRIC, TESTS, add_coursework, add_stude
 from sqlalchemy import delete, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from grader.courseworks.models import Coursework, DeadlineExtension
+from grader.courseworks.models import Coursework, DeadlineExtension, MitigatingCircumstance
 from grader.marking.models import ManualMark
 from grader.marking.overview import coursework_overview
 from grader.marking.overview_changes import Changes, Cursor, change_cursor, changes_since
@@ -92,6 +92,15 @@ def test_each_write_is_logged_for_its_student_or_for_everyone(committed):
     assert after(
         lambda s: s.execute(delete(DeadlineExtension).where(DeadlineExtension.student_id == alice))
     ) == Changes(False, frozenset({alice}))
+    # Mitigating circumstances (migration 0015): waiving a late penalty changes the row's total.
+    assert after(
+        lambda s: s.add(
+            MitigatingCircumstance(student_id=bob, coursework_id=cw_id, reason="", recorded_by_id=marker_id)
+        )
+    ) == Changes(False, frozenset({bob}))
+    assert after(
+        lambda s: s.execute(delete(MitigatingCircumstance).where(MitigatingCircumstance.student_id == bob))
+    ) == Changes(False, frozenset({bob}))
     # What every row is read with: the coursework's deadline; a truncated table names no rows.
     assert after(
         lambda s: s.execute(update(Coursework).where(Coursework.id == cw_id).values(deadline=DEADLINE))

@@ -119,6 +119,20 @@ STAFF_ONLY = {
     ("GET", "/staff/courseworks/{cw}/items/{item_id}"),
     ("POST", "/staff/courseworks/{cw}/items/{item_id}/comments"),
     ("DELETE", "/staff/courseworks/{cw}/items/{item_id}/comments/{entry_id}"),
+    # Extensions and mitigating circumstances (lecturers write, markers read; a student reads only
+    # their own deadline, GET /api/v1/courseworks/{cw}/deadline/mine, swept like every GET).
+    ("GET", "/api/v1/courseworks/{cw}/extensions"),
+    ("PUT", "/api/v1/courseworks/{cw}/extensions/{external_id}"),
+    ("DELETE", "/api/v1/courseworks/{cw}/extensions/{external_id}"),
+    ("PUT", "/api/v1/courseworks/{cw}/mitigations/{external_id}"),
+    ("DELETE", "/api/v1/courseworks/{cw}/mitigations/{external_id}"),
+    ("POST", "/api/v1/extensions/import"),
+    ("GET", "/lecturer/courseworks/{cw}/extensions"),
+    ("POST", "/lecturer/courseworks/{cw}/extensions"),
+    ("POST", "/lecturer/courseworks/{cw}/extensions/{external_id}/revoke"),
+    ("POST", "/lecturer/courseworks/{cw}/mitigations"),
+    ("POST", "/lecturer/courseworks/{cw}/mitigations/{external_id}/withdraw"),
+    ("POST", "/lecturer/courseworks/{cw}/extensions/import"),
 }
 # Mounted apps: the dashboard's static files (CSS, JavaScript), the same for everyone, no gradebook.
 MOUNTS = {"/static"}
@@ -233,6 +247,7 @@ def _contexts(sessions, submissions: dict[str, tuple[str, str]], webhook_id: int
                             "webhook_id": str(webhook_id),
                             "pick_id": "1",
                             "entry_id": "1",
+                            "external_id": "s2",  # another student's extension: never the caller's to read
                         }
                     )
     return out
@@ -398,6 +413,18 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
     office_mix = next(p["data"] for p in office_payloads if p["data"]["submission_id"] == mix)
     assert office_mix["score"] == MIX_RUN_SCORE
 
+    # Extensions and mitigating circumstances, the student's own and another's: no reason ever
+    # reaches a student, and another student's extension not even its deadline.
+    for kind, who, body in (
+        ("extensions", "s1", {"deadline": "+90", "reason": "CANARY_EXT_REASON_own"}),
+        ("extensions", "s2", {"deadline": "2199-05-04 03:02", "reason": "CANARY_EXT_REASON_other"}),
+        ("mitigations", "s2", {"reason": "CANARY_MIT_REASON_other"}),
+    ):
+        r = client.put(f"/api/v1/courseworks/mix/{kind}/{who}", headers=headers["lecturer"], json=body)
+        assert r.status_code == 200, r.text
+    own = client.get("/api/v1/courseworks/mix/deadline/mine", headers=headers["student"]).json()
+    assert own["extended"], own
+
     contexts = _contexts(sessions, submissions, hook.json()["id"])
     for released in (False, True):
         if released:
@@ -437,6 +464,12 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
             assert hidden[0]["score"] == HIDDEN_ITEM_SCORE and "message" not in hidden[0]
         else:
             assert "total" not in marks and hidden == []
+        for who in ("student", "session", "service"):
+            seen = scan.text(who, released)
+            for secret in ("CANARY_EXT_REASON", "CANARY_MIT_REASON", "2199-05-04"):
+                scan.expect(
+                    secret not in seen, f"{phase}: {who} read {secret} (an extension's reason or another's deadline)"
+                )
         for who in ("student", "session"):
             seen = scan.text(who, released)
             assert "CANARY_VISIBLE_MSG_shape" in seen, who  # (the dashboard lists no penalty before release)

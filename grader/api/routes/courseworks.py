@@ -125,6 +125,7 @@ def _row(
                 submission_id=marks.submission.id,
                 received_at=marks.submission.received_at,
                 late_minutes=marks.submission.late_minutes,
+                late=t.lateness.label,
                 run_id=marks.run.id if marks.run else None,
                 auto_score=marks.run.score if marks.run else None,
                 items=[

@@ -59,6 +59,7 @@ class StudentRowRead(BaseModel):
     submission_id: uuid.UUID | None = None
     received_at: dt.datetime | None = None
     late_minutes: int | None = None
+    late: str | None = None  # the late policy's verdict: "on time", "late, capped at 50%", "late, penalty waived" ...
     run_id: int | None = None
     auto_score: float | None = None  # the run's score (auto items minus the run's penalties)
     items: list[ItemLineRead] = []
