@@ -24,7 +24,7 @@ from grader.roster.models import Student
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun, RunItemScore, RunKind, RunPenalty, RunStatus
 from grader.scoring.lateness import late_factor
-from grader.scoring.totals import coursework_total
+from grader.scoring.totals import CourseworkTotal, coursework_total
 from grader.submissions.models import CountingChoice, Submission
 from grader.submissions.service import rule_counting
 
@@ -48,6 +48,8 @@ class OverviewRow:
     max_score: float
     complete: bool
     item_scores: dict[str, float] = field(default_factory=dict)  # what counts per item (graded only)
+    # The whole total (items with their source, penalties, lateness) for the exports; not compared.
+    detail: CourseworkTotal | None = field(default=None, compare=False, repr=False)
 
     @property
     def late(self) -> bool:
@@ -164,6 +166,7 @@ def coursework_overview(
                 rubric.total_points,
                 total.complete if total else False,
                 {i.id: i.score for i in total.items} if total else {},
+                total,
             )
         )
     return rows
