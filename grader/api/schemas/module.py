@@ -14,7 +14,7 @@ from grader.http.text import REFUSE_NUL, stored_field
 class ExamImport(BaseModel):
     csv: Annotated[str, stored_field(min_length=1, max_length=1_000_000), REFUSE_NUL] = Field(
         description="the file's text: a header naming external_id and mark (0..100), one line per student",
-        examples=["external_id,mark\ns1,64.5\n"],
+        examples=["external_id,mark\ns1,70\n"],
     )
     source: Annotated[str, stored_field(max_length=200), REFUSE_NUL] = Field(
         "", description="the file's name, kept with each mark"
