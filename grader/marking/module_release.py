@@ -2,7 +2,7 @@
 
 | what                  | a student sees it                                                  |
 | coursework mark       | once every assessed coursework's marks are released to them       |
-| exam and module mark  | once the lecturer has released module marks (which needs the above) |
+| exam and module mark  | once the lecturer has released module marks, and the above holds  |
 
 Before then the keys are absent, not zero: a coursework mark before a coursework's release would
 reveal the hidden items' share of its total, and a module mark would reveal the coursework mark.
@@ -45,16 +45,12 @@ def release_module(
     note: str = "",
     now: dt.datetime | None = None,
 ) -> ModuleRelease:
-    """Release module marks to every student. Refused while an assessed coursework's marks are
-    unreleased to the cohort (the module mark would give its coursework marks away)."""
+    """Release module marks to every student. A student sees them only once every assessed
+    coursework is released to them as well (``student_module_view``): the module mark would give the
+    coursework marks away. Refused only when there is no assessed coursework at all."""
     chosen = assessed(courseworks)
     if not chosen:
         raise ModuleReleaseRefused("there is no assessed coursework, so there is no module mark to release.")
-    waiting = [a.code for a in chosen if a.coursework.released_at is None]
-    if waiting:
-        raise ModuleReleaseRefused(
-            f"release the marks of {', '.join(waiting)} to the cohort first; module marks include them."
-        )
     now = now or db_now(session)
     first = module_release(session=session)
     release = ModuleRelease(released_by_id=released_by_id, released_at=now, note=note)
@@ -67,7 +63,11 @@ def release_module(
         subject_type="module",
         subject_id="module",
         at=now,
-        details={"note": note, "again": first is not None},
+        details={
+            "note": note,
+            "again": first is not None,
+            "unreleased_courseworks": [a.code for a in chosen if a.coursework.released_at is None],
+        },
     )
     session.commit()
     return first or release

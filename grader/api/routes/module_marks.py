@@ -90,23 +90,26 @@ def items_export(request: Request, session: SessionDep, owner: LecturerExporter)
 @router.post(
     "/module/release",
     response_model=ModuleReleaseRead,
-    responses={**ERRORS, 409: error("an assessed coursework's marks are not released yet")},
+    responses={**ERRORS, 409: error("there is no assessed coursework")},
 )
 def release(
     request: Request, session: SessionDep, owner: CurrentLecturer, body: ModuleReleaseCreate | None = None
 ) -> ModuleReleaseRead:
-    """Release module marks (exam and module mark) to students. Refused until every assessed
-    coursework's marks are released to the cohort. Releasing again keeps the first time."""
+    """Release module marks (exam and module mark) to students. A student sees them once every
+    assessed coursework's marks are released to them too (``waiting_for`` lists those still
+    unreleased to the cohort). Releasing again keeps the first time."""
+    pairs = served_courseworks(request, session)
     try:
         first = release_module(
             session=session,
-            courseworks=served_courseworks(request, session),
+            courseworks=pairs,
             released_by_id=owner.user.id,
             note=body.note if body else "",
         )
     except ModuleReleaseRefused as exc:
         raise HTTPException(409, str(exc)) from None
-    return ModuleReleaseRead(released_at=first.released_at, note=first.note)
+    waiting = [c.code for r, c in pairs if r.weight > 0 and c.released_at is None]
+    return ModuleReleaseRead(released_at=first.released_at, note=first.note, waiting_for=waiting)
 
 
 @router.get("/module/marks/mine", response_model=MyModuleMarksRead, response_model_exclude_none=True, responses=ERRORS)

@@ -35,6 +35,9 @@ class ModuleReleaseCreate(BaseModel):
 class ModuleReleaseRead(BaseModel):
     released_at: dt.datetime
     note: str
+    waiting_for: list[str] = Field(
+        description="assessed courseworks not yet released to the cohort: until they are, their students see no module mark"
+    )
 
 
 class CourseworkHead(BaseModel):
