@@ -319,6 +319,31 @@ def test_a_bad_exam_file_is_refused_whole_with_every_bad_line_and_nothing_stored
     row = {s["external_id"]: s for s in client.get("/api/v1/module/marks", headers=lee).json()["students"]}["s1"]
     assert (row["exam_mark"], row["module_mark"]) == (72, 76.2)  # 0.5 x 80.4 + 0.5 x 72 = 40.2 + 36
 
+    # The page's form: the same rules.
+    browser, csrf = sign_in(client.app, "lee")
+    r = browser.post(
+        "/lecturer/module/exam-marks",
+        data={"csrf_token": csrf},
+        files={"file": ("exam.csv", b"external_id,mark\ns1,10\nghost,20\n", "text/csv")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 422 and "line 3: ghost is not on the roster" in r.text and "nothing was stored" in r.text
+    r = browser.post(
+        "/lecturer/module/exam-marks",
+        data={"csrf_token": csrf},
+        files={"file": ("exam.csv", b"\xef\xbb\xbfexternal_id,mark\r\ns6,36\r\n", "text/csv")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert "Imported 1 exam marks" in browser.get(r.headers["location"]).text
+    with sessions() as session:
+        held = dict(
+            session.execute(
+                select(Student.external_id, ExamMark.mark).join(ExamMark, ExamMark.student_id == Student.id)
+            ).all()
+        )
+    assert (held["s1"], held["s6"]) == (72, 36)  # the refused file changed nothing
+
 
 def test_students_see_the_coursework_mark_after_both_releases_and_the_module_mark_after_its_own(
     client, cohort, sessions

@@ -129,6 +129,7 @@ STAFF_ONLY = {
     ("GET", "/lecturer/module/registry.csv"),
     ("GET", "/lecturer/module/items.csv"),
     ("POST", "/lecturer/module/release"),
+    ("POST", "/lecturer/module/exam-marks"),
 }
 # Mounted apps: the dashboard's static files (CSS, JavaScript), the same for everyone, no gradebook.
 MOUNTS = {"/static"}

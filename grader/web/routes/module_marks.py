@@ -5,17 +5,19 @@ reads the overview's kept rows (``OVERVIEW_ROWS``) rather than recomputing every
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData, UploadFile
 
 from grader.courseworks.models import Coursework
 from grader.http.deps import SessionDep
 from grader.http.module import served_courseworks
 from grader.marking.cohort import CohortMarks, cohort_marks
+from grader.marking.exam_marks import ExamImportRefused, import_exam_marks
 from grader.marking.module_export import items_csv, module_table, registry_csv
 from grader.marking.module_release import ModuleReleaseRefused, module_release, release_module, student_module_view
 from grader.marking.overview import OverviewRow
@@ -23,7 +25,8 @@ from grader.marking.overview_rows import OVERVIEW_ROWS
 from grader.roster.models import Student
 from grader.rubrics.model import Rubric
 from grader.scoring.rounding import ROUNDING_RULE
-from grader.web.deps import WebError, WebLecturer, WebStudent
+from grader.submissions.flows import safe_filename
+from grader.web.deps import WebError, WebLecturer, WebStudent, WebUser
 from grader.web.templating import render
 
 router = APIRouter()
@@ -38,11 +41,60 @@ def _cohort(request: Request, session: Session, *, kept_rows: bool) -> CohortMar
     )
 
 
-@router.get("/lecturer/module")
-def module_page(request: Request, session: SessionDep, user: WebLecturer) -> Response:
+def _page(
+    request: Request,
+    session: Session,
+    user: WebUser,
+    *,
+    notice: str = "",
+    problems: list[str] | None = None,
+    status: int = 200,
+) -> Response:
     table = module_table(_cohort(request, session, kept_rows=True))
     first = module_release(session=session)
-    return render(request, "lecturer/module.html", {"table": table, "released": first}, user=user)
+    return render(
+        request,
+        "lecturer/module.html",
+        {"table": table, "released": first, "notice": notice, "problems": problems or []},
+        status=status,
+        user=user,
+    )
+
+
+@router.get("/lecturer/module")
+def module_page(request: Request, session: SessionDep, user: WebLecturer, imported: int | None = None) -> Response:
+    notice = f"Imported {imported} exam marks." if imported is not None else ""
+    return _page(request, session, user, notice=notice)
+
+
+async def _form(request: Request, user: WebLecturer) -> AsyncIterator[FormData]:
+    """The form, read once the session is known (the CSRF check parsed it; this is its cached copy)."""
+    form = await request.form()
+    try:
+        yield form
+    finally:
+        await form.close()
+
+
+@router.post("/lecturer/module/exam-marks")
+def exam_import(
+    request: Request, session: SessionDep, user: WebLecturer, form: Annotated[FormData, Depends(_form)]
+) -> Response:
+    """The exam marks file from the page's form: all or nothing, as the API and the CLI."""
+    file = form.get("file")
+    if not isinstance(file, UploadFile) or not file.filename:
+        return _page(request, session, user, problems=["Choose a CSV file of exam marks."], status=400)
+    try:
+        text = file.file.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return _page(
+            request, session, user, problems=["The file is not UTF-8 text (save it as CSV UTF-8)."], status=400
+        )
+    try:
+        result = import_exam_marks(session=session, text=text, actor_id=user.id, source=safe_filename(file.filename))
+    except ExamImportRefused as exc:
+        return _page(request, session, user, problems=exc.problems, status=422)
+    return RedirectResponse(f"/lecturer/module?imported={result.rows}", status_code=303)
 
 
 def _csv(body: str, name: str) -> Response:
