@@ -283,6 +283,25 @@ def test_api_page_registry_items_and_export_all_give_the_hand_numbers(client, co
         browser.get("/lecturer/module/registry.csv").text == client.get("/api/v1/module/registry.csv", headers=lee).text
     )
 
+    # The page reads the overview's kept rows: a mark changed after it was shown is in the next one.
+    # Ada's essay 7 -> 9: CW1 17/20 = 85 %; coursework 0.4 x 85 + 50.4 = 84.4; module 42.2 + 35 = 77.2.
+    sub_id = api["s1"]["courseworks"][0]["submission_id"]
+    sheet = client.get(f"/api/v1/submissions/{sub_id}/marking", headers=lee).json()
+    version = next(i for i in sheet["items"] if i["id"] == "essay")["mark"]["version"]
+    r = client.put(
+        f"/api/v1/submissions/{sub_id}/marks/essay",
+        headers=lee,
+        json={"score": 9, "comment": "", "expected_version": version},
+    )
+    assert r.status_code == 200, r.text
+    row = re.search(r'<tr data-student="s1">(.*?)</tr>', browser.get("/lecturer/module").text, re.S)
+    assert row and dict(re.findall(r'data-col="(\w+)">([^<]*)<', row[1])) == {
+        "coursework": "84.40",
+        "exam": "70.00",
+        "module": "77.20",
+        "final": "77",
+    }
+
 
 def test_a_bad_exam_file_is_refused_whole_with_every_bad_line_and_nothing_stored(client, cohort, sessions):
     lee = cohort
