@@ -8,6 +8,7 @@ from grader.courseworks.models import Coursework, DeadlineExtension, MitigatingC
 from grader.db.base import Base
 from grader.grading.model_verdicts import ModelVerdict
 from grader.marking.models import ManualMark, MarkChange, PenaltyDecision
+from grader.marking.module_models import ExamMark, ModuleRelease
 from grader.marking.overview_models import OverviewChange
 from grader.marking.scale_models import (
     CandidatePseudonym,
@@ -38,6 +39,7 @@ __all__ = [
     "Coursework",
     "DeadlineExtension",
     "DuplicateFlag",
+    "ExamMark",
     "GradingRun",
     "ManualMark",
     "MarkChange",
@@ -47,6 +49,7 @@ __all__ = [
     "ModelVerdict",
     "ModerationPick",
     "ModerationSample",
+    "ModuleRelease",
     "OverviewChange",
     "PenaltyDecision",
     "Release",

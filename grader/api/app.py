@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader.api.body_limits import BodyLimits
 from grader.api.metrics import ApiMetrics
-from grader.api.routes import artifacts, courseworks, health, marking, roster, submissions, webhooks
+from grader.api.routes import artifacts, courseworks, health, marking, module_marks, roster, submissions, webhooks
 from grader.api.routes import extensions as extension_routes
 from grader.blobs import BlobStore, LocalBlobStore
 from grader.courseworks.sync import load_all, sync_courseworks
@@ -39,7 +39,7 @@ TOO_DEEP = "the request is not valid: its JSON is nested too deeply."
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (submissions, artifacts, courseworks, marking, roster, webhooks, health):
+    for module in (submissions, artifacts, courseworks, marking, roster, webhooks, health, module_marks):
         router.include_router(module.router)
     router.include_router(extension_routes.router)
     return router

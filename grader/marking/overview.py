@@ -25,7 +25,7 @@ from grader.roster.models import Student
 from grader.rubrics.model import Rubric
 from grader.runs.models import GradingRun, RunItemScore, RunKind, RunPenalty, RunStatus
 from grader.scoring.lateness import Lateness, policy_lateness
-from grader.scoring.totals import coursework_total
+from grader.scoring.totals import CourseworkTotal, coursework_total
 from grader.submissions.models import CountingChoice, Submission
 from grader.submissions.service import rule_counting
 
@@ -51,6 +51,8 @@ class OverviewRow:
     item_scores: dict[str, float] = field(default_factory=dict)  # what counts per item (graded only)
     late_label: str = "on time"  # the late column: "late, capped at 50%", "late, penalty waived" ...
     penalty_waived: bool = False  # late, with mitigating circumstances recorded
+    # The whole total (items with their source, penalties, lateness) for the exports; not compared.
+    detail: CourseworkTotal | None = field(default=None, compare=False, repr=False)
 
     @property
     def late(self) -> bool:
@@ -170,6 +172,7 @@ def coursework_overview(
                 {i.id: i.score for i in total.items} if total else {},
                 total.lateness.label if total else ("late" if sub.late_minutes > 0 else "on time"),
                 sub.late_minutes > 0 and student_id in waived,
+                total,
             )
         )
     return rows

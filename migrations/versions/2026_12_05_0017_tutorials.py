@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0017_tutorials"
-down_revision: str | None = "0015_extensions"
+down_revision: str | None = "0016_exam_marks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

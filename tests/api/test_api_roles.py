@@ -61,6 +61,13 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("DELETE", "/api/v1/courseworks/{cw}/mitigations/{external_id}"): {"lecturer"},
     ("POST", "/api/v1/extensions/import"): {"lecturer"},
     ("GET", "/api/v1/courseworks/{cw}/deadline/mine"): {"student", "other", "service"},
+    # The module's marks: every student's, the lecturer's alone; a student's own (or the service's for them).
+    ("GET", "/api/v1/module/marks"): {"lecturer"},
+    ("GET", "/api/v1/module/registry.csv"): {"lecturer"},
+    ("GET", "/api/v1/module/items.csv"): {"lecturer"},
+    ("POST", "/api/v1/module/exam-marks"): {"lecturer"},
+    ("POST", "/api/v1/module/release"): {"lecturer"},
+    ("GET", "/api/v1/module/marks/mine"): {"student", "other", "service"},
     **{route: EVERYONE for route in PUBLIC},
 }
 # Reading a submission that is not yours says "not found": it does not confirm the id exists.
@@ -119,6 +126,8 @@ def call(client, method: str, path: str, headers: dict[str, str], values: dict[s
         return client.post(url, headers=headers, json={"url": "https://cate.example.ac.uk/hooks"})
     if path.endswith("/extensions/import"):
         return client.post(url, headers=headers, json={"csv": "s2,cwa,+30,ill\n"})
+    if path.endswith("/exam-marks"):
+        return client.post(url, headers=headers, json={"csv": "external_id,mark\ns1,70\n"})
     if path.endswith("/roster"):
         return client.post(url, headers=headers, json={"students": [{"external_id": "s9", "name": "Nia"}]})
     return client.post(url, headers=headers)

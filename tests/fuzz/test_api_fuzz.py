@@ -30,6 +30,7 @@ STUDENT_ONLY = (
     "GET /api/v1/courseworks/{cw}/submissions/mine",
     "GET /api/v1/courseworks/{cw}/marks/mine",
     "GET /api/v1/courseworks/{cw}/deadline/mine",
+    "GET /api/v1/module/marks/mine",
 )  # a student's own, or a service token acting for one
 MARKER = (
     "POST /api/v1/submissions/{submission_id}/regrade",
@@ -59,14 +60,21 @@ EXPORTER = (
     "DELETE /api/v1/webhooks/{webhook_id}",
     "GET /api/v1/webhooks/{webhook_id}/deliveries",
 )  # lecturers and service accounts
+MODULE = (
+    "GET /api/v1/module/marks",
+    "GET /api/v1/module/registry.csv",
+    "GET /api/v1/module/items.csv",
+    "POST /api/v1/module/exam-marks",
+    "POST /api/v1/module/release",
+)  # lecturers alone: every student's module marks
 STAFF_READ = ("GET /api/v1/courseworks/{cw}/marks",)  # GTAs, lecturers, service accounts
 METRICS = ("GET /metrics",)  # the metrics token or a staff API token (GTA, lecturer, service account)
 NO_SUCCESS_FOR = {
-    "student": set(MARKER + LECTURER + EXPORTER + STAFF_READ + METRICS),
-    "gta": set(STUDENT_ONLY + LECTURER + EXPORTER),
+    "student": set(MARKER + LECTURER + EXPORTER + STAFF_READ + METRICS + MODULE),
+    "gta": set(STUDENT_ONLY + LECTURER + EXPORTER + MODULE),
     "lecturer": set(STUDENT_ONLY),
-    "service": set(MARKER + LECTURER),
-    "service_staff": set(MARKER + LECTURER),
+    "service": set(MARKER + LECTURER + MODULE),
+    "service_staff": set(MARKER + LECTURER + MODULE),
 }
 
 CHECKS = [

@@ -133,6 +133,17 @@ STAFF_ONLY = {
     ("POST", "/lecturer/courseworks/{cw}/mitigations"),
     ("POST", "/lecturer/courseworks/{cw}/mitigations/{external_id}/withdraw"),
     ("POST", "/lecturer/courseworks/{cw}/extensions/import"),
+    # The module's marks (every student's coursework, exam and module mark): the lecturer's alone.
+    ("GET", "/api/v1/module/marks"),
+    ("GET", "/api/v1/module/registry.csv"),
+    ("GET", "/api/v1/module/items.csv"),
+    ("POST", "/api/v1/module/exam-marks"),
+    ("POST", "/api/v1/module/release"),
+    ("GET", "/lecturer/module"),
+    ("GET", "/lecturer/module/registry.csv"),
+    ("GET", "/lecturer/module/items.csv"),
+    ("POST", "/lecturer/module/release"),
+    ("POST", "/lecturer/module/exam-marks"),
 }
 # Mounted apps: the dashboard's static files (CSS, JavaScript), the same for everyone, no gradebook.
 MOUNTS = {"/static"}
@@ -456,6 +467,12 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
             scan.expect(shown == visible, f"{phase}: the visible score is {shown}, not {visible}")
         scan.expect(runs[mix]["score"] == (MIX_RUN_SCORE if released else None), f"{phase}: mix run {runs[mix]}")
         scan.expect(runs[dark]["score"] == (DARK_RUN_SCORE if released else None), f"{phase}: dark run {runs[dark]}")
+        # The coursework mark once both courseworks are released; the module mark never (not released).
+        module = client.get("/api/v1/module/marks/mine", headers=headers["student"]).json()
+        scan.expect(
+            ("coursework_mark" in module) == released and "module_mark" not in module and "exam_mark" not in module,
+            f"{phase}: the student's module marks read {module}",
+        )
         marks = client.get("/api/v1/courseworks/mix/marks/mine", headers=headers["student"]).json()
         assert "CANARY_VISIBLE_PEN_MSG_labels" in str(marks["penalties"])
         hidden = [i for i in marks["items"] if i["id"] == "hid_zq1"]

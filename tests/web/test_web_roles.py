@@ -117,6 +117,9 @@ def test_lecturers_reach_their_pages(client, world):
         "/lecturer/courseworks/cwa/marking",
         "/lecturer/courseworks/cwa/moderation",
         "/staff/courseworks/cwa/items/curves",
+        "/lecturer/module",
+        "/lecturer/module/registry.csv",
+        "/lecturer/module/items.csv",
     ):
         assert _call(client, "GET", path, csrf).status_code == 200, path
     assert _call(client, "GET", "/lecturer/courseworks/nope", csrf).status_code == 404
