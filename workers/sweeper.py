@@ -144,7 +144,9 @@ def fall_back_stranded(settings: Settings, wake_fn: Wake) -> list[int]:
             return []
         codes = {
             cw_id: code
-            for cw_id, code in session.execute(select(Coursework.id, Coursework.code).where(Coursework.id.in_(stranded)))
+            for cw_id, code in session.execute(
+                select(Coursework.id, Coursework.code).where(Coursework.id.in_(stranded))
+            )
         }
         rules = []
         for coursework_id, queues in sorted(stranded.items()):
