@@ -138,7 +138,7 @@ def fallback_note(run: GradingRun) -> str | None:
     gone, now_on = WORKER_NAMES.get(run.fallback_from, run.fallback_from), WORKER_NAMES.get(run.queue, run.queue)
     note = f"no {gone} worker was available, so this run moved to the {now_on} workers"
     if run.fallback_from == "gpu" and run.queue != "gpu":
-        note += " and ran without a GPU, under the CPU limits"
+        note += " and is graded without a GPU, under the CPU limits"
     return note
 
 
