@@ -143,6 +143,11 @@ class Settings(BaseSettings):
         "sandbox, kernel, numpy and torch up; each still serves one job in a fresh sandbox. 0: every job starts cold",
     )
     bwrap_path: Path = Field(Path("/usr/bin/bwrap"))
+    worker_self_test: bool = Field(
+        True,
+        description="a worker (and `grader up`) runs a tiny sandbox job before it serves, and refuses to start "
+        "when that fails (workers.selftest); off only in tests of other things that start one",
+    )
     docker_image: str = Field(
         "grader-sandbox:latest", description="the docker backend's image (scripts/build_sandbox_image.sh)"
     )

@@ -96,6 +96,7 @@ class Service:
     port: int
     marker: str
     started: list[Running] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)  # for every process this Service starts
 
     @property
     def url(self) -> str:
@@ -116,6 +117,7 @@ class Service:
             GRADER_TEST_UP_MARK=self.marker,
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.extra_env)
         env.update(extra)
         return env
 

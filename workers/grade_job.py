@@ -15,6 +15,7 @@ queue, up to ``max_attempts``) and a new wake-up with an exponential countdown.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import os
 import re
@@ -35,6 +36,7 @@ from grader.grading.precheck import PrecheckReport, run_precheck
 from grader.grading.report import GradeReport
 from grader.grading.worker_side import JudgeLauncher
 from grader.rubrics.loader import RubricError, load_coursework
+from grader.runs.fallback import fallback_note, rubric_on_queue
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import Lease, claim_next_run, claim_run, complete_precheck, complete_run, fail_run
 from grader.settings import Settings
@@ -136,6 +138,8 @@ def _grade_leased(
         submission = session.get(Submission, lease.submission_id)
         coursework = session.get(Coursework, submission.coursework_id) if submission else None
         run_queue = run.queue if run else "cpu"
+        note = fallback_note(run) if run is not None else None  # for markers, in the run's log
+        fell_back = note is not None
         if submission is None or coursework is None:
             return _fail(sessions, heartbeat, settings, "the run's submission or coursework is missing"), run_queue
         code, blob_key, filename = coursework.code, submission.blob_key, submission.original_filename
@@ -144,6 +148,8 @@ def _grade_leased(
     try:
         try:
             cw = load_coursework(code, settings)
+            if fell_back:  # moved off a queue no worker served: graded as a job of this queue
+                cw = dataclasses.replace(cw, rubric=rubric_on_queue(cw.rubric, run_queue))
             path = workdir / _local_name(filename)
             fetch(store, blob_key, path)  # checks the sha256 on the way
             if lease.kind == RunKind.precheck:  # files, notebook, models load: no student code runs
@@ -176,7 +182,7 @@ def _grade_leased(
             lease=heartbeat.lease,
             report=report,
             tests=report.tests,
-            log=_log(report),
+            log=_log(report, note),
             backend=settings.sandbox_backend,
             environment_digest=environment,
             hidden_digest=hidden,
@@ -244,8 +250,10 @@ def _fail(sessions: sessionmaker[Session], heartbeat: Heartbeat, settings: Setti
         )
 
 
-def _log(report: GradeReport) -> str:
+def _log(report: GradeReport, note: str | None = None) -> str:
     lines = [f"{report.status} in {report.duration_s:.1f}s, seed {report.seed}"]
+    if note:
+        lines.append(f"note: {note}")
     if report.error:
         lines.append(f"error ({report.error_kind}): {report.error}")
     if report.protocol_violation:

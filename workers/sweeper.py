@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from grader.courseworks.models import Coursework
 from grader.db.clock import db_now
 from grader.rubrics.loader import RubricError, load_coursework
+from grader.runs.fallback import FallbackRule, fall_back, stranded_courseworks
 from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import enqueue_run, sweep_expired_leases
 from grader.settings import Settings
@@ -49,6 +50,7 @@ class Sweeper:
 
     def sweep(self) -> dict[str, list[int]]:
         sessions = sessions_for(self.settings)
+        fell_back = fall_back_stranded(self.settings, self.wake_fn)  # before the re-wake pass reads the queues
         with sessions() as session:
             unqueued = self._enqueue_forgotten(session)
             expired = sweep_expired_leases(session=session, max_attempts=self.settings.max_attempts)
@@ -69,7 +71,7 @@ class Sweeper:
             ).all()
         now = time.monotonic()
         expired_set = set(expired) | set(unqueued)  # woken at once
-        woken: dict[str, list[int]] = {"expired": [], "stale": [], "unqueued": unqueued}
+        woken: dict[str, list[int]] = {"expired": [], "stale": [], "unqueued": unqueued, "fallback": fell_back}
         for row in queued:
             is_expired = row.id in expired_set
             if not is_expired:
@@ -130,6 +132,44 @@ class Sweeper:
         """How long a queued run may wait before its wake-up counts as lost: a retry's wake-up
         carries a countdown (the backoff), which the sweeper must not cut short."""
         return self.stale_after_s + (retry_countdown_s(attempt - 1) if attempt > 1 else 0)
+
+
+def fall_back_stranded(settings: Settings, wake_fn: Wake) -> list[int]:
+    """Move the runs due for their rubric's fallback queue (``grader.runs.fallback``) and wake a
+    worker of the new queue for each. Returns the ids moved. Rubrics are read only for courseworks
+    whose runs wait on a queue with no live worker, so a healthy sweep reads none."""
+    with sessions_for(settings)() as session:
+        stranded = stranded_courseworks(session=session)
+        if not stranded:
+            return []
+        codes = {
+            cw_id: code
+            for cw_id, code in session.execute(
+                select(Coursework.id, Coursework.code).where(Coursework.id.in_(stranded))
+            )
+        }
+        rules = []
+        for coursework_id, queues in sorted(stranded.items()):
+            try:
+                res = load_coursework(codes[coursework_id], settings).rubric.resources
+            except (RubricError, KeyError):
+                continue  # a broken rubric cannot grade either; `grader rubric check` says why
+            if res.fallback_queue is not None and res.fallback_after is not None and res.queue in queues:
+                rules.append(FallbackRule(coursework_id, res.queue, res.fallback_queue, res.fallback_after))
+        moved = fall_back(session=session, rules=rules) if rules else []
+    for run in moved:
+        log.warning(
+            "sweeper: run %s waited %.0fs on queue %s with no live worker; moved to its fallback queue %s",
+            run.run_id,
+            run.waited_s,
+            run.from_queue,
+            run.to_queue,
+        )
+        try:
+            wake_fn(run.run_id, broker_queue(RunKind.full, run.to_queue), None)
+        except Exception:  # the run is queued on its new queue: the re-wake pass wakes it later
+            log.warning("sweeper: could not wake run %s on %s", run.run_id, run.to_queue, exc_info=True)
+    return [run.run_id for run in moved]
 
 
 class SweeperThread(threading.Thread):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import uuid
 
 from celery import signals
@@ -30,6 +31,9 @@ def run_worker(
     logging.basicConfig(
         level=loglevel.upper(), format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
     )
+    refused = _sandbox_refuses(settings)
+    if refused is not None:
+        return refused
     app = make_worker_app(settings)  # the tasks grade with these settings, not the environment's
     sweeper: list[SweeperThread] = []
     name = f"grader-{os.getpid()}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
@@ -68,3 +72,20 @@ def run_worker(
     ]
     app.worker_main(argv)
     return 0
+
+
+def _sandbox_refuses(settings: Settings) -> int | None:
+    """The start-up self-test (``workers.selftest``): None when the sandbox ran its tiny job, else the
+    exit code, after the cause and the fix on stderr. Before Celery starts: a worker that cannot
+    grade never takes a run."""
+    from workers.selftest import EXIT_CODE, SelfTestFailed, self_test
+
+    if not settings.worker_self_test:
+        log.warning("sandbox self-test skipped (GRADER_WORKER_SELF_TEST is off)")
+        return None
+    try:
+        self_test(settings)
+    except SelfTestFailed as exc:
+        print(f"grader worker: {exc.message}", file=sys.stderr, flush=True)
+        return EXIT_CODE
+    return None

@@ -119,6 +119,7 @@ def run_service(
     except (PortTaken, SecretFileError) as exc:
         raise StartError(str(exc)) from None
     assert settings.secret_key is not None  # with_secret has set one
+    _sandbox_self_test(settings)  # before anything is made: a service that cannot grade takes no submission
     env = {**os.environ, "GRADER_SECRET_KEY": settings.secret_key}  # the children read their settings from it
     courseworks, accounts = prepare_gradebook(settings, demo=demo)
     become_subreaper()
@@ -173,6 +174,19 @@ def run_service(
         if children:
             out("stopped.")
     return code
+
+
+def _sandbox_self_test(settings: Settings) -> None:
+    """The worker's start-up self-test (``workers.selftest``), here first, so that ``grader up``
+    stops with its cause and fix instead of printing a banner for a service that cannot grade."""
+    from workers.selftest import SelfTestFailed, self_test
+
+    if not settings.worker_self_test:
+        return
+    try:
+        self_test(settings)
+    except SelfTestFailed as exc:
+        raise StartError(exc.message) from None
 
 
 def _wait_healthy(url: str, children: list[Child], stop: _Stop, timeout_s: float) -> bool:

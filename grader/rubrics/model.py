@@ -133,6 +133,36 @@ class Resources(Strict):
         "deterministic algorithms in the student's kernel",
     )
     seed: int = Field(0, ge=0, lt=2**32, description="the kernel's seed when reproducible")
+    fallback_queue: Literal["cpu", "gpu"] | None = Field(
+        None,
+        description="where a run goes when no live worker serves `queue` for `fallback_after` "
+        "(a gpu rubric's runs graded on CPU rather than never); default: it waits",
+    )
+    fallback_after: float | None = Field(
+        None, gt=0, description="seconds a run waits on a queue with no live worker before it falls back: 900, 15m, 1h"
+    )
+
+    @field_validator("fallback_after", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        """'90s', '15m', '2h' (or a number of seconds), as a lecturer writes it in YAML."""
+        if isinstance(value, str):
+            text = value.strip().lower()
+            units = {"s": 1, "m": 60, "h": 3600}
+            number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, 1)
+            try:
+                return float(number) * unit
+            except ValueError:
+                raise ValueError(f"{value!r} is not a duration like 90s, 15m or 1h") from None
+        return value
+
+    @model_validator(mode="after")
+    def _fallback(self) -> Resources:
+        if (self.fallback_queue is None) != (self.fallback_after is None):
+            raise ValueError("fallback_queue and fallback_after go together: name the queue and how long to wait")
+        if self.fallback_queue is not None and self.fallback_queue == self.queue:
+            raise ValueError(f"fallback_queue is {self.fallback_queue!r}, the queue itself: name another queue")
+        return self
 
 
 class Rubric(Strict):

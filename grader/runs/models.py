@@ -67,6 +67,10 @@ class GradingRun(Base):
     submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id"), index=True)
     kind: Mapped[RunKind] = mapped_column(str_enum(RunKind, "run_kind"))
     queue: Mapped[str] = mapped_column(String(32), default="cpu")  # cpu | gpu, from the rubric
+    # The queue it waited on with no live worker before the sweeper moved it here (the rubric's
+    # fallback_queue; grader.runs.fallback), and when: the student's status and the marker's note.
+    fallback_from: Mapped[str | None] = mapped_column(String(32))
+    fell_back_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     priority: Mapped[int] = mapped_column(SmallInteger, default=1)  # lower is claimed first (grader.runs.fair_queue)
     status: Mapped[RunStatus] = mapped_column(str_enum(RunStatus, "run_status"), default=RunStatus.queued)
     attempt: Mapped[int] = mapped_column(Integer, default=1)  # also the lease's fencing token

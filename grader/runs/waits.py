@@ -121,14 +121,20 @@ def queue_states(
     return states
 
 
-def wait_text(queue: str, wait: QueueWait | None) -> str:
-    """What a student reads about their queued run."""
+def wait_text(queue: str, wait: QueueWait | None, fallback_from: str | None = None) -> str:
+    """What a student reads about their queued run; ``fallback_from``: the queue it left for this
+    one when no worker served it (``grader.runs.fallback``)."""
     if wait is not None and wait.live_slots == 0:
-        return f"waiting for a {WORKER_NAMES.get(queue, queue)} worker"
-    if wait is None:
-        return "queued"
-    place = f"queued: {_ordinal(wait.position)} in line"
-    return place if wait.eta_s is None else f"{place}, result in about {_duration(wait.eta_s)}"
+        text = f"waiting for a {WORKER_NAMES.get(queue, queue)} worker"
+    elif wait is None:
+        text = "queued"
+    else:
+        place = f"queued: {_ordinal(wait.position)} in line"
+        text = place if wait.eta_s is None else f"{place}, result in about {_duration(wait.eta_s)}"
+    if fallback_from is None:
+        return text
+    gone = WORKER_NAMES.get(fallback_from, fallback_from)
+    return f"no {gone} worker was available, so it moved to the {WORKER_NAMES.get(queue, queue)} workers; {text}"
 
 
 def _ordinal(n: int) -> str:

@@ -206,7 +206,9 @@ def _queue_wait(session: Session, run: GradingRun) -> QueueWaitRead | None:
     wait = run_wait(session=session, run=run)
     if wait is None:
         return None
-    return QueueWaitRead(position=wait.position, eta_s=wait.eta_s, message=wait_text(run.queue, wait))
+    return QueueWaitRead(
+        position=wait.position, eta_s=wait.eta_s, message=wait_text(run.queue, wait, run.fallback_from)
+    )
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionRead, responses=ERRORS)

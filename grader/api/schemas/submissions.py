@@ -6,6 +6,7 @@ import uuid
 from pydantic import BaseModel, ConfigDict
 
 from grader.marking.run_view import precheck_outcome, run_outcome
+from grader.runs.fallback import fallback_note
 from grader.runs.models import GradingRun
 
 
@@ -46,6 +47,10 @@ class RunRead(BaseModel):
     visible_max_score: float | None = None  # what the visible automatic items are out of
     error: str | None
     error_kind: str | None
+    # Where it was graded, and why there when it fell back (``grader.runs.fallback``): "no GPU
+    # worker was available, so this run moved to the CPU workers ...". Null for any other run.
+    queue: str | None = None
+    note: str | None = None
 
     @classmethod
     def of(cls, run: GradingRun, *, student_view: bool, released: bool) -> RunRead:
@@ -63,6 +68,8 @@ class RunRead(BaseModel):
             visible_max_score=seen.visible_max_score,
             error=seen.error,
             error_kind=run.error_kind,
+            queue=run.queue,
+            note=fallback_note(run),
         )
 
 

@@ -212,7 +212,7 @@ def _queue_text(session: Session, state) -> str | None:
     GPU worker"); None unless it is queued."""
     if state.run is None or state.status != "queued":
         return None
-    return wait_text(state.run.queue, run_wait(session=session, run=state.run))
+    return wait_text(state.run.queue, run_wait(session=session, run=state.run), state.run.fallback_from)
 
 
 @router.get("/courseworks/{cw}/feedback")
