@@ -119,6 +119,16 @@ STAFF_ONLY = {
     ("GET", "/staff/courseworks/{cw}/items/{item_id}"),
     ("POST", "/staff/courseworks/{cw}/items/{item_id}/comments"),
     ("DELETE", "/staff/courseworks/{cw}/items/{item_id}/comments/{entry_id}"),
+    # A lecturer's regrade preview on a fixed suite (API and page): staged runs, lecturers only.
+    ("POST", "/api/v1/courseworks/{cw}/regrade-previews"),
+    ("GET", "/api/v1/courseworks/{cw}/regrade-previews"),
+    ("GET", "/api/v1/courseworks/{cw}/regrade-previews/{preview_id}"),
+    ("POST", "/api/v1/courseworks/{cw}/regrade-previews/{preview_id}/apply"),
+    ("POST", "/api/v1/courseworks/{cw}/regrade-previews/{preview_id}/discard"),
+    ("GET", "/lecturer/courseworks/{cw}/regrade-preview"),
+    ("POST", "/lecturer/courseworks/{cw}/regrade-preview"),
+    ("POST", "/lecturer/courseworks/{cw}/regrade-preview/{preview_id}/apply"),
+    ("POST", "/lecturer/courseworks/{cw}/regrade-preview/{preview_id}/discard"),
 }
 # Mounted apps: the dashboard's static files (CSS, JavaScript), the same for everyone, no gradebook.
 MOUNTS = {"/static"}
@@ -233,6 +243,7 @@ def _contexts(sessions, submissions: dict[str, tuple[str, str]], webhook_id: int
                             "webhook_id": str(webhook_id),
                             "pick_id": "1",
                             "entry_id": "1",
+                            "preview_id": "1",
                         }
                     )
     return out
