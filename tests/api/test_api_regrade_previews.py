@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from api_kit import notebook, upload
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from grader.cli import main
 from grader.courseworks.sync import file_digest, tree_digest
 from grader.grading.report import GradeReport
 from grader.rubrics.loader import load_coursework
@@ -19,6 +21,7 @@ from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run
 from grader.scoring.auto import auto_marks
 from grader.scoring.outcomes import TestOutcome, TestResult
+from grader.settings import get_settings
 
 BUGGY = {  # shown 2/5, later 0/5, secret 3/5: the buggy hidden test gives secret 0.6
     "test_a.py::test_shown": TestResult(TestOutcome.failed, 0.4, "shape (3, 3) expected, got (3, 4)"),
@@ -209,3 +212,34 @@ def test_a_preview_made_on_an_older_suite_cannot_be_applied_and_can_be_discarded
     discarded = client.post(f"{PREVIEWS}/{preview['id']}/discard", headers=lecturer)
     assert discarded.status_code == 200 and discarded.json()["status"] == "discarded"
     assert client.post(PREVIEWS, headers=lecturer).status_code == 201  # a new one, on the suite as it is now
+
+
+@pytest.fixture
+def cli_env(monkeypatch, api_pg_url, settings, tmp_path):
+    monkeypatch.setenv("GRADER_DATABASE_URL", api_pg_url)
+    monkeypatch.setenv("GRADER_RUBRICS_DIR", str(settings.rubrics_dir))
+    monkeypatch.setenv("GRADER_BROKER_URL", "filesystem://")
+    monkeypatch.setenv("GRADER_BROKER_DIR", str(tmp_path / "cli-broker"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_the_cli_starts_shows_and_applies_a_preview(client, people, settings, sessions, graded, rubrics_dir, cli_env):
+    (rubrics_dir / "cwa" / "hidden" / "test_a.py").write_text("def test_secret():\n    assert 1.0\n")
+    refused = CliRunner().invoke(main, ["regrade-preview", "start", "cwa", "--as", "gina"])
+    assert refused.exit_code == 2 and "not a lecturer" in refused.output
+    started = CliRunner().invoke(main, ["regrade-preview", "start", "cwa", "--as", "lee"])
+    assert started.exit_code == 0, started.output
+    preview_id = started.output.split()[1]
+    for run_id in queued_full_runs(sessions, staged=True).values():
+        finish(sessions, settings, run_id, FIXED, digests(rubrics_dir))
+    shown = CliRunner().invoke(main, ["regrade-preview", "show", "cwa"])
+    assert shown.exit_code == 0, shown.output
+    assert "2 changed" in shown.output and "s1: 5 -> 7 (+2) secret 3->5" in shown.output
+    wrong = CliRunner().invoke(main, ["regrade-preview", "apply", "cwa", preview_id, "--changed", "1", "--as", "lee"])
+    assert wrong.exit_code == 1 and "show it again" in wrong.output
+    assert my_total(client, people) == 5.0
+    applied = CliRunner().invoke(main, ["regrade-preview", "apply", "cwa", preview_id, "--changed", "2", "--as", "lee"])
+    assert applied.exit_code == 0 and "2 students' marks changed" in applied.output, applied.output
+    assert my_total(client, people) == 7.0
