@@ -52,14 +52,21 @@ EXPORTER = (
     "DELETE /api/v1/webhooks/{webhook_id}",
     "GET /api/v1/webhooks/{webhook_id}/deliveries",
 )  # lecturers and service accounts
+PREVIEWS = (
+    "POST /api/v1/courseworks/{cw}/regrade-previews",
+    "GET /api/v1/courseworks/{cw}/regrade-previews",
+    "GET /api/v1/courseworks/{cw}/regrade-previews/{preview_id}",
+    "POST /api/v1/courseworks/{cw}/regrade-previews/{preview_id}/apply",
+    "POST /api/v1/courseworks/{cw}/regrade-previews/{preview_id}/discard",
+)  # lecturers alone (a regrade preview on a fixed suite)
 STAFF_READ = ("GET /api/v1/courseworks/{cw}/marks",)  # GTAs, lecturers, service accounts
 METRICS = ("GET /metrics",)  # the metrics token or a staff API token (GTA, lecturer, service account)
 NO_SUCCESS_FOR = {
-    "student": set(MARKER + LECTURER + EXPORTER + STAFF_READ + METRICS),
-    "gta": set(STUDENT_ONLY + LECTURER + EXPORTER),
+    "student": set(MARKER + LECTURER + PREVIEWS + EXPORTER + STAFF_READ + METRICS),
+    "gta": set(STUDENT_ONLY + LECTURER + PREVIEWS + EXPORTER),
     "lecturer": set(STUDENT_ONLY),
-    "service": set(MARKER + LECTURER),
-    "service_staff": set(MARKER + LECTURER),
+    "service": set(MARKER + LECTURER + PREVIEWS),
+    "service_staff": set(MARKER + LECTURER + PREVIEWS),
 }
 
 CHECKS = [
