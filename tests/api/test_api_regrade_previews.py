@@ -22,6 +22,7 @@ from grader.runs.service import claim_run, complete_run
 from grader.scoring.auto import auto_marks
 from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.settings import get_settings
+from grader.webhooks.models import WebhookDelivery
 
 BUGGY = {  # shown 2/5, later 0/5, secret 3/5: the buggy hidden test gives secret 0.6
     "test_a.py::test_shown": TestResult(TestOutcome.failed, 0.4, "shape (3, 3) expected, got (3, 4)"),
@@ -96,6 +97,12 @@ def queued_full_runs(sessions, *, staged: bool) -> dict[uuid.UUID, int]:
     return {sub_id: run_id for sub_id, run_id in rows}
 
 
+def deliveries(sessions) -> list[int]:
+    """The run ids of the webhook events written so far."""
+    with sessions() as session:
+        return [d.payload["data"]["run_id"] for d in session.scalars(select(WebhookDelivery))]
+
+
 @pytest.fixture
 def graded(client, people, settings, sessions, rubrics_dir):
     """alice (s1) and bob (s2) submitted and graded on the buggy suite; the marks released."""
@@ -135,6 +142,12 @@ def test_a_preview_on_the_fixed_suite_changes_nothing_until_the_lecturer_applies
     fixed_suite = digests(rubrics_dir)
     assert fixed_suite[0] != old_suite[0]
 
+    hook = client.post(
+        "/api/v1/webhooks",
+        headers=lecturer,
+        json={"url": "https://cate.example.ac.uk/hooks", "events": ["submission.graded"]},
+    )
+    assert hook.status_code == 201, hook.text
     for who in ("gta", "student", "service"):
         assert client.post(PREVIEWS, headers=people.headers[who]).status_code == 403
     started = client.post(PREVIEWS, headers=lecturer)
@@ -160,6 +173,7 @@ def test_a_preview_on_the_fixed_suite_changes_nothing_until_the_lecturer_applies
     marking = client.get(f"/api/v1/submissions/{graded['student']}/marking", headers=people.headers["gta"]).json()
     assert marking["run"]["hidden_digest"] == old_suite[0] and marking["total"]["total"] == 5.0
     export_before = client.get("/api/v1/courseworks/cwa/export.csv", headers=lecturer).text
+    assert deliveries(sessions) == []  # a staged run tells the course systems nothing
     artifact = f"/api/v1/submissions/{graded['student']}/runs/{staged[uuid.UUID(graded['student'])]}/artifacts"
     assert client.get(artifact, headers=student).status_code == 404
 
@@ -180,6 +194,7 @@ def test_a_preview_on_the_fixed_suite_changes_nothing_until_the_lecturer_applies
     applied = client.post(f"{PREVIEWS}/{preview['id']}/apply", json={"changed": 2}, headers=lecturer)
     assert applied.status_code == 200, applied.text
     assert applied.json()["status"] == "applied"
+    assert sorted(deliveries(sessions)) == sorted(staged.values())  # each applied run: submission.graded
     assert my_total(client, people) == 7.0
     runs = client.get(f"/api/v1/submissions/{graded['student']}", headers=lecturer).json()["runs"]
     full = [(r["id"], r["score"]) for r in runs if r["kind"] == "full"]  # newest first
