@@ -22,12 +22,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from grader.audit.models import AuditEvent
 from grader.audit.service import record_event
 from grader.courseworks.models import Coursework
 from grader.courseworks.sync import file_digest, tree_digest
 from grader.db.clock import db_now
 from grader.db.dml import rowcount
-from grader.marking.regrade_diff import TotalDiff, total_diff
+from grader.marking.regrade_diff import ItemDiff, TotalDiff, total_diff
 from grader.marking.sheet import marks_of_submission, marks_with_run
 from grader.roster.models import Student
 from grader.roster.service import roster
@@ -81,13 +82,17 @@ class PreviewRow:
     submission_id: uuid.UUID
     run_id: int
     run_status: str  # queued | running | graded | error | cancelled | superseded
-    diff: TotalDiff | None  # None until the staged run is graded
+    diff: TotalDiff | None  # None until the staged run is graded (an applied preview's: as applied)
+    compared: bool = True  # False: a discarded preview's graded run, never compared
 
     @property
     def state(self) -> str:
-        """changed | unchanged | waiting (not finished) | failed (error, cancelled, superseded)."""
-        if self.diff is not None:
-            return "changed" if self.diff.changed else "unchanged"
+        """changed | unchanged | waiting (not finished) | failed (error, cancelled, superseded) |
+        graded (a discarded preview's, not compared)."""
+        if self.run_status == "graded":
+            if not self.compared:
+                return "graded"
+            return "changed" if self.diff is not None and self.diff.changed else "unchanged"
         return "waiting" if self.run_status in ("queued", "running") else "failed"
 
 
@@ -199,8 +204,9 @@ def preview_report(
     *, session: Session, preview: RegradePreview, rubric: Rubric, current: SuiteDigests | None = None
 ) -> PreviewReport:
     """Each student of a pending preview: their staged run, and once it is graded their current total
-    against the total it would give, with the items that move. For an applied or discarded preview
-    the rows show its runs only (no diff: the comparison that mattered is in the audit log)."""
+    against the total it would give, with the items that move. An applied preview's changes are as
+    they were applied (from its audit event); a discarded preview's runs are not compared."""
+    applied = _applied_changes(session, preview) if preview.status is PreviewStatus.applied else {}
     rows = []
     for run, sub, student in _runs_of(session, preview):
         diff = None
@@ -209,7 +215,10 @@ def preview_report(
             new = marks_with_run(session=session, rubric=rubric, sub=sub, run=run).total
             if old is not None and new is not None:
                 diff = total_diff(old, new)
-        rows.append(PreviewRow(student, sub.id, run.id, run.status.value, diff))
+        elif preview.status is PreviewStatus.applied:
+            diff = applied.get(run.id)
+        compared = preview.status is not PreviewStatus.discarded
+        rows.append(PreviewRow(student, sub.id, run.id, run.status.value, diff, compared))
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.state] = counts.get(row.state, 0) + 1
@@ -242,7 +251,7 @@ def apply_preview(
     waiting = report.counts.get("waiting", 0)
     if waiting:
         raise PreviewConflict(f"{waiting} of the preview's runs have not finished grading; apply once they have.")
-    run_ids = [r.run_id for r in report.rows if r.diff is not None]
+    run_ids = [r.run_id for r in report.rows if r.run_status == "graded"]
     graded_on = set(
         session.execute(
             select(GradingRun.hidden_digest, GradingRun.rubric_digest).where(GradingRun.id.in_(run_ids))
@@ -268,10 +277,10 @@ def apply_preview(
     )
     changes = []
     for row in report.rows:
-        if row.diff is None:
+        if row.run_status != "graded":
             continue
         emit_run_event(session=session, run_id=row.run_id, now=now, public_url=public_url)  # a new current run
-        if row.diff.changed:
+        if row.diff is not None and row.diff.changed:
             change = _change_details(row)
             changes.append(change)
             record_event(
@@ -295,7 +304,7 @@ def apply_preview(
             "hidden_digest": preview.hidden_digest,
             "rubric_digest": preview.rubric_digest,
             "applied_runs": len(run_ids),
-            "not_applied": [r.student.external_id for r in report.rows if r.diff is None],
+            "not_applied": [r.student.external_id for r in report.rows if r.run_status != "graded"],
             "changes": changes,
         },
     )
@@ -393,5 +402,29 @@ def _change_details(row: PreviewRow) -> dict[str, object]:
         "old_total": row.diff.old,
         "new_total": row.diff.new,
         "delta": row.diff.delta,
-        "items": {i.id: [i.old, i.new] for i in row.diff.items},
+        "max_score": row.diff.max_score,
+        "items": [[i.id, i.kind, i.old, i.new] for i in row.diff.items],
     }
+
+
+def _applied_changes(session: Session, preview: RegradePreview) -> dict[int, TotalDiff]:
+    """run id -> its change as applied, from the preview's ``regrade_preview.apply`` audit event."""
+    events = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "regrade_preview.apply",
+            AuditEvent.subject_type == "coursework",
+            AuditEvent.subject_id == str(preview.coursework_id),
+        )
+    )
+    for event in events:
+        if event.details.get("preview_id") == preview.id:
+            return {
+                int(c["run_id"]): TotalDiff(
+                    float(c["old_total"]),
+                    float(c["new_total"]),
+                    float(c["max_score"]),
+                    [ItemDiff(str(i), str(k), float(o), float(n)) for i, k, o, n in c["items"]],
+                )
+                for c in event.details.get("changes", [])
+            }
+    return {}

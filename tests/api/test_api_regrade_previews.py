@@ -203,6 +203,9 @@ def test_a_preview_on_the_fixed_suite_changes_nothing_until_the_lecturer_applies
     assert marking["run"]["hidden_digest"] == fixed_suite[0]
     assert client.get("/api/v1/courseworks/cwa/export.csv", headers=lecturer).text != export_before
 
+    after = client.get(f"{PREVIEWS}/{preview['id']}", headers=lecturer).json()  # the changes as applied
+    assert after["status"] == "applied" and after["counts"] == {"changed": 2}
+    assert next(r for r in after["changed"] if r["external_id"] == "s1")["items"] == alice["items"]
     assert client.post(f"{PREVIEWS}/{preview['id']}/apply", json={"changed": 2}, headers=lecturer).status_code == 409
     assert client.post(f"{PREVIEWS}/{preview['id']}/discard", headers=lecturer).status_code == 409
     assert client.get(f"{PREVIEWS}/999", headers=lecturer).status_code == 404

@@ -173,6 +173,9 @@ def test_the_report_lists_who_changes_and_by_how_much_and_apply_makes_it_current
     assert applied.details["rubric_digest"] == cw.rubric_digest
     assert [(ch["old_total"], ch["new_total"]) for ch in applied.details["changes"]] == [(7, 9)]
     assert events["submission.regrade_applied"].subject_id == str(a.id)
+    after = {r.submission_id: r for r in rp.preview_report(session=session, preview=preview, rubric=RUBRIC).rows}
+    assert [after[s.id].state for s in subs] == ["changed", "unchanged", "failed"]  # as applied, not recomputed
+    assert (after[a.id].diff.old, after[a.id].diff.new, after[a.id].diff.items[0].kind) == (7, 9, "item")
     with pytest.raises(rp.PreviewConflict, match="applied already"):
         rp.apply_preview(session=session, preview=preview, rubric=RUBRIC, current=current, lecturer_id=lecturer.id)
 

@@ -83,6 +83,7 @@ def test_the_lecturer_previews_a_regrade_and_applies_it(client, people, sessions
     assert applied.status_code == 303, applied.text
     page = client.get(applied.headers["location"]).text
     assert 'data-status="applied"' in page and 'data-testid="apply-preview"' not in page
+    assert re.search(r'<tr data-state="changed" data-student="s1">.*?\+1\.2', page, re.S)  # as applied
     with sessions() as s:
         cw = coursework_by_code(session=s, code="cwa")
         assert submission_marks(session=s, rubric=cwa_rubric, coursework=cw, student_id=student).total.total == 6.1
