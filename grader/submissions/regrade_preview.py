@@ -263,16 +263,11 @@ def apply_preview(
             "changed while it ran). Discard it and preview again."
         )
     now = now or db_now(session)
+    _decide(session, preview, PreviewStatus.applied, lecturer_id, now)
     session.execute(
         update(GradingRun)
         .where(GradingRun.id.in_(run_ids), GradingRun.staged.is_(True), GradingRun.status == RunStatus.graded)
         .values(staged=False)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(RegradePreview)
-        .where(RegradePreview.id == preview.id)
-        .values(status=PreviewStatus.applied, decided_by_id=lecturer_id, decided_at=now)
         .execution_options(synchronize_session=False)
     )
     changes = []
@@ -320,16 +315,11 @@ def discard_preview(
     if preview.status is not PreviewStatus.pending:
         raise PreviewConflict(f"preview {preview.id} was {preview.status.value} already.")
     now = now or db_now(session)
+    _decide(session, preview, PreviewStatus.discarded, lecturer_id, now)
     cancelled = session.execute(
         update(GradingRun)
         .where(GradingRun.preview_id == preview.id, GradingRun.status.in_(LIVE_STATUSES))
         .values(status=RunStatus.cancelled, finished_at=now, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(RegradePreview)
-        .where(RegradePreview.id == preview.id)
-        .values(status=PreviewStatus.discarded, decided_by_id=lecturer_id, decided_at=now)
         .execution_options(synchronize_session=False)
     )
     record_event(
@@ -347,6 +337,23 @@ def discard_preview(
         },
     )
     session.commit()
+
+
+def _decide(
+    session: Session, preview: RegradePreview, status: PreviewStatus, lecturer_id: int, now: dt.datetime
+) -> None:
+    """Mark the preview applied or discarded, if it is still pending: of two lecturers deciding at
+    once, the second is refused (nothing written). The in-memory row follows."""
+    result = session.execute(
+        update(RegradePreview)
+        .where(RegradePreview.id == preview.id, RegradePreview.status == PreviewStatus.pending)
+        .values(status=status, decided_by_id=lecturer_id, decided_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if rowcount(result) != 1:
+        session.rollback()
+        raise PreviewConflict(f"preview {preview.id} was decided by someone else meanwhile.")
+    preview.status, preview.decided_by_id, preview.decided_at = status, lecturer_id, now
 
 
 def _pending(session: Session, coursework_id: int) -> RegradePreview | None:
