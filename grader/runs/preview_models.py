@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from grader.courseworks.models import Coursework  # noqa: F401  (referenced tables first)
@@ -21,8 +21,21 @@ class PreviewStatus(str, enum.Enum):
     discarded = "discarded"  # its runs stay staged for good (history only)
 
 
+_PENDING = "status = 'pending'"
+
+
 class RegradePreview(Base):
     __tablename__ = "regrade_previews"
+    __table_args__ = (
+        # One pending preview per coursework, even for two lecturers starting one at the same moment.
+        Index(
+            "uq_regrade_previews_pending_coursework",
+            "coursework_id",
+            unique=True,
+            postgresql_where=text(_PENDING),
+            sqlite_where=text(_PENDING),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     coursework_id: Mapped[int] = mapped_column(ForeignKey("courseworks.id"), index=True)

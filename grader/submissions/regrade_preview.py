@@ -146,8 +146,13 @@ def start_preview(
         created_by_id=lecturer_id,
         created_at=now,
     )
-    session.add(preview)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(preview)
+    except IntegrityError:  # another lecturer's preview, started between our look and our insert
+        raise PreviewConflict(
+            f"another preview of {coursework.code} was just started: apply or discard it first."
+        ) from None
     runs: list[GradingRun] = []
     for student in roster(session=session):
         sub = counting_submission(

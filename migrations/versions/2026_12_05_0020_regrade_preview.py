@@ -24,6 +24,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 LIVE = sa.text("status IN ('queued', 'running')")
+PENDING = sa.text("status = 'pending'")
 STATUSES = ("pending", "applied", "discarded")
 
 
@@ -52,6 +53,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("regrade_previews", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_regrade_previews_coursework_id"), ["coursework_id"], unique=False)
+        batch_op.create_index(
+            "uq_regrade_previews_pending_coursework",
+            ["coursework_id"],
+            unique=True,
+            postgresql_where=PENDING,
+            sqlite_where=PENDING,
+        )
     with op.batch_alter_table("grading_runs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("rubric_digest", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("preview_id", sa.Integer(), nullable=True))
@@ -88,5 +96,6 @@ def downgrade() -> None:
         batch_op.drop_column("preview_id")
         batch_op.drop_column("rubric_digest")
     with op.batch_alter_table("regrade_previews", schema=None) as batch_op:
+        batch_op.drop_index("uq_regrade_previews_pending_coursework", postgresql_where=PENDING, sqlite_where=PENDING)
         batch_op.drop_index(batch_op.f("ix_regrade_previews_coursework_id"))
     op.drop_table("regrade_previews")

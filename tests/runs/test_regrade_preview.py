@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 from gradebook_factory import DEADLINE, RUBRIC, TESTS, add_coursework, add_student, add_user, graded_report, submit
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from grader.audit.models import AuditEvent
@@ -17,7 +18,7 @@ from grader.marking.progress import coursework_progress
 from grader.marking.service import set_mark
 from grader.marking.sheet import marks_of_submission, submission_runs
 from grader.runs.models import GradingRun, RunStatus
-from grader.runs.preview_models import PreviewStatus
+from grader.runs.preview_models import PreviewStatus, RegradePreview
 from grader.runs.service import claim_run, complete_run, enqueue_run, fail_run, latest_graded_run
 from grader.scoring.auto import auto_marks
 from grader.scoring.outcomes import TestOutcome, TestResult
@@ -247,3 +248,20 @@ def test_a_rubric_changed_on_disk_since_the_service_loaded_it_is_refused(session
             run_queue=Wakes(),
         )
     assert session.scalars(select(GradingRun).where(GradingRun.staged)).all() == []
+
+
+def test_the_gradebook_holds_one_pending_preview_per_coursework(session, term):
+    """Two lecturers starting at the same moment both pass the look for a pending one: the index decides."""
+    cw, students, subs, lecturer = term
+    first = start(session, cw, lecturer)
+    twin = RegradePreview(
+        coursework_id=cw.id,
+        hidden_digest=NEW_SUITE,
+        rubric_digest=cw.rubric_digest,
+        created_by_id=lecturer.id,
+        created_at=first.created_at,
+    )
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.add(twin)
+    rp.discard_preview(session=session, preview=first, lecturer_id=lecturer.id)
+    assert start(session, cw, lecturer).status is PreviewStatus.pending  # discarded ones do not count
