@@ -20,6 +20,7 @@ from grader.marking.scale_models import (
 )
 from grader.roster.models import Student
 from grader.runs.models import GradingRun, RunArtifact, RunItemScore, RunPenalty, RunTestResult
+from grader.runs.preview_models import RegradePreview
 from grader.runs.registry_models import WorkerRegistration
 from grader.submissions.models import CountingChoice, DuplicateFlag, Submission, SubmissionFile
 from grader.submissions.quota_models import UploadAttempt, UploadQuota
@@ -52,6 +53,7 @@ __all__ = [
     "ModuleRelease",
     "OverviewChange",
     "PenaltyDecision",
+    "RegradePreview",
     "Release",
     "RunArtifact",
     "RunItemScore",

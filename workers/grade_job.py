@@ -50,6 +50,7 @@ from workers.precheck_sandbox import SandboxModelInspector, loader_version
 from workers.run_outputs import (
     environment_digest,
     hidden_digest,
+    rubric_digest,
     store_artifacts,
     store_executed_notebook,
     store_rendered_notebook,
@@ -163,6 +164,7 @@ def _grade_leased(
                 artifact_keys = store_artifacts(store, report)  # before workdir goes; a failure is retried
                 rendered_key = store_rendered_notebook(store, path, cw.rubric.submission.notebook, code, settings)
             environment, hidden = environment_digest(settings), hidden_digest(cw.hidden)
+            rubric_file = rubric_digest(cw.folder)
         except (RubricError, BlobError, OSError) as exc:
             return _fail(sessions, heartbeat, settings, f"{type(exc).__name__}: {exc}"), run_queue
         except Exception as exc:  # a bug of ours is not the student's fault either
@@ -186,6 +188,7 @@ def _grade_leased(
             backend=settings.sandbox_backend,
             environment_digest=environment,
             hidden_digest=hidden,
+            rubric_digest=rubric_file,
             executed_notebook_key=notebook_key,
             rendered_notebook_key=rendered_key,
             artifact_keys=artifact_keys,

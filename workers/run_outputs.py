@@ -84,6 +84,16 @@ def environment_digest(settings: Settings) -> str | None:
         return None
 
 
+def rubric_digest(folder: Path) -> str | None:
+    """The digest of the coursework's rubric file, as ``grader.courseworks.sync`` keeps it."""
+    try:
+        from grader.courseworks.sync import file_digest
+
+        return file_digest(folder / "rubric.yaml")
+    except Exception:
+        return None
+
+
 def hidden_digest(folder: Path) -> str | None:
     try:
         from grader.courseworks.sync import tree_digest

@@ -21,6 +21,7 @@ from grader.api.body_limits import BodyLimits
 from grader.api.metrics import ApiMetrics
 from grader.api.routes import artifacts, courseworks, health, marking, module_marks, roster, submissions, webhooks
 from grader.api.routes import extensions as extension_routes
+from grader.api.routes.regrade_previews import router as regrade_previews_router
 from grader.blobs import BlobStore, LocalBlobStore
 from grader.courseworks.sync import load_all, sync_courseworks
 from grader.db.engine import make_engine, session_factory
@@ -42,6 +43,7 @@ def api_router() -> APIRouter:
     for module in (submissions, artifacts, courseworks, marking, roster, webhooks, health, module_marks):
         router.include_router(module.router)
     router.include_router(extension_routes.router)
+    router.include_router(regrade_previews_router)
     return router
 
 

@@ -375,6 +375,8 @@ def marking_view(
             max_score=run.max_score,
             finished_at=run.finished_at,
             log=_about(view, sub, run.log) or "",
+            hidden_digest=run.hidden_digest,
+            rubric_digest=run.rubric_digest,
         )
         if run
         else None,

@@ -67,6 +67,9 @@ class RunSummaryRead(BaseModel):
     max_score: float | None
     finished_at: dt.datetime | None
     log: str
+    # What graded it (markers only, never students): the hidden suite's and the rubric file's digests.
+    hidden_digest: str | None = None
+    rubric_digest: str | None = None
 
 
 class MarkingItemRead(BaseModel):

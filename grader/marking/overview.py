@@ -23,7 +23,7 @@ from grader.courseworks.models import Coursework, DeadlineExtension
 from grader.marking.models import ManualMark, PenaltyDecision
 from grader.roster.models import Student
 from grader.rubrics.model import Rubric
-from grader.runs.models import GradingRun, RunItemScore, RunKind, RunPenalty, RunStatus
+from grader.runs.models import NOT_STAGED, GradingRun, RunItemScore, RunKind, RunPenalty, RunStatus
 from grader.scoring.lateness import Lateness, policy_lateness
 from grader.scoring.totals import CourseworkTotal, coursework_total
 from grader.submissions.models import CountingChoice, Submission
@@ -209,7 +209,7 @@ def _runs(session: Session, submission_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
     state: dict[uuid.UUID, _RunState] = {}
     rows = session.execute(
         select(GradingRun.id, GradingRun.submission_id, GradingRun.status, GradingRun.score, GradingRun.finished_at)
-        .where(GradingRun.submission_id.in_(submission_ids), GradingRun.kind == RunKind.full)
+        .where(GradingRun.submission_id.in_(submission_ids), GradingRun.kind == RunKind.full, NOT_STAGED)
         .order_by(GradingRun.id)
     )
     for run_id, sub_id, status, score, finished in rows:

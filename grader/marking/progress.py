@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from grader.runs.models import GradingRun, RunKind
+from grader.runs.models import NOT_STAGED, GradingRun, RunKind
 from grader.submissions.models import Submission
 
 
@@ -35,7 +35,7 @@ def coursework_progress(*, session: Session, coursework_id: int) -> Progress:
     latest = (
         select(func.max(GradingRun.id).label("id"))
         .join(Submission, Submission.id == GradingRun.submission_id)
-        .where(Submission.coursework_id == coursework_id, GradingRun.kind == RunKind.full)
+        .where(Submission.coursework_id == coursework_id, GradingRun.kind == RunKind.full, NOT_STAGED)
         .group_by(GradingRun.submission_id)
         .subquery()
     )

@@ -25,7 +25,7 @@ from grader.courseworks.extensions import lateness_of
 from grader.courseworks.models import Coursework
 from grader.marking.service import decisions_in_force, marks_for_submission, penalty_decisions
 from grader.rubrics.model import Rubric
-from grader.runs.models import GradingRun
+from grader.runs.models import NOT_STAGED, GradingRun
 from grader.runs.service import latest_graded_run
 from grader.scoring.totals import CourseworkTotal, coursework_total
 from grader.submissions.models import Submission
@@ -47,10 +47,12 @@ class SubmissionMarks:
 
 
 def submission_runs(*, session: Session, submission_id: uuid.UUID) -> list[GradingRun]:
-    """Every run of a submission, newest first."""
+    """Every run of a submission, newest first; not a pending (or discarded) regrade preview's staged runs."""
     return list(
         session.scalars(
-            select(GradingRun).where(GradingRun.submission_id == submission_id).order_by(GradingRun.id.desc())
+            select(GradingRun)
+            .where(GradingRun.submission_id == submission_id, NOT_STAGED)
+            .order_by(GradingRun.id.desc())
         )
     )
 
@@ -69,8 +71,15 @@ def submission_marks(*, session: Session, rubric: Rubric, coursework: Coursework
 
 def marks_of_submission(*, session: Session, rubric: Rubric, sub: Submission) -> SubmissionMarks:
     """One submission's marks and total, whether or not it is the one that counts (the marker's view)."""
+    return marks_with_run(
+        session=session, rubric=rubric, sub=sub, run=latest_graded_run(session=session, submission_id=sub.id)
+    )
+
+
+def marks_with_run(*, session: Session, rubric: Rubric, sub: Submission, run: GradingRun | None) -> SubmissionMarks:
+    """The submission's marks were ``run`` its current run (a regrade preview's staged run, say):
+    the markers' marks, overrides and penalty decisions stand whichever run is read."""
     student_id, coursework_id = sub.student_id, sub.coursework_id
-    run = latest_graded_run(session=session, submission_id=sub.id)
     item_ids = {i.id for i in rubric.items}
     penalty_ids = {p.id for p in rubric.penalties}
     # Rows for ids the rubric no longer has (a renamed item) are left out rather than failing the sheet.

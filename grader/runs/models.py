@@ -17,12 +17,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grader.db.base import Base
 from grader.db.types import JSONValue, UTCDateTime, str_enum
+from grader.runs.preview_models import RegradePreview  # noqa: F401
 from grader.submissions.models import Submission  # noqa: F401  (referenced tables first)
 from grader.users.models import User  # noqa: F401
 
@@ -50,10 +52,12 @@ class GradingRun(Base):
     __tablename__ = "grading_runs"
     __table_args__ = (
         # One live run per submission and kind: enqueuing twice (a retried request) is harmless.
+        # A regrade preview's staged run may wait beside the submission's ordinary one.
         Index(
             "uq_grading_runs_live_submission_kind",
             "submission_id",
             "kind",
+            "staged",
             unique=True,
             postgresql_where=text(_LIVE),
             sqlite_where=text(_LIVE),
@@ -79,6 +83,12 @@ class GradingRun(Base):
     backend: Mapped[str | None] = mapped_column(String(32))  # bwrap | docker
     environment_digest: Mapped[str | None] = mapped_column(String(64))  # the runtime that graded
     hidden_digest: Mapped[str | None] = mapped_column(String(64))  # the hidden suite that graded
+    rubric_digest: Mapped[str | None] = mapped_column(String(64))  # the rubric file that graded
+    # A regrade preview's run (``grader.submissions.regrade_preview``). While ``staged`` its results
+    # stand for nothing: every query that picks a submission's current run skips staged runs, so
+    # no student, marker, export or webhook sees them until the lecturer applies the preview.
+    preview_id: Mapped[int | None] = mapped_column(ForeignKey("regrade_previews.id"), index=True)
+    staged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     seed: Mapped[int | None] = mapped_column(BigInteger)
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -105,6 +115,11 @@ class GradingRun(Base):
     items: Mapped[list[RunItemScore]] = relationship(back_populates="run", order_by="RunItemScore.position")
     penalties: Mapped[list[RunPenalty]] = relationship(back_populates="run", order_by="RunPenalty.position")
     artifacts: Mapped[list[RunArtifact]] = relationship(back_populates="run", order_by="RunArtifact.position")
+
+
+# Every query that picks the runs a reader sees (a submission's current run, its run history, the
+# coursework's progress) adds this: a staged run of a pending or discarded regrade preview is none.
+NOT_STAGED = GradingRun.staged.is_(False)
 
 
 class RunTestResult(Base):

@@ -28,6 +28,7 @@ from grader.grading.report import GradeReport
 from grader.runs.fair_queue import FAIR_WINDOW_S, NORMAL, RAISED, claim_candidates, full_run_priority
 from grader.runs.models import (
     LIVE_STATUSES,
+    NOT_STAGED,
     GradingRun,
     RunArtifact,
     RunItemScore,
@@ -167,6 +168,7 @@ def complete_run(
     backend: str | None = None,
     environment_digest: str | None = None,
     hidden_digest: str | None = None,
+    rubric_digest: str | None = None,
     executed_notebook_key: str | None = None,
     rendered_notebook_key: str | None = None,
     artifact_keys: Mapping[str, str] | None = None,
@@ -214,6 +216,7 @@ def complete_run(
             backend=backend,
             environment_digest=environment_digest,
             hidden_digest=hidden_digest,
+            rubric_digest=rubric_digest,
             executed_notebook_key=executed_notebook_key,
             rendered_notebook_key=rendered_notebook_key,
             log=_tail(log),
@@ -343,11 +346,15 @@ def get_run(*, session: Session, run_id: int) -> GradingRun | None:
 
 
 def latest_graded_run(*, session: Session, submission_id: uuid.UUID, kind: RunKind = RunKind.full) -> GradingRun | None:
-    """The run whose results stand for a submission: its most recently finished graded run."""
+    """The run whose results stand for a submission: its most recently finished graded run (a regrade
+    preview's staged runs stand for nothing until the preview is applied)."""
     return session.scalars(
         select(GradingRun)
         .where(
-            GradingRun.submission_id == submission_id, GradingRun.kind == kind, GradingRun.status == RunStatus.graded
+            GradingRun.submission_id == submission_id,
+            GradingRun.kind == kind,
+            GradingRun.status == RunStatus.graded,
+            NOT_STAGED,
         )
         .order_by(GradingRun.finished_at.desc(), GradingRun.id.desc())
         .limit(1)
@@ -426,6 +433,7 @@ def _revive_superseded(
             GradingRun.submission_id == submission_id,
             GradingRun.kind == kind,
             GradingRun.status == RunStatus.superseded,
+            NOT_STAGED,
         )
         .order_by(GradingRun.id.desc())
         .limit(1)
@@ -467,7 +475,10 @@ def _default_priority(session: Session, submission_id: uuid.UUID, kind: RunKind)
 def _live_run(session: Session, submission_id: uuid.UUID, kind: RunKind) -> GradingRun | None:
     return session.scalars(
         select(GradingRun).where(
-            GradingRun.submission_id == submission_id, GradingRun.kind == kind, GradingRun.status.in_(LIVE_STATUSES)
+            GradingRun.submission_id == submission_id,
+            GradingRun.kind == kind,
+            GradingRun.status.in_(LIVE_STATUSES),
+            NOT_STAGED,
         )
     ).first()
 

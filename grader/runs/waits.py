@@ -26,7 +26,7 @@ from grader.runs.eta import (
     wait_estimate_s,
 )
 from grader.runs.fair_queue import FAIR_WINDOW_S, queued_in_order
-from grader.runs.models import GradingRun, RunKind, RunStatus
+from grader.runs.models import NOT_STAGED, GradingRun, RunKind, RunStatus
 from grader.runs.registry import LIVE_FOR_S, live_workers, slots_by_queue
 from grader.submissions.models import Submission
 
@@ -258,6 +258,7 @@ def coursework_waiting_runs(
             Submission.coursework_id == coursework_id,
             GradingRun.kind == RunKind.full,
             GradingRun.status.in_((RunStatus.queued, RunStatus.superseded)),
+            NOT_STAGED,  # a regrade preview's runs: its own page shows them
         )
         .order_by(GradingRun.enqueued_at.desc())
         .limit(limit)

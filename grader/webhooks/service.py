@@ -181,8 +181,9 @@ def recent_deliveries(*, session: Session, endpoint_id: int, limit: int = 50) ->
 
 
 def run_event_type(run: GradingRun) -> str | None:
-    """The event a finished run causes, if any: full runs only (pre-checks change no marks)."""
-    if run.kind != RunKind.full:
+    """The event a finished run causes, if any: full runs only (pre-checks change no marks), and none
+    for a regrade preview's staged run (nothing is published until the lecturer applies it)."""
+    if run.kind != RunKind.full or run.staged:
         return None
     if run.status == RunStatus.graded or (run.status == RunStatus.error and run.error_kind == "submission"):
         return SUBMISSION_GRADED

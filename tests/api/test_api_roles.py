@@ -10,6 +10,15 @@ import pytest
 from api_kit import notebook, upload
 from artifact_kit import grade_with_artifacts, png
 from marking_kit import marking_rubrics
+from sqlalchemy import select
+
+from grader.courseworks.service import coursework_by_code
+from grader.runs.models import GradingRun
+from grader.runs.preview_models import PreviewStatus, RegradePreview
+from grader.runs.service import claim_run, fail_run
+from grader.submissions import regrade_preview as rp
+from grader.submissions.run_queue import NoWakeUps
+from grader.users.models import User
 
 ROLES = ("anonymous", "student", "other", "gta", "lecturer", "service")
 EVERYONE = set(ROLES)
@@ -68,6 +77,12 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/module/exam-marks"): {"lecturer"},
     ("POST", "/api/v1/module/release"): {"lecturer"},
     ("GET", "/api/v1/module/marks/mine"): {"student", "other", "service"},
+    # A regrade preview on a fixed suite: lecturers alone (each call that names one gets a fresh one).
+    ("POST", "/api/v1/courseworks/{cw}/regrade-previews"): {"lecturer"},
+    ("GET", "/api/v1/courseworks/{cw}/regrade-previews"): {"lecturer"},
+    ("GET", "/api/v1/courseworks/{cw}/regrade-previews/{preview_id}"): {"lecturer"},
+    ("POST", "/api/v1/courseworks/{cw}/regrade-previews/{preview_id}/apply"): {"lecturer"},
+    ("POST", "/api/v1/courseworks/{cw}/regrade-previews/{preview_id}/discard"): {"lecturer"},
     **{route: EVERYONE for route in PUBLIC},
 }
 # Reading a submission that is not yours says "not found": it does not confirm the id exists.
@@ -128,6 +143,10 @@ def call(client, method: str, path: str, headers: dict[str, str], values: dict[s
         return client.post(url, headers=headers, json={"csv": "s2,cwa,+30,ill\n"})
     if path.endswith("/exam-marks"):
         return client.post(url, headers=headers, json={"csv": "external_id,mark\ns1,70\n"})
+    if path.endswith("/regrade-previews"):
+        values["no_pending_preview"]()  # one pending preview per coursework: this call starts one
+    if path.endswith("/apply"):  # its runs all failed: it changes no one's mark
+        return client.post(url, headers=headers, json={"changed": 0})
     if path.endswith("/roster"):
         return client.post(url, headers=headers, json={"students": [{"external_id": "s9", "name": "Nia"}]})
     return client.post(url, headers=headers)
@@ -141,6 +160,33 @@ def _version(client, path: str, headers: dict[str, str], values: dict[str, str])
         mark = next(i for i in sheet.json()["items"] if i["id"] == values["item_id"])["mark"]
         return mark["version"] if mark else None
     return next(p for p in sheet.json()["penalties"] if p["id"] == values["penalty_id"])["version"]
+
+
+def no_pending_preview(sessions) -> None:
+    with sessions() as session:
+        for preview in session.scalars(select(RegradePreview).where(RegradePreview.status == PreviewStatus.pending)):
+            rp.discard_preview(session=session, preview=preview, lecturer_id=preview.created_by_id)
+
+
+def failed_preview(client, sessions) -> int:
+    """A fresh pending preview of cwa whose staged runs all failed (it applies, changing nothing)."""
+    no_pending_preview(sessions)
+    files = client.app.state.courseworks["cwa"]
+    with sessions() as session:
+        lee = session.scalars(select(User.id).where(User.username == "lee")).one()
+        preview = rp.start_preview(
+            session=session,
+            coursework=coursework_by_code(session=session, code="cwa"),
+            rubric=files.rubric,
+            digests=rp.suite_digests(files),
+            lecturer_id=lee,
+            queue="cpu",
+            run_queue=NoWakeUps(),
+        )
+        for run_id in session.scalars(select(GradingRun.id).where(GradingRun.preview_id == preview.id)).all():
+            lease = claim_run(session=session, run_id=run_id, worker_id="roles")
+            fail_run(session=session, lease=lease, error="no worker here", max_attempts=1)
+        return preview.id
 
 
 def test_the_table_names_every_route(client):
@@ -175,6 +221,8 @@ def test_every_route_for_every_role(client, people, sessions):
         "webhook_id": lambda: client.post(
             "/api/v1/webhooks", headers=people.headers["lecturer"], json={"url": "https://cate.example.ac.uk/hooks"}
         ).json()["id"],
+        "preview_id": lambda: failed_preview(client, sessions),
+        "no_pending_preview": lambda: no_pending_preview(sessions),
     }
     failures = []
     for (method, path), allowed in sorted(ALLOWED.items()):

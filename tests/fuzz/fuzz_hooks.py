@@ -177,6 +177,21 @@ def _valid_request(method_path: str, seeded: Seeded, role: str) -> dict[str, Any
         ),
         "POST /api/v1/extensions/import": dict(body={"csv": "s2,cwa,+2 days,illness\n"}, media_type="application/json"),
         "GET /api/v1/courseworks/{cw}/deadline/mine": dict(path_parameters={"cw": "cwa"}, headers=acting),
+        # Regrade previews, in the document's order: a start on cwa (preview 2), the seeded cwb
+        # preview read and applied (its run failed: it changes 0 marks), then the new one discarded.
+        "POST /api/v1/courseworks/{cw}/regrade-previews": dict(path_parameters={"cw": "cwa"}),
+        "GET /api/v1/courseworks/{cw}/regrade-previews": dict(path_parameters={"cw": "cwb"}),
+        "GET /api/v1/courseworks/{cw}/regrade-previews/{preview_id}": dict(
+            path_parameters={"cw": "cwb", "preview_id": seeded.previews[0]}
+        ),
+        "POST /api/v1/courseworks/{cw}/regrade-previews/{preview_id}/apply": dict(
+            path_parameters={"cw": "cwb", "preview_id": seeded.previews[0]},
+            body={"changed": 0},
+            media_type="application/json",
+        ),
+        "POST /api/v1/courseworks/{cw}/regrade-previews/{preview_id}/discard": dict(
+            path_parameters={"cw": "cwa", "preview_id": seeded.previews[0] + 1}
+        ),
         "GET /api/v1/health": dict(),
         "GET /metrics": dict(),
     }

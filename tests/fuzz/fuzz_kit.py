@@ -29,12 +29,14 @@ from grader.grading.report import ArtifactFile, GradeReport
 from grader.roster.models import Student
 from grader.rubrics.loader import load_coursework
 from grader.runs.models import GradingRun, RunArtifact, RunKind, RunStatus
-from grader.runs.service import claim_run, complete_run, enqueue_run
+from grader.runs.service import claim_run, complete_run, enqueue_run, fail_run
 from grader.scoring.auto import auto_marks
 from grader.scoring.outcomes import TestOutcome, TestResult
 from grader.settings import Settings
+from grader.submissions import regrade_preview as rp
 from grader.submissions.models import Submission
-from grader.users.models import Role, TokenView
+from grader.submissions.run_queue import NoWakeUps
+from grader.users.models import Role, TokenView, User
 from grader.users.service import create_token, create_user
 from grader.webhooks.sealing import SecretBox
 from grader.webhooks.service import create_endpoint
@@ -120,6 +122,7 @@ class Seeded:
     submissions: dict[str, str] = field(default_factory=dict)  # label -> id, e.g. "alice-cwa-graded"
     runs: dict[str, int] = field(default_factory=dict)  # submission label -> its graded full run
     webhooks: list[int] = field(default_factory=list)
+    previews: list[int] = field(default_factory=list)  # a pending regrade preview of cwb, its run failed
 
     def headers(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -135,6 +138,7 @@ class Seeded:
             "penalty_id": list(PENALTIES),
             "webhook_id": list(self.webhooks),
             "external_id": ["s1", "s2", "s3"],
+            "preview_id": list(self.previews),
         }
 
 
@@ -266,7 +270,31 @@ def seed(base_url: str, sessions: sessionmaker[Session], blobs: BlobStore, setti
                 session=session, box=box, url=f"https://course.example.org/hook/{n}", description=f"seeded {n}"
             )
             seeded.webhooks.append(endpoint.id)
+    seeded.previews.append(_failed_preview(sessions, settings, "cwb"))
     return seeded
+
+
+def _failed_preview(sessions: sessionmaker[Session], settings: Settings, code: str) -> int:
+    """A pending regrade preview whose every staged run failed for good: it applies with
+    ``changed`` 0 whatever the fuzzer did to marks first (a failed run changes nobody's mark)."""
+    files = load_coursework(code, settings)
+    with sessions() as session:
+        cw = session.scalars(select(Coursework).where(Coursework.code == code)).one()
+        lee = session.scalars(select(User.id).where(User.username == "lee")).one()
+        preview = rp.start_preview(
+            session=session,
+            coursework=cw,
+            rubric=files.rubric,
+            digests=rp.suite_digests(files),
+            lecturer_id=lee,
+            queue="cpu",
+            run_queue=NoWakeUps(),
+        )
+        for run_id in session.scalars(select(GradingRun.id).where(GradingRun.preview_id == preview.id)).all():
+            lease = claim_run(session=session, run_id=run_id, worker_id="fuzz-seed")
+            assert lease is not None
+            assert fail_run(session=session, lease=lease, error="seeded", max_attempts=1) is RunStatus.error
+        return preview.id
 
 
 @dataclass

@@ -75,6 +75,21 @@ NO_SUCCESS_FOR = {
     "lecturer": set(STUDENT_ONLY),
     "service": set(MARKER + LECTURER + MODULE),
     "service_staff": set(MARKER + LECTURER + MODULE),
+PREVIEWS = (
+    "POST /api/v1/courseworks/{cw}/regrade-previews",
+    "GET /api/v1/courseworks/{cw}/regrade-previews",
+    "GET /api/v1/courseworks/{cw}/regrade-previews/{preview_id}",
+    "POST /api/v1/courseworks/{cw}/regrade-previews/{preview_id}/apply",
+    "POST /api/v1/courseworks/{cw}/regrade-previews/{preview_id}/discard",
+)  # lecturers alone (a regrade preview on a fixed suite)
+STAFF_READ = ("GET /api/v1/courseworks/{cw}/marks",)  # GTAs, lecturers, service accounts
+METRICS = ("GET /metrics",)  # the metrics token or a staff API token (GTA, lecturer, service account)
+NO_SUCCESS_FOR = {
+    "student": set(MARKER + LECTURER + PREVIEWS + EXPORTER + STAFF_READ + METRICS),
+    "gta": set(STUDENT_ONLY + LECTURER + PREVIEWS + EXPORTER),
+    "lecturer": set(STUDENT_ONLY),
+    "service": set(MARKER + LECTURER + PREVIEWS),
+    "service_staff": set(MARKER + LECTURER + PREVIEWS),
 }
 
 CHECKS = [

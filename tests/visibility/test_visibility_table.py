@@ -44,6 +44,7 @@ from vis_kit import (
     RUN_LOG,
     body_text,
     grade,
+    grade_staged,
     leaks,
     notebook,
     payload_text,
@@ -144,6 +145,16 @@ STAFF_ONLY = {
     ("GET", "/lecturer/module/items.csv"),
     ("POST", "/lecturer/module/release"),
     ("POST", "/lecturer/module/exam-marks"),
+    # A lecturer's regrade preview on a fixed suite (API and page): staged runs, lecturers only.
+    ("POST", "/api/v1/courseworks/{cw}/regrade-previews"),
+    ("GET", "/api/v1/courseworks/{cw}/regrade-previews"),
+    ("GET", "/api/v1/courseworks/{cw}/regrade-previews/{preview_id}"),
+    ("POST", "/api/v1/courseworks/{cw}/regrade-previews/{preview_id}/apply"),
+    ("POST", "/api/v1/courseworks/{cw}/regrade-previews/{preview_id}/discard"),
+    ("GET", "/lecturer/courseworks/{cw}/regrade-preview"),
+    ("POST", "/lecturer/courseworks/{cw}/regrade-preview"),
+    ("POST", "/lecturer/courseworks/{cw}/regrade-preview/{preview_id}/apply"),
+    ("POST", "/lecturer/courseworks/{cw}/regrade-preview/{preview_id}/discard"),
 }
 # Mounted apps: the dashboard's static files (CSS, JavaScript), the same for everyone, no gradebook.
 MOUNTS = {"/static"}
@@ -259,6 +270,7 @@ def _contexts(sessions, submissions: dict[str, tuple[str, str]], webhook_id: int
                             "pick_id": "1",
                             "entry_id": "1",
                             "external_id": "s2",  # another student's extension: never the caller's to read
+                            "preview_id": "1",
                         }
                     )
     return out
@@ -375,6 +387,13 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
         )
         assert r.status_code == 200, r.text
 
+    # A lecturer's regrade preview of mix, its staged run graded (a canary in a visible message): it
+    # stands for nothing until applied, so nothing below (staff totals, webhooks, every student
+    # route before and after release) may show it.
+    preview = client.post("/api/v1/courseworks/mix/regrade-previews", headers=headers["lecturer"])
+    assert preview.status_code == 201, preview.text
+    staged_run = grade_staged(sessions, app, "mix", mix)
+
     # Markers see every artifact, each attached to the item whose test drew it (none: a penalty's
     # test, a fixture).
     mix_run = next(
@@ -391,6 +410,7 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
     staff_reply = client.get(f"/api/v1/submissions/{mix}", headers=headers["lecturer"])
     assert any(f"number {MIX_RUN_SCORE}" in p for p in leaks(body_text(staff_reply), released=False)), staff_reply.text
     staff = staff_reply.json()
+    assert staged_run not in [r["id"] for r in staff["runs"]]  # the preview's run is in no one's list yet
     assert next(r for r in staff["runs"] if r["kind"] == "full")["score"] == MIX_RUN_SCORE
     staff_failed = client.get(f"/api/v1/submissions/{failed}", headers=headers["lecturer"]).json()
     assert next(r for r in staff_failed["runs"] if r["kind"] == "full")["error"] == INFRA_FINAL

@@ -106,6 +106,12 @@ RESULTS = {
         "test_dark.py::test_hidden_zq4": TestResult(TestOutcome.failed, 0.5, "CANARY_HIDDEN_MSG_zq4"),  # 2.02
     },
 }
+# A regrade preview's staged run of mix (a fixed suite): until the lecturer applies the preview no
+# reader may see it, so its visible item's message is a canary a student must never read.
+STAGED_RESULTS = {
+    **RESULTS["mix"],
+    "test_mix.py::test_shape": TestResult(TestOutcome.passed, 1.0, "CANARY_STAGED_shape"),  # 4 of 4
+}
 # What the graded runs score: every auto item minus the run's penalties, and the visible part.
 MIX_RUN_SCORE, MIX_VISIBLE = 8.91, (5.0, 6.0)
 DARK_RUN_SCORE, DARK_VISIBLE = 3.03, (0.0, 0.0)
@@ -150,6 +156,7 @@ ARTIFACT_ITEMS = {
 }  # what the rubric maps each one's test to
 
 NEVER = (
+    "CANARY_STAGED",
     "CANARY_HIDDEN_MSG",
     "CANARY_HIDDEN_PEN_MSG",
     "CANARY_HIDDEN_COMMENT",
@@ -230,6 +237,30 @@ def queued_full_run(sessions, submission_id: str) -> int:
                 GradingRun.status == RunStatus.queued,
             )
         ).one()
+
+
+def grade_staged(sessions, app, code: str, submission_id: str) -> int:
+    """Complete the submission's staged run (a regrade preview's) as a worker does, with ``STAGED_RESULTS``."""
+    rubric = app.state.courseworks[code].rubric
+    with sessions() as session:
+        run_id = session.scalars(
+            select(GradingRun.id).where(
+                GradingRun.submission_id == uuid.UUID(submission_id),
+                GradingRun.staged.is_(True),
+                GradingRun.status == RunStatus.queued,
+            )
+        ).one()
+        lease = claim_run(session=session, run_id=run_id, worker_id="vis-worker")
+        report = GradeReport(
+            coursework=code,
+            status="graded",
+            max_score=rubric.total_points,
+            auto_max_score=rubric.auto_max_score,
+            duration_s=1.0,
+            marks=auto_marks(rubric, STAGED_RESULTS),
+        )
+        assert complete_run(session=session, lease=lease, report=report, tests=STAGED_RESULTS) is RunStatus.graded
+        return run_id
 
 
 def draw_artifacts(folder: Path) -> list[dict]:

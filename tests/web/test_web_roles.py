@@ -116,6 +116,7 @@ def test_lecturers_reach_their_pages(client, world):
         "/lecturer/courseworks/cwa/export.csv",
         "/lecturer/courseworks/cwa/marking",
         "/lecturer/courseworks/cwa/moderation",
+        "/lecturer/courseworks/cwa/regrade-preview",
         "/staff/courseworks/cwa/items/curves",
         "/lecturer/module",
         "/lecturer/module/registry.csv",

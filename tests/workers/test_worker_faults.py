@@ -32,6 +32,7 @@ def test_a_wake_up_grades_the_run_once_with_item_scores(world: World):
     run = world.wait_status(good, ("graded", "error"), 120)
     world.assert_graded_once(good)
     assert run.attempt == 1 and run.worker_id and run.backend and run.hidden_digest
+    assert run.rubric_digest is not None and len(run.rubric_digest) == 64  # the rubric file that graded it
     assert run.lease_expires_at is None and run.finished_at is not None
 
     # A student's broken upload is a verdict, recorded once, never retried.

@@ -49,7 +49,7 @@ def _run(session: Session, owner: TokenOwner, submission_id: uuid.UUID, run_id: 
     reader (always False for staff, who see everything anyway)."""
     sub = visible_submission(session, owner, submission_id)
     run = session.get(GradingRun, run_id)
-    if run is None or run.submission_id != sub.id:
+    if run is None or run.submission_id != sub.id or run.staged:  # a regrade preview's: nobody's yet
         raise HTTPException(404, "this submission has no such grading run.")
     released = owner.student_view and is_released(
         session=session, coursework=session.get_one(Coursework, sub.coursework_id), student_id=sub.student_id
