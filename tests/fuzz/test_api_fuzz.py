@@ -67,14 +67,6 @@ MODULE = (
     "POST /api/v1/module/exam-marks",
     "POST /api/v1/module/release",
 )  # lecturers alone: every student's module marks
-STAFF_READ = ("GET /api/v1/courseworks/{cw}/marks",)  # GTAs, lecturers, service accounts
-METRICS = ("GET /metrics",)  # the metrics token or a staff API token (GTA, lecturer, service account)
-NO_SUCCESS_FOR = {
-    "student": set(MARKER + LECTURER + EXPORTER + STAFF_READ + METRICS + MODULE),
-    "gta": set(STUDENT_ONLY + LECTURER + EXPORTER + MODULE),
-    "lecturer": set(STUDENT_ONLY),
-    "service": set(MARKER + LECTURER + MODULE),
-    "service_staff": set(MARKER + LECTURER + MODULE),
 PREVIEWS = (
     "POST /api/v1/courseworks/{cw}/regrade-previews",
     "GET /api/v1/courseworks/{cw}/regrade-previews",
@@ -84,12 +76,13 @@ PREVIEWS = (
 )  # lecturers alone (a regrade preview on a fixed suite)
 STAFF_READ = ("GET /api/v1/courseworks/{cw}/marks",)  # GTAs, lecturers, service accounts
 METRICS = ("GET /metrics",)  # the metrics token or a staff API token (GTA, lecturer, service account)
+LECTURER_ALONE = LECTURER + MODULE + PREVIEWS
 NO_SUCCESS_FOR = {
-    "student": set(MARKER + LECTURER + PREVIEWS + EXPORTER + STAFF_READ + METRICS),
-    "gta": set(STUDENT_ONLY + LECTURER + PREVIEWS + EXPORTER),
+    "student": set(MARKER + LECTURER_ALONE + EXPORTER + STAFF_READ + METRICS),
+    "gta": set(STUDENT_ONLY + LECTURER_ALONE + EXPORTER),
     "lecturer": set(STUDENT_ONLY),
-    "service": set(MARKER + LECTURER + PREVIEWS),
-    "service_staff": set(MARKER + LECTURER + PREVIEWS),
+    "service": set(MARKER + LECTURER_ALONE),
+    "service_staff": set(MARKER + LECTURER_ALONE),
 }
 
 CHECKS = [
