@@ -51,7 +51,9 @@ class Sweeper:
         sessions = sessions_for(self.settings)
         with sessions() as session:
             unqueued = self._enqueue_forgotten(session)
-            expired = sweep_expired_leases(session=session, max_attempts=self.settings.max_attempts)
+            expired = sweep_expired_leases(
+                session=session, max_attempts=self.settings.max_attempts, public_url=self.settings.public_url
+            )
             db_time = db_now(session)
             queued = session.execute(
                 select(

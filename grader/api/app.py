@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from grader.api.body_limits import BodyLimits
 from grader.api.metrics import ApiMetrics
 from grader.api.routes import artifacts, courseworks, health, marking, roster, submissions, webhooks
+from grader.api.routes import cate as cate_routes
 from grader.blobs import BlobStore, LocalBlobStore
 from grader.courseworks.sync import load_all, sync_courseworks
 from grader.db.engine import make_engine, session_factory
@@ -40,6 +41,7 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     for module in (submissions, artifacts, courseworks, marking, roster, webhooks, health):
         router.include_router(module.router)
+    router.include_router(cate_routes.router)  # CATe and LabTS: lookup by reference, feedback JSON
     return router
 
 

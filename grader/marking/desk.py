@@ -398,6 +398,7 @@ def save_mark(
     score: float | None,
     comment: str,
     expected_version: int | None,
+    public_url: str | None = None,
 ) -> MarkSaved:
     """Mark a manual or suggested item, or override an auto item (``score`` None clears it). A
     stale ``expected_version`` (None: a first mark) is ``MarkChanged`` with the current mark."""
@@ -419,6 +420,7 @@ def save_mark(
             submission_id=None if coursework_wide else sub.id,
             kind=MarkKind.override if item.kind == "auto" else MarkKind.manual,
             comment=comment,
+            public_url=public_url,
         )
     except StaleMark:
         session.rollback()
@@ -478,6 +480,7 @@ def save_penalty(
     applied: bool,
     comment: str,
     expected_version: int | None,
+    public_url: str | None = None,
 ) -> PenaltySaved:
     """Apply a penalty, or lift one (the run's included). A stale ``expected_version`` (None: no
     decision yet) is ``PenaltyChanged`` with the penalty as it stands."""
@@ -493,6 +496,7 @@ def save_penalty(
             by_user_id=marker.id,
             expected_version=expected_version,
             comment=comment,
+            public_url=public_url,
         )
     except StaleDecision:
         marks = marks_of_submission(session=session, rubric=rubric, sub=sub)

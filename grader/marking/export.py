@@ -34,6 +34,10 @@ EXPORT_COLUMNS = [
     "total",
     "max_score",
     "complete",
+    # The course system's reference on the counting submission (CATe; LabTS).
+    "cate_submission_id",
+    "labts_repository",
+    "labts_commit",
 ]
 
 
@@ -45,7 +49,9 @@ def marks_csv(rows: Iterable[tuple[Student, SubmissionMarks, bool]]) -> str:
     writer.writerow(csv_cells.row(list(EXPORT_COLUMNS)))
     for student, marks, shown in rows:
         writer.writerow(
-            csv_cells.row([student.external_id, student.name, student.email, marks.status, *_marks(marks, shown)])
+            csv_cells.row(
+                [student.external_id, student.name, student.email, marks.status, *_marks(marks, shown), *_refs(marks)]
+            )
         )
     return out.getvalue()
 
@@ -78,6 +84,11 @@ def _marks(marks: SubmissionMarks, shown: bool) -> list[object]:
         _float(total.max_score),
         total.complete,
     ]
+
+
+def _refs(marks: SubmissionMarks) -> list[object]:
+    sub = marks.submission
+    return [None] * 3 if sub is None else [sub.cate_submission_id, sub.labts_repository, sub.labts_commit]
 
 
 def _float(value: float | None) -> float | None:

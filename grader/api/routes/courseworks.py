@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -10,7 +10,7 @@ from grader.api.responses import ERRORS
 from grader.api.schemas.courseworks import CourseworkRead, ReleaseCreate
 from grader.api.schemas.marks import CourseworkMarksRead, ItemLineRead, StudentMarksRead, StudentRowRead
 from grader.courseworks.models import Coursework
-from grader.courseworks.service import is_released, release_coursework
+from grader.courseworks.service import is_released
 from grader.http.deps import (
     CourseworkDep,
     CourseworkRef,
@@ -22,9 +22,11 @@ from grader.http.deps import (
 )
 from grader.marking.anonymity import IdentityView, identity_view, rubric_file_names
 from grader.marking.export import coursework_csv
+from grader.marking.release import release_marks
 from grader.marking.sheet import student_view, submission_marks
 from grader.roster.models import Student
 from grader.roster.service import roster
+from grader.submissions.references import reference_of
 
 router = APIRouter(tags=["courseworks"])
 
@@ -87,6 +89,8 @@ def _row(
         anonymous=shown.anonymous,
         status=marks.status,
     )
+    if marks.submission is not None and not view.hides:  # a repository URL names its owner
+        row = row.model_copy(update=reference_of(marks.submission).as_dict())
     if (
         marks.submission is not None
         and student_view
@@ -125,11 +129,19 @@ def _row(
 
 @router.post("/courseworks/{cw}/release", response_model=CourseworkRead, responses=ERRORS)
 def release(
-    session: SessionDep, coursework: CourseworkDep, owner: CurrentLecturer, body: ReleaseCreate | None = None
+    request: Request,
+    session: SessionDep,
+    coursework: CourseworkDep,
+    owner: CurrentLecturer,
+    body: ReleaseCreate | None = None,
 ) -> CourseworkRead:
     """Release a coursework's marks to every student."""
-    release_coursework(
-        session=session, coursework=coursework.row, released_by_id=owner.user.id, note=body.note if body else ""
+    release_marks(  # with its marks.released webhook event
+        session=session,
+        coursework=coursework.row,
+        released_by_id=owner.user.id,
+        note=body.note if body else "",
+        public_url=request.app.state.settings.public_url,
     )
     return _coursework_read(coursework.row)
 

@@ -327,6 +327,7 @@ async def save_mark(
             score=body.score,
             comment=body.comment,
             expected_version=body.expected_version,
+            public_url=request.app.state.settings.public_url,
         )
 
     return await _save_at_desk(request, MarkWrite, save)
@@ -348,6 +349,7 @@ async def save_penalty(
             applied=body.applied,
             comment=body.comment,
             expected_version=body.expected_version,
+            public_url=request.app.state.settings.public_url,
         )
 
     return await _save_at_desk(request, PenaltyWrite, save)
