@@ -64,6 +64,7 @@ from grader.rubrics.model import Item, Penalty, Rubric
 from grader.runs.models import GradingRun, RunArtifact
 from grader.scoring.totals import CourseworkTotal
 from grader.submissions.models import CountingChoice, Submission
+from grader.submissions.references import reference_of
 from grader.submissions.service import (
     choose_counting_submission,
     clear_counting_choice,
@@ -71,6 +72,7 @@ from grader.submissions.service import (
     counting_submission,
     coursework_duplicates,
     duplicates_of,
+    graded_files,
 )
 from grader.users.models import Role, User
 
@@ -382,6 +384,9 @@ def marking_view(
         total=_total_read(_submitted_total(marks)),
         duplicates=duplicates,
         artifacts=artifact_reads(sub.id, run, artifact_url) if run else [],
+        graded_files=[view.filename(p) for p in graded_files(session=session, submission_id=sub.id)],
+        ignored_files=[_about(view, sub, p) or "" for p in sub.ignored_files or []],
+        **({} if view.hides else reference_of(sub).as_dict()),
     )
 
 

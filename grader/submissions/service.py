@@ -223,6 +223,17 @@ def clear_counting_choice(
     return True
 
 
+def graded_files(*, session: Session, submission_id: uuid.UUID) -> list[str]:
+    """The paths of the files that were staged and graded (for a snapshot: not its ignored files)."""
+    return list(
+        session.scalars(
+            select(SubmissionFile.path)
+            .where(SubmissionFile.submission_id == submission_id)
+            .order_by(SubmissionFile.path)
+        )
+    )
+
+
 @dataclass(frozen=True)
 class DuplicateLink:
     """A file of one submission identical to a file of another student's submission."""
