@@ -155,7 +155,14 @@ def _grade_leased(
                     path, cw, settings, judge=judge_launcher(settings), artifacts_dir=workdir / "artifacts"
                 )
                 artifact_keys = store_artifacts(store, report)  # before workdir goes; a failure is retried
-                rendered_key = store_rendered_notebook(store, path, cw.rubric.submission.notebook, code, settings)
+                rendered_key = store_rendered_notebook(
+                    store,
+                    path,
+                    cw.rubric.submission.notebook,
+                    code,
+                    settings,
+                    snapshot=cw.rubric.submission.allow_extra_files,
+                )
             environment, hidden = environment_digest(settings), hidden_digest(cw.hidden)
         except (RubricError, BlobError, OSError) as exc:
             return _fail(sessions, heartbeat, settings, f"{type(exc).__name__}: {exc}"), run_queue

@@ -409,7 +409,12 @@ def graded_notebook(
     name = ref.files.rubric.submission.notebook
     try:
         with open_blob(blobs, sub.blob_key) as stream:
-            data = notebook_from_stream(stream, name, request.app.state.settings.execution.max_notebook_mb * 2**20)
+            data = notebook_from_stream(
+                stream,
+                name,
+                request.app.state.settings.execution.max_notebook_mb * 2**20,
+                snapshot=ref.files.rubric.submission.allow_extra_files,
+            )
     except NotebookUnreadable as exc:
         raise WebError(422, f"the notebook could not be read: {exc}") from None
     return Response(
