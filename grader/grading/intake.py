@@ -11,6 +11,7 @@ import shutil
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -177,7 +178,7 @@ def _stage_zip(path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits) 
     return files
 
 
-# A member to copy: its archive path and how to copy it into a file with a byte budget.
+# How to copy one archive member into a file, within a byte budget; returns the bytes copied.
 Copier = Callable[[BinaryIO, int], int]
 
 
@@ -198,9 +199,8 @@ def _stage_zip_snapshot(
             kept = student_members(infos)
             layout = snapshot_layout([i.filename for i in kept], _allowed_names(rubric))
             _require(rubric, layout.graded)
-            copiers = {
-                name: (lambda out, budget, info=kept[i]: read_member(archive, info, out, budget))
-                for name, i in layout.graded.items()
+            copiers: dict[str, Copier] = {
+                name: partial(read_member, archive, kept[i]) for name, i in layout.graded.items()
             }
             files = _copy_members(copiers, dest, cap)
     except ZipRefused as exc:
@@ -221,9 +221,8 @@ def _stage_tar(path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits) 
             if layout.ignored and not rubric.submission.allow_extra_files:
                 allowed = ", ".join(sorted(_allowed_names(rubric)))
                 raise SubmissionError(f"the archive must hold {allowed}: unexpected {', '.join(layout.ignored[:10])}.")
-            copiers = {
-                name: (lambda out, budget, info=kept[i]: read_tar_member(archive, info, out, budget))
-                for name, i in layout.graded.items()
+            copiers: dict[str, Copier] = {
+                name: partial(read_tar_member, archive, kept[i]) for name, i in layout.graded.items()
             }
             files = _copy_members(copiers, dest, cap)
     except ZipRefused as exc:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
 from gradebook_factory import add_user
+from sqlalchemy import select
 from webhook_kit import add_endpoint, leased_run
 
 from grader.courseworks.models import Coursework

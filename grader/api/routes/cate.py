@@ -12,8 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
 from grader.api.responses import ERRORS
-from grader.http.deps import CourseworkDep, SessionDep
-from grader.http.deps import Require as _Require
+from grader.http.deps import CourseworkDep, Require, SessionDep
 from grader.marking.feedback import NoFeedback, Sheet, student_feedback
 from grader.roster.models import Student
 from grader.roster.service import student_by_external_id
@@ -34,7 +33,7 @@ from grader.users.service import TokenOwner
 router = APIRouter(tags=["course systems"])
 # The course systems and the lecturer; never a GTA (the reference may name a student under
 # anonymous marking) and never a student.
-CourseSystem = Annotated[TokenOwner, Depends(_Require(Role.lecturer, Role.service, scope="read"))]
+CourseSystem = Annotated[TokenOwner, Depends(Require(Role.lecturer, Role.service, scope="read"))]
 
 
 class ReferencedSubmission(BaseModel):
@@ -128,7 +127,8 @@ def feedback(session: SessionDep, coursework: CourseworkDep, owner: CourseSystem
         )
     except NoFeedback as exc:
         raise HTTPException(404, str(exc)) from None
-    assert marks.submission is not None  # a total exists only for a submission
+    if marks.submission is None:  # a total exists only for a submission; never reached
+        raise HTTPException(404, "no submission was marked for this coursework.")
     return FeedbackRead(
         coursework=coursework.row.code,
         student_external_id=student.external_id,
