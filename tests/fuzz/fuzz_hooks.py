@@ -157,6 +157,10 @@ def _valid_request(method_path: str, seeded: Seeded, role: str) -> dict[str, Any
         "GET /api/v1/webhooks/{webhook_id}/deliveries": dict(
             path_parameters={"webhook_id": seeded.webhooks[-1]}, query={"limit": 10}
         ),
+        "GET /api/v1/courseworks/{cw}/feedback/{external_id}": dict(path_parameters={"cw": "cwb", "external_id": "s1"}),
+        "GET /api/v1/courseworks/{cw}/submissions/by-reference": dict(
+            path_parameters={"cw": "cwa"}, query={"cate_submission_id": "cate-000123"}
+        ),
         "GET /api/v1/health": dict(),
         "GET /metrics": dict(),
     }

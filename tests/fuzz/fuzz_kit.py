@@ -132,6 +132,7 @@ class Seeded:
             "item_id": list(ITEMS),
             "penalty_id": list(PENALTIES),
             "webhook_id": list(self.webhooks),
+            "external_id": ["s1", "s2"],
         }
 
 

@@ -53,10 +53,14 @@ EXPORTER = (
     "GET /api/v1/webhooks/{webhook_id}/deliveries",
 )  # lecturers and service accounts
 STAFF_READ = ("GET /api/v1/courseworks/{cw}/marks",)  # GTAs, lecturers, service accounts
+COURSE_SYSTEM = (
+    "GET /api/v1/courseworks/{cw}/feedback/{external_id}",
+    "GET /api/v1/courseworks/{cw}/submissions/by-reference",
+)  # service accounts and lecturers
 METRICS = ("GET /metrics",)  # the metrics token or a staff API token (GTA, lecturer, service account)
 NO_SUCCESS_FOR = {
-    "student": set(MARKER + LECTURER + EXPORTER + STAFF_READ + METRICS),
-    "gta": set(STUDENT_ONLY + LECTURER + EXPORTER),
+    "student": set(MARKER + LECTURER + EXPORTER + STAFF_READ + METRICS + COURSE_SYSTEM),
+    "gta": set(STUDENT_ONLY + LECTURER + EXPORTER + COURSE_SYSTEM),
     "lecturer": set(STUDENT_ONLY),
     "service": set(MARKER + LECTURER),
     "service_staff": set(MARKER + LECTURER),
