@@ -74,6 +74,10 @@ def test_a_student_cannot_claim_a_reference_and_nothing_is_stored_or_counted(cli
         r = upload(client, {**people.headers["student"], **headers}, notebook())
         assert r.status_code == 403 and "service token" in r.json()["detail"]
     assert _count(sessions, Submission) == 0 and _count(sessions, UploadAttempt) == attempts
+    assert upload(client, people.headers["student"], notebook()).status_code == 201
+    assert (
+        _count(sessions, UploadAttempt) == attempts + 1
+    )  # (an accepted upload is counted: the check above means something)
     for who in ("student", "gta"):
         r = client.get(
             "/api/v1/courseworks/cwa/submissions/by-reference",
