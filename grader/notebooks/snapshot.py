@@ -16,6 +16,8 @@ from pathlib import PurePosixPath
 
 from grader.notebooks.zip_members import ZipRefused
 
+MAX_LISTED_CHARS = 255  # an ignored path as listed (a tar may hold far longer names)
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -50,12 +52,18 @@ def snapshot_layout(names: Sequence[str], graded_names: Iterable[str]) -> Layout
     for index, name in enumerate(names):
         rel = relative(name, prefix)
         if rel not in wanted:
-            ignored.append(rel)
+            ignored.append(listed(rel))
             continue
         if rel in graded:
             raise ZipRefused(f"the archive holds {rel} more than once ({names[graded[rel]]!r} and {name!r}).")
         graded[rel] = index
     return Layout(graded, ignored)
+
+
+def listed(path: str, limit: int = MAX_LISTED_CHARS) -> str:
+    """An ignored path as the marker reads it: printable, and no longer than ``limit``."""
+    shown = "".join(c if c.isprintable() else "?" for c in path)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def root_member(names: Sequence[str], file_name: str) -> int | None:

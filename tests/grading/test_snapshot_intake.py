@@ -147,6 +147,8 @@ def test_the_layout_rule():
     assert layout.graded == {"a.ipynb": 0} and layout.ignored == ["b/a.ipynb", "x"]
     assert root_member(["a.ipynb", "b/a.ipynb"], "a.ipynb") == 0  # two top-level entries: no root folder
     assert root_member(["r/b/a.ipynb"], "a.ipynb") is None
+    odd = snapshot_layout(["a.ipynb", "x\n" + "y" * 300], {"a.ipynb"}).ignored[0]
+    assert odd.startswith("x?y") and odd.endswith("...") and len(odd) == 255
 
 
 def _sized(name: str, data: bytes) -> tarfile.TarInfo:
