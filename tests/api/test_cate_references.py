@@ -156,3 +156,41 @@ def test_the_feedback_sheet_as_json_only_after_release_and_only_for_course_syste
     )
     assert client.get("/api/v1/courseworks/cwa/feedback/s3", headers=people.headers["service"]).status_code == 404
     assert client.get("/api/v1/courseworks/cwa/feedback/nobody", headers=people.headers["service"]).status_code == 404
+
+
+def test_grader_reference_find(client, people, settings, sessions, monkeypatch, api_pg_url):
+    import json
+
+    from click.testing import CliRunner
+
+    from grader.cli import main
+    from grader.settings import get_settings
+
+    sub = upload(client, {**people.headers["service"], **LABTS, "X-CATe-Submission-Id": "cate-7"}, notebook()).json()
+    monkeypatch.setenv("GRADER_DATABASE_URL", api_pg_url)
+    monkeypatch.setenv("GRADER_RUBRICS_DIR", str(settings.rubrics_dir))
+    get_settings.cache_clear()
+    try:
+        for args in (
+            ["--cate-id", "cate-7"],
+            ["--labts-commit", SHA],
+            ["--labts-commit", SHA, "--labts-repository", REPO],
+        ):
+            r = CliRunner().invoke(main, ["reference", "find", "cwa", *args])
+            assert r.exit_code == 0, r.output
+            [line] = r.stdout.splitlines()
+            found = json.loads(line)
+            assert (found["submission_id"], found["student_external_id"], found["labts_commit"]) == (
+                sub["id"],
+                "s1",
+                SHA,
+            )
+        r = CliRunner().invoke(main, ["reference", "find", "cwa", "--cate-id", "nope"])
+        assert r.exit_code == 0 and r.stdout == ""
+        for bad in (["--labts-commit", "xyz"], [], ["--labts-repository", REPO]):
+            r = CliRunner().invoke(main, ["reference", "find", "cwa", *bad])
+            assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+        r = CliRunner().invoke(main, ["reference", "find", "nope", "--cate-id", "cate-7"])
+        assert r.exit_code == 2 and "no coursework" in r.output
+    finally:
+        get_settings.cache_clear()
