@@ -162,7 +162,14 @@ def _grade_leased(
                     path, cw, settings, judge=judge_launcher(settings), artifacts_dir=workdir / "artifacts"
                 )
                 artifact_keys = store_artifacts(store, report)  # before workdir goes; a failure is retried
-                rendered_key = store_rendered_notebook(store, path, cw.rubric.submission.notebook, code, settings)
+                rendered_key = store_rendered_notebook(
+                    store,
+                    path,
+                    cw.rubric.submission.notebook,
+                    code,
+                    settings,
+                    snapshot=cw.rubric.submission.allow_extra_files,
+                )
             environment, hidden = environment_digest(settings), hidden_digest(cw.hidden)
             rubric_file = rubric_digest(cw.folder)
         except (RubricError, BlobError, OSError) as exc:

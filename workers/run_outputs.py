@@ -30,7 +30,7 @@ def store_executed_notebook(store: BlobStore, report: GradeReport) -> str | None
 
 
 def store_rendered_notebook(
-    store: BlobStore, path: Path, notebook_name: str, code: str, settings: Settings
+    store: BlobStore, path: Path, notebook_name: str, code: str, settings: Settings, *, snapshot: bool = False
 ) -> str | None:
     """The notebook as the student submitted it (their own outputs and plots, not the graded
     re-execution), rendered and sanitised once here so the marking page only streams a blob: the
@@ -43,6 +43,7 @@ def store_rendered_notebook(
             title=f"{code}: {notebook_name} as submitted",
             limits=settings.render,
             max_bytes=settings.execution.max_notebook_mb * 2**20,
+            snapshot=snapshot,
         )
         return store.put(io.BytesIO(page)).sha256
     except (RenderError, NotebookUnreadable) as exc:

@@ -53,7 +53,9 @@ class Sweeper:
         fell_back = fall_back_stranded(self.settings, self.wake_fn)  # before the re-wake pass reads the queues
         with sessions() as session:
             unqueued = self._enqueue_forgotten(session)
-            expired = sweep_expired_leases(session=session, max_attempts=self.settings.max_attempts)
+            expired = sweep_expired_leases(
+                session=session, max_attempts=self.settings.max_attempts, public_url=self.settings.public_url
+            )
             db_time = db_now(session)
             queued = session.execute(
                 select(

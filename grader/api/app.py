@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from grader.api.body_limits import BodyLimits
 from grader.api.metrics import ApiMetrics
 from grader.api.routes import artifacts, courseworks, health, marking, module_marks, roster, submissions, webhooks
+from grader.api.routes import cate as cate_routes
 from grader.api.routes import extensions as extension_routes
 from grader.api.routes.regrade_previews import router as regrade_previews_router
 from grader.blobs import BlobStore, LocalBlobStore
@@ -44,6 +45,7 @@ def api_router() -> APIRouter:
         router.include_router(module.router)
     router.include_router(extension_routes.router)
     router.include_router(regrade_previews_router)
+    router.include_router(cate_routes.router)  # CATe and LabTS: lookup by reference, feedback JSON
     return router
 
 

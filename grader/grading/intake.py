@@ -9,11 +9,16 @@ from __future__ import annotations
 import json
 import shutil
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import nbformat
 
+from grader.notebooks.snapshot import snapshot_layout
+from grader.notebooks.tar_members import looks_like_tar, open_tar, read_tar_member, tar_members
 from grader.notebooks.zip_members import ZipRefused, notebook_member, open_zip, read_member, student_members
 from grader.rubrics.model import Rubric
 from grader.settings import ExecutionLimits
@@ -30,6 +35,7 @@ class StagedSubmission:
     folder: Path  # holds exactly the rubric's files
     notebook: Path
     files: dict[str, Path]  # every staged file by name, the notebook included
+    ignored: list[str] = field(default_factory=list)  # a snapshot's extra files: not staged, listed
 
 
 def check_notebook_bytes(data: bytes, name: str, limits: ExecutionLimits) -> nbformat.NotebookNode:
@@ -124,9 +130,14 @@ def stage_submission(path: Path, rubric: Rubric, dest: Path, limits: ExecutionLi
 def _stage(path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits) -> StagedSubmission:
     wanted = rubric.submission.notebook
     with path.open("rb") as fh:
-        head = fh.read(4)
-    if head.startswith(b"PK"):
+        head = fh.read(512)
+    ignored: list[str] = []
+    if head.startswith(b"PK") and rubric.submission.allow_extra_files:
+        files, ignored = _stage_zip_snapshot(path, rubric, dest, limits)
+    elif head.startswith(b"PK"):
         files = _stage_zip(path, rubric, dest, limits)
+    elif looks_like_tar(head):
+        files, ignored = _stage_tar(path, rubric, dest, limits)
     else:
         if rubric.submission.files:
             raise SubmissionError(
@@ -136,7 +147,7 @@ def _stage(path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits) -> S
         target = dest / wanted
         shutil.copyfile(path, target)
         files = {wanted: target}
-    return StagedSubmission(folder=dest, notebook=files[wanted], files=files)
+    return StagedSubmission(folder=dest, notebook=files[wanted], files=files, ignored=ignored)
 
 
 def _stage_zip(path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits) -> dict[str, Path]:
@@ -165,3 +176,80 @@ def _stage_zip(path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits) 
         raise SubmissionError(str(exc)) from None
     check_notebook_bytes(files[wanted].read_bytes(), wanted, limits)
     return files
+
+
+# How to copy one archive member into a file, within a byte budget; returns the bytes copied.
+Copier = Callable[[BinaryIO, int], int]
+
+
+def _stage_zip_snapshot(
+    path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits
+) -> tuple[dict[str, Path], list[str]]:
+    """A zip snapshot (``allow_extra_files``): the rubric's files at the snapshot's root, staged; the
+    rest listed, never unpacked. Member count and sizes are checked as for any zip."""
+    cap = rubric.submission.max_mb * 1024 * 1024
+    try:
+        with open_zip(path) as archive:
+            infos = archive.infolist()
+            if len(infos) > MAX_ZIP_MEMBERS:
+                raise SubmissionError(f"the zip holds {len(infos)} entries; at most {MAX_ZIP_MEMBERS} are accepted.")
+            total = sum(i.file_size for i in infos)
+            if total > cap:
+                raise SubmissionError(f"the zip unpacks to {total // 2**20} MB; at most {rubric.submission.max_mb} MB.")
+            kept = student_members(infos)
+            layout = snapshot_layout([i.filename for i in kept], _allowed_names(rubric))
+            _require(rubric, layout.graded)
+            copiers: dict[str, Copier] = {
+                name: partial(read_member, archive, kept[i]) for name, i in layout.graded.items()
+            }
+            files = _copy_members(copiers, dest, cap)
+    except ZipRefused as exc:
+        raise SubmissionError(str(exc)) from None
+    _check_staged(rubric, files, limits)
+    return files, layout.ignored
+
+
+def _stage_tar(path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits) -> tuple[dict[str, Path], list[str]]:
+    """A tar (a repository snapshot), plain or compressed: the rubric's files at the snapshot's
+    root. Without ``allow_extra_files`` any other file is refused, as in a zip."""
+    cap = rubric.submission.max_mb * 1024 * 1024
+    try:
+        with path.open("rb") as fh, open_tar(fh) as archive:
+            kept = tar_members(archive, MAX_ZIP_MEMBERS, cap)
+            layout = snapshot_layout([i.name for i in kept], _allowed_names(rubric))
+            _require(rubric, layout.graded)
+            if layout.ignored and not rubric.submission.allow_extra_files:
+                allowed = ", ".join(sorted(_allowed_names(rubric)))
+                raise SubmissionError(f"the archive must hold {allowed}: unexpected {', '.join(layout.ignored[:10])}.")
+            copiers: dict[str, Copier] = {
+                name: partial(read_tar_member, archive, kept[i]) for name, i in layout.graded.items()
+            }
+            files = _copy_members(copiers, dest, cap)
+    except ZipRefused as exc:
+        raise SubmissionError(str(exc)) from None
+    _check_staged(rubric, files, limits)
+    return files, layout.ignored
+
+
+def _require(rubric: Rubric, graded: dict[str, int]) -> None:
+    missing = [n for n in [rubric.submission.notebook, *rubric.submission.files] if n not in graded]
+    if missing:
+        raise SubmissionError(
+            f"the snapshot must hold {', '.join(missing)} at its top level (or in the one folder that holds "
+            "everything); files elsewhere are not graded."
+        )
+
+
+def _copy_members(copiers: dict[str, Copier], dest: Path, budget: int) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for name, copy in copiers.items():
+        target = dest / name
+        with target.open("wb") as out:
+            budget -= copy(out, budget)
+        files[name] = target
+    return files
+
+
+def _check_staged(rubric: Rubric, files: dict[str, Path], limits: ExecutionLimits) -> None:
+    wanted = rubric.submission.notebook
+    check_notebook_bytes(files[wanted].read_bytes(), wanted, limits)

@@ -64,6 +64,7 @@ from grader.rubrics.model import Item, Penalty, Rubric
 from grader.runs.models import GradingRun, RunArtifact
 from grader.scoring.totals import CourseworkTotal
 from grader.submissions.models import CountingChoice, Submission
+from grader.submissions.references import reference_of
 from grader.submissions.service import (
     choose_counting_submission,
     clear_counting_choice,
@@ -71,6 +72,7 @@ from grader.submissions.service import (
     counting_submission,
     coursework_duplicates,
     duplicates_of,
+    graded_files,
 )
 from grader.users.models import Role, User
 
@@ -385,6 +387,9 @@ def marking_view(
         total=_total_read(_submitted_total(marks)),
         duplicates=duplicates,
         artifacts=artifact_reads(sub.id, run, artifact_url) if run else [],
+        graded_files=[view.filename(p) for p in graded_files(session=session, submission_id=sub.id)],
+        ignored_files=[_about(view, sub, p) or "" for p in sub.ignored_files or []],
+        **({} if view.hides else reference_of(sub).as_dict()),
     )
 
 
@@ -401,6 +406,7 @@ def save_mark(
     score: float | None,
     comment: str,
     expected_version: int | None,
+    public_url: str | None = None,
 ) -> MarkSaved:
     """Mark a manual or suggested item, or override an auto item (``score`` None clears it). A
     stale ``expected_version`` (None: a first mark) is ``MarkChanged`` with the current mark."""
@@ -422,6 +428,7 @@ def save_mark(
             submission_id=None if coursework_wide else sub.id,
             kind=MarkKind.override if item.kind == "auto" else MarkKind.manual,
             comment=comment,
+            public_url=public_url,
         )
     except StaleMark:
         session.rollback()
@@ -481,6 +488,7 @@ def save_penalty(
     applied: bool,
     comment: str,
     expected_version: int | None,
+    public_url: str | None = None,
 ) -> PenaltySaved:
     """Apply a penalty, or lift one (the run's included). A stale ``expected_version`` (None: no
     decision yet) is ``PenaltyChanged`` with the penalty as it stands."""
@@ -496,6 +504,7 @@ def save_penalty(
             by_user_id=marker.id,
             expected_version=expected_version,
             comment=comment,
+            public_url=public_url,
         )
     except StaleDecision:
         marks = marks_of_submission(session=session, rubric=rubric, sub=sub)

@@ -154,6 +154,14 @@ class MarkingRead(BaseModel):
     total: TotalRead
     duplicates: list[DuplicateRead]
     artifacts: list[ArtifactRead] = []  # the run's PNGs drawn by hidden tests (run_artifacts)
+    # Exactly the files that were graded, and a repository snapshot's files that were not.
+    graded_files: list[str] = []
+    ignored_files: list[str] = []
+    # The course system's reference (null under anonymous marking for a GTA: a repository URL
+    # names its owner).
+    cate_submission_id: str | None = None
+    labts_repository: str | None = None
+    labts_commit: str | None = None
 
 
 class MarkSaved(BaseModel):

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.courseworks.models import Coursework
@@ -25,6 +27,7 @@ from grader.marking.overview import OverviewRow, coursework_overview
 from grader.roster.models import Student
 from grader.roster.service import roster
 from grader.rubrics.model import Rubric
+from grader.submissions.models import Submission
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class ExportRow:
     student: Student
     row: OverviewRow
     shown: bool  # False: the submission is listed, its marks left empty (not released to a student view)
+    refs: tuple[str | None, str | None, str | None] = (None, None, None)  # CATe id; LabTS repository, commit
 
     @property
     def submitted(self) -> bool:
@@ -73,6 +77,10 @@ EXPORT_FIELDS: list[tuple[str, Callable[[ExportRow], object]]] = [
     ("total", lambda r: r.mark(_float(r.row.total))),
     ("max_score", lambda r: r.listed(_float(r.row.max_score))),
     ("complete", lambda r: r.listed(r.row.complete)),
+    # The course system's reference on the counting submission (CATe; LabTS).
+    ("cate_submission_id", lambda r: r.refs[0]),
+    ("labts_repository", lambda r: r.refs[1]),
+    ("labts_commit", lambda r: r.refs[2]),
 ]
 EXPORT_COLUMNS = [name for name, _ in EXPORT_FIELDS]
 
@@ -91,12 +99,28 @@ def coursework_csv(*, session: Session, rubric: Rubric, coursework: Coursework, 
     """``released_only``: the export a student-view token gets, each student's marks only once
     released to them (before, their auto score and total include hidden items)."""
     rows = {r.student_id: r for r in coursework_overview(session=session, rubric=rubric, coursework=coursework)}
+    refs = _references(session, [r.submission_id for r in rows.values() if r.submission_id is not None])
     return marks_csv(
         ExportRow(
             student,
             rows[student.id],
             not released_only or is_released(session=session, coursework=coursework, student_id=student.id),
+            refs.get(rows[student.id].submission_id, (None, None, None)),
         )
         for student in roster(session=session)
         if student.id in rows
     )
+
+
+def _references(
+    session: Session, submission_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str | None, str | None, str | None]]:
+    """The course systems' references of the counting submissions, read in one query."""
+    if not submission_ids:
+        return {}
+    found = session.execute(
+        select(
+            Submission.id, Submission.cate_submission_id, Submission.labts_repository, Submission.labts_commit
+        ).where(Submission.id.in_(submission_ids))
+    )
+    return {sid: (cate, repo, commit) for sid, cate, repo, commit in found}

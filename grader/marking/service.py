@@ -18,6 +18,7 @@ from grader.audit.service import record_event
 from grader.db.clock import db_now
 from grader.marking.models import ManualMark, MarkChange, MarkKind, PenaltyDecision
 from grader.submissions.models import Submission
+from grader.webhooks.course_events import emit_mark_changed
 
 
 class StaleMark(Exception):
@@ -41,12 +42,15 @@ def set_mark(
     kind: MarkKind = MarkKind.manual,
     comment: str = "",
     now: dt.datetime | None = None,
+    public_url: str | None = None,
 ) -> ManualMark:
     """Set (or clear, with ``score=None``) a marker's mark for one item, keeping its history.
 
     ``expected_version`` is the version the marker saw: None for a mark not yet given. Any other
     version, or a concurrent writer, raises ``StaleMark`` and nothing is written. The mark is for
-    ``submission_id`` when given, else for the student and coursework as a whole.
+    ``submission_id`` when given, else for the student and coursework as a whole. Once the marks
+    are released to the student, a ``mark.changed_after_release`` event goes with the change
+    (``public_url``: where its links point).
     """
     now = now or db_now(session)
     mark = _find(session, student_id, coursework_id, item_id, submission_id)
@@ -83,6 +87,15 @@ def set_mark(
                 subject_id=mark.id,
                 at=now,
                 details={"item_id": item_id, "old": old_score, "new": score, "version": mark.version},
+            )
+            emit_mark_changed(
+                session=session,
+                coursework_id=coursework_id,
+                student_id=student_id,
+                submission_id=submission_id,
+                change={"item_id": item_id, "kind": MarkKind(kind).value, "old_score": old_score, "new_score": score},
+                now=now,
+                public_url=public_url,
             )
     except (StaleDataError, IntegrityError) as exc:
         # StaleDataError: updated meanwhile. IntegrityError: another marker created it first.
@@ -158,6 +171,7 @@ def decide_penalty(
     expected_version: int | None,
     comment: str = "",
     now: dt.datetime | None = None,
+    public_url: str | None = None,
 ) -> PenaltyDecision:
     """Apply or waive a penalty for this submission (append-only), or raise ``StaleDecision``.
 
@@ -197,6 +211,20 @@ def decide_penalty(
             "previous": previous.applied if previous else None,
             "version": len(history) + 1,
         },
+    )
+    emit_mark_changed(
+        session=session,
+        coursework_id=submission.coursework_id,
+        student_id=submission.student_id,
+        submission_id=submission.id,
+        change={
+            "penalty_id": penalty_id,
+            "kind": "penalty",
+            "applied": applied,
+            "previous_applied": previous.applied if previous else None,
+        },
+        now=now,
+        public_url=public_url,
     )
     session.commit()
     return decision

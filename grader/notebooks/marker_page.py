@@ -14,10 +14,12 @@ TIMED_OUT = "The notebook could not be rendered in time (the limit is {limit:g} 
 OUT_OF_MEMORY = "The notebook could not be rendered within {limit} MB of memory. Download the notebook to read it."
 
 
-def marker_page(path: Path, *, notebook_name: str, title: str, limits: RenderLimits, max_bytes: int) -> bytes:
+def marker_page(
+    path: Path, *, notebook_name: str, title: str, limits: RenderLimits, max_bytes: int, snapshot: bool = False
+) -> bytes:
     """The page for the submission file at ``path``. Raises ``NotebookUnreadable`` (no notebook to
     show) or ``RenderError`` (not a readable notebook); the marks stand without a page."""
-    data = notebook_from_path(path, notebook_name, max_bytes)
+    data = notebook_from_path(path, notebook_name, max_bytes, snapshot=snapshot)
     try:
         return render_bounded(data, title=title, limits=limits)
     except RenderTimedOut:

@@ -117,6 +117,11 @@ class Submission(Strict):
     files: list[str] = Field(default_factory=list, description="other files required (model files)")
     optional_files: list[str] = Field(default_factory=list)
     max_mb: int = Field(200, ge=1)
+    allow_extra_files: bool = Field(
+        False,
+        description="a repository snapshot (LabTS): the notebook and files are graded at exactly their "
+        "names in the snapshot's root; any other file is ignored (never graded) and listed for the marker",
+    )
 
 
 class Resources(Strict):

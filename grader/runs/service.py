@@ -308,23 +308,36 @@ def complete_precheck(
 
 
 def sweep_expired_leases(
-    *, session: Session, max_attempts: int = DEFAULT_MAX_ATTEMPTS, now: dt.datetime | None = None
+    *,
+    session: Session,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    now: dt.datetime | None = None,
+    public_url: str | None = None,
 ) -> list[int]:
     """Put back every running run whose lease has run out (its worker vanished or hung).
 
     A vanished worker counts as a failed attempt, so a submission that kills its worker every
-    time ends as an error instead of looping. Returns the ids put back in the queue: wake a
-    worker for each (the broker may have lost the original wake-up).
+    time ends as an error instead of looping; a full run given up on that way sends its
+    ``submission.grading_failed`` event, in the same transaction (``public_url``: where its link
+    points). Returns the ids put back in the queue: wake a worker for each (the broker may have
+    lost the original wake-up).
     """
     now = now or db_now(session)
     expired = and_(GradingRun.status == RunStatus.running, GradingRun.lease_expires_at < now)
     # A heartbeat that commits first moves the lease, and the row no longer matches.
-    session.execute(
-        update(GradingRun)
-        .where(expired, GradingRun.attempt >= max_attempts)
-        .values(error="the worker stopped renewing its lease", error_kind="infrastructure", **_give_up_values(now))
-        .execution_options(synchronize_session=False)
+    given_up = (
+        session.execute(
+            update(GradingRun)
+            .where(expired, GradingRun.attempt >= max_attempts)
+            .values(error="the worker stopped renewing its lease", error_kind="infrastructure", **_give_up_values(now))
+            .returning(GradingRun.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
     )
+    for run_id in sorted(given_up):  # pre-checks send nothing (``run_event_type``)
+        emit_run_event(session=session, run_id=run_id, now=now, public_url=public_url)
     requeued = (
         session.execute(
             update(GradingRun)

@@ -30,10 +30,11 @@ from grader.runs.service import enqueue_run, get_run, raise_priority
 from grader.settings import ExecutionLimits, Settings
 from grader.submissions.models import Submission
 from grader.submissions.quota import count_upload_attempt, hourly_limit
+from grader.submissions.references import NO_REF, ExternalRef
 from grader.submissions.run_queue import RunQueue
 from grader.submissions.service import IdempotencyConflict, ReceivedFile, record_submission
 from grader.submissions.supersede import supersede_waiting_runs
-from grader.submissions.upload_check import CheckBounds, check_upload
+from grader.submissions.upload_check import CheckBounds, inspect_upload
 
 log = logging.getLogger(__name__)
 PRECHECK_QUEUE = "precheck"  # pre-checks need no GPU: every `grader worker` serves this queue
@@ -116,6 +117,7 @@ def receive_upload(
     submitted_by_id: int | None = None,
     check_bounds: CheckBounds,
     admitted: bool = False,
+    reference: ExternalRef = NO_REF,
 ) -> tuple[Submission, bool]:
     """Count, check, store and record one upload. Returns (submission, created).
 
@@ -123,6 +125,7 @@ def receive_upload(
     attempt is not counted twice. ``check_bounds`` limit the check's child process. Raises
     ``SubmissionError`` (the file; message for the student), ``IdempotencyConflict``,
     ``RateLimited``. When it returns with created True the blob is durable and the row committed.
+    ``reference``: the course system's own (the API passes it only from a service token).
     """
     if admitted:
         earlier = _by_key(session, student_id, coursework_id, idempotency_key) if idempotency_key else None
@@ -144,8 +147,8 @@ def receive_upload(
                     "this Idempotency-Key was already used for a different file; use a new key for a new upload."
                 )
             return earlier, False
-        checked = check_upload(spooled.path, rubric, Path(tmp) / "staged", limits, check_bounds)
-        files = [ReceivedFile(f.name, f.sha256, f.size_bytes) for f in checked]
+        checked = inspect_upload(spooled.path, rubric, Path(tmp) / "staged", limits, check_bounds)
+        files = [ReceivedFile(f.name, f.sha256, f.size_bytes) for f in checked.files]
         with spooled.path.open("rb") as fh:
             blob = store.put(fh, max_bytes=max_bytes)
     if blob.sha256 != spooled.sha256:  # the temp copy changed under us: never record a wrong hash
@@ -162,6 +165,8 @@ def receive_upload(
         idempotency_key=idempotency_key,
         stated_received_at=stated_received_at,
         submitted_by_id=submitted_by_id,
+        reference=reference,
+        ignored_files=checked.ignored,
     )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from grader.courseworks.models import Coursework  # noqa: F401  (referenced tables first)
 from grader.db.base import Base
-from grader.db.types import UTCDateTime, utcnow
+from grader.db.types import JSONValue, UTCDateTime, utcnow
 from grader.roster.models import Student  # noqa: F401
 from grader.scoring.lateness import received_at
 from grader.users.models import User  # noqa: F401
@@ -52,6 +52,12 @@ class Submission(Base):
     late_minutes: Mapped[int] = mapped_column(Integer, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # student or service
+    # The course system's own reference (a service token only; ``grader.submissions.references``).
+    cate_submission_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    labts_repository: Mapped[str | None] = mapped_column(String(500))  # names its owner: hidden under anonymity
+    labts_commit: Mapped[str | None] = mapped_column(String(64), index=True)
+    # A repository snapshot's files the rubric allowed but does not grade: listed for the marker.
+    ignored_files: Mapped[list[str] | None] = mapped_column(JSONValue)
 
     @property
     def receipt_time(self) -> dt.datetime:

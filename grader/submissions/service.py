@@ -20,6 +20,7 @@ from grader.courseworks.service import effective_deadline
 from grader.db.clock import db_now
 from grader.scoring.lateness import late_minutes
 from grader.submissions.models import CountingChoice, DuplicateFlag, Submission, SubmissionFile
+from grader.submissions.references import NO_REF, ExternalRef
 
 
 class IdempotencyConflict(Exception):
@@ -48,6 +49,8 @@ def record_submission(
     idempotency_key: str | None = None,
     stated_received_at: dt.datetime | None = None,
     submitted_by_id: int | None = None,
+    reference: ExternalRef = NO_REF,
+    ignored_files: Sequence[str] = (),
     now: dt.datetime | None = None,
 ) -> tuple[Submission, bool]:
     """Commit the row of an upload whose blob is already stored. Returns (submission, created).
@@ -56,6 +59,8 @@ def record_submission(
     recorded then is returned (created False) and nothing is written. ``stated_received_at`` is
     for a service forwarding a file late; the API passes it only from a service token. ``files``
     are the upload's files (default: the upload itself); copies of another student's are flagged.
+    ``reference``: the course system's own (a service token only); ``ignored_files``: a repository
+    snapshot's files that were not graded, listed for the marker.
     """
     if idempotency_key is not None:
         existing = _by_key(session, student_id, coursework_id, idempotency_key)
@@ -75,6 +80,10 @@ def record_submission(
         stated_received_at=stated_received_at,
         idempotency_key=idempotency_key,
         submitted_by_id=submitted_by_id,
+        cate_submission_id=reference.cate_submission_id,
+        labts_repository=reference.labts_repository,
+        labts_commit=reference.labts_commit,
+        ignored_files=list(ignored_files) or None,
     )
     submission.late_minutes = late_minutes(submission.receipt_time, deadline)
     files = list(files) or [ReceivedFile(original_filename, sha256, size_bytes)]
@@ -212,6 +221,17 @@ def clear_counting_choice(
     session.delete(choice)
     session.commit()
     return True
+
+
+def graded_files(*, session: Session, submission_id: uuid.UUID) -> list[str]:
+    """The paths of the files that were staged and graded (for a snapshot: not its ignored files)."""
+    return list(
+        session.scalars(
+            select(SubmissionFile.path)
+            .where(SubmissionFile.submission_id == submission_id)
+            .order_by(SubmissionFile.path)
+        )
+    )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ parent kills it at the wall-clock deadline. Whatever stops the check on the file
 becomes a ``SubmissionError`` with a sentence for the student.
 
 The child reads one JSON request on stdin and writes one JSON answer on stdout:
-``{"files": [[name, sha256, size], ...]}`` or ``{"refused": "<a sentence>"}``.
+``{"files": [[name, sha256, size], ...], "ignored": [path, ...]}`` or ``{"refused": "<a sentence>"}``
+(``ignored``: a repository snapshot's files the rubric allows but does not grade).
 """
 
 from __future__ import annotations
@@ -52,9 +53,22 @@ class CheckedFile:
     size_bytes: int
 
 
+@dataclass(frozen=True)
+class CheckedUpload:
+    files: list[CheckedFile]  # exactly what is graded
+    ignored: list[str]  # extra files of a snapshot, not graded (listed for the marker)
+
+
 def check_upload(
     path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits, bounds: CheckBounds
 ) -> list[CheckedFile]:
+    """The staged files of ``inspect_upload``."""
+    return inspect_upload(path, rubric, dest, limits, bounds).files
+
+
+def inspect_upload(
+    path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits, bounds: CheckBounds
+) -> CheckedUpload:
     """Stage ``path`` into ``dest`` in a limited child process; raise ``SubmissionError`` when
     the file is refused or its check ran out of CPU, memory or time."""
     request = {
@@ -90,7 +104,9 @@ def check_upload(
     answer = json.loads(done.stdout)
     if "refused" in answer:
         raise SubmissionError(answer["refused"])
-    return [CheckedFile(name, sha256, size) for name, sha256, size in answer["files"]]
+    return CheckedUpload(
+        [CheckedFile(name, sha256, size) for name, sha256, size in answer["files"]], list(answer.get("ignored", []))
+    )
 
 
 def _limit_self(cpu_s: int, memory_mb: int, file_mb: int) -> None:
@@ -121,7 +137,10 @@ def _answer(request: dict) -> dict:
         return {"refused": "the notebook's JSON is nested too deeply to be a Jupyter notebook."}
     except MemoryError:
         return {"refused": "the file needs more memory to check than the service allows; make it smaller."}
-    return {"files": [[name, _sha256(p), p.stat().st_size] for name, p in sorted(staged.files.items())]}
+    return {
+        "files": [[name, _sha256(p), p.stat().st_size] for name, p in sorted(staged.files.items())],
+        "ignored": staged.ignored,
+    }
 
 
 def main() -> None:

@@ -21,15 +21,17 @@ _cache: OrderedDict[tuple[str, str, str], Answer] = OrderedDict()
 _lock = threading.Lock()
 
 
-def answer_for(blobs: BlobStore, blob_key: str, notebook_name: str, title: str, max_bytes: int) -> Answer:
-    key = (blob_key, notebook_name, title)
+def answer_for(
+    blobs: BlobStore, blob_key: str, notebook_name: str, title: str, max_bytes: int, *, snapshot: bool = False
+) -> Answer:
+    key = (blob_key, notebook_name, title)  # a blob is a snapshot or not whatever the reader
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
     try:
         with blobs.open(blob_key) as stream:
-            data = notebook_from_stream(stream, notebook_name, max_bytes)
+            data = notebook_from_stream(stream, notebook_name, max_bytes, snapshot=snapshot)
         answer = find_answer(json.loads(data.decode("utf-8")), title)
     except (NotebookUnreadable, BlobNotFound, UnicodeDecodeError, ValueError) as exc:
         reason = str(exc) if isinstance(exc, NotebookUnreadable) else type(exc).__name__

@@ -1,118 +1,24 @@
-"""The feedback sheet a student gets after release, shaped like the course's marking template:
-parts, then sections (``1.1a``, ``2.3`` ...: the leading code of an item's title), each item with
-got / max and the marker's comment, the part totals (x/50), penalties, the coursework total
-(x/100), and each coursework's weighted share of the coursework mark (CW1 0.4, CW2 0.6).
-
-Pure functions over ``grader.marking.sheet.student_view`` (which already applies the visibility
-table: a hidden item brings its name and score, never a message or comment) and the total.
+"""The feedback sheet on the student's page: the sheet itself is built in the domain
+(``grader.marking.feedback``, shared with the API's JSON copy); here, the weighting shown beside it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
-from grader.rubrics.model import Rubric
+from grader.marking.feedback import Section, Sheet, SheetItem, SheetPart, SheetPenalty, feedback_sheet, split_title
 from grader.scoring.module import CourseworkMark, coursework_mark
-from grader.scoring.totals import CourseworkTotal
 
-SECTION = re.compile(r"^(\d+(?:\.\d+)*[a-z]?)\s+(.+)$")
-
-
-@dataclass(frozen=True)
-class SheetItem:
-    id: str
-    title: str
-    score: float | None
-    max_score: float
-    message: str | None  # the automatic test's message (visible and after-release items)
-    comment: str | None  # the marker's comment
-
-
-@dataclass
-class Section:
-    code: str  # "1.1a"; "" for items whose title has no code
-    items: list[SheetItem] = field(default_factory=list)
-
-
-@dataclass
-class SheetPart:
-    id: str
-    title: str
-    score: float
-    max_score: float
-    sections: list[Section] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class SheetPenalty:
-    id: str
-    title: str
-    points: float
-    message: str | None
-
-
-@dataclass(frozen=True)
-class Sheet:
-    coursework: str
-    title: str
-    parts: list[SheetPart]
-    penalties: list[SheetPenalty]  # applied ones only: a penalty not applied is not news
-    items_score: float
-    before_late: float
-    late_minutes: int
-    late_factor: float
-    late_label: str
-    total: float
-    max_score: float
-    weight: float
-    notes: list[str]
-
-
-def split_title(title: str) -> tuple[str, str]:
-    match = SECTION.match(title.strip())
-    return (match[1], match[2]) if match else ("", title)
-
-
-def feedback_sheet(rubric: Rubric, view: Mapping[str, Any], total: CourseworkTotal) -> Sheet:
-    """The released sheet. ``view`` is ``student_view(rubric, marks, released=True)``."""
-    if not view.get("released"):
-        raise ValueError("the feedback sheet exists only once the marks are released")
-    seen = {entry["id"]: entry for entry in view["items"]}
-    part_scores = {p.id: p for p in total.parts}
-    parts = []
-    for part in rubric.parts:
-        line = part_scores.get(part.id)
-        sheet_part = SheetPart(part.id, part.title, line.score if line else 0.0, part.points)
-        for item in (i for i in rubric.items if i.part == part.id and i.id in seen):
-            entry = seen[item.id]
-            code, title = split_title(item.title)
-            if not sheet_part.sections or sheet_part.sections[-1].code != code:
-                sheet_part.sections.append(Section(code))
-            sheet_part.sections[-1].items.append(
-                SheetItem(item.id, title, entry.get("score"), item.points, entry.get("message"), entry.get("comment"))
-            )
-        parts.append(sheet_part)
-    penalties = [
-        SheetPenalty(p["id"], p["title"], p["points"], p.get("message")) for p in view["penalties"] if p.get("applied")
-    ]
-    return Sheet(
-        coursework=rubric.coursework,
-        title=rubric.title,
-        parts=parts,
-        penalties=penalties,
-        items_score=total.items_score,
-        before_late=total.before_late,
-        late_minutes=total.lateness.minutes,
-        late_factor=total.lateness.factor,
-        late_label=total.lateness.label,
-        total=total.total,
-        max_score=total.max_score,
-        weight=rubric.weight,
-        notes=list(view.get("notes") or []),
-    )
+__all__ = [
+    "Section",
+    "Sheet",
+    "SheetItem",
+    "SheetPart",
+    "SheetPenalty",
+    "feedback_sheet",
+    "split_title",
+    "weighted_mark",
+]
 
 
 def weighted_mark(weights: Mapping[str, float], released: Mapping[str, tuple[float, float]]) -> CourseworkMark | None:

@@ -33,7 +33,9 @@ from grader.webhooks.sealing import SecretBox
 
 SUBMISSION_GRADED = "submission.graded"  # a verdict: graded, or the file itself was unusable
 SUBMISSION_GRADING_FAILED = "submission.grading_failed"  # our failures, retries used up: a person looks
-EVENT_TYPES = (SUBMISSION_GRADED, SUBMISSION_GRADING_FAILED)
+MARKS_RELEASED = "marks.released"  # a coursework's marks released to the cohort (one event per release)
+MARK_CHANGED_AFTER_RELEASE = "mark.changed_after_release"  # a manual mark, override or penalty, after release
+EVENT_TYPES = (SUBMISSION_GRADED, SUBMISSION_GRADING_FAILED, MARKS_RELEASED, MARK_CHANGED_AFTER_RELEASE)
 DEFAULT_EVENTS = (SUBMISSION_GRADED,)
 MIN_SECRET_CHARS = 32  # a shared HMAC key must not be guessable
 MAX_SECRET_CHARS = 200

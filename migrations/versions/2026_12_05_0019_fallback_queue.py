@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019_fallback_queue"
-down_revision: str | None = "0017_tutorials"
+down_revision: str | None = "0018_external_refs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -192,6 +192,10 @@ def _valid_request(method_path: str, seeded: Seeded, role: str) -> dict[str, Any
         "POST /api/v1/courseworks/{cw}/regrade-previews/{preview_id}/discard": dict(
             path_parameters={"cw": "cwa", "preview_id": seeded.previews[0] + 1}
         ),
+        "GET /api/v1/courseworks/{cw}/feedback/{external_id}": dict(path_parameters={"cw": "cwb", "external_id": "s1"}),
+        "GET /api/v1/courseworks/{cw}/submissions/by-reference": dict(
+            path_parameters={"cw": "cwa"}, query={"cate_submission_id": "cate-000123"}
+        ),
         "GET /api/v1/health": dict(),
         "GET /metrics": dict(),
     }

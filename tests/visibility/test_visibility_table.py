@@ -269,7 +269,7 @@ def _contexts(sessions, submissions: dict[str, tuple[str, str]], webhook_id: int
                             "webhook_id": str(webhook_id),
                             "pick_id": "1",
                             "entry_id": "1",
-                            "external_id": "s2",  # another student's extension: never the caller's to read
+                            "external_id": "s1",
                             "preview_id": "1",
                         }
                     )
@@ -344,6 +344,14 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
     scan.expect(
         staff_hook.json().get("view") == "staff", f"the lecturer's endpoint has the staff view: {staff_hook.text}"
     )
+
+    # The course events (release, a mark changed after it) to a student-view endpoint: scanned below.
+    course_hook = client.post(
+        "/api/v1/webhooks",
+        headers=headers["service"],
+        json={"url": "http://127.0.0.1:9/cate-marks", "events": ["marks.released", "mark.changed_after_release"]},
+    )
+    assert course_hook.status_code == 201, course_hook.text
 
     # Four submissions: per coursework, a first whose grading failed on our side, then a graded one
     # (the one that counts). Through the API and through the dashboard's form.
@@ -525,6 +533,31 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
                     ARTIFACT_TITLE in seen and seen.count(ARTIFACT_SHA256["grid"]) >= 2,
                     f"{phase}: {who} did not list and download the after-release item's artifact",
                 )
+
+    # After release a marker changes the hidden item's override: the student-view endpoint is told
+    # its name and new score (as the table allows after release), never a message or comment.
+    r = client.put(
+        f"/api/v1/submissions/{mix}/marks/hid_zq1",
+        headers=headers["lecturer"],
+        json={"score": 2.5, "comment": "CANARY_HIDDEN_COMMENT_zq1 again", "expected_version": 1},
+    )
+    assert r.status_code == 200, r.text
+    with sessions() as session:
+        course_payloads = [
+            d.payload
+            for d in session.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.endpoint_id == course_hook.json()["id"])
+            )
+        ]
+    assert sorted(p["type"] for p in course_payloads) == [
+        "mark.changed_after_release",
+        "marks.released",
+        "marks.released",
+    ]
+    for payload in course_payloads:
+        for problem in leaks(payload_text(payload), released=True):
+            scan.problems.append(f"course event to the student-view endpoint: {problem}")
+        scan.expect("CANARY_HIDDEN_COMMENT" not in payload_text(payload), f"a comment in a webhook: {payload}")
 
     logout = browser.post("/logout", headers={"X-CSRF-Token": csrf}, follow_redirects=False)
     scan.check("session", "POST /logout", logout, released=True)

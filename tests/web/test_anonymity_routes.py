@@ -117,6 +117,17 @@ def world(client, people, sessions):
                 .where(GradingRun.id == run_id)
                 .values(log=f"executing /work/{c.filename} for {c.name}\n")
             )
+            # As if LabTS and CATe had sent it: references and a snapshot's ignored files that name the student.
+            s.execute(
+                update(Submission)
+                .where(Submission.id == subs[-1])
+                .values(
+                    cate_submission_id=f"cate-{c.external_id}",
+                    labts_repository=f"https://gitlab.example.ac.uk/{c.username}/cw.git",
+                    labts_commit="ab" * 20,
+                    ignored_files=[f"notes/{c.name}.md", f"{c.external_id}/README.md"],
+                )
+            )
             s.commit()
     client.cookies.clear()
     lee_csrf = sign_in(client, "lee")

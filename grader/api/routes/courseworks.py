@@ -10,7 +10,7 @@ from grader.api.responses import ERRORS
 from grader.api.schemas.courseworks import CourseworkRead, ReleaseCreate
 from grader.api.schemas.marks import CourseworkMarksRead, ItemLineRead, StudentMarksRead, StudentRowRead
 from grader.courseworks.models import Coursework
-from grader.courseworks.service import coursework_by_code, is_released, release_coursework
+from grader.courseworks.service import coursework_by_code, is_released
 from grader.http.deps import (
     CourseworkDep,
     CourseworkRef,
@@ -23,11 +23,13 @@ from grader.http.deps import (
 )
 from grader.marking.anonymity import IdentityView, identity_view, rubric_file_names
 from grader.marking.export import coursework_csv
+from grader.marking.release import release_marks
 from grader.marking.sheet import student_view, submission_marks
 from grader.roster.models import Student
 from grader.roster.service import roster
 from grader.rubrics.model import Rubric
 from grader.scoring.lateness import to_utc
+from grader.submissions.references import reference_of
 
 router = APIRouter(tags=["courseworks"])
 
@@ -106,6 +108,8 @@ def _row(
         anonymous=shown.anonymous,
         status=marks.status,
     )
+    if marks.submission is not None and not view.hides:  # a repository URL names its owner
+        row = row.model_copy(update=reference_of(marks.submission).as_dict())
     if (
         marks.submission is not None
         and student_view
@@ -145,11 +149,19 @@ def _row(
 
 @router.post("/courseworks/{cw}/release", response_model=CourseworkRead, responses=ERRORS)
 def release(
-    session: SessionDep, coursework: CourseworkDep, owner: CurrentLecturer, body: ReleaseCreate | None = None
+    request: Request,
+    session: SessionDep,
+    coursework: CourseworkDep,
+    owner: CurrentLecturer,
+    body: ReleaseCreate | None = None,
 ) -> CourseworkRead:
     """Release a coursework's marks to every student."""
-    release_coursework(
-        session=session, coursework=coursework.row, released_by_id=owner.user.id, note=body.note if body else ""
+    release_marks(  # with its marks.released webhook event
+        session=session,
+        coursework=coursework.row,
+        released_by_id=owner.user.id,
+        note=body.note if body else "",
+        public_url=request.app.state.settings.public_url,
     )
     return _coursework_read(coursework.row, coursework.files.rubric)
 

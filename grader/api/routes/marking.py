@@ -94,6 +94,7 @@ def put_mark(
                 score=body.score,
                 comment=body.comment,
                 expected_version=body.expected_version,
+                public_url=request.app.state.settings.public_url,
             )
     except desk.MarkChanged as exc:
         return JSONResponse(exc.conflict.model_dump(mode="json"), status_code=409)
@@ -137,6 +138,7 @@ def put_penalty(
                 applied=body.applied,
                 comment=body.comment,
                 expected_version=body.expected_version,
+                public_url=request.app.state.settings.public_url,
             )
     except desk.PenaltyChanged as exc:
         return JSONResponse(exc.conflict.model_dump(mode="json"), status_code=409)

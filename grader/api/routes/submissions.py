@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from grader.api.content_disposition import content_disposition
+from grader.api.references import upload_reference
 from grader.api.responses import ERRORS, error
 from grader.api.schemas.submissions import (
     PrecheckRead,
@@ -53,6 +54,7 @@ from grader.submissions.flows import (
 )
 from grader.submissions.models import Submission
 from grader.submissions.quota import RateLimited
+from grader.submissions.references import ExternalRef, reference_of
 from grader.submissions.service import IdempotencyConflict, list_submissions
 from grader.users.models import Role
 from grader.users.service import TokenOwner
@@ -64,7 +66,13 @@ PriorityRaiser = Annotated[TokenOwner, Depends(Require(Role.lecturer, scope="mar
 
 def _receipt(sub: Submission, code: str) -> SubmissionReceipt:
     fields = ("id", "sha256", "size_bytes", "original_filename", "received_at", "stated_received_at", "late_minutes")
-    return SubmissionReceipt(**{k: getattr(sub, k) for k in fields}, coursework=code, late=sub.late_minutes > 0)
+    return SubmissionReceipt(
+        **{k: getattr(sub, k) for k in fields},
+        **reference_of(sub).as_dict(),
+        ignored_files=list(sub.ignored_files or []),
+        coursework=code,
+        late=sub.late_minutes > 0,
+    )
 
 
 @router.post(
@@ -90,6 +98,7 @@ def submit(
     coursework: CourseworkDep,
     acting: SubmittingStudent,
     stated: Annotated[dt.datetime | None, Depends(stated_received_at)],
+    reference: Annotated[ExternalRef, Depends(upload_reference)],  # checked before the attempt counts
     file: Annotated[UploadFile, Depends(uploaded_file)],  # read after the token and the rate limit
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> SubmissionReceipt:
@@ -113,6 +122,7 @@ def submit(
             submitted_by_id=acting.owner.user.id,
             check_bounds=check_bounds_of(settings),
             admitted=True,
+            reference=reference,
         )
     except UploadTooLarge as exc:
         metrics.rejected(code, "too_large")
@@ -190,6 +200,11 @@ def _read(session: Session, sub: Submission, owner: TokenOwner, view: IdentityVi
     precheck = PrecheckRead.from_run(checks[0]) if checks else None
     if view is not None:
         receipt.original_filename = view.filename(sub.original_filename)
+        if view.hides:  # a repository URL names its owner; a CATe id leads straight to them
+            receipt = receipt.model_copy(update=ExternalRef().as_dict())
+            receipt.ignored_files = [
+                view.text(p, sub.student_id, [sub.original_filename]) for p in receipt.ignored_files
+            ]
         if precheck is not None:
             precheck.messages = [view.text(m, sub.student_id, [sub.original_filename]) for m in precheck.messages]
     return SubmissionRead(

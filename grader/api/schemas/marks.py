@@ -60,6 +60,10 @@ class StudentRowRead(BaseModel):
     received_at: dt.datetime | None = None
     late_minutes: int | None = None
     late: str | None = None  # the late policy's verdict: "on time", "late, capped at 50%", "late, penalty waived" ...
+    # The course system's reference on the submission (withheld from a GTA under anonymous marking).
+    cate_submission_id: str | None = None
+    labts_repository: str | None = None
+    labts_commit: str | None = None
     run_id: int | None = None
     auto_score: float | None = None  # the run's score (auto items minus the run's penalties)
     items: list[ItemLineRead] = []

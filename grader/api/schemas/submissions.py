@@ -23,10 +23,16 @@ class SubmissionBase(BaseModel):
 
 
 class SubmissionReceipt(SubmissionBase):
-    """What a student keeps: proof that the file was received and is stored."""
+    """What a student keeps: proof that the file was received and is stored. A course system's
+    reference comes back as it sent it (null when none; withheld from a GTA under anonymous
+    marking); ``ignored_files``: a repository snapshot's files that are not graded."""
 
     coursework: str
     late: bool
+    cate_submission_id: str | None = None
+    labts_repository: str | None = None
+    labts_commit: str | None = None
+    ignored_files: list[str] = []
 
 
 class RunRead(BaseModel):

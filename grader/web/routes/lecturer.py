@@ -12,10 +12,10 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from grader.courseworks.models import Coursework
-from grader.courseworks.service import release_coursework
 from grader.http.deps import CourseworkRef, SessionDep
 from grader.marking.export import coursework_csv
 from grader.marking.progress import coursework_progress
+from grader.marking.release import release_marks
 from grader.roster.service import roster
 from grader.runs.waits import coursework_waiting_runs, queue_states
 from grader.submissions.flows import grade_first, queue_grading
@@ -74,7 +74,13 @@ def release(
     request: Request, cw: str, session: SessionDep, user: WebLecturer, note: Annotated[str, Form(max_length=500)] = ""
 ) -> Response:
     ref = coursework(request, session, cw)
-    release_coursework(session=session, coursework=ref.row, released_by_id=user.id, note=note.strip())
+    release_marks(  # with its marks.released webhook event
+        session=session,
+        coursework=ref.row,
+        released_by_id=user.id,
+        note=note.strip(),
+        public_url=request.app.state.settings.public_url,
+    )
     return RedirectResponse(f"/lecturer/courseworks/{cw}", status_code=303)
 
 

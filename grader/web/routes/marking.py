@@ -327,6 +327,7 @@ async def save_mark(
             score=body.score,
             comment=body.comment,
             expected_version=body.expected_version,
+            public_url=request.app.state.settings.public_url,
         )
 
     return await _save_at_desk(request, MarkWrite, save)
@@ -348,6 +349,7 @@ async def save_penalty(
             applied=body.applied,
             comment=body.comment,
             expected_version=body.expected_version,
+            public_url=request.app.state.settings.public_url,
         )
 
     return await _save_at_desk(request, PenaltyWrite, save)
@@ -407,7 +409,12 @@ def graded_notebook(
     name = ref.files.rubric.submission.notebook
     try:
         with open_blob(blobs, sub.blob_key) as stream:
-            data = notebook_from_stream(stream, name, request.app.state.settings.execution.max_notebook_mb * 2**20)
+            data = notebook_from_stream(
+                stream,
+                name,
+                request.app.state.settings.execution.max_notebook_mb * 2**20,
+                snapshot=ref.files.rubric.submission.allow_extra_files,
+            )
     except NotebookUnreadable as exc:
         raise WebError(422, f"the notebook could not be read: {exc}") from None
     return Response(

@@ -87,7 +87,12 @@ def question_view(
             "mark": given.get(r.student_id),
             "by": users.get(given[r.student_id].updated_by_id) if r.student_id in given else None,
             "answer": answer_for(
-                blobs, keys[_submission_id(r)], ref.files.rubric.submission.notebook, item.title, max_bytes
+                blobs,
+                keys[_submission_id(r)],
+                ref.files.rubric.submission.notebook,
+                item.title,
+                max_bytes,
+                snapshot=ref.files.rubric.submission.allow_extra_files,
             ),
         }
         for r in rows

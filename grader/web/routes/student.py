@@ -15,6 +15,7 @@ from starlette.datastructures import FormData, UploadFile
 from grader.courseworks.service import effective_deadline, is_released
 from grader.grading.intake import SubmissionError
 from grader.http.deps import BlobStoreDep, CourseworkRef, SessionDep
+from grader.marking.feedback import NoFeedback, student_feedback
 from grader.marking.sheet import marks_of_submission, student_view, submission_marks
 from grader.runs.waits import run_wait, wait_text
 from grader.scoring.lateness import to_utc
@@ -31,7 +32,7 @@ from grader.submissions.models import Submission
 from grader.submissions.quota import RateLimited
 from grader.submissions.service import IdempotencyConflict, list_submissions
 from grader.web.deps import WebError, WebStudent, WebUser
-from grader.web.feedback import feedback_sheet, weighted_mark
+from grader.web.feedback import weighted_mark
 from grader.web.lookups import coursework, courseworks, grading_state, own_submission
 from grader.web.templating import TEMPLATES, render
 
@@ -219,12 +220,12 @@ def _queue_text(session: Session, state) -> str | None:
 def feedback(request: Request, cw: str, session: SessionDep, user: WebStudent) -> Response:
     ref = coursework(request, session, cw)
     student_id = _enrolled(user)
-    if not is_released(session=session, coursework=ref.row, student_id=student_id):
-        raise WebError(404, "the marks for this coursework are not released yet.")
-    marks = submission_marks(session=session, rubric=ref.files.rubric, coursework=ref.row, student_id=student_id)
-    if marks.total is None:
-        raise WebError(404, "you did not submit this coursework, so there is no feedback sheet.")
-    sheet = feedback_sheet(ref.files.rubric, student_view(ref.files.rubric, marks, True), marks.total)
+    try:  # the one builder of the sheet, shared with the API's JSON copy for course systems
+        sheet, marks = student_feedback(
+            session=session, rubric=ref.files.rubric, coursework=ref.row, student_id=student_id
+        )
+    except NoFeedback as exc:
+        raise WebError(404, str(exc)) from None
     unassessed = ref.files.rubric.unassessed
     return render(
         request,
