@@ -29,13 +29,15 @@ from grader.roster.service import roster
 from grader.rubrics.model import Rubric
 from grader.submissions.models import Submission
 
+Refs = tuple[str | None, str | None, str | None]  # the CATe id; the LabTS repository and commit
+
 
 @dataclass(frozen=True)
 class ExportRow:
     student: Student
     row: OverviewRow
     shown: bool  # False: the submission is listed, its marks left empty (not released to a student view)
-    refs: tuple[str | None, str | None, str | None] = (None, None, None)  # CATe id; LabTS repository, commit
+    refs: Refs = (None, None, None)
 
     @property
     def submitted(self) -> bool:
@@ -112,9 +114,7 @@ def coursework_csv(*, session: Session, rubric: Rubric, coursework: Coursework, 
     )
 
 
-def _references(
-    session: Session, submission_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, tuple[str | None, str | None, str | None]]:
+def _references(session: Session, submission_ids: list[uuid.UUID]) -> dict[uuid.UUID | None, Refs]:
     """The course systems' references of the counting submissions, read in one query."""
     if not submission_ids:
         return {}
