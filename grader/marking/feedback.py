@@ -15,7 +15,7 @@ table: a hidden item brings its name and score, never a message or comment) and 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from grader.courseworks.models import Coursework
 from grader.courseworks.service import is_released
 from grader.marking.sheet import SubmissionMarks, student_view, submission_marks
 from grader.rubrics.model import Rubric
+from grader.scoring.module import CourseworkMark, coursework_mark, weights_from_rubrics
 from grader.scoring.totals import CourseworkTotal
 
 SECTION = re.compile(r"^(\d+(?:\.\d+)*[a-z]?)\s+(.+)$")
@@ -139,3 +140,49 @@ def student_feedback(
     if marks.total is None:
         raise NoFeedback("no submission was marked for this coursework, so there is no feedback sheet.")
     return feedback_sheet(rubric, student_view(rubric, marks, True), marks.total), marks
+
+
+@dataclass(frozen=True)
+class Weighting:
+    """Beside the sheet: each assessed coursework's weighted share of the coursework mark, from the
+    totals released to this student only (an unreleased coursework counts 0 so far)."""
+
+    mark: CourseworkMark
+    titles: dict[str, str]  # coursework code -> title
+    released: frozenset[str]  # the codes whose totals are released to the student
+
+    @property
+    def so_far(self) -> bool:
+        return len(self.released) < len(self.mark.shares)
+
+
+def weighted_mark(weights: Mapping[str, float], released: Mapping[str, tuple[float, float]]) -> CourseworkMark | None:
+    """Each coursework's share of the coursework mark, from the released totals only. None when the
+    rubrics' weights do not make a whole (misconfigured)."""
+    try:
+        return coursework_mark(weights, released)
+    except ValueError:
+        return None
+
+
+def student_weighting(
+    *, session: Session, courseworks: Iterable[tuple[Rubric, Coursework]], student_id: int
+) -> Weighting | None:
+    """The weighting a student's feedback page shows and a course system's JSON copy carries: one
+    builder for both. Tutorials (unassessed, weight 0) are no part of it; None when the assessed
+    rubrics' weights do not make a whole."""
+    assessed = [(rubric, row) for rubric, row in courseworks if not rubric.unassessed]
+    try:
+        weights = weights_from_rubrics(rubric for rubric, _ in assessed)
+    except ValueError:
+        return None
+    released: dict[str, tuple[float, float]] = {}
+    for rubric, row in assessed:
+        if is_released(session=session, coursework=row, student_id=student_id):
+            marks = submission_marks(session=session, rubric=rubric, coursework=row, student_id=student_id)
+            if marks.total is not None:
+                released[row.code] = (marks.total.total, marks.total.max_score)
+    mark = weighted_mark(weights, released)
+    if mark is None:
+        return None
+    return Weighting(mark, {row.code: row.title for _, row in assessed}, frozenset(released))

@@ -154,6 +154,9 @@ def test_the_feedback_sheet_as_json_only_after_release_and_only_for_course_syste
         body["sheet"]["total"]
         == client.get("/api/v1/courseworks/cwa/marks/mine", headers=people.headers["student"]).json()["total"]
     )
+    # cwa's weight alone (0.4) makes no whole, so the page shows no "Coursework mark" table and the
+    # JSON none either (tests/api/test_module_marks.py reads one that does).
+    assert body["weighting"] is None
     assert client.get("/api/v1/courseworks/cwa/feedback/s3", headers=people.headers["service"]).status_code == 404
     assert client.get("/api/v1/courseworks/cwa/feedback/nobody", headers=people.headers["service"]).status_code == 404
 

@@ -390,6 +390,12 @@ def test_students_see_the_coursework_mark_after_both_releases_and_the_module_mar
     assert not withheld & set(mine()) and mine()["module_released"] is True
     assert client.post("/api/v1/courseworks/cw1/release", headers=lee).status_code == 200
     assert not withheld & set(mine())  # CW2 still unreleased
+    # The feedback sheet's "Coursework mark" table, as a course system reads it: CW1's share so far.
+    weighting = client.get("/api/v1/courseworks/cw1/feedback/s1", headers=lee).json()["weighting"]
+    assert weighting["so_far"] and {c["coursework"]: c["released"] for c in weighting["courseworks"]} == {
+        "cw1": True,
+        "cw2": False,
+    }
 
     browser, csrf = sign_in(client.app, "ada")
     page = browser.get("/module")
@@ -407,6 +413,9 @@ def test_students_see_the_coursework_mark_after_both_releases_and_the_module_mar
         75,
     )
     assert "75.20" in browser.get("/module").text
+    # The sheet's weighting (the sheet's data path) agrees with the module's coursework mark (the cohort's).
+    weighting = client.get("/api/v1/courseworks/cw2/feedback/s1", headers=lee).json()["weighting"]
+    assert weighting["so_far"] is False and weighting["mark"] == pytest.approx(80.4)
     with sessions() as session:
         assert session.scalars(select(AuditEvent.action).where(AuditEvent.action == "module.release")).all() == [
             "module.release"

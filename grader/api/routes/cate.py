@@ -8,12 +8,13 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from grader.api.responses import ERRORS
 from grader.http.deps import CourseworkDep, Require, SessionDep
-from grader.marking.feedback import NoFeedback, Sheet, student_feedback
+from grader.http.module import served_courseworks
+from grader.marking.feedback import NoFeedback, Sheet, Weighting, student_feedback, student_weighting
 from grader.roster.models import Student
 from grader.roster.service import student_by_external_id
 from grader.runs.models import RunKind
@@ -50,6 +51,24 @@ class ReferencedSubmission(BaseModel):
     graded: bool  # a full run has graded it (its marks: GET /courseworks/{cw}/marks)
 
 
+class WeightingLine(BaseModel):
+    coursework: str
+    title: str
+    weight: float  # its share of the coursework mark (CW1 0.4, CW2 0.6)
+    released: bool  # False: its total is not released to the student yet, so it counts 0 so far
+    score: float | None  # the released total (None until released)
+    max_score: float | None
+    contribution: float  # weight x score / max x 100, in percentage points
+
+
+class WeightingRead(BaseModel):
+    """The "Coursework mark" table under the sheet: the released totals' weighted shares."""
+
+    mark: float  # 0..100
+    so_far: bool  # True while some assessed coursework is not released to the student
+    courseworks: list[WeightingLine]
+
+
 class FeedbackRead(BaseModel):
     """A student's released feedback sheet, exactly what their feedback page shows."""
 
@@ -57,6 +76,7 @@ class FeedbackRead(BaseModel):
     student_external_id: str
     submission_id: uuid.UUID
     sheet: Sheet
+    weighting: WeightingRead | None  # None for a tutorial, or when the rubrics' weights make no whole
 
 
 @router.get(
@@ -114,10 +134,13 @@ def _lookup_reference(cate: str | None, repository: str | None, commit: str | No
 
 
 @router.get("/courseworks/{cw}/feedback/{external_id}", response_model=FeedbackRead, responses=ERRORS)
-def feedback(session: SessionDep, coursework: CourseworkDep, owner: CourseSystem, external_id: str) -> FeedbackRead:
+def feedback(
+    request: Request, session: SessionDep, coursework: CourseworkDep, owner: CourseSystem, external_id: str
+) -> FeedbackRead:
     """One student's full feedback sheet, once the marks are released to them: the same content as
     their feedback page (items by part and section, scores, released messages and comments,
-    penalties, lateness, the total). Before release: 404, whatever the token's view."""
+    penalties, lateness, the total, and the "Coursework mark" weighting beneath it). Before release: 404,
+    whatever the token's view."""
     student = student_by_external_id(session=session, external_id=external_id)
     if student is None:
         raise HTTPException(404, f"no student with external id {external_id!r} is on the roster.")
@@ -134,4 +157,30 @@ def feedback(session: SessionDep, coursework: CourseworkDep, owner: CourseSystem
         student_external_id=student.external_id,
         submission_id=marks.submission.id,
         sheet=sheet,
+        weighting=None
+        if coursework.files.rubric.unassessed
+        else _weighting_read(
+            student_weighting(session=session, courseworks=served_courseworks(request, session), student_id=student.id)
+        ),
+    )
+
+
+def _weighting_read(weighting: Weighting | None) -> WeightingRead | None:
+    if weighting is None:
+        return None
+    return WeightingRead(
+        mark=weighting.mark.mark,
+        so_far=weighting.so_far,
+        courseworks=[
+            WeightingLine(
+                coursework=share.coursework,
+                title=weighting.titles[share.coursework],
+                weight=share.weight,
+                released=share.coursework in weighting.released,
+                score=share.score,
+                max_score=share.max_score,
+                contribution=share.contribution,
+            )
+            for share in weighting.mark.shares
+        ],
     )

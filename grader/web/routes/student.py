@@ -19,7 +19,6 @@ from grader.marking.feedback import NoFeedback, student_feedback
 from grader.marking.sheet import marks_of_submission, student_view, submission_marks
 from grader.runs.waits import run_wait, wait_text
 from grader.scoring.lateness import to_utc
-from grader.scoring.module import weights_from_rubrics
 from grader.submissions.flows import (
     UploadTooLarge,
     check_bounds_of,
@@ -32,7 +31,7 @@ from grader.submissions.models import Submission
 from grader.submissions.quota import RateLimited
 from grader.submissions.service import IdempotencyConflict, list_submissions
 from grader.web.deps import WebError, WebStudent, WebUser
-from grader.web.feedback import weighted_mark
+from grader.web.feedback import Weighting, student_weighting
 from grader.web.lookups import coursework, courseworks, grading_state, own_submission
 from grader.web.templating import TEMPLATES, render
 
@@ -241,20 +240,7 @@ def feedback(request: Request, cw: str, session: SessionDep, user: WebStudent) -
     )
 
 
-def _weighting(request: Request, session: Session, student_id: int):
-    """Each coursework's weighted share of the coursework mark, from released totals only. Tutorials
-    (unassessed, weight 0) are no part of it."""
-    refs = [r for r in courseworks(request, session) if not r.files.rubric.unassessed]
-    try:
-        weights = weights_from_rubrics(r.files.rubric for r in refs)
-    except ValueError:
-        return None  # the rubrics' weights do not make a whole: no weighting to show
-    released = {}
-    for r in refs:
-        if is_released(session=session, coursework=r.row, student_id=student_id):
-            m = submission_marks(session=session, rubric=r.files.rubric, coursework=r.row, student_id=student_id)
-            if m.total is not None:
-                released[r.row.code] = (m.total.total, m.total.max_score)
-    mark = weighted_mark(weights, released)
-    titles = {r.row.code: r.row.title for r in refs}
-    return {"mark": mark, "titles": titles, "released": set(released)} if mark else None
+def _weighting(request: Request, session: Session, student_id: int) -> Weighting | None:
+    """Each assessed coursework's weighted share of the coursework mark, from released totals only."""
+    pairs = [(r.files.rubric, r.row) for r in courseworks(request, session)]
+    return student_weighting(session=session, courseworks=pairs, student_id=student_id)
