@@ -13,7 +13,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.courseworks.models import Coursework
@@ -21,8 +20,13 @@ from grader.courseworks.service import is_released
 from grader.db.clock import db_now
 from grader.roster.models import Student
 from grader.settings import Settings
-from grader.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from grader.webhooks.service import MARK_CHANGED_AFTER_RELEASE, MARKS_RELEASED
+from grader.webhooks.models import WebhookDelivery
+from grader.webhooks.service import (
+    MARK_CHANGED_AFTER_RELEASE,
+    MARKS_RELEASED,
+    queue_deliveries,
+    subscribed_endpoints,
+)
 
 
 def _public(public_url: str | None) -> str:
@@ -31,31 +35,19 @@ def _public(public_url: str | None) -> str:
 
 def emit(*, session: Session, event_type: str, data: dict[str, Any], now: dt.datetime) -> list[WebhookDelivery]:
     """One outbox row per active endpoint subscribed to ``event_type``; flushes, never commits."""
-    endpoints = [
-        e
-        for e in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active))
-        if event_type in (e.events or [])
-    ]
+    endpoints = subscribed_endpoints(session=session, event_type=event_type)
     if not endpoints:
         return []
     event_id = uuid.uuid4()
     payload = {"id": str(event_id), "type": event_type, "occurred_at": now.isoformat(), "data": data}
-    deliveries = [
-        WebhookDelivery(
-            event_id=event_id,
-            endpoint_id=e.id,
-            event_type=event_type,
-            payload=payload,
-            status=DeliveryStatus.pending,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for e in endpoints
-    ]
-    session.add_all(deliveries)
-    session.flush()
-    return deliveries
+    return queue_deliveries(
+        session=session,
+        endpoints=endpoints,
+        event_id=event_id,
+        event_type=event_type,
+        payload_for=lambda _: payload,
+        now=now,
+    )
 
 
 def marks_released_data(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -254,11 +254,7 @@ def emit_run_event(
     event_type = run_event_type(run) if run is not None else None
     if run is None or event_type is None:
         return []
-    endpoints = [
-        e
-        for e in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active))
-        if event_type in (e.events or [])
-    ]
+    endpoints = subscribed_endpoints(session=session, event_type=event_type)
     if not endpoints:
         return []
     row = session.execute(
@@ -293,12 +289,42 @@ def emit_run_event(
         )
         for view in TokenView
     }
+    return queue_deliveries(
+        session=session,
+        endpoints=endpoints,
+        event_id=event_id,
+        event_type=event_type,
+        payload_for=lambda e: payloads[e.view],
+        now=now,
+    )
+
+
+def subscribed_endpoints(*, session: Session, event_type: str) -> list[WebhookEndpoint]:
+    """The active endpoints that asked for ``event_type``."""
+    return [
+        e
+        for e in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active))
+        if event_type in (e.events or [])
+    ]
+
+
+def queue_deliveries(
+    *,
+    session: Session,
+    endpoints: Sequence[WebhookEndpoint],
+    event_id: uuid.UUID,
+    event_type: str,
+    payload_for: Callable[[WebhookEndpoint], dict[str, Any]],
+    now: dt.datetime,
+) -> list[WebhookDelivery]:
+    """One pending outbox row per endpoint, in the caller's transaction: flushed, never committed, so
+    an event is recorded together with what it reports or not at all."""
     deliveries = [
         WebhookDelivery(
             event_id=event_id,
             endpoint_id=e.id,
             event_type=event_type,
-            payload=payloads[e.view],
+            payload=payload_for(e),
             status=DeliveryStatus.pending,
             attempts=0,
             next_attempt_at=now,
