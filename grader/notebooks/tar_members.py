@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from grader.notebooks.zip_members import ZipRefused, is_junk, readable_size
+from grader.notebooks.zip_members import ZipRefused, copy_capped, is_junk, readable_size
 
 GZIP_MAGIC = b"\x1f\x8b"
 BZIP2_MAGIC = b"BZh"
@@ -83,21 +83,18 @@ def tar_members(archive: tarfile.TarFile, max_members: int, max_bytes: int) -> l
 def read_tar_member(archive: tarfile.TarFile, info: tarfile.TarInfo, out: BinaryIO, max_bytes: int) -> int:
     """Copy ``info``'s bytes into ``out`` (at most ``max_bytes``); returns the size. Only unpacking
     is the student's fault: a failing ``out.write`` (a full disk) is ours and propagates."""
-    size = 0
     with _unpacking(info):
         src = archive.extractfile(info)
     if src is None:
         raise ZipRefused(f"{info.name!r} in the archive is not a file.")
     with src:
-        while True:
-            with _unpacking(info):
-                chunk = src.read(1 << 20)
-            if not chunk:
-                return size
-            size += len(chunk)
-            if size > max_bytes:
-                raise ZipRefused(f"{info.name!r} in the archive unpacks to more than {readable_size(max_bytes)}.")
-            out.write(chunk)
+        return copy_capped(
+            src,
+            out,
+            max_bytes,
+            too_big=f"{info.name!r} in the archive unpacks to more than {readable_size(max_bytes)}.",
+            unpacking=lambda: _unpacking(info),
+        )
 
 
 @contextmanager

@@ -23,10 +23,10 @@ import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 JUNK_FOLDERS = frozenset({"__MACOSX", ".ipynb_checkpoints"})
 JUNK_FILES = frozenset({".DS_Store"})
@@ -173,19 +173,39 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, out: BinaryIO, 
     """Unpack ``info`` into ``out`` (at most ``max_bytes``; its CRC checked); returns the size.
     A damaged member is refused with its name; one larger than ``max_bytes`` too. Only unpacking is
     the student's fault: a failing ``out.write`` (a full disk) is ours and propagates as it is."""
-    size = 0
     with _unpacking(info):
         src = archive.open(info)  # by ZipInfo: a repeated name must not pick another member
     with src:
-        while True:
-            with _unpacking(info):
-                chunk = src.read(1 << 20)
-            if not chunk:
-                return size
-            size += len(chunk)
-            if size > max_bytes:
-                raise ZipRefused(f"{info.filename!r} in the zip unpacks to more than {readable_size(max_bytes)}.")
-            out.write(chunk)
+        return copy_capped(
+            src,
+            out,
+            max_bytes,
+            too_big=f"{info.filename!r} in the zip unpacks to more than {readable_size(max_bytes)}.",
+            unpacking=lambda: _unpacking(info),
+        )
+
+
+def copy_capped(
+    src: IO[bytes],
+    out: BinaryIO,
+    max_bytes: int,
+    *,
+    too_big: str,
+    unpacking: Callable[[], AbstractContextManager[None]],
+) -> int:
+    """Copy an archive member's bytes in 1 MiB chunks, refused with ``too_big`` past ``max_bytes``
+    (a header may lie about the size); each read inside ``unpacking``, which turns the archive's
+    own errors into a refusal naming the member. Returns the size."""
+    size = 0
+    while True:
+        with unpacking():
+            chunk = src.read(1 << 20)
+        if not chunk:
+            return size
+        size += len(chunk)
+        if size > max_bytes:
+            raise ZipRefused(too_big)
+        out.write(chunk)
 
 
 @contextmanager
