@@ -53,7 +53,8 @@ def _print_report(report, code: str) -> None:
             click.echo(f"  {row.student.external_id}: run {row.run_status}")
 
 
-_LECTURER = click.option("--as", "lecturer", required=True, help="the lecturer's username (recorded in the audit log)")
+# --by, as the extensions commands name the acting lecturer; --as, its first name, still works.
+_LECTURER = click.option("--by", "--as", "lecturer", required=True, help="the lecturer's username, for the audit log")
 
 
 @regrade_preview.command("start")
@@ -66,7 +67,7 @@ def regrade_preview_start(coursework: str, lecturer: str) -> None:
     from workers.dispatch import CeleryRunQueue
 
     files, sessions, cw_id, user_id = _preview_context(coursework, lecturer)
-    assert user_id is not None  # --as is required
+    assert user_id is not None  # --by is required
     with sessions() as session:
         try:
             preview = rp.start_preview(
@@ -121,7 +122,7 @@ def regrade_preview_apply(coursework: str, preview_id: int, changed: int, lectur
     from grader.submissions import regrade_preview as rp
 
     files, sessions, cw_id, user_id = _preview_context(coursework, lecturer)
-    assert user_id is not None  # --as is required
+    assert user_id is not None  # --by is required
     with sessions() as session:
         try:
             preview = rp.get_preview(
@@ -156,7 +157,7 @@ def regrade_preview_discard(coursework: str, preview_id: int, lecturer: str) -> 
     from grader.submissions import regrade_preview as rp
 
     files, sessions, cw_id, user_id = _preview_context(coursework, lecturer)
-    assert user_id is not None  # --as is required
+    assert user_id is not None  # --by is required
     with sessions() as session:
         try:
             preview = rp.get_preview(
