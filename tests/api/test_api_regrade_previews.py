@@ -247,6 +247,8 @@ def test_the_cli_starts_shows_and_applies_a_preview(client, people, settings, se
     (rubrics_dir / "cwa" / "hidden" / "test_a.py").write_text("def test_secret():\n    assert 1.0\n")
     refused = CliRunner().invoke(main, ["regrade-preview", "start", "cwa", "--as", "gina"])
     assert refused.exit_code == 2 and "not a lecturer" in refused.output
+    refused = CliRunner().invoke(main, ["regrade-preview", "start", "cwa", "--by", "gina"])  # --as's new name
+    assert refused.exit_code == 2 and "not a lecturer" in refused.output
     started = CliRunner().invoke(main, ["regrade-preview", "start", "cwa", "--as", "lee"])
     assert started.exit_code == 0, started.output
     preview_id = started.output.split()[1]
