@@ -124,7 +124,11 @@ def test_reinstating_puts_the_student_back_and_is_audited(students):
     with students() as session:
         assert [s.external_id for s in roster(session=session)] == ["s1", "s2"]
     (event,) = _events(students, "roster.reinstate")
-    assert event.details == {"external_id": "s1", "old": {"withdrawn_at": on.isoformat()}, "new": {"withdrawn_at": None}}
+    assert event.details == {
+        "external_id": "s1",
+        "old": {"withdrawn_at": on.isoformat()},
+        "new": {"withdrawn_at": None},
+    }
 
 
 def test_reinstating_an_enrolled_student_changes_and_records_nothing(students):
