@@ -27,10 +27,15 @@ class ImportResult:
     created: int
     updated: int
     unchanged: int
+    # Students named in the import who are withdrawn: an import never reinstates anyone (that is
+    # ``grader.roster.withdrawal.reinstate``, an explicit act), so they stay withdrawn; named here
+    # so the caller is told rather than left to believe they are enrolled again.
+    still_withdrawn: tuple[str, ...] = ()
 
 
 def import_students(*, session: Session, entries: Iterable[RosterEntry], actor_id: int | None = None) -> ImportResult:
-    """Add new students and update the name and email of known ones (matched by external id)."""
+    """Add new students and update the name and email of known ones (matched by external id).
+    A withdrawn student stays withdrawn (listed in ``still_withdrawn``); nobody is removed."""
     entries = list(entries)
     # One lookup for the whole import, not one query (and autoflush) per entry: a 10,000-student
     # roster took over 20 s that way.
@@ -47,6 +52,7 @@ def import_students(*, session: Session, entries: Iterable[RosterEntry], actor_i
             updated += 1
         else:
             unchanged += 1
+    still_withdrawn = tuple(sorted({e.external_id for e in entries if known[e.external_id].withdrawn_at is not None}))
     session.flush()
     record_event(
         session=session,
@@ -54,10 +60,15 @@ def import_students(*, session: Session, entries: Iterable[RosterEntry], actor_i
         action="roster.import",
         subject_type="roster",
         subject_id="-",
-        details={"created": created, "updated": updated, "unchanged": unchanged},
+        details={
+            "created": created,
+            "updated": updated,
+            "unchanged": unchanged,
+            "still_withdrawn": len(still_withdrawn),
+        },
     )
     session.commit()
-    return ImportResult(created, updated, unchanged)
+    return ImportResult(created, updated, unchanged, still_withdrawn)
 
 
 def _by_external_ids(session: Session, external_ids: set[str], chunk: int = 1000) -> dict[str, Student]:
@@ -74,6 +85,11 @@ def student_by_external_id(*, session: Session, external_id: str) -> Student | N
 
 def student_for_user(*, session: Session, user_id: int) -> Student | None:
     return session.scalars(select(Student).where(Student.user_id == user_id)).first()
+
+
+def all_students(*, session: Session) -> list[Student]:
+    """Every student, withdrawn ones too, in roster order."""
+    return list(session.scalars(select(Student).order_by(Student.enrolled_at, Student.id)))
 
 
 def roster(*, session: Session) -> list[Student]:

@@ -45,6 +45,9 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/courseworks/{cw}/release"): {"lecturer"},
     ("GET", "/api/v1/courseworks/{cw}/export.csv"): {"lecturer", "service"},
     ("POST", "/api/v1/roster"): {"lecturer", "service"},
+    ("GET", "/api/v1/roster"): {"lecturer", "service"},
+    ("PUT", "/api/v1/roster/{external_id}/withdrawal"): {"lecturer", "service"},
+    ("DELETE", "/api/v1/roster/{external_id}/withdrawal"): {"lecturer", "service"},
     ("POST", "/api/v1/webhooks"): {"lecturer", "service"},
     ("GET", "/api/v1/webhooks"): {"lecturer", "service"},
     ("DELETE", "/api/v1/webhooks/{webhook_id}"): {"lecturer", "service"},
@@ -133,6 +136,8 @@ def call(client, method: str, path: str, headers: dict[str, str], values: dict[s
         return client.get(url, headers=headers)
     if method == "DELETE":
         return client.delete(url, headers=headers)
+    if method == "PUT" and path.endswith("/withdrawal"):
+        return client.put(url, headers=headers, json={"on": "2026-03-02", "reason": "left the course"})
     if method == "PUT" and ("/extensions/" in path or "/mitigations/" in path):
         return client.put(url, headers=headers, json={"deadline": "+60", "reason": "ill"})
     if method == "PUT":  # a mark or a penalty decision, naming the version this caller can read

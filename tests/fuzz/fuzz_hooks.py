@@ -148,6 +148,14 @@ def _valid_request(method_path: str, seeded: Seeded, role: str) -> dict[str, Any
         "POST /api/v1/roster": dict(
             body={"students": [{"external_id": "s9", "name": "Dana", "email": None}]}, media_type="application/json"
         ),
+        # The roster: s3 (who never submits) is withdrawn, then reinstated (a no-op if not withdrawn).
+        "GET /api/v1/roster": dict(),
+        "PUT /api/v1/roster/{external_id}/withdrawal": dict(
+            path_parameters={"external_id": "s3"},
+            body={"on": "2026-03-02", "reason": "left the course"},
+            media_type="application/json",
+        ),
+        "DELETE /api/v1/roster/{external_id}/withdrawal": dict(path_parameters={"external_id": "s3"}),
         "GET /api/v1/webhooks": dict(),
         "POST /api/v1/webhooks": dict(
             body={"url": "https://course.example.org/new", "events": ["submission.graded"], "description": "fuzz"},

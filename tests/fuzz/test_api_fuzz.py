@@ -55,6 +55,9 @@ LECTURER = (
 EXPORTER = (
     "GET /api/v1/courseworks/{cw}/export.csv",
     "POST /api/v1/roster",
+    "GET /api/v1/roster",
+    "PUT /api/v1/roster/{external_id}/withdrawal",
+    "DELETE /api/v1/roster/{external_id}/withdrawal",
     "GET /api/v1/webhooks",
     "POST /api/v1/webhooks",
     "DELETE /api/v1/webhooks/{webhook_id}",

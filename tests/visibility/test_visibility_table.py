@@ -89,6 +89,9 @@ STAFF_ONLY = {
     ("DELETE", "/api/v1/submissions/{submission_id}/counting"),
     ("GET", "/api/v1/courseworks/{cw}/duplicates"),
     ("POST", "/api/v1/roster"),
+    ("GET", "/api/v1/roster"),
+    ("PUT", "/api/v1/roster/{external_id}/withdrawal"),
+    ("DELETE", "/api/v1/roster/{external_id}/withdrawal"),
     ("POST", "/api/v1/webhooks"),
     ("GET", "/api/v1/webhooks"),
     ("DELETE", "/api/v1/webhooks/{webhook_id}"),
@@ -155,6 +158,10 @@ STAFF_ONLY = {
     ("POST", "/lecturer/courseworks/{cw}/regrade-preview"),
     ("POST", "/lecturer/courseworks/{cw}/regrade-preview/{preview_id}/apply"),
     ("POST", "/lecturer/courseworks/{cw}/regrade-preview/{preview_id}/discard"),
+    # The roster: withdraw and reinstate students (lecturers; the API also service tokens).
+    ("GET", "/lecturer/roster"),
+    ("POST", "/lecturer/roster/withdraw"),
+    ("POST", "/lecturer/roster/{external_id}/reinstate"),
 }
 # Mounted apps: the dashboard's static files (CSS, JavaScript), the same for everyone, no gradebook.
 MOUNTS = {"/static"}

@@ -121,6 +121,7 @@ def test_lecturers_reach_their_pages(client, world):
         "/lecturer/module",
         "/lecturer/module/registry.csv",
         "/lecturer/module/items.csv",
+        "/lecturer/roster",
     ):
         assert _call(client, "GET", path, csrf).status_code == 200, path
     assert _call(client, "GET", "/lecturer/courseworks/nope", csrf).status_code == 404
