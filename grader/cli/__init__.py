@@ -15,6 +15,7 @@ from grader.cli import (  # noqa: F401  (imported for their commands)
     module_marks,
     references,
     regrade_preview,
+    roster,
     service,
 )
 from grader.cli.app import main
