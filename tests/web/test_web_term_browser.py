@@ -54,7 +54,18 @@ def test_a_lecturers_term_extension_exam_marks_and_regrade_preview(
     page, browser, live_server, people, sessions, tmp_path, screenshots, cwa_rubric
 ):
     lecturer = page
-    lecturer.on("dialog", lambda d: d.accept())  # the pages' data-confirm forms ask first
+    # The pages' data-confirm forms ask first: record each question, answer "no" while ``refuse`` says so.
+    asked: list[str] = []
+    refuse: list[bool] = []
+
+    def answer(dialog) -> None:
+        asked.append(dialog.message)
+        if refuse and refuse.pop():
+            dialog.dismiss()
+        else:
+            dialog.accept()
+
+    lecturer.on("dialog", answer)
 
     # (1) An extension through the form; it is listed with its deadline and reason.
     sign_in(lecturer, "lee", "/lecturer/courseworks/cwa")
@@ -158,6 +169,8 @@ def test_a_lecturers_term_extension_exam_marks_and_regrade_preview(
     lecturer.wait_for_url(f"**{PREVIEW}")
     assert forms_carry_csrf(lecturer) == [PREVIEW]
     lecturer.get_by_test_id("start-preview").click()
+    lecturer.wait_for_url("**?preview=*")
+    assert asked[-1] == "Regrade every counting submission of CW A: Make it deep on this suite, as a preview?"
     preview = lecturer.get_by_test_id("preview")
     expect(preview).to_have_attribute("data-status", "pending")
     expect(lecturer.get_by_test_id("counts")).to_contain_text("1 not finished")
@@ -168,6 +181,11 @@ def test_a_lecturers_term_extension_exam_marks_and_regrade_preview(
     assert lecturer.get_by_test_id("start-preview").count() == 0  # one pending preview at a time
     assert [a.rsplit("/", 1)[1] for a in forms_carry_csrf(lecturer)] == ["discard"]
     shot(lecturer, screenshots, "regrade-preview-waiting")
+    refuse.append(True)  # "no" to the question: nothing happens
+    lecturer.get_by_test_id("discard-preview").click()
+    lecturer.reload()
+    expect(preview).to_have_attribute("data-status", "pending")
+    assert asked[-1] == "Discard this preview? Nothing changes for anyone." and not refuse
     lecturer.get_by_test_id("discard-preview").click()
     expect(preview).to_have_attribute("data-status", "discarded")
     expect(lecturer.get_by_test_id("start-preview")).to_be_visible()
