@@ -39,6 +39,8 @@ def _page(
     *,
     problems: list[str] | None = None,
     csv_text: str = "",
+    grant_problem: str = "",
+    grant_form: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
     return render(
@@ -49,6 +51,8 @@ def _page(
             "rows": extensions.adjustments(session=session, coursework_id=ref.row.id),
             "problems": problems or [],
             "csv_text": csv_text,
+            "grant_problem": grant_problem,
+            "grant_form": grant_form or {},
         },
         status=status,
         user=user,
@@ -75,11 +79,16 @@ def grant(
     reason: Text = "",
 ) -> Response:
     ref = coursework(request, session, cw)
-    student = _student(session, external_id)
+    # A refusal shows the page again with the message beside the form and what was typed, not an error
+    # page that loses it; the status stays the same (404 no such student, 400 a bad deadline).
+    typed = {"external_id": external_id, "deadline": deadline, "reason": reason}
     try:
+        student = _student(session, external_id)
         when = parse_deadline(deadline, coursework_deadline=ref.row.deadline, tz=ref.row.timezone)
+    except WebError as exc:
+        return _page(request, session, user, ref, grant_problem=exc.message, grant_form=typed, status=exc.status)
     except BadDeadline as exc:
-        raise WebError(400, f"{exc}.") from None
+        return _page(request, session, user, ref, grant_problem=f"{exc}.", grant_form=typed, status=400)
     extensions.grant(
         session=session, student=student, coursework=ref.row, deadline=when, reason=reason.strip(), actor_id=user.id
     )
