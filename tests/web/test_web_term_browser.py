@@ -6,7 +6,6 @@ Screenshots: tests/artifacts/screenshots/term-*.png."""
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 from web_kit import PASSWORD, grade, notebook
@@ -193,19 +192,3 @@ def test_a_lecturers_term_extension_exam_marks_and_regrade_preview(
     shot(lecturer, screenshots, "regrade-preview-discarded")
     with sessions() as session:
         assert [p.status.value for p in session.scalars(select(RegradePreview))] == ["discarded"]
-
-
-def test_the_student_start_page_lists_tutorials(page, live_server, people, sessions, screenshots, web_settings):
-    """(5) Only where the dashboard tests' rubrics include a tutorial (weight 0): the kit's cwa and cwb do
-    not, and tutorials have their own HTTP test (test_web_tutorials.py) with its own rubrics."""
-    from grader.rubrics.loader import load_coursework
-
-    codes = sorted(p.parent.name for p in web_settings.rubrics_dir.glob("*/rubric.yaml"))
-    tutorials = [c for c in codes if load_coursework(c, web_settings).rubric.weight == 0]
-    if not tutorials:
-        pytest.skip(f"the dashboard tests' rubrics ({', '.join(codes)}) include no tutorial")
-    sign_in(page, "alice", "/")
-    listed = page.get_by_test_id("tutorials")
-    for code in tutorials:
-        expect(listed.locator(f"tr[data-tutorial={code}]")).to_be_visible()
-    shot(page, screenshots, "student-tutorials")
