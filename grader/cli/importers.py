@@ -15,7 +15,9 @@ def import_group() -> None:
     """Import an assignment from nbgrader or Otter-Grader (docs/importing.md)."""
 
 
-def _run(tool: str, source: Path, coursework: str, out: Path | None, check: bool, weight: float, title: str | None) -> None:
+def _run(
+    tool: str, source: Path, coursework: str, out: Path | None, check: bool, weight: float, title: str | None
+) -> None:
     from grader.importers.convert import convert
     from grader.importers.model import ImportRefused
     from grader.importers.writer import TargetExists, write_folder
@@ -90,6 +92,8 @@ def import_nbgrader(
 
 @import_group.command("otter")
 @_options
-def import_otter(source: Path, coursework: str, out: Path | None, check: bool, weight: float, title: str | None) -> None:
+def import_otter(
+    source: Path, coursework: str, out: Path | None, check: bool, weight: float, title: str | None
+) -> None:
     """Import an Otter-Grader MASTER notebook (the one `otter assign` reads)."""
     _run("otter", source, coursework, out, check, weight, title)

@@ -109,7 +109,9 @@ def read_nbgrader(nb: nbformat.NotebookNode, title: str) -> Imported:
             if grade and not solution and not task:
                 refuse("a graded markdown cell that is not a solution cell: nbgrader cannot grade it either")
                 continue
-            items.append(ImportedItem(id=label, title=f"{title_line}, marked by hand", points=float(points), kind="manual"))
+            items.append(
+                ImportedItem(id=label, title=f"{title_line}, marked by hand", points=float(points), kind="manual")
+            )
             continue
         hidden = "### BEGIN HIDDEN TESTS" in cell.source
         recognised = recognise(cell.source)

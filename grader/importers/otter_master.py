@@ -206,7 +206,9 @@ def read_otter(nb: nbformat.NotebookNode, title: str) -> Imported:
             if not examples:
                 refuse(t_index, name, "an empty test cell")
                 continue
-            cases.append({"examples": examples, "points": config.get("points"), "hidden": bool(config.get("hidden", False))})
+            cases.append(
+                {"examples": examples, "points": config.get("points"), "hidden": bool(config.get("hidden", False))}
+            )
         if len(cases) != len(tests):
             return
         try:

@@ -116,7 +116,12 @@ def test_judge_checks_compare_in_the_judge() -> None:
     jc.judge_check(close, [np.array([0.5, 0.5000001])])
     with pytest.raises(AssertionError):
         jc.judge_check(close, [np.array([0.6])])
-    testing = {"kind": "call", "func": "testing.assert_allclose", "args": [("kernel", 0, None), ("kernel", 1, None)], "kwargs": {}}
+    testing = {
+        "kind": "call",
+        "func": "testing.assert_allclose",
+        "args": [("kernel", 0, None), ("kernel", 1, None)],
+        "kwargs": {},
+    }
     with pytest.raises(AssertionError):
         jc.judge_check(testing, [np.array([1.0]), np.array([2.0])])
 
@@ -126,3 +131,11 @@ def test_doctest_comparison_is_otters() -> None:
     assert jc.output_matches("", jc.displayed(None))
     assert jc.output_matches("1\n", jc.displayed(True))  # doctest accepts True where 1 is expected, as Otter does
     assert not jc.output_matches("4\n", jc.displayed(4.0))
+
+
+def test_tensors_come_back_as_tensors() -> None:
+    import torch
+
+    t = torch.tensor([[1.5, 2.0]], dtype=torch.float64)
+    got = _roundtrip(t)
+    assert isinstance(got, torch.Tensor) and repr(got) == repr(t)

@@ -57,7 +57,9 @@ def test_import_nbgrader_checks_the_folder_and_grades_a_student(tmp_path: Path) 
 def test_import_otter_checks_the_folder_and_scores_cases_by_their_points(tmp_path: Path) -> None:
     source = tmp_path / "master.ipynb"
     nbformat.write(src.otter_master(), str(source))
-    done = grader("import", "otter", str(source), "--coursework", "ot", "--out", str(tmp_path / "cws"), rubrics_dir=tmp_path)
+    done = grader(
+        "import", "otter", str(source), "--coursework", "ot", "--out", str(tmp_path / "cws"), rubrics_dir=tmp_path
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok    reference earns 6/6 auto points" in done.stdout
     assert "ok    skeleton earns 0/6 auto points (at most 0.3)" in done.stdout

@@ -100,10 +100,16 @@ def test_the_rubric_is_valid_and_names_the_checks_in_the_kernel() -> None:
 @pytest.mark.parametrize(
     ("make", "expected"),
     [
-        (lambda: _with_meta({"grade_id": "square_test", "points": 2, "grade": True, "autograde": True}), "cell 3 (square_test): unknown nbgrader metadata: autograde"),
+        (
+            lambda: _with_meta({"grade_id": "square_test", "points": 2, "grade": True, "autograde": True}),
+            "cell 3 (square_test): unknown nbgrader metadata: autograde",
+        ),
         (lambda: src.nbgrader_source(extra_test="%timeit square(2)"), "cell 9 (extra): the test cell is not Python"),
         (lambda: _with_meta({"grade_id": "square_test", "points": 0, "grade": True}), "cell 3 (square_test): points 0"),
-        (lambda: _with_meta({"grade_id": "halves_test", "points": 2, "grade": True}), "grade_id 'halves_test' is used twice"),
+        (
+            lambda: _with_meta({"grade_id": "halves_test", "points": 2, "grade": True}),
+            "grade_id 'halves_test' is used twice",
+        ),
     ],
 )
 def test_nbgrader_refusal_names_the_cell(make, expected: str) -> None:  # type: ignore[no-untyped-def]
@@ -123,7 +129,9 @@ def test_otter_refusal_names_the_question_and_cell() -> None:
         read_otter(src.otter_master(extra_config="seed_variable: rng\n"), "x")
     assert "cell 3 (q1): unknown question config: seed_variable" in str(info.value)
     nb = src.otter_master()
-    nb.cells[9].outputs = [v4.new_output("stream", name="stdout", text="Traceback (most recent call last):\n  ...\nE\n")]
+    nb.cells[9].outputs = [
+        v4.new_output("stream", name="stdout", text="Traceback (most recent call last):\n  ...\nE\n")
+    ]
     with pytest.raises(ImportRefused) as info:
         read_otter(nb, "x")
     assert "cell 9 (q1): a case that expects an exception is not supported" in str(info.value)
