@@ -16,7 +16,14 @@ def import_group() -> None:
 
 
 def _run(
-    tool: str, source: Path, coursework: str, out: Path | None, check: bool, weight: float, title: str | None
+    tool: str,
+    source: Path,
+    coursework: str,
+    out: Path | None,
+    check: bool,
+    weight: float,
+    title: str | None,
+    cell_timeout: float | None,
 ) -> None:
     from grader.importers.convert import convert
     from grader.importers.model import ImportRefused
@@ -27,7 +34,7 @@ def _run(
     out_dir = out if out is not None else settings.rubrics_dir
     target = out_dir / coursework
     try:
-        files = convert(tool, source, coursework, weight, title)  # type: ignore[arg-type]
+        files = convert(tool, source, coursework, weight, title, cell_timeout)  # type: ignore[arg-type]
         write_folder(files, target)
     except ImportRefused as exc:
         click.echo(f"cannot import {source} fully; nothing written:", err=True)
@@ -57,6 +64,12 @@ def _run(
 
 
 def _options(f):  # type: ignore[no-untyped-def]
+    f = click.option(
+        "--cell-timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        help="seconds one notebook cell may run (default: nbgrader's 30 for nbgrader, the service's for Otter)",
+    )(f)
     f = click.option("--title", default=None, help="the coursework's title (default: from the file name)")(f)
     f = click.option(
         "--weight",
@@ -84,16 +97,28 @@ def _options(f):  # type: ignore[no-untyped-def]
 @import_group.command("nbgrader")
 @_options
 def import_nbgrader(
-    source: Path, coursework: str, out: Path | None, check: bool, weight: float, title: str | None
+    source: Path,
+    coursework: str,
+    out: Path | None,
+    check: bool,
+    weight: float,
+    title: str | None,
+    cell_timeout: float | None,
 ) -> None:
     """Import an nbgrader SOURCE notebook (the instructor's version, solutions and hidden tests in it)."""
-    _run("nbgrader", source, coursework, out, check, weight, title)
+    _run("nbgrader", source, coursework, out, check, weight, title, cell_timeout)
 
 
 @import_group.command("otter")
 @_options
 def import_otter(
-    source: Path, coursework: str, out: Path | None, check: bool, weight: float, title: str | None
+    source: Path,
+    coursework: str,
+    out: Path | None,
+    check: bool,
+    weight: float,
+    title: str | None,
+    cell_timeout: float | None,
 ) -> None:
     """Import an Otter-Grader MASTER notebook (the one `otter assign` reads)."""
-    _run("otter", source, coursework, out, check, weight, title)
+    _run("otter", source, coursework, out, check, weight, title, cell_timeout)

@@ -22,9 +22,16 @@ def read_source(path: Path) -> nbformat.NotebookNode:
         raise ImportRefused([CellProblem(None, path.name, f"not a readable notebook: {exc}")]) from None
 
 
-def convert(tool: Tool, path: Path, coursework: str, weight: float, title: str | None = None) -> dict[str, str]:
+def convert(
+    tool: Tool,
+    path: Path,
+    coursework: str,
+    weight: float,
+    title: str | None = None,
+    cell_timeout_s: float | None = None,
+) -> dict[str, str]:
     """The folder's files (relative path -> text), or ImportRefused naming every cell it cannot map."""
     nb = read_source(path)
     name = title or f"{path.stem} (imported from {tool})"
     imported = read_nbgrader(nb, name) if tool == "nbgrader" else read_otter(nb, name)
-    return build_files(imported, coursework, weight)
+    return build_files(imported, coursework, weight, cell_timeout_s)

@@ -21,10 +21,14 @@ from grader.rubrics.model import Rubric
 
 MARKER = "# imported by `grader import"  # the first line of an imported rubric.yaml
 TEST_FILE = "test_imported.py"
+# nbgrader's own per-cell limit (its Execute preprocessor's default timeout); Otter sets none
+DEFAULT_CELL_TIMEOUT_S = {"nbgrader": 30.0, "otter": None}
 CONFTEST = Path(__file__).with_name("judge_conftest.py")
 
 
-def rubric_dict(imported: Imported, coursework: str, weight: float) -> dict[str, Any]:
+def rubric_dict(
+    imported: Imported, coursework: str, weight: float, cell_timeout_s: float | None = None
+) -> dict[str, Any]:
     total = round(sum(i.points for i in imported.items), 6)
     items = []
     for item in imported.items:
@@ -42,7 +46,7 @@ def rubric_dict(imported: Imported, coursework: str, weight: float) -> dict[str,
         if item.hidden_tests and weight > 0:
             entry["visibility"] = "after_release"
         items.append(entry)
-    return {
+    rubric: dict[str, Any] = {
         "coursework": coursework,
         "title": imported.title,
         "version": "1",
@@ -54,17 +58,28 @@ def rubric_dict(imported: Imported, coursework: str, weight: float) -> dict[str,
         "parts": [{"id": "main", "title": imported.title, "points": total}],
         "items": items,
     }
+    timeout = cell_timeout_s if cell_timeout_s is not None else DEFAULT_CELL_TIMEOUT_S[imported.tool]
+    if timeout is not None:
+        rubric["resources"] = {"cell_timeout_s": timeout}
+    return rubric
 
 
-def build_files(imported: Imported, coursework: str, weight: float) -> dict[str, str]:
+def build_files(
+    imported: Imported, coursework: str, weight: float, cell_timeout_s: float | None = None
+) -> dict[str, str]:
     """Relative path -> text of every file of the folder. Raises ImportRefused if the rubric the
     import makes is not a valid rubric (e.g. weight 0 with manual items)."""
-    data = rubric_dict(imported, coursework, weight)
+    data = rubric_dict(imported, coursework, weight, cell_timeout_s)
     try:
         Rubric.model_validate(data)
     except ValidationError as exc:
         raise ImportRefused(
-            [CellProblem(None, coursework, f"the rubric would be invalid: {e['msg']}") for e in exc.errors()]
+            [
+                CellProblem(
+                    None, coursework, f"the rubric would be invalid: {'.'.join(map(str, e['loc']))}: {e['msg']}"
+                )
+                for e in exc.errors()
+            ]
         ) from None
     header = f"{MARKER} {imported.tool}`: edit freely; re-importing replaces this folder.\n"
     tests = [i.test_source for i in imported.items if i.test_source]

@@ -184,3 +184,18 @@ def convert_files(tmp_path: Path) -> dict[str, str]:
     source = tmp_path / "source.ipynb"
     nbformat.write(src.nbgrader_source(), str(source))
     return convert("nbgrader", source, "cw1", 1.0)
+
+
+def test_cell_timeout_defaults_to_nbgraders_and_can_be_set() -> None:
+    nbg = yaml.safe_load(build_files(read_nbgrader(src.nbgrader_source(), "x"), "sq", 1.0)["rubric.yaml"])
+    assert nbg["resources"] == {"cell_timeout_s": 30.0}  # nbgrader's Execute preprocessor's default
+    otter = yaml.safe_load(build_files(read_otter(src.otter_master(), "x"), "ot", 1.0)["rubric.yaml"])
+    assert "resources" not in otter  # the service's default
+    otter = yaml.safe_load(build_files(read_otter(src.otter_master(), "x"), "ot", 1.0, 12.5)["rubric.yaml"])
+    assert otter["resources"] == {"cell_timeout_s": 12.5}
+
+
+def test_a_coursework_id_that_is_not_one_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(ImportRefused) as info:
+        build_files(read_otter(src.otter_master(), "x"), "../Up", 1.0)
+    assert "coursework" in str(info.value)
