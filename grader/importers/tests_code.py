@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import zlib
 from typing import Any
 
 from grader.importers.checks import Recognised
 
 
 def test_name(item_id: str) -> str:
-    return "test_" + re.sub(r"\W", "_", item_id)
+    """A Python name per item id; ids that differ only in ``.``/``-`` (``q1.a``, ``q1_a``) still differ."""
+    name = re.sub(r"\W", "_", item_id)
+    return f"test_{name}" if name == item_id else f"test_{name}_{zlib.crc32(item_id.encode()):08x}"
 
 
 def nbgrader_recognised(name: str, rec: Recognised) -> str:

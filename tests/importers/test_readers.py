@@ -199,3 +199,20 @@ def test_a_coursework_id_that_is_not_one_is_refused_before_anything_is_written(t
     with pytest.raises(ImportRefused) as info:
         build_files(read_otter(src.otter_master(), "x"), "../Up", 1.0)
     assert "coursework" in str(info.value)
+
+
+def test_item_ids_that_differ_only_in_punctuation_get_different_tests() -> None:
+    from grader.importers.tests_code import test_name
+
+    names = {test_name(i) for i in ("q1.a", "q1_a", "q1-a")}
+    assert len(names) == 3 and "test_q1_a" in names
+
+
+def test_otters_fenced_markdown_form_reads_like_raw_cells() -> None:
+    nb = src.otter_master()
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "raw":
+            nb.cells[i] = v4.new_markdown_cell("```otter\n" + cell.source + "\n```")
+    imp = read_otter(nb, "x")
+    assert [(i.id, i.points) for i in imp.items] == [("q1", 3.0), ("q2", 3.0), ("q3", 2.0)]
+    assert not any(c.source.startswith("```otter") for c in imp.skeleton.cells)
