@@ -207,7 +207,12 @@ def read_otter(nb: nbformat.NotebookNode, title: str) -> Imported:
                 refuse(t_index, name, "an empty test cell")
                 continue
             cases.append(
-                {"examples": examples, "points": config.get("points"), "hidden": bool(config.get("hidden", False))}
+                {
+                    "examples": examples,
+                    "points": config.get("points"),
+                    "failure_message": str(config.get("failure_message") or ""),
+                    "hidden": bool(config.get("hidden", False)),
+                }
             )
         if len(cases) != len(tests):
             return

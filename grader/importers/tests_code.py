@@ -44,6 +44,7 @@ def otter_question(name: str, cases: list[dict[str, Any]], all_or_nothing: bool)
         f"        if ok:\n"
         f"            earned += case['points']\n"
         f"        else:  # a hidden case's message never shows its code or expected output\n"
+        f"            why = case['failure_message'] or why  # the author's message, where the source gives one\n"
         f"            failed.append(f\"case {{number}}\" + ('' if case['hidden'] else f\" ({{why}})\"))\n"
         f"    if failed and {not all_or_nothing!r} and total:\n"
         f"        credit.partial(earned / total)\n"
