@@ -50,6 +50,7 @@ class Recognised:
 
     steps: list[tuple[str, str]]
     checks: list[dict[str, Any]]
+    result: int | None = None  # the captured value of the cell's last expression (nbgrader's partial credit)
 
 
 def _dotted(node: ast.expr) -> str | None:
@@ -150,4 +151,28 @@ def recognise(source: str) -> Recognised | None:
             return None
     if not checks:
         return None
-    return Recognised(steps=builder.steps, checks=checks)
+    result = None
+    last = tree.body[-1] if tree.body else None
+    if isinstance(last, ast.Expr) and builder.steps and builder.steps[-1] == ("exec", ast.unparse(last)):
+        # the cell's value: nbgrader reads a number there as partial credit
+        builder.steps[-1] = ("eval", ast.unparse(last.value))
+        builder.captured += 1
+        result = builder.captured - 1
+    return Recognised(steps=builder.steps, checks=checks, result=result)
+
+
+def last_expression(source: str) -> tuple[str, str] | None:
+    """(the code before it, the expression) when the cell ends in an expression on lines of its own,
+    whose value nbgrader would read as partial credit; None otherwise."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        return None
+    last = tree.body[-1]
+    before = tree.body[-2] if len(tree.body) > 1 else None
+    if last.col_offset != 0 or (before is not None and (before.end_lineno or 0) >= last.lineno):
+        return None  # `a; b` on one line: leave the cell whole
+    lines = source.split("\n")
+    return "\n".join(lines[: last.lineno - 1]), ast.unparse(last.value)

@@ -238,18 +238,39 @@ def judge_check(check: dict[str, Any], values: list[Any]) -> None:
         raise AssertionError("check failed")
 
 
+def nbgrader_partial(tagged: Any, points: float) -> float:
+    """The share of the cell's points nbgrader gives for the cell's last value: a number from 0 to the
+    points is partial credit, anything else (None, text, a value that cannot travel) full credit, a
+    number above the points none (nbgrader refuses it)."""
+    try:
+        value = rebuild(tagged)
+    except Opaque:
+        return 1.0
+    if value is None:
+        return 1.0
+    try:
+        grade = float(repr(value))
+    except ValueError:
+        return 1.0
+    if grade < 0 or math.isnan(grade):
+        return 1.0
+    return grade / points if grade <= points else 0.0
+
+
 @pytest.fixture
-def nbgrader_cell(student: Any):
+def nbgrader_cell(student: Any, credit: Any):
     """``nbgrader_cell(steps, checks)``: run an imported nbgrader test cell whose checks were
     recognised. ``steps`` run in order in a fresh copy of the student's globals (``exec`` steps
     run there; ``eval`` steps bring back their value as data); ``checks`` then compare those values
     here. The first failing check fails the cell (all or nothing, as nbgrader scores it)."""
 
-    def run(steps: list[tuple[str, str]], checks: list[dict[str, Any]]) -> None:
+    def run(
+        steps: list[tuple[str, str]], checks: list[dict[str, Any]], result: int | None = None, points: float = 1.0
+    ) -> None:
         program = STEPS_RUNNER.replace("STEPS", repr([list(s) for s in steps]))
         tagged = _call(student, program)
         try:
-            values = [rebuild(t) for t in tagged]
+            values = [rebuild(t) if i != result else None for i, t in enumerate(tagged)]
         except Opaque as exc:
             raise AssertionError(f"{exc} cannot be checked (it does not travel as data)") from None
         for number, check in enumerate(checks, 1):
@@ -259,17 +280,30 @@ def nbgrader_cell(student: Any):
                 raise AssertionError(f"check {number} of {len(checks)} failed") from None
             except Exception as exc:  # a comparison that raises (an ambiguous array truth) fails too
                 raise AssertionError(f"check {number} of {len(checks)} failed ({type(exc).__name__})") from None
+        if result is not None:
+            _score(credit, nbgrader_partial(tagged[result], points))
 
     return run
 
 
-@pytest.fixture
-def in_kernel(student: Any):
-    """``in_kernel(source)``: run an nbgrader test cell as it is, in a fresh copy of the student's
-    globals in the kernel; it passes when it raises nothing. NOT tamper-proof: the student's code
-    shares that kernel (the rubric marks such items ``checked_in_kernel``)."""
+def _score(credit: Any, fraction: float) -> None:
+    if fraction < 1.0:
+        credit.score(fraction, "partial credit from the cell's value")
+        if fraction == 0.0:
+            raise AssertionError("the cell's value is more than its points")
 
-    def run(source: str) -> None:
-        _call(student, source + "\nout = None\n")
+
+@pytest.fixture
+def in_kernel(student: Any, credit: Any):
+    """``in_kernel(source, result=None, points=1)``: run an nbgrader test cell as it is, in a fresh
+    copy of the student's globals in the kernel; it passes when it raises nothing. ``result``: the
+    cell's last expression, whose value (as data) nbgrader reads as partial credit. NOT tamper-proof:
+    the student's code shares that kernel (the rubric marks such items ``checked_in_kernel``)."""
+
+    def run(source: str, result: str | None = None, points: float = 1.0) -> None:
+        tail = f"\nout = _grader_tag({result})\n" if result is not None else "\nout = None\n"
+        tagged = _call(student, source + tail)
+        if result is not None:
+            _score(credit, nbgrader_partial(tagged, points))
 
     return run

@@ -15,7 +15,7 @@ import re
 import nbformat
 
 from grader.importers import tests_code
-from grader.importers.checks import recognise
+from grader.importers.checks import last_expression, recognise
 from grader.importers.model import CellProblem, Imported, ImportedItem, ImportRefused
 
 KNOWN_KEYS = {"grade", "solution", "locked", "points", "grade_id", "task", "schema_version", "checksum", "cell_type"}
@@ -122,9 +122,13 @@ def read_nbgrader(nb: nbformat.NotebookNode, title: str) -> Imported:
             continue
         name = tests_code.test_name(label)
         if recognised is not None:
-            code = tests_code.nbgrader_recognised(name, recognised)
+            code = tests_code.nbgrader_recognised(name, recognised, float(points))
+            has_result = recognised.result is not None
         else:
-            code = tests_code.nbgrader_in_kernel(name, cell.source)
+            split = last_expression(cell.source)
+            body, result = split if split is not None else (cell.source, None)
+            code = tests_code.nbgrader_in_kernel(name, body, result, float(points))
+            has_result = result is not None
         items.append(
             ImportedItem(
                 id=label,
@@ -135,7 +139,7 @@ def read_nbgrader(nb: nbformat.NotebookNode, title: str) -> Imported:
                 test_name=name,
                 test_source=code,
                 checked_in_kernel=recognised is None,
-                all_or_nothing=True,
+                all_or_nothing=not has_result,  # a cell's numeric value is partial credit
             )
         )
     if not items and not problems:

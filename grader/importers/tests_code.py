@@ -15,19 +15,22 @@ def test_name(item_id: str) -> str:
     return f"test_{name}" if name == item_id else f"test_{name}_{zlib.crc32(item_id.encode()):08x}"
 
 
-def nbgrader_recognised(name: str, rec: Recognised) -> str:
+def nbgrader_recognised(name: str, rec: Recognised, points: float) -> str:
     return (
         f"def {name}(nbgrader_cell):\n"
         f"    # compared in the judge: the kernel only evaluates the operands\n"
-        f"    nbgrader_cell(\n        {rec.steps!r},\n        {rec.checks!r},\n    )\n"
+        f"    nbgrader_cell(\n        {rec.steps!r},\n        {rec.checks!r},\n"
+        f"        result={rec.result!r},\n        points={points!r},\n    )\n"
     )
 
 
-def nbgrader_in_kernel(name: str, source: str) -> str:
+def nbgrader_in_kernel(name: str, source: str, result: str | None, points: float) -> str:
+    """``source`` runs whole in the kernel; ``result``: the cell's last expression, evaluated after it
+    (``source`` is then the code before it), whose value nbgrader reads as partial credit."""
     return (
         f"def {name}(in_kernel):\n"
         f"    # checked_in_kernel: the cell runs as it is in the student's kernel (not tamper-proof)\n"
-        f"    in_kernel({source!r})\n"
+        f"    in_kernel({source!r}, result={result!r}, points={points!r})\n"
     )
 
 

@@ -14,7 +14,7 @@ def nbg_meta(**fields: Any) -> dict[str, Any]:
     return {"nbgrader": meta}
 
 
-def nbgrader_source(extra_test: str | None = None) -> nbformat.NotebookNode:
+def nbgrader_source(extra_test: str | None = None, extra_points: float = 1) -> nbformat.NotebookNode:
     """Three auto items (one recognised with hidden tests, one numpy, one free-form in the kernel),
     one manual answer and one task."""
     nb = v4.new_notebook()
@@ -50,7 +50,7 @@ def nbgrader_source(extra_test: str | None = None) -> nbformat.NotebookNode:
         v4.new_markdown_cell("Plot the squares.", metadata=nbg_meta(task=True, points=1, grade_id="plot_task")),
     ]
     if extra_test is not None:
-        cells.append(v4.new_code_cell(extra_test, metadata=nbg_meta(grade=True, points=1, grade_id="extra")))
+        cells.append(v4.new_code_cell(extra_test, metadata=nbg_meta(grade=True, points=extra_points, grade_id="extra")))
     nb.cells = cells
     return nb
 

@@ -139,3 +139,27 @@ def test_tensors_come_back_as_tensors() -> None:
     t = torch.tensor([[1.5, 2.0]], dtype=torch.float64)
     got = _roundtrip(t)
     assert isinstance(got, torch.Tensor) and repr(got) == repr(t)
+
+
+def test_a_cells_last_value_is_nbgraders_partial_credit() -> None:
+    from grader.importers.checks import last_expression
+
+    rec = recognise("assert f(1) == 1\nf(2) / 2")
+    assert rec is not None and rec.steps[-1] == ("eval", "f(2) / 2") and rec.result == 1
+    assert recognise("assert f(1) == 1\nprint('done')").result == 1  # type: ignore[union-attr]  # None: full
+    assert recognise("np.testing.assert_equal(f(1), 1)").result is None  # type: ignore[union-attr]
+    assert last_expression("s = 0\nfor i in range(3):\n    s += i\ns") == ("s = 0\nfor i in range(3):\n    s += i", "s")
+    assert last_expression("for i in range(3):\n    pass") is None
+    assert last_expression("a = 1; a") is None
+
+    def tag(value: object) -> object:
+        ns: dict[str, object] = {}
+        exec(jc.ENCODER, ns)
+        return ns["_grader_tag"](value)  # type: ignore[operator]
+
+    assert jc.nbgrader_partial(tag(1.5), 3.0) == 0.5
+    assert jc.nbgrader_partial(tag(None), 3.0) == 1.0
+    assert jc.nbgrader_partial(tag("all good"), 3.0) == 1.0  # not a number: full credit, as nbgrader
+    assert jc.nbgrader_partial(tag(-1), 3.0) == 1.0  # nbgrader: "strange", full credit
+    assert jc.nbgrader_partial(tag(4), 3.0) == 0.0  # more than the points: nbgrader refuses it
+    assert jc.nbgrader_partial(tag(Anything()), 3.0) == 1.0

@@ -36,13 +36,22 @@ def with_cell(path: Path, marker: str, source: str, out: Path) -> Path:
 
 def test_import_nbgrader_checks_the_folder_and_grades_a_student(tmp_path: Path) -> None:
     source = tmp_path / "squares.ipynb"
-    nbformat.write(src.nbgrader_source(), str(source))
+    # nbgrader's partial credit: the cell's value is the points earned (2 right answers of 4, 1 point each)
+    partial = "got = 0\nfor n in (1, 2, 3, 4):\n    got += int(square(n) == n * n)\ngot"
+    nbformat.write(src.nbgrader_source(extra_test=partial, extra_points=4), str(source))
     done = grader("import", "nbgrader", str(source), "--coursework", "sq", "--weight", "0.3", rubrics_dir=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == str(tmp_path / "sq")
-    assert "ok    checked inside the student's kernel, not tamper-proof: loop_test" in lines
-    assert "ok    reference earns 4.5/4.5 auto points" in lines
+    assert "ok    checked inside the student's kernel, not tamper-proof: loop_test, extra" in lines
+    assert "ok    reference earns 8.5/8.5 auto points" in lines
+
+    # right only for 1 and 2 (and 0): loop_test fails, the partial cell earns 2 of 4
+    half = "def square(x):\n    return x * x if x < 3 else 0"
+    student = with_cell(tmp_path / "sq" / "solution.ipynb", "def square", half, tmp_path / "half.ipynb")
+    graded = grader("grade", str(student), "--coursework", "sq", "--json", rubrics_dir=tmp_path)
+    scores = {i["id"]: i["score"] for i in json.loads(graded.stdout)["items"]}
+    assert scores["extra"] == 2.0 and scores["loop_test"] == 0.0 and scores["square_test"] == 0.0
 
     # __eq__ that says yes to everything: the judge's comparison is out of its reach; the cell run in
     # the kernel is not (the documented exception)
@@ -51,7 +60,14 @@ def test_import_nbgrader_checks_the_folder_and_grades_a_student(tmp_path: Path) 
     graded = grader("grade", str(student), "--coursework", "sq", "--json", rubrics_dir=tmp_path)
     assert graded.returncode == 0, graded.stderr
     scores = {i["id"]: i["score"] for i in json.loads(graded.stdout)["items"]}
-    assert scores == {"square_test": 0.0, "halves_test": 1.0, "loop_test": 1.5, "why_sign": 0.0, "plot_task": 0.0}
+    assert scores == {
+        "square_test": 0.0,
+        "halves_test": 1.0,
+        "loop_test": 1.5,
+        "why_sign": 0.0,
+        "plot_task": 0.0,
+        "extra": 4.0,
+    }
 
 
 def test_import_otter_checks_the_folder_and_scores_cases_by_their_points(tmp_path: Path) -> None:
