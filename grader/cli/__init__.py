@@ -12,6 +12,7 @@ from grader.cli import (  # noqa: F401  (imported for their commands)
     data,
     extensions,
     grading,
+    importers,
     module_marks,
     references,
     regrade_preview,

@@ -17,6 +17,9 @@ def check_rubric(
 ) -> Iterator[tuple[str, bool]]:
     rubric = cw.rubric
     yield (f"points add up: {len(rubric.items)} items in {len(rubric.parts)} parts = {rubric.total_points:g}", True)
+    in_kernel = [i.id for i in rubric.auto_items if i.auto is not None and i.auto.checked_in_kernel]
+    if in_kernel:  # imported checks the judge could not take over (docs/importing.md): said, not failed
+        yield (f"checked inside the student's kernel, not tamper-proof: {', '.join(in_kernel)}", True)
     if rubric.unassessed:  # the model refused any other kind of weight-0 rubric before this point
         yield ("unassessed (weight 0): every item auto and visible, no late penalty, feedback at once", True)
     for label, path in (("reference", cw.solution), ("skeleton", cw.skeleton)):

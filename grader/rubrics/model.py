@@ -30,6 +30,10 @@ class AutoSpec(Strict):
 
     tests: list[str] = Field(min_length=1, description="pytest node ids relative to the hidden suite")
     partial: bool = Field(True, description="keep a test's partial credit; if false, all-or-nothing")
+    checked_in_kernel: bool = Field(
+        False,
+        description="an imported check that runs inside the student's kernel (not tamper-proof; docs/importing.md)",
+    )
 
     @field_validator("tests")
     @classmethod

@@ -57,7 +57,8 @@ parts:
   - {id: p2, title: "Part 2: Discussion", points: 10}
 items:
   - {id: shown, part: p1, title: "1.1a Convolution shapes", points: 4, auto: {tests: ["test_a.py::test_shown"]}, visibility: visible}
-  - {id: later, part: p1, title: "1.1a Convolution values", points: 3, auto: {tests: ["test_a.py::test_later"]}, visibility: after_release}
+  - {id: later, part: p1, title: "1.1a Convolution values", points: 3, visibility: after_release,
+     auto: {tests: ["test_a.py::test_later"], checked_in_kernel: true}}
   - {id: secret, part: p1, title: "1.1b Held-out accuracy", points: 3, auto: {tests: ["test_a.py::test_secret"]}, visibility: hidden}
   - {id: curves, part: p2, title: "2.1 Training curves discussed", points: 6, manual: true, visibility: visible}
   - {id: design, part: p2, title: "2.2 Design choices justified", points: 4, manual: true, visibility: visible}

@@ -117,6 +117,8 @@ def test_the_marking_page_shows_the_notebook_sandboxed_with_hidden_messages_and_
     assert "secret: hidden expected [1, 2]" in html  # GTAs see hidden items' messages
     assert "shape (3, 3) expected, got (3, 4)" in html
     assert 'data-testid="item-curves"' in html and 'data-testid="penalty-nolabels"' in html
+    # an imported check run in the student's kernel says so on its item, and only there
+    assert re.findall(r'data-testid="in-kernel-([^"]+)"', html) == ["later"]
     assert 'data-testid="run-log"' in html and '<script src="/static/marking.js"' in html
 
     nb = client.get(f"/staff/runs/{run_id}/notebook")
