@@ -27,7 +27,7 @@ import numpy as np
 
 if __package__ in (None, ""):  # run as a script: the package's folder's parent on the path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import peer_corpus as base  # noqa: E402
+import peer_corpus as base
 
 QIDS = [q.id for q in base.QUESTIONS]
 NBGRADER_ITEMS = {q.id: f"{q.id}_test" for q in base.QUESTIONS}  # the items' ids: nbgrader's grade_id

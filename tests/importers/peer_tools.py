@@ -51,7 +51,9 @@ def _run(venv: Path, args: list[str], *, cwd: Path, timeout: float) -> str:
     env.pop("PYTHONPATH", None)
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc.stdout
 
 
@@ -185,7 +187,9 @@ if __name__ == "__main__":  # grade the corpus with both tools and print their s
         for name in sys.argv[1:] or ["nbgrader", "otter"]:
             run = grade_with(name, root / "corpus", root)
             n = len(corpus.STUDENTS)
-            print(f"{name}: {run.seconds:.1f} s for {n} ({run.seconds / n:.2f} s a notebook), set-up {run.setup_seconds:.1f} s")
+            print(
+                f"{name}: {run.seconds:.1f} s for {n} ({run.seconds / n:.2f} s a notebook), set-up {run.setup_seconds:.1f} s"
+            )
             for s in corpus.STUDENTS:
                 want = corpus.expected(name, s)
                 got = run.scores.get(s.name)

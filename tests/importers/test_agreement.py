@@ -149,7 +149,10 @@ def _table(tool_runs: dict[str, peer_tools.ToolRun], grader_runs: dict[str, Grad
                 cells.append(f"{a:g} =" if a == b and a is not None else f"{a} / {b}{mark}")
         lines.append(f"| {s.name} | {s.kind} | " + " | ".join(cells) + " |")
     lines += ["", f"Time per notebook ({n} notebooks; the tools ran side by side, grader alone):", ""]
-    lines += ["| tool | tool s/notebook | grader s/notebook | tool set-up s | grader import s |", "|---|---|---|---|---|"]
+    lines += [
+        "| tool | tool s/notebook | grader s/notebook | tool set-up s | grader import s |",
+        "|---|---|---|---|---|",
+    ]
     for t in TOOLS:
         tr, gr = tool_runs[t], grader_runs[t]
         lines.append(
@@ -177,4 +180,6 @@ def test_grader_agrees_with_the_tool_except_the_documented_cases(
             assert theirs[s.name] == corpus.expected(tool, s), f"{tool} on {s.name} ({s.kind})"
             assert theirs[s.name] != ours[s.name], f"{s.name} ({s.kind}): the documented difference is gone"
         else:
-            assert theirs[s.name] == ours[s.name], f"{s.name} ({s.kind}): {tool} {theirs[s.name]}, grader {ours[s.name]}"
+            assert theirs[s.name] == ours[s.name], (
+                f"{s.name} ({s.kind}): {tool} {theirs[s.name]}, grader {ours[s.name]}"
+            )
