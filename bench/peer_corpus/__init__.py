@@ -8,6 +8,10 @@ The source notebook carries nbgrader's cell metadata: solution cells (``### BEGI
 autograded test cells whose hidden part (``### BEGIN HIDDEN TESTS``) nbgrader strips on release and
 puts back at autograde. A test cell scores all its points or none; so does each grader item (one
 hidden test each, no partial credit), on the same inputs, so the two must agree notebook by notebook.
+The source also has a manual written answer (``q4_answer``), which neither side scores automatically.
+
+The agreement corpus (``agreement.py``: the same questions as an Otter master notebook too, and 20
+students of typical kinds per tool) builds on these questions and their answer variants.
 """
 
 from __future__ import annotations
