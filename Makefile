@@ -63,7 +63,7 @@ bench: setup
 	bash scripts/ensure_services.sh  # Postgres and Redis, for the two below
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/throughput.py
-	$(BIN)/python bench/peers.py  # nbgrader in a virtualenv of its own (/tmp/nbgrader-venv, made if missing)
+	$(BIN)/python bench/peers.py  # nbgrader in a virtualenv of its own (scripts/ensure_peer_tools.sh)
 	$(BIN)/python bench/cw2_reference.py
 	$(BIN)/python bench/rush.py
 
@@ -77,9 +77,11 @@ deploy-check: setup
 
 # PostgreSQL and Redis for the gradebook and broker tests, Chromium for the dashboard's browser
 # tests, the Docker engine and the docker backend's image for the sandbox tests (each started or
-# built if not there).
+# built if not there), and nbgrader and otter-grader in a virtualenv of their own for the agreement
+# test (tests/importers) and bench/peers.py.
 services:
 	bash scripts/ensure_services.sh
 	bash scripts/ensure_browser.sh
 	bash scripts/ensure_docker.sh
 	bash scripts/build_sandbox_image.sh
+	bash scripts/ensure_peer_tools.sh

@@ -1,11 +1,11 @@
 """Peers side by side: `nbgrader autograde` against one batch `grader grade`, same corpus, same checks.
 
-    .venv/bin/python bench/peers.py [--runs 1] [--nbgrader-venv /tmp/nbgrader-venv]
+    .venv/bin/python bench/peers.py [--runs 1] [--nbgrader-venv /opt/grader/peer-tools]
 
 The corpus (bench/peer_corpus): an nbgrader-format assignment of three small numpy questions
 (solution cells, autograded test cells with hidden tests) and 20 student notebooks with a spread of
 right and wrong answers, plus the same checks written as a grader coursework (rubric + hidden suite).
-nbgrader runs from a virtualenv of its own, never the project's (made here if missing, pinned below).
+nbgrader runs from a virtualenv of its own, never the project's (scripts/ensure_peer_tools.sh, pinned there).
 Both serial: nbgrader autogrades the 20 in one process; grader grades the folder of 20 in one batch,
 sandbox on (the settings' backend). Reported: wall time and CPU-seconds per notebook (this process's
 children, as the kernel accounts them once they are reaped), and the scores compared notebook by
@@ -30,17 +30,13 @@ import peer_corpus as corpus
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-NBGRADER_PINS = ["nbgrader==0.9.6", "numpy==2.4.6"]  # numpy: the course runtime's, like for like
 TARGET = 1 / 3  # grader's wall time per notebook at most a third of nbgrader's (issue 13)
 
 
 def ensure_nbgrader(venv: Path) -> Path:
-    """nbgrader in a virtualenv of its own (``python3.11 -m venv`` + pip), made once."""
-    exe = venv / "bin" / "nbgrader"
-    if not exe.exists():
-        print(f"installing {' '.join(NBGRADER_PINS)} into {venv} ...", flush=True)
-        subprocess.run(["python3.11", "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *NBGRADER_PINS], check=True)
+    """nbgrader (and otter-grader) in a virtualenv of their own: scripts/ensure_peer_tools.sh, the same
+    one the agreement test (tests/importers) uses; a no-op when it is already there."""
+    subprocess.run(["bash", str(REPO / "scripts" / "ensure_peer_tools.sh"), str(venv)], check=True)
     return venv
 
 
@@ -96,7 +92,7 @@ def run_grader(work: Path) -> tuple[float, float, dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--nbgrader-venv", type=Path, default=Path("/tmp/nbgrader-venv"))
+    parser.add_argument("--nbgrader-venv", type=Path, default=Path("/opt/grader/peer-tools"))
     args = parser.parse_args()
     venv = ensure_nbgrader(args.nbgrader_venv)
     n = len(corpus.STUDENTS)

@@ -8,6 +8,10 @@ The source notebook carries nbgrader's cell metadata: solution cells (``### BEGI
 autograded test cells whose hidden part (``### BEGIN HIDDEN TESTS``) nbgrader strips on release and
 puts back at autograde. A test cell scores all its points or none; so does each grader item (one
 hidden test each, no partial credit), on the same inputs, so the two must agree notebook by notebook.
+The source also has a manual written answer (``q4_answer``), which neither side scores automatically.
+
+The agreement corpus (``agreement.py``: the same questions as an Otter master notebook too, and 20
+students of typical kinds per tool) builds on these questions and their answer variants.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ class Question:
     id: str
     points: int
     prompt: str
-    answers: dict[str, str]  # variant -> the function's source: "right", "wrong", "missing"
+    answers: dict[str, str]  # variant -> the function's source: "right", "wrong", ... ("missing": the stub)
     visible: str  # the test cell's visible asserts
     hidden: str  # its hidden asserts (stripped on release)
 
@@ -41,6 +45,8 @@ QUESTIONS = [
         answers={
             "right": "def normalize(v):\n    v = np.asarray(v, dtype=float)\n    return v / np.linalg.norm(v)",
             "wrong": "def normalize(v):\n    v = np.asarray(v, dtype=float)\n    return v / np.sum(np.abs(v))",
+            "alt": "def normalize(v):\n    v = np.array(v, dtype=float)\n    return v / np.sqrt(np.sum(np.square(v)))",
+            "wrong2": "def normalize(v):\n    v = np.asarray(v, dtype=float)\n    return v / np.max(np.abs(v))",
         },
         visible="assert np.allclose(normalize([3.0, 4.0]), [0.6, 0.8])",
         hidden=(
@@ -60,6 +66,10 @@ QUESTIONS = [
             "wrong": (  # off by one: drops the last window
                 "def moving_average(x, k):\n    x = np.asarray(x, dtype=float)\n"
                 "    return np.array([x[i:i + k].mean() for i in range(len(x) - k)])"
+            ),
+            "alt": "def moving_average(x, k):\n    return np.convolve(np.asarray(x, dtype=float), np.ones(k) / k, mode='valid')",
+            "wrong2": (  # the wrong convolution mode: as long as x
+                "def moving_average(x, k):\n    return np.convolve(np.asarray(x, dtype=float), np.ones(k) / k, mode='same')"
             ),
         },
         visible="assert np.allclose(moving_average([1, 2, 3, 4], 2), [1.5, 2.5, 3.5])",
@@ -81,16 +91,31 @@ QUESTIONS = [
                 "def pairwise_distances(A, B):\n    A, B = np.asarray(A, dtype=float), np.asarray(B, dtype=float)\n"
                 "    return ((A[:, None, :] - B[None, :, :]) ** 2).sum(axis=-1)"
             ),
+            "alt": (
+                "def pairwise_distances(A, B):\n    A, B = np.asarray(A, dtype=float), np.asarray(B, dtype=float)\n"
+                "    return np.linalg.norm(A[:, None, :] - B[None, :, :], axis=-1)"
+            ),
+            "wrong2": (  # Manhattan distances
+                "def pairwise_distances(A, B):\n    A, B = np.asarray(A, dtype=float), np.asarray(B, dtype=float)\n"
+                "    return np.abs(A[:, None, :] - B[None, :, :]).sum(axis=-1)"
+            ),
+            "wrong3": (  # transposed: B's rows against A's
+                "def pairwise_distances(A, B):\n    A, B = np.asarray(A, dtype=float), np.asarray(B, dtype=float)\n"
+                "    return np.sqrt(((B[:, None, :] - A[None, :, :]) ** 2).sum(axis=-1))"
+            ),
         },
         visible="assert pairwise_distances([[0.0, 0.0]], [[3.0, 4.0]]).shape == (1, 1)",
         hidden=(
             "assert np.allclose(pairwise_distances([[0.0, 0.0]], [[3.0, 4.0]]), [[5.0]])\n"
-            "_A = np.arange(6.0).reshape(3, 2)\n"
-            "assert np.allclose(pairwise_distances(_A, _A).diagonal(), 0.0)\n"
-            "assert np.allclose(pairwise_distances(_A, _A[:1])[:, 0], [0.0, np.sqrt(8.0), np.sqrt(32.0)])"
+            "assert np.allclose(pairwise_distances(np.arange(6.0).reshape(3, 2), np.arange(6.0).reshape(3, 2)).diagonal(), 0.0)\n"
+            "assert np.allclose(pairwise_distances(np.arange(6.0).reshape(3, 2), [[0.0, 1.0]])[:, 0], [0.0, np.sqrt(8.0), np.sqrt(32.0)])"
         ),
     ),
 ]
+# The manual question: a written answer a marker grades (nbgrader: a markdown cell with grade and solution).
+MANUAL_ID, MANUAL_POINTS = "q4", 2
+MANUAL_PROMPT = "In two sentences: why does a cumulative sum make `moving_average` fast for a large `k`?"
+MANUAL_ANSWER = "Each window's sum is one subtraction of two prefix sums, so the cost is O(n), not O(nk)."
 MISSING = "raise NotImplementedError()"
 VARIANTS = ("right", "wrong", "missing")
 STUDENTS = [f"student{i:02d}" for i in range(1, 21)]
@@ -127,6 +152,13 @@ def source_notebook() -> nbformat.NotebookNode:
                 test, metadata=_meta(f"{q.id}_test", solution=False, grade=True, points=q.points, locked=True)
             )
         )
+    cells.append(nbformat.v4.new_markdown_cell(f"## {MANUAL_ID}\n{MANUAL_PROMPT}"))
+    cells.append(
+        nbformat.v4.new_markdown_cell(
+            MANUAL_ANSWER,
+            metadata=_meta(f"{MANUAL_ID}_answer", solution=True, grade=True, points=MANUAL_POINTS),
+        )
+    )
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
@@ -150,7 +182,9 @@ def student_notebook(index: int) -> nbformat.NotebookNode:
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         grade_id = meta.get("grade_id", "")
-        if meta.get("solution"):
+        if meta.get("solution") and cell.cell_type == "markdown":
+            cell.source = "YOUR ANSWER HERE"  # as nbgrader releases a written answer
+        elif meta.get("solution"):
             q = next(q for q in QUESTIONS if grade_id == f"{q.id}_answer")
             variant = chosen[q.id]
             cell.source = (
