@@ -35,6 +35,7 @@ from pathlib import Path
 
 import peer_tools
 import pytest
+import yaml
 from peer_tools import corpus
 from sample_grades import once_per_run
 
@@ -58,19 +59,19 @@ def _grader_run(tool: str, folder: Path) -> GraderRun:
     rubrics = folder / "rubrics"
     cw = COURSEWORK[tool]
     start = time.perf_counter()
+    # The tools' per-cell timeout for grader too (the default is minutes): the looping cell costs each the same.
+    timeout = str(peer_tools.CELL_TIMEOUT_S)
     proc = subprocess.run(
-        [*GRADER, "import", tool, str(sources[tool]), "--coursework", cw, "--out", str(rubrics), "--no-check"],
+        [*GRADER, "import", tool, str(sources[tool]), "--coursework", cw, "--out", str(rubrics), "--no-check"]
+        + ["--cell-timeout", timeout],
         capture_output=True,
         text=True,
         timeout=120,
     )
     import_seconds = time.perf_counter() - start
     assert proc.returncode == 0, f"grader import {tool}:\n{proc.stdout}\n{proc.stderr}"
-    # The tools' per-cell timeout for grader too (the default is minutes): the looping cell costs each the same.
-    rubric = rubrics / cw / "rubric.yaml"
-    assert "\nresources:" not in rubric.read_text(), "the importer now writes resources: merge the timeout"
-    with rubric.open("a") as f:
-        f.write(f"resources:\n  cell_timeout_s: {peer_tools.CELL_TIMEOUT_S}\n")
+    rubric = yaml.safe_load((rubrics / cw / "rubric.yaml").read_text())
+    assert rubric["resources"]["cell_timeout_s"] == peer_tools.CELL_TIMEOUT_S, rubric.get("resources")
     env = {**os.environ, "GRADER_RUBRICS_DIR": str(rubrics)}
     start = time.perf_counter()
     proc = subprocess.run(
