@@ -19,6 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11 python3.11-venv)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	$(BIN)/python scripts/torchvision_without_ops.py  # PyPI's torchvision beside the CPU torch
 	touch $@
 
 # The student zone's Python runtime (and bubblewrap): see scripts/install_runtime.sh.

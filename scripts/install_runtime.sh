@@ -16,7 +16,7 @@ PYTHON=/usr/bin/python3.11   # not pyenv's: it lives under /root (0700), unreach
 SANDBOX_UID=${GRADER_SANDBOX__UID:-65534}
 SANDBOX_GID=${GRADER_SANDBOX__GID:-65534}
 
-DIGEST=$(cat "$REQS" "$0" | sha256sum | cut -d' ' -f1)
+DIGEST=$(cat "$REQS" "$0" "$HERE/torchvision_without_ops.py" | sha256sum | cut -d' ' -f1)
 if [ -f "$DIR/DIGEST" ] && [ "$(cat "$DIR/DIGEST")" = "$DIGEST" ]; then
     echo "runtime at $DIR is up to date ($DIGEST)"
     exit 0
@@ -41,6 +41,9 @@ mkdir -p "$DIR"
 "$PYTHON" -m venv "$DIR"
 # Every requirement is pinned (torch comes from the local wheel); binaries only, no builds.
 "$DIR/bin/python" -m pip install --no-cache-dir --only-binary=:all: -r "$REQS"
+# PyPI's torchvision is the CUDA build, whose C++ ops do not load beside the CPU torch: let it import
+# without them (the course needs none of them; see the script).
+"$DIR/bin/python" "$HERE/torchvision_without_ops.py"
 
 # Matplotlib builds a font cache on first use (seconds, and it needs a writable dir): build it
 # here; the runner copies it into a writable MPLCONFIGDIR. Its font paths are host paths, so they
@@ -56,7 +59,7 @@ d=$(dirname "$DIR")
 while [ "$d" != / ]; do chmod a+x "$d"; d=$(dirname "$d"); done
 
 # Prove it: the sandbox uid can import the course packages, and cannot import the grader.
-check='import torch, numpy, sklearn, matplotlib, ipykernel, jupyter_client, nbclient, nbformat
+check='import torch, torchvision, numpy, sklearn, matplotlib, ipykernel, jupyter_client, nbclient, nbformat
 import importlib.util as u
 assert u.find_spec("grader") is None and u.find_spec("workers") is None, "grader leaked into the runtime"
 print("runtime ok: torch", torch.__version__, "numpy", numpy.__version__)'
