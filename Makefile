@@ -47,12 +47,14 @@ test: lint setup services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Everything that needs no sandbox (tests/README.md): no notebook graded, no sandbox image needed;
-# the aim is under three minutes on two cores. Postgres, Redis, Chromium, the Docker engine (tests/deploy).
+# the aim is under three minutes on two cores. Postgres, Redis, Chromium, the Docker engine (tests/deploy),
+# the OpenID provider (tests/users).
 .PHONY: test-fast
 test-fast: setup
 	bash scripts/ensure_services.sh
 	bash scripts/ensure_browser.sh
 	bash scripts/ensure_docker.sh
+	bash scripts/ensure_oidc_provider.sh
 	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not sandbox and not slow"  # worksteal: no idle worker at the tail
 
 check: setup
@@ -78,11 +80,12 @@ deploy-check: setup
 
 # PostgreSQL and Redis for the gradebook and broker tests, Chromium for the dashboard's browser
 # tests, the Docker engine and the docker backend's image for the sandbox tests (each started or
-# built if not there), and nbgrader and otter-grader in a virtualenv of their own for the agreement
-# test (tests/importers) and bench/peers.py.
+# built if not there), the OpenID provider of the sign-on tests (tests/users), and nbgrader and
+# otter-grader in a virtualenv of their own for the agreement test (tests/importers) and bench/peers.py.
 services:
 	bash scripts/ensure_services.sh
 	bash scripts/ensure_browser.sh
 	bash scripts/ensure_docker.sh
 	bash scripts/build_sandbox_image.sh
 	bash scripts/ensure_peer_tools.sh
+	bash scripts/ensure_oidc_provider.sh

@@ -65,6 +65,35 @@ class RenderLimits(BaseModel):
     memory_mb: int = Field(2048, ge=256, description="RLIMIT_AS of the rendering process, MiB")
 
 
+class SignOn(BaseModel):
+    """Single sign-on with OpenID Connect (docs/sign-on.md). Off until ``issuer`` is set."""
+
+    issuer: str | None = Field(
+        None,
+        description="the provider's issuer URL, exactly as its discovery document and ID tokens give it "
+        "(Entra ID: https://login.microsoftonline.com/<tenant id>/v2.0)",
+    )
+    client_id: str = Field("", description="this service's client (application) id at the provider")
+    client_secret: SecretStr | None = Field(None, description="the client secret the provider gave this service")
+    redirect_url: str | None = Field(
+        None, description="the callback registered at the provider; default: <public_url>/login/sso/callback"
+    )
+    claim: str = Field("email", description="the ID-token claim that names the person (email, or a student number)")
+    match_on: str = Field(
+        "email",
+        pattern="^(email|external_id)$",
+        description="what the claim is compared with: 'email' (roster and staff emails, any case) or "
+        "'external_id' (the roster's student number; staff by username)",
+    )
+    scopes: str = Field("openid email profile", description="scopes asked for; openid is always one")
+    provider_name: str = Field("single sign-on", description="shown on the login page: 'Sign in with ...'")
+    timeout_s: float = Field(10, gt=0, le=60, description="each request to the provider")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer)
+
+
 class Settings(BaseSettings):
     # hide_input_in_errors: a refused secret is never echoed into a log.
     model_config = SettingsConfigDict(
@@ -190,6 +219,10 @@ class Settings(BaseSettings):
         None, description="a bearer token that may read /metrics (besides staff API tokens)"
     )
     metrics_public: bool = Field(False, description="serve /metrics to anyone, without a token")
+    oidc: SignOn = Field(default_factory=SignOn)
+    local_accounts: bool = Field(
+        True, description="sign in to the dashboard with local passwords; false leaves only single sign-on"
+    )
     host: str = Field("127.0.0.1", description="where `grader serve` listens")
     port: int = Field(8000, ge=1, le=65535, description="the port `grader serve` listens on")
 
@@ -202,6 +235,19 @@ class Settings(BaseSettings):
                 "characters, e.g. the output of `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`, "
                 "or leave it unset (`grader up` then makes and keeps one); only on a development machine, "
                 "GRADER_DEV_MODE=1 allows a placeholder."
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _someone_can_sign_in(self) -> Settings:
+        if not self.local_accounts and not self.oidc.enabled:
+            raise ValueError(
+                "GRADER_LOCAL_ACCOUNTS is off and no single sign-on is configured (GRADER_OIDC__ISSUER): "
+                "nobody could sign in to the dashboard."
+            )
+        if self.oidc.enabled and not (self.oidc.client_id and self.oidc.client_secret):
+            raise ValueError(
+                "GRADER_OIDC__ISSUER is set: GRADER_OIDC__CLIENT_ID and GRADER_OIDC__CLIENT_SECRET are needed too."
             )
         return self
 

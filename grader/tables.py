@@ -22,6 +22,7 @@ from grader.roster.models import Student
 from grader.runs.models import GradingRun, RunArtifact, RunItemScore, RunPenalty, RunTestResult
 from grader.runs.preview_models import RegradePreview
 from grader.runs.registry_models import WorkerRegistration
+from grader.sign_on.models import SignOnRequest
 from grader.submissions.models import CountingChoice, DuplicateFlag, Submission, SubmissionFile
 from grader.submissions.quota_models import UploadAttempt, UploadQuota
 from grader.users.models import ApiToken, User
@@ -59,6 +60,7 @@ __all__ = [
     "RunItemScore",
     "RunPenalty",
     "RunTestResult",
+    "SignOnRequest",
     "SignInFailure",
     "Student",
     "Submission",

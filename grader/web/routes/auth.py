@@ -56,10 +56,18 @@ def _login_page(
     headers: dict[str, str] | None = None,
 ) -> Response:
     token = csrf.new_token()
+    settings: Settings = request.app.state.settings
     response = render(
         request,
         "login.html",
-        {"login_csrf": token, "next": next_url, "error": error, "username": username},
+        {
+            "login_csrf": token,
+            "next": next_url,
+            "error": error,
+            "username": username,
+            "local_accounts": settings.local_accounts,
+            "sso_name": settings.oidc.provider_name if settings.oidc.enabled else "",
+        },
         status=status,
     )
     response.headers.update(headers or {})
@@ -114,6 +122,10 @@ async def login(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     next_url = safe_next(next)
+    if not request.app.state.settings.local_accounts:
+        return _login_page(
+            request, next_url, error="Local accounts are turned off here: sign in with single sign-on.", status=403
+        )
     try:
         await csrf.check(request, request.cookies.get(csrf.LOGIN_COOKIE, ""))
     except csrf.CsrfRejected as exc:
