@@ -13,7 +13,7 @@ from web_kit import grade, notebook, sign_in, upload
 from grader.web.app import route_modules
 
 STAFF_PREFIXES = ("/staff", "/lecturer", "/web/")
-PUBLIC = {"/login"}
+PUBLIC = {"/login", "/login/sso", "/login/sso/callback"}  # sign-on: before anyone is signed in
 GTA_ALLOWED = {"/lecturer/submissions/{submission_id}/regrade"}  # markers may ask for a regrade
 
 
