@@ -2,8 +2,10 @@
 ``AuthProvider`` seam so the college's single sign-on can plug in beside them.
 
 A provider only answers "which active user is this?"; starting the session (``web_sessions``) is the
-same whichever provider answered. An SSO provider will be a redirect flow whose callback maps the
-identity provider's subject to a ``User`` and then calls ``web_sessions.start_session`` with its name.
+same whichever provider answered. Single sign-on (``grader.sign_on.oidc.OidcClient``, name ``oidc``)
+is a redirect flow instead of a password check: its callback (``grader/web/routes/sso.py``) maps the
+ID token's claim to a ``User`` and then calls ``web_sessions.start_session`` with its name.
+``Settings.local_accounts`` false turns this provider off.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ class WebSession(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     csrf_token: Mapped[str] = mapped_column(String(64))  # sent back in every form and fetch
-    provider: Mapped[str] = mapped_column(String(32))  # how they signed in: local, later the college's SSO
+    provider: Mapped[str] = mapped_column(String(32))  # how they signed in: local or oidc
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # idle expiry counts from here
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # absolute expiry, whatever the activity
