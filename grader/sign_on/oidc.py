@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 from authlib.common.security import generate_token
-from authlib.integrations.httpx_client import OAuth2Client
+from authlib.integrations.httpx_client import OAuth2Client, OAuthError
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
@@ -136,7 +136,7 @@ class OidcClient:
                     code=code,
                     code_verifier=code_verifier,
                 )
-        except Exception as exc:  # authlib raises its OAuthError, httpx its own, a bad body ValueError
+        except (OAuthError, httpx.HTTPError, ValueError, TypeError) as exc:  # refused, unreachable, or not JSON
             raise SignOnFailed(
                 f"{self.display_name} did not accept this sign-in (the link may have been used already, "
                 "or it took too long); sign in again."
