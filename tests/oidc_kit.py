@@ -30,7 +30,7 @@ OTHER_CLIENT_ID = "other-app"
 OTHER_CLIENT_SECRET = "other-app-secret-for-tests-only"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -43,7 +43,7 @@ def running_provider(redirect_uri: str, *, clock_skew_s: int = 0) -> Iterator[st
         pytest.fail(
             f"oidc-provider is missing under {PROVIDER_HOME}: run scripts/ensure_oidc_provider.sh", pytrace=False
         )
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PORT": str(port),

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -27,9 +30,11 @@ from oidc_kit import (
     OTHER_CLIENT_SECRET,
     TokenSwap,
     authorize_as,
+    free_port,
     running_provider,
     through_provider,
 )
+from oidc_kit import PASSWORD as PROVIDER_PASSWORD
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import func, select, update
 from web_kit import PASSWORD
@@ -260,3 +265,52 @@ def test_settings_refuse_a_service_nobody_can_sign_in_to():
         Settings(local_accounts=False)
     with pytest.raises(ValidationError, match="CLIENT_ID"):
         Settings(oidc={"issuer": "https://login.example/"})
+
+
+def test_a_person_signs_in_in_a_real_browser(browser, web_settings, web_engine, woken, roster, screenshots):
+    """Chromium, the grader served by uvicorn, the provider's own forms: the button, the login, the
+    consent, and back where the person was going (the cookies and the CSP of real pages)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with running_provider(f"{base}/login/sso/callback") as provider_url:
+        oidc = SignOn(
+            issuer=provider_url,
+            client_id=CLIENT_ID,
+            client_secret=SecretStr(CLIENT_SECRET),
+            provider_name="Test University",
+        )
+        settings = web_settings.model_copy(update={"oidc": oidc, "public_url": base})
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, engine=web_engine, run_queue=woken),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+            )
+        )
+        thread = threading.Thread(target=server.run, name="sign-on-server", daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not server.started and time.monotonic() < deadline and thread.is_alive():
+                time.sleep(0.05)
+            context = browser.new_context(base_url=base)
+            context.set_default_timeout(15_000)
+            page = context.new_page()
+            page.goto("/courseworks/cwa")
+            page.screenshot(path=str(screenshots / "sign-on-login-page.png"))
+            page.click("text=Sign in with Test University")
+            page.wait_for_url(f"{provider_url}/**")
+            page.fill("input[name=username]", "alice")
+            page.fill("input[name=password]", PROVIDER_PASSWORD)
+            page.click("button")
+            page.wait_for_selector("text=Continue")  # the provider's consent page
+            page.click("button")
+            page.wait_for_selector("[data-testid=whoami]")
+            assert page.url == f"{base}/courseworks/cwa"
+            assert "Alice (student)" in page.inner_text("[data-testid=whoami]")
+            page.screenshot(path=str(screenshots / "sign-on-student.png"))
+            context.close()
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
