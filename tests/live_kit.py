@@ -20,9 +20,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app) -> Iterator[str]:
-    """Serve ``app`` on a free port; yields its base URL."""
-    port = free_port()
+def serving(app, port: int | None = None) -> Iterator[str]:
+    """Serve ``app`` on ``port`` (default: a free one); yields its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="api-live-server", daemon=True)
     thread.start()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
+from live_kit import free_port
 
 SCRIPT = Path(__file__).resolve().parent / "users" / "oidc_provider" / "provider.mjs"
 PROVIDER_HOME = Path(os.environ.get("OIDC_PROVIDER_HOME", "/opt/grader/oidc-provider"))
@@ -28,12 +28,6 @@ CLIENT_ID = "grader"
 CLIENT_SECRET = "grader-secret-for-tests-only"
 OTHER_CLIENT_ID = "other-app"
 OTHER_CLIENT_SECRET = "other-app-secret-for-tests-only"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

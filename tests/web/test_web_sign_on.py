@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-import time
 from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from live_kit import free_port, serving
 from oidc_kit import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -30,7 +28,6 @@ from oidc_kit import (
     OTHER_CLIENT_SECRET,
     TokenSwap,
     authorize_as,
-    free_port,
     running_provider,
     through_provider,
 )
@@ -280,20 +277,7 @@ def test_a_person_signs_in_in_a_real_browser(browser, web_settings, web_engine, 
             provider_name="Test University",
         )
         settings = web_settings.model_copy(update={"oidc": oidc, "public_url": base})
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings, engine=web_engine, run_queue=woken),
-                host="127.0.0.1",
-                port=port,
-                log_level="warning",
-            )
-        )
-        thread = threading.Thread(target=server.run, name="sign-on-server", daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 30
-            while not server.started and time.monotonic() < deadline and thread.is_alive():
-                time.sleep(0.05)
+        with serving(create_app(settings, engine=web_engine, run_queue=woken), port):
             context = browser.new_context(base_url=base)
             context.set_default_timeout(15_000)
             page = context.new_page()
@@ -311,6 +295,3 @@ def test_a_person_signs_in_in_a_real_browser(browser, web_settings, web_engine, 
             assert "Alice (student)" in page.inner_text("[data-testid=whoami]")
             page.screenshot(path=str(screenshots / "sign-on-student.png"))
             context.close()
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
