@@ -40,6 +40,7 @@ from grader.audit.models import AuditEvent
 from grader.roster.models import Student
 from grader.server import create_app
 from grader.settings import Settings, SignOn
+from grader.sign_on.accounts import NotAdmitted, account_for
 from grader.sign_on.oidc import OidcClient
 from grader.users.models import Role, User
 from grader.users.web_session_models import WebSession
@@ -255,6 +256,34 @@ def test_the_login_page_offers_sign_on_only_when_configured(client, sso_app, iss
     assert client.get("/login/sso", follow_redirects=False).status_code == 404
     page = sso_app(issuer).get("/login", params={"next": "/courseworks/cwa"})
     assert 'href="/login/sso?next=/courseworks/cwa"' in page.text and 'name="password"' in page.text
+
+
+def test_who_is_who_comes_from_the_roster_and_staff_list_alone(roster, sessions):
+    """The mapping, without the provider: ambiguity, switched-off accounts, service accounts, and a
+    student number already used as another account's username all refuse."""
+
+    def who(identity: str, match_on: str = "email") -> str:
+        with sessions() as session:
+            try:
+                return account_for(session=session, identity=identity, match_on=match_on, provider="oidc").username
+            except NotAdmitted as exc:
+                return str(exc)
+
+    assert who("lee@example.ac.uk") == "lee"
+    assert who("lee", "external_id") == "lee" and who("s1", "external_id") == "alice"
+    assert who("alice", "external_id").startswith("You are not on")  # a student's username is no identity
+    with sessions() as session:
+        session.execute(update(User).where(User.username == "cate").values(email="cate@example.ac.uk"))
+        session.execute(update(Student).where(Student.external_id == "s2").values(email="alice@example.ac.uk"))
+        session.execute(update(User).where(User.username == "lee").values(active=False))
+        session.add(User(username="s3", name="Not Carol", role=Role.gta))
+        session.commit()
+    assert who("cate@example.ac.uk").startswith("You are not on")  # a service account is not staff
+    assert who("alice@example.ac.uk").startswith("More than one person")
+    assert who("lee@example.ac.uk").startswith("Your account here is switched off")
+    assert who("carol@example.ac.uk").startswith("An account named after your student number")
+    with sessions() as session:
+        assert session.scalars(select(Student.user_id).where(Student.external_id == "s3")).one() is None
 
 
 def test_settings_refuse_a_service_nobody_can_sign_in_to():
