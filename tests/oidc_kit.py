@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,16 +46,20 @@ def running_provider(redirect_uri: str, *, clock_skew_s: int = 0) -> Iterator[st
         "CLOCK_SKEW_S": str(clock_skew_s),
         "OIDC_PROVIDER_HOME": str(PROVIDER_HOME),
     }
-    proc = subprocess.Popen(
-        ["node", str(SCRIPT)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
+    log = tempfile.TemporaryFile(mode="w+")  # its warnings, and why it died if it does
+    proc = subprocess.Popen(["node", str(SCRIPT)], env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()  # "ready <issuer>", or "" if it died
         if not line.startswith("ready "):
-            pytest.fail(f"the OpenID provider did not start (exit {proc.poll()})", pytrace=False)
+            proc.wait(timeout=10)
+            log.seek(0)
+            pytest.fail(
+                f"the OpenID provider did not start (exit {proc.returncode}):\n{log.read()[-2000:]}", pytrace=False
+            )
         yield line.split()[1]
     finally:
+        log.close()
         proc.terminate()
         try:
             proc.wait(timeout=10)

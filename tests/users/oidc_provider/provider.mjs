@@ -25,8 +25,9 @@ const port = Number(process.env.PORT);
 const issuer = `http://127.0.0.1:${port}`;
 const redirectUri = process.env.REDIRECT_URI || 'http://127.0.0.1/login/sso/callback';
 
-// username -> [password, claims]. The password is the same for all: these are test people.
-export const PASSWORD = 'provider-test-password';
+// username -> the claims the provider holds. One password for all (oidc_kit.PASSWORD): test people.
+// mallory is nobody the grader knows; eve's unverified email is alice's.
+const PASSWORD = 'provider-test-password';
 const people = {
   alice: { sub: 'alice-sub', email: 'Alice@Example.ac.uk', email_verified: true, name: 'Alice A', student_number: 's1' },
   lee: { sub: 'lee-sub', email: 'lee@example.ac.uk', email_verified: true, name: 'Lee L' },
