@@ -22,6 +22,7 @@ from grader.roster.models import Student
 from grader.runs.models import GradingRun, RunArtifact, RunItemScore, RunPenalty, RunTestResult
 from grader.runs.preview_models import RegradePreview
 from grader.runs.registry_models import WorkerRegistration
+from grader.similarity.models import ArchivedNotebook
 from grader.submissions.models import CountingChoice, DuplicateFlag, Submission, SubmissionFile
 from grader.submissions.quota_models import UploadAttempt, UploadQuota
 from grader.users.models import ApiToken, User
@@ -32,6 +33,7 @@ from grader.webhooks.models import WebhookDelivery, WebhookEndpoint
 metadata = Base.metadata
 
 __all__ = [
+    "ArchivedNotebook",
     "ApiToken",
     "AuditEvent",
     "CandidatePseudonym",
