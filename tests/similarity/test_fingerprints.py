@@ -7,7 +7,7 @@ import random
 
 from similarity_kit import ALICE, CAROL, MODEL, SKELETON, TRAIN, copied, reformatted, renamed
 
-from grader.similarity.fingerprints import K, WINDOW, fingerprint, kgram_hashes, normalise, winnow
+from grader.similarity.fingerprints import WINDOW, K, fingerprint, kgram_hashes, normalise, winnow
 from grader.similarity.ranking import rank_all_pairs, rank_pairs
 from grader.similarity.regions import side_by_side
 

@@ -60,7 +60,7 @@ def test_the_lecturer_reads_the_ranked_pairs_and_the_copy_side_by_side(client, p
     assert "Alice" in first_row and "Bob" in first_row
     top_score = int(re.search(r"<td>(\d+)%</td>", first_row)[1])
     assert top_score >= 80
-    for a, b, row in rows[1:]:  # carol's own work, if listed at all, far below
+    for _a, _b, row in rows[1:]:  # carol's own work, if listed at all, far below
         assert int(re.search(r"<td>(\d+)%</td>", row)[1]) < 20
 
     link = re.search(r'href="([^"]+)" data-testid="compare"', first_row)[1].replace("&amp;", "&")
