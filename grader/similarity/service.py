@@ -174,6 +174,7 @@ class PairView:
     right_cells: list[str]
     view: SideBySide
     score: PairScore | None  # None: the two share too little to be listed
+    rank: int | None  # its place in the ranked list (1 = first)
 
 
 def entry_by_key(*, session: Session, coursework: Coursework, key: str) -> Entry:
@@ -216,8 +217,10 @@ def pair_view(
         raise SimilarityError(f"the notebook cannot be read: {exc}") from None
     a_doc, b_doc = fingerprint(a_cells), fingerprint(b_cells)
     report = cohort_report(session=session, coursework=coursework, files=files, blobs=blobs, max_bytes=max_bytes)
-    score = next((p for p in report.pairs if {p.a, p.b} == {a.key, b.key}), None)
-    return PairView(a, b, a_cells, b_cells, side_by_side(a_doc, b_doc, report.ignored), score)
+    rank, score = next(
+        ((n, p) for n, p in enumerate(report.pairs, start=1) if {p.a, p.b} == {a.key, b.key}), (None, None)
+    )
+    return PairView(a, b, a_cells, b_cells, side_by_side(a_doc, b_doc, report.ignored), score, rank)
 
 
 @dataclass

@@ -100,7 +100,7 @@ def test_the_api_gives_the_same_pairs_to_a_lecturer_and_names_students_as_anonym
     )
     assert pair.status_code == 200, pair.text
     pj = pair.json()
-    assert pj["listed"]["shared"] == top["shared"] and pj["matches"]
+    assert pj["listed"]["shared"] == top["shared"] and pj["listed"]["rank"] == 1 and pj["matches"]
     assert all(m["a"]["cell"] != 0 and m["b"] is not None and m["b"]["cell"] != 0 for m in pj["matches"])
     assert len(pj["a_cells"]) == 3 and "show_grid" in pj["a_cells"][0]
 
@@ -170,3 +170,22 @@ def test_the_cli_reports_and_archives_earlier_years(cohort, sessions, web_settin
         assert none.exit_code == 1 and "no notebook" in none.output
     finally:
         get_settings.cache_clear()
+
+
+def test_in_the_browser_the_lecturer_follows_the_top_pair_to_the_highlighted_copy(page, cohort, screenshots):
+    from playwright.sync_api import expect
+    from web_kit import PASSWORD
+
+    page.goto("/lecturer/courseworks/cwb")
+    page.fill("input[name=username]", "lee")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.click("[data-testid=similarity-link]")
+    first = page.locator("[data-testid=pair]").first
+    expect(first).to_contain_text("Alice")
+    expect(first).to_contain_text("Bob")
+    first.locator("[data-testid=compare]").click()
+    expect(page.locator("[data-testid=side-left] .sim-match[data-match='1']").first).to_be_visible()
+    expect(page.locator("[data-testid=side-right] .sim-match[data-match='1']").first).to_be_visible()
+    expect(page.locator("[data-testid=matches] li").first).to_contain_text("cell 2")
+    page.screenshot(path=str(screenshots / "similarity-side-by-side.png"), full_page=True)

@@ -99,9 +99,7 @@ def compare(
         raise HTTPException(404, str(exc)) from None
     view = identity_view(session=session, coursework_id=coursework.row.id, reader_role=owner.user.role)
     shown = shown_notebooks([pv.left, pv.right], view)
-    listed = None
-    if pv.score is not None:
-        listed = PairRead.of(0, pv.score, shown)
+    listed = PairRead.of(pv.rank, pv.score, shown) if pv.score is not None and pv.rank is not None else None
     return ComparisonRead(
         coursework=coursework.row.code,
         a=NotebookRead.of(shown[pv.left.key]),
