@@ -23,6 +23,7 @@ from grader.runs.models import GradingRun, RunArtifact, RunItemScore, RunPenalty
 from grader.runs.preview_models import RegradePreview
 from grader.runs.registry_models import WorkerRegistration
 from grader.sign_on.models import SignOnRequest
+from grader.similarity.models import ArchivedNotebook
 from grader.submissions.models import CountingChoice, DuplicateFlag, Submission, SubmissionFile
 from grader.submissions.quota_models import UploadAttempt, UploadQuota
 from grader.users.models import ApiToken, User
@@ -33,6 +34,7 @@ from grader.webhooks.models import WebhookDelivery, WebhookEndpoint
 metadata = Base.metadata
 
 __all__ = [
+    "ArchivedNotebook",
     "ApiToken",
     "AuditEvent",
     "CandidatePseudonym",

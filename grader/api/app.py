@@ -23,6 +23,7 @@ from grader.api.routes import artifacts, courseworks, health, marking, module_ma
 from grader.api.routes import cate as cate_routes
 from grader.api.routes import extensions as extension_routes
 from grader.api.routes.regrade_previews import router as regrade_previews_router
+from grader.api.routes.similarity import router as similarity_router
 from grader.blobs import BlobStore, LocalBlobStore
 from grader.courseworks.sync import load_all, sync_courseworks
 from grader.db.engine import make_engine, session_factory
@@ -45,6 +46,7 @@ def api_router() -> APIRouter:
         router.include_router(module.router)
     router.include_router(extension_routes.router)
     router.include_router(regrade_previews_router)
+    router.include_router(similarity_router)
     router.include_router(cate_routes.router)  # CATe and LabTS: lookup by reference, feedback JSON
     return router
 

@@ -18,6 +18,7 @@ from grader.cli import (  # noqa: F401  (imported for their commands)
     regrade_preview,
     roster,
     service,
+    similarity,
 )
 from grader.cli.app import main
 

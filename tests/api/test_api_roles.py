@@ -89,6 +89,9 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/courseworks/{cw}/regrade-previews/{preview_id}"): {"lecturer"},
     ("POST", "/api/v1/courseworks/{cw}/regrade-previews/{preview_id}/apply"): {"lecturer"},
     ("POST", "/api/v1/courseworks/{cw}/regrade-previews/{preview_id}/discard"): {"lecturer"},
+    # Similarity across the cohort: other students' code side by side, lecturers alone.
+    ("GET", "/api/v1/courseworks/{cw}/similarity"): {"lecturer"},
+    ("GET", "/api/v1/courseworks/{cw}/similarity/compare"): {"lecturer"},
     **{route: EVERYONE for route in PUBLIC},
 }
 # The table runs before the release: an allowed caller is told "not released yet" (404); after
@@ -132,6 +135,8 @@ def call(client, method: str, path: str, headers: dict[str, str], values: dict[s
     url = path.format(**{k: v() if callable(v) and f"{{{k}}}" in path else v for k, v in values.items()})
     if path.endswith("/by-reference"):
         return client.get(url, headers=headers, params={"labts_commit": "0" * 40})
+    if path.endswith("/similarity/compare"):
+        return client.get(url, headers=headers, params={"a": values["submission_id"], "b": values["other_submission"]})
     if method == "GET":
         return client.get(url, headers=headers)
     if method == "DELETE":
@@ -213,6 +218,7 @@ def test_the_table_names_every_route(client):
 
 def test_every_route_for_every_role(client, people, sessions):
     sub = upload(client, people.headers["student"], notebook("mine = 1")).json()
+    theirs = upload(client, people.headers["other"], notebook("theirs = 2")).json()
     run_id = grade_with_artifacts(
         sessions,
         client.app.state.blobs,
@@ -236,6 +242,7 @@ def test_every_route_for_every_role(client, people, sessions):
         ).json()["id"],
         "preview_id": lambda: failed_preview(client, sessions),
         "no_pending_preview": lambda: no_pending_preview(sessions),
+        "other_submission": theirs["id"],
     }
     failures = []
     for (method, path), allowed in sorted(ALLOWED.items()):

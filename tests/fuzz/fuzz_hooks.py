@@ -200,6 +200,11 @@ def _valid_request(method_path: str, seeded: Seeded, role: str) -> dict[str, Any
         "POST /api/v1/courseworks/{cw}/regrade-previews/{preview_id}/discard": dict(
             path_parameters={"cw": "cwa", "preview_id": seeded.previews[0] + 1}
         ),
+        "GET /api/v1/courseworks/{cw}/similarity": dict(path_parameters={"cw": "cwa"}),
+        "GET /api/v1/courseworks/{cw}/similarity/compare": dict(
+            path_parameters={"cw": "cwa"},
+            query={"a": seeded.submissions["alice-cwa-graded"], "b": seeded.submissions["bob-cwa-graded"]},
+        ),
         "GET /api/v1/courseworks/{cw}/feedback/{external_id}": dict(path_parameters={"cw": "cwb", "external_id": "s1"}),
         "GET /api/v1/courseworks/{cw}/submissions/by-reference": dict(
             path_parameters={"cw": "cwa"}, query={"cate_submission_id": "cate-000123"}

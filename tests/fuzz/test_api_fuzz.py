@@ -77,13 +77,17 @@ PREVIEWS = (
     "POST /api/v1/courseworks/{cw}/regrade-previews/{preview_id}/apply",
     "POST /api/v1/courseworks/{cw}/regrade-previews/{preview_id}/discard",
 )  # lecturers alone (a regrade preview on a fixed suite)
+SIMILARITY = (
+    "GET /api/v1/courseworks/{cw}/similarity",
+    "GET /api/v1/courseworks/{cw}/similarity/compare",
+)  # lecturers alone (other students' code side by side)
 STAFF_READ = ("GET /api/v1/courseworks/{cw}/marks",)  # GTAs, lecturers, service accounts
 COURSE_SYSTEM = (
     "GET /api/v1/courseworks/{cw}/feedback/{external_id}",
     "GET /api/v1/courseworks/{cw}/submissions/by-reference",
 )  # service accounts and lecturers
 METRICS = ("GET /metrics",)  # the metrics token or a staff API token (GTA, lecturer, service account)
-LECTURER_ALONE = LECTURER + MODULE + PREVIEWS
+LECTURER_ALONE = LECTURER + MODULE + PREVIEWS + SIMILARITY
 NO_SUCCESS_FOR = {
     "student": set(MARKER + LECTURER_ALONE + EXPORTER + STAFF_READ + METRICS + COURSE_SYSTEM),
     "gta": set(STUDENT_ONLY + LECTURER_ALONE + EXPORTER + COURSE_SYSTEM),

@@ -158,6 +158,11 @@ STAFF_ONLY = {
     ("POST", "/lecturer/courseworks/{cw}/regrade-preview"),
     ("POST", "/lecturer/courseworks/{cw}/regrade-preview/{preview_id}/apply"),
     ("POST", "/lecturer/courseworks/{cw}/regrade-preview/{preview_id}/discard"),
+    # Similarity across the cohort (API and pages): other students' code, lecturers only.
+    ("GET", "/api/v1/courseworks/{cw}/similarity"),
+    ("GET", "/api/v1/courseworks/{cw}/similarity/compare"),
+    ("GET", "/lecturer/courseworks/{cw}/similarity"),
+    ("GET", "/lecturer/courseworks/{cw}/similarity/compare"),
     # The roster: withdraw and reinstate students (lecturers; the API also service tokens).
     ("GET", "/lecturer/roster"),
     ("POST", "/lecturer/roster/withdraw"),

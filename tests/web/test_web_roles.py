@@ -117,6 +117,7 @@ def test_lecturers_reach_their_pages(client, world):
         "/lecturer/courseworks/cwa/marking",
         "/lecturer/courseworks/cwa/moderation",
         "/lecturer/courseworks/cwa/regrade-preview",
+        "/lecturer/courseworks/cwa/similarity",
         "/staff/courseworks/cwa/items/curves",
         "/lecturer/module",
         "/lecturer/module/registry.csv",
