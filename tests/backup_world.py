@@ -17,13 +17,19 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
-from PIL import Image
+import pytest
+from click.testing import CliRunner, Result
+from fastapi.testclient import TestClient
 from pg_database import SERVER_URL
+from PIL import Image
+from recorded_wakeups import Woken
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.blobs import BlobStore
+from grader.cli import main
+from grader.db.engine import make_engine, session_factory
 from grader.grading.report import ArtifactFile, GradeReport
 from grader.roster.models import Student
 from grader.rubrics.loader import load_coursework
@@ -31,7 +37,8 @@ from grader.runs.models import GradingRun, RunKind, RunStatus
 from grader.runs.service import claim_run, complete_run
 from grader.scoring.auto import auto_marks
 from grader.scoring.outcomes import TestOutcome, TestResult
-from grader.settings import Settings
+from grader.server import create_app
+from grader.settings import Settings, get_settings
 from grader.tables import metadata
 from grader.users.models import Role
 from grader.users.service import create_token, create_user
@@ -101,20 +108,66 @@ def settings_for(url: str, rubrics: Path, folder: Path, **extra) -> Settings:
         blob_dir=folder / "blobs",
         broker_url="filesystem://",
         broker_dir=folder / "broker",
-        jobs_dir=folder / "jobs",
         secret_key=SECRET,
         **extra,
     )
 
 
-def table_contents(engine: Engine) -> dict[str, list[tuple]]:
-    """Every gradebook table's rows, in primary-key order: two gradebooks compared whole."""
+def table_contents(engine: Engine, skip: frozenset[str] = frozenset()) -> dict[str, list[tuple]]:
+    """Every gradebook table's rows, in primary-key order: two gradebooks compared whole. ``skip``:
+    column names left out (``last_used_at``: a token's use is not a change to the data)."""
     out = {}
     with engine.connect() as conn:
         for table in metadata.sorted_tables:
             order = list(table.primary_key.columns) or list(table.columns)
-            out[table.name] = [tuple(r) for r in conn.execute(select(table).order_by(*order))]
+            columns = [c for c in table.columns if c.name not in skip]
+            out[table.name] = [tuple(r) for r in conn.execute(select(*columns).order_by(*order))]
     return out
+
+
+@dataclass
+class Service:
+    settings: Settings
+    engine: Engine
+    client: TestClient
+    woken: Woken
+
+    def sessions(self):
+        return session_factory(self.engine)()
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[Service]:
+    engine = make_engine(settings.database_url)
+    woken = Woken()
+    try:
+        with TestClient(create_app(settings, engine=engine, run_queue=woken)) as client:
+            yield Service(settings, engine, client, woken)
+    finally:
+        engine.dispose()
+
+
+def cli(settings: Settings, *args: str) -> Result:
+    """``grader ARGS`` with ``settings`` as its environment."""
+    env = {
+        "GRADER_DATABASE_URL": settings.database_url,
+        "GRADER_BLOB_DIR": str(settings.blob_dir),
+        "GRADER_RUBRICS_DIR": str(settings.rubrics_dir),
+        "GRADER_SECRET_KEY": settings.secret_key or "",
+        "GRADER_RETENTION_DAYS": str(settings.retention_days),
+        "GRADER_MODULE_END": settings.module_end.isoformat() if settings.module_end else "",
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            if v:
+                mp.setenv(k, v)
+            else:
+                mp.delenv(k, raising=False)
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(main, list(args))
+        finally:
+            get_settings.cache_clear()
 
 
 @dataclass
@@ -190,7 +243,10 @@ def seed_world(client, sessions: sessionmaker[Session], settings: Settings) -> W
             )
             if ext:
                 student = Student(
-                    external_id=ext, name=f"{username.title()} Smith", email=f"{username}@example.ac.uk", user_id=user.id
+                    external_id=ext,
+                    name=f"{username.title()} Smith",
+                    email=f"{username}@example.ac.uk",
+                    user_id=user.id,
                 )
                 session.add(student)
                 session.commit()

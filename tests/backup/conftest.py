@@ -5,62 +5,25 @@ restore`` into a fresh database and a fresh blob directory; the tests compare th
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from backup_world import World, empty_database, seed_world, settings_for, table_contents, write_rubrics
-from click.testing import CliRunner, Result
-from fastapi.testclient import TestClient
+from backup_world import (
+    Service,
+    World,
+    cli,
+    empty_database,
+    running,
+    seed_world,
+    settings_for,
+    table_contents,
+    write_rubrics,
+)
 from pg_database import migrated_database
-from recorded_wakeups import Woken
-from sqlalchemy import Engine
 
-from grader.cli import main
 from grader.db.engine import make_engine, session_factory
-from grader.server import create_app
-from grader.settings import Settings, get_settings
-
-
-@dataclass
-class Service:
-    settings: Settings
-    engine: Engine
-    client: TestClient
-    woken: Woken
-
-    def sessions(self):
-        return session_factory(self.engine)()
-
-
-@contextmanager
-def running(settings: Settings) -> Iterator[Service]:
-    engine = make_engine(settings.database_url)
-    woken = Woken()
-    try:
-        with TestClient(create_app(settings, engine=engine, run_queue=woken)) as client:
-            yield Service(settings, engine, client, woken)
-    finally:
-        engine.dispose()
-
-
-def cli(settings: Settings, *args: str) -> Result:
-    """``grader ARGS`` with ``settings`` as its environment."""
-    env = {
-        "GRADER_DATABASE_URL": settings.database_url,
-        "GRADER_BLOB_DIR": str(settings.blob_dir),
-        "GRADER_RUBRICS_DIR": str(settings.rubrics_dir),
-        "GRADER_SECRET_KEY": settings.secret_key or "",
-    }
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in env.items():
-            mp.setenv(k, v)
-        get_settings.cache_clear()
-        try:
-            return CliRunner().invoke(main, list(args))
-        finally:
-            get_settings.cache_clear()
 
 
 @dataclass

@@ -10,8 +10,7 @@ import json
 import shutil
 import uuid
 
-from backup_world import empty_database, notebook, settings_for, table_contents, upload
-from conftest import cli, running
+from backup_world import cli, empty_database, notebook, running, settings_for, table_contents, upload
 from sqlalchemy import create_engine, inspect, select, text
 
 from grader.backup import RestoreRefused, SnapshotError, restore_snapshot, take_snapshot
@@ -148,6 +147,7 @@ def test_a_sqlite_gradebook_round_trips(pair, tmp_path):
     upgrade(source.database_url)
     with running(source) as service:
         from backup_world import seed_world
+
         from grader.db.engine import session_factory
 
         seed_world(service.client, session_factory(service.engine), source)
