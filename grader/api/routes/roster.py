@@ -103,6 +103,8 @@ def erase(
     without the student's name or ids. ``confirm`` must repeat the external id."""
     if body.confirm != external_id:
         raise HTTPException(422, "the request is not valid: confirm: it must repeat the student's external id.")
+    if not body.reason.strip():
+        raise HTTPException(422, "the request is not valid: reason: say why the data is erased.")
     try:
         plan = erase_student(
             session=session,
