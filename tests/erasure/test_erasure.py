@@ -14,7 +14,11 @@ from sqlalchemy import select
 
 from grader.audit.models import AuditEvent
 from grader.blobs import LocalBlobStore
+from grader.courseworks.models import Coursework
+from grader.marking.allocations import allocate
 from grader.submissions.models import Submission
+from grader.users.models import User
+from grader.webhooks.models import WebhookDelivery
 
 ERASE = "/api/v1/roster/{}/erasure"
 
@@ -80,6 +84,39 @@ def test_bad_requests_change_nothing(service, world):
 
 def test_erasure_on_request_removes_the_student_and_keeps_what_others_use(service, world):
     store = LocalBlobStore(service.settings.blob_dir)
+    with service.sessions() as session:
+        alice_subs = {uuid.UUID(world.submissions[k]) for k in ("alice-shared", "alice-own")}
+        alice_blobs = set(session.scalars(select(Submission.blob_key).where(Submission.id.in_(alice_subs))))
+        alice_user = session.scalars(select(Submission.submitted_by_id).where(Submission.id.in_(alice_subs))).first()
+    shared = world.receipts[world.submissions["bob-shared"]]
+    assert shared in alice_blobs and len(alice_blobs) == 2
+    before_keys = set(store.keys())
+    # A course system hears of a mark changed after the release (a delivery naming her), and a
+    # marker is allocated to her (an audit row naming her id).
+    lecturer = world.headers["lecturer"]
+    hook = {"url": "https://cate.example.ac.uk/hooks", "events": ["mark.changed_after_release", "marks.released"]}
+    assert service.client.post("/api/v1/webhooks", headers=lecturer, json=hook).status_code == 201
+    r = service.client.put(
+        f"/api/v1/submissions/{world.submissions['alice-own']}/marks/talk",
+        headers=lecturer,
+        json={"score": 1.0, "comment": "after all", "expected_version": 2},
+    )
+    assert r.status_code == 200, r.text
+    r = service.client.put(
+        f"/api/v1/submissions/{world.submissions['bob-shared']}/marks/talk",
+        headers=lecturer,
+        json={"score": 1.0, "comment": "fine", "expected_version": None},
+    )
+    assert r.status_code == 200, r.text
+    with service.sessions() as session:
+        cw = session.scalars(select(Coursework.id)).one()
+        gina = session.scalars(select(User.id).where(User.username == "gina")).one()
+        lee = session.scalars(select(User.id).where(User.username == "lee")).one()
+        allocate(
+            session=session, coursework_id=cw, student_id=world.student_ids["student"], marker_id=gina, by_user_id=lee
+        )
+        deliveries = session.scalars(select(WebhookDelivery.payload)).all()
+    assert sorted(p["data"]["student_external_id"] for p in deliveries) == ["s1", "s2"]
     bob = world.headers["other"]
     bob_reads = {
         path: service.client.get(path, headers=bob).content
@@ -89,20 +126,13 @@ def test_erasure_on_request_removes_the_student_and_keeps_what_others_use(servic
             f"/api/v1/submissions/{world.submissions['bob-shared']}/file",
         )
     }
-    with service.sessions() as session:
-        alice_subs = {uuid.UUID(world.submissions[k]) for k in ("alice-shared", "alice-own")}
-        alice_blobs = set(session.scalars(select(Submission.blob_key).where(Submission.id.in_(alice_subs))))
-        alice_user = session.scalars(select(Submission.submitted_by_id).where(Submission.id.in_(alice_subs))).first()
-    shared = world.receipts[world.submissions["bob-shared"]]
-    assert shared in alice_blobs and len(alice_blobs) == 2
-    before_keys = set(store.keys())
 
     withdraw(service, world, "s1")
     r = erase(service, world, "s1")
     assert r.status_code == 200, r.text
     reply = r.json()
     assert reply["grounds"] == "request"
-    assert reply["rows"]["submissions"] == 2 and reply["rows"]["mark_changes"] == 2 and reply["rows"]["users"] == 1
+    assert reply["rows"]["submissions"] == 2 and reply["rows"]["mark_changes"] == 3 and reply["rows"]["users"] == 1
     # Her own notebook and her run's artifact are gone; the notebook bob also submitted is kept.
     assert reply["blobs_removed"] == 2 and reply["blobs_kept"] == 1
     after_keys = set(store.keys())
@@ -127,6 +157,13 @@ def test_erasure_on_request_removes_the_student_and_keeps_what_others_use(servic
     for path, body in bob_reads.items():
         r = service.client.get(path, headers=bob)
         assert (r.status_code, r.content) == (200, body), path
+
+    # The delivery about her went; the one about bob stayed. The allocation's audit row names nobody.
+    with service.sessions() as session:
+        deliveries = session.scalars(select(WebhookDelivery.payload)).all()
+        allocated = session.scalars(select(AuditEvent).where(AuditEvent.action == "marking.allocate")).one()
+    assert [p["data"]["student_external_id"] for p in deliveries] == ["s2"]
+    assert allocated.details == {"student_id": "[erased]", "marker_id": gina}
 
     # Audited, without personal data: no name, username, email or external id anywhere in the log.
     with service.sessions() as session:
