@@ -68,7 +68,7 @@ def _dump_sqlite(url: str, out: Path) -> Manifest:
         raise SnapshotError(f"no SQLite gradebook at {source!r}")
     dump_file = out / DUMP_FILES["sqlite"]
     taken = dt.datetime.now(dt.UTC)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    src = sqlite3.connect(f"{Path(source).resolve().as_uri()}?mode=ro", uri=True)  # the path %-encoded
     dst = sqlite3.connect(dump_file)
     try:
         src.backup(dst)  # one consistent copy, even while the service writes
