@@ -17,6 +17,7 @@ from grader.backup import pg_tools
 from grader.backup.manifest import Manifest, SnapshotError, blob_path, file_sha256
 from grader.blobs.base import BlobStore
 from grader.db.engine import private_sqlite_file
+from grader.db.migrate import knows_revision
 
 
 class RestoreRefused(SnapshotError):
@@ -27,6 +28,11 @@ def restore_snapshot(snapshot: Path, database_url: str, store: BlobStore) -> Man
     snapshot = Path(snapshot)
     manifest = Manifest.read(snapshot)
     verify_snapshot(snapshot, manifest)
+    if manifest.schema_revision is not None and not knows_revision(manifest.schema_revision):
+        raise RestoreRefused(
+            f"the snapshot's schema is at revision {manifest.schema_revision}, which this version of grader does "
+            "not know: restore it with the version that took it"
+        )
     backend = make_url(database_url).get_backend_name()
     if backend != manifest.backend:
         raise RestoreRefused(f"the snapshot is of a {manifest.backend} gradebook; the target is {backend}")

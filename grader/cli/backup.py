@@ -42,11 +42,15 @@ def restore(snapshot: Path) -> None:
         manifest = restore_snapshot(snapshot, settings.database_url, LocalBlobStore(settings.blob_dir))
     except SnapshotError as exc:
         raise click.ClickException(str(exc)) from None
+    from grader.db.migrate import head_revision
+
     click.echo(
         f"restored {snapshot} (taken {manifest.created_at}, revision {manifest.schema_revision}) into "
         f"{safe_url(settings.database_url)} and {settings.blob_dir}: {sum(manifest.tables.values())} rows, "
         f"{len(manifest.blobs)} blobs"
     )
+    if manifest.schema_revision != head_revision():
+        click.echo(f"the snapshot's schema is older than this version's ({head_revision()}): run `grader db upgrade`")
 
 
 @main.command("erase")

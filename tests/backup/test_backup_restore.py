@@ -170,3 +170,13 @@ def test_a_sqlite_gradebook_round_trips(pair, tmp_path):
         raise AssertionError("restored across backends")
     except SnapshotError as exc:
         assert "postgresql" in str(exc)
+
+
+def test_a_snapshot_from_a_newer_version_is_refused(pair, tmp_path):
+    newer = tmp_path / "newer"
+    shutil.copytree(pair.snapshot, newer)
+    manifest = json.loads((newer / "manifest.json").read_text())
+    (newer / "manifest.json").write_text(json.dumps({**manifest, "schema_revision": "0999_from_the_future"}))
+    with empty_database("grader_backup_newer") as url:
+        r = cli(settings_for(url, pair.source.settings.rubrics_dir, tmp_path), "restore", str(newer))
+        assert r.exit_code == 1 and "0999_from_the_future" in r.output and "does not know" in r.output, r.output
