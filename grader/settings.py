@@ -6,6 +6,7 @@ values use ``__`` (``GRADER_SANDBOX__MEMORY_MB=4096``).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -116,6 +117,15 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the gradebook: SQLite embedded, postgresql+psycopg://... in production",
     )
     blob_dir: Path = Field(REPO_ROOT / "var" / "blobs", description="content-addressed store of received files")
+    retention_days: int = Field(
+        365,
+        ge=0,
+        description="students' data is kept this many days after the module's end (or their withdrawal), then "
+        "`grader erase --expired` erases it (docs/backup.md)",
+    )
+    module_end: dt.date | None = Field(
+        None, description="the module's last day, for retention; default: the latest assessed deadline in the gradebook"
+    )
     broker_url: str = Field(
         "filesystem://",
         description="Celery broker: redis://127.0.0.1:6379/0 in production; filesystem:// needs no server",

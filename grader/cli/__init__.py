@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from grader.cli import (  # noqa: F401  (imported for their commands)
     accounts,
+    backup,
     data,
     extensions,
     grading,

@@ -32,3 +32,21 @@ def downgrade(url: str, revision: str, *, secret_key: str | None = None) -> None
     if secret_key is not None:
         config.attributes["secret_key"] = secret_key
     command.downgrade(config, revision)
+
+
+def head_revision() -> str | None:
+    """The newest revision this code's migrations know."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def knows_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this code's migrations (a newer version's is not)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(revision) is not None
+    except CommandError:
+        return False

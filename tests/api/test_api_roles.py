@@ -6,6 +6,8 @@ student never reads another student's submission or marks.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from api_kit import notebook, upload
 from artifact_kit import grade_with_artifacts, png
@@ -13,6 +15,8 @@ from marking_kit import marking_rubrics
 from sqlalchemy import select
 
 from grader.courseworks.service import coursework_by_code
+from grader.db.clock import db_now
+from grader.roster.models import Student
 from grader.runs.models import GradingRun
 from grader.runs.preview_models import PreviewStatus, RegradePreview
 from grader.runs.service import claim_run, fail_run
@@ -48,6 +52,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/roster"): {"lecturer", "service"},
     ("PUT", "/api/v1/roster/{external_id}/withdrawal"): {"lecturer", "service"},
     ("DELETE", "/api/v1/roster/{external_id}/withdrawal"): {"lecturer", "service"},
+    ("POST", "/api/v1/roster/{external_id}/erasure"): {"lecturer"},  # erasing a student's data: never a course system
     ("POST", "/api/v1/webhooks"): {"lecturer", "service"},
     ("GET", "/api/v1/webhooks"): {"lecturer", "service"},
     ("DELETE", "/api/v1/webhooks/{webhook_id}"): {"lecturer", "service"},
@@ -132,6 +137,10 @@ def app_routes(app) -> set[tuple[str, str]]:
 
 def call(client, method: str, path: str, headers: dict[str, str], values: dict[str, str]):
     # A callable value makes a fresh one per call (each allowed role deletes its own webhook).
+    if path.endswith("/erasure"):  # each call erases a withdrawn student of its own
+        external_id = values["erasable"]()
+        body = {"reason": "the student asked", "confirm": external_id}
+        return client.post(f"/api/v1/roster/{external_id}/erasure", headers=headers, json=body)
     url = path.format(**{k: v() if callable(v) and f"{{{k}}}" in path else v for k, v in values.items()})
     if path.endswith("/by-reference"):
         return client.get(url, headers=headers, params={"labts_commit": "0" * 40})
@@ -178,6 +187,15 @@ def _version(client, path: str, headers: dict[str, str], values: dict[str, str])
         mark = next(i for i in sheet.json()["items"] if i["id"] == values["item_id"])["mark"]
         return mark["version"] if mark else None
     return next(p for p in sheet.json()["penalties"] if p["id"] == values["penalty_id"])["version"]
+
+
+def withdrawn_student(sessions) -> str:
+    """A new student, withdrawn: one a lecturer may erase on request."""
+    with sessions() as session:
+        student = Student(external_id=f"gone-{uuid.uuid4().hex[:8]}", name="Gone", withdrawn_at=db_now(session))
+        session.add(student)
+        session.commit()
+        return student.external_id
 
 
 def no_pending_preview(sessions) -> None:
@@ -243,6 +261,7 @@ def test_every_route_for_every_role(client, people, sessions):
         "preview_id": lambda: failed_preview(client, sessions),
         "no_pending_preview": lambda: no_pending_preview(sessions),
         "other_submission": theirs["id"],
+        "erasable": lambda: withdrawn_student(sessions),
     }
     failures = []
     for (method, path), allowed in sorted(ALLOWED.items()):

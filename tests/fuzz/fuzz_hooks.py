@@ -156,6 +156,12 @@ def _valid_request(method_path: str, seeded: Seeded, role: str) -> dict[str, Any
             media_type="application/json",
         ),
         "DELETE /api/v1/roster/{external_id}/withdrawal": dict(path_parameters={"external_id": "s3"}),
+        # Erasure wants the id twice (``confirm``) and a withdrawn student: s4, withdrawn at the seed.
+        "POST /api/v1/roster/{external_id}/erasure": dict(
+            path_parameters={"external_id": "s4"},
+            body={"reason": "the student asked", "confirm": "s4"},
+            media_type="application/json",
+        ),
         "GET /api/v1/webhooks": dict(),
         "POST /api/v1/webhooks": dict(
             body={"url": "https://course.example.org/new", "events": ["submission.graded"], "description": "fuzz"},

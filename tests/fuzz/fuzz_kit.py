@@ -170,6 +170,8 @@ def _accounts(session: Session, seeded: Seeded) -> None:
                 session=session, user=user, name="staff view", view=TokenView.staff
             )
     session.add(Student(external_id="s3", name="Carol"))  # on the roster, never submits
+    # Withdrawn at the seed, never named elsewhere: the one student the lecturer's valid case erases.
+    session.add(Student(external_id="s4", name="Dora", withdrawn_at=dt.datetime(2026, 3, 2, tzinfo=dt.UTC)))
     session.commit()
 
 

@@ -92,6 +92,7 @@ STAFF_ONLY = {
     ("GET", "/api/v1/roster"),
     ("PUT", "/api/v1/roster/{external_id}/withdrawal"),
     ("DELETE", "/api/v1/roster/{external_id}/withdrawal"),
+    ("POST", "/api/v1/roster/{external_id}/erasure"),  # a lecturer erases a withdrawn student's data
     ("POST", "/api/v1/webhooks"),
     ("GET", "/api/v1/webhooks"),
     ("DELETE", "/api/v1/webhooks/{webhook_id}"),

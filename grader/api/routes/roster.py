@@ -6,8 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 
-from grader.api.responses import ERRORS
+from grader.api.responses import ERRORS, error
 from grader.api.schemas.roster import (
+    ErasureRead,
+    ErasureWrite,
     RosterImport,
     RosterImportReply,
     RosterRead,
@@ -16,7 +18,9 @@ from grader.api.schemas.roster import (
     WithdrawalWrite,
 )
 from grader.db.clock import db_now
-from grader.http.deps import CurrentRosterManager, SessionDep
+from grader.erasure import retention
+from grader.erasure.service import ErasureRefused, UnknownStudent, erase_student
+from grader.http.deps import BlobStoreDep, CurrentLecturer, CurrentRosterManager, SessionDep, SettingsDep
 from grader.roster import withdrawal
 from grader.roster.models import Student
 from grader.roster.service import RosterEntry, all_students, import_students
@@ -78,6 +82,51 @@ def reinstate_student(session: SessionDep, owner: CurrentRosterManager, external
     except withdrawal.UnknownStudent as exc:
         raise HTTPException(404, f"{exc}.") from None
     return WithdrawalRead(**_read(change.student).model_dump(), changed=change.changed)
+
+
+@router.post(
+    "/roster/{external_id}/erasure",
+    response_model=ErasureRead,
+    responses={**ERRORS, 409: error("the student is enrolled and within the retention period: withdraw them first")},
+)
+def erase(
+    session: SessionDep,
+    settings: SettingsDep,
+    blobs: BlobStoreDep,
+    owner: CurrentLecturer,
+    external_id: ExternalId,
+    body: ErasureWrite,
+) -> ErasureRead:
+    """Erase a student's data: submissions, runs, artifacts, marks and their history, extensions,
+    tokens and account (docs/backup.md). Only once they are withdrawn (an erasure on request) or
+    their retention period has run out. Stored files another row still uses are kept. Audited,
+    without the student's name or ids. ``confirm`` must repeat the external id."""
+    if body.confirm != external_id:
+        raise HTTPException(422, "the request is not valid: confirm: it must repeat the student's external id.")
+    if not body.reason.strip():
+        raise HTTPException(422, "the request is not valid: reason: say why the data is erased.")
+    try:
+        plan = erase_student(
+            session=session,
+            store=blobs,
+            external_id=external_id,
+            reason=body.reason,
+            actor_id=owner.user.id,
+            policy=retention.policy(settings.retention_days, settings.module_end),
+            now=db_now(session),
+        )
+    except UnknownStudent as exc:
+        raise HTTPException(404, f"{exc}.") from None
+    except ErasureRefused as exc:
+        raise HTTPException(409, f"{exc}.") from None
+    return ErasureRead(
+        external_id=external_id,
+        grounds=plan.grounds,
+        rows=plan.rows,
+        blobs_removed=len(plan.blobs_removed),
+        blobs_kept=plan.blobs_kept,
+        audit_event_id=plan.audit_event_id,
+    )
 
 
 def _read(s: Student) -> RosterStudentRead:

@@ -58,3 +58,21 @@ class WithdrawalRead(RosterStudentRead):
 
 class RosterRead(BaseModel):
     students: list[RosterStudentRead]  # roster order, withdrawn students included
+
+
+class ErasureWrite(BaseModel):
+    reason: Annotated[str, stored_field(min_length=1, max_length=1000), REFUSE_NUL] = Field(
+        description="why: the student's request, or the retention period; kept in the audit log"
+    )
+    confirm: Annotated[str, stored_field(max_length=64), REFUSE_NUL] = Field(
+        description="the student's external id again, as a guard against erasing the wrong person"
+    )
+
+
+class ErasureRead(BaseModel):
+    external_id: str
+    grounds: str = Field(description="request (the student was withdrawn) or retention (the period ran out)")
+    rows: dict[str, int] = Field(description="rows deleted, per table")
+    blobs_removed: int = Field(description="stored files no other row used, now deleted")
+    blobs_kept: int = Field(description="stored files another row still uses (the same bytes uploaded by another)")
+    audit_event_id: int | None

@@ -1,0 +1,1 @@
+"""Erasing one student's data (on request, or once the retention period has run out)."""
