@@ -52,6 +52,7 @@ test: lint setup services
 test-fast: setup
 	bash scripts/ensure_services.sh
 	bash scripts/ensure_browser.sh
+	bash scripts/ensure_axe.sh
 	bash scripts/ensure_docker.sh
 	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not sandbox and not slow"  # worksteal: no idle worker at the tail
 
@@ -76,13 +77,14 @@ deploy-check: setup
 	bash scripts/ensure_docker.sh
 	$(BIN)/python -m pytest -p no:xdist tests/deploy
 
-# PostgreSQL and Redis for the gradebook and broker tests, Chromium for the dashboard's browser
-# tests, the Docker engine and the docker backend's image for the sandbox tests (each started or
+# PostgreSQL and Redis for the gradebook and broker tests, Chromium and axe-core for the dashboard's
+# browser tests, the Docker engine and the docker backend's image for the sandbox tests (each started or
 # built if not there), and nbgrader and otter-grader in a virtualenv of their own for the agreement
 # test (tests/importers) and bench/peers.py.
 services:
 	bash scripts/ensure_services.sh
 	bash scripts/ensure_browser.sh
+	bash scripts/ensure_axe.sh
 	bash scripts/ensure_docker.sh
 	bash scripts/build_sandbox_image.sh
 	bash scripts/ensure_peer_tools.sh

@@ -1,6 +1,6 @@
 // The marking page: every score, comment and penalty saves as the marker changes it (PUT with the
 // version it read; a 409 shows the other marker's value and nothing is overwritten), the total
-// follows, and "n" opens the next submission still to mark.
+// follows, and "n" opens the next submission still to mark (unless the marker turned it off).
 (function () {
   "use strict";
   const fmt = (x) => (x === null || x === undefined) ? "" : String(Math.round(x * 100) / 100);
@@ -87,8 +87,18 @@
     document.querySelectorAll(".penalty[data-url]").forEach((box) => {
       box.querySelector("input.applied").addEventListener("change", () => savePenalty(box));
     });
+    // The "n" shortcut can be turned off (WCAG 2.1.4), and stays off in this browser once it is.
+    const toggle = document.querySelector('[data-testid="shortcuts"]');
+    const KEY = "grader.marking.shortcuts";
+    if (toggle) {
+      try { toggle.checked = window.localStorage.getItem(KEY) !== "off"; } catch (err) { /* storage blocked */ }
+      toggle.addEventListener("change", () => {
+        try { window.localStorage.setItem(KEY, toggle.checked ? "on" : "off"); } catch (err) { /* storage blocked */ }
+      });
+    }
     document.addEventListener("keydown", (e) => {
       const t = e.target;
+      if (toggle && !toggle.checked) { return; }
       if (e.ctrlKey || e.metaKey || e.altKey || (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName)))) {
         return;
       }
