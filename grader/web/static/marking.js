@@ -87,18 +87,9 @@
     document.querySelectorAll(".penalty[data-url]").forEach((box) => {
       box.querySelector("input.applied").addEventListener("change", () => savePenalty(box));
     });
-    // The "n" shortcut can be turned off (WCAG 2.1.4), and stays off in this browser once it is.
-    const toggle = document.querySelector('[data-testid="shortcuts"]');
-    const KEY = "grader.marking.shortcuts";
-    if (toggle) {
-      try { toggle.checked = window.localStorage.getItem(KEY) !== "off"; } catch (err) { /* storage blocked */ }
-      toggle.addEventListener("change", () => {
-        try { window.localStorage.setItem(KEY, toggle.checked ? "on" : "off"); } catch (err) { /* storage blocked */ }
-      });
-    }
     document.addEventListener("keydown", (e) => {
       const t = e.target;
-      if (toggle && !toggle.checked) { return; }
+      if (!window.grader.shortcutsOn()) { return; }
       if (e.ctrlKey || e.metaKey || e.altKey || (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName)))) {
         return;
       }
