@@ -28,9 +28,10 @@
 
   function poll(el) {
     const every = Number(el.dataset.pollMs || 2000);
+    let shown = null;  // the last HTML put in: unchanged HTML is not put in again, nor read out again (aria-live)
     const tick = () => graderFetch(el.dataset.poll).then((r) => r.ok ? r.json() : null).then((body) => {
       if (!body) { setTimeout(tick, every * 2); return; }
-      el.innerHTML = body.html;
+      if (body.html !== shown) { el.innerHTML = body.html; shown = body.html; }
       if (!body.done) { setTimeout(tick, every); } else { el.dataset.done = "true"; }
     }).catch(() => setTimeout(tick, every * 2));
     setTimeout(tick, every);
