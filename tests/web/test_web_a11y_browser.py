@@ -10,6 +10,7 @@ One browser for the session; one browser context and one test per role.
 from __future__ import annotations
 
 import io
+import re
 import uuid
 
 import nbformat
@@ -143,7 +144,8 @@ def test_every_page_passes_axe_for_each_role(role, request, browser, live_server
             found = axe_problems(page)
             if found:
                 problems[url] = found
-                page.screenshot(path=str(screenshots / f"a11y-{role}-{uuid.uuid4().hex[:6]}.png"), full_page=True)
+                name = re.sub(r"\W+", "-", route.path).strip("-") or "home"
+                page.screenshot(path=str(screenshots / f"a11y-{role}-{name}.png"), full_page=True)
         assert not problems, "\n".join(f"{url}:\n  " + "\n  ".join(lines) for url, lines in problems.items())
         assert checked == [r.path for r in page_routes(client.app) if role in r.roles]
     finally:
@@ -189,7 +191,7 @@ FOCUSED = """() => {
     const s = getComputedStyle(e);
     return {kb: e.dataset.kb === undefined ? null : Number(e.dataset.kb),
             tag: e.tagName.toLowerCase(), testid: e.dataset.testid || null, cls: e.className || '',
-            label: e.getAttribute('aria-label'),
+            label: e.getAttribute('aria-label'), text: e.textContent.trim().slice(0, 40),
             ring: e.matches(':focus-visible') && s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2};
 }"""
 
@@ -265,14 +267,13 @@ def test_the_marking_page_works_by_keyboard_alone(browser, live_server, world, s
         page.keyboard.type("6")
         page.keyboard.press("Tab")  # to the comment: the score saves
         expect(box.locator(".save-state")).to_have_text("saved")
-        page.keyboard.press("End")
+        page.keyboard.press("Control+End")
         page.keyboard.type(" Well done on the plots.n")
         page.keyboard.press("Tab")
         expect(box.locator(".save-state")).to_have_text("saved")
         assert world["submission_id"] in page.url  # still here
-        expect(page.get_by_test_id("total")).to_have_text(
-            "13.9"
-        )  # 4.9 auto (web_kit.TESTS) + 6 + 3; the penalty not applied
+        # 4.9 auto (web_kit.TESTS) + 6 + 3; the penalty not applied yet
+        expect(page.get_by_test_id("total")).to_have_text("13.9")
         # A penalty applied with the space bar.
         tab_to(page, lambda f: "applied" in f["cls"])
         page.keyboard.press("Space")
@@ -298,6 +299,24 @@ def test_the_marking_page_works_by_keyboard_alone(browser, live_server, world, s
         assert page.url == bob
         page.reload()
         expect(page.get_by_test_id("shortcuts")).not_to_be_checked()
+
+        # The question view shares the switch: j does nothing while it is off, Alt+Down still moves on.
+        page.goto("/staff/courseworks/cwa/items/curves")
+        expect(page.get_by_test_id("shortcuts")).not_to_be_checked()
+
+        def on_link(f: dict) -> bool:
+            return f["tag"] == "a" and f["text"] == "whole submission"
+
+        tab_to(page, on_link)
+        page.keyboard.press("j")
+        assert page.evaluate(FOCUSED)["text"] == "whole submission"
+        page.keyboard.press("Alt+ArrowDown")
+        assert (page.evaluate(FOCUSED)["label"] or "").startswith("Score / 6 for ")
+        tab_to(page, lambda f: f["testid"] == "shortcuts")
+        page.keyboard.press("Space")  # on again
+        tab_to(page, on_link)
+        page.keyboard.press("j")
+        assert (page.evaluate(FOCUSED)["label"] or "").startswith("Score / 6 for ")
     finally:
         context.close()
 
