@@ -4,9 +4,9 @@ the app itself, who each one is for, and axe-core run inside a page.
 Pages are the dashboard's GET routes (``grader.web``'s routers; the API and its docs aside). Each is
 for the roles its guard names (``require_roles``), every signed-in role when it asks only for a
 signed-in user, and nobody signed in when it asks for neither (the sign-in page). A route added later
-is found here on its own: a new path parameter needs a value in ``PARAMS``, and a route that answers
-with something other than a page (a download, JSON for a page's script, a redirect) needs an entry in
-``NOT_PAGES`` saying why.
+is found here on its own: a new path parameter needs a value in the test's ``world`` fixture, and a
+route that answers with something other than a page (a download, JSON for a page's script, a
+redirect) needs an entry in ``NOT_PAGES`` saying why.
 """
 
 from __future__ import annotations
@@ -60,7 +60,10 @@ class PageRoute:
 
     def url(self, params: dict[str, str]) -> str:
         missing = [name for name in PARAM.findall(self.path) if name not in params]
-        assert not missing, f"{self.path}: give the path parameter(s) {missing} a value in the a11y test's PARAMS"
+        assert not missing, (
+            f"{self.path}: give the path parameter(s) {missing} a value in the world fixture (and NOBODYS) of "
+            "tests/web/test_web_a11y_browser.py"
+        )
         return PARAM.sub(lambda m: params[m[1]], self.path)
 
 
