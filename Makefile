@@ -54,6 +54,7 @@ test-fast: setup
 	bash scripts/ensure_services.sh
 	bash scripts/ensure_pg_client.sh
 	bash scripts/ensure_browser.sh
+	bash scripts/ensure_axe.sh
 	bash scripts/ensure_docker.sh
 	bash scripts/ensure_oidc_provider.sh
 	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not sandbox and not slow"  # worksteal: no idle worker at the tail
@@ -80,14 +81,16 @@ deploy-check: setup
 	bash scripts/ensure_docker.sh
 	$(BIN)/python -m pytest -p no:xdist tests/deploy
 
-# PostgreSQL and Redis for the gradebook and broker tests (and pg_dump/pg_restore for tests/backup), Chromium for the dashboard's browser
-# tests, the Docker engine and the docker backend's image for the sandbox tests (each started or
-# built if not there), the OpenID provider of the sign-on tests (tests/users), and nbgrader and
-# otter-grader in a virtualenv of their own for the agreement test (tests/importers) and bench/peers.py.
+# PostgreSQL and Redis for the gradebook and broker tests (pg_dump/pg_restore for tests/backup), Chromium
+# and axe-core for the dashboard's browser tests, the Docker engine and the docker backend's image for the
+# sandbox tests (each started or built if not there), the OpenID provider of the sign-on tests
+# (tests/users), and nbgrader and otter-grader in a virtualenv of their own for the agreement test
+# (tests/importers) and bench/peers.py.
 services:
 	bash scripts/ensure_services.sh
 	bash scripts/ensure_pg_client.sh
 	bash scripts/ensure_browser.sh
+	bash scripts/ensure_axe.sh
 	bash scripts/ensure_docker.sh
 	bash scripts/build_sandbox_image.sh
 	bash scripts/ensure_peer_tools.sh

@@ -35,7 +35,7 @@ from nbconvert import HTMLExporter
 from pygments.formatters import HtmlFormatter
 
 RENDER_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-RENDERER_VERSION = 1  # bump when the output changes; stored renders say which made them
+RENDERER_VERSION = 2  # bump when the output changes; stored renders say which made them
 
 # Output MIME types a marker can read, best first (as Jupyter picks one per output).
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
@@ -315,7 +315,7 @@ def _exporter() -> HTMLExporter:
         skip_svg_encoding=False,
         sanitize_html=False,
         exclude_input_prompt=False,
-        anchor_link_text="",
+        exclude_anchor_links=True,  # empty links beside each heading: noise to a screen reader
     )
 
 
@@ -331,7 +331,12 @@ def _page(body: str, title: str) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{RENDER_CSP}">'
         f'<meta name="grader-renderer" content="{RENDERER_VERSION}">'
         f"<title>{html.escape(title)}</title><style>{_stylesheet()}</style></head>\n"
-        f'<body class="notebook">\n{body}\n</body></html>\n'
+        # A main landmark and a heading of ours around the student's cells, for screen readers; the
+        # heading is read, not shown. The main is a Tab stop, so a marker reaches the notebook in its
+        # frame (which has no scripts and often no link) and scrolls it with the keyboard
+        # (docs/accessibility.md).
+        f'<body class="notebook"><main tabindex="0">\n<h1 class="visually-hidden">{html.escape(title)}</h1>\n'
+        f"{body}\n</main></body></html>\n"
     )
 
 

@@ -1,6 +1,6 @@
 // The marking page: every score, comment and penalty saves as the marker changes it (PUT with the
 // version it read; a 409 shows the other marker's value and nothing is overwritten), the total
-// follows, and "n" opens the next submission still to mark.
+// follows, and "n" opens the next submission still to mark (unless the marker turned it off).
 (function () {
   "use strict";
   const fmt = (x) => (x === null || x === undefined) ? "" : String(Math.round(x * 100) / 100);
@@ -89,6 +89,7 @@
     });
     document.addEventListener("keydown", (e) => {
       const t = e.target;
+      if (!window.grader.shortcutsOn()) { return; }
       if (e.ctrlKey || e.metaKey || e.altKey || (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName)))) {
         return;
       }

@@ -1,5 +1,5 @@
 // The question view: one answer is "active" (outlined); j/k (or Alt+Down/Alt+Up while typing) move
-// to the next/previous answer's score box, and a click on a bank comment adds it to the active
+// to the next/previous answer's score box (j and k only while the page's shortcuts are on), and a click on a bank comment adds it to the active
 // answer's comment, which saves it (marking.js listens for the change).
 (function () {
   "use strict";
@@ -47,7 +47,7 @@
     const remove = document.createElement("button");
     remove.type = "button";
     remove.className = "remove link";
-    remove.setAttribute("aria-label", "remove from the bank");
+    remove.setAttribute("aria-label", "remove from the bank: " + entry.text);
     remove.textContent = "remove";
     li.append(button, remove);
     return li;
@@ -97,7 +97,7 @@
       if (e.altKey && (e.key === "ArrowDown" || e.key === "ArrowUp")) {
         e.preventDefault();
         move(e.key === "ArrowDown" ? 1 : -1);
-      } else if (!typing && !e.ctrlKey && !e.metaKey && !e.altKey && (e.key === "j" || e.key === "k")) {
+      } else if (!typing && window.grader.shortcutsOn() && !e.ctrlKey && !e.metaKey && !e.altKey && (e.key === "j" || e.key === "k")) {
         e.preventDefault();
         move(e.key === "j" ? 1 : -1);
       }
