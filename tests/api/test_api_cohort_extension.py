@@ -44,7 +44,9 @@ def test_the_cohort_is_extended_in_one_action_and_late_minutes_follow(client, pe
     assert late["late"] and late["late_minutes"] >= 179
     lecturer = people.headers["lecturer"]
     # Bob already has a longer extension (a doctor's letter): it stays.
-    r = client.put("/api/v1/courseworks/cwa/extensions/s2", headers=lecturer, json={"deadline": "+2 days", "reason": "flu"})
+    r = client.put(
+        "/api/v1/courseworks/cwa/extensions/s2", headers=lecturer, json={"deadline": "+2 days", "reason": "flu"}
+    )
     assert r.status_code == 200, r.text
 
     r = client.post(URL, headers=lecturer, json={"deadline": "+4 hours", "reason": "upload outage 14:10-15:40"})
@@ -108,7 +110,8 @@ def cli(client, people, api_pg_url, monkeypatch):
 
 def test_cli_extends_the_cohort(cli, sessions, deadline):
     r = cli.invoke(
-        main, ["extensions", "cohort", "-c", "cwa", "--deadline", "+90 minutes", "--reason", "Redis down", "--by", "lee"]
+        main,
+        ["extensions", "cohort", "-c", "cwa", "--deadline", "+90 minutes", "--reason", "Redis down", "--by", "lee"],
     )
     assert r.exit_code == 0, r.output
     assert "3 extended, 0 kept" in r.output

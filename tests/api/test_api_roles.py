@@ -75,6 +75,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("PUT", "/api/v1/courseworks/{cw}/mitigations/{external_id}"): {"lecturer"},
     ("DELETE", "/api/v1/courseworks/{cw}/mitigations/{external_id}"): {"lecturer"},
     ("POST", "/api/v1/extensions/import"): {"lecturer"},
+    ("POST", "/api/v1/courseworks/{cw}/extensions/cohort"): {"lecturer"},
     ("GET", "/api/v1/courseworks/{cw}/deadline/mine"): {"student", "other", "service"},
     # The module's marks: every student's, the lecturer's alone; a student's own (or the service's for them).
     ("GET", "/api/v1/module/marks"): {"lecturer"},
@@ -152,6 +153,8 @@ def call(client, method: str, path: str, headers: dict[str, str], values: dict[s
         )
     if path.endswith("/webhooks"):
         return client.post(url, headers=headers, json={"url": "https://cate.example.ac.uk/hooks"})
+    if path.endswith("/extensions/cohort"):
+        return client.post(url, headers=headers, json={"deadline": "+60", "reason": "an outage"})
     if path.endswith("/extensions/import"):
         return client.post(url, headers=headers, json={"csv": "s2,cwa,+30,ill\n"})
     if path.endswith("/exam-marks"):

@@ -183,6 +183,11 @@ def _valid_request(method_path: str, seeded: Seeded, role: str) -> dict[str, Any
         "DELETE /api/v1/courseworks/{cw}/mitigations/{external_id}": dict(
             path_parameters={"cw": "cwb", "external_id": "s3"}
         ),
+        "POST /api/v1/courseworks/{cw}/extensions/cohort": dict(
+            path_parameters={"cw": "cwa"},
+            body={"deadline": "+2 hours", "reason": "upload outage"},
+            media_type="application/json",
+        ),
         "POST /api/v1/extensions/import": dict(body={"csv": "s2,cwa,+2 days,illness\n"}, media_type="application/json"),
         "GET /api/v1/courseworks/{cw}/deadline/mine": dict(path_parameters={"cw": "cwa"}, headers=acting),
         # Regrade previews, in the document's order: a start on cwa (preview 2), the seeded cwb

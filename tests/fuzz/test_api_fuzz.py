@@ -51,6 +51,7 @@ LECTURER = (
     "PUT /api/v1/courseworks/{cw}/mitigations/{external_id}",
     "DELETE /api/v1/courseworks/{cw}/mitigations/{external_id}",
     "POST /api/v1/extensions/import",
+    "POST /api/v1/courseworks/{cw}/extensions/cohort",
 )  # lecturers alone
 EXPORTER = (
     "GET /api/v1/courseworks/{cw}/export.csv",

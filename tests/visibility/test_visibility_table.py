@@ -131,6 +131,8 @@ STAFF_ONLY = {
     ("PUT", "/api/v1/courseworks/{cw}/mitigations/{external_id}"),
     ("DELETE", "/api/v1/courseworks/{cw}/mitigations/{external_id}"),
     ("POST", "/api/v1/extensions/import"),
+    ("POST", "/api/v1/courseworks/{cw}/extensions/cohort"),
+    ("POST", "/lecturer/courseworks/{cw}/extensions/cohort"),
     ("GET", "/lecturer/courseworks/{cw}/extensions"),
     ("POST", "/lecturer/courseworks/{cw}/extensions"),
     ("POST", "/lecturer/courseworks/{cw}/extensions/{external_id}/revoke"),

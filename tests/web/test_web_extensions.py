@@ -113,7 +113,9 @@ def test_lecturer_extends_the_whole_cohort_from_the_page(client, people, session
         held = session.scalars(select(DeadlineExtension.deadline)).all()
     assert held == [deadline + dt.timedelta(days=3)] * 3
     sign_in(client, "alice")
-    assert client.post(f"{PAGE}/cohort", data={"csrf_token": csrf, "deadline": "+9 days", "reason": "x"}).status_code in (
+    assert client.post(
+        f"{PAGE}/cohort", data={"csrf_token": csrf, "deadline": "+9 days", "reason": "x"}
+    ).status_code in (
         403,
         400,
     )
