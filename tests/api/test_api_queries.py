@@ -6,16 +6,20 @@ for a GTA under anonymous marking; before release, nothing of it exists for the 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from api_kit import grade, notebook, upload
+from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from grader.audit.models import AuditEvent
+from grader.cli import main
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import coursework_by_code
 from grader.marking.allocations import allocate, set_anonymous
 from grader.marking.query_models import MarkQuery
+from grader.settings import get_settings
 from grader.users.models import User
 
 MINE = "/api/v1/courseworks/cwa/queries/mine"
@@ -202,3 +206,35 @@ def test_outside_the_window_a_query_is_refused(client, people, sessions, graded)
         assert client.put(WINDOW, headers=people.headers[who], json={"days": 9}).status_code == 403
     _open_window(client, people, None)  # closed again
     assert _stored(sessions) == []
+
+
+@pytest.fixture
+def cli(client, people, api_pg_url, monkeypatch):
+    monkeypatch.setenv("GRADER_DATABASE_URL", api_pg_url)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_cli_sets_the_window_and_lists_queries(cli, client, people, sessions, graded):
+    assert cli.invoke(main, ["queries", "window", "-c", "cwa"]).output.strip() == "cwa: no queries"
+    r = cli.invoke(main, ["queries", "window", "-c", "cwa", "--days", "5", "--by", "lee"])
+    assert r.exit_code == 0 and "queries for 5 days after release" in r.output, r.output
+    assert cli.invoke(main, ["queries", "window", "-c", "cwa", "--days", "366"]).exit_code == 2
+    assert cli.invoke(main, ["queries", "window", "-c", "cwa", "--days", "3", "--close"]).exit_code == 2
+    assert cli.invoke(main, ["queries", "window", "-c", "zz", "--days", "3"]).exit_code == 2
+    assert cli.invoke(main, ["queries", "window", "-c", "cwa", "--days", "3", "--by", "nobody"]).exit_code == 2
+    _release(client, people)
+    r = client.post(RAISE, headers=people.headers["student"], json={"item_id": "later", "message": "values?"})
+    assert r.status_code == 201, r.text
+    listed = cli.invoke(main, ["queries", "list", "-c", "cwa", "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = [json.loads(line) for line in listed.output.splitlines()]
+    assert [(q["external_id"], q["item_id"], q["status"], q["message"]) for q in rows] == [
+        ("s1", "later", "open", "values?")
+    ]
+    r = cli.invoke(main, ["queries", "window", "-c", "cwa", "--close"])
+    assert r.exit_code == 0 and "no queries" in r.output
+    with sessions() as session:
+        windows = session.scalars(select(AuditEvent).where(AuditEvent.action == "query.window")).all()
+    assert [(e.details["days"], e.actor_id is not None) for e in windows] == [(5, True), (None, False)]
