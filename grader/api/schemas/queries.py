@@ -18,7 +18,7 @@ class QueryWrite(BaseModel):
         description="the rubric item queried, as on the feedback sheet", examples=["essay"]
     )
     message: Message = Field(
-        description="what should be looked at again, and why", examples=["My answer to 2.1 discusses overfitting."]
+        description="what should be looked at again, and why", examples=["My discussion of overfitting was not marked."]
     )
 
 
