@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0021_queries"
 down_revision: str | None = "0020_regrade_preview"
 branch_labels: str | Sequence[str] | None = None
