@@ -116,6 +116,11 @@ def test_a_query_is_raised_answered_with_a_new_mark_and_the_student_sees_the_out
         0,
         4,
     )
+    sheet = client.get("/api/v1/courseworks/cwa/feedback/s1", headers=people.headers["lecturer"]).json()
+    assert [(q["answer"], q["new_score"]) for q in sheet["queries"]] == [("Agreed: the discussion is there.", 4)]
+    assert (
+        next(i for s in sheet["sheet"]["parts"][0]["sections"] for i in s["items"] if i["id"] == "essay")["score"] == 4
+    )
     marks = client.get("/api/v1/courseworks/cwa/marks/mine", headers=people.headers["student"]).json()
     assert next(i for i in marks["items"] if i["id"] == "essay")["score"] == 4
     history = client.get(f"/api/v1/submissions/{graded}/marks/essay/history", headers=people.headers["lecturer"]).json()
