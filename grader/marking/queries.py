@@ -273,7 +273,8 @@ def answer_query(
     """Answer a query; with ``score``, the item's mark becomes it (through ``desk.save_mark``, so the
     change is in the mark's history). The answer and the mark commit together, or neither."""
     desk.check_role(marker, ANSWERERS)
-    query = session.get(MarkQuery, query_id)
+    # Locked until the answer commits: a second marker answering at once waits, then finds it answered.
+    query = session.get(MarkQuery, query_id, with_for_update=True, populate_existing=True)
     if query is None or not visible_to(query, marker):
         raise NoSuchQuery("no such query (or it is not one of yours to answer).")
     if query.status is not QueryStatus.open:

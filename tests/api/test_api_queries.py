@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from api_kit import grade, notebook, upload
@@ -18,6 +20,7 @@ from grader.cli import main
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import coursework_by_code
 from grader.marking.allocations import allocate, set_anonymous
+from grader.marking.models import MarkChange
 from grader.marking.query_models import MarkQuery
 from grader.settings import get_settings
 from grader.users.models import User
@@ -243,3 +246,28 @@ def test_cli_sets_the_window_and_lists_queries(cli, client, people, sessions, gr
     with sessions() as session:
         windows = session.scalars(select(AuditEvent).where(AuditEvent.action == "query.window")).all()
     assert [(e.details["days"], e.actor_id is not None) for e in windows] == [(5, True), (None, False)]
+
+
+def test_two_markers_answering_at_once_one_wins_and_the_other_is_told(client, people, sessions, graded):
+    _release(client, people)
+    _open_window(client, people)
+    query = client.post(RAISE, headers=people.headers["student"], json={"item_id": "essay", "message": "look"}).json()
+    url = f"/api/v1/queries/{query['id']}/answer"
+    barrier = threading.Barrier(2)
+
+    def answer(score: float | None) -> int:
+        barrier.wait()
+        body = {"answer": f"answer {score}", "score": score}
+        return client.post(url, headers=people.headers["lecturer"], json=body).status_code
+
+    # One keeps the mark, one changes it: the mark's own lock cannot decide this, the query's row lock does.
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(answer, (None, 4.0)))
+    assert codes == [200, 409], codes
+    with sessions() as session:
+        stored = session.scalars(select(MarkQuery)).one()
+        changes = session.scalars(select(MarkChange)).all()
+    if stored.answer == "answer 4.0":
+        assert stored.new_score == 4 and [c.new_score for c in changes] == [4]
+    else:
+        assert stored.answer == "answer None" and stored.new_score == stored.old_score and changes == []
