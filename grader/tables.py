@@ -10,6 +10,7 @@ from grader.grading.model_verdicts import ModelVerdict
 from grader.marking.models import ManualMark, MarkChange, PenaltyDecision
 from grader.marking.module_models import ExamMark, ModuleRelease
 from grader.marking.overview_models import OverviewChange
+from grader.marking.query_models import MarkQuery, QueryWindow
 from grader.marking.scale_models import (
     CandidatePseudonym,
     CommentBankEntry,
@@ -46,6 +47,7 @@ __all__ = [
     "ExamMark",
     "GradingRun",
     "ManualMark",
+    "MarkQuery",
     "MarkChange",
     "MarkingAllocation",
     "MarkingSettings",
@@ -56,6 +58,7 @@ __all__ = [
     "ModuleRelease",
     "OverviewChange",
     "PenaltyDecision",
+    "QueryWindow",
     "RegradePreview",
     "Release",
     "RunArtifact",

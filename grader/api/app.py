@@ -22,6 +22,7 @@ from grader.api.metrics import ApiMetrics
 from grader.api.routes import artifacts, courseworks, health, marking, module_marks, roster, submissions, webhooks
 from grader.api.routes import cate as cate_routes
 from grader.api.routes import extensions as extension_routes
+from grader.api.routes import queries as query_routes
 from grader.api.routes.regrade_previews import router as regrade_previews_router
 from grader.api.routes.similarity import router as similarity_router
 from grader.blobs import BlobStore, LocalBlobStore
@@ -47,6 +48,7 @@ def api_router() -> APIRouter:
     router.include_router(extension_routes.router)
     router.include_router(regrade_previews_router)
     router.include_router(similarity_router)
+    router.include_router(query_routes.router)
     router.include_router(cate_routes.router)  # CATe and LabTS: lookup by reference, feedback JSON
     return router
 

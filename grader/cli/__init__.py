@@ -15,6 +15,7 @@ from grader.cli import (  # noqa: F401  (imported for their commands)
     grading,
     importers,
     module_marks,
+    queries,
     references,
     regrade_preview,
     roster,

@@ -63,6 +63,41 @@ def extensions_grant(external_id: str, code: str, deadline: str, reason: str, by
     click.echo(f"{external_id} on {code}: deadline {when.isoformat()}")
 
 
+@extensions.command("cohort")
+@_CW
+@click.option("--deadline", required=True, help="the cohort's new deadline, as for grant ('+2 hours' ...)")
+@click.option("--reason", required=True, help="why the whole cohort's deadline moved (kept in the audit log)")
+@_BY
+def extensions_cohort(code: str, deadline: str, reason: str, by: str | None) -> None:
+    """Deadline night: extend the deadline for every student on the roster, in one action.
+
+    Every student gets the new deadline as an extension; an extension already as long or longer
+    stays. Late minutes are recomputed at once. Running it again with the same deadline changes nothing."""
+    from grader.courseworks.cohort_extension import extend_cohort
+    from grader.courseworks.extension_spec import parse_deadline
+    from grader.courseworks.service import coursework_by_code
+    from grader.users.service import get_user
+
+    with gradebook_sessions()() as session:
+        cw = coursework_by_code(session=session, code=code)
+        if cw is None:
+            raise click.UsageError(f"no coursework {code!r} in the gradebook")
+        actor = get_user(session=session, username=by) if by else None
+        if by and actor is None:
+            raise click.UsageError(f"no user {by!r}")
+        try:
+            when = parse_deadline(deadline, coursework_deadline=cw.deadline, tz=cw.timezone)
+            done = extend_cohort(
+                session=session, coursework=cw, deadline=when, reason=reason, actor_id=actor.id if actor else None
+            )
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+    click.echo(
+        f"{code}: deadline {done.deadline.isoformat()} for the cohort; {done.granted} extended, "
+        f"{done.kept} kept a longer extension; {done.late_submissions} submissions still late"
+    )
+
+
 @extensions.command("revoke")
 @click.argument("external_id")
 @_CW

@@ -6,21 +6,24 @@ student never reads another student's submission or marks.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
 from api_kit import notebook, upload
 from artifact_kit import grade_with_artifacts, png
 from marking_kit import marking_rubrics
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from grader.courseworks.service import coursework_by_code
 from grader.db.clock import db_now
 from grader.roster.models import Student
+from grader.marking.query_models import MarkQuery, QueryStatus
 from grader.runs.models import GradingRun
 from grader.runs.preview_models import PreviewStatus, RegradePreview
 from grader.runs.service import claim_run, fail_run
 from grader.submissions import regrade_preview as rp
+from grader.submissions.models import Submission
 from grader.submissions.run_queue import NoWakeUps
 from grader.users.models import User
 
@@ -80,6 +83,14 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("PUT", "/api/v1/courseworks/{cw}/mitigations/{external_id}"): {"lecturer"},
     ("DELETE", "/api/v1/courseworks/{cw}/mitigations/{external_id}"): {"lecturer"},
     ("POST", "/api/v1/extensions/import"): {"lecturer"},
+    ("POST", "/api/v1/courseworks/{cw}/extensions/cohort"): {"lecturer"},
+    # Queries after release: a student raises and reads their own (before release: "not released
+    # yet"); markers list and answer them; a lecturer sets the window.
+    ("POST", "/api/v1/courseworks/{cw}/queries"): {"student", "other", "service"},
+    ("GET", "/api/v1/courseworks/{cw}/queries/mine"): {"student", "other", "service"},
+    ("GET", "/api/v1/courseworks/{cw}/queries"): {"gta", "lecturer"},
+    ("POST", "/api/v1/queries/{query_id}/answer"): {"gta", "lecturer"},
+    ("PUT", "/api/v1/courseworks/{cw}/query-window"): {"lecturer"},
     ("GET", "/api/v1/courseworks/{cw}/deadline/mine"): {"student", "other", "service"},
     # The module's marks: every student's, the lecturer's alone; a student's own (or the service's for them).
     ("GET", "/api/v1/module/marks"): {"lecturer"},
@@ -101,7 +112,11 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
 }
 # The table runs before the release: an allowed caller is told "not released yet" (404); after
 # the release it gets the sheet (tests/api/test_cate_references.py).
-NOT_RELEASED_YET = {("GET", "/api/v1/courseworks/{cw}/feedback/{external_id}")}
+NOT_RELEASED_YET = {
+    ("GET", "/api/v1/courseworks/{cw}/feedback/{external_id}"),
+    ("POST", "/api/v1/courseworks/{cw}/queries"),
+    ("GET", "/api/v1/courseworks/{cw}/queries/mine"),
+}
 # Reading a submission that is not yours says "not found": it does not confirm the id exists.
 DENIED_AS_NOT_FOUND = {
     ("GET", "/api/v1/submissions/{submission_id}"),
@@ -152,6 +167,12 @@ def call(client, method: str, path: str, headers: dict[str, str], values: dict[s
         return client.delete(url, headers=headers)
     if method == "PUT" and path.endswith("/withdrawal"):
         return client.put(url, headers=headers, json={"on": "2026-03-02", "reason": "left the course"})
+    if method == "PUT" and path.endswith("/query-window"):
+        return client.put(url, headers=headers, json={"days": 7})
+    if path.endswith("/queries"):
+        return client.post(url, headers=headers, json={"item_id": "essay", "message": "please look again"})
+    if path.endswith("/answer"):
+        return client.post(url, headers=headers, json={"answer": "looked again: it stands"})
     if method == "PUT" and ("/extensions/" in path or "/mitigations/" in path):
         return client.put(url, headers=headers, json={"deadline": "+60", "reason": "ill"})
     if method == "PUT":  # a mark or a penalty decision, naming the version this caller can read
@@ -166,6 +187,8 @@ def call(client, method: str, path: str, headers: dict[str, str], values: dict[s
         )
     if path.endswith("/webhooks"):
         return client.post(url, headers=headers, json={"url": "https://cate.example.ac.uk/hooks"})
+    if path.endswith("/extensions/cohort"):
+        return client.post(url, headers=headers, json={"deadline": "+60", "reason": "an outage"})
     if path.endswith("/extensions/import"):
         return client.post(url, headers=headers, json={"csv": "s2,cwa,+30,ill\n"})
     if path.endswith("/exam-marks"):
@@ -196,6 +219,26 @@ def withdrawn_student(sessions) -> str:
         session.add(student)
         session.commit()
         return student.external_id
+def open_query(sessions, submission_id: str) -> int:
+    """A fresh open query on the submission, for gina to answer (the earlier ones closed): as if
+    raised after release, which this table runs before."""
+    with sessions() as session:
+        session.execute(update(MarkQuery).values(status=QueryStatus.answered))
+        sub = session.get_one(Submission, uuid.UUID(submission_id))
+        gina = session.scalars(select(User.id).where(User.username == "gina")).one()
+        query = MarkQuery(
+            coursework_id=sub.coursework_id,
+            student_id=sub.student_id,
+            submission_id=sub.id,
+            item_id="essay",
+            message="please look again",
+            raised_by_id=gina,
+            raised_at=dt.datetime.now(dt.UTC),
+            assigned_to_id=gina,
+        )
+        session.add(query)
+        session.commit()
+        return query.id
 
 
 def no_pending_preview(sessions) -> None:
@@ -262,6 +305,7 @@ def test_every_route_for_every_role(client, people, sessions):
         "no_pending_preview": lambda: no_pending_preview(sessions),
         "other_submission": theirs["id"],
         "erasable": lambda: withdrawn_student(sessions),
+        "query_id": lambda: open_query(sessions, sub["id"]),
     }
     failures = []
     for (method, path), allowed in sorted(ALLOWED.items()):

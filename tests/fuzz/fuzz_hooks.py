@@ -16,6 +16,7 @@ ACTING_HEADER = "x-on-behalf-of"
 # roster; a student names only themselves (or nothing).
 ACTING_FOR = {"service": ["s1", "s2", "s3"], "service_staff": ["s1", "s2", "s3"], "student": ["s1"]}
 NOTEBOOK = notebook("z = 3")
+QUERY_ITEM = {"student": "essay", "service": "secret", "service_staff": "later"}  # one open query per item
 
 
 def _mostly(known: list, generated: Any) -> st.SearchStrategy:
@@ -189,8 +190,31 @@ def _valid_request(method_path: str, seeded: Seeded, role: str) -> dict[str, Any
         "DELETE /api/v1/courseworks/{cw}/mitigations/{external_id}": dict(
             path_parameters={"cw": "cwb", "external_id": "s3"}
         ),
+        "POST /api/v1/courseworks/{cw}/extensions/cohort": dict(
+            path_parameters={"cw": "cwa"},
+            body={"deadline": "+2 hours", "reason": "upload outage"},
+            media_type="application/json",
+        ),
         "POST /api/v1/extensions/import": dict(body={"csv": "s2,cwa,+2 days,illness\n"}, media_type="application/json"),
         "GET /api/v1/courseworks/{cw}/deadline/mine": dict(path_parameters={"cw": "cwa"}, headers=acting),
+        # Queries: cwb is released and takes them; each student-side role queries its own item of
+        # alice's (one open query per item), each marker answers the seeded query that is theirs.
+        "POST /api/v1/courseworks/{cw}/queries": dict(
+            path_parameters={"cw": "cwb"},
+            headers=acting,
+            body={"item_id": QUERY_ITEM.get(role, "essay"), "message": "please look again"},
+            media_type="application/json",
+        ),
+        "GET /api/v1/courseworks/{cw}/queries/mine": dict(path_parameters={"cw": "cwb"}, headers=acting),
+        "GET /api/v1/courseworks/{cw}/queries": dict(path_parameters={"cw": "cwa"}, query={"status": "all"}),
+        "POST /api/v1/queries/{query_id}/answer": dict(
+            path_parameters={"query_id": seeded.queries.get(role, seeded.queries["lecturer"])},
+            body={"answer": "looked again: it stands"},
+            media_type="application/json",
+        ),
+        "PUT /api/v1/courseworks/{cw}/query-window": dict(
+            path_parameters={"cw": "cwb"}, body={"days": 30}, media_type="application/json"
+        ),
         # Regrade previews, in the document's order: a start on cwa (preview 2), the seeded cwb
         # preview read and applied (its run failed: it changes 0 marks), then the new one discarded.
         "POST /api/v1/courseworks/{cw}/regrade-previews": dict(path_parameters={"cw": "cwa"}),

@@ -26,6 +26,8 @@ from grader.courseworks import extensions
 from grader.courseworks.models import Coursework
 from grader.courseworks.service import release_coursework
 from grader.grading.report import ArtifactFile, GradeReport
+from grader.marking.queries import set_window
+from grader.marking.query_models import MarkQuery
 from grader.roster.models import Student
 from grader.rubrics.loader import load_coursework
 from grader.runs.models import GradingRun, RunArtifact, RunKind, RunStatus
@@ -123,6 +125,7 @@ class Seeded:
     runs: dict[str, int] = field(default_factory=dict)  # submission label -> its graded full run
     webhooks: list[int] = field(default_factory=list)
     previews: list[int] = field(default_factory=list)  # a pending regrade preview of cwb, its run failed
+    queries: dict[str, int] = field(default_factory=dict)  # answering role -> an open query for it
 
     def headers(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -139,6 +142,7 @@ class Seeded:
             "webhook_id": list(self.webhooks),
             "external_id": ["s1", "s2", "s3"],
             "preview_id": list(self.previews),
+            "query_id": list(self.queries.values()),
         }
 
 
@@ -267,6 +271,10 @@ def seed(base_url: str, sessions: sessionmaker[Session], blobs: BlobStore, setti
                 extensions.record_mitigation(
                     session=session, student=student, coursework=cw, reason="seeded", actor_id=None
                 )
+        # Queries: cwb takes them for 30 days; one open query of bob's for each answering role
+        # (written directly: on cwa, which is not released, no student could raise it).
+        set_window(session=session, coursework=cwb, days=30, by_user_id=None)
+        seeded.queries.update(_open_queries(session, seeded.submissions["bob-cwa-graded"]))
         for n in range(4):  # the last is read (deliveries), the rest are the fuzzer's to delete
             endpoint, _ = create_endpoint(
                 session=session, box=box, url=f"https://course.example.org/hook/{n}", description=f"seeded {n}"
@@ -274,6 +282,27 @@ def seed(base_url: str, sessions: sessionmaker[Session], blobs: BlobStore, setti
             seeded.webhooks.append(endpoint.id)
     seeded.previews.append(_failed_preview(sessions, settings, "cwb"))
     return seeded
+
+
+def _open_queries(session: Session, submission_id: str) -> dict[str, int]:
+    sub = session.get_one(Submission, uuid.UUID(submission_id))
+    gina = session.scalars(select(User.id).where(User.username == "gina")).one()
+    out = {}
+    for role, item, assigned in (("gta", "shown", gina), ("lecturer", "later", None)):
+        query = MarkQuery(
+            coursework_id=sub.coursework_id,
+            student_id=sub.student_id,
+            submission_id=sub.id,
+            item_id=item,
+            message="please look again",
+            raised_by_id=gina,
+            raised_at=dt.datetime.now(dt.UTC),
+            assigned_to_id=assigned,
+        )
+        session.add(query)
+        session.commit()
+        out[role] = query.id
+    return out
 
 
 def _failed_preview(sessions: sessionmaker[Session], settings: Settings, code: str) -> int:

@@ -31,6 +31,8 @@ STUDENT_ONLY = (
     "GET /api/v1/courseworks/{cw}/marks/mine",
     "GET /api/v1/courseworks/{cw}/deadline/mine",
     "GET /api/v1/module/marks/mine",
+    "POST /api/v1/courseworks/{cw}/queries",
+    "GET /api/v1/courseworks/{cw}/queries/mine",
 )  # a student's own, or a service token acting for one
 MARKER = (
     "POST /api/v1/submissions/{submission_id}/regrade",
@@ -40,6 +42,8 @@ MARKER = (
     "PUT /api/v1/submissions/{submission_id}/penalties/{penalty_id}",
     "GET /api/v1/courseworks/{cw}/duplicates",
     "GET /api/v1/courseworks/{cw}/extensions",
+    "GET /api/v1/courseworks/{cw}/queries",
+    "POST /api/v1/queries/{query_id}/answer",
 )  # GTAs and lecturers
 LECTURER = (
     "POST /api/v1/courseworks/{cw}/release",
@@ -52,6 +56,8 @@ LECTURER = (
     "DELETE /api/v1/courseworks/{cw}/mitigations/{external_id}",
     "POST /api/v1/extensions/import",
     "POST /api/v1/roster/{external_id}/erasure",
+    "POST /api/v1/courseworks/{cw}/extensions/cohort",
+    "PUT /api/v1/courseworks/{cw}/query-window",
 )  # lecturers alone
 EXPORTER = (
     "GET /api/v1/courseworks/{cw}/export.csv",

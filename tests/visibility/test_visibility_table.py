@@ -69,6 +69,10 @@ STUDENT_WRITES = {
     ("POST", "/courseworks/{cw}/submissions"),  # the dashboard's upload form
     ("POST", "/login"),
     ("POST", "/logout"),  # made last
+    # A query on an item of a released mark (API and the feedback sheet's form): refused before
+    # release, raised (and answered) after it.
+    ("POST", "/api/v1/courseworks/{cw}/queries"),
+    ("POST", "/courseworks/{cw}/queries"),
 }
 # Routes no student reaches: called as the student (token and dashboard session), each must answer
 # 401/403/404 (or send the page to /login). The GET ones are also called by the course system's
@@ -132,6 +136,8 @@ STAFF_ONLY = {
     ("PUT", "/api/v1/courseworks/{cw}/mitigations/{external_id}"),
     ("DELETE", "/api/v1/courseworks/{cw}/mitigations/{external_id}"),
     ("POST", "/api/v1/extensions/import"),
+    ("POST", "/api/v1/courseworks/{cw}/extensions/cohort"),
+    ("POST", "/lecturer/courseworks/{cw}/extensions/cohort"),
     ("GET", "/lecturer/courseworks/{cw}/extensions"),
     ("POST", "/lecturer/courseworks/{cw}/extensions"),
     ("POST", "/lecturer/courseworks/{cw}/extensions/{external_id}/revoke"),
@@ -164,6 +170,14 @@ STAFF_ONLY = {
     ("GET", "/api/v1/courseworks/{cw}/similarity/compare"),
     ("GET", "/lecturer/courseworks/{cw}/similarity"),
     ("GET", "/lecturer/courseworks/{cw}/similarity/compare"),
+    # Queries after release: markers list and answer them, a lecturer sets the window (a student
+    # reads their own, GET /api/v1/courseworks/{cw}/queries/mine, swept like every GET).
+    ("GET", "/api/v1/courseworks/{cw}/queries"),
+    ("POST", "/api/v1/queries/{query_id}/answer"),
+    ("PUT", "/api/v1/courseworks/{cw}/query-window"),
+    ("GET", "/staff/courseworks/{cw}/queries"),
+    ("POST", "/staff/queries/{query_id}/answer"),
+    ("POST", "/lecturer/courseworks/{cw}/query-window"),
     # The roster: withdraw and reinstate students (lecturers; the API also service tokens).
     ("GET", "/lecturer/roster"),
     ("POST", "/lecturer/roster/withdraw"),
@@ -284,6 +298,7 @@ def _contexts(sessions, submissions: dict[str, tuple[str, str]], webhook_id: int
                             "entry_id": "1",
                             "external_id": "s1",
                             "preview_id": "1",
+                            "query_id": "1",
                         }
                     )
     return out
@@ -324,6 +339,29 @@ def _sweep(
                 scan.check(who, f"{method} {url}", reply, released=released)
                 if (method, path) in STAFF_ONLY and who != "service" and not _denied(reply):
                     scan.problems.append(f"{who} {method} {url}: staff only, but answered {reply.status_code}")
+
+
+def _queries(client: TestClient, browser: TestClient, headers, csrf: str, scan: Scanner, *, released: bool) -> None:
+    """The student's query writes: refused before release; after it (the window open), one on the
+    hidden item by API and one on a visible item by the feedback sheet's form, the first answered
+    (the mark unchanged) so the sweep reads an outcome."""
+    api = {"item_id": "hid_zq1", "message": "please look at 1d again"}
+    form = {"csrf_token": csrf, "item_id": "vis_shape", "message": "and at 1a"}
+    if released:
+        r = client.put("/api/v1/courseworks/mix/query-window", headers=headers["lecturer"], json={"days": 7})
+        assert r.status_code == 200, r.text
+    r = client.post("/api/v1/courseworks/mix/queries", headers=headers["student"], json=api)
+    scan.check("student", "POST /api/v1/courseworks/mix/queries", r, released=released)
+    page = browser.post("/courseworks/mix/queries", data=form, follow_redirects=False)
+    scan.check("session", "POST /courseworks/mix/queries", page, released=released)
+    if not released:
+        scan.expect(r.status_code == 404 and page.status_code == 404, f"a query before release: {r.status_code}")
+        return
+    assert r.status_code == 201 and page.status_code == 303, (r.text, page.text)
+    answer = client.post(
+        f"/api/v1/queries/{r.json()['id']}/answer", headers=headers["lecturer"], json={"answer": "It stands."}
+    )
+    assert answer.status_code == 200, answer.text
 
 
 def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(client: TestClient, sessions):
@@ -483,6 +521,7 @@ def test_a_student_reads_only_what_the_visibility_table_allows_on_every_route(cl
             for code in ("mix", "dark"):
                 r = client.post(f"/api/v1/courseworks/{code}/release", headers=headers["lecturer"])
                 assert r.status_code == 200, r.text
+        _queries(client, browser, headers, csrf, scan, released=released)
         _sweep(client, browser, headers, csrf, contexts, routes, scan, released=released)
         # The staff endpoint's deliveries stay out of the student-view token's reach.
         r = client.get(f"/api/v1/webhooks/{staff_hook.json()['id']}/deliveries", headers=headers["service"])

@@ -6,6 +6,7 @@ pseudonyms are stored, random and stable. Real app, real Postgres (tests/web/con
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import re
@@ -21,6 +22,7 @@ from starlette.routing import Mount
 from web_kit import give_password, grade, sign_in, upload
 
 from grader.courseworks.models import Coursework
+from grader.marking.query_models import MarkQuery
 from grader.roster.models import Student
 from grader.runs.models import GradingRun
 from grader.server import create_app
@@ -146,6 +148,23 @@ def world(client, people, sessions):
         json={"reason": f"{canaries[0].first} asked by email ({canaries[0].email})"},
     )
     assert picked.status_code == 200, picked.text
+    with sessions() as s:  # a query from each, signed with their name and email, for gina to answer
+        for c, sub in zip(canaries, subs, strict=True):
+            s.add(
+                MarkQuery(
+                    coursework_id=s.get_one(Submission, sub).coursework_id,
+                    student_id=c.student_id,
+                    submission_id=sub,
+                    item_id="curves",
+                    message=f"Please look again. {c.name} ({c.email}, {c.username}, {c.external_id})",
+                    raised_by_id=c.user_id,
+                    raised_at=dt.datetime.now(dt.UTC),
+                    assigned_to_id=gina.id,
+                )
+            )
+        s.commit()
+    listed = client.get("/api/v1/courseworks/cwa/queries", headers={"Authorization": f"Bearer {gta_token}"}).json()
+    assert [LABEL.search(q["message"]) is not None for q in listed["queries"]] == [True] * 3, listed
     client.cookies.clear()
     return {"canaries": canaries, "subs": subs, "gta": {"Authorization": f"Bearer {gta_token}"}, "lecturer": lecturer}
 

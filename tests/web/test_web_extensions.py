@@ -98,3 +98,24 @@ def test_overview_shows_penalty_waived_and_hides_reasons_from_anonymous_gtas(cli
     marking = client.get(f"/staff/submissions/{sub_id}")
     assert marking.status_code == 200 and "late, penalty waived" in marking.text
     assert "REASON-M" not in marking.text and "REASON-M" not in client.get("/staff/courseworks/cwa").text
+
+
+def test_lecturer_extends_the_whole_cohort_from_the_page(client, people, sessions):
+    deadline = _past_deadline(sessions)
+    csrf = sign_in(client, "lee")
+    page = client.get(PAGE)
+    assert 'data-testid="cohort-extend"' in page.text
+    bad = client.post(f"{PAGE}/cohort", data={"csrf_token": csrf, "deadline": "+2 hours", "reason": " "})
+    assert bad.status_code == 400 and 'data-testid="cohort-problem"' in bad.text and "give a reason" in bad.text
+    r = client.post(f"{PAGE}/cohort", data={"csrf_token": csrf, "deadline": "+3 days", "reason": "outage"})
+    assert r.status_code == 200 and 'data-testid="cohort-done"' in r.text and "3 students extended" in r.text
+    with sessions() as session:
+        held = session.scalars(select(DeadlineExtension.deadline)).all()
+    assert held == [deadline + dt.timedelta(days=3)] * 3
+    sign_in(client, "alice")
+    assert client.post(
+        f"{PAGE}/cohort", data={"csrf_token": csrf, "deadline": "+9 days", "reason": "x"}
+    ).status_code in (
+        403,
+        400,
+    )

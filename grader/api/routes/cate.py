@@ -4,6 +4,7 @@ shows: ``grader.marking.feedback``). docs/cate-labts.md walks through a deadline
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from typing import Annotated
@@ -12,9 +13,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from grader.api.responses import ERRORS
+from grader.api.schemas.queries import QueryRead
 from grader.http.deps import CourseworkDep, Require, SessionDep
 from grader.http.module import served_courseworks
 from grader.marking.feedback import NoFeedback, Sheet, Weighting, student_feedback, student_weighting
+from grader.marking.query_views import outcomes
 from grader.roster.models import Student
 from grader.roster.service import student_by_external_id
 from grader.runs.models import RunKind
@@ -77,6 +80,7 @@ class FeedbackRead(BaseModel):
     submission_id: uuid.UUID
     sheet: Sheet
     weighting: WeightingRead | None  # None for a tutorial, or when the rubrics' weights make no whole
+    queries: list[QueryRead] = []  # the student's queries on it and their outcomes, as the page shows them
 
 
 @router.get(
@@ -162,6 +166,12 @@ def feedback(
         else _weighting_read(
             student_weighting(session=session, courseworks=served_courseworks(request, session), student_id=student.id)
         ),
+        queries=[
+            QueryRead(**dataclasses.asdict(q))
+            for q in outcomes(
+                session=session, rubric=coursework.files.rubric, coursework=coursework.row, student_id=student.id
+            )
+        ],
     )
 
 

@@ -14,6 +14,8 @@ from grader.api.responses import ERRORS
 from grader.api.schemas.extensions import (
     AdjustmentRead,
     AdjustmentsRead,
+    CohortExtensionRead,
+    CohortExtensionWrite,
     ExtensionImport,
     ExtensionImportResult,
     ExtensionWrite,
@@ -21,6 +23,7 @@ from grader.api.schemas.extensions import (
     MyDeadlineRead,
 )
 from grader.courseworks import extensions
+from grader.courseworks.cohort_extension import extend_cohort
 from grader.courseworks.extension_csv import import_extensions
 from grader.courseworks.extension_spec import BadDeadline, parse_deadline
 from grader.courseworks.service import effective_deadline
@@ -97,6 +100,30 @@ def grant_extension(
         session=session, student=student, coursework=row, deadline=deadline, reason=body.reason, actor_id=owner.user.id
     )
     return _one(session, row.id, student)
+
+
+@router.post("/courseworks/{cw}/extensions/cohort", response_model=CohortExtensionRead, responses=ERRORS)
+def extend_whole_cohort(
+    session: SessionDep, coursework: CourseworkDep, owner: CurrentLecturer, body: CohortExtensionWrite
+) -> CohortExtensionRead:
+    """Deadline night: every student on the roster gets the new deadline as an extension, with the
+    reason (an outage, say). Extensions already as long or longer are kept; the late minutes of
+    every submission follow at once. Running it again with the same deadline changes nothing."""
+    row = coursework.row
+    try:
+        deadline = parse_deadline(body.deadline, coursework_deadline=row.deadline, tz=row.timezone)
+        done = extend_cohort(
+            session=session, coursework=row, deadline=deadline, reason=body.reason, actor_id=owner.user.id
+        )
+    except (BadDeadline, ValueError) as exc:
+        raise HTTPException(422, f"{exc}.") from None
+    return CohortExtensionRead(
+        coursework=done.coursework,
+        deadline=done.deadline,
+        granted=done.granted,
+        kept=done.kept,
+        late_submissions=done.late_submissions,
+    )
 
 
 @router.delete("/courseworks/{cw}/extensions/{external_id}", status_code=204, response_class=Response, responses=ERRORS)

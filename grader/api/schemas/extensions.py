@@ -17,6 +17,26 @@ class ExtensionWrite(BaseModel):
     reason: StoredText = Field("", max_length=2000)
 
 
+class CohortExtensionWrite(BaseModel):
+    deadline: Annotated[str, stored_field(min_length=1, max_length=64), REFUSE_NUL] = Field(
+        description="the cohort's new deadline, written as in ExtensionWrite ('+2 hours' counts from the "
+        "coursework's deadline)",
+        examples=["+2 hours", "2026-03-30 18:00"],
+    )
+    reason: Annotated[str, stored_field(min_length=1, max_length=2000), REFUSE_NUL] = Field(
+        description="why the whole cohort's deadline moved (an outage, say); kept in the audit log",
+        examples=["the upload service was down 15:10-15:55"],
+    )
+
+
+class CohortExtensionRead(BaseModel):
+    coursework: str
+    deadline: dt.datetime
+    granted: int = Field(description="students whose deadline moved to the new one")
+    kept: int = Field(description="students whose own extension already ran as long or longer (kept)")
+    late_submissions: int = Field(description="the coursework's submissions still late afterwards")
+
+
 class MitigationWrite(BaseModel):
     reason: StoredText = Field("", max_length=2000)
 

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from grader.courseworks import extensions
+from grader.courseworks.cohort_extension import extend_cohort
 from grader.courseworks.extension_csv import import_extensions
 from grader.courseworks.extension_spec import BadDeadline, parse_deadline
 from grader.http.deps import CourseworkRef, SessionDep
@@ -41,6 +42,9 @@ def _page(
     csv_text: str = "",
     grant_problem: str = "",
     grant_form: dict[str, str] | None = None,
+    cohort_problem: str = "",
+    cohort_form: dict[str, str] | None = None,
+    cohort_done: str = "",
     status: int = 200,
 ) -> Response:
     return render(
@@ -53,6 +57,9 @@ def _page(
             "csv_text": csv_text,
             "grant_problem": grant_problem,
             "grant_form": grant_form or {},
+            "cohort_problem": cohort_problem,
+            "cohort_form": cohort_form or {},
+            "cohort_done": cohort_done,
         },
         status=status,
         user=user,
@@ -93,6 +100,27 @@ def grant(
         session=session, student=student, coursework=ref.row, deadline=when, reason=reason.strip(), actor_id=user.id
     )
     return _back(cw)
+
+
+@router.post("/courseworks/{cw}/extensions/cohort")
+def extend_whole_cohort(
+    request: Request, cw: str, session: SessionDep, user: WebLecturer, deadline: Short, reason: Text = ""
+) -> Response:
+    """Deadline night: the new deadline for every student on the roster (``extend_cohort``)."""
+    ref = coursework(request, session, cw)
+    typed = {"deadline": deadline, "reason": reason}
+    try:
+        when = parse_deadline(deadline, coursework_deadline=ref.row.deadline, tz=ref.row.timezone)
+        done = extend_cohort(
+            session=session, coursework=ref.row, deadline=when, reason=reason.strip(), actor_id=user.id
+        )
+    except ValueError as exc:  # BadDeadline too
+        return _page(request, session, user, ref, cohort_problem=f"{exc}.", cohort_form=typed, status=400)
+    said = (
+        f"Deadline {done.deadline.isoformat()} for the cohort: {done.granted} students extended, "
+        f"{done.kept} kept a longer extension, {done.late_submissions} submissions still late."
+    )
+    return _page(request, session, user, ref, cohort_done=said)
 
 
 @router.post("/courseworks/{cw}/extensions/{external_id}/revoke")

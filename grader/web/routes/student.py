@@ -16,6 +16,8 @@ from grader.courseworks.service import effective_deadline, is_released
 from grader.grading.intake import SubmissionError
 from grader.http.deps import BlobStoreDep, CourseworkRef, SessionDep
 from grader.marking.feedback import NoFeedback, student_feedback
+from grader.marking.queries import window_for
+from grader.marking.query_views import outcomes
 from grader.marking.sheet import marks_of_submission, student_view, submission_marks
 from grader.runs.waits import run_wait, wait_text
 from grader.scoring.lateness import to_utc
@@ -235,6 +237,9 @@ def feedback(request: Request, cw: str, session: SessionDep, user: WebStudent) -
             "sub": marks.submission,
             "unassessed": unassessed,
             "weighting": None if unassessed else _weighting(request, session, student_id),
+            # Queries on the released mark: their outcomes, and the form while the window is open.
+            "queries": outcomes(session=session, rubric=ref.files.rubric, coursework=ref.row, student_id=student_id),
+            "window": None if unassessed else window_for(session=session, coursework=ref.row, student_id=student_id),
         },
         user=user,
     )
