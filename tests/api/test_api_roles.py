@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 
 from grader.courseworks.service import coursework_by_code
 from grader.db.clock import db_now
-from grader.roster.models import Student
 from grader.marking.query_models import MarkQuery, QueryStatus
+from grader.roster.models import Student
 from grader.runs.models import GradingRun
 from grader.runs.preview_models import PreviewStatus, RegradePreview
 from grader.runs.service import claim_run, fail_run
@@ -219,6 +219,8 @@ def withdrawn_student(sessions) -> str:
         session.add(student)
         session.commit()
         return student.external_id
+
+
 def open_query(sessions, submission_id: str) -> int:
     """A fresh open query on the submission, for gina to answer (the earlier ones closed): as if
     raised after release, which this table runs before."""
