@@ -48,6 +48,8 @@ NOT_PAGES = {
     "/staff/submissions/{submission_id}/notebook": "a notebook download (.ipynb)",
     "/staff/runs/{run_id}/artifacts/{name}": "an image, shown with its alt text on the marking page",
     "/submissions/{submission_id}/status": "JSON polled by the submission page, which shows its HTML",
+    "/login/sso": "a redirect to the OpenID provider (404 where sign-on is not configured)",
+    "/login/sso/callback": "the provider's redirect back; its refusal page is checked in tests/web/test_web_sign_on.py",
 }
 
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")

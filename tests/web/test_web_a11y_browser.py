@@ -87,7 +87,19 @@ def world(client, people, sessions) -> dict[str, str]:
     reply = client.post("/lecturer/courseworks/cwa/release", data={"csrf_token": csrf}, follow_redirects=False)
     assert reply.status_code == 303, reply.text
     client.cookies.clear()
-    return {"cw": "cwa", "submission_id": str(subs["alice"]), "run_id": str(alice_run), "item_id": "curves"}
+    return {
+        "cw": "cwa",
+        "submission_id": str(subs["alice"]),
+        "run_id": str(alice_run),
+        "item_id": "curves",
+        "other_submission_id": str(subs["bob"]),
+    }
+
+
+# Pages that need a query string, from the path parameters.
+QUERIES = {
+    "/lecturer/courseworks/{cw}/similarity/compare": lambda p: f"?a={p['submission_id']}&b={p['other_submission_id']}",
+}
 
 
 def signed_in_context(browser, live_server: str, role: str):
@@ -116,7 +128,13 @@ def test_the_page_list_is_read_from_the_app(client):
 
 
 # Path parameters for the anonymous visitor, who is sent to sign in before any is looked up.
-NOBODYS = {"cw": "cwa", "submission_id": str(uuid.UUID(int=1)), "run_id": "1", "item_id": "curves"}
+NOBODYS = {
+    "cw": "cwa",
+    "submission_id": str(uuid.UUID(int=1)),
+    "run_id": "1",
+    "item_id": "curves",
+    "other_submission_id": str(uuid.UUID(int=2)),
+}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -126,7 +144,7 @@ def test_every_page_passes_axe_for_each_role(role, request, browser, live_server
     try:
         checked, problems, refused_checked = [], {}, False
         for route in page_routes(client.app):
-            url = route.url(params)
+            url = route.url(params) + QUERIES.get(route.path, lambda _: "")(params)
             reply = page.goto(url)
             assert reply is not None
             if role not in route.roles:
