@@ -162,8 +162,9 @@ def cpu_job(settings: Settings, *, cpu_fallback: bool) -> bool:
 
 def describe(device: Device) -> str:
     """How a run's log names the device that graded it."""
-    kind = "MIG slice" if device.mig else "GPU"
-    return f"{kind} {device.uuid} (GPU {device.index})"
+    if device.mig:
+        return f"GPU {device.index}, MIG slice {device.uuid}"
+    return f"GPU {device.index} ({device.uuid})"
 
 
 # -- which device ------------------------------------------------------------------------------
