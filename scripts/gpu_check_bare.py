@@ -94,7 +94,9 @@ def notebook_namespace(notebook: dict[str, Any]) -> tuple[dict[str, Any], list[s
 def load_state(data: bytes) -> dict[str, torch.Tensor]:
     state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     if isinstance(state, dict) and not all(isinstance(v, torch.Tensor) for v in state.values()):
-        nested = [v for v in state.values() if isinstance(v, dict) and all(isinstance(t, torch.Tensor) for t in v.values())]
+        nested = [
+            v for v in state.values() if isinstance(v, dict) and all(isinstance(t, torch.Tensor) for t in v.values())
+        ]
         state = nested[0] if len(nested) == 1 else state  # a checkpoint {"model": state_dict, ...}
     return state
 
@@ -222,7 +224,9 @@ def check_agreement(solution: Path, device: torch.device) -> None:
             z, images = first_working(g, noise_candidates(g, namespace, gen), "generator")
             passes.append(("generator on the fixed noise", g, z, lambda m, v: tensors(m(v))))
             if "GAN_D_model.pth" in models:
-                passes.append(("discriminator on its images", models["GAN_D_model.pth"], images, lambda m, v: tensors(m(v))))
+                passes.append(
+                    ("discriminator on its images", models["GAN_D_model.pth"], images, lambda m, v: tensors(m(v)))
+                )
     except ValueError as e:
         say("FAIL", "CPU against GPU on CW2's reference", str(e))
         return
@@ -303,7 +307,11 @@ def check_clean(device: torch.device) -> None:
     torch.cuda.empty_cache()
     allocated, reserved = torch.cuda.memory_allocated(device), torch.cuda.memory_reserved(device)
     ok = allocated == 0 and reserved == 0
-    say("PASS" if ok else "FAIL", "this process left no memory on the device", f"{allocated} B allocated, {reserved} B reserved")
+    say(
+        "PASS" if ok else "FAIL",
+        "this process left no memory on the device",
+        f"{allocated} B allocated, {reserved} B reserved",
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -96,9 +96,13 @@ def main(state: Path, device: str) -> int:
             time.sleep(2)
         (s1, start1, end1, score1, w1, log1), (s2, start2, end2, score2, w2, log2) = rows
         ok &= say(s1 == s2 == "graded" and score1 == score2 == 3, "two GPU jobs graded, full marks", f"{rows}")
-        ok &= say(start2 >= end1, "one job per GPU: the second waited for the first", f"{start1}..{end1}, {start2}..{end2}")
+        ok &= say(
+            start2 >= end1, "one job per GPU: the second waited for the first", f"{start1}..{end1}, {start2}..{end2}"
+        )
         ok &= say(w1 == w2, "both on the pinned gpu worker", f"{w1}, {w2}")
-        ok &= say("device: GPU" in log1 and "device: GPU" in log2, "each run's log names the GPU", log1.splitlines()[-1])
+        ok &= say(
+            "device: GPU" in log1 and "device: GPU" in log2, "each run's log names the GPU", log1.splitlines()[-1]
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         try:

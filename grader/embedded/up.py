@@ -193,7 +193,7 @@ def _gpu_use(settings: Settings, courseworks: dict[str, CourseworkFiles]) -> tup
     configured one, else the first GPU, or its first MIG slice); None when there is no GPU here."""
     from workers.sandbox.gpu import GpuError, gpu_here, list_gpus
 
-    wanting = {
+    wanting: dict[str, str | None] = {
         code: files.rubric.resources.fallback_queue
         for code, files in courseworks.items()
         if files.rubric.resources.queue == "gpu"

@@ -78,7 +78,9 @@ def test_a_process_left_on_the_device_fails_the_check(fake_smi, tmp_path):
 
 def test_no_gpu_and_no_dry_run_is_a_clear_exit_2():
     env = {**os.environ, "PATH": "/usr/bin:/bin"}  # no nvidia-smi on it here
-    done = subprocess.run(["bash", "scripts/gpu_check.sh"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["bash", "scripts/gpu_check.sh"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2 and "no NVIDIA GPU here" in done.stderr
 
 
@@ -140,7 +142,11 @@ def test_shapes_come_from_the_files_a_real_size_dcgan_and_a_28x28_vae(tmp_path):
     solution = tmp_path / "solution.zip"
     with zipfile.ZipFile(solution, "w") as zf:
         zf.writestr("cw2.ipynb", json.dumps(notebook))
-        for name, cls in (("VAE_model.pth", "VAE"), ("GAN_G_model.pth", "Generator"), ("GAN_D_model.pth", "Discriminator")):
+        for name, cls in (
+            ("VAE_model.pth", "VAE"),
+            ("GAN_G_model.pth", "Generator"),
+            ("GAN_D_model.pth", "Discriminator"),
+        ):
             with zf.open(name, "w") as fh:
                 torch.save(namespace[cls]().state_dict(), fh)
     done = subprocess.run(

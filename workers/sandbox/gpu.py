@@ -141,7 +141,7 @@ def gpu_here() -> bool:
     """Whether this machine has a GPU at all (nvidia-smi answers and lists one). False where the
     driver is missing or cannot answer: a job that may run on the CPU then does (``cpu_job``)."""
     try:
-        return bool(parse_gpus(nvidia_smi("--query-gpu=index,uuid,pci.bus_id,memory.used", "--format=csv,noheader,nounits")))
+        return bool(list_gpus())
     except GpuError:
         return False
 
