@@ -119,7 +119,7 @@ def test_the_gpu_worker_image_builds_and_runs(docker_engine):
         )
         assert vision.returncode == 0, vision.stderr
         version, where[venv], ops = vision.stdout.split()
-        assert version == "0.28.0" and ops == "False", vision.stdout
+        assert version.startswith("0.28.0") and ops == "False", vision.stdout  # PyPI's 0.28.0+cu130
         assert not where[venv].startswith("/opt/grader/"), f"{venv} has a torchvision of its own: {where[venv]}"
     assert where["runtime"] == where["venv"]
     pinned = run("worker", "--gpu-device", "0")
