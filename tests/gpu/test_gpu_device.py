@@ -198,3 +198,19 @@ def test_cw2_asks_for_a_gpu_and_falls_back_to_the_cpu():
 
     res = load_coursework("cw2", Settings()).rubric.resources
     assert (res.queue, res.gpu, res.fallback_queue) == ("gpu", True, "cpu") and res.fallback_after > 0
+
+
+def test_grader_up_pins_a_gpu_worker_of_its_own_where_there_is_a_gpu(fake_smi, settings):
+    """With a GPU, `grader up` starts a worker for the gpu queue pinned to the first GPU (or the
+    configured one); without, none, and its banner says CW2 falls back to the CPU at once."""
+    from grader.embedded.up import _gpu_use
+    from grader.courseworks.sync import load_all
+
+    courseworks = load_all(Settings())
+    use, pin = _gpu_use(settings, courseworks)
+    assert (use.device, pin) == (f"GPU 0 ({GPU0})", GPU0) and use.wanting["cw2"] == "cpu"
+    use, pin = _gpu_use(settings.model_copy(update={"gpu_device": "0"}), courseworks)
+    assert (use.device, pin) == ("GPU 0", "0")
+    fake_smi.fail()
+    use, pin = _gpu_use(settings, courseworks)
+    assert (use.device, pin) == (None, None) and "cw2" in use.wanting
