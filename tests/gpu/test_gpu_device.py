@@ -203,8 +203,8 @@ def test_cw2_asks_for_a_gpu_and_falls_back_to_the_cpu():
 def test_grader_up_pins_a_gpu_worker_of_its_own_where_there_is_a_gpu(fake_smi, settings):
     """With a GPU, `grader up` starts a worker for the gpu queue pinned to the first GPU (or the
     configured one); without, none, and its banner says CW2 falls back to the CPU at once."""
-    from grader.embedded.up import _gpu_use
     from grader.courseworks.sync import load_all
+    from grader.embedded.up import _gpu_use
 
     courseworks = load_all(Settings())
     use, pin = _gpu_use(settings, courseworks)
