@@ -168,10 +168,13 @@ mkdir -p "$cpu_rubrics" && cp -r rubrics/cw2 "$cpu_rubrics/"
 python3 - "$cpu_rubrics/cw2/rubric.yaml" <<'PY'
 import re, sys
 path = sys.argv[1]
-text = open(path).read()
-text = re.sub(r"\n  queue: gpu\n  gpu: true\n  fallback_queue: cpu\n  fallback_after: [^\n]+\n", "\n  queue: cpu\n  gpu: false\n", text)
+text, n = re.subn(r"\n  queue: gpu\n  gpu: true\n  fallback_queue: cpu\n  fallback_after: [^\n]+\n",
+                  "\n  queue: cpu\n  gpu: false\n", open(path).read())
 open(path, "w").write(text)
+sys.exit(n != 1)
 PY
+check "CW2's rubric copied onto the cpu queue (the CPU path)" "$([ $? = 0 ] && echo 1 || echo 0)" \
+  "its resources block is not queue gpu, gpu true, fallback_queue cpu, fallback_after"
 cw2_cpu=$(GRADER_RUBRICS_DIR=$cpu_rubrics "$GRADER" grade "$cpu_rubrics/cw2/solution.zip" -c cw2 --backend bwrap --json 2>&1)
 v=$(verdict "full marks" <<<"$cw2_cpu")
 check "CW2 reference: full marks on the CPU path" "${v%% *}" "$([ "${v%% *}" = 1 ] || echo "${v#* }")"
@@ -186,7 +189,8 @@ except (ValueError, KeyError, ZeroDivisionError) as e:
 PY
 
 echo "== a process left on the device after a job"
-"$RUNTIME/bin/python" -c 'import time, torch; x = torch.ones(1 << 20, device="cuda"); print("holding", flush=True); time.sleep(900)' \
+CUDA_VISIBLE_DEVICES=$uuid "$RUNTIME/bin/python" -c \
+  'import time, torch; x = torch.ones(1 << 20, device="cuda"); print("holding", flush=True); time.sleep(900)' \
   > "$STATE/holder.out" 2>&1 &
 holder=$!
 for _ in $(seq 60); do grep -q holding "$STATE/holder.out" && break; sleep 1; done
