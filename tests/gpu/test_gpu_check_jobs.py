@@ -29,7 +29,9 @@ def test_two_gpu_jobs_at_once_run_one_after_the_other_on_grader_ups_gpu_worker(f
         timeout=900,
     )
     out = done.stdout + done.stderr
-    assert "PASS  grader up's banner names the GPU: GPU:         GPU 0: a worker of its own grades the gpu queue" in out, out
+    assert (
+        "PASS  grader up's banner names the GPU: GPU:         GPU 0: a worker of its own grades the gpu queue" in out
+    ), out
     assert "PASS  one job per GPU: the second waited for the first" in out, out
     assert "PASS  both graded by the one gpu worker" in out, out
     assert f"PASS  each run's log names the GPU: device: GPU 0 ({GPU0})" in out, out
