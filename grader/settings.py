@@ -138,6 +138,13 @@ class Settings(BaseSettings):
         RUN_MAX_ATTEMPTS, ge=1, description="infrastructure failures retried up to this many attempts"
     )
     sweep_interval_s: int = Field(30, ge=1, description="how often expired leases and lost wake-ups are swept")
+    fallback_after_s: float | None = Field(
+        None,
+        ge=0,
+        description="overrides every rubric's fallback_after (seconds; the rubric's fallback_queue still decides "
+        "whether a run may move): 0 moves a run as soon as no worker serves its queue (`grader up` without a GPU, "
+        "the tests); default: each rubric's own wait",
+    )
     fair_queue: bool = Field(
         True,
         description="claim round-robin by student and let a new submission supersede the same student's older "

@@ -24,10 +24,11 @@ TORCH_WHEEL_DIR=${GRADER_TORCH_WHEELS:-/opt/wheels}  # the CPU torch wheel, for 
 mkdir -p "$OUT/wheels"
 
 # -- the pinned wheels: exactly the versions tested here (the .venv and the course runtime, frozen),
-# torch and its CUDA libraries excepted (the base's); the Dockerfile installs with them as constraints.
+# torch, torchvision and their CUDA libraries excepted (the base's: a torchvision wheel here would
+# shadow the base's CUDA build); the Dockerfile installs with them as constraints.
 lock() {  # lock PYTHON: its environment's pins, as constraints
   "$1" -m pip freeze --exclude-editable --disable-pip-version-check 2>/dev/null \
-    | grep -viE '^(torch|triton|nvidia-[a-z0-9-]+|grader)==|@' || true
+    | grep -viE '^(torch|torchvision|triton|nvidia-[a-z0-9-]+|grader)==|@' || true
 }
 lock .venv/bin/python >"$OUT/service-lock.txt"
 lock "${GRADER_RUNTIME_DIR:-/opt/grader/runtime}/bin/python" >"$OUT/runtime-lock.txt"
@@ -46,6 +47,9 @@ if [ "$(cat "$OUT/wheels/.stamp" 2>/dev/null)" != "$stamp" ]; then
   done
   echo "$stamp" >"$OUT/wheels/.stamp"
 fi
+if compgen -G "$OUT/wheels/torchvision-*" >/dev/null; then  # it would shadow the base's CUDA build
+  echo "a torchvision wheel is in $OUT/wheels: torchvision must come from the base image" >&2; exit 1
+fi
 cp "$OUT/service-lock.txt" "$OUT/runtime-lock.txt" "$OUT/wheels/"
 
 # -- the CI base: a stand-in for the CUDA PyTorch image, imported from this machine
@@ -53,7 +57,11 @@ ci_base() {
   local torch_wheel inputs digest tag root ctx
   torch_wheel=$(ls "$TORCH_WHEEL_DIR"/torch-2.13.0+cpu-cp311-*.whl 2>/dev/null | head -1)
   [ -n "$torch_wheel" ] || { echo "no CPU torch 2.13.0 wheel in $TORCH_WHEEL_DIR for the CI base" >&2; exit 1; }
-  inputs=$(sed -n '/^ci_base()/,/^}/p' "$0"; dpkg-query -W python3.11 bubblewrap util-linux dash coreutils libc6; basename "$torch_wheel")
+  # torchvision's own dependencies at the runtime's versions (the real base ships both)
+  local tv_deps
+  tv_deps=$(grep -iE '^(numpy|pillow)==' "$OUT/runtime-lock.txt" | tr '\n' ' ')
+  inputs=$(sed -n '/^ci_base()/,/^}/p' "$0"; dpkg-query -W python3.11 bubblewrap util-linux dash coreutils libc6
+    basename "$torch_wheel"; echo "$tv_deps")
   digest=$(echo "$inputs" | sha256sum | cut -c1-16)
   tag=grader-ci-base:$digest
   if docker image inspect "$tag" >/dev/null 2>&1; then echo "$tag"; return; fi
@@ -81,15 +89,19 @@ ci_base() {
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/fs/etc/group"
   tar -C "$root/fs" --numeric-owner -c . | docker import --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
     - "grader-ci-rootfs:$digest" >/dev/null
-  # torch where a base's Python keeps it (its own site-packages), as the PyTorch image has it
+  # torch and torchvision where a base's Python keeps them (its own site-packages), as the PyTorch
+  # image has them. torchvision is PyPI's (the CUDA build; the CPU build's index cannot be reached):
+  # its C++ ops cannot load beside the CPU torch, which is what Dockerfile.gpu meets on this stand-in.
   mkdir -p "$ctx/wheels" && cp "$torch_wheel" "$ctx/wheels/"
+  # shellcheck disable=SC2086
   "$PY" -m pip download --quiet --disable-pip-version-check --dest "$ctx/wheels" --find-links "$TORCH_WHEEL_DIR" \
-    "torch==2.13.0+cpu" "pip==23.0.1"
+    "torch==2.13.0+cpu" "torchvision==0.28.0" $tv_deps "pip==23.0.1"
   cat >"$ctx/Dockerfile" <<DOCKERFILE
 FROM grader-ci-rootfs:$digest
 COPY wheels /tmp/wheels
 RUN python3 /tmp/wheels/pip-23.0.1-py3-none-any.whl/pip install --no-index --find-links /tmp/wheels --no-cache-dir \
-      --disable-pip-version-check pip==23.0.1 torch==2.13.0+cpu && rm -rf /tmp/wheels && python3 -c "import torch"
+      --disable-pip-version-check pip==23.0.1 torch==2.13.0+cpu torchvision==0.28.0 $tv_deps \
+    && rm -rf /tmp/wheels && python3 -c "import torch"
 DOCKERFILE
   DOCKER_BUILDKIT=0 docker build -q --force-rm -t "$tag" "$ctx" >/dev/null
   docker rmi "grader-ci-rootfs:$digest" >/dev/null 2>&1 || true

@@ -264,6 +264,8 @@ def _log(report: GradeReport, note: str | None = None) -> str:
     lines = [f"{report.status} in {report.duration_s:.1f}s, seed {report.seed}"]
     if note:
         lines.append(f"note: {note}")
+    if report.device:  # the marker sees which device graded it (a GPU, or the CPU after a fall back)
+        lines.append(f"device: {report.device}")
     if report.error:
         lines.append(f"error ({report.error_kind}): {report.error}")
     if report.protocol_violation:

@@ -157,7 +157,8 @@ def fall_back_stranded(settings: Settings, wake_fn: Wake) -> list[int]:
             except (RubricError, KeyError):
                 continue  # a broken rubric cannot grade either; `grader rubric check` says why
             if res.fallback_queue is not None and res.fallback_after is not None and res.queue in queues:
-                rules.append(FallbackRule(coursework_id, res.queue, res.fallback_queue, res.fallback_after))
+                after = res.fallback_after if settings.fallback_after_s is None else settings.fallback_after_s
+                rules.append(FallbackRule(coursework_id, res.queue, res.fallback_queue, after))
         moved = fall_back(session=session, rules=rules) if rules else []
     for run in moved:
         log.warning(
@@ -174,17 +175,33 @@ def fall_back_stranded(settings: Settings, wake_fn: Wake) -> list[int]:
     return [run.run_id for run in moved]
 
 
+FALLBACK_POLL_S = 1.0  # with a fallback wait of zero, how often stranded runs are looked for
+
+
 class SweeperThread(threading.Thread):
-    """A sweep every ``sweep_interval_s``, and a webhook kick after each."""
+    """A sweep every ``sweep_interval_s``, and a webhook kick after each. With ``fallback_after_s``
+    0 (no wait before a run falls back), the fallback pass alone also runs every FALLBACK_POLL_S:
+    a run no worker of its queue will ever take moves within a second, not at the next sweep."""
 
     def __init__(self, settings: Settings, wake_fn: Wake):
         super().__init__(name="grader-sweeper", daemon=True)
         self.sweeper = Sweeper(settings, wake_fn)
         self.interval = settings.sweep_interval_s
+        self.poll = FALLBACK_POLL_S if settings.fallback_after_s == 0 else None
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        while not self._stop_event.wait(self.interval):
+        next_sweep = time.monotonic() + self.interval
+        while not self._stop_event.wait(
+            max(0.0, min(next_sweep - time.monotonic(), self.poll if self.poll is not None else self.interval))
+        ):
+            if time.monotonic() < next_sweep:  # the fallback pass alone (see the class)
+                try:
+                    fall_back_stranded(self.sweeper.settings, self.sweeper.wake_fn)
+                except Exception:
+                    log.warning("sweeper: fallback pass failed; next in %ss", self.poll, exc_info=True)
+                continue
+            next_sweep = time.monotonic() + self.interval
             try:
                 self.sweeper.sweep()
             except Exception:

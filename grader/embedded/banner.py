@@ -17,6 +17,38 @@ class Sample:
     path: Path
 
 
+@dataclass(frozen=True)
+class GpuUse:
+    """What ``grader up`` does for the courseworks that ask for a GPU (rubric ``resources.gpu``).
+
+    ``device``: the GPU a second worker is pinned to, or None (no GPU here). ``wanting``: each such
+    coursework and its rubric's fallback queue (None: it has none, and waits for a GPU worker)."""
+
+    device: str | None
+    wanting: dict[str, str | None]
+
+
+def gpu_line(use: GpuUse) -> str:
+    """One line of the banner: which GPU grades what, or that there is none and what happens instead."""
+    if not use.wanting:
+        return f"  GPU:         {use.device or 'none here'} (no coursework asks for one)"
+    wanting = ", ".join(sorted(use.wanting))
+    if use.device is not None:
+        return f"  GPU:         {use.device}: a worker of its own grades the gpu queue ({wanting})"
+    moved = sorted(code for code, fallback in use.wanting.items() if fallback is not None)
+    waiting = sorted(code for code, fallback in use.wanting.items() if fallback is None)
+    said = []
+    if moved:
+        said.append(
+            f"{', '.join(moved)} {'asks' if len(moved) == 1 else 'ask'} for one and "
+            f"{'is' if len(moved) == 1 else 'are'} graded on the CPU worker instead, without a GPU "
+            "(the rubric's fallback queue, at once)"
+        )
+    if waiting:
+        said.append(f"{', '.join(waiting)} wait{'s' if len(waiting) == 1 else ''} for a GPU worker (no fallback queue)")
+    return "  GPU:         none here: " + "; ".join(said)
+
+
 def service_banner(
     *,
     url: str,
@@ -25,6 +57,7 @@ def service_banner(
     logs: list[Path],
     accounts: list[DemoAccount],
     sample: Sample | None,
+    gpu: GpuUse | None = None,
 ) -> str:
     lines = [
         f"grader is running at {url}",
@@ -33,6 +66,8 @@ def service_banner(
         f"  courseworks: {', '.join(courseworks) or 'none'}",
         f"  logs:        {', '.join(str(p) for p in logs)}",
     ]
+    if gpu is not None:
+        lines.append(gpu_line(gpu))
     if accounts:
         lines += ["", "Demo accounts (fresh tokens every start; the previous start's no longer work):"]
         width = max(len(a.user.username) for a in accounts)

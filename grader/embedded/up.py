@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from grader.courseworks.sync import load_all, sync_courseworks
 from grader.db.engine import make_engine, session_factory
 from grader.db.migrate import upgrade
-from grader.embedded.banner import Sample, service_banner
+from grader.embedded.banner import GpuUse, Sample, service_banner
 from grader.embedded.demo import DemoAccount, DemoConflict, ensure_demo_accounts
 from grader.embedded.processes import (
     Child,
@@ -122,16 +122,26 @@ def run_service(
     _sandbox_self_test(settings)  # before anything is made: a service that cannot grade takes no submission
     env = {**os.environ, "GRADER_SECRET_KEY": settings.secret_key}  # the children read their settings from it
     courseworks, accounts = prepare_gradebook(settings, demo=demo)
+    gpu, pin = _gpu_use(settings, courseworks)
+    if gpu.device is None and settings.fallback_after_s is None:
+        # No GPU here: a run of a coursework that asks for one falls back to the CPU worker at once
+        # (where its rubric names a fallback queue) instead of waiting for a GPU worker that never comes.
+        env["GRADER_FALLBACK_AFTER_S"] = "0"
     become_subreaper()
     stop = _Stop()
     stop.install()
     url = service_url(host, port)
     logs = {"worker": settings.log_dir / "worker.log", "api": settings.log_dir / "api.log"}
+    if pin is not None:
+        logs["gpu-worker"] = settings.log_dir / "gpu-worker.log"
     python = [sys.executable, "-m", "grader.cli"]
     children: list[Child] = []
     code = 0
     try:
         children.append(start_child("worker", [*python, "worker"], logs["worker"], env=env))
+        if pin is not None:  # one job at a time on the GPU; the first worker sweeps for both
+            argv = [*python, "worker", "--gpu-device", pin, "--no-sweep"]
+            children.append(start_child("gpu-worker", argv, logs["gpu-worker"], env=env))
         children.append(
             start_child("api", [*python, "serve", "--host", host, "--port", str(port)], logs["api"], env=env)
         )
@@ -149,6 +159,7 @@ def run_service(
                 logs=list(logs.values()),
                 accounts=accounts,
                 sample=_sample(courseworks),
+                gpu=gpu,
             )
         )
         while not stop.requested:
@@ -162,18 +173,40 @@ def run_service(
                 break
             stop.event.wait(0.5)
     finally:
-        if any(c.name == "worker" and c.alive() for c in children):
+        if any(c.name.endswith("worker") and c.alive() for c in children):
             out(
                 f"stopping: the worker finishes the job in hand (at most {stop_timeout_s:g}s; "
                 "Ctrl-C again stops it at once)"
             )
-        killed = stop_children(children, {"api": API_STOP_S, "worker": stop_timeout_s}, force=lambda: stop.forced)
+        timeouts = {"api": API_STOP_S, "worker": stop_timeout_s, "gpu-worker": stop_timeout_s}
+        killed = stop_children(children, timeouts, force=lambda: stop.forced)
         stop.restore()
-        if "worker" in killed:
+        if "worker" in killed or "gpu-worker" in killed:
             out("the worker was stopped in the middle of a job: its run is graded again after the next start.")
         if children:
             out("stopped.")
     return code
+
+
+def _gpu_use(settings: Settings, courseworks: dict[str, CourseworkFiles]) -> tuple[GpuUse, str | None]:
+    """The courseworks that ask for a GPU, and the device a gpu worker of ours is pinned to (the
+    configured one, else the first GPU, or its first MIG slice); None when there is no GPU here."""
+    from workers.sandbox.gpu import GpuError, gpu_here, list_gpus
+
+    wanting: dict[str, str | None] = {
+        code: files.rubric.resources.fallback_queue
+        for code, files in courseworks.items()
+        if files.rubric.resources.queue == "gpu"
+    }
+    if not gpu_here():
+        return GpuUse(None, wanting), None
+    try:
+        first = list_gpus()[0]
+    except (GpuError, IndexError):
+        return GpuUse(None, wanting), None
+    pin = settings.gpu_device or (first.migs[0] if first.migs else first.uuid)
+    shown = f"GPU {first.index} ({pin})" if not settings.gpu_device else f"GPU {pin}"
+    return GpuUse(shown, wanting), (pin if wanting else None)
 
 
 def _sandbox_self_test(settings: Settings) -> None:

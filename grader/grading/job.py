@@ -70,6 +70,7 @@ def write_job_file(
         execution=execution,
         result_path=result_path,
         gpu=cw.rubric.resources.gpu,
+        cpu_fallback=cw.rubric.resources.gpu and cw.rubric.resources.fallback_queue == "cpu",
         gpu_device=settings.gpu_device,
         reproducible=cw.rubric.resources.reproducible,
         kernel_seed=cw.rubric.resources.seed,

@@ -41,6 +41,11 @@ class JudgeJob(BaseModel):
         None, description="where the artifacts fixture writes PNGs; default: artifacts/ next to result_path"
     )
     gpu: bool = False
+    cpu_fallback: bool = Field(
+        False,
+        description="the rubric's fallback queue is cpu: a gpu job where no GPU is here (and none was pinned) "
+        "runs on the CPU instead of failing",
+    )
     gpu_device: str | None = Field(
         None, description="the GPU (UUID) this worker was pinned to; default: the judge's own CUDA_VISIBLE_DEVICES"
     )
@@ -123,6 +128,7 @@ class JudgeResult(BaseModel):
     executed_notebook_path: Path | None = None
     sandbox: dict[str, Any] | None = Field(None, description="how the sandbox ended, for operators")
     infrastructure_error: str | None = Field(None, description="ours: the run is retried, never marked")
+    device: str | None = Field(None, description="what the student's code ran on: 'cpu', or the GPU's name")
     artifacts: list[ArtifactRecord] = Field(default_factory=list)
 
 

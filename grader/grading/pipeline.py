@@ -133,6 +133,7 @@ def _apply_judge_result(report: GradeReport, judge: JudgeResult, cw: CourseworkF
         raise InfrastructureError(f"the hidden suite did not report tests the rubric names: {', '.join(missing)}")
     report.execution = judge.execution
     report.sandbox = judge.sandbox
+    report.device = judge.device
     report.protocol_violation = judge.protocol_violation
     report.marks = auto_marks(cw.rubric, tests)
     report.tests = tests

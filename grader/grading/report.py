@@ -52,6 +52,7 @@ class GradeReport:
     seed: int | None = None
     execution: dict[str, Any] | None = None  # what ran and what was skipped, for the marker
     sandbox: dict[str, Any] | None = None
+    device: str | None = None  # what the student's code ran on: "cpu", or the GPU (the judge says)
     protocol_violation: str | None = None
     executed_notebook: bytes | None = field(default=None, repr=False)
     # Each hidden test as the judge reported it (for the gradebook's per-test rows); not in to_json.
@@ -80,6 +81,7 @@ class GradeReport:
             "protocol_violation": self.protocol_violation,
             "execution": self.execution,
             "sandbox": self.sandbox,
+            "device": self.device,
             "artifacts": [a.to_json() for a in self.artifacts],
         }
 

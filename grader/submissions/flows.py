@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from grader.blobs import BlobStore
@@ -199,24 +200,37 @@ def queue_grading(
     return run
 
 
+GRADE_FIRST_ATTEMPTS = 3
+
+
 def grade_first(
     *, session: Session, run_queue: RunQueue, submission_id: uuid.UUID, queue: str, lecturer_id: int
 ) -> GradingRun | None:
     """A lecturer's "grade this submission first": its queued full run is raised above the round-robin;
     a superseded one is brought back raised; with none live, a raised run is queued. A running run is
     left as it is. Returns the run (None: it could not be queued; try again)."""
-    try:
-        run = enqueue_run(
-            session=session, submission_id=submission_id, queue=queue, requested_by_id=lecturer_id, priority=RAISED
-        )
-        run = get_run(session=session, run_id=run.id) or run  # as the database has it now, not as last loaded
-        if run.status is RunStatus.queued and run.priority != RAISED:
-            raise_priority(session=session, run=run, raised_by_id=lecturer_id)
-            run = get_run(session=session, run_id=run.id) or run
-    except Exception:
-        session.rollback()
-        log.exception("could not raise the priority of submission %s", submission_id)
-        return None
+    for attempt in range(1, GRADE_FIRST_ATTEMPTS + 1):
+        try:
+            run = enqueue_run(
+                session=session, submission_id=submission_id, queue=queue, requested_by_id=lecturer_id, priority=RAISED
+            )
+            run = get_run(session=session, run_id=run.id) or run  # as the database has it now, not as last loaded
+            if run.status is RunStatus.queued and run.priority != RAISED:
+                raise_priority(session=session, run=run, raised_by_id=lecturer_id)
+                run = get_run(session=session, run_id=run.id) or run
+            break
+        except OperationalError:
+            # SQLite refuses to turn a read transaction into a write once another connection has
+            # written since it began ("database is locked", at once, whatever the busy timeout): a
+            # worker claiming or moving a run meanwhile. A fresh transaction sees its write.
+            session.rollback()
+            if attempt == GRADE_FIRST_ATTEMPTS:
+                log.exception("could not raise the priority of submission %s", submission_id)
+                return None
+        except Exception:
+            session.rollback()
+            log.exception("could not raise the priority of submission %s", submission_id)
+            return None
     if run.status is RunStatus.queued:
         _wake(run_queue, run.id, run.queue)
     return run

@@ -106,6 +106,22 @@ def test_the_gpu_worker_image_builds_and_runs(docker_engine):
         entrypoint="/opt/grader/runtime/bin/python",
     )
     assert ok.returncode == 0 and ok.stdout.startswith("2.13.0"), ok.stderr
+    # torchvision is the base's, seen by both venvs, never a wheel of their own (build/gpu-image/wheels
+    # has none). The stand-in's is PyPI's CUDA build beside a CPU torch: it imports without its C++ ops.
+    assert not list((REPO / "build" / "gpu-image" / "wheels").glob("torchvision-*"))
+    where = {}
+    for venv in ("runtime", "venv"):
+        vision = run(
+            "-c",
+            "import torchvision; from torchvision import extension, transforms, utils; "
+            "print(torchvision.__version__, torchvision.__file__, extension._has_ops())",
+            entrypoint=f"/opt/grader/{venv}/bin/python",
+        )
+        assert vision.returncode == 0, vision.stderr
+        version, where[venv], ops = vision.stdout.split()
+        assert version.startswith("0.28.0") and ops == "False", vision.stdout  # PyPI's 0.28.0+cu130
+        assert not where[venv].startswith("/opt/grader/"), f"{venv} has a torchvision of its own: {where[venv]}"
+    assert where["runtime"] == where["venv"]
     pinned = run("worker", "--gpu-device", "0")
     assert pinned.returncode == 1 and "no NVIDIA GPU here" in pinned.stderr  # no GPU in CI: refused, clearly
     assert run("rubric", "--help").returncode == 0

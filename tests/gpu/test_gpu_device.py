@@ -165,3 +165,52 @@ def test_rubric_resources_default_to_not_reproducible():
     assert Resources(reproducible=True, seed=7).seed == 7
     with pytest.raises(ValueError):
         Resources(seed=-1)
+
+
+def test_a_gpu_job_runs_on_the_cpu_only_where_its_rubric_falls_back_there_no_gpu_is_here_and_none_pinned(
+    tmp_path, monkeypatch
+):
+    """``grader grade`` or a test on a CPU machine grades CW2 (gpu, fallback cpu) on the CPU; a gpu
+    worker pinned to a device, or a rubric without the fallback, gets the usual 'no GPU' error."""
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    settings = Settings(state_dir=tmp_path / "state")
+    assert not gpu.gpu_here()
+    assert gpu.cpu_job(settings, cpu_fallback=True)
+    assert not gpu.cpu_job(settings, cpu_fallback=False)
+    assert not gpu.cpu_job(settings.model_copy(update={"gpu_device": "0"}), cpu_fallback=True)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", GPU0)
+    assert not gpu.cpu_job(settings, cpu_fallback=True)
+
+
+def test_with_a_gpu_here_the_gpu_job_keeps_its_gpu(fake_smi, settings, monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert gpu.gpu_here() and not gpu.cpu_job(settings, cpu_fallback=True)
+    assert gpu.describe(gpu.job_device(settings)) == f"GPU 0 ({GPU0})"
+    fake_smi.fail()
+    assert not gpu.gpu_here()  # a driver that cannot answer: no GPU to use
+
+
+def test_cw2_asks_for_a_gpu_and_falls_back_to_the_cpu():
+    from grader.rubrics.loader import load_coursework
+
+    res = load_coursework("cw2", Settings()).rubric.resources
+    assert (res.queue, res.gpu, res.fallback_queue) == ("gpu", True, "cpu") and res.fallback_after > 0
+
+
+def test_grader_up_pins_a_gpu_worker_of_its_own_where_there_is_a_gpu(fake_smi, settings):
+    """With a GPU, `grader up` starts a worker for the gpu queue pinned to the first GPU (or the
+    configured one); without, none, and its banner says CW2 falls back to the CPU at once."""
+    from grader.courseworks.sync import load_all
+    from grader.embedded.up import _gpu_use
+
+    courseworks = load_all(Settings())
+    use, pin = _gpu_use(settings, courseworks)
+    assert (use.device, pin) == (f"GPU 0 ({GPU0})", GPU0) and use.wanting["cw2"] == "cpu"
+    use, pin = _gpu_use(settings.model_copy(update={"gpu_device": "0"}), courseworks)
+    assert (use.device, pin) == ("GPU 0", "0")
+    fake_smi.fail()
+    use, pin = _gpu_use(settings, courseworks)
+    assert (use.device, pin) == (None, None) and "cw2" in use.wanting

@@ -29,6 +29,8 @@ def test_every_cw2_sample_through_the_api_gets_its_marks(service: Service, tmp_p
     ones the student's later uploads superseded once the lecturer asks for them)."""
     running = service.start()
     assert "cw2" in running.output()
+    # No GPU here: CW2 (gpu queue, fallback cpu) is graded by the CPU worker at once, and the banner says so.
+    assert "GPU:         none here: cw2 asks for one and is graded on the CPU worker instead" in running.output()
     accounts = running.accounts()
     student, lecturer = accounts["student1"], accounts["lecturer"]
     marker = pickle_marker()
@@ -70,9 +72,12 @@ def test_every_cw2_sample_through_the_api_gets_its_marks(service: Service, tmp_p
             staff = api.get(f"/api/v1/submissions/{ids[name]}", headers=lecturer.headers).json()
             full = next(run for run in staff["runs"] if run["kind"] == "full")
             assert full["score"] == pytest.approx(expected.score, abs=0.01), (name, full)
+            assert full["queue"] == "cpu" and full["note"].startswith("no GPU worker was available"), (name, full)
             sheet = api.get(f"/api/v1/submissions/{ids[name]}/marking", headers=lecturer.headers)
             assert sheet.status_code == 200, sheet.text
             sheet = sheet.json()
+            # The marker sees which device graded it, after the note on the fall back.
+            assert "\ndevice: cpu\n" in sheet["run"]["log"] + "\n", (name, sheet["run"]["log"])
             items = {i["id"]: i for i in sheet["items"]}
             for item_id, score in expected.item_scores.items():
                 assert items[item_id]["auto_score"] == pytest.approx(score, abs=0.01), (name, items[item_id])

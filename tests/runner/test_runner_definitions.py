@@ -8,6 +8,8 @@ import pytest
 
 from workers.runner.definitions import definition_verdict, prepare_cell
 
+OFFLINE = ": no network in the sandbox, so it cannot run during grading"
+
 
 def verdict(src: str) -> str | None:
     (stmt,) = ast.parse(src).body
@@ -178,10 +180,10 @@ def train(model, loader, epochs=10):
         ("run_training()", "training call (run_training())"),
         ("trainer.train()", "training call (trainer.train())"),
         ("X_scaled = scaler.fit_transform(X)", "training call (scaler.fit_transform())"),
-        ("train_set = datasets.MNIST('./data', train=True, download=True)", "download (download=True)"),
-        ("net = models.resnet18(pretrained=True)", "download (pretrained=True)"),
-        ("urllib.request.urlretrieve(url, 'data.zip')", "download (urllib.request.urlretrieve())"),
-        ("r = requests.get(url)", "download (requests.get())"),
+        ("train_set = datasets.MNIST('./data', train=True, download=True)", "download (download=True)" + OFFLINE),
+        ("net = models.resnet18(pretrained=True)", "download (pretrained=True)" + OFFLINE),
+        ("urllib.request.urlretrieve(url, 'data.zip')", "download (urllib.request.urlretrieve())" + OFFLINE),
+        ("r = requests.get(url)", "download (requests.get())" + OFFLINE),
         ("torch.save(model.state_dict(), 'model.pth')", "writes files (torch.save()); could overwrite submitted files"),
         ("np.save('x.npy', x)", "writes files (np.save()); could overwrite submitted files"),
         ("if __name__ == '__main__':\n    main()", "runs main()"),
@@ -218,7 +220,7 @@ torch.save(model.state_dict(), '/content/drive/MyDrive/model.pth')
         "train_loader = DataLoader(train_set, batch_size=64, shuffle=True)",
     ]
     assert [s.reason for s in cell.dropped] == [
-        "download (download=True)",
+        "download (download=True)" + OFFLINE,
         "loop",
         "writes files (torch.save()); could overwrite submitted files",
     ]

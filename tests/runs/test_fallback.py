@@ -129,3 +129,39 @@ def test_the_sweeper_moves_a_stranded_run_and_wakes_the_fallback_queue(pg_url: s
         assert (run.queue, run.fallback_from) == ("cpu", "gpu")
     assert sweeper.sweep()["fallback"] == []
     empty_tables(engine)  # its live worker must not serve the other tests' queues
+
+
+def test_with_no_wait_set_a_run_moves_within_a_second_not_at_the_next_sweep(
+    pg_url: str, engine: Engine, tmp_path: Path
+):
+    """``fallback_after_s: 0`` (what `grader up` sets where there is no GPU, and what tests set) overrides
+    the rubric's 15 minutes, and the sweeper thread looks for such runs every second between sweeps."""
+    import threading
+
+    from workers.sweeper import SweeperThread
+
+    empty_tables(engine)
+    sessions = session_factory(engine)
+    with sessions() as s:
+        cw, student = add_coursework(s), add_student(s)
+        cw_code = cw.code
+        now = db_now(s)
+        _cpu_worker(s, now)
+        run_id = enqueue_run(session=s, submission_id=submit(s, student, cw, now).id, queue="gpu", now=now).id
+    rubric = make_rubric(coursework=cw_code, resources={**GPU_TO_CPU, "fallback_after": "15m"})
+    (tmp_path / cw_code / "hidden").mkdir(parents=True)
+    (tmp_path / cw_code / "rubric.yaml").write_text(yaml.safe_dump(rubric.model_dump(mode="json", exclude_none=True)))
+
+    moved = threading.Event()
+    settings = Settings(database_url=pg_url, sweep_interval_s=3600, rubrics_dir=tmp_path, fallback_after_s=0)
+    thread = SweeperThread(settings, lambda rid, q, c: moved.set() if (rid, q) == (run_id, "cpu") else None)
+    thread.start()
+    try:
+        assert moved.wait(10), "the run did not move within 10 s (the sweep interval is an hour)"
+    finally:
+        thread.stop()
+        thread.join(5)
+    with sessions() as s:
+        run = s.get_one(GradingRun, run_id)
+        assert (run.queue, run.fallback_from) == ("cpu", "gpu")
+    empty_tables(engine)

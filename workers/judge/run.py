@@ -185,7 +185,7 @@ def run_job(job: JudgeJob, runner_source: Path | None = None, warm: WarmSandbox 
     from grader.grading.precheck import precheck_limits
     from workers.sandbox import get_backend
     from workers.sandbox.base import SandboxError
-    from workers.sandbox.gpu import check_released, job_device
+    from workers.sandbox.gpu import check_released, cpu_job, describe, job_device
 
     seed = job.seed if job.seed is not None else secrets.randbelow(2**31)
     result = JudgeResult(seed=seed)
@@ -200,13 +200,19 @@ def run_job(job: JudgeJob, runner_source: Path | None = None, warm: WarmSandbox 
             if job_warm_key(job) != warm.unit.key:
                 raise SandboxError("the job does not match the warm unit's sandbox")
             backend, proc = warm.backend, warm.proc
+            result.device = "cpu"  # a warm sandbox is never a gpu job's
             proc.restart_clock(job.limits.wall_time_s)  # the job's wall clock starts now, not at warm-up
         else:
             backend = get_backend(job.backend, settings)
             env = dict(RUNNER_ENV)
-            if job.gpu:  # this worker's one device; refused if it was taken out of service
+            use_gpu = job.gpu and not cpu_job(settings, cpu_fallback=job.cpu_fallback)
+            if use_gpu:  # this worker's one device; refused if it was taken out of service
                 device = job_device(settings)
                 env["GRADER_GPU_MEMORY_FRACTION"] = str(settings.gpu_memory_fraction)
+            if device is not None:
+                result.device = describe(device)
+            else:  # a cpu job, or a gpu job on a machine with no GPU whose rubric falls back to the CPU
+                result.device = "cpu (no GPU here: the rubric falls back to the CPU)" if job.gpu else "cpu"
             env.update(job_env)  # read by the runner's prelude
             spec = SandboxSpec(
                 argv=list(RUNNER_ARGV),
@@ -215,7 +221,7 @@ def run_job(job: JudgeJob, runner_source: Path | None = None, warm: WarmSandbox 
                 submission_dir=job.submission_dir,
                 limits=job.limits,
                 env=env,
-                gpu=job.gpu,
+                gpu=use_gpu,
                 device=device,
             )
             proc = backend.start(spec)

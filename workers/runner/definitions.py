@@ -65,6 +65,7 @@ _EXIT_DOTTED = {
     "subprocess.call",
     "subprocess.Popen",
 }
+_OFFLINE = ": no network in the sandbox, so it cannot run during grading"
 _DATA_WORDS = re.compile(r"loader|dataset|data|batch|epoch", re.I)
 
 
@@ -257,11 +258,11 @@ def _call_reason(call: ast.Call) -> str | None:
     shown = f"{dotted}()" if dotted else "call"
     for kw in call.keywords:
         if kw.arg in _DOWNLOAD_KEYWORDS and isinstance(kw.value, ast.Constant) and kw.value.value:
-            return f"download ({kw.arg}={kw.value.value!r})"
+            return f"download ({kw.arg}={kw.value.value!r}){_OFFLINE}"
     if dotted in _EXIT_DOTTED:
         return f"ends or signals processes ({shown})"
     if last in _DOWNLOAD_NAMES or dotted.endswith(_DOWNLOAD_DOTTED):
-        return f"download ({shown})"
+        return f"download ({shown}){_OFFLINE}"
     if last in _SAVE_NAMES or dotted.endswith(_SAVE_DOTTED):
         return f"writes files ({shown}); could overwrite submitted files"
     if last not in _NOT_TRAINING and (last in _TRAIN_NAMES or _TRAIN_RE.search(last)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 import time
@@ -77,6 +78,21 @@ class CappedClient(NotebookClient):
                 return None
             self.output_budget -= size
         return super().output(outs, msg, display_id, cell_index)
+
+
+# What a download or other network call raises where there is no network (no DNS, no route).
+_OFFLINE = re.compile(
+    r"Name or service not known|Temporary failure in name resolution|No address associated with hostname"
+    r"|Network is unreachable|nodename nor servname|getaddrinfo failed|Failed to establish a new connection"
+)
+
+
+def cell_error(ename: str, evalue: str) -> str:
+    """A cell's error line for the execution report; a network failure says why it failed here."""
+    error = f"{ename}: {evalue}"
+    if _OFFLINE.search(evalue) or (ename in ("gaierror", "URLError") and "Errno" in evalue):
+        error += " (no network in the sandbox: downloads cannot run during grading)"
+    return error
 
 
 @dataclass
@@ -255,7 +271,7 @@ class KernelSession:
             return Outcome("timeout", error=f"timed out after {timeout:g}s", restarted=restarted, outputs=cell.outputs)
         if content.get("status") == "error":
             ename, evalue = str(content.get("ename", "Error")), str(content.get("evalue", ""))
-            return Outcome("error", error=f"{ename}: {evalue}", outputs=cell.outputs, ename=ename, evalue=evalue)
+            return Outcome("error", error=cell_error(ename, evalue), outputs=cell.outputs, ename=ename, evalue=evalue)
         return Outcome("ok", outputs=cell.outputs)
 
     # --- code of the grader's own (prelude, replay, test snippets): silent, outputs dropped --------
@@ -311,7 +327,7 @@ class KernelSession:
         if reply.get("status") == "ok":
             return Outcome("ok")
         ename, evalue = str(reply.get("ename", "Error")), str(reply.get("evalue", ""))
-        return Outcome("error", error=f"{ename}: {evalue}", ename=ename, evalue=evalue)
+        return Outcome("error", error=cell_error(ename, evalue), ename=ename, evalue=evalue)
 
     async def _responsive(self) -> bool:
         """After an interrupt: does the kernel answer again within the grace period?"""

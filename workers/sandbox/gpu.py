@@ -137,6 +137,36 @@ def device_minor(gpu: Gpu, proc_gpus: Path | None = None) -> int:
     return gpu.index
 
 
+def gpu_here() -> bool:
+    """Whether this machine has a GPU at all (nvidia-smi answers and lists one). False where the
+    driver is missing or cannot answer: a job that may run on the CPU then does (``cpu_job``)."""
+    try:
+        return bool(list_gpus())
+    except GpuError:
+        return False
+
+
+def cpu_job(settings: Settings, *, cpu_fallback: bool) -> bool:
+    """A gpu job graded on the CPU instead: its rubric names the CPU as its fallback, this process
+    was not pinned to a device (a pinned gpu worker's missing device stays an infrastructure error),
+    and there is no GPU here (``grader grade``, ``grader rubric check``, tests on a CPU machine)."""
+    if not cpu_fallback:
+        return False
+    try:
+        if pinned_spec(settings) is not None:
+            return False
+    except GpuError:
+        return False
+    return not gpu_here()
+
+
+def describe(device: Device) -> str:
+    """How a run's log names the device that graded it."""
+    if device.mig:
+        return f"GPU {device.index}, MIG slice {device.uuid}"
+    return f"GPU {device.index} ({device.uuid})"
+
+
 # -- which device ------------------------------------------------------------------------------
 
 
