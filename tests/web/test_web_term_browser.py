@@ -71,7 +71,12 @@ def test_a_lecturers_term_extension_exam_marks_and_regrade_preview(
     lecturer.get_by_test_id("extensions-link").click()  # reached as a person would, from the coursework
     lecturer.wait_for_url(f"**{EXTENSIONS}")
     expect(lecturer.get_by_test_id("extensions")).to_contain_text("No extensions")
-    assert forms_carry_csrf(lecturer) == [EXTENSIONS, "/lecturer/courseworks/cwa/mitigations", f"{EXTENSIONS}/import"]
+    assert forms_carry_csrf(lecturer) == [
+        f"{EXTENSIONS}/cohort",  # deadline night: the whole cohort at once
+        EXTENSIONS,
+        "/lecturer/courseworks/cwa/mitigations",
+        f"{EXTENSIONS}/import",
+    ]
     lecturer.get_by_test_id("ext-student").fill("s1")
     lecturer.get_by_test_id("ext-deadline").fill("2099-02-31 16:00")  # a typo first
     lecturer.get_by_test_id("ext-reason").fill("REASON-T flu")
