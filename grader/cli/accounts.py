@@ -1,4 +1,4 @@
-"""Accounts: ``grader users add``, ``users passwd`` and ``token create``."""
+"""Accounts: ``grader users add``, ``users passwd``, ``users unlink-sign-on`` and ``token create``."""
 
 from __future__ import annotations
 
@@ -73,6 +73,24 @@ def users_passwd(username: str, password_stdin: bool) -> None:
         except PasswordRejected as exc:
             raise click.UsageError(str(exc)) from None
     click.echo(f"password set for {username}")
+
+
+@users.command("unlink-sign-on")
+@click.argument("username")
+@click.option("--reason", required=True, help="why (the audit log keeps it): e.g. the email address was reassigned")
+def users_unlink_sign_on(username: str, reason: str) -> None:
+    """Unlink an account from the person at the sign-on provider it was bound to at their first
+    sign-in, so that the next person the configured claim names there is bound to it instead."""
+    from grader.sign_on.accounts import NotBound, unbind
+
+    if not reason.strip():
+        raise click.UsageError("--reason must say why")
+    with gradebook_sessions()() as session:
+        try:
+            issuer, subject = unbind(session=session, username=username, reason=reason.strip())
+        except NotBound as exc:
+            raise click.UsageError(str(exc)) from None
+    click.echo(f"{username} unlinked from {subject!r} at {issuer}; the next sign-in naming it links it again")
 
 
 @main.group()
