@@ -170,3 +170,12 @@ def unbind(*, session: Session, username: str, reason: str, actor_id: int | None
     )
     session.commit()
     return was
+
+
+def unbind_all(*, session: Session, reason: str, actor_id: int | None = None) -> int:
+    """Unbind every bound account (commits; each audited): after the provider's application is
+    replaced, which gives everyone a new ``sub``. Returns how many."""
+    names = list(session.scalars(select(User.username).where(User.sso_subject.is_not(None)).order_by(User.id)))
+    for username in names:
+        unbind(session=session, username=username, reason=reason, actor_id=actor_id)
+    return len(names)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from web_kit import PASSWORD, grade, notebook, sign_in, upload
 
 from grader.audit.models import AuditEvent
+from grader.audit.service import record_event
 from grader.roster.models import Student
 from grader.submissions.models import Submission
 from grader.users.models import User
@@ -71,6 +72,32 @@ def test_a_lecturer_erases_a_withdrawn_students_data_from_the_roster(client, peo
     assert no_csrf.status_code in (400, 403)
     assert _counts(sessions) == before
 
+    with sessions() as s:  # sign-ons refused by alice's email, and at her account (grader.web.routes.sso)
+        record_event(
+            session=s,
+            actor_id=None,
+            action="sign_on.refused",
+            subject_type="sign_on",
+            subject_id="alice@example.ac.uk",
+            details={"reason": "x"},
+        )
+        record_event(
+            session=s,
+            actor_id=None,
+            action="sign_on.refused",
+            subject_type="user",
+            subject_id=people.user_ids["student"],
+            details={"reason": "y", "identity": "alice@example.ac.uk"},
+        )
+        record_event(
+            session=s,
+            actor_id=None,
+            action="sign_on.refused",
+            subject_type="sign_on",
+            subject_id="bob@example.ac.uk",
+            details={"reason": "z"},
+        )
+        s.commit()
     done = _post(client, csrf, "s1", reason="asked to be forgotten", confirm="s1")
     assert done.status_code == 200, done.text
     assert "s1&#39;s data is erased (request)" in done.text and 'data-student="s1"' not in done.text
@@ -82,6 +109,8 @@ def test_a_lecturer_erases_a_withdrawn_students_data_from_the_roster(client, peo
         assert event.actor_id == people.user_ids["lecturer"]
         assert event.details["reason"] == "asked to be forgotten"
         assert s.scalars(select(User.username).where(User.username == "alice")).first() is None
+        left = s.scalars(select(AuditEvent.subject_id).where(AuditEvent.action == "sign_on.refused")).all()
+        assert left == ["bob@example.ac.uk"]
     again = _post(client, csrf, "s1", reason="asked", confirm="s1")
     assert again.status_code == 404  # a repeated POST (a reload) erases nothing more
 

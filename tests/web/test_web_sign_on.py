@@ -354,7 +354,10 @@ def test_an_email_given_to_a_new_person_does_not_open_the_old_holders_account(
     reply = sign_in(app, "alex")
     assert reply.status_code == 403 and "belongs to another person at the provider" in reply.text
     assert COOKIE_NAME not in app.cookies
-    assert refused(sessions)[-1]["user_id"] == alice_id
+    with sessions() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "sign_on.refused")).one()
+        assert (event.subject_type, event.subject_id) == ("user", str(alice_id))  # erased with alice's data
+        assert event.details["identity"] == "alice@example.ac.uk"
     assert _bound(sessions, "alice") == (issuer, "alice-sub")
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(WebSession)) == 1  # alice's own, no other
@@ -378,6 +381,8 @@ def test_an_email_given_to_a_new_person_does_not_open_the_old_holders_account(
         assert nobody.exit_code == 2 and "no user 'nobody'" in nobody.output
         blank = CliRunner().invoke(main, ["users", "unlink-sign-on", "lee", "--reason", " "])
         assert blank.exit_code == 2 and "--reason" in blank.output
+        neither = CliRunner().invoke(main, ["users", "unlink-sign-on", "--reason", "x"])
+        assert neither.exit_code == 2 and "--all" in neither.output
     finally:
         get_settings.cache_clear()
     with sessions() as session:
@@ -388,6 +393,15 @@ def test_an_email_given_to_a_new_person_does_not_open_the_old_holders_account(
     assert _bound(sessions, "alice") == (issuer, "alex-sub")
     app.cookies.clear()
     assert sign_in(app, "alice").status_code == 403  # now the other way round
+    assert sign_in(app, "lee").status_code == 303
+    monkeypatch.setenv("GRADER_DATABASE_URL", web_pg_url)
+    get_settings.cache_clear()
+    try:  # the provider's app replaced: every sub changes, so every account is unlinked
+        r = CliRunner().invoke(main, ["users", "unlink-sign-on", "--all", "--reason", "new app registration"])
+        assert r.exit_code == 0 and "2 accounts unlinked" in r.output, r.output
+    finally:
+        get_settings.cache_clear()
+    assert _bound(sessions, "alice") == _bound(sessions, "lee") == (None, None)
 
 
 def test_a_student_number_claim_is_bound_to_the_subject_too(sso_app, issuer, roster, sessions):

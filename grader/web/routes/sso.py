@@ -56,16 +56,15 @@ def _refused(request: Request, message: str, status: int, *, keep_state: bool = 
 
 
 def _audit_refusal(session: Session, reason: str, identity: str = "-", user_id: int | None = None) -> None:
-    details: dict[str, object] = {"reason": reason[:300]}
-    if user_id is not None:  # the account the sign-in named but was not let into
-        details["user_id"] = user_id
+    # Refused at an account (bound to another person): about that account, so that erasing its
+    # student erases the row too; otherwise about the identity the token gave.
     record_event(
         session=session,
         actor_id=None,
         action="sign_on.refused",
-        subject_type="sign_on",
-        subject_id=identity[:64],
-        details=details,
+        subject_type="sign_on" if user_id is None else "user",
+        subject_id=identity[:64] if user_id is None else user_id,
+        details={"reason": reason[:300]} if user_id is None else {"reason": reason[:300], "identity": identity[:64]},
     )
     session.commit()
 
