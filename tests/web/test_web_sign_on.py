@@ -459,3 +459,28 @@ def test_sign_ins_started_are_throttled_per_address_and_capped_in_all(sso_app, i
     busy = home.get("/login/sso", follow_redirects=False)
     assert busy.status_code == 503 and "too many sign-ins under way" in busy.text and busy.headers["Retry-After"]
     assert stored() == 5
+
+
+def test_parallel_starts_get_no_more_than_the_allowance(issuer, web_settings, web_engine, woken, roster, sessions):
+    """Ten GET /login/sso at once from one address (uvicorn, real connections): no more than three kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from grader.sign_on.models import SignOnRequest
+
+    oidc = SignOn(issuer=issuer, client_id=CLIENT_ID, client_secret=SecretStr(CLIENT_SECRET))
+    settings = web_settings.model_copy(update={"oidc": oidc, "public_url": BASE, "sso_starts_per_address": 3})
+    with serving(create_app(settings, engine=web_engine, run_queue=woken), free_port()) as url:
+        httpx.get(f"{url}/login", timeout=10)  # the app is up
+
+        def begin(_: int) -> int:
+            return httpx.get(f"{url}/login/sso", timeout=20, follow_redirects=False).status_code
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            codes = list(pool.map(begin, range(10)))
+    # Each row is counted after its commit: at most the allowance is kept (fewer when rows that are
+    # refused a moment later are still counted, as with parallel password guesses).
+    assert set(codes) <= {303, 429} and codes.count(303) <= 3 and codes.count(429) >= 7, codes
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(SignOnRequest)) == codes.count(303)
