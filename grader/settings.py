@@ -237,6 +237,15 @@ class Settings(BaseSettings):
     )
     metrics_public: bool = Field(False, description="serve /metrics to anyone, without a token")
     oidc: SignOn = Field(default_factory=SignOn)
+    sso_starts_per_address: int = Field(
+        30,
+        ge=1,
+        description="single sign-ins one client address may have started and not finished within 10 minutes "
+        "(GET /login/sso) before it is throttled (a lab behind NAT is one address)",
+    )
+    sso_pending_max: int = Field(
+        10_000, ge=1, description="single sign-ins under way kept at once, from everywhere; past it: 503"
+    )
     local_accounts: bool = Field(
         True, description="sign in to the dashboard with local passwords; false leaves only single sign-on"
     )

@@ -1,4 +1,4 @@
-"""Accounts: ``grader users add``, ``users passwd`` and ``token create``."""
+"""Accounts: ``grader users add``, ``users passwd``, ``users unlink-sign-on`` and ``token create``."""
 
 from __future__ import annotations
 
@@ -73,6 +73,32 @@ def users_passwd(username: str, password_stdin: bool) -> None:
         except PasswordRejected as exc:
             raise click.UsageError(str(exc)) from None
     click.echo(f"password set for {username}")
+
+
+@users.command("unlink-sign-on")
+@click.argument("username", required=False)
+@click.option("--all", "every", is_flag=True, help="every linked account (after the provider's app is replaced)")
+@click.option("--reason", required=True, help="why (the audit log keeps it): e.g. the email address was reassigned")
+def users_unlink_sign_on(username: str | None, every: bool, reason: str) -> None:
+    """Unlink an account from the person at the sign-on provider it was bound to at their first
+    sign-in, so that the next person the configured claim names there is bound to it instead."""
+    from grader.sign_on.accounts import NotBound, unbind, unbind_all
+
+    if not reason.strip():
+        raise click.UsageError("--reason must say why")
+    if bool(username) == every:
+        raise click.UsageError("name one account, or give --all")
+    with gradebook_sessions()() as session:
+        if every:
+            count = unbind_all(session=session, reason=reason.strip())
+            click.echo(f"{count} accounts unlinked; each is linked again at its next sign-in")
+            return
+        assert username is not None
+        try:
+            issuer, subject = unbind(session=session, username=username, reason=reason.strip())
+        except NotBound as exc:
+            raise click.UsageError(str(exc)) from None
+    click.echo(f"{username} unlinked from {subject!r} at {issuer}; the next sign-in naming it links it again")
 
 
 @main.group()

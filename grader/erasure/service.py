@@ -235,6 +235,9 @@ def _audit_rows(
     ]
     if user is not None and user.role == Role.student:
         about.append(AuditEvent.actor_id == user.id)
+    # Single sign-ons refused by the identity the token gave (an email in lower case, a student number).
+    identities = {v.strip().lower() for v in (student.email, student.external_id) if v} | {student.external_id}
+    about.append((AuditEvent.subject_type == "sign_on") & AuditEvent.subject_id.in_(sorted(identities)))
     gone("audit_events", delete(AuditEvent).where(or_(*about)))
     names = {v for v in (student.external_id, student.name, student.email) if v}
     if user is not None and user.role == Role.student:

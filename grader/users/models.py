@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, ForeignKey, String, true
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from grader.db.base import Base
@@ -30,6 +30,8 @@ class TokenView(str, enum.Enum):
 
 class User(Base):
     __tablename__ = "users"
+    # One account per person at the provider: a subject is bound to one account at most.
+    __table_args__ = (UniqueConstraint("sso_issuer", "sso_subject", name="uq_users_sso_subject"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -40,6 +42,10 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Single sign-on: the provider's issuer and its ``sub`` for the person bound to this account at
+    # their first sign-in (grader.sign_on.accounts). None: never signed in that way, or unbound.
+    sso_issuer: Mapped[str | None] = mapped_column(String(500))
+    sso_subject: Mapped[str | None] = mapped_column(String(255))
 
 
 class ApiToken(Base):

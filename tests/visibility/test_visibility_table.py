@@ -182,6 +182,7 @@ STAFF_ONLY = {
     ("GET", "/lecturer/roster"),
     ("POST", "/lecturer/roster/withdraw"),
     ("POST", "/lecturer/roster/{external_id}/reinstate"),
+    ("POST", "/lecturer/roster/{external_id}/erase"),  # a lecturer erases a withdrawn student's data
 }
 # Mounted apps: the dashboard's static files (CSS, JavaScript), the same for everyone, no gradebook.
 MOUNTS = {"/static"}

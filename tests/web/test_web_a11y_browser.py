@@ -49,7 +49,8 @@ def answer_notebook() -> bytes:
 @pytest.fixture
 def world(client, people, sessions) -> dict[str, str]:
     """Every page with something on it: alice's and bob's graded submissions (alice's rendered), two
-    hand marks with comments, an extension, the coursework released. Returns the path parameters."""
+    hand marks with comments, an extension, s3 withdrawn (the roster's erasure form), the coursework
+    released. Returns the path parameters."""
     data = answer_notebook()
     rubric = client.app.state.courseworks["cwa"].rubric
     subs = {}
@@ -82,6 +83,10 @@ def world(client, people, sessions) -> dict[str, str]:
         "/lecturer/courseworks/cwa/extensions",
         data={"csrf_token": csrf, "external_id": "s2", "deadline": "2099-02-01 16:00", "reason": "flu"},
         follow_redirects=False,
+    )
+    assert reply.status_code == 303, reply.text
+    reply = client.post(  # the roster then shows a withdrawn student's erasure form
+        "/lecturer/roster/withdraw", data={"csrf_token": csrf, "external_id": "s3"}, follow_redirects=False
     )
     assert reply.status_code == 303, reply.text
     reply = client.post("/lecturer/courseworks/cwa/release", data={"csrf_token": csrf}, follow_redirects=False)

@@ -126,3 +126,6 @@ def test_lecturers_reach_their_pages(client, world):
     ):
         assert _call(client, "GET", path, csrf).status_code == 200, path
     assert _call(client, "GET", "/lecturer/courseworks/nope", csrf).status_code == 404
+    # The roster's erasure form: reached by a lecturer, refused by its own rule (no confirmation typed).
+    reply = _call(client, "POST", "/lecturer/roster/s1/erase", csrf)
+    assert reply.status_code == 422 and "confirmation field" in reply.text

@@ -3,7 +3,7 @@ tests/oidc_kit.py): the whole authorisation code flow, through the provider's ow
 consent forms, over the real app and Postgres.
 
 Made by the real provider: the happy paths, an unknown person, an unverified email, a replayed
-code, a wrong state, and an expired ID token (a provider whose clock is two hours behind). Two
+code, a wrong state, an email address given to a new person (another subject), and an expired ID token (a provider whose clock is two hours behind). Two
 attacks no honest provider makes are made between the grader and the real provider, at the token
 endpoint's answer (``oidc_kit.TokenSwap``): an ID token forged with another key (the real token's
 claims, re-signed), and a real ID token the provider issued to another application (wrong audience).
@@ -79,7 +79,9 @@ def sso_app(web_settings: Settings, web_engine, woken) -> Iterator[Callable[...,
     """``make(issuer, transport=None, **settings)``: the app with sign-on configured, over a TestClient."""
     opened: list[TestClient] = []
 
-    def make(issuer: str, *, transport=None, client_id: str = CLIENT_ID, **changes) -> TestClient:
+    def make(
+        issuer: str, *, transport=None, client_id: str = CLIENT_ID, address: str = "testclient", **changes
+    ) -> TestClient:
         oidc = SignOn(
             issuer=issuer,
             client_id=client_id,
@@ -91,7 +93,7 @@ def sso_app(web_settings: Settings, web_engine, woken) -> Iterator[Callable[...,
         app = create_app(settings, engine=web_engine, run_queue=woken)
         if transport is not None:
             app.state.sign_on = OidcClient(oidc, redirect_url=REDIRECT, transport=transport)
-        client = TestClient(app, base_url=BASE).__enter__()
+        client = TestClient(app, base_url=BASE, client=(address, 50000)).__enter__()
         opened.append(client)
         return client
 
@@ -324,3 +326,161 @@ def test_a_person_signs_in_in_a_real_browser(browser, web_settings, web_engine, 
             assert "Alice (student)" in page.inner_text("[data-testid=whoami]")
             page.screenshot(path=str(screenshots / "sign-on-student.png"))
             context.close()
+
+
+# -- the account bound to the provider's subject ------------------------------------------------------
+
+
+def _bound(sessions, username: str) -> tuple[str | None, str | None]:
+    with sessions() as session:
+        user = session.scalars(select(User).where(User.username == username)).one()
+        return user.sso_issuer, user.sso_subject
+
+
+def test_an_email_given_to_a_new_person_does_not_open_the_old_holders_account(
+    sso_app, issuer, roster, sessions, web_pg_url, monkeypatch
+):
+    """alice signs in and her account is bound to her subject; alex, to whom the university gave her
+    email address later, is refused (a page, audited) until a lecturer unlinks the account."""
+    app = sso_app(issuer)
+    assert sign_in(app, "alice").status_code == 303
+    assert _bound(sessions, "alice") == (issuer, "alice-sub")
+    with sessions() as session:
+        alice_id = session.scalars(select(User.id).where(User.username == "alice")).one()
+        bind = session.scalars(select(AuditEvent).where(AuditEvent.action == "sign_on.bind")).one()
+        assert (bind.actor_id, bind.details["subject"]) == (alice_id, "alice-sub")
+
+    app.cookies.clear()
+    reply = sign_in(app, "alex")
+    assert reply.status_code == 403 and "belongs to another person at the provider" in reply.text
+    assert COOKIE_NAME not in app.cookies
+    with sessions() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "sign_on.refused")).one()
+        assert (event.subject_type, event.subject_id) == ("user", str(alice_id))  # erased with alice's data
+        assert event.details["identity"] == "alice@example.ac.uk"
+    assert _bound(sessions, "alice") == (issuer, "alice-sub")
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WebSession)) == 1  # alice's own, no other
+    assert sign_in(app, "alice").status_code == 303  # alice herself still gets in
+
+    # A lecturer unlinks the account on purpose; the next sign-in binds it to alex.
+    from click.testing import CliRunner
+
+    from grader.cli import main
+    from grader.settings import get_settings
+
+    monkeypatch.setenv("GRADER_DATABASE_URL", web_pg_url)
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(main, ["users", "unlink-sign-on", "alice", "--reason", "address reassigned"])
+        assert r.exit_code == 0, r.output
+        assert "alice unlinked from 'alice-sub'" in r.output
+        again = CliRunner().invoke(main, ["users", "unlink-sign-on", "alice", "--reason", "again"])
+        assert again.exit_code == 2 and "not linked" in again.output
+        nobody = CliRunner().invoke(main, ["users", "unlink-sign-on", "nobody", "--reason", "x"])
+        assert nobody.exit_code == 2 and "no user 'nobody'" in nobody.output
+        blank = CliRunner().invoke(main, ["users", "unlink-sign-on", "lee", "--reason", " "])
+        assert blank.exit_code == 2 and "--reason" in blank.output
+        neither = CliRunner().invoke(main, ["users", "unlink-sign-on", "--reason", "x"])
+        assert neither.exit_code == 2 and "--all" in neither.output
+    finally:
+        get_settings.cache_clear()
+    with sessions() as session:
+        unbind = session.scalars(select(AuditEvent).where(AuditEvent.action == "sign_on.unbind")).one()
+        assert unbind.details["reason"] == "address reassigned" and unbind.details["subject"] == "alice-sub"
+    app.cookies.clear()
+    assert sign_in(app, "alex").status_code == 303
+    assert _bound(sessions, "alice") == (issuer, "alex-sub")
+    app.cookies.clear()
+    assert sign_in(app, "alice").status_code == 403  # now the other way round
+    assert sign_in(app, "lee").status_code == 303
+    monkeypatch.setenv("GRADER_DATABASE_URL", web_pg_url)
+    get_settings.cache_clear()
+    try:  # the provider's app replaced: every sub changes, so every account is unlinked
+        r = CliRunner().invoke(main, ["users", "unlink-sign-on", "--all", "--reason", "new app registration"])
+        assert r.exit_code == 0 and "2 accounts unlinked" in r.output, r.output
+    finally:
+        get_settings.cache_clear()
+    assert _bound(sessions, "alice") == _bound(sessions, "lee") == (None, None)
+
+
+def test_a_student_number_claim_is_bound_to_the_subject_too(sso_app, issuer, roster, sessions):
+    app = sso_app(issuer, claim="student_number", match_on="external_id", scopes="openid student_number")
+    assert sign_in(app, "alex").status_code == 303  # s1 first reached by alex: bound to alex
+    app.cookies.clear()
+    reply = sign_in(app, "alice")
+    assert reply.status_code == 403 and "belongs to another person" in reply.text
+
+
+def test_one_person_at_the_provider_opens_one_account(roster, sessions):
+    """A subject already bound to one account opens no other (the provider's email for the person
+    changed to another account's); a token without a usable sub names nobody."""
+    from grader.sign_on.accounts import bind_subject, subject_from_claims
+
+    with sessions() as session:
+        alice, bob = (session.scalars(select(User).where(User.username == n)).one() for n in ("alice", "bob"))
+        bind_subject(session=session, user=alice, issuer="https://idp", subject="p1", provider="oidc")
+        with pytest.raises(NotAdmitted, match="linked to another account"):
+            bind_subject(session=session, user=bob, issuer="https://idp", subject="p1", provider="oidc")
+        bind_subject(session=session, user=bob, issuer="https://other-idp", subject="p1", provider="oidc")
+        session.refresh(bob)
+        assert (bob.sso_issuer, bob.sso_subject) == ("https://other-idp", "p1")
+    for claims in ({}, {"sub": ""}, {"sub": 5}, {"sub": "x" * 256}):
+        with pytest.raises(NotAdmitted, match="'sub'"):
+            subject_from_claims(claims)
+
+
+# -- GET /login/sso throttled per address, and the sign-ins under way capped ---------------------------
+
+
+def test_sign_ins_started_are_throttled_per_address_and_capped_in_all(sso_app, issuer, roster, sessions):
+    from grader.sign_on.models import SignOnRequest
+
+    def stored() -> int:
+        with sessions() as session:
+            return session.scalar(select(func.count()).select_from(SignOnRequest))
+
+    limits = {"sso_starts_per_address": 3, "sso_pending_max": 5}
+    lab, home = sso_app(issuer, address="10.0.0.1", **limits), sso_app(issuer, address="10.0.0.2", **limits)
+    for _ in range(3):
+        start(lab)
+    reply = lab.get("/login/sso", follow_redirects=False)
+    assert reply.status_code == 429 and "Too many sign-ins started from your address" in reply.text
+    assert 0 < int(reply.headers["Retry-After"]) <= 600
+    assert stored() == 3  # the refused one kept nothing
+    assert STATE_COOKIE in lab.cookies  # and did not end the sign-in this browser has under way
+    # Another address is not held back, and a finished sign-in frees its place.
+    assert come_back(home, through_provider(start(home), "alice", REDIRECT)).status_code == 303
+    assert stored() == 3
+    home.cookies.clear()
+    for _ in range(2):
+        start(home)
+    assert stored() == 5
+    busy = home.get("/login/sso", follow_redirects=False)
+    assert busy.status_code == 503 and "too many sign-ins under way" in busy.text and busy.headers["Retry-After"]
+    assert stored() == 5
+
+
+def test_parallel_starts_get_no_more_than_the_allowance(issuer, web_settings, web_engine, woken, roster, sessions):
+    """Ten GET /login/sso at once from one address (uvicorn, real connections): no more than three kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from grader.sign_on.models import SignOnRequest
+
+    oidc = SignOn(issuer=issuer, client_id=CLIENT_ID, client_secret=SecretStr(CLIENT_SECRET))
+    settings = web_settings.model_copy(update={"oidc": oidc, "public_url": BASE, "sso_starts_per_address": 3})
+    with serving(create_app(settings, engine=web_engine, run_queue=woken), free_port()) as url:
+        httpx.get(f"{url}/login", timeout=10)  # the app is up
+
+        def begin(_: int) -> int:
+            return httpx.get(f"{url}/login/sso", timeout=20, follow_redirects=False).status_code
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            codes = list(pool.map(begin, range(10)))
+    # Each row is counted after its commit: at most the allowance is kept (fewer when rows that are
+    # refused a moment later are still counted, as with parallel password guesses).
+    assert set(codes) <= {303, 429} and codes.count(303) <= 3 and codes.count(429) >= 7, codes
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(SignOnRequest)) == codes.count(303)

@@ -20,7 +20,7 @@ from grader.audit.service import record_event
 from grader.http.deps import SessionDep
 from grader.settings import Settings
 from grader.sign_on import requests
-from grader.sign_on.accounts import NotAdmitted, account_for, identity_from_claims
+from grader.sign_on.accounts import NotAdmitted, account_for, bind_subject, identity_from_claims, subject_from_claims
 from grader.sign_on.oidc import OidcClient, SignOnFailed
 from grader.users.models import User
 from grader.users.web_sessions import COOKIE_NAME, start_session
@@ -55,14 +55,16 @@ def _refused(request: Request, message: str, status: int, *, keep_state: bool = 
     return response
 
 
-def _audit_refusal(session: Session, reason: str, identity: str = "-") -> None:
+def _audit_refusal(session: Session, reason: str, identity: str = "-", user_id: int | None = None) -> None:
+    # Refused at an account (bound to another person): about that account, so that erasing its
+    # student erases the row too; otherwise about the identity the token gave.
     record_event(
         session=session,
         actor_id=None,
         action="sign_on.refused",
-        subject_type="sign_on",
-        subject_id=identity[:64],
-        details={"reason": reason[:300]},
+        subject_type="sign_on" if user_id is None else "user",
+        subject_id=identity[:64] if user_id is None else user_id,
+        details={"reason": reason[:300]} if user_id is None else {"reason": reason[:300], "identity": identity[:64]},
     )
     session.commit()
 
@@ -78,13 +80,21 @@ def begin(request: Request, session: SessionDep, next: str | None = None) -> Res
         started = client.start()
     except SignOnFailed as exc:
         return _refused(request, str(exc), 502)
-    requests.remember(
-        session=session,
-        state=started.state,
-        nonce=started.nonce,
-        code_verifier=started.code_verifier,
-        next_url=safe_next(next),
-    )
+    settings: Settings = request.app.state.settings
+    try:
+        requests.remember(
+            session=session,
+            state=started.state,
+            nonce=started.nonce,
+            code_verifier=started.code_verifier,
+            next_url=safe_next(next),
+            address=request.client.host if request.client else "unknown",
+            limits=requests.StartLimits(settings.sso_starts_per_address, settings.sso_pending_max),
+        )
+    except requests.TooManyStarts as exc:
+        response = _refused(request, str(exc), exc.status, keep_state=True)
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
     response = RedirectResponse(started.url, status_code=303)
     response.set_cookie(
         STATE_COOKIE,
@@ -129,12 +139,15 @@ async def callback(request: Request, session: SessionDep) -> Response:
         identity = "-"
         try:
             identity = identity_from_claims(claims, claim=settings.oidc.claim, match_on=settings.oidc.match_on)
-            return account_for(
+            subject = subject_from_claims(claims)
+            user = account_for(
                 session=session, identity=identity, match_on=settings.oidc.match_on, provider=client.name
             )
+            bind_subject(session=session, user=user, issuer=client.issuer, subject=subject, provider=client.name)
+            return user
         except NotAdmitted as exc:
             session.rollback()
-            _audit_refusal(session, str(exc), identity)
+            _audit_refusal(session, str(exc), identity, exc.user_id)
             raise
 
     try:

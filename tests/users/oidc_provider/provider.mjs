@@ -26,7 +26,7 @@ const issuer = `http://127.0.0.1:${port}`;
 const redirectUri = process.env.REDIRECT_URI || 'http://127.0.0.1/login/sso/callback';
 
 // username -> the claims the provider holds. One password for all (oidc_kit.PASSWORD): test people.
-// mallory is nobody the grader knows; eve's unverified email is alice's.
+// mallory is nobody the grader knows; eve's unverified email is alice's; alex now has alice's email.
 const PASSWORD = 'provider-test-password';
 const people = {
   alice: { sub: 'alice-sub', email: 'Alice@Example.ac.uk', email_verified: true, name: 'Alice A', student_number: 's1' },
@@ -34,6 +34,8 @@ const people = {
   gina: { sub: 'gina-sub', email: 'gina@example.ac.uk', email_verified: true, name: 'Gina G' },
   mallory: { sub: 'mallory-sub', email: 'mallory@example.com', email_verified: true, name: 'Mallory M', student_number: 's999' },
   eve: { sub: 'eve-sub', email: 'alice@example.ac.uk', email_verified: false, name: 'Eve E' },
+  // alex: alice's email address and student number, given by the university to a new person.
+  alex: { sub: 'alex-sub', email: 'alice@example.ac.uk', email_verified: true, name: 'Alex X', student_number: 's1' },
   carol: { sub: 'carol-sub', email: 'carol@example.ac.uk', email_verified: true, name: 'Carol C', student_number: 's3' },
 };
 
