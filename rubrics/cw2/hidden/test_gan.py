@@ -31,7 +31,7 @@ def fixed_samples(kernel):
     (None, the failure) for test_generator to report as its own."""
     try:
         return generate(kernel, fixed_noise()), None
-    except Exception as exc:  # noqa: BLE001 - re-raised by test_generator
+    except Exception as exc:  # re-raised by test_generator
         return None, exc
 
 
