@@ -7,12 +7,13 @@ grader: `grader grade rubrics/cw2/solution.zip --coursework cw2 --json`, sandbox
 backend), end to end (CLI start, intake, pre-check of nothing, judge, sandbox, kernel, the notebook's
 definitions, the hidden suite, marks).
 Plain: one `python` process (this interpreter, BLAS/OpenMP pinned to one thread as in the sandbox)
-that imports torch, numpy and scikit-learn's digits, runs the notebook's definitions (the same
-statements grader's ``definitions`` mode keeps: workers.runner.definitions), loads VAE_model.pth,
-GAN_G_model.pth and GAN_D_model.pth with ``torch.load(weights_only=True)`` into the notebook's
-classes, and runs the forward passes the hidden suite asks for (a fresh VAE's encode and forward,
-the loaded VAE's reconstructions, the generator on judge noise and fixed noise, the discriminator
-on held-out digits). Runs alternate; medians are compared. Target (issue 13): at most 2x.
+that imports torch and torchvision, runs the notebook's definitions (the same statements grader's
+``definitions`` mode keeps: workers.runner.definitions; they make the 28 x 28 and 3 x 32 x 32 images),
+loads VAE_model.pth, GAN_G_model.pth and GAN_D_model.pth with ``torch.load(weights_only=True)`` into
+the notebook's classes, and runs the forward passes the hidden suite asks for, at its batch sizes (a
+fresh VAE's encode and forward on 16 images, the loaded VAE's reconstructions of 32 and 100 images,
+the generator on the fixed 100 x 100 x 1 x 1 noise and on 100 judge noise vectors, the discriminator
+on 64 images). Runs alternate; medians are compared. Target (issues 13 and 14): at most 2x.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ start = time.perf_counter()
 import numpy as np
 import nbformat
 import torch
-from sklearn.datasets import load_digits
 sys.path.insert(0, sys.argv[2])
 from workers.runner.definitions import prepare_cell
 
@@ -61,18 +61,17 @@ def load(name, cls):
 
 vae, gen, disc = load("VAE_model.pth", "VAE"), load("GAN_G_model.pth", "Generator"), load("GAN_D_model.pth", "Discriminator")
 loaded = time.perf_counter()
-held_out = (load_digits().images[1500:] / 16.0)[:, None].astype(np.float32)
 rng = np.random.default_rng(0)
-x = torch.tensor(held_out[rng.permutation(len(held_out))[:200]])
+x = ns["images"][1500:][torch.tensor(rng.permutation(297)[:100])]  # held-out digits, 1 x 28 x 28
 with torch.no_grad():
     torch.manual_seed(0)
     fresh = ns["VAE"]().float().eval()
-    fresh.encode(x); fresh(x)                                   # test_encode, test_forward
+    fresh.encode(x[:16]); fresh(x[:16])                              # test_encode, test_forward
     vae.decode(vae.encode(x[:32])[0]); vae.decode(vae.encode(x)[0])  # test_vae_model, test_reconstruction
-    z = torch.tensor(rng.standard_normal((200, 16, 1, 1)).astype(np.float32))
-    fixed = torch.tensor(np.random.default_rng(2026).standard_normal((100, 16, 1, 1)).astype(np.float32))
-    gen(z); gen(fixed)                                          # test_generator, test_generated_images
-    disc(torch.tensor(held_out[:200]))                          # test_discriminator
+    z = torch.tensor(rng.standard_normal((100, 100, 1, 1)).astype(np.float32))
+    fixed = torch.tensor(np.random.default_rng(2026).standard_normal((100, 100, 1, 1)).astype(np.float32))
+    gen(fixed); gen(z)                                          # test_generator, test_generated_images
+    disc(ns["gan_images"][:64])                                 # test_discriminator (3 x 32 x 32)
 done = time.perf_counter()
 print(f"{defined - start:.2f} {loaded - defined:.2f} {done - loaded:.2f}")
 """

@@ -2,13 +2,14 @@
 
 Each sample is a zip like a student's: the notebook (derived from ``rubrics/cw2/solution.ipynb`` by
 small, realistic edits, cells found by id) and the three model files, taken from the committed
-``rubrics/cw2/solution.zip``, edited as a ``state_dict``, or retrained in seconds with the variant
-notebook's own cells (``rubrics/cw2/train_reference.py``). ``SUBMISSIONS`` maps a name to
-``Sample(build, expected)``; ``build(folder)`` writes the zip and returns its path.
+``rubrics/cw2/solution.zip``, edited as a ``state_dict``, initialised at random by the variant
+notebook's own classes, or (the small VAE only, in seconds) retrained with the variant notebook's own
+cells (``rubrics/cw2/train_reference.py``). Nothing retrains the real-size DCGAN. ``SUBMISSIONS`` maps
+a name to ``Sample(build, expected)``; ``build(folder)`` writes the zip and returns its path.
 
 The expected marks are reasoned by hand from ``rubrics/cw2/rubric.yaml`` (auto items 28 points: VAE
 class 12, VAE file 6 + 2, loss 2, GAN files 6; the generated-images item is only suggested; penalties
--1 for models that do not load and for a GAN over 400 000 parameters), not taken from a run:
+-1 for models that do not load and for a GAN over 25 000 000 parameters), not taken from a run:
 - the VAE class items (convolutions, batch norm/dropout, encode, log-variance, reparametrize,
   forward) judge a fresh ``VAE()`` of the notebook, the file items (layers, reconstruction bands)
   the submitted ``VAE_model.pth`` loaded into it, the GAN items the submitted files;
@@ -45,6 +46,7 @@ SKELETON_ZIP = CW2 / "skeleton.zip"
 NOTEBOOK = "cw2.ipynb"
 VAE_FILE, G_FILE, D_FILE = "VAE_model.pth", "GAN_G_model.pth", "GAN_D_model.pth"
 MODEL_FILES = (VAE_FILE, G_FILE, D_FILE)
+PARAMETER_LIMIT = 25_000_000
 
 AUTO_MAX = 28.0
 AUTO_ITEMS = [
@@ -106,7 +108,8 @@ def _notebook(members: dict[str, bytes]) -> nbformat.NotebookNode:
 def _write(folder: Path, files: dict[str, bytes | nbformat.NotebookNode], zip_name: str = "submission.zip") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / zip_name
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+    # Level 1: model files of up to 100 MB (the GANs at the limit) deflate in a second, not ten.
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for name, data in files.items():
             if isinstance(data, nbformat.NotebookNode):
                 nbformat.validate(data)
@@ -127,6 +130,11 @@ def _load_state(data: bytes) -> dict:
     import torch
 
     return torch.load(io.BytesIO(data), weights_only=True)
+
+
+def _definitions(nb: nbformat.NotebookNode) -> dict:
+    """The notebook's namespace after its definitions (data, hyper-parameters, classes, functions)."""
+    return _train_reference().run_cells(nb, _train_reference().DEFINITIONS)
 
 
 def _retrain(nb: nbformat.NotebookNode, parts: tuple[str, ...]) -> dict[str, bytes]:
@@ -166,7 +174,15 @@ def colab(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         "imports",
         "# given\n",
         "# given\n!pip install -q torchsummary\n%matplotlib inline\nimport torchvision\n"
-        "from torchvision.utils import make_grid, save_image\n",
+        "from torchvision import datasets\nfrom torchvision.utils import save_image\n",
+    )
+    # The course's own data set, downloaded on Colab: dropped alone in definitions mode (a download).
+    _sub(
+        nb,
+        "vae-data",
+        "digits = load_digits()\n",
+        "mnist = datasets.MNIST('/content/data', train=True, download=True, transform=transforms.ToTensor())\n"
+        "digits = load_digits()\n",
     )
     _sub(
         nb,
@@ -197,7 +213,7 @@ def colab(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         "save_image(G(fixed_noise.cuda()) * 0.5 + 0.5, '/content/drive/MyDrive/DL/cw2/samples.png', nrow=10)",
     )
     _cell(nb, "imports").outputs = [_stream("device: cuda\n")]
-    _cell(nb, "train-vae").outputs = [_stream("epoch  30  train loss 24.39  test loss 24.55\n")]
+    _cell(nb, "train-vae").outputs = [_stream("epoch  20  train loss 155.43  test loss 157.36\n")]
     _cell(nb, "gan-samples").outputs = [
         v4.new_output("display_data", data={"image/png": PNG_1PX, "text/plain": "<Figure size 500x500>"})
     ]
@@ -224,14 +240,14 @@ class VAE(nn.Module):
     def __init__(self, latent_dim=LATENT_DIM):
         super().__init__()
         self.latent_dim = latent_dim
-        self.fc1 = nn.Linear(64, 256)
-        self.fc_mu = nn.Linear(256, latent_dim)
-        self.fc_logvar = nn.Linear(256, latent_dim)
-        self.fc2 = nn.Linear(latent_dim, 256)
-        self.fc3 = nn.Linear(256, 64)
+        self.fc1 = nn.Linear(784, 400)
+        self.fc_mu = nn.Linear(400, latent_dim)
+        self.fc_logvar = nn.Linear(400, latent_dim)
+        self.fc2 = nn.Linear(latent_dim, 400)
+        self.fc3 = nn.Linear(400, 784)
 
     def encode(self, x):
-        h = F.relu(self.fc1(x.view(-1, 64)))
+        h = F.relu(self.fc1(x.view(-1, 784)))
         return self.fc_mu(h), self.fc_logvar(h)
 
     def reparametrize(self, mu, logvar):
@@ -239,7 +255,7 @@ class VAE(nn.Module):
         return mu + torch.randn_like(std) * std
 
     def decode(self, z):
-        return torch.sigmoid(self.fc3(F.relu(self.fc2(z)))).view(-1, 1, 8, 8)
+        return torch.sigmoid(self.fc3(F.relu(self.fc2(z)))).view(-1, 1, 28, 28)
 
     def forward(self, x):
         mu, logvar = self.encode(x)
@@ -255,8 +271,8 @@ def variance_not_logvar(nb):
     _sub(
         nb,
         "vae",
-        "self.fc_logvar = nn.Linear(32 * 4 * 4, latent_dim)",
-        "self.fc_var = nn.Linear(32 * 4 * 4, latent_dim)",
+        "self.fc_logvar = nn.Linear(64 * 7 * 7, latent_dim)",
+        "self.fc_var = nn.Linear(64 * 7 * 7, latent_dim)",
     )
     _sub(nb, "vae", "return self.fc_mu(h), self.fc_logvar(h)", "return self.fc_mu(h), torch.exp(self.fc_var(h))")
     _sub(
@@ -292,16 +308,20 @@ def wrong_kl_sign(nb):
     )
 
 
-OVERSIZED_EPOCHS = 5  # the oversized generator trains briefly: only its size is marked
-
-
 def forward_returns_input(nb):
     _sub(nb, "vae", "return self.decode(z), mu, logvar", "return x, mu, logvar  # perfect reconstructions!")
 
 
-def oversized_gan(nb):
-    _sub(nb, "gan", "def __init__(self, nz=NZ, ngf=32):", "def __init__(self, nz=NZ, ngf=128):")
-    _sub(nb, "gan-hyper", "GAN_EPOCHS = 60", f"GAN_EPOCHS = {OVERSIZED_EPOCHS}")
+# A wider generator: with 185 base channels (24 964 194 stored values with the standard discriminator)
+# the GAN is just under the limit, with 186 just over (25 214 586).
+NGF_UNDER, NGF_OVER = 185, 186
+
+
+def wide_generator(ngf: int):
+    def edit(nb):
+        _sub(nb, "gan", "def __init__(self, nz=NZ, ngf=64):", f"def __init__(self, nz=NZ, ngf={ngf}):")
+
+    return edit
 
 
 class CodeOnLoad:
@@ -335,6 +355,7 @@ def _all_passed(**changes: str) -> dict[str, str]:
 def _from_solution(
     edit=None,
     retrain: tuple[str, ...] = (),
+    untrained: tuple[str, ...] = (),
     models: Callable[[dict], dict] | None = None,
     style: Callable | None = None,
     layout: Callable[[dict], dict] | None = None,
@@ -347,6 +368,8 @@ def _from_solution(
         files = {name: members[name] for name in MODEL_FILES}
         if retrain:
             files.update(_retrain(nb, retrain))
+        if untrained:
+            files.update(_random_init(nb, untrained))
         if models is not None:
             files = models(files)
         nb = style(nb) if style is not None else nb
@@ -366,17 +389,45 @@ def _copy(path: Path):
     return build
 
 
+def _random_init(nb: nbformat.NotebookNode, names: tuple[str, ...], seed: int = 0) -> dict[str, bytes]:
+    """Model files of freshly initialised (untrained) instances of the notebook's own classes."""
+    import torch
+
+    ns = _definitions(nb)
+    torch.manual_seed(seed)
+    classes = {VAE_FILE: "VAE", G_FILE: "Generator", D_FILE: "Discriminator"}
+    return {name: _state_dict_bytes(ns[classes[name]]().state_dict()) for name in names}
+
+
+def _saved_on_gpu(files: dict) -> dict:
+    """The reference's state_dicts as saved on a GPU: every storage's location in the file is 'cuda:0'
+    (torch.save records ``location_tag(storage)``; here it says cuda:0 for the CPU tensors), so
+    torch.load without map_location fails on a CPU-only machine."""
+    import torch
+    import torch.serialization as serialization
+
+    out = dict(files)
+    real_tag = serialization.location_tag
+    serialization.location_tag = lambda storage: "cuda:0"
+    try:
+        for name in MODEL_FILES:
+            out[name] = _state_dict_bytes(_load_state(files[name]))
+    finally:
+        serialization.location_tag = real_tag
+    assert b"cuda:0" in out[G_FILE] and torch.serialization.location_tag is real_tag
+    return out
+
+
 def _traced(files: dict) -> dict:
     """The reference's models saved with torch.jit.trace: TorchScript with forward() only."""
     import torch
 
-    nb = _notebook(_members(SOLUTION_ZIP))
-    ns = _train_reference().run_cells(nb, _train_reference().DEFINITIONS)
+    ns = _definitions(_notebook(_members(SOLUTION_ZIP)))
     out = dict(files)
     examples = (
-        (VAE_FILE, "VAE", torch.rand(2, 1, 8, 8)),
-        (G_FILE, "Generator", torch.randn(2, 16, 1, 1)),
-        (D_FILE, "Discriminator", torch.rand(2, 1, 8, 8)),
+        (VAE_FILE, "VAE", torch.rand(2, 1, 28, 28)),
+        (G_FILE, "Generator", torch.randn(2, 100, 1, 1)),
+        (D_FILE, "Discriminator", torch.rand(2, 3, 32, 32)),
     )
     for name, cls, example in examples:
         model = ns[cls]()
@@ -467,10 +518,11 @@ def build_samples() -> dict[str, Sample]:
             score=28.0,
             items=_all_passed(),
             suggested=10.0,
-            why="the reference as run on Colab: drive mount, !pip, %matplotlib, torchvision imports (not in the "
-            "runtime: those statements fail alone), cuda without fallback, .cuda(), /content paths, an "
-            "embedded image, a TA cell loading from Drive; the notebook renamed and the models in a folder "
-            "of the zip. Definitions mode skips the training and saving; every auto item",
+            why="the reference as run on Colab: drive mount, !pip, %matplotlib, torchvision imports (they run: "
+            "the runtime has torchvision), MNIST downloaded with download=True (dropped alone: a download), "
+            "cuda without fallback, .cuda(), /content paths, an embedded image, a TA cell loading from Drive; "
+            "the notebook renamed and the models in a folder of the zip. Definitions mode skips the training "
+            "and saving; every auto item",
         ),
     )
 
@@ -480,8 +532,9 @@ def build_samples() -> dict[str, Sample]:
             score=24.0,
             items=_all_passed(vae_cnn="failed", vae_batchnorm_dropout="failed"),
             item_scores={"vae_cnn": 0.0, "vae_batchnorm_dropout": 0.0, "vae_reconstruction": 2.0},
-            why="an MLP-only VAE without batch norm or dropout, retrained: no convolutions (3) and no "
-            "normalisation (1); it reconstructs about as well as the CNN (top band). 28 - 3 - 1 = 24",
+            why="an MLP-only VAE without batch norm or dropout, retrained (a 784-400-16 MLP: seconds): no "
+            "convolutions (3) and no normalisation (1); it reconstructs about as well as the CNN (top band). "
+            "28 - 3 - 1 = 24",
         ),
     )
 
@@ -509,25 +562,55 @@ def build_samples() -> dict[str, Sample]:
     )
 
     subs["forward_returns_input"] = Sample(
-        _from_solution(forward_returns_input, retrain=("vae",)),
+        _from_solution(forward_returns_input, untrained=(VAE_FILE,)),
         Expected(
             score=25.0,
             items=_all_passed(vae_forward="partial", vae_reconstruction="failed"),
             item_scores={"vae_forward": 1.0, "vae_reconstruction": 0.0},
             why="forward returns (x, mu, logvar): a zero reconstruction loss, so training never reaches the "
-            "decoder. forward keeps its shape half (1 of 2); the judge decodes the latent means itself, and "
-            "the untrained decoder earns no reconstruction band (2). 28 - 1 - 2 = 25",
+            "decoder (the file is an untrained VAE of the notebook's class). forward keeps its shape half "
+            "(1 of 2); the judge decodes the latent means itself, and the untrained decoder earns no "
+            "reconstruction band (2). 28 - 1 - 2 = 25",
         ),
     )
 
     subs["gan_over_limit"] = Sample(
-        _from_solution(oversized_gan, retrain=("gan",)),
+        _from_solution(wide_generator(NGF_OVER), untrained=(G_FILE, D_FILE)),
         Expected(
             score=27.0,
             items=_all_passed(),
             penalties=("gan_over_parameter_limit",),
-            why="a generator with 128 base channels (591 000 parameters; 624 000 with the discriminator, over "
-            "400 000), trained briefly: every auto item passes, the parameter-limit penalty applies (-1)",
+            suggested=2.0,
+            why=f"a generator with {NGF_OVER} base channels, untrained (random initialisation): with the standard "
+            "discriminator the files store 25 214 586 values, just over 25 000 000. The generator and "
+            "discriminator items check shapes and ranges only, so every auto item passes; the "
+            "parameter-limit penalty applies (-1). Untrained, it draws nearly the same image from any "
+            "noise (diversity about 0.01 of the real digits'): the collapse suggestion, 2/10",
+        ),
+    )
+
+    subs["gan_under_limit"] = Sample(
+        _from_solution(wide_generator(NGF_UNDER), untrained=(G_FILE, D_FILE)),
+        Expected(
+            score=28.0,
+            items=_all_passed(),
+            suggested=2.0,
+            why=f"a generator with {NGF_UNDER} base channels, untrained (random initialisation): the files store "
+            "24 964 194 values, just under 25 000 000 by the same count (BatchNorm's running statistics "
+            "included), so no penalty; every auto item passes. Untrained, it draws nearly the same image "
+            "from any noise: the collapse suggestion, 2/10",
+        ),
+    )
+
+    subs["saved_on_gpu"] = Sample(
+        _from_solution(models=_saved_on_gpu),
+        Expected(
+            score=28.0,
+            items=_all_passed(),
+            suggested=10.0,
+            why="the reference's state_dicts as saved on a GPU (every tensor on cuda:0 in the files): the "
+            "pre-check, the judge and the student's kernel load them with map_location='cpu' on a CPU-only "
+            "worker, so they mark as the reference does",
         ),
     )
 
@@ -584,13 +667,14 @@ def build_samples() -> dict[str, Sample]:
 
 
 # The VAE retrained with the flipped KL sign: the loss rewards a wide posterior, so training drives
-# |mu| into the thousands and logvar to about 70 (finite) and the decoder learns to ignore z.
+# |mu| and logvar up and the decoder learns to ignore z.
 WRONG_KL_SCORE = 25.0
 WRONG_KL_ITEMS = {"vae_reconstruction": "failed"}
 WRONG_KL_WHY = (
-    "Retrained with that loss, the decoder ignores z: reconstructions from the latent means are "
-    "worse than the average digit (about 20 nats per image over the least possible; the lowest "
-    "band ends at 10.5), so vae_reconstruction (2) fails. 28 - 1 - 2 = 25"
+    "Retrained with that loss (the VAE is small: seconds), the decoder ignores z: reconstructions from "
+    "the latent means are worse than the average digit (about 200 nats per image over the least "
+    "possible, the average digit 160; the lowest band ends at 60), so vae_reconstruction (2) fails. "
+    "28 - 1 - 2 = 25"
 )
 
 SUBMISSIONS = build_samples()

@@ -6,6 +6,13 @@ Like ``rubrics/cw1/build.py``: one list of cells, each markdown, given code (the
 task (the skeleton's stub and the solution's code), with fixed ids so ``tests/cw2_submissions.py``
 and ``train_reference.py`` can find cells by id. Students submit a zip of ``cw2.ipynb`` and the
 three model files; grading runs the notebook's definitions only and evaluates the submitted weights.
+
+The shapes are the real course's (docs/cw2-sample.md): a VAE on 1 x 28 x 28 images (scikit-learn's
+digits made MNIST-like), a standard DCGAN (64 base channels, about 4.1 million parameters) on
+3 x 32 x 32 images (the same digits, coloured, CIFAR-sized) with the course's fixed 100 x 100 x 1 x 1
+latent batch, and the real 25 000 000 parameter limit. The data is made here, since no download is
+possible; the given cells use torchvision (a ``transforms.Compose`` pipeline, ``make_grid``), as real
+notebooks do, and both run in definitions mode, so grading exercises the runtime's torchvision.
 """
 
 from __future__ import annotations
@@ -25,8 +32,9 @@ CELLS: list[Cell] = [
         """
         # Coursework 2: Generative models
 
-        Part 1 trains a **variational auto-encoder** (VAE) and Part 2 a **DCGAN**, both on scikit-learn's
-        8 x 8 handwritten digits, so that everything trains in seconds on a CPU.
+        Part 1 trains a **variational auto-encoder** (VAE) on 1 x 28 x 28 digits (MNIST's shape) and Part 2
+        a **DCGAN** on 3 x 32 x 32 coloured digits (CIFAR-10's shape). Both data sets are made from
+        scikit-learn's handwritten digits, upscaled, so nothing needs downloading.
 
         **Submission**: a zip holding this notebook as **`cw2.ipynb`** (with its outputs) and your trained
         models **`VAE_model.pth`**, **`GAN_G_model.pth`** and **`GAN_D_model.pth`**, saved with
@@ -37,7 +45,7 @@ CELLS: list[Cell] = [
         functions and constants (not its training loops), loads your saved models into your classes and
         tests them; your plots, samples and answers are read by a marker. Keep the class and function names
         and signatures given below. Models that do not load cost a penalty (-1), and so does a GAN with more
-        than 400 000 parameters (generator and discriminator together).
+        than 25 000 000 parameters (generator and discriminator together).
 
         **Marks** (100): Part 1 (VAE) 50, Part 2 (DCGAN) 50.
         """,
@@ -53,21 +61,20 @@ CELLS: list[Cell] = [
         import torch.nn.functional as F
         from sklearn.datasets import load_digits
         from sklearn.manifold import TSNE
+        from torchvision import transforms
+        from torchvision.utils import make_grid
 
         device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
         print('device:', device)
 
 
         def show_grid(images, nrow=10, title=None, value_range=(0, 1)):
-            \"\"\"Show a batch of 1 x 8 x 8 images (a tensor N x 1 x 8 x 8) as a grid.\"\"\"
-            images = images.detach().cpu().numpy()[:, 0]
+            \"\"\"Show a batch of images (a tensor N x C x H x W, C = 1 or 3) as a grid.\"\"\"
+            grid = make_grid(images.detach().cpu().float(), nrow=nrow, padding=2, pad_value=1,
+                             normalize=True, value_range=value_range)
             ncol = (len(images) + nrow - 1) // nrow
-            canvas = np.full((ncol * 9 + 1, nrow * 9 + 1), value_range[0], dtype=np.float32)
-            for i, image in enumerate(images):
-                r, c = divmod(i, nrow)
-                canvas[1 + 9 * r:9 * r + 9, 1 + 9 * c:9 * c + 9] = image
-            plt.figure(figsize=(nrow / 2, ncol / 2))
-            plt.imshow(canvas, cmap='gray', vmin=value_range[0], vmax=value_range[1])
+            plt.figure(figsize=(nrow * 0.6, ncol * 0.6))
+            plt.imshow(grid.permute(1, 2, 0).numpy())
             plt.axis('off')
             if title:
                 plt.title(title)
@@ -80,8 +87,10 @@ CELLS: list[Cell] = [
         ## Part 1: Variational auto-encoder (50 points)
 
         ### Data (given)
-        Digits scaled to [0, 1]. The first 1500 are yours (1300 to train, 200 to test); **the last 297 are
-        held out**: the marking reconstructs a hidden selection of them with your trained VAE.
+        scikit-learn's 8 x 8 digits made MNIST-like: scaled to [0, 1], upscaled to 20 x 20 and centred on a
+        28 x 28 canvas (a `transforms.Compose` pipeline). The first 1500 are yours (1300 to train, 200 to
+        test); **the last 297 are held out**: the marking reconstructs a hidden selection of them, placed
+        as it chooses, with your trained VAE.
         """,
     ),
     code(
@@ -89,13 +98,22 @@ CELLS: list[Cell] = [
         """
         # given
         digits = load_digits()
-        images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0  # N x 1 x 8 x 8 in [0, 1]
+        raw = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0  # N x 1 x 8 x 8 in [0, 1]
+        to_mnist = transforms.Compose([
+            transforms.Resize((20, 20), antialias=False),  # bilinear
+            transforms.Pad(4),                             # centred on 28 x 28, as MNIST's digits are
+        ])
+        images = to_mnist(raw).clamp(0, 1)  # N x 1 x 28 x 28
         labels = torch.tensor(digits.target)
         N_DEV = 1500  # images[N_DEV:] are held out for marking
         perm = torch.randperm(N_DEV, generator=torch.Generator().manual_seed(0))
         X_train, X_test = images[perm[:1300]], images[perm[1300:]]
         y_train, y_test = labels[perm[:1300]], labels[perm[1300:]]
         print('train', tuple(X_train.shape), 'test', tuple(X_test.shape))
+        preview = make_grid(X_train[:32], nrow=8, pad_value=1)
+        plt.imshow(preview.permute(1, 2, 0))
+        plt.axis('off')
+        plt.show()
         """,
     ),
     md(
@@ -105,10 +123,10 @@ CELLS: list[Cell] = [
         Implement `VAE(nn.Module)`; `VAE()` must work without arguments. Use **convolutions** in the encoder
         and decoder (an MLP-only VAE earns the layer marks but not the CNN ones) and batch normalisation or
         dropout.
-        - `encode(x)`: `x` is `(N, 1, 8, 8)`; return `(mu, logvar)`, the mean and the **log-variance** of
+        - `encode(x)`: `x` is `(N, 1, 28, 28)`; return `(mu, logvar)`, the mean and the **log-variance** of
           q(z|x), each `(N, latent_dim)`.
         - `reparametrize(mu, logvar)`: a sample `z ~ N(mu, exp(logvar))`, differentiable in `mu` and `logvar`.
-        - `decode(z)`: `(N, latent_dim)` to images `(N, 1, 8, 8)` with values in [0, 1].
+        - `decode(z)`: `(N, latent_dim)` to images `(N, 1, 28, 28)` with values in [0, 1].
         - `forward(x)`: return `(reconstruction, mu, logvar)`.
         """,
     ),
@@ -116,9 +134,9 @@ CELLS: list[Cell] = [
         "vae-hyper",
         """
         # Hyper-parameters: change them if you like.
-        LATENT_DIM = 8
-        VAE_EPOCHS = 30
-        VAE_LR = 3e-3
+        LATENT_DIM = 16
+        VAE_EPOCHS = 20
+        VAE_LR = 2e-3
         BETA = 1.0
         """,
     ),
@@ -130,17 +148,17 @@ CELLS: list[Cell] = [
                 super().__init__()
                 self.latent_dim = latent_dim
                 self.encoder = nn.Sequential(
-                    nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),                 # 16 x 8 x 8
-                    nn.Conv2d(16, 32, 4, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU(),  # 32 x 4 x 4
+                    nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU(),   # 32 x 14 x 14
+                    nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.BatchNorm2d(64), nn.ReLU(),  # 64 x 7 x 7
                     nn.Flatten(),
                 )
-                self.fc_mu = nn.Linear(32 * 4 * 4, latent_dim)
-                self.fc_logvar = nn.Linear(32 * 4 * 4, latent_dim)
-                self.fc_dec = nn.Linear(latent_dim, 32 * 4 * 4)
+                self.fc_mu = nn.Linear(64 * 7 * 7, latent_dim)
+                self.fc_logvar = nn.Linear(64 * 7 * 7, latent_dim)
+                self.fc_dec = nn.Linear(latent_dim, 64 * 7 * 7)
                 self.decoder = nn.Sequential(
-                    nn.ReLU(), nn.Unflatten(1, (32, 4, 4)),
-                    nn.ConvTranspose2d(32, 16, 4, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),  # 16 x 8 x 8
-                    nn.Conv2d(16, 1, 3, padding=1), nn.Sigmoid(),
+                    nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
+                    nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU(),  # 32 x 14 x 14
+                    nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1), nn.Sigmoid(),                   # 1 x 28 x 28
                 )
 
             def encode(self, x):
@@ -176,7 +194,7 @@ CELLS: list[Cell] = [
                 raise NotImplementedError
 
             def decode(self, z):
-                # TODO: return images (N, 1, 8, 8) in [0, 1]
+                # TODO: return images (N, 1, 28, 28) in [0, 1]
                 raise NotImplementedError
 
             def forward(self, x):
@@ -350,20 +368,31 @@ CELLS: list[Cell] = [
         """
         ## Part 2: DCGAN (50 points)
 
-        The same digits, scaled to [-1, 1]. The generator maps noise `(N, NZ, 1, 1)` to images `(N, 1, 8, 8)`
-        in [-1, 1] (a `tanh` output); the discriminator maps images to one probability per image. Keep
-        `NZ = 16` and the fixed noise below: the marking draws a 10 x 10 grid from it and another from noise
-        of its own, and checks that different noise gives different digits (no mode collapse). The generator
-        and discriminator together must have at most **400 000 parameters**.
+        The same 1500 digits made CIFAR-sized: upscaled to 24 x 24 on a 32 x 32 canvas, each in a colour of
+        its own on a background of its own, scaled to [-1, 1]. The generator maps noise `(N, NZ, 1, 1)` to
+        images `(N, 3, 32, 32)` in [-1, 1] (a `tanh` output); the discriminator maps images to one
+        probability per image. Keep `NZ = 100` and the fixed noise below (the course's 100 x 100 x 1 x 1
+        latent batch): the marking draws a 10 x 10 grid from it and another from noise of its own, and
+        checks that different noise gives different digits (no mode collapse). The generator and
+        discriminator together must have at most **25 000 000 parameters**.
         """,
     ),
     code(
         "gan-data",
         """
         # given
-        NZ = 16
+        NZ = 100
         FIXED_NOISE_SEED = 2026
-        gan_images = images[:N_DEV] * 2 - 1  # N x 1 x 8 x 8 in [-1, 1]
+        COLOUR_SEED = 7
+        to_cifar = transforms.Compose([
+            transforms.Resize((24, 24), antialias=False),  # bilinear
+            transforms.Pad(4),                             # 32 x 32
+        ])
+        shapes = to_cifar(raw[:N_DEV]).clamp(0, 1)  # N x 1 x 32 x 32: where the ink is
+        colours = torch.tensor(np.random.default_rng(COLOUR_SEED).uniform(0, 1, (N_DEV, 2, 3, 1, 1)), dtype=torch.float32)
+        ink, paper = 0.4 + 0.6 * colours[:, 0], 0.4 * colours[:, 1]  # bright ink on a darker background
+        normalise = transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+        gan_images = normalise(paper + (ink - paper) * shapes)  # N x 3 x 32 x 32 in [-1, 1]
         fixed_noise = torch.tensor(np.random.default_rng(FIXED_NOISE_SEED).standard_normal((100, NZ, 1, 1)),
                                    dtype=torch.float32)
         """,
@@ -372,8 +401,8 @@ CELLS: list[Cell] = [
         "gan-hyper",
         """
         # Hyper-parameters: change them if you like.
-        GAN_EPOCHS = 60
-        GAN_LR = 2e-3
+        GAN_EPOCHS = 15
+        GAN_LR = 4e-4
         GAN_BATCH_SIZE = 64
         """,
     ),
@@ -387,12 +416,13 @@ CELLS: list[Cell] = [
         "gan",
         """
         class Generator(nn.Module):
-            def __init__(self, nz=NZ, ngf=32):
+            def __init__(self, nz=NZ, ngf=64):
                 super().__init__()
                 self.main = nn.Sequential(
-                    nn.ConvTranspose2d(nz, ngf * 2, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),  # 4 x 4
-                    nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),     # 8 x 8
-                    nn.Conv2d(ngf, 1, 3, 1, 1), nn.Tanh(),
+                    nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),       # 4 x 4
+                    nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),  # 8 x 8
+                    nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),  # 16 x 16
+                    nn.ConvTranspose2d(ngf * 2, 3, 4, 2, 1, bias=False), nn.Tanh(),                                     # 32 x 32
                 )
 
             def forward(self, z):
@@ -400,12 +430,13 @@ CELLS: list[Cell] = [
 
 
         class Discriminator(nn.Module):
-            def __init__(self, ndf=32):
+            def __init__(self, ndf=64):
                 super().__init__()
                 self.main = nn.Sequential(
-                    nn.Conv2d(1, ndf, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),                                    # 4 x 4
-                    nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),  # 2 x 2
-                    nn.Conv2d(ndf * 2, 1, 2, 1, 0), nn.Sigmoid(),
+                    nn.Conv2d(3, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),                                # 16 x 16
+                    nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),      # 8 x 8
+                    nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),  # 4 x 4
+                    nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), nn.Sigmoid(),
                 )
 
             def forward(self, x):
@@ -415,7 +446,7 @@ CELLS: list[Cell] = [
         class Generator(nn.Module):
             def __init__(self, nz=NZ):
                 super().__init__()
-                # TODO: transposed convolutions from (N, NZ, 1, 1) to (N, 1, 8, 8), tanh output
+                # TODO: transposed convolutions from (N, NZ, 1, 1) to (N, 3, 32, 32), tanh output
                 raise NotImplementedError
 
             def forward(self, z):
@@ -425,7 +456,7 @@ CELLS: list[Cell] = [
         class Discriminator(nn.Module):
             def __init__(self):
                 super().__init__()
-                # TODO: convolutions from (N, 1, 8, 8) to one probability per image
+                # TODO: convolutions from (N, 3, 32, 32) to one probability per image
                 raise NotImplementedError
 
             def forward(self, x):
@@ -459,7 +490,7 @@ CELLS: list[Cell] = [
                     opt_g.step()
                     history['D'].append(loss_d.item())
                     history['G'].append(loss_g.item())
-                if (epoch + 1) % 10 == 0:
+                if (epoch + 1) % 5 == 0:
                     print(f'epoch {epoch + 1:3d}  D loss {loss_d.item():.3f}  G loss {loss_g.item():.3f}')
             return history
         """,

@@ -1,4 +1,4 @@
-"""Train the CW2 reference models on the CPU (seconds) and write the reference submissions.
+"""Train the CW2 reference models once, offline, on the CPU (a few minutes), and write the reference submissions.
 
     .venv/bin/python rubrics/cw2/train_reference.py
 

@@ -4,6 +4,13 @@ The student's models are loaded only inside the sandbox: in the student's kernel
 ``student.run``, with ``torch.load(weights_only=True)`` into the student's own class, or
 ``torch.jit.load`` for TorchScript), or by the ``models`` fixture's own sandbox, where no student code
 runs (whether a file loads, and its parameter count). Expected values and hidden digits stay here.
+
+The images are the notebook's, made the same way in numpy (no torch in the judge): scikit-learn's
+8 x 8 digits upscaled bilinearly (as torchvision's ``Resize(antialias=False)``) and padded, to
+1 x 28 x 28 for the VAE and, coloured, to 3 x 32 x 32 for the GAN. The hidden images are the held-out
+digits (the notebook never uses them), each moved by a fraction of a pixel drawn for the grading run
+and, for the GAN, coloured with colours drawn for it: no student can have them. Batches are small (100 images), as
+forward passes of real-size models are what grading time goes on.
 The fixtures ``student``, ``credit``, ``submission``, ``run_seed``, ``models`` and ``artifacts``
 come from the judge's plugin (docs/hidden-tests.md).
 """
@@ -21,8 +28,11 @@ MODEL_FILES = (VAE_FILE, G_FILE, D_FILE)
 CLASSES = {VAE_FILE: "VAE", G_FILE: "Generator", D_FILE: "Discriminator"}
 
 HELD_OUT_START = 1500  # the notebook uses digits[:1500]; digits[1500:] are held out for marking
-NZ = 16  # the notebook's latent size for the GAN (given, fixed)
+NZ = 100  # the notebook's latent size for the GAN (given, fixed): the course's 100 x 100 x 1 x 1 batch
 FIXED_NOISE_SEED = 2026  # public: the notebook's fixed_noise is drawn with it
+COLOUR_SEED = 7  # public: the notebook's colours of its GAN images
+HIDDEN_BATCH = 100  # hidden images and judge noise per test
+MAX_SHIFT = 0.5  # pixels a hidden image moves each way: new pixels, the same digit
 
 
 # --------------------------------------------------------------------------------------------------
@@ -36,28 +46,79 @@ def rng(run_seed: int, request: pytest.FixtureRequest) -> np.random.Generator:
 
 
 def digits(start: int = 0, stop: int | None = None) -> np.ndarray:
-    """Digits (N, 1, 8, 8) float32 in [0, 1], as the notebook scales them."""
+    """scikit-learn's digits (N, 8, 8) in [0, 1], as the notebook scales them (float64)."""
     from sklearn.datasets import load_digits
 
-    return (load_digits().images[start:stop] / 16.0)[:, None].astype(np.float32)
+    return load_digits().images[start:stop] / 16.0
+
+
+def upscale(images: np.ndarray, size: int) -> np.ndarray:
+    """(..., n, n) to (..., size, size), bilinear with half-pixel centres: what torchvision's
+    ``Resize((size, size), antialias=False)`` does to a tensor when it enlarges."""
+    n = images.shape[-1]
+    src = np.maximum((np.arange(size) + 0.5) * n / size - 0.5, 0)
+    lo = np.floor(src).astype(int)
+    hi, w = np.minimum(lo + 1, n - 1), src - lo
+    rows = images[..., lo, :] * (1 - w)[:, None] + images[..., hi, :] * w[:, None]
+    return rows[..., lo] * (1 - w) + rows[..., hi] * w
+
+
+def canvas(images: np.ndarray, inner: int) -> np.ndarray:
+    """(N, 8, 8) to (N, 1, inner + 8, inner + 8): upscaled to ``inner`` and padded by 4, in [0, 1]."""
+    return np.pad(upscale(images, inner), ((0, 0), (4, 4), (4, 4))).clip(0, 1)[:, None]
+
+
+def coloured(shapes: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """(N, 1, 32, 32) shapes and (N, 2, 3, 1, 1) colours to the GAN's (N, 3, 32, 32) images in [-1, 1]."""
+    ink, paper = 0.4 + 0.6 * colours[:, 0], 0.4 * colours[:, 1]
+    return (paper + (ink - paper) * shapes) * 2 - 1
+
+
+def shifted(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each image (..., H, W) moved by up to MAX_SHIFT of a pixel each way, bilinearly (into the empty
+    margin: nothing is cut). Whole-pixel moves cost a VAE trained on centred digits too much."""
+    moves = rng.uniform(-MAX_SHIFT, MAX_SHIFT, (len(images), 2))
+    out = []
+    for image, move in zip(images, moves, strict=True):
+        for axis, t in zip((-2, -1), move, strict=True):
+            image = (1 - abs(t)) * image + abs(t) * np.roll(image, 1 if t > 0 else -1, axis=axis)
+        out.append(image)
+    return np.stack(out)
+
+
+def gan_training_images() -> np.ndarray:
+    """The notebook's GAN training images (1500, 3, 32, 32), made as its given cell makes them."""
+    colours = np.random.default_rng(COLOUR_SEED).uniform(0, 1, (HELD_OUT_START, 2, 3, 1, 1)).astype(np.float32)
+    shapes = canvas(digits(0, HELD_OUT_START), 24)
+    return coloured(shapes, colours.astype(np.float64)).astype(np.float32)
 
 
 @pytest.fixture(scope="session")
 def held_out() -> np.ndarray:
+    """The held-out digits (297, 8, 8), which the notebook never uses."""
     return digits(HELD_OUT_START)
 
 
 @pytest.fixture(scope="session")
 def test_split(held_out: np.ndarray, run_seed: int) -> np.ndarray:
-    """The hidden test split for reconstructions: 200 held-out digits chosen by the run's seed."""
-    order = np.random.default_rng([run_seed, 0xC2]).permutation(len(held_out))
-    return held_out[order[:200]]
+    """The hidden VAE images: 100 held-out digits chosen and moved for this run, (100, 1, 28, 28)."""
+    rng = np.random.default_rng([run_seed, 0xC2])
+    chosen = held_out[rng.permutation(len(held_out))[:HIDDEN_BATCH]]
+    return shifted(canvas(chosen, 20), rng).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def gan_real(held_out: np.ndarray, run_seed: int) -> np.ndarray:
+    """The hidden GAN images: the held-out digits, coloured and moved for this run, (297, 3, 32, 32)."""
+    rng = np.random.default_rng([run_seed, 0xC0])
+    colours = rng.uniform(0, 1, (len(held_out), 2, 3, 1, 1))
+    return shifted(coloured(canvas(held_out, 24), colours), rng).astype(np.float32)
 
 
 @pytest.fixture(scope="session")
 def judge_noise(run_seed: int) -> np.ndarray:
-    """Noise for the generator that the student cannot predict: 200 x NZ x 1 x 1, drawn for this run."""
-    return np.random.default_rng([run_seed, 0x6A]).standard_normal((200, NZ, 1, 1)).astype(np.float32)
+    """Noise for the generator that the student cannot predict: 100 x NZ x 1 x 1, drawn for this run."""
+    return np.random.default_rng([run_seed, 0x6A]).standard_normal((HIDDEN_BATCH, NZ, 1, 1)).astype(np.float32)
 
 
 def fixed_noise() -> np.ndarray:

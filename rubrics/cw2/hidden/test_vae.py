@@ -69,7 +69,7 @@ def test_encode(kernel, test_split, rng, credit):
 # Many samples of reparametrize for a few (mu, logvar) pairs; the seed is fixed so the test is repeatable.
 REPARAM = """
 model.train()  # some implementations sample only in training mode
-d = model.encode(torch.zeros(2, 1, 8, 8))[0].shape[1]
+d = model.encode(torch.zeros(2, 1, 28, 28))[0].shape[1]
 m = torch.tensor(mus).repeat_interleave(n, dim=0)[:, :1].repeat(1, d)
 v = torch.tensor(lvs).repeat_interleave(n, dim=0)[:, :1].repeat(1, d)
 m.requires_grad_(True)
