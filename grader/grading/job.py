@@ -96,7 +96,7 @@ def submitted_model_files(cw: CourseworkFiles, submission_dir: Path) -> list[str
     return model_files(cw.rubric, staged)
 
 
-SLOW_IMPORTS = ("numpy", "torch")  # worth importing in a warm kernel before its job
+SLOW_IMPORTS = ("numpy", "torch", "torchvision")  # worth importing in a warm kernel before its job
 
 
 def notebook_imports(path: Path) -> list[str]:

@@ -53,7 +53,7 @@ class JudgeJob(BaseModel):
     kernel_seed: int = 0
     imports: list[str] = Field(
         default_factory=list,
-        description="the slow modules (numpy, torch) the notebook imports: what the next warm kernel pre-imports",
+        description="the slow modules (numpy, torch, torchvision) the notebook imports: what the next warm kernel pre-imports",
     )
     model_files: list[str] = Field(
         default_factory=list,

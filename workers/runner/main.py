@@ -58,7 +58,7 @@ START_LIMITS = wire.WireLimits(max_header=64 * 1024, max_blob=0, max_total=64 * 
 STARTUP_TIMEOUT_S = 120
 WARM_FIELDS: dict[str, type | tuple[type, ...]] = {"type": str, "max_files_bytes": int, "preimport": list}
 # What a warm kernel imports before its job (those the runtime has): the slow imports of most notebooks.
-PREIMPORT_ALLOWED = ("numpy", "torch")
+PREIMPORT_ALLOWED = ("numpy", "torch", "torchvision")
 # The job environment a start message may set (a warm unit's sandbox started before the job was known).
 JOB_ENV_KEYS = ("GRADER_REPRODUCIBLE", "GRADER_SEED")
 MAX_FILES = 1000
