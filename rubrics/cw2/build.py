@@ -89,8 +89,8 @@ CELLS: list[Cell] = [
         ### Data (given)
         scikit-learn's 8 x 8 digits made MNIST-like: scaled to [0, 1], upscaled to 20 x 20 and centred on a
         28 x 28 canvas (a `transforms.Compose` pipeline). The first 1500 are yours (1300 to train, 200 to
-        test); **the last 297 are held out**: the marking reconstructs a hidden selection of them, placed
-        as it chooses, with your trained VAE.
+        test); the last 297 are not used. The marking reconstructs hidden digits of its own (drawn from
+        fonts, placed as it chooses) with your trained VAE: a VAE that generalises does well.
         """,
     ),
     code(
@@ -105,7 +105,7 @@ CELLS: list[Cell] = [
         ])
         images = to_mnist(raw).clamp(0, 1)  # N x 1 x 28 x 28
         labels = torch.tensor(digits.target)
-        N_DEV = 1500  # images[N_DEV:] are held out for marking
+        N_DEV = 1500  # images[N_DEV:] are not used
         perm = torch.randperm(N_DEV, generator=torch.Generator().manual_seed(0))
         X_train, X_test = images[perm[:1300]], images[perm[1300:]]
         y_train, y_test = labels[perm[:1300]], labels[perm[1300:]]

@@ -5,12 +5,14 @@ The student's models are loaded only inside the sandbox: in the student's kernel
 ``torch.jit.load`` for TorchScript), or by the ``models`` fixture's own sandbox, where no student code
 runs (whether a file loads, and its parameter count). Expected values and hidden digits stay here.
 
-The images are the notebook's, made the same way in numpy (no torch in the judge): scikit-learn's
-8 x 8 digits upscaled bilinearly (as torchvision's ``Resize(antialias=False)``) and padded, to
-1 x 28 x 28 for the VAE and, coloured, to 3 x 32 x 32 for the GAN. The hidden images are the held-out
-digits (the notebook never uses them), each moved by a fraction of a pixel drawn for the grading run
-and, for the GAN, coloured with colours drawn for it: no student can have them. Batches are small (100 images), as
-forward passes of real-size models are what grading time goes on.
+The images are made as the notebook makes its own, in numpy (no torch in the judge): 8 x 8 digits
+upscaled bilinearly (as torchvision's ``Resize(antialias=False)``) and padded, to 1 x 28 x 28 for the
+VAE and, coloured, to 3 x 32 x 32 for the GAN. The notebook's are scikit-learn's digits, which every
+student has; the hidden ones are font digits drawn once from a secret seed (``make_hidden_set.py``)
+and kept here as ``.npy``, read through ``hidden_dir``, so every test using them is a hidden-data
+test (fixed failure messages). Each is also moved by a fraction of a pixel drawn for the grading run
+and, for the GAN, coloured with colours drawn for it. Batches are small (100 images), as forward
+passes of real-size models are what grading time goes on.
 The fixtures ``student``, ``credit``, ``submission``, ``run_seed``, ``models`` and ``artifacts``
 come from the judge's plugin (docs/hidden-tests.md).
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +30,8 @@ VAE_FILE, G_FILE, D_FILE = "VAE_model.pth", "GAN_G_model.pth", "GAN_D_model.pth"
 MODEL_FILES = (VAE_FILE, G_FILE, D_FILE)
 CLASSES = {VAE_FILE: "VAE", G_FILE: "Generator", D_FILE: "Discriminator"}
 
-HELD_OUT_START = 1500  # the notebook uses digits[:1500]; digits[1500:] are held out for marking
+N_DEV = 1500  # the notebook trains on scikit-learn's digits[:1500]; the GAN's training images are these
+HIDDEN_FILE = "digits_hidden_images.npy"  # (N, 8, 8) font digits from a secret seed: make_hidden_set.py
 NZ = 100  # the notebook's latent size for the GAN (given, fixed): the course's 100 x 100 x 1 x 1 batch
 FIXED_NOISE_SEED = 2026  # public: the notebook's fixed_noise is drawn with it
 COLOUR_SEED = 7  # public: the notebook's colours of its GAN images
@@ -88,31 +92,39 @@ def shifted(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def gan_training_images() -> np.ndarray:
     """The notebook's GAN training images (1500, 3, 32, 32), made as its given cell makes them."""
-    colours = np.random.default_rng(COLOUR_SEED).uniform(0, 1, (HELD_OUT_START, 2, 3, 1, 1)).astype(np.float32)
-    shapes = canvas(digits(0, HELD_OUT_START), 24)
+    colours = np.random.default_rng(COLOUR_SEED).uniform(0, 1, (N_DEV, 2, 3, 1, 1)).astype(np.float32)
+    shapes = canvas(digits(0, N_DEV), 24)
     return coloured(shapes, colours.astype(np.float64)).astype(np.float32)
 
 
-@pytest.fixture(scope="session")
-def held_out() -> np.ndarray:
-    """The held-out digits (297, 8, 8), which the notebook never uses."""
-    return digits(HELD_OUT_START)
+def hidden_digits(hidden_dir: Path) -> np.ndarray:
+    """The hidden digits (N, 8, 8) in [0, 1] (float64): drawn from fonts with a seed nobody knows."""
+    images = np.load(hidden_dir / HIDDEN_FILE, allow_pickle=False)
+    if images.ndim != 3 or images.shape[1:] != (8, 8) or len(images) < HIDDEN_BATCH:
+        raise RuntimeError(f"the hidden digits' file does not match: {images.shape}")
+    return images.astype(np.float64)
 
 
 @pytest.fixture(scope="session")
-def test_split(held_out: np.ndarray, run_seed: int) -> np.ndarray:
-    """The hidden VAE images: 100 held-out digits chosen and moved for this run, (100, 1, 28, 28)."""
+def hidden_images(hidden_dir: Path) -> np.ndarray:
+    """The hidden digits (300, 8, 8), which no student has."""
+    return hidden_digits(hidden_dir)
+
+
+@pytest.fixture(scope="session")
+def test_split(hidden_images: np.ndarray, run_seed: int) -> np.ndarray:
+    """The hidden VAE images: 100 hidden digits chosen and moved for this run, (100, 1, 28, 28)."""
     rng = np.random.default_rng([run_seed, 0xC2])
-    chosen = held_out[rng.permutation(len(held_out))[:HIDDEN_BATCH]]
+    chosen = hidden_images[rng.permutation(len(hidden_images))[:HIDDEN_BATCH]]
     return shifted(canvas(chosen, 20), rng).astype(np.float32)
 
 
 @pytest.fixture(scope="session")
-def gan_real(held_out: np.ndarray, run_seed: int) -> np.ndarray:
-    """The hidden GAN images: the held-out digits, coloured and moved for this run, (297, 3, 32, 32)."""
+def gan_real(hidden_images: np.ndarray, run_seed: int) -> np.ndarray:
+    """The hidden GAN images: the hidden digits, coloured and moved for this run, (300, 3, 32, 32)."""
     rng = np.random.default_rng([run_seed, 0xC0])
-    colours = rng.uniform(0, 1, (len(held_out), 2, 3, 1, 1))
-    return shifted(coloured(canvas(held_out, 24), colours), rng).astype(np.float32)
+    colours = rng.uniform(0, 1, (len(hidden_images), 2, 3, 1, 1))
+    return shifted(coloured(canvas(hidden_images, 24), colours), rng).astype(np.float32)
 
 
 @pytest.fixture(scope="session")

@@ -50,9 +50,9 @@ def test_encode(kernel, test_split, rng, credit):
     assert got["pair"], "encode(x) must return two tensors, (mu, logvar)"
     mu, lv = array(got["mu"]), array(got["lv"])
     assert mu is not None and lv is not None, "encode(x) must return two tensors, (mu, logvar)"
+    # A hidden-data test: no message says what the student's code returned (a shape can carry a pixel).
     assert mu.ndim == 2 and mu.shape[0] == len(x) and lv.shape == mu.shape, (
-        f"encode(x) for {len(x)} images returned shapes {tuple(mu.shape)} and {tuple(lv.shape)}; "
-        f"expected two tensors of shape ({len(x)}, latent_dim)"
+        f"encode(x) for {len(x)} images must return two tensors of shape ({len(x)}, latent_dim)"
     )
     credit.partial(0.5, "encode returns mu and logvar of the right shape, but see the other checks")
     assert np.all(np.isfinite(mu)) and np.all(np.isfinite(lv)), "encode(x) returned NaN or infinite values"
@@ -148,8 +148,7 @@ def test_forward(kernel, test_split, rng, credit):
     assert got["triple"], "forward(x) must return three tensors: (reconstruction, mu, logvar)"
     recon, mu, mu_enc = array(got["recon"]), array(got["mu"]), array(got["mu_enc"])
     assert recon is not None and recon.shape == x.shape, (
-        f"forward(x) returned a reconstruction of shape {None if recon is None else tuple(recon.shape)} "
-        f"for images of shape {x.shape}"
+        f"forward(x)'s reconstruction must have the images' shape, {x.shape}"
     )
     credit.partial(0.5, "forward returns a reconstruction of the right shape, but see the other checks")
     assert np.all(np.isfinite(recon)) and recon.min() >= 0 and recon.max() <= 1, (

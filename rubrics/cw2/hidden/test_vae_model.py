@@ -1,6 +1,7 @@
 """Part 1: the submitted VAE_model.pth, loaded into the notebook's VAE (or as TorchScript) in the
 student's kernel. The judge decodes the latent means itself, so a forward() that returns its input
-earns nothing here."""
+earns nothing here. The images are the hidden font digits (conftest.py): these are hidden-data tests,
+so no message says anything the student's code returned."""
 
 import numpy as np
 from conftest import VAE_FILE, array, binary_cross_entropy, draw_for_markers
@@ -11,16 +12,18 @@ recon = model.decode(out[0]).float()
 """
 
 # Mean binary cross-entropy per image above the least possible (the digits' own entropy), in nats,
-# best band first. The reference is near 13; reconstructing every digit as the average digit, 160;
-# an untrained VAE, 360.
-BANDS = [(30.0, 1.0), (60.0, 0.5)]
+# best band first, on the hidden font digits (a VAE trained on scikit-learn's digits reconstructs
+# them less well than its own): the reference 31 to 39 over 20 runs; the MLP-only VAE of
+# tests/cw2_submissions.py 49 to 62; the average digit 210 to 220; a VAE trained with the KL's sign
+# flipped 186 to 196; an untrained VAE 445. Full marks up to about twice the reference's; half up to
+# about halfway from the reference to the average digit.
+BANDS = [(75.0, 1.0), (125.0, 0.5)]
 
 
 def reconstruct(kernel, x: np.ndarray) -> np.ndarray:
     recon = array(kernel.with_file(VAE_FILE, RECONSTRUCT, inputs={"x": x}, outputs=["recon"])["recon"])
     assert recon is not None and recon.shape == x.shape, (
-        f"decode(encode(x)[0]) returned shape {None if recon is None else tuple(recon.shape)} for images "
-        f"of shape {x.shape}"
+        f"decode(encode(x)[0]) must return images of the input's shape, {x.shape}"
     )
     assert np.all(np.isfinite(recon)), "the loaded VAE's reconstructions contain NaN or infinite values"
     assert recon.min() >= 0 and recon.max() <= 1, "the loaded VAE's reconstructions are not in [0, 1]"
@@ -40,7 +43,7 @@ def draw_reconstructions(kernel, artifacts, test_split: np.ndarray) -> None:
         "vae-reconstructions",
         np.concatenate(rows),
         nrow=10,
-        title="1.2b VAE: held-out digits (odd rows) and their reconstructions (even rows)",
+        title="1.2b VAE: hidden digits (odd rows) and their reconstructions (even rows)",
     )
 
 
