@@ -38,6 +38,7 @@ RESULT_KEYS = {
     "infrastructure_error",
     "seed",
     "artifacts",
+    "device",  # which device graded it (docs/gpu.md)
 }
 
 
