@@ -65,6 +65,7 @@ check: setup
 
 bench: setup
 	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/upload_check.py  # an upload's check forked from its template against a new interpreter
 	bash scripts/ensure_services.sh  # Postgres and Redis, for the two below
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/throughput.py

@@ -188,6 +188,12 @@ class Settings(BaseSettings):
         description="judges a worker process (or one `grader grade` batch) keeps started ahead of their jobs, "
         "sandbox, kernel, numpy and torch up; each still serves one job in a fresh sandbox. 0: every job starts cold",
     )
+    fork_servers: bool = Field(
+        True,
+        description="judges and upload checks are forked from a template process that imported them once "
+        "(trusted code only: the student's sandbox is still started fresh for every job); off: each is a new "
+        "interpreter",
+    )
     bwrap_path: Path = Field(Path("/usr/bin/bwrap"))
     worker_self_test: bool = Field(
         True,

@@ -72,6 +72,7 @@ def check_bounds_of(settings: Settings) -> CheckBounds:
         cpu_s=settings.upload_check_cpu_s,
         timeout_s=settings.upload_check_timeout_s,
         memory_mb=settings.upload_check_memory_mb,
+        fork=settings.fork_servers,
     )
 
 

@@ -8,6 +8,10 @@ which limits itself (RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE) before it reads the fi
 parent kills it at the wall-clock deadline. Whatever stops the check on the file's account
 becomes a ``SubmissionError`` with a sentence for the student.
 
+The check is forked from a template that imported this module once (``settings.fork_servers``;
+grader.processes.forkserver): a new interpreter would spend about 0.5 CPU-seconds importing
+pydantic, nbformat and the rubric model for every upload, at the deadline the busiest path there is.
+
 The child reads one JSON request on stdin and writes one JSON answer on stdout:
 ``{"files": [[name, sha256, size], ...], "ignored": [path, ...]}`` or ``{"refused": "<a sentence>"}``
 (``ignored``: a repository snapshot's files the rubric allows but does not grade).
@@ -15,12 +19,15 @@ The child reads one JSON request on stdin and writes one JSON answer on stdout:
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
+import os
 import resource
 import signal
 import subprocess
 import sys
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -28,6 +35,7 @@ from pathlib import Path
 
 from grader.blobs.base import CHUNK
 from grader.grading.intake import SubmissionError, stage_submission
+from grader.processes.forkserver import ForkServer, ForkServerError
 from grader.rubrics.model import Rubric
 from grader.settings import ExecutionLimits
 
@@ -42,6 +50,7 @@ class CheckBounds:
     cpu_s: int
     timeout_s: float
     memory_mb: int
+    fork: bool = True  # forked from this process's template (settings.fork_servers), else a new interpreter
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,45 @@ def check_upload(
     return inspect_upload(path, rubric, dest, limits, bounds).files
 
 
+_servers: dict[int, ForkServer] = {}  # this process's template, by pid (a forked process starts its own)
+_servers_lock = threading.Lock()
+
+
+def _fork_server() -> ForkServer:
+    with _servers_lock:
+        server = _servers.get(os.getpid())
+        if server is None or server.dead:
+            server = _servers[os.getpid()] = ForkServer(f"{__name__}:main")
+            atexit.register(server.close)
+        return server
+
+
+def _run_check(request: bytes, cwd: Path, timeout_s: float, fork: bool) -> tuple[int, bytes, bytes]:
+    """(exit code, stdout, stderr) of one check: forked from the template if ``fork``, else (or if the
+    template is gone) a new interpreter. ``TimeoutExpired`` once the check has been killed."""
+    if fork:
+        try:
+            proc = _fork_server().spawn([], stdin=True, stderr=True, cwd=str(cwd))
+        except ForkServerError:
+            pass  # the cold way below
+        else:
+            try:
+                out, err = proc.communicate(request, timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise
+            return proc.returncode if proc.returncode is not None else -1, out, err or b""
+    done = subprocess.run(
+        [sys.executable, "-m", "grader.submissions.upload_check"],
+        input=request,
+        capture_output=True,
+        timeout=timeout_s,
+        cwd=cwd,
+    )  # on timeout, run() has killed the child
+    return done.returncode, done.stdout, done.stderr
+
+
 def inspect_upload(
     path: Path, rubric: Rubric, dest: Path, limits: ExecutionLimits, bounds: CheckBounds
 ) -> CheckedUpload:
@@ -86,22 +134,16 @@ def inspect_upload(
         "clear large outputs, and submit again."
     )
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "grader.submissions.upload_check"],
-            input=json.dumps(request).encode(),
-            capture_output=True,
-            timeout=bounds.timeout_s,
-            cwd=dest.parent,
+        returncode, stdout, stderr = _run_check(
+            json.dumps(request).encode(), dest.parent, bounds.timeout_s, bounds.fork
         )
-    except subprocess.TimeoutExpired:  # run() has killed the child
+    except subprocess.TimeoutExpired:  # the check has been killed
         raise SubmissionError(too_costly) from None
-    if done.returncode in (-signal.SIGXCPU, -signal.SIGKILL, -signal.SIGXFSZ):
+    if returncode in (-signal.SIGXCPU, -signal.SIGKILL, -signal.SIGXFSZ):
         raise SubmissionError(too_costly)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"the upload check failed (exit {done.returncode}): {done.stderr.decode(errors='replace')[-2000:]}"
-        )
-    answer = json.loads(done.stdout)
+    if returncode != 0:
+        raise RuntimeError(f"the upload check failed (exit {returncode}): {stderr.decode(errors='replace')[-2000:]}")
+    answer = json.loads(stdout)
     if "refused" in answer:
         raise SubmissionError(answer["refused"])
     return CheckedUpload(
@@ -143,11 +185,13 @@ def _answer(request: dict) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     request = json.loads(sys.stdin.buffer.read())
     _limit_self(request["cpu_s"], request["memory_mb"], request["file_mb"])
     json.dump(_answer(request), sys.stdout)
+    sys.stdout.flush()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

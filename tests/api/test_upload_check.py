@@ -119,3 +119,31 @@ def test_the_staged_files_and_hashes_come_back(tmp_path, rubric):
         ("cwx.ipynb", hashlib.sha256(data).hexdigest(), len(data))
     ]
     assert (tmp_path / "staged" / "cwx.ipynb").read_bytes() == data
+
+
+def test_checks_are_forked_from_one_template_and_go_on_without_it(tmp_path, rubric):
+    import dataclasses
+    import os
+    import signal
+
+    from grader.submissions import upload_check
+
+    data = notebook("ok = 1")
+    upload_path = tmp_path / "upload"
+    upload_path.write_bytes(data)
+    assert [f.name for f in check_upload(upload_path, rubric, tmp_path / "a", ExecutionLimits(), GENEROUS)] == [
+        "cwx.ipynb"
+    ]
+    template = upload_check._servers[os.getpid()]
+    assert not template.dead and template.proc.poll() is None  # kept for the next upload
+    check_upload(upload_path, rubric, tmp_path / "b", ExecutionLimits(), GENEROUS)
+    assert upload_check._servers[os.getpid()] is template  # the same template served the second
+    os.kill(template.proc.pid, signal.SIGKILL)
+    template.proc.wait()
+    deadline = time.monotonic() + 10
+    while not template.dead and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert check_upload(upload_path, rubric, tmp_path / "c", ExecutionLimits(), GENEROUS)[0].sha256  # a new one
+    assert upload_check._servers[os.getpid()] is not template
+    cold = dataclasses.replace(GENEROUS, fork=False)  # settings.fork_servers off: a new interpreter each time
+    assert check_upload(upload_path, rubric, tmp_path / "d", ExecutionLimits(), cold)[0].name == "cwx.ipynb"

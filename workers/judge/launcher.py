@@ -1,7 +1,10 @@
 """The judge launched as its own process: the worker side of ``grader.grading.worker_side.JudgeLauncher``.
 
 A process of its own, so that a judge that hangs (or a hidden suite that does) is killed whole,
-with everything it started, when the deadline passes.
+with everything it started, when the deadline passes. Given a fork server (``forkserver.py``), the
+judge is forked from a template that imported the judge once, instead of started as a new
+interpreter (trusted code only: the judge still starts a fresh sandbox); if the server is gone, the
+judge starts the cold way.
 """
 
 from __future__ import annotations
@@ -14,21 +17,44 @@ import sys
 from grader.grading.errors import InfrastructureError
 from grader.grading.job import Job
 from grader.grading.job_schema import JudgeResult, read_result
+from grader.processes.forkserver import ForkedProcess, ForkServer, ForkServerError
 
 OUTPUT_TAIL_CHARS = 2000  # of the judge's own output, quoted when it wrote no result
+JUDGE = "workers.judge.run:main"  # what a judge fork server forks (its template calls run.preload())
+
+
+def judge_fork_server() -> ForkServer:
+    """A template that imported the judge once, forking a judge per job (grader.processes.forkserver)."""
+    return ForkServer(JUDGE)
+
+
+def start_judge(
+    argv: list[str], server: ForkServer | None, *, stdin: bool = False
+) -> subprocess.Popen[bytes] | ForkedProcess:
+    """``python -m workers.judge ARGV``: forked by ``server`` where there is one that answers, else a new
+    interpreter. Its stdout (stderr with it) is a pipe; its stdin a pipe if ``stdin``, else /dev/null."""
+    if server is not None and not server.dead:
+        try:
+            return server.spawn(argv, stdin=stdin)
+        except ForkServerError:
+            pass  # the cold way below: slower, never wrong
+    return subprocess.Popen(
+        [sys.executable, "-m", "workers.judge", *argv],
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 class SubprocessJudge:
-    """Runs ``python -m workers.judge JOB.json`` with this interpreter."""
+    """Runs ``python -m workers.judge JOB.json``: forked by ``server`` if given, else with this interpreter."""
+
+    def __init__(self, server: ForkServer | None = None):
+        self.server = server
 
     def run(self, job: Job, timeout_s: float) -> JudgeResult:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "workers.judge", str(job.job_file)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc = start_judge([str(job.job_file)], self.server)
         try:
             out, _ = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 import select
@@ -275,6 +276,20 @@ def run_job(job: JudgeJob, runner_source: Path | None = None, warm: WarmSandbox 
         if device is not None:  # the job is dead: anything still on its GPU takes the GPU out of service
             check_released(settings, device)
     return result
+
+
+def preload() -> None:
+    """What a judge template (grader.processes.forkserver) imports ahead of its judges, beyond this
+    module's own imports: the built-in plugins ``pytest.main`` loads on every run, and numpy's
+    random module (hidden suites draw from it; numpy imports it lazily, so the fork reseeds it)."""
+    import _pytest.config
+    import numpy.random  # noqa: F401
+
+    for name in _pytest.config.default_plugins:
+        try:
+            importlib.import_module(f"_pytest.{name}")
+        except ImportError:
+            pass  # a plugin of another pytest version's list
 
 
 def read_line(fd: int, timeout_s: float | None) -> str:

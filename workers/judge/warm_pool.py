@@ -19,7 +19,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,9 +27,10 @@ from types import TracebackType
 from grader.grading.errors import InfrastructureError
 from grader.grading.job import Job, create_job_folder
 from grader.grading.job_schema import JudgeJob, JudgeResult, WarmUnit, job_warm_key, read_result
+from grader.processes.forkserver import ForkServer
 from grader.settings import SandboxLimits, Settings
 
-from .launcher import OUTPUT_TAIL_CHARS, SubprocessJudge
+from .launcher import OUTPUT_TAIL_CHARS, SubprocessJudge, judge_fork_server, start_judge
 from .run import WARM_FAILED, WARM_READY
 
 IDLE_S = 1800.0  # a unit waits this long for a job, then exits (the pool starts a fresh one)
@@ -41,15 +41,9 @@ DISCARD_GRACE_S = 30.0  # a discarded unit's judge kills its sandbox and exits; 
 class _Unit:
     """One warm judge process, from its start to its exit."""
 
-    def __init__(self, unit: WarmUnit):
+    def __init__(self, unit: WarmUnit, server: ForkServer | None):
         self.spec = unit
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "workers.judge", "--warm"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # killed whole, with whatever it started
-        )
+        self.proc = start_judge(["--warm"], server, stdin=True)  # a process group of its own: killed whole
         assert self.proc.stdin is not None and self.proc.stdout is not None  # both are pipes
         self.proc.stdin.write(unit.model_dump_json().encode() + b"\n")
         self.proc.stdin.flush()
@@ -128,7 +122,10 @@ class WarmJudges:
         self.settings = settings
         self.size = settings.warm_judges if size is None else size
         self.idle_s = idle_s
-        self._cold = SubprocessJudge()
+        # The judges (warm units and cold ones alike) are forked from one template: the judge's own
+        # imports are paid once per pool, not once per job (grader.processes.forkserver).
+        self._server = judge_fork_server() if settings.fork_servers and self.size > 0 else None
+        self._cold = SubprocessJudge(self._server)
         self._units: list[_Unit] = []
         self._lock = threading.Lock()
         self._template: WarmUnit | None = None  # what the next units are made for: the last job's sandbox
@@ -209,7 +206,7 @@ class WarmJudges:
         assert self._template is not None
         while len(self._units) < self.size:
             folder = create_job_folder(self.settings)
-            self._units.append(_Unit(self._template.model_copy(update={"folder": folder})))
+            self._units.append(_Unit(self._template.model_copy(update={"folder": folder}), self._server))
 
     def close(self) -> None:
         with self._lock:
@@ -217,3 +214,5 @@ class WarmJudges:
             self.size = 0
         for unit in units:
             unit.discard()
+        if self._server is not None:
+            self._server.close()
