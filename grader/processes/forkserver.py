@@ -11,13 +11,13 @@ Student code never runs in a fork: the judge still starts a fresh sandbox for ev
 
 The conversation runs over a SOCK_SEQPACKET socket pair (one JSON message each way per datagram):
 
-    client -> {"argv": [...], "cwd": ...} + fds (stdin, stdout, stderr)
+    client -> {"argv": [...], "cwd": ..., "env": {...}} + fds (stdin, stdout, stderr)
     server -> {"spawned": pid} or {"error": ...};  later  server -> {"exited": pid, "code": n}
 
 A run leads a process group of its own (killed whole with it, as a ``start_new_session`` child
-is), its stdin, stdout and stderr are the fds sent with the request, and its random generators
-are reseeded. When the client's end closes (its process exited), the server kills the runs it
-forked and exits.
+is), its stdin, stdout and stderr are the fds sent with the request, its environment is the
+client's at the request (not at the template's start), and its random generators are reseeded.
+When the client's end closes (its process exited), the server kills the runs it forked and exits.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import traceback
 from collections.abc import Callable
 from typing import IO, Any
 
-MAX_MESSAGE = 64 * 1024
+MAX_MESSAGE = 256 * 1024  # a request carries the client's environment
 SPAWN_TIMEOUT_S = 30.0
 READY_TIMEOUT_S = 120.0
 POLL_S = 0.05  # how often a run whose server died is checked for
@@ -100,6 +100,7 @@ def _spawn(
         request = json.loads(data)
         argv = [str(a) for a in request["argv"]]
         cwd = request.get("cwd")
+        env = {str(k): str(v) for k, v in request["env"].items()}
         stdin_fd, stdout_fd, stderr_fd = fds
     except (ValueError, KeyError, TypeError):
         return -1
@@ -127,6 +128,8 @@ def _spawn(
                 os.close(fd)
         if cwd is not None:
             os.chdir(cwd)
+        os.environ.clear()  # the client's environment now, as a new process would get it
+        os.environ.update(env)
         gc.unfreeze()
         reseed()
         code = function(argv)
@@ -227,7 +230,10 @@ class ForkServer:
                     self.dead = True
                     self._changed.notify_all()
                     return
-                message = json.loads(data)
+                try:
+                    message = json.loads(data)
+                except ValueError:
+                    message = {}
                 if "exited" in message:
                     self._exits[int(message["exited"])] = int(message["code"])
                 elif "ready" in message:
@@ -266,7 +272,7 @@ class ForkServer:
                 ours.append(err_r)
             else:
                 theirs.append(out_w)
-            request = json.dumps({"argv": argv, "cwd": cwd}).encode()
+            request = json.dumps({"argv": argv, "cwd": cwd, "env": dict(os.environ)}).encode()
             with self._lock:
                 try:
                     socket.send_fds(self._sock, [request], theirs)
@@ -394,4 +400,9 @@ class ForkedProcess:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(int(sys.argv[1]), sys.argv[2]))
+    code = serve(int(sys.argv[1]), sys.argv[2])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Gone at once, without the interpreter's tear-down: its client has exited, and whoever waits for
+    # that client's process tree (a service manager, `grader up`) should not find the template still there.
+    os._exit(code)

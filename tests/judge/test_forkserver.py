@@ -109,7 +109,6 @@ def test_forked_judges_share_no_state_and_draw_their_own_random_numbers(
 ) -> None:
     log = tmp_path / "log"
     log.mkdir()
-    monkeypatch.setenv("JUDGE_STATE_LOG", str(log))  # before the server starts: its judges inherit it
     hidden = tmp_path / "cw" / "hidden"
     hidden.mkdir(parents=True)
     (hidden / "test_state.py").write_text(HIDDEN)
@@ -127,7 +126,9 @@ def test_forked_judges_share_no_state_and_draw_their_own_random_numbers(
     settings = get_settings().model_copy(update={"fork_servers": True})
     with WarmJudges(settings, size=1) as judges:
         server = judges._server
-        assert server is not None
+        assert server is not None and server.wait_ready()
+        # Set after the template started: a judge gets the environment of its request, as a new process would.
+        monkeypatch.setenv("JUDGE_STATE_LOG", str(log))
         for _ in range(3):  # the first cold (no unit yet), then warm units: all forked
             assert grade_submission(notebook, cw, settings, judge=judges).status == "graded"
         records = [json.loads(p.read_text()) for p in log.iterdir()]
