@@ -287,7 +287,11 @@ def main() -> int:
     rubrics_root = Path(tempfile.mkdtemp(prefix="grader-bench-rush-rubrics-"))
     try:
         rubrics = tiny_coursework(rubrics_root)
-        results = [run_mode(mode, plan, args, rubrics) for mode in modes]
+        results = []
+        for mode in modes:
+            results.append(run_mode(mode, plan, args, rubrics))
+            log(f"{mode}: done: {json.dumps({k: v for k, v in results[-1].items() if k != 'eta'})}")
+            log(f"{mode}: eta: {json.dumps({k: v for k, v in results[-1]['eta'].items() if k != 'per_student'})}")
     finally:
         shutil.rmtree(rubrics_root, ignore_errors=True)
 
