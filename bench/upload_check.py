@@ -23,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 
+from grader.processes.forkserver import shared_server
 from grader.rubrics.model import Rubric
 from grader.settings import ExecutionLimits
 from grader.submissions import upload_check
@@ -43,7 +44,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def _template_children_cpu() -> float:
     """CPU-seconds of the template's reaped children (the forked checks)."""
-    server = upload_check._servers[os.getpid()]
+    server = shared_server(upload_check.TEMPLATE)
     fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[13]) + int(fields[14])) / TICK  # cutime, cstime
 

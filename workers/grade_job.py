@@ -35,7 +35,7 @@ from grader.grading.pipeline import grade_submission
 from grader.grading.precheck import PrecheckReport, run_precheck
 from grader.grading.report import GradeReport
 from grader.grading.worker_side import JudgeLauncher
-from grader.processes.forkserver import ForkServer
+from grader.processes.forkserver import shared_server
 from grader.rubrics.loader import RubricError, load_coursework
 from grader.runs.fallback import fallback_note, rubric_on_queue
 from grader.runs.models import GradingRun, RunKind, RunStatus
@@ -45,7 +45,7 @@ from grader.submissions.models import Submission
 from workers.dispatch import Wake, broker_queue, retry_countdown_s
 from workers.gradebook import blob_store, kick_webhooks, sessions_for
 from workers.heartbeat import Heartbeat
-from workers.judge.launcher import SubprocessJudge, judge_fork_server
+from workers.judge.launcher import JUDGE, SubprocessJudge
 from workers.judge.warm_pool import WarmJudges
 from workers.precheck_sandbox import SandboxModelInspector, loader_version
 from workers.run_outputs import (
@@ -69,24 +69,12 @@ def judge_launcher(settings: Settings) -> JudgeLauncher:
     """The worker's judges: warm ones kept for this process (``settings.warm_judges``), else cold ones,
     forked from this process's judge fork server (``settings.fork_servers``)."""
     if settings.warm_judges <= 0:
-        return SubprocessJudge(process_fork_server() if settings.fork_servers else None)
+        return SubprocessJudge(shared_server(JUDGE) if settings.fork_servers else None)
     if id(settings) not in _warm:
         pool = WarmJudges(settings)
         _warm[id(settings)] = (settings, pool)
         atexit.register(pool.close)
     return _warm[id(settings)][1]
-
-
-_fork_server: dict[int, ForkServer] = {}  # by pid: a forked worker process starts its own
-
-
-def process_fork_server() -> ForkServer:
-    """This process's judge fork server, started on first use (and again if it died)."""
-    server = _fork_server.get(os.getpid())
-    if server is None or server.dead:
-        server = _fork_server[os.getpid()] = judge_fork_server()
-        atexit.register(server.close)
-    return server
 
 
 @dataclass

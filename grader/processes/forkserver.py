@@ -22,6 +22,7 @@ When the client's end closes (its process exited), the server kills the runs it 
 
 from __future__ import annotations
 
+import atexit
 import gc
 import importlib
 import json
@@ -334,6 +335,20 @@ class ForkServer:
             self.proc.wait()
 
 
+_shared: dict[tuple[int, str], ForkServer] = {}  # by (pid, target): a forked process starts its own
+_shared_lock = threading.Lock()
+
+
+def shared_server(target: str) -> ForkServer:
+    """This process's fork server of ``target``, started on first use (and again if it died); closed at exit."""
+    with _shared_lock:
+        server = _shared.get((os.getpid(), target))
+        if server is None or server.dead:
+            server = _shared[(os.getpid(), target)] = ForkServer(target)
+            atexit.register(server.close)
+        return server
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -354,6 +369,8 @@ class ForkedProcess:
         self.stdout = stdout
         self.stderr = stderr
         self.returncode: int | None = None
+        # Output read so far, kept across a communicate() that timed out (a caller may go on reading).
+        self._out = {s.fileno(): bytearray() for s in (stdout, stderr) if s is not None}
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -379,7 +396,6 @@ class ForkedProcess:
             except BrokenPipeError:
                 pass
         streams = {s.fileno(): s for s in (self.stdout, self.stderr) if s is not None and not s.closed}
-        self._out = getattr(self, "_out", {fd: bytearray() for fd in streams})
         while streams:
             left = None if deadline is None else deadline - time.monotonic()
             ready = select.select(list(streams), [], [], left)[0] if left is None or left > 0 else []

@@ -19,15 +19,12 @@ The child reads one JSON request on stdin and writes one JSON answer on stdout:
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
-import os
 import resource
 import signal
 import subprocess
 import sys
-import threading
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -35,7 +32,7 @@ from pathlib import Path
 
 from grader.blobs.base import CHUNK
 from grader.grading.intake import SubmissionError, stage_submission
-from grader.processes.forkserver import ForkServer, ForkServerError
+from grader.processes.forkserver import ForkServerError, shared_server
 from grader.rubrics.model import Rubric
 from grader.settings import ExecutionLimits
 
@@ -75,17 +72,7 @@ def check_upload(
     return inspect_upload(path, rubric, dest, limits, bounds).files
 
 
-_servers: dict[int, ForkServer] = {}  # this process's template, by pid (a forked process starts its own)
-_servers_lock = threading.Lock()
-
-
-def _fork_server() -> ForkServer:
-    with _servers_lock:
-        server = _servers.get(os.getpid())
-        if server is None or server.dead:
-            server = _servers[os.getpid()] = ForkServer(f"{__name__}:main")
-            atexit.register(server.close)
-        return server
+TEMPLATE = f"{__name__}:main"  # what this process's fork server runs for each check
 
 
 def _run_check(request: bytes, cwd: Path, timeout_s: float, fork: bool) -> tuple[int, bytes, bytes]:
@@ -93,7 +80,7 @@ def _run_check(request: bytes, cwd: Path, timeout_s: float, fork: bool) -> tuple
     template is gone) a new interpreter. ``TimeoutExpired`` once the check has been killed."""
     if fork:
         try:
-            proc = _fork_server().spawn([], stdin=True, stderr=True, cwd=str(cwd))
+            proc = shared_server(TEMPLATE).spawn([], stdin=True, stderr=True, cwd=str(cwd))
         except ForkServerError:
             pass  # the cold way below
         else:

@@ -126,6 +126,7 @@ def test_checks_are_forked_from_one_template_and_go_on_without_it(tmp_path, rubr
     import os
     import signal
 
+    from grader.processes.forkserver import shared_server
     from grader.submissions import upload_check
 
     data = notebook("ok = 1")
@@ -134,16 +135,16 @@ def test_checks_are_forked_from_one_template_and_go_on_without_it(tmp_path, rubr
     assert [f.name for f in check_upload(upload_path, rubric, tmp_path / "a", ExecutionLimits(), GENEROUS)] == [
         "cwx.ipynb"
     ]
-    template = upload_check._servers[os.getpid()]
+    template = shared_server(upload_check.TEMPLATE)
     assert not template.dead and template.proc.poll() is None  # kept for the next upload
     check_upload(upload_path, rubric, tmp_path / "b", ExecutionLimits(), GENEROUS)
-    assert upload_check._servers[os.getpid()] is template  # the same template served the second
+    assert shared_server(upload_check.TEMPLATE) is template  # the same template served the second
     os.kill(template.proc.pid, signal.SIGKILL)
     template.proc.wait()
     deadline = time.monotonic() + 10
     while not template.dead and time.monotonic() < deadline:
         time.sleep(0.05)
     assert check_upload(upload_path, rubric, tmp_path / "c", ExecutionLimits(), GENEROUS)[0].sha256  # a new one
-    assert upload_check._servers[os.getpid()] is not template
+    assert shared_server(upload_check.TEMPLATE) is not template
     cold = dataclasses.replace(GENEROUS, fork=False)  # settings.fork_servers off: a new interpreter each time
     assert check_upload(upload_path, rubric, tmp_path / "d", ExecutionLimits(), cold)[0].name == "cwx.ipynb"
