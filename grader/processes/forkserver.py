@@ -211,6 +211,7 @@ class ForkServer:
         finally:
             theirs.close()
         self._sock = ours
+        self._owner = os.getpid()  # a process forked from this one inherits the handle, not the server
         self._lock = threading.Lock()  # one request at a time: replies come in order
         self._replies: list[dict[str, Any]] = []
         self._exits: dict[int, int] = {}
@@ -322,7 +323,11 @@ class ForkServer:
         return -1
 
     def close(self) -> None:
-        """The server kills any run still going and exits."""
+        """The server kills any run still going and exits. In a process forked from the one that
+        started it (its handle copied, an exit handler with it) nothing happens: a shutdown of the
+        shared socket there would end the starting process's server."""
+        if os.getpid() != self._owner:
+            return
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:

@@ -21,6 +21,7 @@ from grader.runs.eta import (
     RECENT_CLAIMS,
     RECENT_JOBS,
     QueueWait,
+    claimed_share,
     drain_rate,
     typical_job_s,
     wait_estimate_s,
@@ -76,7 +77,8 @@ def run_wait(
         slots=slots,
         job_s=job_s,
         other_work_s=_precheck_work_s(session, run.queue),
-        drain_per_s=_drain_rate(session, run.queue, now, job_s),
+        drain_per_s=(drain := _drain(session, run.queue, now, job_s)).per_s,
+        claimed_share=drain.claimed_share,
     )
     return QueueWait(position=position, eta_s=eta, live_slots=slots)
 
@@ -105,7 +107,8 @@ def queue_states(
             running=running,
             slots=slots.get(q, 0),
             job_s=job_s,
-            drain_per_s=_drain_rate(session, q, now, job_s),
+            drain_per_s=(drain := _drain(session, q, now, job_s)).per_s,
+            claimed_share=drain.claimed_share,
         )
         states.append(
             QueueState(
@@ -166,12 +169,21 @@ def _recent_durations(session: Session, queue: str, coursework_id: int | None) -
     return [(r.finished_at - r.started_at).total_seconds() for r in rows]
 
 
-def _drain_rate(session: Session, queue: str, now: dt.datetime, job_s: float | None) -> float | None:
-    """The queue's recent drain rate (``grader.runs.eta.drain_rate``): its latest claims within the
-    fair window, and when each run waited on it since the oldest of them, left by a claim or a
-    supersede (the superseding upload's arrival)."""
+@dataclass(frozen=True)
+class Drain:
+    """How a queue drained lately (``grader.runs.eta``): claims per second while runs waited (None:
+    too little seen), and the share of the runs leaving it that were claimed, not superseded."""
+
+    per_s: float | None = None
+    claimed_share: float = 1.0
+
+
+def _drain(session: Session, queue: str, now: dt.datetime, job_s: float | None) -> Drain:
+    """The queue's recent drain (``grader.runs.eta.drain_rate``, ``claimed_share``): from its latest
+    claims within the fair window, and when each run waited on it since the oldest of them, left by
+    a claim or a supersede (the superseding upload's arrival)."""
     if job_s is None:
-        return None
+        return Drain()
     claimed = session.scalars(
         select(GradingRun.started_at)
         .where(
@@ -184,7 +196,7 @@ def _drain_rate(session: Session, queue: str, now: dt.datetime, job_s: float | N
         .limit(RECENT_CLAIMS)
     ).all()
     if len(claimed) < MIN_CLAIMS:
-        return None
+        return Drain()
     since = min(t for t in claimed if t is not None)
     superseding = aliased(Submission)
     rows = session.execute(
@@ -200,15 +212,21 @@ def _drain_rate(session: Session, queue: str, now: dt.datetime, job_s: float | N
             ),
         )
     ).all()
-    waited = []
+    waited: list[tuple[float, float]] = []
+    superseded = 0
     for status, enqueued_at, started_at, superseded_at in rows:
         # A run left the queue when claimed (its latest attempt) or superseded; one queued waits still.
         left = {RunStatus.queued: now, RunStatus.superseded: superseded_at}.get(status, started_at)
         if left is not None:
             waited.append((enqueued_at.timestamp(), left.timestamp()))
-    return drain_rate(
+        if status is RunStatus.superseded and superseded_at is not None and since <= superseded_at <= now:
+            superseded += 1
+    rate = drain_rate(
         [t.timestamp() for t in claimed if t is not None], waited, now=now.timestamp(), min_waiting_s=job_s
     )
+    if rate is None:
+        return Drain()
+    return Drain(rate, claimed_share(len(claimed), superseded))
 
 
 def _running(session: Session, queue: str) -> int:

@@ -84,6 +84,17 @@ def test_a_dead_server_fails_over_to_cold_judges(server: ForkServer) -> None:
     assert running.wait(timeout=10) == -1
 
 
+def test_a_process_forked_from_the_client_leaves_its_server_alone(server: ForkServer) -> None:
+    # A child forked from the client (a pool worker, say) inherits the handle; its exit handlers close it.
+    child = os.fork()
+    if child == 0:
+        server.close()
+        os._exit(0)
+    assert os.waitpid(child, 0)[1] == 0
+    judge = server.spawn(["too", "many"])  # the server is still there, and still ours
+    assert judge.communicate(timeout=30)[0].startswith(b"usage:") and not server.dead
+
+
 # The judges' own state, job after job: a hidden test that leaves things in its judge process and
 # records what it finds there (and which process it ran in) for the test to compare.
 HIDDEN = """\

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from grader.runs.eta import RECENT_CLAIMS, QueueWait, drain_rate, typical_job_s, wait_estimate_s, waiting_s
+from grader.runs.eta import (
+    RECENT_CLAIMS,
+    QueueWait,
+    claimed_share,
+    drain_rate,
+    typical_job_s,
+    wait_estimate_s,
+    waiting_s,
+)
 from grader.runs.waits import wait_text
 
 
@@ -70,6 +78,22 @@ def test_a_measured_drain_rate_replaces_the_model():
     assert wait_estimate_s(ahead=0, running=1, slots=2, job_s=3, drain_per_s=0.01) == 3
     # No live worker: no estimate, however fast the queue drained before.
     assert wait_estimate_s(ahead=3, running=0, slots=0, job_s=3, drain_per_s=5) is None
+
+
+def test_runs_ahead_count_as_their_chance_of_being_claimed():
+    # Of the runs that left lately, 6 claimed and 4 superseded: a run ahead is claimed 60 % of the time.
+    assert claimed_share(6, 4) == pytest.approx(0.6)
+    assert claimed_share(5, 0) == 1.0 and claimed_share(0, 0) == 1.0  # nothing superseded: every one counts
+    # Ten ahead at 0.6: six claims to wait for, the next half an interval away; then its own 3 s job.
+    assert wait_estimate_s(ahead=10, running=2, slots=2, job_s=3, drain_per_s=0.5, claimed_share=0.6) == (
+        pytest.approx((6 + 0.5) / 0.5 + 3)
+    )
+    # The share scales the measured estimate only: the model counts every run ahead.
+    assert wait_estimate_s(ahead=10, running=2, slots=2, job_s=3, claimed_share=0.6) == pytest.approx(19.5)
+    with pytest.raises(ValueError):
+        claimed_share(-1, 2)
+    with pytest.raises(ValueError):
+        wait_estimate_s(ahead=1, running=1, slots=1, job_s=3, drain_per_s=1, claimed_share=0)
 
 
 def test_the_typical_job_is_the_median_of_recent_durations():

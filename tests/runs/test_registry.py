@@ -90,9 +90,10 @@ def test_once_claims_are_seen_the_eta_follows_the_queues_drain_rate(session):
     announce(session=session, name="w1", host="h1", pid=11, queues=["cpu"], concurrency=1, now=now)
     wait = run_wait(session=session, run=waiting[2], now=now)
     # Three claims after the first, over the 40 s in which runs waited since it (10 to 50 s: the
-    # superseded run's wait counts, the idle 10 s do not): 0.075 a second. Third in line: claimed
-    # after 2.5 intervals, 33.3 s, then its own 10 s job. The job-and-slots model would say 30 s.
+    # superseded run's wait counts, the idle 10 s do not): 0.075 a second. Of the five runs that
+    # left since the first claim, four were claimed: each run ahead counts 0.8 of a claim. Third in
+    # line: claimed after 2 * 0.8 + 0.5 intervals, 28 s, then its own 10 s job.
     assert wait is not None and wait.position == 3
-    assert wait.eta_s == pytest.approx(2.5 / 0.075 + 10)
+    assert wait.eta_s == pytest.approx((2 * 0.8 + 0.5) / 0.075 + 10)
     states = {q.queue: q for q in queue_states(session=session, now=now)}
-    assert states["cpu"].wait_estimate_s == pytest.approx(3.5 / 0.075 + 10)  # one joining at the back
+    assert states["cpu"].wait_estimate_s == pytest.approx((3 * 0.8 + 0.5) / 0.075 + 10)  # one joining at the back
