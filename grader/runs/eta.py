@@ -4,15 +4,19 @@ Two estimates of when a run is claimed, both divided by a rate:
 
 - Measured (preferred): the queue's *drain rate*, runs claimed per second over the recent time in
   which runs waited, and its *claimed share*, the part of the runs that recently left the queue
-  by a claim rather than by a supersede. In a deadline rush many runs ahead of a run are
-  superseded by their students' next upload (the new run lands behind) and never cost a claim:
-  each run ahead counts as its chance of being claimed. The claim rate folds the pre-checks in;
-  runs of less-served students cutting in ahead under the round-robin are not counted. In
-  ``bench/rush.py`` at 300 students (44 % of the uploads superseded) counting every run ahead
-  made the median shown/real 1.58; at 40 students it was 0.9 and 1.4 in two runs (see the README).
+  by a claim rather than by a supersede: in a deadline rush many runs ahead of a run are
+  superseded by their students' next upload (the new run lands behind) and never cost a claim, so
+  each run ahead counts as its chance of being claimed. The claim rate folds the pre-checks in.
 - Modelled (too few recent claims to measure): a fluid model, the work ahead of the run (the jobs
   before it, whole; the jobs running now, half done on average; pre-checks waiting) shared by the
   slots of the live workers on its queue.
+
+Neither sees the runs of less-served students that will cut in ahead under the round-robin, nor
+how many of the runs ahead will be superseded rather than how many were. So each run keeps the
+wait to its claim estimated when it was queued, and the estimate is *calibrated*: multiplied by
+the median of real over estimated waits of the queue's recently claimed runs. In
+``bench/rush.py`` at 300 students the uncalibrated median shown/real was 1.58 in one run and
+0.58 in another (with the share), as the mix of supersedes and cut-ins changed (see the README).
 
 Either way the run's own job follows. It is an estimate to show a student, not a promise.
 """
@@ -24,8 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 RECENT_JOBS = 20  # the durations the typical job is taken from: recent enough to follow a slow kernel
-RECENT_CLAIMS = 20  # the claims the drain rate is taken from
-MIN_CLAIMS = 3  # fewer recent claims measure nothing: the model stands in
+RECENT_CLAIMS = 20  # the claims the drain rate and the calibration are taken from
+MIN_CLAIMS = 3  # fewer recent claims measure nothing: the model stands in, uncalibrated
+MIN_ESTIMATE_S = 1.0  # a shorter estimated wait is mostly noise: it calibrates nothing
+CALIBRATION_BOUNDS = (0.25, 4.0)  # a run of odd waits cannot make the estimate absurd
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class QueueWait:
     position: int
     eta_s: float | None
     live_slots: int
+    claim_estimate_s: float | None = None  # to its claim, uncalibrated: what a run records when queued
 
 
 def typical_job_s(durations_s: Sequence[float]) -> float | None:
@@ -86,6 +93,17 @@ def claimed_share(claimed: int, superseded: int) -> float:
     return claimed / left if left else 1.0
 
 
+def calibration(waits: Sequence[tuple[float, float]]) -> float:
+    """The factor estimated waits to a claim are off by lately: the median of real over estimated
+    for the queue's recently claimed runs, from their (estimated when queued, real) seconds; 1.0
+    when fewer than ``MIN_CLAIMS`` were estimated at ``MIN_ESTIMATE_S`` or more."""
+    ratios = [real / estimated for estimated, real in waits if estimated >= MIN_ESTIMATE_S and real >= 0]
+    if len(ratios) < MIN_CLAIMS:
+        return 1.0
+    low, high = CALIBRATION_BOUNDS
+    return min(high, max(low, statistics.median(ratios)))
+
+
 def wait_estimate_s(
     *,
     ahead: int,
@@ -95,6 +113,7 @@ def wait_estimate_s(
     other_work_s: float = 0.0,
     drain_per_s: float | None = None,
     claimed_share: float = 1.0,
+    calibrated_by: float = 1.0,
 ) -> float | None:
     """Seconds until a queued run's result.
 
@@ -102,7 +121,8 @@ def wait_estimate_s(
     jobs the live workers on its queue grade at once; ``job_s``: a typical job's duration;
     ``other_work_s``: work the same workers take first (pre-checks waiting), for the model;
     ``drain_per_s``: the queue's measured drain rate (``drain_rate``), preferred to the model when
-    known, with ``claimed_share`` (``claimed_share``) of the runs ahead to be claimed before it.
+    known, with ``claimed_share`` (``claimed_share``) of the runs ahead to be claimed before it;
+    ``calibrated_by``: the factor (``calibration``) the wait to its claim is multiplied by.
     None when no worker is live (it will not start) or no duration is known yet.
     """
     if slots <= 0 or job_s is None:
@@ -111,11 +131,13 @@ def wait_estimate_s(
         raise ValueError("counts and work cannot be negative")
     if not 0 < claimed_share <= 1:
         raise ValueError("the claimed share is a fraction above zero")
+    if calibrated_by <= 0:
+        raise ValueError("the calibration is a positive factor")
     if ahead + running < slots and other_work_s == 0:
         return job_s  # a slot is free: it starts now
     if drain_per_s is not None and drain_per_s > 0:
         # Claimed after the claims of the runs ahead that are not superseded first; the next claim is
         # half an interval away on average.
-        return (ahead * claimed_share + 0.5) / drain_per_s + job_s
+        return (ahead * claimed_share + 0.5) / drain_per_s * calibrated_by + job_s
     start_s = (running * job_s / 2 + ahead * job_s + other_work_s) / slots
-    return start_s + job_s
+    return start_s * calibrated_by + job_s

@@ -93,6 +93,8 @@ class GradingRun(Base):
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     enqueued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Seconds to its claim estimated when it was queued (uncalibrated): its real wait calibrates later ETAs.
+    claim_estimate_s: Mapped[float | None] = mapped_column(Float)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     duration_s: Mapped[float | None] = mapped_column(Float)

@@ -37,6 +37,7 @@ from grader.runs.models import (
     RunStatus,
     RunTestResult,
 )
+from grader.runs.waits import run_wait
 from grader.scoring.outcomes import TestResult
 from grader.settings import RUN_LEASE_S as DEFAULT_LEASE_S  # one default: the settings'
 from grader.settings import RUN_MAX_ATTEMPTS as DEFAULT_MAX_ATTEMPTS
@@ -100,7 +101,17 @@ def enqueue_run(
             raise
         return existing
     session.commit()
+    _record_claim_estimate(session, run)
     return run
+
+
+def _record_claim_estimate(session: Session, run: GradingRun) -> None:
+    """Keep the wait to its claim estimated now, as the student is shown it: once the run is
+    claimed, its real wait calibrates the ETAs after it (``grader.runs.eta.calibration``)."""
+    wait = run_wait(session=session, run=run, now=run.enqueued_at)
+    if wait is not None and wait.claim_estimate_s is not None:
+        run.claim_estimate_s = wait.claim_estimate_s  # this column alone: a claim meanwhile is untouched
+        session.commit()
 
 
 def claim_next_run(
@@ -453,7 +464,10 @@ def _revive_superseded(
     ).first()
     if run is None:
         return None
-    values: dict[str, object] = dict(status=RunStatus.queued, superseded_by_id=None, requested_by_id=requested_by_id)
+    # Its wait from its first queueing is no estimate's to learn from: the estimate is dropped.
+    values: dict[str, object] = dict(
+        status=RunStatus.queued, superseded_by_id=None, requested_by_id=requested_by_id, claim_estimate_s=None
+    )
     if priority is not None:
         values["priority"] = priority
     try:

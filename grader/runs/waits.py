@@ -21,6 +21,7 @@ from grader.runs.eta import (
     RECENT_CLAIMS,
     RECENT_JOBS,
     QueueWait,
+    calibration,
     claimed_share,
     drain_rate,
     typical_job_s,
@@ -79,8 +80,10 @@ def run_wait(
         other_work_s=_precheck_work_s(session, run.queue),
         drain_per_s=(drain := _drain(session, run.queue, now, job_s)).per_s,
         claimed_share=drain.claimed_share,
+        calibrated_by=drain.calibrated_by,
     )
-    return QueueWait(position=position, eta_s=eta, live_slots=slots)
+    to_claim = None if eta is None or job_s is None else (eta - job_s) / drain.calibrated_by
+    return QueueWait(position=position, eta_s=eta, live_slots=slots, claim_estimate_s=to_claim)
 
 
 def queue_states(
@@ -109,6 +112,7 @@ def queue_states(
             job_s=job_s,
             drain_per_s=(drain := _drain(session, q, now, job_s)).per_s,
             claimed_share=drain.claimed_share,
+            calibrated_by=drain.calibrated_by,
         )
         states.append(
             QueueState(
@@ -172,20 +176,23 @@ def _recent_durations(session: Session, queue: str, coursework_id: int | None) -
 @dataclass(frozen=True)
 class Drain:
     """How a queue drained lately (``grader.runs.eta``): claims per second while runs waited (None:
-    too little seen), and the share of the runs leaving it that were claimed, not superseded."""
+    too little seen), the share of the runs leaving it that were claimed, not superseded, and the
+    factor its recently claimed runs' real waits were off from their estimates by."""
 
     per_s: float | None = None
     claimed_share: float = 1.0
+    calibrated_by: float = 1.0
 
 
 def _drain(session: Session, queue: str, now: dt.datetime, job_s: float | None) -> Drain:
-    """The queue's recent drain (``grader.runs.eta.drain_rate``, ``claimed_share``): from its latest
-    claims within the fair window, and when each run waited on it since the oldest of them, left by
-    a claim or a supersede (the superseding upload's arrival)."""
+    """The queue's recent drain (``grader.runs.eta``'s ``drain_rate``, ``claimed_share`` and
+    ``calibration``): from its latest claims within the fair window (and the waits estimated for
+    those runs when they were queued), and when each run waited on it since the oldest of them,
+    left by a claim or a supersede (the superseding upload's arrival)."""
     if job_s is None:
         return Drain()
-    claimed = session.scalars(
-        select(GradingRun.started_at)
+    recent = session.execute(
+        select(GradingRun.started_at, GradingRun.enqueued_at, GradingRun.claim_estimate_s)
         .where(
             GradingRun.queue == queue,
             GradingRun.started_at.is_not(None),
@@ -195,9 +202,17 @@ def _drain(session: Session, queue: str, now: dt.datetime, job_s: float | None) 
         .order_by(GradingRun.started_at.desc())
         .limit(RECENT_CLAIMS)
     ).all()
-    if len(claimed) < MIN_CLAIMS:
+    if len(recent) < MIN_CLAIMS:
         return Drain()
-    since = min(t for t in claimed if t is not None)
+    claimed = [r.started_at for r in recent]
+    calibrated_by = calibration(
+        [
+            (r.claim_estimate_s, (r.started_at - r.enqueued_at).total_seconds())
+            for r in recent
+            if r.claim_estimate_s is not None
+        ]
+    )
+    since = min(claimed)
     superseding = aliased(Submission)
     rows = session.execute(
         select(GradingRun.status, GradingRun.enqueued_at, GradingRun.started_at, superseding.received_at)
@@ -221,12 +236,10 @@ def _drain(session: Session, queue: str, now: dt.datetime, job_s: float | None) 
             waited.append((enqueued_at.timestamp(), left.timestamp()))
         if status is RunStatus.superseded and superseded_at is not None and since <= superseded_at <= now:
             superseded += 1
-    rate = drain_rate(
-        [t.timestamp() for t in claimed if t is not None], waited, now=now.timestamp(), min_waiting_s=job_s
-    )
+    rate = drain_rate([t.timestamp() for t in claimed], waited, now=now.timestamp(), min_waiting_s=job_s)
     if rate is None:
-        return Drain()
-    return Drain(rate, claimed_share(len(claimed), superseded))
+        return Drain(calibrated_by=calibrated_by)
+    return Drain(rate, claimed_share(len(claimed), superseded), calibrated_by)
 
 
 def _running(session: Session, queue: str) -> int:

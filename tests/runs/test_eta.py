@@ -7,6 +7,7 @@ import pytest
 from grader.runs.eta import (
     RECENT_CLAIMS,
     QueueWait,
+    calibration,
     claimed_share,
     drain_rate,
     typical_job_s,
@@ -94,6 +95,20 @@ def test_runs_ahead_count_as_their_chance_of_being_claimed():
         claimed_share(-1, 2)
     with pytest.raises(ValueError):
         wait_estimate_s(ahead=1, running=1, slots=1, job_s=3, drain_per_s=1, claimed_share=0)
+
+
+def test_the_calibration_is_the_median_of_real_over_estimated_waits():
+    # (estimated when queued, real) seconds to the claim: real waits twice, three times, once the estimate.
+    assert calibration([(10, 20), (10, 30), (20, 20)]) == pytest.approx(2)
+    # Waits estimated under a second say nothing; fewer than three usable ones: no correction.
+    assert calibration([(0.0, 5), (0.5, 9), (10, 20), (10, 30)]) == 1.0
+    # A run of absurd waits is bounded.
+    assert calibration([(10, 1000)] * 5) == 4.0 and calibration([(100, 1)] * 5) == 0.25
+    # Applied to the wait to the claim, not to the run's own job.
+    assert wait_estimate_s(ahead=10, running=2, slots=2, job_s=3, drain_per_s=0.5, calibrated_by=2) == (
+        pytest.approx(21 * 2 + 3)
+    )
+    assert wait_estimate_s(ahead=10, running=2, slots=2, job_s=3, calibrated_by=2) == pytest.approx(16.5 * 2 + 3)
 
 
 def test_the_typical_job_is_the_median_of_recent_durations():

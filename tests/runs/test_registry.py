@@ -97,3 +97,35 @@ def test_once_claims_are_seen_the_eta_follows_the_queues_drain_rate(session):
     assert wait.eta_s == pytest.approx((2 * 0.8 + 0.5) / 0.075 + 10)
     states = {q.queue: q for q in queue_states(session=session, now=now)}
     assert states["cpu"].wait_estimate_s == pytest.approx((3 * 0.8 + 0.5) / 0.075 + 10)  # one joining at the back
+
+
+def test_each_run_keeps_its_estimate_and_the_queues_real_waits_calibrate_the_next(session):
+    start = T0 - dt.timedelta(hours=1)
+    cw = add_coursework(session)
+    students = [add_student(session) for _ in range(6)]
+    announce(session=session, name="w1", host="h1", pid=11, queues=["cpu"], concurrency=1, now=start)
+    first = enqueue_run(session=session, submission_id=submit(session, students[0], cw, start).id, now=start)
+    lease = claim_next_run(session=session, worker_id="w", now=start)
+    assert lease is not None and lease.run_id == first.id
+    complete_run(session=session, lease=lease, report=graded_report(), now=start + 10 * S)  # a job: 10 s
+    # Four runs queued together behind one free slot: the slot is free for the first, then a job each.
+    t = start + 10 * S
+    runs = [enqueue_run(session=session, submission_id=submit(session, s, cw, t).id, now=t) for s in students[1:5]]
+    assert [r.claim_estimate_s for r in runs] == pytest.approx([0, 10, 20, 30])
+    # Each was claimed after twice its estimate (the first, estimated at no wait, calibrates nothing).
+    for run, claimed_at in zip(runs, (t, t + 20 * S, t + 40 * S, t + 60 * S), strict=True):
+        lease = claim_next_run(session=session, worker_id="w", now=claimed_at)
+        assert lease is not None and lease.run_id == run.id
+        complete_run(session=session, lease=lease, report=graded_report(), now=claimed_at + 10 * S)
+    announce(session=session, name="w1", host="h1", pid=11, queues=["cpu"], concurrency=1, now=t + 60 * S)
+    late = enqueue_run(session=session, submission_id=submit(session, students[5], cw, t + 65 * S).id, now=t + 65 * S)
+    lease = claim_next_run(session=session, worker_id="w", now=t + 66 * S)  # the slot is busy from here
+    queued = enqueue_run(session=session, submission_id=submit(session, students[0], cw, t + 67 * S).id, now=t + 67 * S)
+    assert lease is not None and lease.run_id == late.id
+    wait = run_wait(session=session, run=queued, now=t + 68 * S)
+    assert wait is not None and wait.claim_estimate_s is not None and wait.claim_estimate_s > 0
+    assert wait.eta_s == pytest.approx(wait.claim_estimate_s * 2 + 10)  # twice the estimate, then a job
+    # A run revived from superseded waited from its first queueing: its estimate is dropped.
+    newer = submit(session, students[0], cw, t + 69 * S)
+    assert supersede_waiting_runs(session=session, submission=newer) == [queued.id]
+    assert enqueue_run(session=session, submission_id=queued.submission_id).claim_estimate_s is None
