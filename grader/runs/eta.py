@@ -12,7 +12,7 @@ Two estimates of when a run is claimed, both divided by a rate:
   slots of the live workers on its queue.
 
 Neither sees the runs of less-served students that will cut in ahead under the round-robin, nor
-how many of the runs ahead will be superseded rather than how many were. So each run keeps the
+how many of the runs ahead will be superseded rather than how many were. So each full run keeps the
 wait to its claim estimated when it was queued, and the estimate is *calibrated*: multiplied by
 the median of real over estimated waits of the queue's recently claimed runs. In
 ``bench/rush.py`` at 300 students the uncalibrated median shown/real was 1.58 in one run and
@@ -115,14 +115,46 @@ def wait_estimate_s(
     claimed_share: float = 1.0,
     calibrated_by: float = 1.0,
 ) -> float | None:
-    """Seconds until a queued run's result.
+    """Seconds until a queued run's result: ``claim_wait_s``, calibrated (``result_s``)."""
+    to_claim = claim_wait_s(
+        ahead=ahead,
+        running=running,
+        slots=slots,
+        job_s=job_s,
+        other_work_s=other_work_s,
+        drain_per_s=drain_per_s,
+        claimed_share=claimed_share,
+    )
+    return result_s(to_claim, job_s, calibrated_by)
+
+
+def result_s(to_claim_s: float | None, job_s: float | None, calibrated_by: float = 1.0) -> float | None:
+    """Seconds until a queued run's result: the wait to its claim times ``calibrated_by`` (the factor
+    of ``calibration``), then its own job; None when either is unknown."""
+    if calibrated_by <= 0:
+        raise ValueError("the calibration is a positive factor")
+    if to_claim_s is None or job_s is None:
+        return None
+    return to_claim_s * calibrated_by + job_s
+
+
+def claim_wait_s(
+    *,
+    ahead: int,
+    running: int,
+    slots: int,
+    job_s: float | None,
+    other_work_s: float = 0.0,
+    drain_per_s: float | None = None,
+    claimed_share: float = 1.0,
+) -> float | None:
+    """Seconds until a queued run is claimed, uncalibrated (what a run records when it is queued).
 
     ``ahead``: queued runs claimed before it; ``running``: runs in progress on its queue; ``slots``:
     jobs the live workers on its queue grade at once; ``job_s``: a typical job's duration;
     ``other_work_s``: work the same workers take first (pre-checks waiting), for the model;
     ``drain_per_s``: the queue's measured drain rate (``drain_rate``), preferred to the model when
-    known, with ``claimed_share`` (``claimed_share``) of the runs ahead to be claimed before it;
-    ``calibrated_by``: the factor (``calibration``) the wait to its claim is multiplied by.
+    known, with ``claimed_share`` (``claimed_share``) of the runs ahead to be claimed before it.
     None when no worker is live (it will not start) or no duration is known yet.
     """
     if slots <= 0 or job_s is None:
@@ -131,13 +163,10 @@ def wait_estimate_s(
         raise ValueError("counts and work cannot be negative")
     if not 0 < claimed_share <= 1:
         raise ValueError("the claimed share is a fraction above zero")
-    if calibrated_by <= 0:
-        raise ValueError("the calibration is a positive factor")
     if ahead + running < slots and other_work_s == 0:
-        return job_s  # a slot is free: it starts now
+        return 0.0  # a slot is free: it starts now
     if drain_per_s is not None and drain_per_s > 0:
         # Claimed after the claims of the runs ahead that are not superseded first; the next claim is
         # half an interval away on average.
-        return (ahead * claimed_share + 0.5) / drain_per_s * calibrated_by + job_s
-    start_s = (running * job_s / 2 + ahead * job_s + other_work_s) / slots
-    return start_s * calibrated_by + job_s
+        return (ahead * claimed_share + 0.5) / drain_per_s
+    return (running * job_s / 2 + ahead * job_s + other_work_s) / slots

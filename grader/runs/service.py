@@ -101,7 +101,8 @@ def enqueue_run(
             raise
         return existing
     session.commit()
-    _record_claim_estimate(session, run)
+    if kind is RunKind.full:  # the run whose ETA a student is shown
+        _record_claim_estimate(session, run)
     return run
 
 

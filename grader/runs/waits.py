@@ -22,8 +22,10 @@ from grader.runs.eta import (
     RECENT_JOBS,
     QueueWait,
     calibration,
+    claim_wait_s,
     claimed_share,
     drain_rate,
+    result_s,
     typical_job_s,
     wait_estimate_s,
 )
@@ -72,17 +74,17 @@ def run_wait(
         _recent_durations(session, run.queue, None)
     )
     position = order.index(run.id) + 1
-    eta = wait_estimate_s(
+    drain = _drain(session, run.queue, now, job_s)
+    to_claim = claim_wait_s(
         ahead=position - 1,
         running=_running(session, run.queue),
         slots=slots,
         job_s=job_s,
         other_work_s=_precheck_work_s(session, run.queue),
-        drain_per_s=(drain := _drain(session, run.queue, now, job_s)).per_s,
+        drain_per_s=drain.per_s,
         claimed_share=drain.claimed_share,
-        calibrated_by=drain.calibrated_by,
     )
-    to_claim = None if eta is None or job_s is None else (eta - job_s) / drain.calibrated_by
+    eta = result_s(to_claim, job_s, drain.calibrated_by)
     return QueueWait(position=position, eta_s=eta, live_slots=slots, claim_estimate_s=to_claim)
 
 
@@ -105,12 +107,13 @@ def queue_states(
     for q in names:
         queued, running = counts.get((q, RunStatus.queued), 0), counts.get((q, RunStatus.running), 0)
         job_s = typical_job_s(_recent_durations(session, q, None))
+        drain = _drain(session, q, now, job_s)
         wait_s = wait_estimate_s(
             ahead=queued,
             running=running,
             slots=slots.get(q, 0),
             job_s=job_s,
-            drain_per_s=(drain := _drain(session, q, now, job_s)).per_s,
+            drain_per_s=drain.per_s,
             claimed_share=drain.claimed_share,
             calibrated_by=drain.calibrated_by,
         )

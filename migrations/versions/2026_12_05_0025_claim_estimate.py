@@ -2,7 +2,8 @@
 
 ``grading_runs.claim_estimate_s``: the seconds from its queueing to its claim that the estimate
 (``grader.runs.eta``, uncalibrated) gave when the run was queued; null for runs queued before this
-revision and for revived ones. Recent claimed runs' real waits over these calibrate later ETAs.
+revision, for revived ones and for pre-checks (no student is shown their ETA). Recent claimed
+runs' real waits over these calibrate later ETAs.
 
 Revision ID: 0025_claim_estimate
 Revises: 0024_sso_subject
