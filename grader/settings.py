@@ -194,6 +194,12 @@ class Settings(BaseSettings):
         "(trusted code only: the student's sandbox is still started fresh for every job); off: each is a new "
         "interpreter",
     )
+    forked_runners: bool = Field(
+        True,
+        description="bwrap warm units: the runner and its first kernel are forked from a template that imported "
+        "the runtime once, into the unit's own fresh sandbox (its namespaces, mounts, cgroup, limits, seccomp), "
+        "instead of started as new interpreters there; off: each starts cold in its sandbox",
+    )
     bwrap_path: Path = Field(Path("/usr/bin/bwrap"))
     worker_self_test: bool = Field(
         True,

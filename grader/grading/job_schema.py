@@ -74,6 +74,9 @@ class WarmUnit(BaseModel):
     folder: Path = Field(description="the unit's own scratch folder (its runner, an empty submission dir)")
     idle_s: float = Field(gt=0, description="how long it waits for a job before it exits")
     preimport: list[str] = Field(default_factory=list, description="what its kernel imports while it waits")
+    zygote: str | None = Field(
+        None, description="the socket of the template its runner is forked from (bwrap only); None: started cold"
+    )
 
     @property
     def key(self) -> str:

@@ -130,6 +130,7 @@ def warm_up(unit: WarmUnit, runner_source: Path | None = None) -> WarmSandbox:
     its CPU rlimit allows for the warm-up's CPU on top of the job's. Raises on any failure (ours).
     """
     from workers.sandbox import get_backend
+    from workers.sandbox.bwrap import BwrapBackend
 
     stage_runner(unit.folder / "runner", runner_source)
     empty = unit.folder / "submission"  # nothing is bound for the job: its files come over the pipe
@@ -149,7 +150,11 @@ def warm_up(unit: WarmUnit, runner_source: Path | None = None) -> WarmSandbox:
         limits=limits,
         env=dict(RUNNER_ENV),
     )
-    proc = backend.start(spec)
+    proc: SandboxProcess
+    if unit.zygote and isinstance(backend, BwrapBackend):  # its runner forked from the pool's template
+        proc = backend.start(spec, zygote=unit.zygote)
+    else:
+        proc = backend.start(spec)
     try:
         warm = {"type": "warm", "max_files_bytes": unit.limits.work_dir_mb * 2**20, "preimport": unit.preimport}
         wire.write_message(proc.stdin, warm, [], time.monotonic() + 30)

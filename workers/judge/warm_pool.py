@@ -15,6 +15,7 @@ then on; so does a gpu job (its device is chosen per job), and any job when a un
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -29,9 +30,15 @@ from grader.grading.job import Job, create_job_folder
 from grader.grading.job_schema import JudgeJob, JudgeResult, WarmUnit, job_warm_key, read_result
 from grader.processes.forkserver import ForkServer
 from grader.settings import SandboxLimits, Settings
+from workers.runner import THREAD_ENV
+from workers.runner.main import PREIMPORT_ALLOWED
+from workers.sandbox.base import SandboxError
+from workers.sandbox.zygote import Zygote
 
 from .launcher import OUTPUT_TAIL_CHARS, SubprocessJudge, judge_fork_server, start_judge
-from .run import WARM_FAILED, WARM_READY
+from .run import RUNNER_ENV, WARM_FAILED, WARM_READY, stage_runner
+
+log = logging.getLogger(__name__)
 
 IDLE_S = 1800.0  # a unit waits this long for a job, then exits (the pool starts a fresh one)
 WARM_UP_TIMEOUT_S = 300.0  # a job waits this long for a unit still warming before it goes cold
@@ -129,6 +136,12 @@ class WarmJudges:
         self._units: list[_Unit] = []
         self._lock = threading.Lock()
         self._template: WarmUnit | None = None  # what the next units are made for: the last job's sandbox
+        # bwrap units' runners are forked from a template of the student zone, one for the units' runtime
+        # and pre-imports (workers/sandbox/zygote.py); None: they start cold in their sandboxes.
+        self._zygote: Zygote | None = None
+        self._zygote_for: tuple[str, ...] | None = None
+        self._zygote_folder: Path | None = None
+        self._retired: list[tuple[Zygote, Path]] = []  # units may still be joining from them: closed at close()
         self.warm_jobs = self.cold_jobs = 0  # counts, for benchmarks and tests
 
     def __enter__(self) -> WarmJudges:
@@ -204,9 +217,52 @@ class WarmJudges:
 
     def _fill(self) -> None:
         assert self._template is not None
+        zygote = self._zygote_path(self._template) if len(self._units) < self.size else None
         while len(self._units) < self.size:
             folder = create_job_folder(self.settings)
-            self._units.append(_Unit(self._template.model_copy(update={"folder": folder}), self._server))
+            unit = self._template.model_copy(update={"folder": folder, "zygote": zygote})
+            self._units.append(_Unit(unit, self._server))
+
+    def _zygote_path(self, template: WarmUnit) -> str | None:
+        """The socket of the template for ``template``'s units (started, or restarted for a new
+        runtime or new pre-imports, here); None where units start cold."""
+        if not self.settings.forked_runners or template.backend != "bwrap":
+            return None
+        wanted = (str(template.runtime_dir), str(template.limits.uid), str(template.limits.gid), *template.preimport)
+        if self._zygote is not None and self._zygote_for == wanted and self._zygote.alive():
+            return self._zygote.path
+        if self._zygote_for == wanted and self._zygote is None:
+            return None  # it failed to start for these units: they start cold (logged once)
+        if self._zygote is not None and self._zygote_folder is not None:
+            self._retired.append((self._zygote, self._zygote_folder))
+            self._zygote, self._zygote_folder = None, None
+        self._zygote_for = wanted
+        self._zygote_folder = create_job_folder(self.settings)
+        try:
+            stage_runner(self._zygote_folder / "runner")
+            self._zygote = Zygote(
+                template.runtime_dir,
+                self._zygote_folder / "runner",
+                {**RUNNER_ENV, **THREAD_ENV},
+                uid=template.limits.uid,
+                gid=template.limits.gid,
+                modules=[m for m in template.preimport if m in PREIMPORT_ALLOWED],
+            )
+        except (SandboxError, OSError) as e:
+            shutil.rmtree(self._zygote_folder, ignore_errors=True)
+            self._zygote_folder = None
+            log.warning("the student zone's template did not start; warm units start their runners cold: %s", e)
+            return None
+        return self._zygote.path
+
+    def _close_zygotes(self) -> None:
+        if self._zygote is not None and self._zygote_folder is not None:
+            self._retired.append((self._zygote, self._zygote_folder))
+        self._zygote, self._zygote_folder = None, None
+        for zygote, folder in self._retired:
+            zygote.close()
+            shutil.rmtree(folder, ignore_errors=True)
+        self._retired = []
 
     def close(self) -> None:
         with self._lock:
@@ -214,5 +270,7 @@ class WarmJudges:
             self.size = 0
         for unit in units:
             unit.discard()
+        with self._lock:
+            self._close_zygotes()
         if self._server is not None:
             self._server.close()

@@ -11,6 +11,15 @@ RUNTIME_PYTHON = "/opt/grader/runtime/bin/python"
 # script loads this folder as the package ``runner`` by file location. -B: the mount is read-only.
 RUNNER_ARGV = [RUNTIME_PYTHON, "-I", "-B", f"{RUNNER_MOUNT}/boot.py"]
 
+# One thread per numeric library in the student zone (set by the runner; the template imports under it too).
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+}
+
 # What the judge copies into the job's runner dir (and nothing else: no caches, no tests).
 RUNNER_FILES = (
     "__init__.py",
@@ -23,6 +32,8 @@ RUNNER_FILES = (
     "calls.py",
     "prelude.py",
     "inspect_models.py",
+    "zygote.py",
+    "forked_kernel.py",
 )
 
 # The pre-check's command: reads model files (torch.load weights-only; TorchScript unloaded), no student code.

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +29,8 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
+
+from .forked_kernel import first_launch
 
 KERNEL_NAME = "grader"
 TIMEOUT_ENAME = "GraderCellTimeout"
@@ -194,7 +198,8 @@ class KernelSession:
             store_widget_state=False,
         )
         # stdin /dev/null: jupyter_client would otherwise hand the kernel a pipe of ours.
-        await self.client.async_start_new_kernel(cwd=str(self.work_dir), stdin=subprocess.DEVNULL)
+        with first_launch():  # a runner forked from the template forks its first kernel too (forked_kernel.py)
+            await self.client.async_start_new_kernel(cwd=str(self.work_dir), stdin=subprocess.DEVNULL)
         await self.client.async_start_new_kernel_client()
         self._bound_sends()
         self.available = True
@@ -203,6 +208,17 @@ class KernelSession:
         outcome = await self.run_silent(self.prelude, timeout=startup_timeout_s, recover=False)
         if outcome.status != "ok":
             raise RuntimeError(f"the prelude failed in the kernel: {outcome.status} {outcome.error or ''}")
+
+    def abandon(self) -> None:
+        """The job is over: SIGKILL the kernel's process group and return at once. Waiting for it
+        (jupyter_client polls every 0.1 s) bought nothing: the sandbox ends when the runner does."""
+        pgid = getattr(self.km.provisioner, "pgid", None) if self.client and self.client.km else None
+        if pgid:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except OSError:
+                pass  # gone already
+        self.available = False
 
     async def shutdown(self) -> None:
         if self.client and self.client.km:

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import wire
+from . import THREAD_ENV, wire
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -180,11 +180,7 @@ def prepare_environment(tmp: Path) -> Path:
     os.environ.update({k: str(v) for k, v in env.items()})
     os.environ.update(
         {
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1",
-            "NUMEXPR_NUM_THREADS": "1",
-            "VECLIB_MAXIMUM_THREADS": "1",
+            **THREAD_ENV,
             "JUPYTER_PLATFORM_DIRS": "1",
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",
             "GRADER_CUDA_FALLBACK": "1",
@@ -444,7 +440,7 @@ async def serve(first: dict[str, Any], proto_in: int, proto_out: int) -> int:
             )
         shutil.rmtree(io_dir, ignore_errors=True)
         send(reply, blobs)
-    await kernel.shutdown()
+    kernel.abandon()
     return 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -37,10 +38,13 @@ from .base import (
 from .cgroup import JobCgroup, create_job_cgroup
 from .common import HOSTNAME, CappedLog, MiB, check_reachable
 from .seccomp import deny_filter
+from .zygote import join_runner, sandbox_pid1
 
 REAPER = Path(__file__).with_name("reaper.py")
 INIT = Path(__file__).with_name("pid1.py")  # the sandbox's pid 1, non-dumpable (bwrap --as-pid-1)
 INIT_MOUNT = "/.grader-init"
+ADOPT = "--adopt"  # pid1.py starts no program: a runner forked from the zygote joins (zygote.py)
+ADOPT_TIMEOUT_S = 60.0
 
 
 def _memfd(name: str, data: bytes) -> int:
@@ -61,6 +65,12 @@ def _etc_files(limits: SandboxLimits) -> dict[str, bytes]:
     }
 
 
+def rlimits(limits: SandboxLimits) -> dict[str, tuple[int, int]]:
+    """The job's rlimits (soft, hard): prlimit's for a started program, setrlimit's for a joined runner."""
+    cpu, fsize = limits.cpu_time_s, limits.file_size_mb * MiB
+    return {"cpu": (cpu, cpu + 1), "fsize": (fsize, fsize), "nofile": (limits.open_files,) * 2, "core": (0, 0)}
+
+
 class BwrapBackend:
     name = "bwrap"
 
@@ -71,7 +81,10 @@ class BwrapBackend:
         self.seccomp = deny_filter()
         self.settings = settings
 
-    def start(self, spec: SandboxSpec) -> BwrapProcess:
+    def start(self, spec: SandboxSpec, zygote: str | None = None) -> BwrapProcess:
+        """Start ``spec.argv`` in a fresh sandbox; or, with ``zygote`` (a template's socket,
+        workers/sandbox/zygote.py), the same fresh sandbox with a runner forked from the template
+        joined to it in place of ``spec.argv``."""
         if not spec.argv:
             raise SandboxError("empty argv")
         limits = spec.limits
@@ -92,25 +105,32 @@ class BwrapBackend:
             options = self._options(spec, etc, seccomp_fd, gpu_opts, gpu.sandbox_env(device) if device else {})
             fds.append(_memfd("args", b"".join(a.encode() + b"\0" for a in options)))
             init = [f"{RUNTIME_MOUNT}/bin/python", "-I", "-S", INIT_MOUNT]
-            bwrap_argv = [self.bwrap, "--args", str(fds[-1]), "--", *init, *spec.argv]
+            program = [ADOPT] if zygote else spec.argv
+            bwrap_argv = [self.bwrap, "--args", str(fds[-1]), "--", *init, *program]
             cgroup = create_job_cgroup(f"grader-{uuid.uuid4().hex[:16]}", limits)
             try:
                 chain = functools.partial(self._launch_chain, cgroup, limits, bwrap_argv)
-                return BwrapProcess(chain, cgroup, limits, fds)
+                proc = BwrapProcess(chain, cgroup, limits, fds)
             except BaseException:
                 cgroup.remove()
                 raise
+            if zygote:
+                try:
+                    proc.adopt(zygote, {**spec.env, **(gpu.sandbox_env(device) if device else {})}, rlimits(limits))
+                except BaseException:
+                    proc.kill()
+                    raise
+            return proc
         finally:
             for fd in fds:
                 os.close(fd)
 
     @staticmethod
     def _launch_chain(cgroup: JobCgroup, limits: SandboxLimits, bwrap_argv: list[str], ready_fd: int) -> list[str]:
-        cpu = limits.cpu_time_s
+        prlimit = [f"--{name}={soft}:{hard}" for name, (soft, hard) in rlimits(limits).items()]
         return [
             sys.executable, "-I", "-S", str(REAPER), str(ready_fd), *map(str, cgroup.procs_files), "--",
-            "/usr/bin/prlimit", f"--cpu={cpu}:{cpu + 1}", f"--fsize={limits.file_size_mb * MiB}",
-            f"--nofile={limits.open_files}", "--core=0", "--",
+            "/usr/bin/prlimit", *prlimit, "--",
             "/usr/bin/setpriv", f"--reuid={limits.uid}", f"--regid={limits.gid}", "--clear-groups", "--",
             *bwrap_argv,
         ]  # fmt: skip
@@ -180,10 +200,29 @@ class BwrapProcess:
         self._stderr: IO[bytes] = stderr
         self._drain = threading.Thread(target=self._log.drain, args=(self._stderr,), daemon=True)
         self._drain.start()
+        self._runner_stderr: IO[bytes] | None = None  # a joined runner's (adopt)
+        self._runner_drain: threading.Thread | None = None
         self._timer = threading.Timer(limits.wall_time_s, self._on_wall_timeout)
         self._timer.daemon = True
         self._wait_joined()
         self._timer.start()
+
+    def adopt(self, zygote: str, env: dict[str, str], limits: dict[str, tuple[int, int]]) -> None:
+        """Once pid 1 (``--adopt``) says the sandbox is up, join a runner forked from the template at
+        ``zygote`` to it; from then on ``stdin``/``stdout`` are that runner's, its stderr goes to the log."""
+        ready, _, _ = select.select([self.stdout], [], [], ADOPT_TIMEOUT_S)
+        if not ready or os.read(self.stdout.fileno(), 1) != b"R":
+            log = self.kill().log.decode(errors="replace")
+            raise SandboxError(f"the sandbox did not come up to adopt a runner: {log}")
+        stdin, stdout, stderr = join_runner(
+            zygote, sandbox_pid1(self._cgroup.pids()), env, limits, self._cgroup.procs_files
+        )
+        for pipe in (self.stdin, self.stdout):
+            pipe.close()
+        self.stdin, self.stdout = os.fdopen(stdin, "wb"), os.fdopen(stdout, "rb")
+        self._runner_stderr = os.fdopen(stderr, "rb")
+        self._runner_drain = threading.Thread(target=self._log.drain, args=(self._runner_stderr,), daemon=True)
+        self._runner_drain.start()
 
     def _spawn(self, chain: Callable[[int], list[str]], pass_fds: list[int]) -> subprocess.Popen[bytes]:
         """Popen from a thread that lives as long as the job.
@@ -276,6 +315,8 @@ class BwrapProcess:
                 self._terminate()
                 self._proc.wait()
                 self._drain.join(timeout=5)  # every writer is dead: EOF comes at once
+                if self._runner_drain is not None:
+                    self._runner_drain.join(timeout=5)
                 outcome = SandboxOutcome(
                     exit_code=_exit_code(self._proc.returncode),
                     oom_killed=self._cgroup.oom_killed(),
@@ -292,7 +333,9 @@ class BwrapProcess:
                     pass
                 raise SandboxError(f"cannot clean up the sandbox: {e}") from e
             finally:
-                for pipe in (self.stdin, self.stdout, self._stderr):
+                for pipe in (self.stdin, self.stdout, self._stderr, self._runner_stderr):
+                    if pipe is None:
+                        continue
                     try:
                         pipe.close()
                     except OSError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from pathlib import Path
 from typing import IO
 
@@ -34,6 +35,7 @@ class CappedLog:
         self._head = bytearray()
         self._tail = bytearray()
         self._truncated = False
+        self._lock = threading.Lock()  # a joined runner's stderr and the sandbox's are drained side by side
 
     def drain(self, pipe: IO[bytes]) -> None:
         """Read ``pipe`` to its EOF (bwrap: the job's stderr)."""
@@ -43,6 +45,10 @@ class CappedLog:
 
     def feed(self, chunk: bytes) -> None:
         """Take one chunk (docker: a stderr frame of the attach socket)."""
+        with self._lock:
+            self._feed(chunk)
+
+    def _feed(self, chunk: bytes) -> None:
         room = self._half - len(self._head)
         if room > 0:
             self._head += chunk[:room]

@@ -8,6 +8,11 @@ reap every orphan, and exit with the program's status (128+N for signal N) once 
 ends the pid namespace and everything left in it. It keeps none of the program's stdio open.
 
 Runs inside the sandbox as ``python -I -S /.grader-init PROGRAM ARGS...``: standard library only.
+
+``--adopt`` in place of a program: start none, say ``R`` on stdout once the sandbox is up, and wait
+for a runner forked from the student zone's template to join (workers/runner/zygote.py): the
+first process to enter the pid namespace (pid 2) forks the runner (pid 3) and exits, and pid 1
+adopts the runner. Its status is then the sandbox's, as a program's would be.
 """
 
 import ctypes
@@ -17,6 +22,8 @@ import sys
 
 PR_SET_DUMPABLE = 4
 EXEC_FAILED = 127
+ADOPT = "--adopt"
+ADOPTED_PID = 3  # the joining runner: forked by pid 2, the first process to enter after the init
 
 
 def _non_dumpable() -> None:
@@ -41,17 +48,38 @@ def _exit_status(status: int) -> int:
     return code if code >= 0 else 128 - code
 
 
+def _reap_until(program: int) -> int:
+    """Reap every child (adopted ones included) until ``program`` exits; its status."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:  # nobody adopted yet
+            pid = 0
+        if pid == program:
+            return _exit_status(status)
+        if pid == 0:
+            signal.sigtimedwait({signal.SIGCHLD}, 1.0)
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print("sandbox init: no program", file=sys.stderr)
         return EXEC_FAILED
     _non_dumpable()
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # pid 1 ignores signals it has no handler for
-    program = _start(argv)
+    adopt = argv == [ADOPT]
+    if adopt:
+        os.write(1, b"R")  # up: the namespaces, mounts and seccomp filter are in place
+        program = ADOPTED_PID
+    else:
+        program = _start(argv)
     devnull = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):  # the program has them; pid 1 keeps no way into the protocol pipes
         os.dup2(devnull, fd)
     os.close(devnull)
+    if adopt:
+        return _reap_until(program)
     while True:
         try:
             pid, status = os.wait()
