@@ -131,3 +131,28 @@ def test_a_forked_runner_is_what_a_started_one_is(
     assert forked["runner_modules"] == cold["runner_modules"] == []
     for key in ("argv", "executable", "fds", "cwd", "env", "root"):
         assert forked[key] == cold[key], key
+
+
+def test_a_dead_template_costs_no_job(
+    probe_cw: CourseworkFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The template killed between two jobs: the unit warmed before its death serves the first, the
+    pool starts a new template for the next unit, and that serves the second; both are graded."""
+    settings = get_settings().model_copy(update={"sandbox_backend": "bwrap", "forked_runners": True})
+    sandbox, _ = effective_limits(probe_cw.rubric, settings)
+    monkeypatch.setenv("GRADER_TEST_PROBE_OUT", str(tmp_path / "facts.json"))
+    path = tmp_path / "cwx.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), path)
+    with WarmJudges(settings, size=1) as judges:
+        judges.warm_for("bwrap", settings.runtime_dir, sandbox, preimport=[])
+        assert judges.wait_ready(120)
+        first = judges._zygote
+        assert first is not None
+        first._proc.kill()
+        first._proc.wait()
+        reports = [grade_submission(path, probe_cw, settings, judge=judges) for _ in range(2)]
+        assert judges._zygote is not None and judges._zygote is not first and judges._zygote.alive()
+        assert (judges.warm_jobs, judges.cold_jobs) == (2, 0)
+    assert [r.status for r in reports] == ["graded", "graded"], [r.error for r in reports]
+    facts = json.loads((tmp_path / "facts.json").read_text())
+    assert facts["init"] is True  # the second job's runner was forked from the new template

@@ -244,8 +244,7 @@ class WarmJudges:
                 template.runtime_dir,
                 self._zygote_folder / "runner",
                 {**RUNNER_ENV, **THREAD_ENV},
-                uid=template.limits.uid,
-                gid=template.limits.gid,
+                template.limits,
                 modules=[m for m in template.preimport if m in PREIMPORT_ALLOWED],
             )
         except (SandboxError, OSError) as e:

@@ -1,8 +1,8 @@
 """The host's side of the student zone's template (workers/runner/zygote.py): start it, and join
 a runner forked from it into a fresh bwrap sandbox.
 
-``Zygote`` starts the template as the student's uid (setpriv, no groups, the sandbox's environment)
-with a listening socket in a folder only root can enter; ``join_runner`` asks it for a runner for
+``Zygote`` starts the template as the student's uid (setpriv, no groups, the sandbox's environment),
+in a cgroup of its own, with a listening socket only root can connect to; ``join_runner`` asks it for a runner for
 one sandbox, moves the forked child into the job's cgroup before it may go on, and hands back the
 runner's pipes. The sandbox itself is started by ``BwrapBackend.start(spec, zygote=...)`` exactly as
 for a cold runner (same namespaces, mounts, cgroup, limits), with pid 1 waiting to adopt.
@@ -15,34 +15,44 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from grader.settings import SandboxLimits
+
 from .base import SandboxError
+from .cgroup import create_job_cgroup
 from .seccomp import deny_filter
 
 READY_TIMEOUT_S = 120.0
 REPLY_TIMEOUT_S = 30.0
 REQUEST_LIMIT = 256 * 1024
+REAPER = Path(__file__).with_name("reaper.py")
 
 
 class Zygote:
-    """One template process for sandboxes of one runtime, runner folder and environment."""
+    """One template process for sandboxes of one runtime, runner folder and environment.
+
+    It runs the runtime as the student's uid on the host, so it is held like a job: in a cgroup of
+    its own (the job's memory and process limits) that it joins before it starts (``reaper.py``, as
+    a sandbox's launcher does), killed whole with it, and gone when the process that started it is.
+    """
 
     def __init__(
         self,
         runtime_dir: Path,
         runner_dir: Path,
         env: dict[str, str],
+        limits: SandboxLimits,
         *,
-        uid: int,
-        gid: int,
         modules: Sequence[str] = (),
     ):
         self.runtime_dir, self.runner_dir = runtime_dir, runner_dir
-        self._folder = Path(tempfile.mkdtemp(prefix="grader-zygote-"))  # 0700, root's: only root connects
+        self._folder = Path(tempfile.mkdtemp(prefix="grader-zygote-"))
         self.path = str(self._folder / "socket")
         seccomp = self._folder / "seccomp"
         seccomp.write_bytes(deny_filter())
@@ -50,23 +60,36 @@ class Zygote:
         self._folder.chmod(0o711)  # the template (not root) reads the filter by its name; nobody lists the folder
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._listener.bind(self.path)
-        os.chmod(self.path, 0o600)
+        os.chmod(self.path, 0o600)  # only root connects
         self._listener.listen(64)
+        self._cgroup = create_job_cgroup(f"grader-{uuid.uuid4().hex[:16]}", limits)
+        ready_r, ready_w = os.pipe()
         argv = [
-            "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--",
+            sys.executable, "-I", "-S", str(REAPER), str(ready_w), *map(str, self._cgroup.procs_files), "--",
+            "/usr/bin/setpriv", f"--reuid={limits.uid}", f"--regid={limits.gid}", "--clear-groups", "--",
+            "/usr/bin/env", *(f"{k}={v}" for k, v in env.items()),
             str(runtime_dir / "bin" / "python"), "-I", "-B", str(runner_dir / "boot.py"), "--zygote",
             str(self._listener.fileno()), str(seccomp), *modules,
         ]  # fmt: skip
-        self._proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,  # its end is the template's: it exits when we do
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd="/",
-            pass_fds=[self._listener.fileno()],
-            start_new_session=True,
-        )
+        try:
+            self._proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,  # its end is the template's: it exits when we do
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={},
+                cwd="/",
+                pass_fds=[self._listener.fileno(), ready_w],
+                start_new_session=True,
+            )
+        except OSError:
+            os.close(ready_r)
+            self._cgroup.remove()
+            raise
+        finally:
+            os.close(ready_w)
+        with os.fdopen(ready_r, "rb") as ready_pipe:
+            joined = ready_pipe.read(1) == b"1"
         self._stderr = bytearray()
         self._drain = threading.Thread(target=self._read_stderr, name="zygote-stderr", daemon=True)
         self._drain.start()
@@ -74,7 +97,7 @@ class Zygote:
         timer = threading.Timer(READY_TIMEOUT_S, self._proc.kill)
         timer.start()
         try:
-            ready = self._proc.stdout.readline()
+            ready = self._proc.stdout.readline() if joined else b""
         finally:
             timer.cancel()
         if ready != b"ready\n":
@@ -97,10 +120,14 @@ class Zygote:
         """The template exits (its runners live on in their sandboxes, each killed with its job)."""
         assert self._proc.stdin is not None
         self._proc.stdin.close()
-        self._proc.kill()
-        self._proc.wait()
-        self._listener.close()
-        shutil.rmtree(self._folder, ignore_errors=True)
+        try:
+            self._cgroup.kill()  # the template and any child of it not yet moved into its job's cgroup
+        finally:
+            self._proc.kill()
+            self._proc.wait()
+            self._cgroup.remove()
+            self._listener.close()
+            shutil.rmtree(self._folder, ignore_errors=True)
 
 
 def sandbox_pid1(pids: set[int]) -> int:
