@@ -185,7 +185,7 @@ class Settings(BaseSettings):
         0,
         ge=0,
         le=8,
-        description="judges a worker process (or one `grader grade` batch) keeps started ahead of their jobs, "
+        description="judges a worker process keeps started ahead of their jobs (a `grader grade` batch: at least 3), "
         "sandbox, kernel, numpy and torch up; each still serves one job in a fresh sandbox. 0: every job starts cold",
     )
     fork_servers: bool = Field(

@@ -131,7 +131,6 @@ def _spawn(
             os.chdir(cwd)
         os.environ.clear()  # the client's environment now, as a new process would get it
         os.environ.update(env)
-        gc.unfreeze()
         reseed()
         code = function(argv)
     except SystemExit as e:

@@ -11,8 +11,12 @@ test no item is scored by, a penalty's included) never. Staff see every artifact
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from grader.rubrics.model import Rubric, Visibility
-from grader.runs.models import GradingRun, RunArtifact
+
+if TYPE_CHECKING:  # rows are only read here; `grader grade` uses item_for_test without the ORM
+    from grader.runs.models import GradingRun, RunArtifact
 
 # How little of an item a student sees, least first: of several items a test scores, the artifact
 # goes to the one shown least, so sharing a test never shows a picture earlier than any of them.

@@ -6,7 +6,8 @@ import tempfile
 from pathlib import Path
 
 from grader.grading.job_schema import JudgeJob, write_model
-from workers.judge.run import RUNNER_SOURCE, run_job
+from workers.judge.run import run_job
+from workers.judge.staging import RUNNER_SOURCE
 
 FAKES = Path(__file__).with_name("fakes")
 

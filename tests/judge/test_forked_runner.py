@@ -156,3 +156,83 @@ def test_a_dead_template_costs_no_job(
     assert [r.status for r in reports] == ["graded", "graded"], [r.error for r in reports]
     facts = json.loads((tmp_path / "facts.json").read_text())
     assert facts["init"] is True  # the second job's runner was forked from the new template
+
+
+def test_a_pool_closed_while_it_fills_leaves_nothing_behind(
+    probe_cw: CourseworkFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Units and the template start in the pool's filler thread, off the job's path; a close() that
+    comes while the filler is starting them waits for it, then takes every unit, its sandbox and the
+    template down: no process, folder or cgroup of the pool is left."""
+    import time
+
+    from workers.judge import warm_pool
+
+    units: list[warm_pool._Unit] = []
+    templates: list[warm_pool.Zygote] = []
+
+    class RecordedUnit(warm_pool._Unit):
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            units.append(self)
+
+    class RecordedZygote(warm_pool.Zygote):
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            templates.append(self)
+
+    monkeypatch.setattr(warm_pool, "_Unit", RecordedUnit)
+    monkeypatch.setattr(warm_pool, "Zygote", RecordedZygote)
+    settings = get_settings().model_copy(update={"sandbox_backend": "bwrap", "forked_runners": True})
+    sandbox, _ = effective_limits(probe_cw.rubric, settings)
+    judges = WarmJudges(settings, size=2)
+    started = time.monotonic()
+    judges.warm_for("bwrap", settings.runtime_dir, sandbox, preimport=[])
+    assert time.monotonic() - started < 0.5  # the template (most of a second) starts in the filler
+    deadline = time.monotonic() + 60
+    while judges._zygote_for is None and time.monotonic() < deadline:  # the filler is starting the template
+        time.sleep(0.005)
+    filler = judges._filler
+    judges.close()
+    assert filler is not None and not filler.is_alive()
+    assert len(templates) == 1 and len(units) == 2
+    template = templates[0]
+    assert not template.alive() and template._cgroup.pids() == set()
+    for unit in units:
+        assert unit.proc.poll() is not None, bytes(unit.output)
+        assert not unit.spec.folder.exists()
+    assert judges._units == [] and judges._zygote is None
+
+
+def test_a_unit_given_up_while_it_warms_ends_at_once(
+    probe_cw: CourseworkFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit discarded while it still warms (here: its kernel importing torch, seconds) does not
+    finish the warm-up: its judge sees its stdin end, kills the sandbox and exits with ABANDONED."""
+    import time
+
+    from workers.judge import warm_pool
+    from workers.judge.abandon import ABANDONED
+    from workers.judge.staging import WARM_ABANDONED
+
+    units: list[warm_pool._Unit] = []
+
+    class RecordedUnit(warm_pool._Unit):
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            units.append(self)
+
+    monkeypatch.setattr(warm_pool, "_Unit", RecordedUnit)
+    settings = get_settings().model_copy(update={"sandbox_backend": "bwrap", "forked_runners": False})
+    sandbox, _ = effective_limits(probe_cw.rubric, settings)
+    with WarmJudges(settings, size=1) as judges:
+        judges.warm_for("bwrap", settings.runtime_dir, sandbox, preimport=["torch"])
+        deadline = time.monotonic() + 60
+        while not units and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.3)  # the judge is up and warming: its sandbox starting, or its kernel importing torch
+        assert not units[0].ready.is_set()
+    unit = units[0]
+    assert unit.proc.returncode == ABANDONED, bytes(unit.output)
+    assert WARM_ABANDONED.encode() in bytes(unit.output)
+    assert not unit.spec.folder.exists()

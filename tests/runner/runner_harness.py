@@ -15,7 +15,7 @@ import pytest
 
 from grader.settings import ExecutionLimits, SandboxLimits, Settings
 from workers.judge.client import StudentClient
-from workers.judge.run import RUNNER_ENV, stage_runner
+from workers.judge.staging import RUNNER_ENV, stage_runner
 from workers.runner import RUNNER_ARGV
 
 RUNTIME = Path("/opt/grader/runtime")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workers.judge.run import RUNNER_SOURCE, stage_runner
+from workers.judge.staging import RUNNER_SOURCE, stage_runner
 from workers.runner import RUNNER_ARGV, RUNNER_FILES, RUNNER_MOUNT, RUNTIME_PYTHON
 from workers.sandbox.base import RUNNER_MOUNT as SANDBOX_RUNNER_MOUNT
 from workers.sandbox.base import RUNTIME_MOUNT

@@ -28,7 +28,7 @@ from grader.rubrics.loader import load_coursework
 from grader.settings import ExecutionLimits, Settings
 from workers.judge.client import StudentClient
 from workers.judge.model_files import Models
-from workers.judge.run import RUNNER_ENV, stage_runner
+from workers.judge.staging import RUNNER_ENV, stage_runner
 from workers.precheck_sandbox import SandboxModelInspector
 from workers.runner import RUNNER_ARGV, inspect_models
 from workers.sandbox import get_backend

@@ -6,52 +6,33 @@ import importlib
 import os
 import secrets
 import select
-import shutil
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 
 from grader.grading.job_schema import JudgedTest, JudgeJob, JudgeResult, WarmUnit, job_warm_key, write_model
 from grader.settings import SandboxLimits, Settings, get_settings
-from workers.runner import RUNNER_ARGV, RUNNER_FILES, wire
-from workers.sandbox.base import RUNTIME_MOUNT, SandboxBackend, SandboxOutcome, SandboxProcess, SandboxSpec
+from workers.runner import RUNNER_ARGV, wire
+from workers.sandbox.base import SandboxBackend, SandboxOutcome, SandboxProcess, SandboxSpec
 
+from .abandon import WarmUpAbandon, watch_stdin
 from .api import ProtocolViolation
 from .client import HELLO_TIMEOUT_S, InfrastructureError, StudentClient
 from .kept import Artifacts
 from .model_files import Models
 from .plugin import JudgePlugin, Submission
+from .staging import RUNNER_ENV, WARM_FAILED, WARM_READY, stage_runner
 
-RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "runner"
-RUNNER_ENV = {
-    "PATH": f"{RUNTIME_MOUNT}/bin:/usr/local/bin:/usr/bin:/bin",
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-    "HOME": "/tmp",
-}
 LOG_TAIL_CHARS = 20_000
-WARM_READY = "grader-judge: warm"  # the warm judge's first line on stdout: its sandbox waits for a job
-WARM_FAILED = "grader-judge: warm-up failed:"
 WARM_CPU_S = 60  # RLIMIT_CPU on top of the job's: the warm-up's own CPU (interpreter, kernel, imports)
-
-
-def stage_runner(target: Path, source: Path | None = None) -> None:
-    """Copy the runner's files (only those) where the sandbox uid can read them; the repo may not be.
-
-    ``source`` (tests only): a stand-in runner folder, copied whole.
-    """
-    target.mkdir(parents=True, exist_ok=True)
-    target.chmod(0o755)
-    names = RUNNER_FILES if source is None else sorted(p.name for p in source.glob("*.py"))
-    for name in names:
-        dst = target / name
-        shutil.copyfile((source or RUNNER_SOURCE) / name, dst)
-        dst.chmod(0o644)
 
 
 def pytest_args(hidden_dir: Path) -> list[str]:
@@ -72,7 +53,7 @@ def pytest_args(hidden_dir: Path) -> list[str]:
         str(hidden_dir),
         "--assert=plain",
         "--continue-on-collection-errors",
-        "--tb=short",
+        "--tb=no",  # the plugin words each outcome from its exception; pytest's tracebacks cost 0.05 s
         "-o",
         "console_output_style=classic",
     ]
@@ -123,11 +104,14 @@ def job_settings(runtime_dir: Path, limits: SandboxLimits, **update: Any) -> Set
     return base.model_copy(update={"runtime_dir": runtime_dir, "sandbox": limits, **update})
 
 
-def warm_up(unit: WarmUnit, runner_source: Path | None = None) -> WarmSandbox:
+def warm_up(
+    unit: WarmUnit, runner_source: Path | None = None, on_started: Callable[[SandboxProcess], None] | None = None
+) -> WarmSandbox:
     """Start a sandbox for a job not known yet: the runner, the kernel, the slow imports.
 
     Its wall clock runs for the wait (``restart_clock`` starts the job's own when the job comes);
     its CPU rlimit allows for the warm-up's CPU on top of the job's. Raises on any failure (ours).
+    ``on_started``: called with the sandbox as soon as it is up (``WarmUpAbandon.started``).
     """
     from workers.sandbox import get_backend
     from workers.sandbox.bwrap import BwrapBackend
@@ -155,6 +139,8 @@ def warm_up(unit: WarmUnit, runner_source: Path | None = None) -> WarmSandbox:
         proc = backend.start(spec, zygote=unit.zygote)
     else:
         proc = backend.start(spec)
+    if on_started is not None:
+        on_started(proc)
     try:
         warm = {"type": "warm", "max_files_bytes": unit.limits.work_dir_mb * 2**20, "preimport": unit.preimport}
         wire.write_message(proc.stdin, warm, [], time.monotonic() + 30)
@@ -201,14 +187,14 @@ def run_job(job: JudgeJob, runner_source: Path | None = None, warm: WarmSandbox 
         job.runtime_dir, job.limits, execution=job.execution, gpu_device=job.gpu_device or get_settings().gpu_device
     )
     try:
-        stage_runner(job.runner_dir, runner_source)
-        if warm is not None:
+        if warm is not None:  # its runner was staged (and is running) since the warm-up
             if job_warm_key(job) != warm.unit.key:
                 raise SandboxError("the job does not match the warm unit's sandbox")
             backend, proc = warm.backend, warm.proc
             result.device = "cpu"  # a warm sandbox is never a gpu job's
             proc.restart_clock(job.limits.wall_time_s)  # the job's wall clock starts now, not at warm-up
         else:
+            stage_runner(job.runner_dir, runner_source)
             backend = get_backend(job.backend, settings)
             env = dict(RUNNER_ENV)
             use_gpu = job.gpu and not cpu_job(settings, cpu_fallback=job.cpu_fallback)
@@ -285,10 +271,13 @@ def run_job(job: JudgeJob, runner_source: Path | None = None, warm: WarmSandbox 
 
 def preload() -> None:
     """What a judge template (grader.processes.forkserver) imports ahead of its judges, beyond this
-    module's own imports: the built-in plugins ``pytest.main`` loads on every run, and numpy's
-    random module (hidden suites draw from it; numpy imports it lazily, so the fork reseeds it)."""
+    module's own imports: the built-in plugins ``pytest.main`` loads on every run, numpy's
+    random module (hidden suites draw from it; numpy imports it lazily, so the fork reseeds it), and
+    nbformat's compiled schema validator (a judge reads the submitted notebook with it)."""
     import _pytest.config
     import numpy.random  # noqa: F401
+
+    nbformat.v4.new_notebook()  # compiles and caches the validator: about 0.05 s a judge otherwise
 
     for name in _pytest.config.default_plugins:
         try:
@@ -320,11 +309,18 @@ def warm_main() -> int:
     except ValueError as e:
         print(f"bad warm unit: {e}", file=sys.stderr)
         return 2
+    abandon = WarmUpAbandon()
+    stop_r, stop_w = os.pipe()
+    watcher = threading.Thread(target=watch_stdin, args=(abandon, stop_r), name="warm-up-abandon", daemon=True)
+    watcher.start()
     try:
-        sandbox = warm_up(unit)
+        sandbox = warm_up(unit, on_started=abandon.started)
     except Exception as e:
         print(f"{WARM_FAILED} {type(e).__name__}: {str(e)[:1000]}", flush=True)
         return 1
+    finally:
+        os.write(stop_w, b"x")  # the watch is over: from here on, stdin is read below
+        watcher.join()
     print(WARM_READY, flush=True)
     line = read_line(0, unit.idle_s)
     if not line:

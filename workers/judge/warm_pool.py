@@ -36,7 +36,7 @@ from workers.sandbox.base import SandboxError
 from workers.sandbox.zygote import Zygote
 
 from .launcher import OUTPUT_TAIL_CHARS, SubprocessJudge, judge_fork_server, start_judge
-from .run import RUNNER_ENV, WARM_FAILED, WARM_READY, stage_runner
+from .staging import RUNNER_ENV, WARM_FAILED, WARM_READY, stage_runner
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,12 @@ class WarmJudges:
         self._zygote_for: tuple[str, ...] | None = None
         self._zygote_folder: Path | None = None
         self._retired: list[tuple[Zygote, Path]] = []  # units may still be joining from them: closed at close()
+        # Units are started by the pool's filler thread, off the job's path (a template's start takes
+        # most of a second). One thread for the pool's life: the template dies with the thread that
+        # started it (its reaper's parent-death signal), so that thread must outlive it.
+        self._filler: threading.Thread | None = None
+        self._refill_wanted = self._closing = False
+        self._changed = threading.Condition(self._lock)
         self.warm_jobs = self.cold_jobs = 0  # counts, for benchmarks and tests
 
     def __enter__(self) -> WarmJudges:
@@ -165,11 +171,12 @@ class WarmJudges:
                 idle_s=self.idle_s,
                 preimport=list(preimport),
             )
-            self._fill()
+        self._refill()
 
     def wait_ready(self, timeout_s: float = WARM_UP_TIMEOUT_S) -> bool:
         """Wait until every unit has warmed up (or failed to); True if all are warm (benchmarks, tests)."""
-        with self._lock:
+        with self._lock:  # the refill asked for before now is done (it holds the lock while it fills)
+            self._changed.wait_for(lambda: not self._refill_wanted or self._filler is None, timeout_s)
             units = list(self._units)
         return all(u.ready.wait(timeout_s) and u.warm for u in units)
 
@@ -192,6 +199,8 @@ class WarmJudges:
     def _take(self, key: str, job: JudgeJob) -> _Unit | None:
         """A warm unit for ``key`` (waiting for one still warming), after starting its replacement."""
         with self._lock:
+            # A refill asked for (warm_for, or the last job) and not yet begun: its units are the next.
+            self._changed.wait_for(lambda: self._units or not self._refill_wanted or self._closing, WARM_UP_TIMEOUT_S)
             stale = [u for u in self._units if not u.usable(key)]
             self._units = [u for u in self._units if u.usable(key)]
             unit = self._units.pop(0) if self._units else None
@@ -204,7 +213,7 @@ class WarmJudges:
                     idle_s=self.idle_s,
                     preimport=job.imports,
                 )
-            self._fill()
+        self._refill()
         for old in stale:  # off the job's path: a thread each
             threading.Thread(target=old.discard, name="warm-judge-discard", daemon=True).start()
         if unit is None:
@@ -215,8 +224,33 @@ class WarmJudges:
         threading.Thread(target=unit.discard, name="warm-judge-discard", daemon=True).start()
         return None
 
+    def _refill(self) -> None:
+        """Bring the pool back to ``size`` units of the current template, in the filler thread."""
+        with self._lock:
+            if self._closing:
+                return
+            self._refill_wanted = True
+            if self._filler is None:
+                self._filler = threading.Thread(target=self._fill_loop, name="warm-judge-fill", daemon=True)
+                self._filler.start()
+            self._changed.notify_all()
+
+    def _fill_loop(self) -> None:
+        with self._lock:
+            while True:
+                self._changed.wait_for(lambda: self._refill_wanted or self._closing)
+                if self._closing:
+                    return
+                self._refill_wanted = False
+                try:
+                    self._fill()
+                except Exception:  # a unit that cannot start: jobs go cold, as after a failed warm-up
+                    log.exception("cannot start a warm judge")
+                self._changed.notify_all()
+
     def _fill(self) -> None:
-        assert self._template is not None
+        if self._template is None:
+            return
         zygote = self._zygote_path(self._template) if len(self._units) < self.size else None
         while len(self._units) < self.size:
             folder = create_job_folder(self.settings)
@@ -264,12 +298,18 @@ class WarmJudges:
         self._retired = []
 
     def close(self) -> None:
-        with self._lock:
-            units, self._units = self._units, []
-            self.size = 0
-        for unit in units:
-            unit.discard()
+        with self._lock:  # after any fill under way: the filler starts nothing more
+            self.size, self._closing = 0, True
+            self._changed.notify_all()
+            filler, units, self._units = self._filler, self._units, []
+        discards = [threading.Thread(target=u.discard, name="warm-judge-discard") for u in units]
+        for thread in discards:  # side by side: each judge takes its sandbox down (about 0.1 s)
+            thread.start()
+        for thread in discards:
+            thread.join()
         with self._lock:
             self._close_zygotes()
+        if filler is not None:
+            filler.join()
         if self._server is not None:
             self._server.close()

@@ -87,8 +87,11 @@ def preload(modules: list[str]) -> None:
     import ipykernel.ipkernel
     import ipykernel.kernelapp
     import ipykernel.zmqshell  # noqa: F401
+    import nbformat
 
     from . import calls, definitions, kernel, main, notebook, prelude  # noqa: F401  (the runner's own)
+
+    nbformat.v4.new_notebook()  # compiles and caches the schema validator a runner reads notebooks with
 
     for name in modules:
         __import__(name)

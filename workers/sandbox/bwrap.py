@@ -277,10 +277,10 @@ class BwrapProcess:
         return _exit_code(self._proc.poll())
 
     def wait(self, timeout: float | None = None) -> int | None:
-        try:
-            return _exit_code(self._proc.wait(timeout))
-        except subprocess.TimeoutExpired:
-            return None
+        # The spawner thread reaps the launcher and then ends: joining it wakes us the moment the
+        # sandbox is over (Popen.wait with a timeout, beside that thread's wait, slept in steps of up to 50 ms).
+        self._spawner.join(timeout)
+        return None if self._spawner.is_alive() else _exit_code(self._proc.returncode)
 
     def restart_clock(self, wall_time_s: float) -> None:
         with self._lock:
