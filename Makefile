@@ -72,6 +72,7 @@ bench: setup
 	$(BIN)/python bench/peers.py  # nbgrader in a virtualenv of its own (scripts/ensure_peer_tools.sh)
 	$(BIN)/python bench/cw2_reference.py
 	$(BIN)/python bench/rush.py
+	$(BIN)/python bench/dashboard.py  # the markers' overview, its poll and the marking page at 600 students
 	$(BIN)/python bench/similarity.py  # fingerprints: the inverted index against every pair, 600 CW2-sized notebooks
 
 clean:
