@@ -158,8 +158,24 @@ def test_a_dead_template_costs_no_job(
     assert facts["init"] is True  # the second job's runner was forked from the new template
 
 
+@pytest.fixture
+def recorded_units(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Every warm unit a pool starts in this test, in order (the pool keeps none once it let them go)."""
+    from workers.judge import warm_pool
+
+    units: list[warm_pool._Unit] = []
+
+    class RecordedUnit(warm_pool._Unit):
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            units.append(self)
+
+    monkeypatch.setattr(warm_pool, "_Unit", RecordedUnit)
+    return units
+
+
 def test_a_pool_closed_while_it_fills_leaves_nothing_behind(
-    probe_cw: CourseworkFiles, monkeypatch: pytest.MonkeyPatch
+    probe_cw: CourseworkFiles, recorded_units: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Units and the template start in the pool's filler thread, off the job's path; a close() that
     comes while the filler is starting them waits for it, then takes every unit, its sandbox and the
@@ -168,20 +184,14 @@ def test_a_pool_closed_while_it_fills_leaves_nothing_behind(
 
     from workers.judge import warm_pool
 
-    units: list[warm_pool._Unit] = []
+    units = recorded_units
     templates: list[warm_pool.Zygote] = []
-
-    class RecordedUnit(warm_pool._Unit):
-        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            super().__init__(*args, **kwargs)
-            units.append(self)
 
     class RecordedZygote(warm_pool.Zygote):
         def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             super().__init__(*args, **kwargs)
             templates.append(self)
 
-    monkeypatch.setattr(warm_pool, "_Unit", RecordedUnit)
     monkeypatch.setattr(warm_pool, "Zygote", RecordedZygote)
     settings = get_settings().model_copy(update={"sandbox_backend": "bwrap", "forked_runners": True})
     sandbox, _ = effective_limits(probe_cw.rubric, settings)
@@ -204,25 +214,15 @@ def test_a_pool_closed_while_it_fills_leaves_nothing_behind(
     assert judges._units == [] and judges._zygote is None
 
 
-def test_a_unit_given_up_while_it_warms_ends_at_once(
-    probe_cw: CourseworkFiles, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_unit_given_up_while_it_warms_ends_at_once(probe_cw: CourseworkFiles, recorded_units: list) -> None:
     """A unit discarded while it still warms (here: its kernel importing torch, seconds) does not
     finish the warm-up: its judge sees its stdin end, kills the sandbox and exits with ABANDONED."""
     import time
 
-    from workers.judge import warm_pool
     from workers.judge.abandon import ABANDONED
     from workers.judge.staging import WARM_ABANDONED
 
-    units: list[warm_pool._Unit] = []
-
-    class RecordedUnit(warm_pool._Unit):
-        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            super().__init__(*args, **kwargs)
-            units.append(self)
-
-    monkeypatch.setattr(warm_pool, "_Unit", RecordedUnit)
+    units = recorded_units
     settings = get_settings().model_copy(update={"sandbox_backend": "bwrap", "forked_runners": False})
     sandbox, _ = effective_limits(probe_cw.rubric, settings)
     with WarmJudges(settings, size=1) as judges:
